@@ -1,0 +1,41 @@
+//! The Tether wire protocol, with no I/O.
+//!
+//! This crate is the contract between `tether-agent` and the `tether`
+//! controller, in the way `quinn-proto` sits under `quinn`: it holds the
+//! message types, the length-prefixed framing with its size limits, the
+//! version handshake, the permission table and the per-connection session
+//! state machine. It opens no socket, spawns no task and reads no clock; the
+//! caller passes bytes (and, where needed, times) in and gets bytes and
+//! decisions out. That makes every rule here testable without a network.
+//!
+//! # Layout
+//! - [`codec`]: frames (`u32` little-endian length + bincode payload) and the
+//!   limits every decode is held to.
+//! - [`handshake`]: the first exchange on a connection, which fails clearly
+//!   when the two sides speak different protocol versions.
+//! - [`message`]: requests, responses and the data types they carry.
+//! - [`role`]: technician tiers and roles as carried in certificates.
+//! - [`permission`]: the one table mapping each request kind to the role it
+//!   needs, and the agent policy that may only tighten it.
+//! - [`session`]: the agent's and the controller's view of one connection.
+//!
+//! # What this crate is not
+//! It knows nothing about certificates (see `tether-pki`), QUIC streams (see
+//! `tether-transport`) or how the agent gathers facts (see `tether-diag`).
+
+pub mod close;
+pub mod codec;
+pub mod handshake;
+pub mod message;
+pub mod permission;
+pub mod role;
+pub mod session;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use codec::FrameError;
+pub use handshake::{ALPN, PROTOCOL_VERSION};
+pub use message::{ErrorKind, ErrorReply, Request, RequestKind, Response};
+pub use permission::{Denial, Policy};
+pub use role::{Role, Tier};

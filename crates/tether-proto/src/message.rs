@@ -1,0 +1,237 @@
+//! Requests, responses and the plain data they carry.
+//!
+//! Only these types cross the wire. The agent converts what it gathers from
+//! the OS into them, and the controller renders them; neither side's internal
+//! types derive the wire format. Every request travels on its own
+//! bidirectional stream: one [`Request`] frame in, one [`Response`] frame out.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::role::Role;
+
+/// Largest number of audit entries one [`Request::AuditTail`] may return.
+pub const MAX_AUDIT_TAIL: u32 = 10_000;
+
+/// Something a technician asks an agent to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// A short summary of the machine: host, OS, CPU, memory, uptime.
+    Info,
+    /// The newest `limit` records of the agent's audit log.
+    AuditTail { limit: u32 },
+}
+
+/// The kind of a request, without its arguments: what the permission table
+/// and the audit log speak about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RequestKind {
+    Info,
+    AuditTail,
+}
+
+impl RequestKind {
+    /// Every request kind, in a stable order.
+    pub const ALL: &'static [RequestKind] = &[RequestKind::Info, RequestKind::AuditTail];
+
+    /// The name used in the audit log, policy files and messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Info => "info",
+            RequestKind::AuditTail => "audit-tail",
+        }
+    }
+
+    /// Looks a kind up by its [`as_str`](Self::as_str) name.
+    pub fn from_name(name: &str) -> Option<RequestKind> {
+        RequestKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for RequestKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Request {
+    /// The request's kind, for the permission table and the audit log.
+    pub const fn kind(&self) -> RequestKind {
+        match self {
+            Request::Info => RequestKind::Info,
+            Request::AuditTail { .. } => RequestKind::AuditTail,
+        }
+    }
+
+    /// A short, secret-free summary of the arguments for the audit log.
+    pub fn audit_summary(&self) -> String {
+        match self {
+            Request::Info => String::new(),
+            Request::AuditTail { limit } => format!("limit={limit}"),
+        }
+    }
+
+    /// Checks arguments a well-behaved controller never gets wrong.
+    pub fn validate(&self) -> Result<(), ErrorReply> {
+        match self {
+            Request::Info => Ok(()),
+            Request::AuditTail { limit } if *limit == 0 || *limit > MAX_AUDIT_TAIL => Err(
+                ErrorReply::bad_request(format!("limit must be between 1 and {MAX_AUDIT_TAIL}")),
+            ),
+            Request::AuditTail { .. } => Ok(()),
+        }
+    }
+}
+
+/// An agent's answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// Boxed: the summary is several times larger than the other variants.
+    Info(Box<SystemSummary>),
+    AuditTail(Vec<AuditEntry>),
+    Error(ErrorReply),
+}
+
+/// Why a request was not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The caller's role, or the agent's policy, does not allow it.
+    Denied,
+    /// The request's arguments are invalid.
+    BadRequest,
+    /// The agent cannot do this here (missing OS feature, resource busy).
+    Unavailable,
+    /// The agent failed unexpectedly; details are in its log.
+    Internal,
+}
+
+/// A typed error reply, rendered by the controller as one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ErrorReply {
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Denied,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::BadRequest,
+            message: message.into(),
+        }
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Unavailable,
+            message: message.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Internal,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ErrorKind::Denied => "denied",
+            ErrorKind::BadRequest => "bad request",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "agent error",
+        };
+        write!(f, "{what}: {}", self.message)
+    }
+}
+
+impl std::error::Error for ErrorReply {}
+
+/// A short summary of a machine, as `tether info` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemSummary {
+    pub hostname: String,
+    /// Distribution or product name, e.g. "Debian GNU/Linux".
+    pub os_name: String,
+    /// Long version, e.g. "Linux 12 Debian GNU/Linux".
+    pub os_version: String,
+    pub kernel: String,
+    pub arch: String,
+    pub uptime_secs: u64,
+    /// Boot time, seconds since the Unix epoch.
+    pub boot_time_unix: u64,
+    pub cpu_model: String,
+    pub cpu_logical: u32,
+    pub cpu_physical: Option<u32>,
+    /// 1, 5 and 15-minute load averages (zero where the OS has none).
+    pub load_average: [f64; 3],
+    pub memory_total: u64,
+    pub memory_used: u64,
+    pub memory_available: u64,
+    pub swap_total: u64,
+    pub swap_used: u64,
+    /// The agent's software version.
+    pub agent_version: String,
+    /// The agent's wall clock when it answered, milliseconds since the Unix
+    /// epoch, so the controller can show clock skew.
+    pub agent_time_unix_ms: u64,
+}
+
+/// One audit record, as sent to a technician who may read the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// RFC 3339 UTC time.
+    pub time: String,
+    pub session: String,
+    pub peer: String,
+    pub technician: Option<String>,
+    pub serial: Option<String>,
+    pub role: Option<Role>,
+    pub ticket: Option<String>,
+    pub request: String,
+    pub args: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_unique_and_round_trip() {
+        for kind in RequestKind::ALL {
+            assert_eq!(RequestKind::from_name(kind.as_str()), Some(*kind));
+        }
+        assert_eq!(RequestKind::from_name("nope"), None);
+    }
+
+    #[test]
+    fn audit_tail_limit_is_validated() {
+        assert!(Request::AuditTail { limit: 0 }.validate().is_err());
+        assert!(
+            Request::AuditTail {
+                limit: MAX_AUDIT_TAIL + 1
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(Request::AuditTail { limit: 1 }.validate().is_ok());
+    }
+
+    #[test]
+    fn error_reply_renders_as_one_line() {
+        let text = ErrorReply::denied("audit-tail needs tier 3").to_string();
+        assert_eq!(text, "denied: audit-tail needs tier 3");
+    }
+}
