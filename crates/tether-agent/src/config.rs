@@ -1,0 +1,248 @@
+//! The agent's TOML configuration, parsed and validated before any socket
+//! is opened.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tether_proto::{Policy, RequestKind, Tier};
+
+/// Where the agent looks for its configuration by default.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/tether/agent.toml";
+
+/// The port agents listen on unless configured otherwise (UDP).
+pub const DEFAULT_PORT: u16 = 7433;
+
+/// Sessions an agent serves at once unless configured otherwise. A help desk
+/// rarely has more than a handful of technicians on one machine; the cap
+/// bounds memory and CPU a flood of authenticated connections can take.
+pub const DEFAULT_MAX_SESSIONS: usize = 32;
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    name: Option<String>,
+    listen: Option<String>,
+    tls: RawTls,
+    #[serde(default)]
+    policy: RawPolicy,
+    audit: RawAudit,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+    crl: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    min_tier: Option<u8>,
+    allow_fleet: Option<bool>,
+    #[serde(default)]
+    require: BTreeMap<String, u8>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    path: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_sessions: Option<usize>,
+}
+
+/// A validated agent configuration. Relative paths in the file are resolved
+/// against the file's directory.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub source: PathBuf,
+    pub name: String,
+    pub listen: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    pub crl: Option<PathBuf>,
+    pub policy: Policy,
+    pub audit_path: PathBuf,
+    pub max_sessions: usize,
+}
+
+impl AgentConfig {
+    /// Reads and validates the configuration at `path`.
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates configuration text as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+
+        let listen = match raw.listen {
+            None => SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            Some(text) => text.parse().map_err(|_| {
+                invalid(format!(
+                    "listen = {text:?} is not an address like 0.0.0.0:{DEFAULT_PORT}"
+                ))
+            })?,
+        };
+        let tier = |field: &str, n: u8| {
+            Tier::from_number(n)
+                .ok_or_else(|| invalid(format!("{field} = {n}: tiers are 1, 2 or 3")))
+        };
+        let mut policy = Policy::default();
+        if let Some(n) = raw.policy.min_tier {
+            policy.min_tier = tier("policy.min_tier", n)?;
+        }
+        if let Some(allow) = raw.policy.allow_fleet {
+            policy.allow_fleet = allow;
+        }
+        for (name, n) in raw.policy.require {
+            let kind = RequestKind::from_name(&name).ok_or_else(|| {
+                let known: Vec<_> = RequestKind::ALL.iter().map(|k| k.as_str()).collect();
+                invalid(format!(
+                    "policy.require: unknown request {name:?} (known: {})",
+                    known.join(", ")
+                ))
+            })?;
+            policy
+                .require
+                .insert(kind, tier(&format!("policy.require.{name}"), n)?);
+        }
+        let max_sessions = raw.limits.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS);
+        if max_sessions == 0 {
+            return Err(invalid("limits.max_sessions must be at least 1".into()));
+        }
+        let name = match raw.name {
+            Some(name) if name.trim().is_empty() => {
+                return Err(invalid("name must not be empty".into()));
+            }
+            Some(name) => name,
+            None => tether_diag_hostname(),
+        };
+        Ok(AgentConfig {
+            source: path.to_owned(),
+            name,
+            listen,
+            cert: resolve(raw.tls.cert),
+            key: resolve(raw.tls.key),
+            ca: resolve(raw.tls.ca),
+            crl: raw.tls.crl.map(resolve),
+            policy,
+            audit_path: resolve(raw.audit.path),
+            max_sessions,
+        })
+    }
+}
+
+fn tether_diag_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tether-agent".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [tls]
+        cert = "agent.crt"
+        key = "agent.key"
+        ca = "/etc/tether/ca.crt"
+        [audit]
+        path = "audit.jsonl"
+    "#;
+
+    fn parse(text: &str) -> Result<AgentConfig, ConfigError> {
+        AgentConfig::parse(text, Path::new("/etc/tether/agent.toml"))
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults_and_resolved_paths() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)));
+        assert_eq!(c.cert, Path::new("/etc/tether/agent.crt"));
+        assert_eq!(c.ca, Path::new("/etc/tether/ca.crt"));
+        assert_eq!(c.audit_path, Path::new("/etc/tether/audit.jsonl"));
+        assert_eq!(c.policy, Policy::default());
+        assert_eq!(c.max_sessions, DEFAULT_MAX_SESSIONS);
+        assert!(c.crl.is_none());
+    }
+
+    #[test]
+    fn policy_is_read() {
+        let text = format!(
+            "name = \"pc-7\"\n[policy]\nmin_tier = 2\nallow_fleet = false\n[policy.require]\ninfo = 3\n{MINIMAL}"
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.name, "pc-7");
+        assert_eq!(c.policy.min_tier, Tier::Two);
+        assert!(!c.policy.allow_fleet);
+        assert_eq!(c.policy.require.get(&RequestKind::Info), Some(&Tier::Three));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (format!("listen = \"nope\"\n{MINIMAL}"), "listen"),
+            (
+                format!("[policy]\nmin_tier = 4\n{MINIMAL}"),
+                "tiers are 1, 2 or 3",
+            ),
+            (
+                format!("[policy.require]\nreboot = 2\n{MINIMAL}"),
+                "unknown request \"reboot\"",
+            ),
+            (format!("colour = 1\n{MINIMAL}"), "unknown field"),
+            (
+                format!("[limits]\nmax_sessions = 0\n{MINIMAL}"),
+                "max_sessions",
+            ),
+            ("[audit]\npath = \"a\"".to_owned(), "tls"),
+        ];
+        for (text, needle) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+            assert!(
+                err.starts_with("invalid config /etc/tether/agent.toml"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! One connection from TLS handshake to close.
+//!
+//! Order of events: the TLS handshake (rustls has verified the client
+//! certificate against the CA and CRL by the time it completes), the role
+//! read from that certificate, the hello, then one task per request stream.
+//! Every request is admitted by the sans-IO [`AgentSession`] before the
+//! dispatcher sees it, and its audit record is durable before the reply is
+//! sent. A malformed or oversized frame closes this connection only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quinn::{Connection, Incoming, RecvStream, SendStream, VarInt};
+use rustls_pki_types::CertificateDer;
+use tether_audit::Record;
+use tether_pki::PeerIdentity;
+use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
+use tether_proto::handshake::HelloReply;
+use tether_proto::session::{AgentSession, SessionContext};
+use tether_proto::{ErrorReply, Request, Response, close};
+use tether_transport::describe_connection_error;
+use tether_transport::framed::{self, FrameIoError};
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::dispatch;
+use crate::server::Shared;
+
+/// How long a new connection may take to send its hello. Honest controllers
+/// send it immediately; the timeout frees the slot of one that never does.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the agent waits for a refusal to be delivered before closing.
+const REFUSAL_LINGER: Duration = Duration::from_secs(2);
+
+/// Who is on the other end, for audit records.
+#[derive(Debug, Clone)]
+struct Who {
+    session: String,
+    peer: SocketAddr,
+    identity: Option<PeerIdentity>,
+    ticket: Option<String>,
+}
+
+impl Who {
+    fn record(&self, request: &str, outcome: &str, detail: impl Into<String>) -> Record {
+        let mut r = Record::now(&self.session, self.peer.to_string(), request);
+        if let Some(id) = &self.identity {
+            r.technician = Some(id.name.clone());
+            r.serial = Some(id.serial.clone());
+            r.role = Some(id.role.as_str().to_owned());
+        }
+        r.ticket.clone_from(&self.ticket);
+        r.outcome = outcome.to_owned();
+        r.detail = detail.into();
+        r
+    }
+}
+
+/// Serves one incoming connection to its end.
+pub async fn serve(
+    incoming: Incoming,
+    shared: Arc<Shared>,
+    permit: Option<OwnedSemaphorePermit>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut who = Who {
+        session: new_session_id(),
+        peer: incoming.remote_address(),
+        identity: None,
+        ticket: None,
+    };
+    let conn = match incoming.await {
+        Ok(conn) => conn,
+        Err(e) => {
+            // Most often a client certificate that is missing, from another
+            // CA, expired or revoked: rustls refused it during the handshake.
+            info!(peer = %who.peer, "connection rejected: {e}");
+            audit_or_log(
+                &shared,
+                who.record("connect", "rejected", format!("TLS handshake failed: {e}")),
+            )
+            .await;
+            return;
+        }
+    };
+    let identity = match peer_identity(&conn) {
+        Ok(id) => id,
+        Err(why) => {
+            warn!(peer = %who.peer, "refusing connection: {why}");
+            audit_or_log(&shared, who.record("connect", "rejected", why.clone())).await;
+            conn.close(VarInt::from_u32(close::UNAUTHORIZED), why.as_bytes());
+            return;
+        }
+    };
+    who.identity = Some(identity.clone());
+    if permit.is_none() {
+        audit_or_log(
+            &shared,
+            who.record("connect", "rejected", "too many sessions"),
+        )
+        .await;
+        conn.close(VarInt::from_u32(close::BUSY), b"too many sessions");
+        return;
+    }
+
+    let ctx = SessionContext {
+        agent_name: shared.config.name.clone(),
+        agent_software: shared.software.clone(),
+        session_id: who.session.clone(),
+        technician: identity.name.clone(),
+        role: identity.role,
+        policy: shared.policy.clone(),
+    };
+    let mut session = AgentSession::new(ctx);
+    if !greet(&conn, &mut session, &shared, &mut who).await {
+        return;
+    }
+    let started = Instant::now();
+    info!(session = %who.session, technician = %identity.name, role = %identity.role, "session started");
+    let software = session.client_software().unwrap_or_default().to_owned();
+    audit_or_log(
+        &shared,
+        who.record("session-start", "ok", format!("client {software}")),
+    )
+    .await;
+
+    let session = Arc::new(session);
+    let (requests, end) = serve_requests(&conn, &session, &shared, &who, stop).await;
+    let detail = format!(
+        "{requests} requests in {:.1} s; {end}",
+        started.elapsed().as_secs_f64()
+    );
+    info!(session = %who.session, "session ended: {detail}");
+    audit_or_log(&shared, who.record("session-end", "closed", detail)).await;
+    drop(permit);
+}
+
+/// Runs the hello exchange. Returns whether the session was established.
+async fn greet(
+    conn: &Connection,
+    session: &mut AgentSession,
+    shared: &Arc<Shared>,
+    who: &mut Who,
+) -> bool {
+    let (mut send, mut recv) = match tokio::time::timeout(HELLO_TIMEOUT, conn.accept_bi()).await {
+        Ok(Ok(streams)) => streams,
+        Ok(Err(e)) => {
+            debug!(session = %who.session, "closed before hello: {e}");
+            audit_or_log(
+                shared,
+                who.record("hello", "closed", format!("closed before hello: {e}")),
+            )
+            .await;
+            return false;
+        }
+        Err(_) => {
+            audit_or_log(
+                shared,
+                who.record("hello", "rejected", "no hello within the timeout"),
+            )
+            .await;
+            conn.close(VarInt::from_u32(close::HELLO_TIMEOUT), b"no hello");
+            return false;
+        }
+    };
+    let payload = match tokio::time::timeout(
+        HELLO_TIMEOUT,
+        framed::read_payload::<MAX_HELLO_FRAME>(&mut recv),
+    )
+    .await
+    {
+        Ok(Ok(payload)) => payload,
+        Ok(Err(e)) => {
+            protocol_violation(conn, shared, who, "hello", &e).await;
+            return false;
+        }
+        Err(_) => {
+            audit_or_log(
+                shared,
+                who.record(
+                    "hello",
+                    "rejected",
+                    "hello not completed within the timeout",
+                ),
+            )
+            .await;
+            conn.close(VarInt::from_u32(close::HELLO_TIMEOUT), b"no hello");
+            return false;
+        }
+    };
+    match session.handle_hello(&payload) {
+        Ok(reply) => {
+            who.ticket = session.ticket().map(str::to_owned);
+            let sent = send_reply(&mut send, &reply).await;
+            if let Err(e) = &sent {
+                debug!(session = %who.session, "could not send welcome: {e}");
+            }
+            sent.is_ok()
+        }
+        Err(rejected) => {
+            let code = match rejected.reply {
+                HelloReply::VersionMismatch { .. } => close::VERSION_MISMATCH,
+                _ => close::HELLO_REFUSED,
+            };
+            info!(session = %who.session, "hello refused: {}", rejected.reason);
+            audit_or_log(
+                shared,
+                who.record("hello", "rejected", rejected.reason.clone()),
+            )
+            .await;
+            if send_reply(&mut send, &rejected.reply).await.is_ok() {
+                // Let the refusal reach the controller before the close does.
+                let _ = tokio::time::timeout(REFUSAL_LINGER, send.stopped()).await;
+            }
+            conn.close(VarInt::from_u32(code), rejected.reason.as_bytes());
+            false
+        }
+    }
+}
+
+async fn send_reply(send: &mut SendStream, reply: &HelloReply) -> Result<(), FrameIoError> {
+    let payload = reply.encode()?;
+    framed::write_payload(send, payload).await?;
+    send.finish()?;
+    Ok(())
+}
+
+/// Accepts request streams until the connection ends or the agent stops.
+/// Returns the number of requests handled and how the session ended.
+async fn serve_requests(
+    conn: &Connection,
+    session: &Arc<AgentSession>,
+    shared: &Arc<Shared>,
+    who: &Who,
+    mut stop: watch::Receiver<bool>,
+) -> (u64, String) {
+    let mut tasks = JoinSet::new();
+    let mut handled = 0u64;
+    let end = loop {
+        tokio::select! {
+            stream = conn.accept_bi() => match stream {
+                Ok((send, recv)) => {
+                    handled += 1;
+                    let (conn, session, shared, who) = (conn.clone(), Arc::clone(session), Arc::clone(shared), who.clone());
+                    tasks.spawn(async move { serve_request(&conn, &session, &shared, &who, send, recv).await });
+                }
+                Err(e) => break describe_connection_error(&e).0,
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = stop.changed() => {
+                conn.close(VarInt::from_u32(close::SHUTTING_DOWN), b"agent shutting down");
+                break "the agent shut down".to_owned();
+            }
+        }
+    };
+    // Requests already running finish their audit records; their replies
+    // may no longer reach a closed connection.
+    while tasks.join_next().await.is_some() {}
+    (handled, end)
+}
+
+/// Handles one request stream: read, admit, run, audit, reply.
+async fn serve_request(
+    conn: &Connection,
+    session: &AgentSession,
+    shared: &Arc<Shared>,
+    who: &Who,
+    mut send: SendStream,
+    mut recv: RecvStream,
+) {
+    let request: Request = match framed::read_message::<Request, MAX_REQUEST_FRAME>(&mut recv).await
+    {
+        Ok(request) => request,
+        Err(FrameIoError::Read(e)) => {
+            debug!(session = %who.session, "request stream lost: {e}");
+            return;
+        }
+        Err(e) => {
+            protocol_violation(conn, shared, who, "request", &e).await;
+            return;
+        }
+    };
+    let kind = request.kind().as_str();
+    let args = request.audit_summary();
+    let (response, outcome, detail) = match session.admit(&request) {
+        Err(refusal) => {
+            let reply = refusal.to_reply();
+            (
+                Response::Error(reply.clone()),
+                refusal.outcome(),
+                reply.message,
+            )
+        }
+        Ok(admitted) => match dispatch::dispatch(admitted, shared).await {
+            Ok(response) => (response, "ok", String::new()),
+            Err(reply) => {
+                let detail = reply.to_string();
+                (Response::Error(reply), "error", detail)
+            }
+        },
+    };
+    let mut record = who.record(kind, outcome, detail);
+    record.args = args;
+    // The reply is sent only once its record is durable; if the audit log
+    // cannot be written, the technician gets an error instead of the result.
+    let response = match shared.audit(record).await {
+        Ok(()) => response,
+        Err(e) => {
+            warn!(session = %who.session, "audit write failed: {e}");
+            Response::Error(ErrorReply::internal(
+                "the agent could not write its audit log; see its log",
+            ))
+        }
+    };
+    let sent = match framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &response).await {
+        Ok(()) => send.finish().map_err(FrameIoError::from),
+        Err(FrameIoError::Frame(e)) => {
+            // Our own response broke the size limit: report it rather than
+            // leaving the controller waiting.
+            warn!(session = %who.session, "response too large: {e}");
+            let reply = Response::Error(ErrorReply::internal(format!("response too large: {e}")));
+            match framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &reply).await {
+                Ok(()) => send.finish().map_err(FrameIoError::from),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        debug!(session = %who.session, "reply not delivered: {e}");
+    }
+}
+
+/// Closes a connection whose peer broke the framing rules, and records it.
+async fn protocol_violation(
+    conn: &Connection,
+    shared: &Arc<Shared>,
+    who: &Who,
+    during: &str,
+    err: &FrameIoError,
+) {
+    warn!(session = %who.session, peer = %who.peer, "protocol violation during {during}: {err}");
+    audit_or_log(
+        shared,
+        who.record("invalid", "bad-request", format!("{during}: {err}")),
+    )
+    .await;
+    let reason = err.to_string();
+    conn.close(
+        VarInt::from_u32(close::PROTOCOL_VIOLATION),
+        reason.as_bytes(),
+    );
+}
+
+/// Records a connection-level event. There is no reply to hold back here,
+/// so a failed write is logged loudly instead.
+async fn audit_or_log(shared: &Arc<Shared>, record: Record) {
+    if let Err(e) = shared.audit(record).await {
+        warn!("audit write failed: {e}");
+    }
+}
+
+/// Reads the technician's identity from the certificate rustls verified.
+fn peer_identity(conn: &Connection) -> Result<PeerIdentity, String> {
+    let certs = conn
+        .peer_identity()
+        .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .ok_or_else(|| "no client certificate".to_owned())?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| "empty client certificate chain".to_owned())?;
+    tether_pki::peer_identity(leaf).map_err(|e| format!("unusable client certificate: {e}"))
+}
+
+/// A random 64-bit session id in hex. Ids only need to be unique within one
+/// agent's audit log; 64 random bits make collisions negligible.
+fn new_session_id() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Falls back to the clock; still unique enough for log correlation.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

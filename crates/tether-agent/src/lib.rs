@@ -1,0 +1,24 @@
+//! The Tether agent as a library: configuration, the QUIC accept loop, the
+//! per-connection session and the request dispatcher.
+//!
+//! `main.rs` only parses the command line and wires these together, so the
+//! same code runs in the binary and in in-process tests.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, validated before any socket opens.
+//! - [`tls`]: loading certificates, key, CA and CRL into a rustls config.
+//! - [`server`]: the accept loop, session cap, shutdown and CRL reloading.
+//! - `connection`: one connection from handshake to close; the only caller
+//!   of the session's permission check.
+//! - `dispatch`: runs admitted requests through `tether-diag` and friends.
+
+pub mod config;
+mod connection;
+mod dispatch;
+pub mod error;
+pub mod server;
+pub mod tls;
+
+pub use config::AgentConfig;
+pub use error::AgentError;
+pub use server::{Shared, run};

@@ -1,0 +1,321 @@
+//! `tether-agent`: the command line around the agent library.
+//!
+//! Exit codes: 0 success; 1 failure (the agent could not start or serve, or
+//! `check-config` found a problem); 2 command-line usage error.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand};
+use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
+use tether_agent::{Shared, server, tls};
+use tether_audit::{AuditLog, Follower, Record};
+use tether_proto::permission::requirement;
+use tether_proto::{RequestKind, Role, Tier};
+use tracing::info;
+
+const AFTER_HELP: &str = "\
+Examples:
+  tether-agent run --config /etc/tether/agent.toml
+  tether-agent check-config --config /etc/tether/agent.toml
+  tether-agent audit tail -n 50
+  tether-agent audit tail --follow --json | jq .
+
+Exit codes: 0 success, 1 failure, 2 usage error.";
+
+/// The Tether agent: answers authorised technicians over QUIC with mutual TLS.
+#[derive(Debug, Parser)]
+#[command(name = "tether-agent", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, short, global = true, env = "TETHER_AGENT_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve technicians until SIGTERM or Ctrl-C (SIGHUP reloads the CRL).
+    Run,
+    /// Validate the configuration and TLS material, then exit.
+    CheckConfig,
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Show the newest records, oldest first.
+    Tail {
+        /// How many records to show.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+        /// Keep printing records as they are written (survives rotation).
+        #[arg(short, long)]
+        follow: bool,
+        /// Print raw JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Read this log file instead of the one named in the config.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tether-agent: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run => serve(&cli.config),
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Audit(AuditCommand::Tail {
+            lines,
+            follow,
+            json,
+            file,
+        }) => {
+            let path = match file {
+                Some(path) => path,
+                None => AgentConfig::load(&cli.config)?.audit_path,
+            };
+            audit_tail(&path, lines, follow, json)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "tether-agent",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = AgentConfig::load(config_path)?;
+    let tls = tls::server_config(&config)?;
+    let audit = AuditLog::open(&config.audit_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tether-agent")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let endpoint = tether_transport::server_endpoint(config.listen, tls)?;
+        let shared = Arc::new(Shared {
+            policy: config.policy.clone(),
+            config,
+            audit,
+            software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
+        });
+        server::announce(&endpoint, &shared.config.name)?;
+        lifecycle_record(&shared, "agent-start").await?;
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+        let shutdown = shutdown_signal(reload_tx)?;
+        server::run(endpoint, Arc::clone(&shared), shutdown, reload_rx).await?;
+        lifecycle_record(&shared, "agent-stop").await?;
+        info!("stopped");
+        anyhow::Ok(())
+    })?;
+    // Blocking audit writes may still be finishing; they hold no locks we need.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn lifecycle_record(shared: &Arc<Shared>, event: &str) -> anyhow::Result<()> {
+    let mut record = Record::now("-", shared.config.listen.to_string(), event);
+    record.outcome = "ok".into();
+    record.detail = shared.software.clone();
+    shared
+        .audit(record)
+        .await
+        .with_context(|| format!("cannot record {event}"))
+}
+
+/// Resolves on SIGTERM or SIGINT; forwards SIGHUP as a reload request.
+fn shutdown_signal(
+    reload: tokio::sync::mpsc::Sender<()>,
+) -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    Ok(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => { info!("SIGTERM received"); break }
+                _ = int.recv() => { info!("SIGINT received"); break }
+                _ = hup.recv() => { let _ = reload.try_send(()); }
+            }
+        }
+    })
+}
+
+fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = AgentConfig::load(config_path)?;
+    tls::server_config(&config).context("TLS material is not usable")?;
+    check_audit_writable(&config.audit_path)?;
+    println!("{}: ok", config_path.display());
+    println!("  name         {}", config.name);
+    println!("  listen       {} (UDP)", config.listen);
+    println!("  certificate  {}", config.cert.display());
+    println!("  CA           {}", config.ca.display());
+    match &config.crl {
+        Some(crl) => println!("  CRL          {}", crl.display()),
+        None => println!("  CRL          none (revoked technician certificates would be accepted)"),
+    }
+    println!("  audit log    {}", config.audit_path.display());
+    println!("  max sessions {}", config.max_sessions);
+    println!("  permissions on this machine:");
+    for kind in RequestKind::ALL {
+        println!("    {:<12} {}", kind.as_str(), who_may(&config, *kind));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn who_may(config: &AgentConfig, kind: RequestKind) -> String {
+    let need = config.policy.effective(kind);
+    let mut text = format!("tier {}+", need.min_tier.number());
+    if need.min_tier > requirement(kind).min_tier {
+        text.push_str(" (raised by policy)");
+    }
+    if config.policy.authorize(Role::Fleet, kind).is_ok() {
+        text.push_str(", fleet");
+    }
+    debug_assert!(
+        config
+            .policy
+            .authorize(Role::Tier(Tier::Three), kind)
+            .is_ok()
+    );
+    text
+}
+
+/// Checks the audit log could be appended to without creating it.
+fn check_audit_writable(path: &Path) -> anyhow::Result<()> {
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("audit log {} is not writable", path.display()))?;
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let meta = std::fs::metadata(dir)
+        .with_context(|| format!("audit log directory {} does not exist", dir.display()))?;
+    anyhow::ensure!(meta.is_dir(), "{} is not a directory", dir.display());
+    Ok(())
+}
+
+fn audit_tail(path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let print = |record: &Record| -> anyhow::Result<()> {
+        if json {
+            println!("{}", serde_json::to_string(record)?);
+        } else {
+            println!("{}", record.human_line());
+        }
+        Ok(())
+    };
+    let tail = tether_audit::read_tail(path, lines)?;
+    for record in &tail.records {
+        print(record)?;
+    }
+    if tail.skipped > 0 {
+        eprintln!(
+            "tether-agent: warning: {} unreadable lines skipped",
+            tail.skipped
+        );
+    }
+    if follow {
+        let mut follower = Follower::from_end(path)?;
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            for record in &follower.poll()?.records {
+                print(record)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_parse() {
+        let cli =
+            Cli::try_parse_from(["tether-agent", "run", "--config", "/x/agent.toml"]).unwrap();
+        assert_eq!(cli.config, Path::new("/x/agent.toml"));
+        assert!(matches!(cli.command, Command::Run));
+        let cli = Cli::try_parse_from(["tether-agent", "audit", "tail", "-n", "5", "-f", "--json"])
+            .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Audit(AuditCommand::Tail {
+                lines: 5,
+                follow: true,
+                json: true,
+                file: None
+            })
+        ));
+        assert!(Cli::try_parse_from(["tether-agent", "audit", "tail", "-n", "x"]).is_err());
+        assert!(Cli::try_parse_from(["tether-agent"]).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The accept loop: one task per connection, a cap on sessions, a graceful
+//! shutdown that lets sessions record their end, and CRL reloading.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use quinn::{Endpoint, VarInt};
+use tether_audit::{AuditLog, Record};
+use tether_proto::{Policy, close};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::config::AgentConfig;
+use crate::connection;
+use crate::error::AgentError;
+use crate::tls;
+
+/// How long shutdown waits for sessions to close and record their end.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How often the agent looks at the CRL file for changes. A revocation
+/// takes effect for new connections within this time (or at once on
+/// SIGHUP).
+pub const CRL_POLL_INTERVAL: Duration = Duration::from_secs(30);
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: AgentConfig,
+    pub policy: Policy,
+    pub audit: AuditLog,
+    /// "tether-agent X.Y.Z", as told to controllers.
+    pub software: String,
+}
+
+impl Shared {
+    /// Appends a record on a blocking thread and waits until it is durable.
+    pub async fn audit(self: &Arc<Self>, record: Record) -> Result<(), AgentError> {
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || shared.audit.append(&record))
+            .await
+            .map_err(|e| AgentError::Internal(format!("audit task failed: {e}")))?
+            .map_err(AgentError::Audit)
+    }
+}
+
+/// Serves connections on `endpoint` until `shutdown` completes, then closes
+/// every session, waits up to [`SHUTDOWN_GRACE`] for them to finish, and
+/// returns. `reload` fires when the TLS material (the CRL) should be
+/// re-read.
+pub async fn run(
+    endpoint: Endpoint,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()>,
+    mut reload: mpsc::Receiver<()>,
+) -> Result<(), AgentError> {
+    let sessions = Arc::new(Semaphore::new(shared.config.max_sessions));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a clone; when all are dropped, all tasks
+    // have finished (mini-redis's completion-channel pattern).
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let mut crl_stamp = crl_modified(&shared.config);
+    let mut crl_poll = tokio::time::interval(CRL_POLL_INTERVAL);
+    crl_poll.tick().await;
+    tokio::pin!(shutdown);
+
+    loop {
+        tokio::select! {
+            incoming = endpoint.accept() => {
+                let Some(incoming) = incoming else { break };
+                let permit = Arc::clone(&sessions).try_acquire_owned().ok();
+                let task_shared = Arc::clone(&shared);
+                let stop = stop_rx.clone();
+                let done = done_tx.clone();
+                tokio::spawn(async move {
+                    connection::serve(incoming, task_shared, permit, stop).await;
+                    drop(done);
+                });
+            }
+            _ = &mut shutdown => {
+                info!("shutting down: closing sessions");
+                break;
+            }
+            Some(()) = reload.recv() => reload_tls(&endpoint, &shared, &mut crl_stamp, true),
+            _ = crl_poll.tick() => {
+                if crl_modified(&shared.config) != crl_stamp {
+                    reload_tls(&endpoint, &shared, &mut crl_stamp, false);
+                }
+            }
+        }
+    }
+
+    // Refuse new connections, tell sessions to close, and wait for them.
+    endpoint.set_server_config(None);
+    let _ = stop_tx.send(true);
+    drop(done_tx);
+    if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv())
+        .await
+        .is_err()
+    {
+        warn!("some sessions did not finish within {SHUTDOWN_GRACE:?}");
+    }
+    endpoint.close(
+        VarInt::from_u32(close::SHUTTING_DOWN),
+        b"agent shutting down",
+    );
+    // Give the close frames a moment to leave; never block shutdown on it.
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    Ok(())
+}
+
+fn crl_modified(config: &AgentConfig) -> Option<SystemTime> {
+    let path = config.crl.as_ref()?;
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Re-reads certificates, key, CA and CRL and swaps them into the endpoint.
+/// On failure the agent keeps its current, still-valid configuration.
+fn reload_tls(endpoint: &Endpoint, shared: &Shared, stamp: &mut Option<SystemTime>, asked: bool) {
+    *stamp = crl_modified(&shared.config);
+    let built = tls::server_config(&shared.config)
+        .and_then(|tls| tether_transport::server_config(tls).map_err(AgentError::Transport));
+    match built {
+        Ok(config) => {
+            endpoint.set_server_config(Some(config));
+            info!(
+                "reloaded TLS material{}",
+                if asked { " (SIGHUP)" } else { " (CRL changed)" }
+            );
+        }
+        Err(e) => error!("keeping the previous TLS configuration: {e}"),
+    }
+}
+
+/// Logs the bound address in the one line tests and operators look for.
+pub fn announce(endpoint: &Endpoint, name: &str) -> Result<(), AgentError> {
+    let addr = endpoint
+        .local_addr()
+        .map_err(|e| AgentError::Internal(e.to_string()))?;
+    info!("tether-agent {name} listening on {addr}");
+    debug!(
+        "protocol {} (ALPN tether/1)",
+        tether_proto::PROTOCOL_VERSION
+    );
+    Ok(())
+}
