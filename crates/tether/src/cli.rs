@@ -1,0 +1,266 @@
+//! The command line: every flag's doc comment is its `--help` text.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  tether info alice-laptop                 summary of a host from hosts.toml
+  tether info 10.0.0.7 --json              an agent whose certificate carries that IP
+  tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
+  tether audit ws-042 -n 50                the agent's audit log (tier 3)
+  tether pki init --org Example            create the organisation's CA
+  tether demo                              try everything on loopback
+
+Identity: tech.crt, tech.key and ca.crt in the config directory
+(~/.config/tether by default), or --cert/--key/--ca.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.";
+
+/// Tether controller: reach help-desk agents over QUIC with mutual TLS.
+#[derive(Debug, Parser)]
+#[command(name = "tether", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Directory holding tech.crt, tech.key, ca.crt and hosts.toml.
+    #[arg(long, global = true, env = "TETHER_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Technician certificate (PEM). Default: CONFIG_DIR/tech.crt.
+    #[arg(long, global = true, env = "TETHER_CERT", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Technician private key (PEM). Default: CONFIG_DIR/tech.key.
+    #[arg(long, global = true, env = "TETHER_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Organisation CA certificate (PEM). Default: CONFIG_DIR/ca.crt.
+    #[arg(long, global = true, env = "TETHER_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Hosts file with aliases. Default: CONFIG_DIR/hosts.toml.
+    #[arg(long, global = true, env = "TETHER_HOSTS", value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
+    /// Name the agent's certificate must carry, when it differs from HOST.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Trouble ticket this session works on (recorded in the agent's audit log).
+    #[arg(long, global = true, env = "TETHER_TICKET", value_name = "ID")]
+    pub ticket: Option<String>,
+    /// Seconds to wait for the agent to connect and to answer.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a machine's summary: host, OS, kernel, uptime, CPU, memory (tier 1, fleet).
+    Info {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// Print JSON instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the newest records of an agent's audit log (tier 3).
+    Audit {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// How many records.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the organisation's certificates (run by the help-desk admin).
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// List the aliases in the hosts file.
+    Hosts {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a throw-away PKI, start an agent on loopback and query it.
+    Demo {
+        /// Keep the demo's files in DIR instead of a temporary directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct PkiDir {
+    /// The PKI directory (holds the CA key: keep it offline and private).
+    #[arg(
+        long,
+        env = "TETHER_PKI_DIR",
+        default_value = "pki",
+        value_name = "DIR"
+    )]
+    pub pki_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create the organisation CA and an empty CRL.
+    Init {
+        #[command(flatten)]
+        dir: PkiDir,
+        /// Organisation name, written into every certificate.
+        #[arg(long, default_value = "Tether")]
+        org: String,
+        /// CA validity in days.
+        #[arg(long, default_value_t = tether_pki::DEFAULT_CA_DAYS)]
+        days: u32,
+    },
+    /// Issue an agent's server certificate; NAME is what controllers dial.
+    IssueAgent {
+        #[command(flatten)]
+        dir: PkiDir,
+        /// The agent's name (a DNS name); technicians' hosts files use it.
+        name: String,
+        /// Extra IP address the certificate is valid for (repeatable).
+        #[arg(long = "ip", value_name = "IP")]
+        ips: Vec<IpAddr>,
+        /// Extra DNS name the certificate is valid for (repeatable).
+        #[arg(long = "dns", value_name = "NAME")]
+        dns: Vec<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = tether_pki::DEFAULT_AGENT_DAYS)]
+        days: u32,
+        /// Replace an existing certificate and key of that name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue a technician's client certificate with a tier or the fleet role.
+    IssueTech {
+        #[command(flatten)]
+        dir: PkiDir,
+        /// The technician's name (shown in audit logs).
+        name: String,
+        /// Support tier: 1 looks and checks, 2 controls, 3 restores.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3), required_unless_present = "role", conflicts_with = "role")]
+        tier: Option<u8>,
+        /// A non-human role instead of a tier: `fleet` (read-only health queries).
+        #[arg(long, value_parser = ["fleet"])]
+        role: Option<String>,
+        /// Validity in days (default: 7 for technicians, 90 for fleet).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Replace an existing certificate and key of that name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Revoke a certificate by serial and re-sign the CRL.
+    Revoke {
+        #[command(flatten)]
+        dir: PkiDir,
+        /// Serial in hex, as `pki list` shows it (colons allowed).
+        serial: String,
+    },
+    /// Re-sign the CRL with a fresh validity (run it from cron).
+    RefreshCrl {
+        #[command(flatten)]
+        dir: PkiDir,
+    },
+    /// List issued certificates.
+    List {
+        #[command(flatten)]
+        dir: PkiDir,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn info_and_globals_parse() {
+        let cli = Cli::try_parse_from([
+            "tether",
+            "--ticket",
+            "INC-1",
+            "info",
+            "pc-7",
+            "--json",
+            "--timeout",
+            "2.5",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.ticket.as_deref(), Some("INC-1"));
+        assert_eq!(cli.global.timeout, 2.5);
+        assert!(matches!(cli.command, Command::Info { ref host, json: true } if host == "pc-7"));
+    }
+
+    #[test]
+    fn issue_tech_needs_exactly_one_of_tier_and_role() {
+        let parse = |args: &[&str]| {
+            let mut full = vec!["tether", "pki", "issue-tech", "alice"];
+            full.extend_from_slice(args);
+            Cli::try_parse_from(full)
+        };
+        assert!(parse(&["--tier", "2"]).is_ok());
+        assert!(parse(&["--role", "fleet"]).is_ok());
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--tier", "4"]).is_err());
+        assert!(parse(&["--tier", "1", "--role", "fleet"]).is_err());
+        assert!(parse(&["--role", "admin"]).is_err());
+    }
+
+    #[test]
+    fn issue_agent_collects_repeated_sans() {
+        let cli = Cli::try_parse_from([
+            "tether",
+            "pki",
+            "issue-agent",
+            "ws-1",
+            "--ip",
+            "10.0.0.1",
+            "--ip",
+            "::1",
+            "--dns",
+            "ws-1.lan",
+        ])
+        .unwrap();
+        let Command::Pki(PkiCommand::IssueAgent { ips, dns, .. }) = cli.command else {
+            panic!("expected issue-agent");
+        };
+        assert_eq!(ips.len(), 2);
+        assert_eq!(dns, ["ws-1.lan"]);
+        assert!(
+            Cli::try_parse_from(["tether", "pki", "issue-agent", "x", "--ip", "nope"]).is_err()
+        );
+    }
+
+    #[test]
+    fn audit_lines_must_be_a_number() {
+        assert!(Cli::try_parse_from(["tether", "audit", "h", "-n", "many"]).is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! `tether audit HOST`: the newest records of an agent's audit log.
+
+use std::process::ExitCode;
+
+use tether_audit::Record;
+use tether_proto::{Request, Response};
+
+use crate::cli::GlobalArgs;
+use crate::connect;
+
+pub async fn run(
+    global: &GlobalArgs,
+    host: &str,
+    lines: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let session = connect::connect(global, host).await?;
+    let response = session
+        .client
+        .request(&Request::AuditTail { limit: lines }, global.timeout()?)
+        .await;
+    session.finish().await;
+    let Response::AuditTail(entries) = response? else {
+        anyhow::bail!("unexpected reply to audit");
+    };
+    let records: Vec<Record> = entries.into_iter().map(Record::from_wire).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+    } else {
+        for record in &records {
+            println!("{}", record.human_line());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

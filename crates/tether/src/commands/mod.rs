@@ -1,0 +1,8 @@
+//! One module per subcommand. Each takes parsed arguments and returns the
+//! process's exit code; errors carry context for the one-line report.
+
+pub mod audit;
+pub mod demo;
+pub mod hosts;
+pub mod info;
+pub mod pki;

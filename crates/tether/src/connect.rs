@@ -1,0 +1,79 @@
+//! Turning the global flags and a HOST argument into a greeted session.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use quinn::Endpoint;
+use tether_proto::handshake::{Hello, validate_ticket};
+use tether_transport::Client;
+
+use crate::cli::GlobalArgs;
+use crate::identity::{self, Hosts, IdentityFiles, Target};
+
+/// A session with one agent and the endpoint that carries it.
+pub struct Session {
+    pub client: Client,
+    pub target: Target,
+    endpoint: Endpoint,
+}
+
+impl GlobalArgs {
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        self.config_dir
+            .clone()
+            .unwrap_or_else(identity::default_config_dir)
+    }
+
+    pub fn timeout(&self) -> anyhow::Result<Duration> {
+        Duration::try_from_secs_f64(self.timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .context("--timeout must be a positive number of seconds")
+    }
+
+    pub fn load_hosts(&self) -> anyhow::Result<Hosts> {
+        let path = self
+            .hosts
+            .clone()
+            .unwrap_or_else(|| self.config_dir().join("hosts.toml"));
+        Hosts::load(&path)
+    }
+}
+
+/// Connects to `host` as the technician named by the global flags.
+pub async fn connect(global: &GlobalArgs, host: &str) -> anyhow::Result<Session> {
+    let timeout = global.timeout()?;
+    if let Some(ticket) = &global.ticket {
+        validate_ticket(ticket).map_err(|e| anyhow::anyhow!("--ticket: {e}"))?;
+    }
+    let dir = global.config_dir();
+    let identity = IdentityFiles::resolve(
+        &dir,
+        global.cert.clone(),
+        global.key.clone(),
+        global.ca.clone(),
+    );
+    let tls = identity.client_tls()?;
+    let hosts = global.load_hosts()?;
+    let target = identity::resolve(host, &hosts, global.server_name.as_deref()).await?;
+    let endpoint = tether_transport::client_endpoint(target.addr, tls)?;
+    let hello = Hello::new(
+        format!("tether {}", env!("CARGO_PKG_VERSION")),
+        global.ticket.clone(),
+    );
+    let client =
+        Client::connect(&endpoint, target.addr, &target.server_name, &hello, timeout).await?;
+    Ok(Session {
+        client,
+        target,
+        endpoint,
+    })
+}
+
+impl Session {
+    /// Closes the session and lets the close reach the agent.
+    pub async fn finish(self) {
+        self.client.close();
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}

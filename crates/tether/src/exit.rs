@@ -1,0 +1,43 @@
+//! Exit codes: chosen here and nowhere else.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | failure not covered below (local files, bad arguments to the agent, agent-side errors) |
+//! | 2 | command-line usage error |
+//! | 3 | reserved: UNKNOWN for Nagios-style check commands |
+//! | 4 | the agent could not be reached (no answer, timed out, reset) |
+//! | 5 | authentication failed: a certificate was refused by either side |
+//! | 6 | denied: the agent's permission table or policy refused the request |
+//! | 7 | protocol version mismatch between controller and agent |
+
+use std::process::ExitCode;
+
+use tether_proto::ErrorKind;
+use tether_transport::TransportError;
+use tether_transport::error::ConnectionFailure;
+
+pub const SUCCESS: u8 = 0;
+pub const FAILURE: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const UNREACHABLE: u8 = 4;
+pub const AUTHENTICATION: u8 = 5;
+pub const DENIED: u8 = 6;
+pub const VERSION_MISMATCH: u8 = 7;
+
+/// The exit code for an error: the first transport error in its chain
+/// decides; anything else is a plain failure.
+pub fn for_error(err: &anyhow::Error) -> ExitCode {
+    let code = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<TransportError>())
+        .map_or(FAILURE, |t| match (t.agent_reply(), t.failure()) {
+            (Some(reply), _) if reply.kind == ErrorKind::Denied => DENIED,
+            (Some(_), _) => FAILURE,
+            (None, ConnectionFailure::Unreachable) => UNREACHABLE,
+            (None, ConnectionFailure::Authentication) => AUTHENTICATION,
+            (None, ConnectionFailure::Version) => VERSION_MISMATCH,
+            (None, ConnectionFailure::Other) => FAILURE,
+        });
+    ExitCode::from(code)
+}

@@ -1,0 +1,93 @@
+//! `tether`: the technician's controller. This file only parses the command
+//! line, runs the chosen command and turns its result into an exit code
+//! (see `exit.rs` for the table).
+
+mod cli;
+mod commands;
+mod connect;
+mod exit;
+mod identity;
+mod render;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::from(exit::SUCCESS)
+            };
+        }
+    };
+    init_logging(cli.global.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tether: error: {e:#}");
+            exit::for_error(&e)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
+    match cli.command {
+        Command::Pki(command) => commands::pki::run(command),
+        Command::Hosts { json } => commands::hosts::run(&global, json),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "tether", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        network => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(async {
+                match network {
+                    Command::Info { host, json } => commands::info::run(&global, &host, json).await,
+                    Command::Audit { host, lines, json } => {
+                        commands::audit::run(&global, &host, lines, json).await
+                    }
+                    Command::Demo { dir } => commands::demo::run(&global, dir).await,
+                    Command::Pki(_)
+                    | Command::Hosts { .. }
+                    | Command::Completions { .. }
+                    | Command::Man => {
+                        unreachable!("handled above without a runtime")
+                    }
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Small formatting helpers for reports meant for people.
+
+/// Bytes in IEC units with one decimal, e.g. "3.1 GiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A duration as days, hours and minutes, e.g. "3 d 4 h 12 min".
+pub fn uptime(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m} min"),
+        (0, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h {m} min"),
+    }
+}
+
+/// A Unix time as "YYYY-MM-DD HH:MM UTC".
+pub fn unix_time(secs: u64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("@{secs}"))
+}
+
+/// A clock offset in plain words.
+pub fn clock_offset(offset_ms: i64) -> String {
+    let secs = offset_ms.unsigned_abs() as f64 / 1000.0;
+    match offset_ms {
+        o if o.unsigned_abs() < 500 => "in step with this machine (within 0.5 s)".to_owned(),
+        o if o > 0 => format!("{secs:.1} s ahead of this machine"),
+        _ => format!("{secs:.1} s behind this machine"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024 + 100 * 1024 * 1024), "3.1 GiB");
+        assert_eq!(uptime(59), "0 min");
+        assert_eq!(uptime(3 * 86_400 + 4 * 3600 + 12 * 60), "3 d 4 h 12 min");
+        assert_eq!(unix_time(1_795_000_000), "2026-11-18 11:06 UTC");
+        assert_eq!(
+            clock_offset(200),
+            "in step with this machine (within 0.5 s)"
+        );
+        assert_eq!(clock_offset(-2500), "2.5 s behind this machine");
+        assert_eq!(clock_offset(61_000), "61.0 s ahead of this machine");
+    }
+}
