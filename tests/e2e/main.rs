@@ -1,0 +1,9 @@
+//! End-to-end tests: real binaries, real certificates, loopback.
+//!
+//! One test binary (ripgrep's layout) so the binaries are located once and
+//! tests run in parallel within it.
+
+mod auth;
+mod cli;
+mod protocol;
+mod raw;

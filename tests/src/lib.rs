@@ -1,0 +1,383 @@
+//! Test harness for Tether's end-to-end tests and benchmarks.
+//!
+//! It drives the real `tether` and `tether-agent` binaries, found in the
+//! cargo target directory beside the test executable (build the workspace
+//! first: `cargo build --workspace`). Every fixture lives in its own
+//! temporary directory and every command runs with a clean environment, so
+//! nothing from the developer's `~/.config/tether` leaks in.
+//!
+//! Only throw-away certificates are made here, and only through the same
+//! `tether pki` commands an administrator runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use tether_audit::Record;
+
+/// How long an agent may take to print its listening line.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Path of a workspace binary, failing loudly when it was not built.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/<test> or target/<profile>/<bench>: look in both.
+    let mut dir = exe
+        .parent()
+        .expect("test executable has a parent directory")
+        .to_owned();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (cargo build --workspace{})",
+        path.display(),
+        if dir.ends_with("release") {
+            " --release"
+        } else {
+            ""
+        }
+    );
+    path
+}
+
+/// A command for a workspace binary with a clean environment rooted at `home`.
+pub fn command(name: &str, home: &Path) -> Command {
+    let mut cmd = Command::new(binary(name));
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// The result of running a binary, with text helpers.
+#[derive(Debug)]
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert!(
+            self.status.success(),
+            "command failed ({:?}):\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts the exit code and that stderr is one clear line, no panic.
+    pub fn fails_with(&self, code: i32) -> String {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "unexpected exit:\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
+        let lines: Vec<_> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one error line, got:\n{}",
+            self.stderr
+        );
+        lines[0].to_owned()
+    }
+}
+
+/// Runs a binary to completion.
+pub fn run(mut cmd: Command) -> Run {
+    Run::from(cmd.output().expect("binary can be spawned"))
+}
+
+/// An organisation PKI made with `tether pki`.
+pub struct TestPki {
+    pub dir: TempDir,
+}
+
+impl TestPki {
+    /// `tether pki init` in a fresh directory.
+    pub fn new(org: &str) -> TestPki {
+        let pki = TestPki {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        pki.tether(&["init", "--org", org]).ok();
+        pki
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("pki")
+    }
+
+    /// Runs `tether pki ARGS --pki-dir ROOT`.
+    pub fn tether(&self, args: &[&str]) -> Run {
+        let mut cmd = command("tether", self.dir.path());
+        cmd.arg("pki").args(args).arg("--pki-dir").arg(self.root());
+        run(cmd)
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.root().join("ca.crt")
+    }
+
+    pub fn crl(&self) -> PathBuf {
+        self.root().join("crl.pem")
+    }
+
+    pub fn library(&self) -> tether_pki::Pki {
+        tether_pki::Pki::open(self.root())
+    }
+
+    /// Issues an agent certificate for `name` valid for 127.0.0.1 too.
+    pub fn issue_agent(&self, name: &str) -> Identity {
+        self.tether(&["issue-agent", name, "--ip", "127.0.0.1"])
+            .ok();
+        self.identity("agents", name)
+    }
+
+    /// Issues a technician certificate; `role` is `tier1`..`tier3` or `fleet`.
+    pub fn issue_tech(&self, name: &str, role: &str) -> Identity {
+        let run = match role.strip_prefix("tier") {
+            Some(n) => self.tether(&["issue-tech", name, "--tier", n]),
+            None => self.tether(&["issue-tech", name, "--role", role]),
+        };
+        run.ok();
+        self.identity("techs", name)
+    }
+
+    pub fn identity(&self, sub: &str, name: &str) -> Identity {
+        let dir = self.root().join(sub);
+        let serial = self
+            .library()
+            .list()
+            .expect("index readable")
+            .into_iter()
+            .rev()
+            .find(|e| e.name == name)
+            .map(|e| e.serial)
+            .expect("issued certificate is in the index");
+        Identity {
+            cert: dir.join(format!("{name}.crt")),
+            key: dir.join(format!("{name}.key")),
+            ca: self.ca(),
+            serial,
+        }
+    }
+}
+
+/// A certificate, its key and the CA to trust.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    pub serial: String,
+}
+
+/// Options for an agent under test.
+pub struct AgentSetup<'a> {
+    pub pki: &'a TestPki,
+    pub name: &'a str,
+    /// Extra TOML appended to the generated config (e.g. a `[policy]` table).
+    pub extra: &'a str,
+}
+
+/// A running `tether-agent`, killed when dropped.
+pub struct Agent {
+    child: Child,
+    pub addr: String,
+    pub name: String,
+    pub dir: TempDir,
+    pub config: PathBuf,
+    pub audit_path: PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    /// Issues a certificate for the agent and starts it on 127.0.0.1.
+    pub fn start(setup: AgentSetup<'_>) -> Agent {
+        let id = setup.pki.issue_agent(setup.name);
+        Self::start_with(setup, &id)
+    }
+
+    /// Starts an agent with an existing certificate.
+    pub fn start_with(setup: AgentSetup<'_>, id: &Identity) -> Agent {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let audit_path = dir.path().join("log/audit.jsonl");
+        let config = dir.path().join("agent.toml");
+        let text = format!(
+            "name = {:?}\nlisten = \"127.0.0.1:0\"\n{}\n[tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\ncrl = {:?}\n\n[audit]\npath = {:?}\n",
+            setup.name,
+            setup.extra,
+            id.cert,
+            id.key,
+            id.ca,
+            setup.pki.crl(),
+            audit_path
+        );
+        std::fs::write(&config, text).expect("config written");
+        let mut child = command("tether-agent", dir.path())
+            .args(["run", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("agent spawns");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr piped");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "agent did not start:\n{}",
+                    log.lock().expect("log lock").join("\n")
+                );
+            }
+        };
+        Agent {
+            child,
+            addr,
+            name: setup.name.to_owned(),
+            dir,
+            config,
+            audit_path,
+            log,
+        }
+    }
+
+    /// The agent's log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// Waits until a log line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Every record of the audit log.
+    pub fn audit(&self) -> Vec<Record> {
+        tether_audit::read_tail(&self.audit_path, usize::MAX)
+            .expect("audit log readable")
+            .records
+    }
+
+    /// Waits until an audit record satisfies `pred` (connection-level
+    /// records are written after the controller has already given up).
+    pub fn wait_for_audit(&self, pred: impl Fn(&Record) -> bool) -> Record {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(r) = self.audit().into_iter().find(|r| pred(r)) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no matching audit record in:\n{:#?}",
+                self.audit()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid fits in i32")
+    }
+
+    /// Whether the process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on a child we own; no memory is shared.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill({}, {signal}) failed", self.pid());
+    }
+
+    /// Sends SIGTERM and waits for the agent to exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait works") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent ignored SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `tether ARGS` as the technician `id`, dialling this agent by name.
+    pub fn tether(&self, id: &Identity, args: &[&str]) -> Run {
+        let home = tempfile::tempdir().expect("temp dir");
+        let mut cmd = command("tether", home.path());
+        cmd.arg("--cert")
+            .arg(&id.cert)
+            .arg("--key")
+            .arg(&id.key)
+            .arg("--ca")
+            .arg(&id.ca);
+        cmd.args(["--server-name", &self.name, "--timeout", "5"]);
+        cmd.args(args);
+        run(cmd)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
