@@ -129,10 +129,9 @@ pub async fn serve(
 
     let session = Arc::new(session);
     let (requests, end) = serve_requests(&conn, &session, &shared, &who, stop).await;
-    let detail = format!(
-        "{requests} requests in {:.1} s; {end}",
-        started.elapsed().as_secs_f64()
-    );
+    let plural = if requests == 1 { "" } else { "s" };
+    let secs = started.elapsed().as_secs_f64();
+    let detail = format!("{requests} request{plural} in {secs:.1} s; {end}");
     info!(session = %who.session, "session ended: {detail}");
     audit_or_log(&shared, who.record("session-end", "closed", detail)).await;
     drop(permit);

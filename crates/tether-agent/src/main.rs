@@ -157,11 +157,14 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
         });
         server::announce(&endpoint, &shared.config.name)?;
-        lifecycle_record(&shared, "agent-start").await?;
+        let bound = endpoint
+            .local_addr()
+            .context("endpoint has no local address")?;
+        lifecycle_record(&shared, bound, "agent-start").await?;
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         let shutdown = shutdown_signal(reload_tx)?;
         server::run(endpoint, Arc::clone(&shared), shutdown, reload_rx).await?;
-        lifecycle_record(&shared, "agent-stop").await?;
+        lifecycle_record(&shared, bound, "agent-stop").await?;
         info!("stopped");
         anyhow::Ok(())
     })?;
@@ -170,8 +173,12 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn lifecycle_record(shared: &Arc<Shared>, event: &str) -> anyhow::Result<()> {
-    let mut record = Record::now("-", shared.config.listen.to_string(), event);
+async fn lifecycle_record(
+    shared: &Arc<Shared>,
+    bound: std::net::SocketAddr,
+    event: &str,
+) -> anyhow::Result<()> {
+    let mut record = Record::now("-", bound.to_string(), event);
     record.outcome = "ok".into();
     record.detail = shared.software.clone();
     shared

@@ -30,7 +30,7 @@ pub fn system_summary(agent_version: &str) -> Result<SystemSummary, DiagError> {
     Ok(SystemSummary {
         hostname: System::host_name().unwrap_or_else(|_| "unknown".to_owned()),
         os_name: System::name().unwrap_or_else(|_| std::env::consts::OS.to_owned()),
-        os_version: System::long_os_version().unwrap_or_default(),
+        os_version: System::os_version().unwrap_or_default(),
         kernel: System::kernel_version().unwrap_or_default(),
         arch: System::cpu_arch(),
         uptime_secs: System::uptime().unwrap_or(0),

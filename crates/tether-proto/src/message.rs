@@ -163,7 +163,7 @@ pub struct SystemSummary {
     pub hostname: String,
     /// Distribution or product name, e.g. "Debian GNU/Linux".
     pub os_name: String,
-    /// Long version, e.g. "Linux 12 Debian GNU/Linux".
+    /// The OS release, e.g. "12" (empty where the OS has none).
     pub os_version: String,
     pub kernel: String,
     pub arch: String,

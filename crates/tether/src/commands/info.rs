@@ -79,7 +79,12 @@ pub fn human(r: &InfoReport, you: &str) -> String {
     let [l1, l5, l15] = s.load_average;
     let rows = [
         ("hostname", s.hostname.clone()),
-        ("os", format!("{} ({})", s.os_name, s.os_version)),
+        (
+            "os",
+            format!("{} {}", s.os_name, s.os_version)
+                .trim_end()
+                .to_owned(),
+        ),
         ("kernel", format!("{} {}", s.kernel, s.arch)),
         (
             "uptime",
@@ -102,11 +107,14 @@ pub fn human(r: &InfoReport, you: &str) -> String {
         ),
         (
             "swap",
-            format!(
-                "{} used of {}",
-                render::bytes(s.swap_used),
-                render::bytes(s.swap_total)
-            ),
+            match s.swap_total {
+                0 => "none".to_owned(),
+                total => format!(
+                    "{} used of {}",
+                    render::bytes(s.swap_used),
+                    render::bytes(total)
+                ),
+            },
         ),
         ("clock", render::clock_offset(r.clock_offset_ms)),
         ("agent", s.agent_version.clone()),
@@ -136,7 +144,7 @@ mod tests {
             system: SystemSummary {
                 hostname: "ws-042".into(),
                 os_name: "Debian GNU/Linux".into(),
-                os_version: "Linux 12".into(),
+                os_version: "12".into(),
                 kernel: "6.1.0".into(),
                 arch: "x86_64".into(),
                 uptime_secs: 3700,
@@ -158,6 +166,8 @@ mod tests {
         for needle in [
             "agent-01 at 127.0.0.1:7433  (session ab, you are alice (tier1))",
             "  hostname  ws-042",
+            "  os        Debian GNU/Linux 12\n",
+            "  swap      none\n",
             "  uptime    1 h 1 min (booted 2026-11-18 11:06 UTC)",
             "  cpu       Example CPU, 4 logical / 2 physical",
             "  load      0.50 0.25 0.12",
