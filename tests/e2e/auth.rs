@@ -127,6 +127,17 @@ fn revoked_serial_is_rejected_after_crl_reload() {
     let agent = agent(&pki, "");
     let carol = pki.issue_tech("carol", "tier2");
     agent.tether(&carol, &["info", &agent.addr]).ok();
+    // Carol also holds a session open across the revocation.
+    let rt = raw::runtime();
+    let addr = agent.addr.parse().unwrap();
+    let endpoint = rt.block_on(async { raw::endpoint_with(&carol, addr) });
+    let (live, welcome) = rt.block_on(raw::hello(
+        &endpoint,
+        addr,
+        "agent-01",
+        tether_proto::PROTOCOL_VERSION,
+    ));
+    welcome.unwrap();
 
     let listed = pki.tether(&["list", "--json"]);
     assert!(listed.ok().contains(&carol.serial));
@@ -147,6 +158,11 @@ fn revoked_serial_is_rejected_after_crl_reload() {
 
     let line = agent.tether(&carol, &["info", &agent.addr]).fails_with(5);
     assert!(line.contains("certificate revoked"), "{line}");
+    // The live session was ended too, and that is on record.
+    let code = rt.block_on(raw::close_code(&live));
+    assert_eq!(code, u64::from(tether_proto::close::UNAUTHORIZED));
+    let record = agent.wait_for_audit(|r| r.request == "session-revoked");
+    assert_eq!(record.technician.as_deref(), Some("carol"));
     // Everyone else still gets in.
     let dave = pki.issue_tech("dave", "tier1");
     agent.tether(&dave, &["info", &agent.addr]).ok();

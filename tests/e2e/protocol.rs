@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use tether_proto::close;
 use tether_proto::handshake::HandshakeError;
+use tether_proto::handshake::Hello;
+use tether_proto::{Request, Response};
 use tether_tests::{Agent, AgentSetup, TestPki};
+use tether_transport::Client;
 
 use crate::raw;
 
@@ -37,6 +40,15 @@ fn malformed_and_oversized_messages_close_only_that_connection() {
         ),
     ];
     let rt = raw::runtime();
+    // A well-behaved technician keeps one session open throughout.
+    let alice = pki.issue_tech("alice", "tier1");
+    let bystander = rt.block_on(async {
+        let endpoint = raw::endpoint_with(&alice, addr);
+        let hello = Hello::new("bystander", None);
+        Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
+            .await
+            .expect("bystander connects")
+    });
     for (what, bytes) in cases {
         rt.block_on(async {
             let endpoint = raw::endpoint_with(&eve, addr);
@@ -52,8 +64,10 @@ fn malformed_and_oversized_messages_close_only_that_connection() {
                 "{what}"
             );
         });
-        // The agent is alive and still serves a well-behaved technician.
+        // The agent is alive, the open session still works, and new ones too.
         assert!(agent.is_alive(), "agent died on {what}");
+        let reply = rt.block_on(bystander.request(&Request::Info, Duration::from_secs(5)));
+        assert!(matches!(reply, Ok(Response::Info(_))), "{what}: {reply:?}");
         agent.tether(&eve, &["info", &agent.addr]).ok();
     }
     let violations = agent
@@ -179,4 +193,41 @@ fn sigterm_closes_sessions_and_records_their_end() {
         .find(|r| r.request == "session-end")
         .expect("session end recorded");
     assert!(end.detail.contains("the agent shut down"), "{}", end.detail);
+}
+
+#[test]
+fn sessions_beyond_the_cap_are_told_the_agent_is_busy() {
+    let pki = TestPki::new("Example");
+    let agent = Agent::start(AgentSetup {
+        pki: &pki,
+        name: "agent-01",
+        extra: "[limits]\nmax_sessions = 1\n",
+    });
+    let alice = pki.issue_tech("alice", "tier1");
+    let addr = agent.addr.parse().unwrap();
+    let rt = raw::runtime();
+    let endpoint = rt.block_on(async { raw::endpoint_with(&alice, addr) });
+    let (first, welcome) = rt.block_on(raw::hello(
+        &endpoint,
+        addr,
+        "agent-01",
+        tether_proto::PROTOCOL_VERSION,
+    ));
+    welcome.unwrap();
+    let line = agent.tether(&alice, &["info", &agent.addr]).fails_with(1);
+    assert!(line.contains("the agent is busy"), "{line}");
+    agent.wait_for_audit(|r| r.request == "connect" && r.detail == "too many sessions");
+    // Ending the first session frees the slot.
+    first.close(0u32.into(), b"done");
+    // Drive the runtime so the close frame actually leaves.
+    rt.block_on(endpoint.wait_idle());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !agent
+        .tether(&alice, &["info", &agent.addr])
+        .status
+        .success()
+    {
+        assert!(std::time::Instant::now() < deadline, "slot never freed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -127,6 +127,9 @@ pub async fn serve(
     )
     .await;
 
+    let _live = shared
+        .sessions
+        .register(&who.session, &identity.name, &identity.serial, &conn);
     let session = Arc::new(session);
     let (requests, end) = serve_requests(&conn, &session, &shared, &who, stop).await;
     let plural = if requests == 1 { "" } else { "s" };

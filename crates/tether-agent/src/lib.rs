@@ -11,12 +11,14 @@
 //! - `connection`: one connection from handshake to close; the only caller
 //!   of the session's permission check.
 //! - `dispatch`: runs admitted requests through `tether-diag` and friends.
+//! - [`sessions`]: the registry of live sessions.
 
 pub mod config;
 mod connection;
 mod dispatch;
 pub mod error;
 pub mod server;
+pub mod sessions;
 pub mod tls;
 
 pub use config::AgentConfig;

@@ -155,6 +155,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             config,
             audit,
             software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
+            sessions: Default::default(),
         });
         server::announce(&endpoint, &shared.config.name)?;
         let bound = endpoint

@@ -14,6 +14,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::AgentConfig;
 use crate::connection;
 use crate::error::AgentError;
+use crate::sessions::Registry;
 use crate::tls;
 
 /// How long shutdown waits for sessions to close and record their end.
@@ -32,6 +33,8 @@ pub struct Shared {
     pub audit: AuditLog,
     /// "tether-agent X.Y.Z", as told to controllers.
     pub software: String,
+    /// Established sessions, so a CRL reload can end revoked ones.
+    pub sessions: Registry,
 }
 
 impl Shared {
@@ -82,10 +85,10 @@ pub async fn run(
                 info!("shutting down: closing sessions");
                 break;
             }
-            Some(()) = reload.recv() => reload_tls(&endpoint, &shared, &mut crl_stamp, true),
+            Some(()) = reload.recv() => reload_tls(&endpoint, &shared, &mut crl_stamp, true).await,
             _ = crl_poll.tick() => {
                 if crl_modified(&shared.config) != crl_stamp {
-                    reload_tls(&endpoint, &shared, &mut crl_stamp, false);
+                    reload_tls(&endpoint, &shared, &mut crl_stamp, false).await;
                 }
             }
         }
@@ -115,22 +118,47 @@ fn crl_modified(config: &AgentConfig) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Re-reads certificates, key, CA and CRL and swaps them into the endpoint.
-/// On failure the agent keeps its current, still-valid configuration.
-fn reload_tls(endpoint: &Endpoint, shared: &Shared, stamp: &mut Option<SystemTime>, asked: bool) {
+/// Re-reads certificates, key, CA and CRL, swaps them into the endpoint,
+/// and ends live sessions whose certificate is now revoked (rustls checks
+/// the CRL only during the handshake). On failure the agent keeps its
+/// current, still-valid configuration.
+async fn reload_tls(
+    endpoint: &Endpoint,
+    shared: &Arc<Shared>,
+    stamp: &mut Option<SystemTime>,
+    asked: bool,
+) {
     *stamp = crl_modified(&shared.config);
     let built = tls::server_config(&shared.config)
         .and_then(|tls| tether_transport::server_config(tls).map_err(AgentError::Transport));
     match built {
-        Ok(config) => {
-            endpoint.set_server_config(Some(config));
-            info!(
-                "reloaded TLS material{}",
-                if asked { " (SIGHUP)" } else { " (CRL changed)" }
-            );
+        Ok(config) => endpoint.set_server_config(Some(config)),
+        Err(e) => {
+            error!("keeping the previous TLS configuration: {e}");
+            return;
         }
-        Err(e) => error!("keeping the previous TLS configuration: {e}"),
     }
+    let why = if asked { "SIGHUP" } else { "CRL changed" };
+    let revoked = match tls::revoked_serials(&shared.config) {
+        Ok(revoked) => revoked,
+        Err(e) => {
+            error!("reloaded TLS material ({why}) but cannot read the CRL's entries: {e}");
+            return;
+        }
+    };
+    for session in shared.sessions.with_serials(&revoked) {
+        warn!(session = %session.id, technician = %session.technician, "certificate revoked: ending session");
+        session.close(close::UNAUTHORIZED, "technician certificate revoked");
+        let mut record = Record::now(&session.id, session.peer.to_string(), "session-revoked");
+        record.technician = Some(session.technician.clone());
+        record.serial = Some(session.serial.clone());
+        record.outcome = "closed".into();
+        record.detail = "certificate revoked (CRL reloaded); session ended".into();
+        if let Err(e) = shared.audit(record).await {
+            warn!("audit write failed: {e}");
+        }
+    }
+    info!("reloaded TLS material ({why})");
 }
 
 /// Logs the bound address in the one line tests and operators look for.

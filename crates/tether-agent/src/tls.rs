@@ -1,5 +1,7 @@
 //! Loading the agent's TLS material from the paths in its configuration.
 
+use std::collections::BTreeSet;
+
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 
@@ -14,4 +16,14 @@ pub fn server_config(config: &AgentConfig) -> Result<rustls::ServerConfig, Agent
         None => Vec::new(),
     };
     Ok(tether_pki::server_config(chain, key, &ca, crls)?)
+}
+
+/// The serials the configured CRL revokes (empty without a CRL).
+pub fn revoked_serials(config: &AgentConfig) -> Result<BTreeSet<String>, AgentError> {
+    let Some(path) = &config.crl else {
+        return Ok(BTreeSet::new());
+    };
+    let crls = tether_pki::load_crls(path)?;
+    tether_pki::revoked_serials(&crls)
+        .map_err(|e| AgentError::Internal(format!("{}: {e}", path.display())))
 }

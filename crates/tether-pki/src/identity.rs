@@ -7,7 +7,9 @@
 //! because an ambiguous certificate must not be read as whichever role
 //! happens to come first.
 
-use rustls::pki_types::CertificateDer;
+use std::collections::BTreeSet;
+
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
 use tether_proto::Role;
 
 use crate::ROLE_OU_PREFIX;
@@ -103,6 +105,28 @@ pub fn peer_identity(end_entity: &CertificateDer<'_>) -> Result<PeerIdentity, Id
         role,
         not_after_unix: cert.validity().not_after.timestamp(),
     })
+}
+
+/// The serials, in [`PeerIdentity::serial`]'s form, that `crls` revoke.
+///
+/// The agent uses this after reloading its CRL to end live sessions of
+/// technicians who were revoked since they connected: rustls only checks
+/// the CRL during the handshake. The CRLs are the ones just handed to
+/// [`crate::server_config`], which verifies their signatures on use; this
+/// only reads their entries.
+pub fn revoked_serials(
+    crls: &[CertificateRevocationListDer<'_>],
+) -> Result<BTreeSet<String>, IdentityError> {
+    let mut serials = BTreeSet::new();
+    for der in crls {
+        let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
+            .map_err(|e| IdentityError::Unparseable(format!("CRL: {e}")))?;
+        serials.extend(
+            crl.iter_revoked_certificates()
+                .map(|r| serial::canonical(r.raw_serial())),
+        );
+    }
+    Ok(serials)
 }
 
 #[cfg(test)]

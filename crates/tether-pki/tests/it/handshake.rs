@@ -120,6 +120,27 @@ fn revoked_technician_is_refused_after_crl_reload() {
 }
 
 #[test]
+fn revoked_serials_match_peer_identity_serials() {
+    let (_dir, pki) = new_pki();
+    let bob = pki
+        .issue_tech("bob", Role::Tier(Tier::One), 1, false)
+        .unwrap();
+    let eve = pki
+        .issue_tech("eve", Role::Tier(Tier::Two), 1, false)
+        .unwrap();
+    let empty = tether_pki::revoked_serials(&load_crls(&pki.crl_path()).unwrap()).unwrap();
+    assert!(empty.is_empty());
+
+    pki.revoke(&eve.entry.serial).unwrap();
+    let revoked = tether_pki::revoked_serials(&load_crls(&pki.crl_path()).unwrap()).unwrap();
+    let eve_cert = &tether_pki::load_certs(&eve.cert_path).unwrap()[0];
+    let bob_cert = &tether_pki::load_certs(&bob.cert_path).unwrap()[0];
+    assert!(revoked.contains(&tether_pki::peer_identity(eve_cert).unwrap().serial));
+    assert!(!revoked.contains(&tether_pki::peer_identity(bob_cert).unwrap().serial));
+    assert_eq!(revoked.len(), 1);
+}
+
+#[test]
 fn crl_of_another_ca_fails_closed() {
     let (_dir, pki) = new_pki();
     let (_other_dir, other) = new_pki_for("Other Org");
