@@ -130,14 +130,7 @@ fn revoked_serial_is_rejected_after_crl_reload() {
     // Carol also holds a session open across the revocation.
     let rt = raw::runtime();
     let addr = agent.addr.parse().unwrap();
-    let endpoint = rt.block_on(async { raw::endpoint_with(&carol, addr) });
-    let (live, welcome) = rt.block_on(raw::hello(
-        &endpoint,
-        addr,
-        "agent-01",
-        tether_proto::PROTOCOL_VERSION,
-    ));
-    welcome.unwrap();
+    let (_endpoint, live) = raw::session(&rt, &carol, addr);
 
     let listed = pki.tether(&["list", "--json"]);
     assert!(listed.ok().contains(&carol.serial));
@@ -174,13 +167,7 @@ fn agent_certificate_for_another_name_is_refused_by_the_controller() {
     let agent = agent(&pki, "");
     let alice = pki.issue_tech("alice", "tier1");
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = tether_tests::command("tether", home.path());
-    cmd.arg("--cert")
-        .arg(&alice.cert)
-        .arg("--key")
-        .arg(&alice.key)
-        .arg("--ca")
-        .arg(&alice.ca);
+    let mut cmd = tether_tests::tether_as(&alice, home.path());
     cmd.args(["--server-name", "agent-99", "info", &agent.addr]);
     let line = tether_tests::run(cmd).fails_with(5);
     assert!(

@@ -59,13 +59,7 @@ fn unreachable_agent_exits_4() {
     // A bound but silent UDP port: nobody answers the handshake.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap().to_string();
-    let mut cmd = command("tether", home.path());
-    cmd.arg("--cert")
-        .arg(&alice.cert)
-        .arg("--key")
-        .arg(&alice.key)
-        .arg("--ca")
-        .arg(&alice.ca);
+    let mut cmd = tether_tests::tether_as(&alice, home.path());
     cmd.args(["--timeout", "1", "info", &addr]);
     let line = run(cmd).fails_with(4);
     assert!(line.contains("no answer within 1 s"), "{line}");

@@ -164,14 +164,7 @@ fn sigterm_closes_sessions_and_records_their_end() {
     let addr = agent.addr.parse().unwrap();
     let rt = raw::runtime();
     // Hold a session open while the agent stops.
-    let endpoint = rt.block_on(async { raw::endpoint_with(&alice, addr) });
-    let (conn, welcome) = rt.block_on(raw::hello(
-        &endpoint,
-        addr,
-        "agent-01",
-        tether_proto::PROTOCOL_VERSION,
-    ));
-    welcome.unwrap();
+    let (_endpoint, conn) = raw::session(&rt, &alice, addr);
     let audit_path = agent.audit_path.clone();
     let status = agent.stop();
     assert!(status.success(), "{status:?}");
@@ -206,14 +199,7 @@ fn sessions_beyond_the_cap_are_told_the_agent_is_busy() {
     let alice = pki.issue_tech("alice", "tier1");
     let addr = agent.addr.parse().unwrap();
     let rt = raw::runtime();
-    let endpoint = rt.block_on(async { raw::endpoint_with(&alice, addr) });
-    let (first, welcome) = rt.block_on(raw::hello(
-        &endpoint,
-        addr,
-        "agent-01",
-        tether_proto::PROTOCOL_VERSION,
-    ));
-    welcome.unwrap();
+    let (endpoint, first) = raw::session(&rt, &alice, addr);
     let line = agent.tether(&alice, &["info", &agent.addr]).fails_with(1);
     assert!(line.contains("the agent is busy"), "{line}");
     agent.wait_for_audit(|r| r.request == "connect" && r.detail == "too many sessions");

@@ -90,3 +90,20 @@ pub async fn close_code(conn: &Connection) -> u64 {
         other => panic!("expected an application close, got {other:?}"),
     }
 }
+
+/// An established, greeted session as `id`, kept open by the caller.
+pub fn session(
+    rt: &tokio::runtime::Runtime,
+    id: &Identity,
+    addr: SocketAddr,
+) -> (Endpoint, Connection) {
+    let endpoint = rt.block_on(async { endpoint_with(id, addr) });
+    let (conn, welcome) = rt.block_on(hello(
+        &endpoint,
+        addr,
+        "agent-01",
+        tether_proto::PROTOCOL_VERSION,
+    ));
+    welcome.expect("valid hello is welcomed");
+    (endpoint, conn)
+}

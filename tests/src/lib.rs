@@ -57,6 +57,18 @@ pub fn command(name: &str, home: &Path) -> Command {
     cmd
 }
 
+/// `tether` running as the technician `id` (explicit --cert/--key/--ca).
+pub fn tether_as(id: &Identity, home: &Path) -> Command {
+    let mut cmd = command("tether", home);
+    cmd.arg("--cert")
+        .arg(&id.cert)
+        .arg("--key")
+        .arg(&id.key)
+        .arg("--ca")
+        .arg(&id.ca);
+    cmd
+}
+
 /// The result of running a binary, with text helpers.
 #[derive(Debug)]
 pub struct Run {
@@ -362,13 +374,7 @@ impl Agent {
     /// `tether ARGS` as the technician `id`, dialling this agent by name.
     pub fn tether(&self, id: &Identity, args: &[&str]) -> Run {
         let home = tempfile::tempdir().expect("temp dir");
-        let mut cmd = command("tether", home.path());
-        cmd.arg("--cert")
-            .arg(&id.cert)
-            .arg("--key")
-            .arg(&id.key)
-            .arg("--ca")
-            .arg(&id.ca);
+        let mut cmd = tether_as(id, home.path());
         cmd.args(["--server-name", &self.name, "--timeout", "5"]);
         cmd.args(args);
         run(cmd)

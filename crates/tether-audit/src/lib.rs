@@ -23,7 +23,6 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 pub use read::{Follower, Tail, TailError, read_tail};
 
@@ -141,14 +140,17 @@ impl Record {
     }
 }
 
-/// RFC 3339 with milliseconds, e.g. `2026-11-23T12:00:00.123Z`.
+/// RFC 3339 in UTC with exactly three fractional digits, e.g.
+/// `2026-11-23T12:00:00.120Z`: fixed width, so records sort and align as text.
 pub fn timestamp(t: OffsetDateTime) -> String {
-    let t = t
-        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .unwrap_or(t);
-    // Formatting a UTC OffsetDateTime as RFC 3339 cannot fail for years 0..=9999.
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    // Formatting a valid date with a static description only fails for
+    // years outside 0..=9999, which a clock reading never is.
+    utc.format(&format)
+        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
 }
 
 /// Why a record could not be made durable.
@@ -329,5 +331,9 @@ mod tests {
     fn timestamps_have_milliseconds_and_utc() {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_795_000_000_123_456_789).unwrap();
         assert_eq!(timestamp(t), "2026-11-18T11:06:40.123Z");
+        let round = OffsetDateTime::from_unix_timestamp_nanos(1_795_000_000_360_000_000).unwrap();
+        assert_eq!(timestamp(round), "2026-11-18T11:06:40.360Z");
+        let whole = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        assert_eq!(timestamp(whole), "2026-11-18T11:06:40.000Z");
     }
 }
