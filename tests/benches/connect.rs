@@ -24,21 +24,14 @@ const PROCESSES: usize = 20;
 
 fn main() {
     let pki = TestPki::new("Bench");
-    let mut agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "agent-01",
-        extra: "",
-    });
+    let mut agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
     let alice = pki.issue_tech("alice", "tier1");
     std::thread::sleep(Duration::from_millis(500));
     let rss_idle = rss_kib(agent.pid());
 
     let addr = agent.addr.parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut connect_only = Vec::new();
     let mut total = Vec::new();
     rt.block_on(async {
@@ -55,10 +48,7 @@ fn main() {
                     .await
                     .unwrap();
             let greeted = start.elapsed();
-            let response = client
-                .request(&Request::Info, Duration::from_secs(5))
-                .await
-                .unwrap();
+            let response = client.request(&Request::Info, Duration::from_secs(5)).await.unwrap();
             let done = start.elapsed();
             assert!(matches!(response, Response::Info(_)));
             client.close();
@@ -85,10 +75,7 @@ fn main() {
         "  connect + TLS 1.3 mutual auth + hello     {} (n={CONNECTIONS})",
         stats(&mut connect_only)
     );
-    println!(
-        "  ... + first info reply (set-up total)     {} (n={CONNECTIONS})",
-        stats(&mut total)
-    );
+    println!("  ... + first info reply (set-up total)     {} (n={CONNECTIONS})", stats(&mut total));
     println!(
         "  `tether info` process, start to exit      {} (n={PROCESSES})",
         stats(&mut processes)

@@ -13,26 +13,19 @@ fn pki_keys_are_private_and_never_silently_overwritten() {
     assert_eq!(mode(&alice.key), 0o600);
     let before = std::fs::read(&alice.key).unwrap();
 
-    let line = pki
-        .tether(&["issue-tech", "alice", "--tier", "2"])
-        .fails_with(1);
+    let line = pki.tether(&["issue-tech", "alice", "--tier", "2"]).fails_with(1);
     assert!(line.contains("--force"), "{line}");
     assert_eq!(std::fs::read(&alice.key).unwrap(), before, "key untouched");
     pki.tether(&["init", "--org", "Again"]).fails_with(1);
 
-    pki.tether(&["issue-tech", "alice", "--tier", "2", "--force"])
-        .ok();
+    pki.tether(&["issue-tech", "alice", "--tier", "2", "--force"]).ok();
     assert_ne!(std::fs::read(&alice.key).unwrap(), before);
     assert_eq!(mode(&alice.key), 0o600);
 
     let table = pki.tether(&["list"]);
     let text = table.ok();
     assert!(text.lines().next().unwrap().starts_with("SERIAL"), "{text}");
-    assert_eq!(
-        text.lines().filter(|l| l.contains(" alice ")).count(),
-        2,
-        "{text}"
-    );
+    assert_eq!(text.lines().filter(|l| l.contains(" alice ")).count(), 2, "{text}");
 }
 
 #[test]
@@ -44,10 +37,7 @@ fn missing_identity_is_one_clear_line() {
         c
     })
     .fails_with(1);
-    assert!(
-        line.starts_with("tether: error: technician certificate"),
-        "{line}"
-    );
+    assert!(line.starts_with("tether: error: technician certificate"), "{line}");
     assert!(line.contains(".config/tether/tech.crt"), "{line}");
 }
 
@@ -68,55 +58,36 @@ fn unreachable_agent_exits_4() {
 #[test]
 fn hosts_file_aliases_work() {
     let pki = TestPki::new("Example");
-    let agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "front-desk-pc",
-        extra: "",
-    });
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "front-desk-pc", extra: "" });
     let alice = pki.issue_tech("alice", "tier1");
     let config_dir = tempfile::tempdir().unwrap();
-    for (src, dst) in [
-        (&alice.cert, "tech.crt"),
-        (&alice.key, "tech.key"),
-        (&alice.ca, "ca.crt"),
-    ] {
+    for (src, dst) in [(&alice.cert, "tech.crt"), (&alice.key, "tech.key"), (&alice.ca, "ca.crt")] {
         std::fs::copy(src, config_dir.path().join(dst)).unwrap();
     }
     std::fs::write(
         config_dir.path().join("hosts.toml"),
-        format!(
-            "[hosts.frontdesk]\naddress = {:?}\nname = \"front-desk-pc\"\n",
-            agent.addr
-        ),
+        format!("[hosts.frontdesk]\naddress = {:?}\nname = \"front-desk-pc\"\n", agent.addr),
     )
     .unwrap();
     let mut cmd = command("tether", config_dir.path());
-    cmd.env("TETHER_CONFIG_DIR", config_dir.path())
-        .args(["info", "frontdesk"]);
+    cmd.env("TETHER_CONFIG_DIR", config_dir.path()).args(["info", "frontdesk"]);
     let out = run(cmd);
     assert!(out.ok().starts_with("front-desk-pc at "), "{}", out.stdout);
     let mut cmd = command("tether", config_dir.path());
-    cmd.env("TETHER_CONFIG_DIR", config_dir.path())
-        .args(["hosts"]);
+    cmd.env("TETHER_CONFIG_DIR", config_dir.path()).args(["hosts"]);
     assert!(run(cmd).ok().contains("frontdesk"));
 }
 
 #[test]
 fn check_config_accepts_good_and_names_bad() {
     let pki = TestPki::new("Example");
-    let agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "agent-01",
-        extra: "[policy]\nmin_tier = 2\n",
-    });
+    let agent =
+        Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "[policy]\nmin_tier = 2\n" });
     let mut cmd = command("tether-agent", agent.dir.path());
     cmd.args(["check-config", "--config"]).arg(&agent.config);
     let out = run(cmd);
     let text = out.ok();
-    assert!(
-        text.contains("info         tier 2+ (raised by policy), fleet"),
-        "{text}"
-    );
+    assert!(text.contains("info         tier 2+ (raised by policy), fleet"), "{text}");
     assert!(text.contains("audit-tail   tier 3+"), "{text}");
 
     let bad = agent.dir.path().join("bad.toml");
@@ -124,41 +95,24 @@ fn check_config_accepts_good_and_names_bad() {
     let mut cmd = command("tether-agent", agent.dir.path());
     cmd.args(["check-config", "--config"]).arg(&bad);
     let line = run(cmd).fails_with(1);
-    assert!(
-        line.starts_with("tether-agent: error: invalid config"),
-        "{line}"
-    );
+    assert!(line.starts_with("tether-agent: error: invalid config"), "{line}");
 }
 
 #[test]
 fn agent_audit_tail_reads_the_log() {
     let pki = TestPki::new("Example");
-    let agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "agent-01",
-        extra: "",
-    });
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
     let alice = pki.issue_tech("alice", "tier1");
-    agent
-        .tether(&alice, &["--ticket", "T-9", "info", &agent.addr])
-        .ok();
+    agent.tether(&alice, &["--ticket", "T-9", "info", &agent.addr]).ok();
     agent.wait_for_audit(|r| r.request == "info");
     let mut cmd = command("tether-agent", agent.dir.path());
-    cmd.args(["audit", "tail", "-n", "3", "--config"])
-        .arg(&agent.config);
+    cmd.args(["audit", "tail", "-n", "3", "--config"]).arg(&agent.config);
     let out = run(cmd);
     let text = out.ok();
-    let info = text
-        .lines()
-        .find(|l| l.contains(" info "))
-        .expect("info line");
-    assert!(
-        info.contains("alice (tier1)") && info.contains("T-9"),
-        "{text}"
-    );
+    let info = text.lines().find(|l| l.contains(" info ")).expect("info line");
+    assert!(info.contains("alice (tier1)") && info.contains("T-9"), "{text}");
     let mut cmd = command("tether-agent", agent.dir.path());
-    cmd.args(["audit", "tail", "--json", "--file"])
-        .arg(&agent.audit_path);
+    cmd.args(["audit", "tail", "--json", "--file"]).arg(&agent.audit_path);
     let json = run(cmd);
     for line in json.ok().lines() {
         serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
@@ -183,11 +137,7 @@ fn completions_and_man_pages_are_generated() {
     for (bin, args, needle) in [
         ("tether", &["completions", "bash"][..], "_tether()"),
         ("tether", &["man"][..], ".TH tether"),
-        (
-            "tether-agent",
-            &["completions", "zsh"][..],
-            "#compdef tether-agent",
-        ),
+        ("tether-agent", &["completions", "zsh"][..], "#compdef tether-agent"),
         ("tether-agent", &["man"][..], ".TH tether-agent"),
     ] {
         let mut cmd = command(bin, home.path());

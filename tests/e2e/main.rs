@@ -5,5 +5,6 @@
 
 mod auth;
 mod cli;
+mod diagnostics;
 mod protocol;
 mod raw;

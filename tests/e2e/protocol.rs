@@ -15,29 +15,16 @@ use crate::raw;
 #[test]
 fn malformed_and_oversized_messages_close_only_that_connection() {
     let pki = TestPki::new("Example");
-    let mut agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "agent-01",
-        extra: "",
-    });
+    let mut agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
     let eve = pki.issue_tech("eve", "tier3");
     let addr = agent.addr.parse().unwrap();
 
     // Each case: bytes sent on a request stream after a valid hello.
     let cases: [(&str, Vec<u8>); 4] = [
         ("4 GiB length prefix", u32::MAX.to_le_bytes().to_vec()),
-        (
-            "1 MiB request (limit 64 KiB)",
-            (1u32 << 20).to_le_bytes().to_vec(),
-        ),
-        (
-            "garbage payload",
-            [5u32.to_le_bytes().to_vec(), vec![0xFF; 5]].concat(),
-        ),
-        (
-            "truncated frame",
-            [100u32.to_le_bytes().to_vec(), vec![0; 10]].concat(),
-        ),
+        ("1 MiB request (limit 64 KiB)", (1u32 << 20).to_le_bytes().to_vec()),
+        ("garbage payload", [5u32.to_le_bytes().to_vec(), vec![0xFF; 5]].concat()),
+        ("truncated frame", [100u32.to_le_bytes().to_vec(), vec![0; 10]].concat()),
     ];
     let rt = raw::runtime();
     // A well-behaved technician keeps one session open throughout.
@@ -70,11 +57,7 @@ fn malformed_and_oversized_messages_close_only_that_connection() {
         assert!(matches!(reply, Ok(Response::Info(_))), "{what}: {reply:?}");
         agent.tether(&eve, &["info", &agent.addr]).ok();
     }
-    let violations = agent
-        .audit()
-        .into_iter()
-        .filter(|r| r.request == "invalid")
-        .count();
+    let violations = agent.audit().into_iter().filter(|r| r.request == "invalid").count();
     assert_eq!(violations, 4, "every violation is audited");
     assert!(!agent.log().contains("panicked"), "{}", agent.log());
 }
@@ -82,11 +65,7 @@ fn malformed_and_oversized_messages_close_only_that_connection() {
 #[test]
 fn a_huge_claimed_vector_inside_a_small_frame_is_rejected() {
     let pki = TestPki::new("Example");
-    let mut agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "agent-01",
-        extra: "",
-    });
+    let mut agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
     let eve = pki.issue_tech("eve", "tier3");
     let addr = agent.addr.parse().unwrap();
     raw::runtime().block_on(async {
@@ -99,14 +78,9 @@ fn a_huge_claimed_vector_inside_a_small_frame_is_rejected() {
         let mut payload = vec![1u8, 0xFD];
         payload.extend_from_slice(&u64::MAX.to_le_bytes());
         let (mut send, _recv) = conn.open_bi().await.unwrap();
-        send.write_all(&tether_proto::codec::frame_payload(payload))
-            .await
-            .unwrap();
+        send.write_all(&tether_proto::codec::frame_payload(payload)).await.unwrap();
         send.finish().unwrap();
-        assert_eq!(
-            raw::close_code(&conn).await,
-            u64::from(close::PROTOCOL_VIOLATION)
-        );
+        assert_eq!(raw::close_code(&conn).await, u64::from(close::PROTOCOL_VIOLATION));
     });
     assert!(agent.is_alive());
 }
@@ -114,11 +88,7 @@ fn a_huge_claimed_vector_inside_a_small_frame_is_rejected() {
 #[test]
 fn version_mismatch_fails_clearly_on_both_sides() {
     let pki = TestPki::new("Example");
-    let agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "agent-01",
-        extra: "",
-    });
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
     let alice = pki.issue_tech("alice", "tier1");
     let addr = agent.addr.parse().unwrap();
     raw::runtime().block_on(async {
@@ -127,39 +97,20 @@ fn version_mismatch_fails_clearly_on_both_sides() {
         let err = reply.unwrap_err();
         assert_eq!(
             err,
-            HandshakeError::VersionMismatch {
-                ours: tether_proto::PROTOCOL_VERSION,
-                theirs: 1
-            }
+            HandshakeError::VersionMismatch { ours: tether_proto::PROTOCOL_VERSION, theirs: 1 }
         );
-        assert!(
-            err.to_string().contains("protocol version mismatch"),
-            "{err}"
-        );
-        assert_eq!(
-            raw::close_code(&conn).await,
-            u64::from(close::VERSION_MISMATCH)
-        );
+        assert!(err.to_string().contains("protocol version mismatch"), "{err}");
+        assert_eq!(raw::close_code(&conn).await, u64::from(close::VERSION_MISMATCH));
     });
     let record = agent.wait_for_audit(|r| r.request == "hello");
     assert_eq!(record.outcome, "rejected");
-    assert!(
-        record
-            .detail
-            .contains("controller speaks protocol version 99"),
-        "{}",
-        record.detail
-    );
+    assert!(record.detail.contains("controller speaks protocol version 99"), "{}", record.detail);
 }
 
 #[test]
 fn sigterm_closes_sessions_and_records_their_end() {
     let pki = TestPki::new("Example");
-    let mut agent = Agent::start(AgentSetup {
-        pki: &pki,
-        name: "agent-01",
-        extra: "",
-    });
+    let mut agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
     let alice = pki.issue_tech("alice", "tier1");
     let addr = agent.addr.parse().unwrap();
     let rt = raw::runtime();
@@ -169,9 +120,7 @@ fn sigterm_closes_sessions_and_records_their_end() {
     let status = agent.stop();
     assert!(status.success(), "{status:?}");
     let code = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), conn.closed())
-            .await
-            .expect("closed")
+        tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("closed")
     });
     assert!(
         matches!(code, quinn::ConnectionError::ApplicationClosed(ref c) if c.error_code.into_inner() == u64::from(close::SHUTTING_DOWN)),
@@ -181,10 +130,7 @@ fn sigterm_closes_sessions_and_records_their_end() {
     let kinds: Vec<_> = records.iter().map(|r| r.request.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"agent-start"));
     assert_eq!(kinds.last(), Some(&"agent-stop"), "{kinds:?}");
-    let end = records
-        .iter()
-        .find(|r| r.request == "session-end")
-        .expect("session end recorded");
+    let end = records.iter().find(|r| r.request == "session-end").expect("session end recorded");
     assert!(end.detail.contains("the agent shut down"), "{}", end.detail);
 }
 
@@ -208,11 +154,7 @@ fn sessions_beyond_the_cap_are_told_the_agent_is_busy() {
     // Drive the runtime so the close frame actually leaves.
     rt.block_on(endpoint.wait_idle());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !agent
-        .tether(&alice, &["info", &agent.addr])
-        .status
-        .success()
-    {
+    while !agent.tether(&alice, &["info", &agent.addr]).status.success() {
         assert!(std::time::Instant::now() < deadline, "slot never freed");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -13,10 +13,7 @@ use tether_transport::framed;
 
 /// A tokio runtime for one test.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -54,21 +51,12 @@ pub async fn hello(
     addr: SocketAddr,
     name: &str,
     version: u16,
-) -> (
-    Connection,
-    Result<tether_proto::handshake::Welcome, HandshakeError>,
-) {
-    let conn = endpoint
-        .connect(addr, name)
-        .unwrap()
-        .await
-        .expect("TLS handshake");
+) -> (Connection, Result<tether_proto::handshake::Welcome, HandshakeError>) {
+    let conn = endpoint.connect(addr, name).unwrap().await.expect("TLS handshake");
     let (mut send, mut recv) = conn.open_bi().await.expect("stream");
     let mut hello = Hello::new("raw-test", None);
     hello.version = version;
-    framed::write_payload(&mut send, hello.encode().unwrap())
-        .await
-        .unwrap();
+    framed::write_payload(&mut send, hello.encode().unwrap()).await.unwrap();
     send.finish().unwrap();
     let reply = tokio::time::timeout(
         Duration::from_secs(5),
@@ -82,10 +70,7 @@ pub async fn hello(
 
 /// Waits for the agent to close `conn` and returns its application close code.
 pub async fn close_code(conn: &Connection) -> u64 {
-    match tokio::time::timeout(Duration::from_secs(5), conn.closed())
-        .await
-        .expect("agent closes")
-    {
+    match tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("agent closes") {
         quinn::ConnectionError::ApplicationClosed(c) => c.error_code.into_inner(),
         other => panic!("expected an application close, got {other:?}"),
     }
@@ -98,12 +83,8 @@ pub fn session(
     addr: SocketAddr,
 ) -> (Endpoint, Connection) {
     let endpoint = rt.block_on(async { endpoint_with(id, addr) });
-    let (conn, welcome) = rt.block_on(hello(
-        &endpoint,
-        addr,
-        "agent-01",
-        tether_proto::PROTOCOL_VERSION,
-    ));
+    let (conn, welcome) =
+        rt.block_on(hello(&endpoint, addr, "agent-01", tether_proto::PROTOCOL_VERSION));
     welcome.expect("valid hello is welcomed");
     (endpoint, conn)
 }

@@ -25,10 +25,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     // target/<profile>/deps/<test> or target/<profile>/<bench>: look in both.
-    let mut dir = exe
-        .parent()
-        .expect("test executable has a parent directory")
-        .to_owned();
+    let mut dir = exe.parent().expect("test executable has a parent directory").to_owned();
     if dir.ends_with("deps") {
         dir.pop();
     }
@@ -37,11 +34,7 @@ pub fn binary(name: &str) -> PathBuf {
         path.is_file(),
         "{} is missing: build the workspace first (cargo build --workspace{})",
         path.display(),
-        if dir.ends_with("release") {
-            " --release"
-        } else {
-            ""
-        }
+        if dir.ends_with("release") { " --release" } else { "" }
     );
     path
 }
@@ -60,12 +53,7 @@ pub fn command(name: &str, home: &Path) -> Command {
 /// `tether` running as the technician `id` (explicit --cert/--key/--ca).
 pub fn tether_as(id: &Identity, home: &Path) -> Command {
     let mut cmd = command("tether", home);
-    cmd.arg("--cert")
-        .arg(&id.cert)
-        .arg("--key")
-        .arg(&id.key)
-        .arg("--ca")
-        .arg(&id.ca);
+    cmd.arg("--cert").arg(&id.cert).arg("--key").arg(&id.key).arg("--ca").arg(&id.ca);
     cmd
 }
 
@@ -112,17 +100,8 @@ impl Run {
             self.stderr
         );
         assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
-        let lines: Vec<_> = self
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "expected one error line, got:\n{}",
-            self.stderr
-        );
+        let lines: Vec<_> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "expected one error line, got:\n{}", self.stderr);
         lines[0].to_owned()
     }
 }
@@ -140,9 +119,7 @@ pub struct TestPki {
 impl TestPki {
     /// `tether pki init` in a fresh directory.
     pub fn new(org: &str) -> TestPki {
-        let pki = TestPki {
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
+        let pki = TestPki { dir: tempfile::tempdir().expect("temp dir") };
         pki.tether(&["init", "--org", org]).ok();
         pki
     }
@@ -172,8 +149,7 @@ impl TestPki {
 
     /// Issues an agent certificate for `name` valid for 127.0.0.1 too.
     pub fn issue_agent(&self, name: &str) -> Identity {
-        self.tether(&["issue-agent", name, "--ip", "127.0.0.1"])
-            .ok();
+        self.tether(&["issue-agent", name, "--ip", "127.0.0.1"]).ok();
         self.identity("agents", name)
     }
 
@@ -281,21 +257,10 @@ impl Agent {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
-                    "agent did not start:\n{}",
-                    log.lock().expect("log lock").join("\n")
-                );
+                panic!("agent did not start:\n{}", log.lock().expect("log lock").join("\n"));
             }
         };
-        Agent {
-            child,
-            addr,
-            name: setup.name.to_owned(),
-            dir,
-            config,
-            audit_path,
-            log,
-        }
+        Agent { child, addr, name: setup.name.to_owned(), dir, config, audit_path, log }
     }
 
     /// The agent's log so far.
@@ -317,9 +282,7 @@ impl Agent {
 
     /// Every record of the audit log.
     pub fn audit(&self) -> Vec<Record> {
-        tether_audit::read_tail(&self.audit_path, usize::MAX)
-            .expect("audit log readable")
-            .records
+        tether_audit::read_tail(&self.audit_path, usize::MAX).expect("audit log readable").records
     }
 
     /// Waits until an audit record satisfies `pred` (connection-level
@@ -330,11 +293,7 @@ impl Agent {
             if let Some(r) = self.audit().into_iter().find(|r| pred(r)) {
                 return r;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no matching audit record in:\n{:#?}",
-                self.audit()
-            );
+            assert!(Instant::now() < deadline, "no matching audit record in:\n{:#?}", self.audit());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -362,11 +321,7 @@ impl Agent {
             if let Some(status) = self.child.try_wait().expect("wait works") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "agent ignored SIGTERM:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "agent ignored SIGTERM:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(20));
         }
     }

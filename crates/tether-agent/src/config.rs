@@ -94,19 +94,14 @@ pub struct AgentConfig {
 impl AgentConfig {
     /// Reads and validates the configuration at `path`.
     pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::parse(&text, path)
     }
 
     /// Validates configuration text as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        };
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
         let raw: RawConfig = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
@@ -114,9 +109,7 @@ impl AgentConfig {
         let listen = match raw.listen {
             None => SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
             Some(text) => text.parse().map_err(|_| {
-                invalid(format!(
-                    "listen = {text:?} is not an address like 0.0.0.0:{DEFAULT_PORT}"
-                ))
+                invalid(format!("listen = {text:?} is not an address like 0.0.0.0:{DEFAULT_PORT}"))
             })?,
         };
         let tier = |field: &str, n: u8| {
@@ -138,9 +131,7 @@ impl AgentConfig {
                     known.join(", ")
                 ))
             })?;
-            policy
-                .require
-                .insert(kind, tier(&format!("policy.require.{name}"), n)?);
+            policy.require.insert(kind, tier(&format!("policy.require.{name}"), n)?);
         }
         let max_sessions = raw.limits.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS);
         if max_sessions == 0 {
@@ -221,28 +212,16 @@ mod tests {
     fn mistakes_are_named() {
         let cases = [
             (format!("listen = \"nope\"\n{MINIMAL}"), "listen"),
-            (
-                format!("[policy]\nmin_tier = 4\n{MINIMAL}"),
-                "tiers are 1, 2 or 3",
-            ),
-            (
-                format!("[policy.require]\nreboot = 2\n{MINIMAL}"),
-                "unknown request \"reboot\"",
-            ),
+            (format!("[policy]\nmin_tier = 4\n{MINIMAL}"), "tiers are 1, 2 or 3"),
+            (format!("[policy.require]\nreboot = 2\n{MINIMAL}"), "unknown request \"reboot\""),
             (format!("colour = 1\n{MINIMAL}"), "unknown field"),
-            (
-                format!("[limits]\nmax_sessions = 0\n{MINIMAL}"),
-                "max_sessions",
-            ),
+            (format!("[limits]\nmax_sessions = 0\n{MINIMAL}"), "max_sessions"),
             ("[audit]\npath = \"a\"".to_owned(), "tls"),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err().to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle:?}");
-            assert!(
-                err.starts_with("invalid config /etc/tether/agent.toml"),
-                "{err}"
-            );
+            assert!(err.starts_with("invalid config /etc/tether/agent.toml"), "{err}");
         }
     }
 }

@@ -97,11 +97,7 @@ pub async fn serve(
     };
     who.identity = Some(identity.clone());
     if permit.is_none() {
-        audit_or_log(
-            &shared,
-            who.record("connect", "rejected", "too many sessions"),
-        )
-        .await;
+        audit_or_log(&shared, who.record("connect", "rejected", "too many sessions")).await;
         conn.close(VarInt::from_u32(close::BUSY), b"too many sessions");
         return;
     }
@@ -121,15 +117,9 @@ pub async fn serve(
     let started = Instant::now();
     info!(session = %who.session, technician = %identity.name, role = %identity.role, "session started");
     let software = session.client_software().unwrap_or_default().to_owned();
-    audit_or_log(
-        &shared,
-        who.record("session-start", "ok", format!("client {software}")),
-    )
-    .await;
+    audit_or_log(&shared, who.record("session-start", "ok", format!("client {software}"))).await;
 
-    let _live = shared
-        .sessions
-        .register(&who.session, &identity.name, &identity.serial, &conn);
+    let _live = shared.sessions.register(&who.session, &identity.name, &identity.serial, &conn);
     let session = Arc::new(session);
     let (requests, end) = serve_requests(&conn, &session, &shared, &who, stop).await;
     let plural = if requests == 1 { "" } else { "s" };
@@ -159,11 +149,8 @@ async fn greet(
             return false;
         }
         Err(_) => {
-            audit_or_log(
-                shared,
-                who.record("hello", "rejected", "no hello within the timeout"),
-            )
-            .await;
+            audit_or_log(shared, who.record("hello", "rejected", "no hello within the timeout"))
+                .await;
             conn.close(VarInt::from_u32(close::HELLO_TIMEOUT), b"no hello");
             return false;
         }
@@ -182,11 +169,7 @@ async fn greet(
         Err(_) => {
             audit_or_log(
                 shared,
-                who.record(
-                    "hello",
-                    "rejected",
-                    "hello not completed within the timeout",
-                ),
+                who.record("hello", "rejected", "hello not completed within the timeout"),
             )
             .await;
             conn.close(VarInt::from_u32(close::HELLO_TIMEOUT), b"no hello");
@@ -208,11 +191,7 @@ async fn greet(
                 _ => close::HELLO_REFUSED,
             };
             info!(session = %who.session, "hello refused: {}", rejected.reason);
-            audit_or_log(
-                shared,
-                who.record("hello", "rejected", rejected.reason.clone()),
-            )
-            .await;
+            audit_or_log(shared, who.record("hello", "rejected", rejected.reason.clone())).await;
             if send_reply(&mut send, &rejected.reply).await.is_ok() {
                 // Let the refusal reach the controller before the close does.
                 let _ = tokio::time::timeout(REFUSAL_LINGER, send.stopped()).await;
@@ -290,14 +269,10 @@ async fn serve_request(
     let (response, outcome, detail) = match session.admit(&request) {
         Err(refusal) => {
             let reply = refusal.to_reply();
-            (
-                Response::Error(reply.clone()),
-                refusal.outcome(),
-                reply.message,
-            )
+            (Response::Error(reply.clone()), refusal.outcome(), reply.message)
         }
         Ok(admitted) => match dispatch::dispatch(admitted, shared).await {
-            Ok(response) => (response, "ok", String::new()),
+            Ok(handled) => (handled.response, "ok", handled.detail),
             Err(reply) => {
                 let detail = reply.to_string();
                 (Response::Error(reply), "error", detail)
@@ -345,16 +320,9 @@ async fn protocol_violation(
     err: &FrameIoError,
 ) {
     warn!(session = %who.session, peer = %who.peer, "protocol violation during {during}: {err}");
-    audit_or_log(
-        shared,
-        who.record("invalid", "bad-request", format!("{during}: {err}")),
-    )
-    .await;
+    audit_or_log(shared, who.record("invalid", "bad-request", format!("{during}: {err}"))).await;
     let reason = err.to_string();
-    conn.close(
-        VarInt::from_u32(close::PROTOCOL_VIOLATION),
-        reason.as_bytes(),
-    );
+    conn.close(VarInt::from_u32(close::PROTOCOL_VIOLATION), reason.as_bytes());
 }
 
 /// Records a connection-level event. There is no reply to hold back here,
@@ -371,9 +339,7 @@ fn peer_identity(conn: &Connection) -> Result<PeerIdentity, String> {
         .peer_identity()
         .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
         .ok_or_else(|| "no client certificate".to_owned())?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| "empty client certificate chain".to_owned())?;
+    let leaf = certs.first().ok_or_else(|| "empty client certificate chain".to_owned())?;
     tether_pki::peer_identity(leaf).map_err(|e| format!("unusable client certificate: {e}"))
 }
 

@@ -3,44 +3,70 @@
 
 use std::sync::Arc;
 
+use tether_diag::KillError;
 use tether_proto::session::Admitted;
 use tether_proto::{ErrorReply, Request, Response};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::server::Shared;
 
+/// A handled request: the response and a line for the audit record.
+pub struct Handled {
+    pub response: Response,
+    /// What the audit record should add about the outcome (may be empty).
+    pub detail: String,
+}
+
+impl From<Response> for Handled {
+    fn from(response: Response) -> Self {
+        Handled { response, detail: String::new() }
+    }
+}
+
 /// Runs one admitted request and returns its response or a typed error.
-pub async fn dispatch(
-    admitted: Admitted<'_>,
-    shared: &Arc<Shared>,
-) -> Result<Response, ErrorReply> {
-    match admitted.request() {
+pub async fn dispatch(admitted: Admitted<'_>, shared: &Arc<Shared>) -> Result<Handled, ErrorReply> {
+    match admitted.request().clone() {
         Request::Info => {
             let software = shared.software.clone();
-            blocking(move || {
-                tether_diag::system_summary(&software).map(|s| Response::Info(Box::new(s)))
-            })
-            .await?
-            .map_err(|e| ErrorReply::unavailable(e.to_string()))
+            let info = blocking(move || tether_diag::system_info(&software))
+                .await?
+                .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+            Ok(Response::Info(Box::new(info)).into())
         }
         Request::AuditTail { limit } => {
             let path = shared.config.audit_path.clone();
-            let limit = *limit as usize;
+            let limit = limit as usize;
             let tail = blocking(move || tether_audit::read_tail(&path, limit))
                 .await?
                 .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
             if tail.skipped > 0 {
-                warn!(
-                    "audit log has {} unreadable lines among the newest {limit}",
-                    tail.skipped
-                );
+                warn!("audit log has {} unreadable lines among the newest {limit}", tail.skipped);
             }
-            Ok(Response::AuditTail(
-                tail.records
-                    .into_iter()
-                    .map(tether_audit::Record::into_wire)
-                    .collect(),
-            ))
+            let entries = tail.records.into_iter().map(tether_audit::Record::into_wire).collect();
+            Ok(Response::AuditTail(entries).into())
+        }
+        Request::Processes { sort, filter, limit } => {
+            let list =
+                blocking(move || tether_diag::processes(sort, filter.as_deref(), limit as usize))
+                    .await?
+                    .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+            Ok(Response::Processes(list).into())
+        }
+        Request::Kill { pid, signal } => {
+            let outcome =
+                blocking(move || tether_diag::kill(pid, signal)).await?.map_err(|e| match e {
+                    KillError::NoSuchProcess(_) | KillError::Agent(_) => {
+                        ErrorReply::bad_request(e.to_string())
+                    }
+                    KillError::Os { .. } => ErrorReply::unavailable(e.to_string()),
+                })?;
+            let detail = format!(
+                "{} (pid {pid}) {}",
+                outcome.name,
+                if outcome.exited { "exited" } else { "still running" }
+            );
+            info!("SIG{} sent to {detail}", signal.as_str());
+            Ok(Handled { response: Response::Killed(outcome), detail })
         }
     }
 }

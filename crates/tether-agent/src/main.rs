@@ -80,11 +80,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     match run(cli) {
@@ -100,12 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
-        Command::Audit(AuditCommand::Tail {
-            lines,
-            follow,
-            json,
-            file,
-        }) => {
+        Command::Audit(AuditCommand::Tail { lines, follow, json, file }) => {
             let path = match file {
                 Some(path) => path,
                 None => AgentConfig::load(&cli.config)?.audit_path,
@@ -158,9 +149,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             sessions: Default::default(),
         });
         server::announce(&endpoint, &shared.config.name)?;
-        let bound = endpoint
-            .local_addr()
-            .context("endpoint has no local address")?;
+        let bound = endpoint.local_addr().context("endpoint has no local address")?;
         lifecycle_record(&shared, bound, "agent-start").await?;
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         let shutdown = shutdown_signal(reload_tx)?;
@@ -182,10 +171,7 @@ async fn lifecycle_record(
     let mut record = Record::now("-", bound.to_string(), event);
     record.outcome = "ok".into();
     record.detail = shared.software.clone();
-    shared
-        .audit(record)
-        .await
-        .with_context(|| format!("cannot record {event}"))
+    shared.audit(record).await.with_context(|| format!("cannot record {event}"))
 }
 
 /// Resolves on SIGTERM or SIGINT; forwards SIGHUP as a reload request.
@@ -238,12 +224,7 @@ fn who_may(config: &AgentConfig, kind: RequestKind) -> String {
     if config.policy.authorize(Role::Fleet, kind).is_ok() {
         text.push_str(", fleet");
     }
-    debug_assert!(
-        config
-            .policy
-            .authorize(Role::Tier(Tier::Three), kind)
-            .is_ok()
-    );
+    debug_assert!(config.policy.authorize(Role::Tier(Tier::Three), kind).is_ok());
     text
 }
 
@@ -256,10 +237,7 @@ fn check_audit_writable(path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("audit log {} is not writable", path.display()))?;
         return Ok(());
     }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let meta = std::fs::metadata(dir)
         .with_context(|| format!("audit log directory {} does not exist", dir.display()))?;
     anyhow::ensure!(meta.is_dir(), "{} is not a directory", dir.display());
@@ -280,10 +258,7 @@ fn audit_tail(path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::Re
         print(record)?;
     }
     if tail.skipped > 0 {
-        eprintln!(
-            "tether-agent: warning: {} unreadable lines skipped",
-            tail.skipped
-        );
+        eprintln!("tether-agent: warning: {} unreadable lines skipped", tail.skipped);
     }
     if follow {
         let mut follower = Follower::from_end(path)?;
@@ -316,12 +291,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             cli.command,
-            Command::Audit(AuditCommand::Tail {
-                lines: 5,
-                follow: true,
-                json: true,
-                file: None
-            })
+            Command::Audit(AuditCommand::Tail { lines: 5, follow: true, json: true, file: None })
         ));
         assert!(Cli::try_parse_from(["tether-agent", "audit", "tail", "-n", "x"]).is_err());
         assert!(Cli::try_parse_from(["tether-agent"]).is_err());

@@ -98,16 +98,10 @@ pub async fn run(
     endpoint.set_server_config(None);
     let _ = stop_tx.send(true);
     drop(done_tx);
-    if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv()).await.is_err() {
         warn!("some sessions did not finish within {SHUTDOWN_GRACE:?}");
     }
-    endpoint.close(
-        VarInt::from_u32(close::SHUTTING_DOWN),
-        b"agent shutting down",
-    );
+    endpoint.close(VarInt::from_u32(close::SHUTTING_DOWN), b"agent shutting down");
     // Give the close frames a moment to leave; never block shutdown on it.
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     Ok(())
@@ -163,13 +157,8 @@ async fn reload_tls(
 
 /// Logs the bound address in the one line tests and operators look for.
 pub fn announce(endpoint: &Endpoint, name: &str) -> Result<(), AgentError> {
-    let addr = endpoint
-        .local_addr()
-        .map_err(|e| AgentError::Internal(e.to_string()))?;
+    let addr = endpoint.local_addr().map_err(|e| AgentError::Internal(e.to_string()))?;
     info!("tether-agent {name} listening on {addr}");
-    debug!(
-        "protocol {} (ALPN tether/1)",
-        tether_proto::PROTOCOL_VERSION
-    );
+    debug!("protocol {} (ALPN tether/1)", tether_proto::PROTOCOL_VERSION);
     Ok(())
 }

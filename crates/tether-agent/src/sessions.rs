@@ -53,19 +53,12 @@ impl Registry {
             conn: conn.clone(),
         };
         self.lock().insert(id.to_owned(), session);
-        Registration {
-            registry: self,
-            id: id.to_owned(),
-        }
+        Registration { registry: self, id: id.to_owned() }
     }
 
     /// The sessions whose certificate serial is in `serials`.
     pub fn with_serials(&self, serials: &std::collections::BTreeSet<String>) -> Vec<LiveSession> {
-        self.lock()
-            .values()
-            .filter(|s| serials.contains(&s.serial))
-            .cloned()
-            .collect()
+        self.lock().values().filter(|s| serials.contains(&s.serial)).cloned().collect()
     }
 
     /// How many sessions are live.

@@ -149,8 +149,7 @@ pub fn timestamp(t: OffsetDateTime) -> String {
     let utc = t.to_offset(time::UtcOffset::UTC);
     // Formatting a valid date with a static description only fails for
     // years outside 0..=9999, which a clock reading never is.
-    utc.format(&format)
-        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
+    utc.format(&format).unwrap_or_else(|_| utc.unix_timestamp().to_string())
 }
 
 /// Why a record could not be made durable.
@@ -184,20 +183,14 @@ impl AuditLog {
     /// the first request.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, AuditError> {
         let path = path.into();
-        let io = |source| AuditError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io = |source| AuditError::Io { path: path.clone(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(io)?;
         }
         let file = open_append(&path).map_err(io)?;
         file.sync_all().map_err(io)?;
         sync_parent(&path).map_err(io)?;
-        Ok(AuditLog {
-            path,
-            write_lock: Mutex::new(()),
-        })
+        Ok(AuditLog { path, write_lock: Mutex::new(()) })
     }
 
     pub fn path(&self) -> &Path {
@@ -213,10 +206,7 @@ impl AuditLog {
         // A poisoned lock only means another append panicked; the file is
         // still consistent line by line, so carry on.
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let io = |source| AuditError::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let io = |source| AuditError::Io { path: self.path.clone(), source };
         let created = !self.path.exists();
         let mut file = open_append(&self.path).map_err(io)?;
         file.write_all(&line).map_err(io)?;
@@ -230,11 +220,7 @@ impl AuditLog {
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(LOG_MODE)
-        .open(path)
+    OpenOptions::new().append(true).create(true).mode(LOG_MODE).open(path)
 }
 
 fn sync_parent(path: &Path) -> std::io::Result<()> {
@@ -264,20 +250,14 @@ mod tests {
             log.append(&record(i)).unwrap();
         }
         let text = fs::read_to_string(log.path()).unwrap();
-        let got: Vec<Record> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let got: Vec<Record> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(got.len(), 3);
         for (i, got) in got.into_iter().enumerate() {
             let mut want = record(i);
             want.time.clone_from(&got.time);
             assert_eq!(got, want);
         }
-        assert_eq!(
-            fs::metadata(log.path()).unwrap().permissions().mode() & 0o777,
-            LOG_MODE
-        );
+        assert_eq!(fs::metadata(log.path()).unwrap().permissions().mode() & 0o777, LOG_MODE);
     }
 
     #[test]
@@ -312,10 +292,7 @@ mod tests {
         }
         let text = fs::read_to_string(log.path()).unwrap();
         assert_eq!(text.lines().count(), 100);
-        assert!(
-            text.lines()
-                .all(|l| serde_json::from_str::<Record>(l).is_ok())
-        );
+        assert!(text.lines().all(|l| serde_json::from_str::<Record>(l).is_ok()));
     }
 
     #[test]

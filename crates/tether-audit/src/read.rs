@@ -36,10 +36,7 @@ pub struct Tail {
 /// Reads the newest `n` lines of the log at `path`, reading backwards from
 /// the end so the cost depends on `n`, not on the size of the file.
 pub fn read_tail(path: &Path, n: usize) -> Result<Tail, TailError> {
-    let err = |source| TailError {
-        path: path.to_owned(),
-        source,
-    };
+    let err = |source| TailError { path: path.to_owned(), source };
     let mut file = File::open(path).map_err(err)?;
     let len = file.metadata().map_err(err)?.len();
     let mut start = len;
@@ -97,13 +94,7 @@ impl Follower {
     /// Starts at the current end of the log; only new records are returned.
     pub fn from_end(path: impl Into<PathBuf>) -> Result<Self, TailError> {
         let path = path.into();
-        let mut follower = Follower {
-            path,
-            file: None,
-            inode: 0,
-            offset: 0,
-            partial: Vec::new(),
-        };
+        let mut follower = Follower { path, file: None, inode: 0, offset: 0, partial: Vec::new() };
         if let Ok(file) = File::open(&follower.path) {
             let meta = file.metadata().map_err(|e| follower.err(e))?;
             follower.inode = meta.ino();
@@ -141,13 +132,9 @@ impl Follower {
             return Ok(());
         };
         let mut fresh = Vec::new();
-        let read = file
-            .seek(SeekFrom::Start(self.offset))
-            .and_then(|_| file.read_to_end(&mut fresh));
-        let read = read.map_err(|e| TailError {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let read =
+            file.seek(SeekFrom::Start(self.offset)).and_then(|_| file.read_to_end(&mut fresh));
+        let read = read.map_err(|e| TailError { path: self.path.clone(), source: e })?;
         self.offset += read as u64;
         self.partial.extend_from_slice(&fresh);
         while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
@@ -169,10 +156,7 @@ impl Follower {
     }
 
     fn err(&self, source: io::Error) -> TailError {
-        TailError {
-            path: self.path.clone(),
-            source,
-        }
+        TailError { path: self.path.clone(), source }
     }
 }
 
@@ -230,22 +214,13 @@ mod tests {
         write(&log, "two");
         fs::rename(&path, dir.path().join("a.jsonl.1")).unwrap();
         write(&log, "three");
-        let got: Vec<_> = follower
-            .poll()
-            .unwrap()
-            .records
-            .into_iter()
-            .map(|r| r.session)
-            .collect();
+        let got: Vec<_> = follower.poll().unwrap().records.into_iter().map(|r| r.session).collect();
         assert_eq!(got, ["two", "three"]);
     }
 
     #[test]
     fn missing_file_is_a_clear_error() {
         let err = read_tail(Path::new("/nonexistent/audit.jsonl"), 1).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("cannot read audit log /nonexistent/audit.jsonl")
-        );
+        assert!(err.to_string().starts_with("cannot read audit log /nonexistent/audit.jsonl"));
     }
 }

@@ -1,14 +1,22 @@
 //! Diagnostics: what the agent knows about its own machine.
 //!
 //! Functions here read the operating system (through `sysinfo` where it
-//! covers the ground) and return `tether-proto` types, ready for the wire.
-//! They block for as long as the OS takes to answer, so the agent calls them
-//! on a blocking thread. Nothing here talks to the network or decides who
-//! may ask.
+//! covers the ground, and the OS's own files where it does not) and return
+//! `tether-proto` types, ready for the wire. The system readers block for
+//! their sampling intervals, so the agent calls them on blocking threads.
+//! Nothing here decides who may ask.
+//!
+//! # Layout
+//! - [`system`]: the full `info` report.
+//! - [`host`]: utmp, batteries, link flags, pending reboots.
+//! - [`processes`]: the process list and signalling a process.
 
-mod summary;
+pub mod host;
+pub mod processes;
+pub mod system;
 
-pub use summary::system_summary;
+pub use processes::{KillError, kill, processes};
+pub use system::system_info;
 
 /// Why facts could not be gathered.
 #[derive(Debug, thiserror::Error)]

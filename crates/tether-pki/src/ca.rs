@@ -51,9 +51,7 @@ impl Ca {
 /// The validity period for a certificate issued now for `days` days.
 pub(crate) fn validity_from_now(days: u32) -> Result<(OffsetDateTime, OffsetDateTime), PkiError> {
     if days == 0 {
-        return Err(PkiError::InvalidValidity(
-            "the number of days must be at least 1".into(),
-        ));
+        return Err(PkiError::InvalidValidity("the number of days must be at least 1".into()));
     }
     let now = whole_seconds(OffsetDateTime::now_utc());
     let not_after = now
@@ -101,17 +99,11 @@ impl Pki {
         params.not_after = not_after;
         params.serial_number = Some(SerialNumber::from_slice(&serial));
         params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, name.as_str());
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, organisation);
+        params.distinguished_name.push(DnType::CommonName, name.as_str());
+        params.distinguished_name.push(DnType::OrganizationName, organisation);
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let cert = params
-            .self_signed(&key)
-            .map_err(signing_error("CA certificate"))?;
+        let cert = params.self_signed(&key).map_err(signing_error("CA certificate"))?;
 
         let entry = IndexEntry {
             serial: serial::canonical(&serial),
@@ -144,11 +136,7 @@ impl Pki {
             }
             return Err(error);
         }
-        Ok(Issued {
-            entry,
-            cert_path,
-            key_path,
-        })
+        Ok(Issued { entry, cert_path, key_path })
     }
 
     /// Loads the CA certificate and key, checking that they belong together.
@@ -160,10 +148,8 @@ impl Pki {
         }
         let cert_pem = files::read_text(&cert_path)?;
         let key_pem = files::read_text(&key_path)?;
-        let unusable = |path: &Path, detail: String| PkiError::CaUnusable {
-            path: path.to_path_buf(),
-            detail,
-        };
+        let unusable =
+            |path: &Path, detail: String| PkiError::CaUnusable { path: path.to_path_buf(), detail };
 
         let key = KeyPair::from_pem(&key_pem).map_err(|e| unusable(&key_path, e.to_string()))?;
         let der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
@@ -172,10 +158,7 @@ impl Pki {
             .map_err(|e| unusable(&cert_path, e.to_string()))?;
 
         if x509.public_key().raw != key.subject_public_key_info().as_slice() {
-            return Err(PkiError::CaKeyMismatch {
-                key: key_path,
-                cert: cert_path,
-            });
+            return Err(PkiError::CaKeyMismatch { key: key_path, cert: cert_path });
         }
         let organisation = x509
             .subject()
@@ -184,21 +167,14 @@ impl Pki {
             .and_then(|o| o.as_str().ok())
             .ok_or_else(|| unusable(&cert_path, "the certificate has no organisation (O)".into()))?
             .to_owned();
-        let key_id = x509
-            .iter_extensions()
-            .find_map(|ext| match ext.parsed_extension() {
-                ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
-                _ => None,
-            });
+        let key_id = x509.iter_extensions().find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        });
         let not_after = x509.validity().not_after.to_datetime();
 
         let issuer =
             Issuer::from_ca_cert_der(&der, key).map_err(|e| unusable(&cert_path, e.to_string()))?;
-        Ok(Ca {
-            issuer,
-            organisation,
-            key_id,
-            not_after,
-        })
+        Ok(Ca { issuer, organisation, key_id, not_after })
     }
 }

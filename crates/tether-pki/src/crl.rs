@@ -67,23 +67,16 @@ impl Pki {
     /// The CRL is signed before anything is written, so a signing failure
     /// changes nothing on disk.
     pub(crate) fn publish_crl(&self, ca: &Ca, index: &mut Index) -> Result<(), PkiError> {
-        let number = index
-            .crl_number
-            .checked_add(1)
-            .ok_or_else(|| PkiError::IndexCorrupt {
-                path: self.index_path(),
-                detail: "the CRL number has reached its maximum".into(),
-            })?;
+        let number = index.crl_number.checked_add(1).ok_or_else(|| PkiError::IndexCorrupt {
+            path: self.index_path(),
+            detail: "the CRL number has reached its maximum".into(),
+        })?;
         let pem = sign_crl(ca, index, number, &self.index_path())?;
         index.crl_number = number;
         self.save_index(index)?;
         let crl_path = self.crl_path();
-        files::write_replace(&crl_path, pem.as_bytes(), files::PUBLIC_MODE).map_err(|e| {
-            PkiError::CrlNotWritten {
-                path: crl_path,
-                detail: e.to_string(),
-            }
-        })
+        files::write_replace(&crl_path, pem.as_bytes(), files::PUBLIC_MODE)
+            .map_err(|e| PkiError::CrlNotWritten { path: crl_path, detail: e.to_string() })
     }
 }
 
@@ -94,10 +87,8 @@ fn sign_crl(
     number: u64,
     index_path: &std::path::Path,
 ) -> Result<String, PkiError> {
-    let corrupt = |detail: String| PkiError::IndexCorrupt {
-        path: index_path.to_path_buf(),
-        detail,
-    };
+    let corrupt =
+        |detail: String| PkiError::IndexCorrupt { path: index_path.to_path_buf(), detail };
     let mut revoked_certs = Vec::new();
     for entry in &index.entries {
         let Some(revoked_at) = &entry.revoked_at else {
@@ -106,10 +97,7 @@ fn sign_crl(
         let bytes = serial::from_hex(&entry.serial)
             .ok_or_else(|| corrupt(format!("serial {:?} is not hex", entry.serial)))?;
         let revocation_time = parse_time(revoked_at).ok_or_else(|| {
-            corrupt(format!(
-                "revoked_at {revoked_at:?} of {} is not RFC 3339",
-                entry.serial
-            ))
+            corrupt(format!("revoked_at {revoked_at:?} of {} is not RFC 3339", entry.serial))
         })?;
         revoked_certs.push(RevokedCertParams {
             serial_number: SerialNumber::from_slice(&bytes),

@@ -180,10 +180,6 @@ impl PkiError {
         path: impl Into<PathBuf>,
         error: std::io::Error,
     ) -> Self {
-        PkiError::Io {
-            action,
-            path: path.into(),
-            error,
-        }
+        PkiError::Io { action, path: path.into(), error }
     }
 }

@@ -38,15 +38,12 @@ pub(crate) fn read_text(path: &Path) -> Result<String, PkiError> {
 /// not even for an instant. A partly written file is removed again so that it
 /// does not block the next attempt.
 pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| match e.kind() {
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(
+        |e| match e.kind() {
             io::ErrorKind::AlreadyExists => PkiError::AlreadyExists(path.to_path_buf()),
             _ => PkiError::io("create", path, e),
-        })?;
+        },
+    )?;
     if let Err(e) = write_and_sync(&mut file, contents) {
         drop(file);
         // The write error is the one worth reporting; a failed cleanup adds nothing.
@@ -82,9 +79,7 @@ fn write_and_sync(file: &mut File, contents: &[u8]) -> io::Result<()> {
 /// crash along with its contents.
 fn sync_parent(path: &Path) -> Result<(), PkiError> {
     let dir = parent(path);
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| PkiError::io("sync directory", dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| PkiError::io("sync directory", dir, e))
 }
 
 fn parent(path: &Path) -> &Path {
@@ -98,10 +93,7 @@ fn parent(path: &Path) -> &Path {
 fn temp_path(path: &Path) -> Result<PathBuf, PkiError> {
     let mut suffix = [0u8; 8];
     getrandom::fill(&mut suffix).map_err(PkiError::Random)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     Ok(parent(path).join(format!(".{name}.tmp-{}", crate::serial::to_hex(&suffix))))
 }
 
@@ -154,10 +146,7 @@ mod tests {
         write_new(&path, b"first", PUBLIC_MODE).unwrap();
         write_replace(&path, b"second", KEY_MODE).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            KEY_MODE
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, KEY_MODE);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -72,10 +72,7 @@ pub fn peer_identity(end_entity: &CertificateDer<'_>) -> Result<PeerIdentity, Id
     let names: Vec<_> = subject.iter_common_name().collect();
     let name = match names.as_slice() {
         [] => return Err(IdentityError::NoCommonName),
-        [one] => one
-            .as_str()
-            .map_err(|_| IdentityError::CommonNameNotText)?
-            .to_owned(),
+        [one] => one.as_str().map_err(|_| IdentityError::CommonNameNotText)?.to_owned(),
         more => return Err(IdentityError::MultipleCommonNames(more.len())),
     };
 
@@ -83,19 +80,13 @@ pub fn peer_identity(end_entity: &CertificateDer<'_>) -> Result<PeerIdentity, Id
     for ou in subject.iter_organizational_unit() {
         // An OU that is not text cannot be a role we wrote; like any other
         // foreign OU it is not our business.
-        if let Some(role) = ou
-            .as_str()
-            .ok()
-            .and_then(|text| text.strip_prefix(ROLE_OU_PREFIX))
-        {
+        if let Some(role) = ou.as_str().ok().and_then(|text| text.strip_prefix(ROLE_OU_PREFIX)) {
             roles.push(role.to_owned());
         }
     }
     let role = match roles.as_slice() {
         [] => return Err(IdentityError::NoRole),
-        [one] => one
-            .parse::<Role>()
-            .map_err(|_| IdentityError::UnknownRole(one.clone()))?,
+        [one] => one.parse::<Role>().map_err(|_| IdentityError::UnknownRole(one.clone()))?,
         more => return Err(IdentityError::MultipleRoles(more.len())),
     };
 
@@ -121,10 +112,7 @@ pub fn revoked_serials(
     for der in crls {
         let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
             .map_err(|e| IdentityError::Unparseable(format!("CRL: {e}")))?;
-        serials.extend(
-            crl.iter_revoked_certificates()
-                .map(|r| serial::canonical(r.raw_serial())),
-        );
+        serials.extend(crl.iter_revoked_certificates().map(|r| serial::canonical(r.raw_serial())));
     }
     Ok(serials)
 }
@@ -174,10 +162,7 @@ mod tests {
         let tier1 = role_ou("tier1");
         let tier3 = role_ou("tier3");
         let cases: Vec<(Vec<(DnType, &str)>, IdentityError)> = vec![
-            (
-                vec![(DnType::OrganizationalUnitName, &tier1)],
-                IdentityError::NoCommonName,
-            ),
+            (vec![(DnType::OrganizationalUnitName, &tier1)], IdentityError::NoCommonName),
             (
                 vec![
                     (DnType::CommonName, "a"),
@@ -188,10 +173,7 @@ mod tests {
             ),
             (vec![(DnType::CommonName, "a")], IdentityError::NoRole),
             (
-                vec![
-                    (DnType::CommonName, "a"),
-                    (DnType::OrganizationalUnitName, "tier1"),
-                ],
+                vec![(DnType::CommonName, "a"), (DnType::OrganizationalUnitName, "tier1")],
                 IdentityError::NoRole,
             ),
             (
@@ -211,30 +193,20 @@ mod tests {
             ),
         ];
         for (subject, want) in cases {
-            assert_eq!(
-                peer_identity(&cert_with(&subject)),
-                Err(want.clone()),
-                "{want}"
-            );
+            assert_eq!(peer_identity(&cert_with(&subject)), Err(want.clone()), "{want}");
         }
     }
 
     #[test]
     fn tier_roles_parse() {
         let ou = role_ou("tier2");
-        let der = cert_with(&[
-            (DnType::CommonName, "a"),
-            (DnType::OrganizationalUnitName, &ou),
-        ]);
+        let der = cert_with(&[(DnType::CommonName, "a"), (DnType::OrganizationalUnitName, &ou)]);
         assert_eq!(peer_identity(&der).unwrap().role, Role::Tier(Tier::Two));
     }
 
     #[test]
     fn garbage_is_unparseable() {
         let der = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x00]);
-        assert!(matches!(
-            peer_identity(&der),
-            Err(IdentityError::Unparseable(_))
-        ));
+        assert!(matches!(peer_identity(&der), Err(IdentityError::Unparseable(_))));
     }
 }

@@ -173,23 +173,18 @@ impl Pki {
         params.serial_number = Some(SerialNumber::from_slice(&serial));
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, req.name);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, ca.organisation.as_str());
+        params.distinguished_name.push(DnType::OrganizationName, ca.organisation.as_str());
         if let Some(role) = req.role {
-            params.distinguished_name.push(
-                DnType::OrganizationalUnitName,
-                format!("{ROLE_OU_PREFIX}{}", role.as_str()),
-            );
+            params
+                .distinguished_name
+                .push(DnType::OrganizationalUnitName, format!("{ROLE_OU_PREFIX}{}", role.as_str()));
         }
         params.subject_alt_names = req.subject_alt_names;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![req.usage];
         params.use_authority_key_identifier_extension = true;
-        let cert = params
-            .signed_by(&key, &ca.issuer)
-            .map_err(signing_error(what()))?;
+        let cert = params.signed_by(&key, &ca.issuer).map_err(signing_error(what()))?;
 
         let entry = IndexEntry {
             serial: serial::canonical(&serial),
@@ -203,18 +198,10 @@ impl Pki {
         index.entries.push(entry.clone());
         self.save_index(&index)?;
 
-        let write = if req.force {
-            files::write_replace
-        } else {
-            files::write_new
-        };
+        let write = if req.force { files::write_replace } else { files::write_new };
         write(&key_path, key.serialize_pem().as_bytes(), files::KEY_MODE)?;
         write(&cert_path, cert.pem().as_bytes(), files::PUBLIC_MODE)?;
-        Ok(Issued {
-            entry,
-            cert_path,
-            key_path,
-        })
+        Ok(Issued { entry, cert_path, key_path })
     }
 }
 

@@ -32,23 +32,14 @@ pub(crate) fn check_agent_name(name: &str) -> Result<(), PkiError> {
 /// agent name is also a file name, and `Agent-A` and `agent-a` must not become
 /// two files for one host.
 pub(crate) fn check_dns_name(kind: &'static str, name: &str) -> Result<(), PkiError> {
-    let fail = |reason| {
-        Err(PkiError::InvalidName {
-            kind,
-            name: name.to_owned(),
-            reason,
-        })
-    };
+    let fail = |reason| Err(PkiError::InvalidName { kind, name: name.to_owned(), reason });
     if name.is_empty() {
         return fail("it is empty");
     }
     if name.len() > MAX_DNS_NAME {
         return fail("it is longer than 253 characters");
     }
-    if !name
-        .bytes()
-        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.'))
-    {
+    if !name.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.')) {
         return fail("only lowercase letters, digits, '-' and '.' are allowed");
     }
     for label in name.split('.') {
@@ -77,23 +68,15 @@ pub(crate) fn check_dns_name(kind: &'static str, name: &str) -> Result<(), PkiEr
 /// e-mail-like names work, and not starting with '.' or '-', so that the file
 /// is not hidden and the name is not mistaken for a command-line option.
 pub(crate) fn check_tech_name(name: &str) -> Result<(), PkiError> {
-    let fail = |reason| {
-        Err(PkiError::InvalidName {
-            kind: "technician",
-            name: name.to_owned(),
-            reason,
-        })
-    };
+    let fail =
+        |reason| Err(PkiError::InvalidName { kind: "technician", name: name.to_owned(), reason });
     if name.is_empty() {
         return fail("it is empty");
     }
     if name.len() > MAX_TECH_NAME {
         return fail("it is longer than 64 characters");
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
-    {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-')) {
         return fail("only letters, digits, '.', '_', '@' and '-' are allowed");
     }
     if name.starts_with(['.', '-']) {
@@ -104,12 +87,7 @@ pub(crate) fn check_tech_name(name: &str) -> Result<(), PkiError> {
 
 /// Checks the organisation name that goes into the CA's O and CN.
 pub(crate) fn check_organisation(name: &str) -> Result<(), PkiError> {
-    let fail = |reason| {
-        Err(PkiError::InvalidOrganisation {
-            name: name.to_owned(),
-            reason,
-        })
-    };
+    let fail = |reason| Err(PkiError::InvalidOrganisation { name: name.to_owned(), reason });
     if name.trim().is_empty() {
         return fail("it is empty");
     }
@@ -158,10 +136,7 @@ mod tests {
             long_name.as_str(),
         ] {
             assert!(
-                matches!(
-                    check_agent_name(name),
-                    Err(PkiError::InvalidName { kind: "agent", .. })
-                ),
+                matches!(check_agent_name(name), Err(PkiError::InvalidName { kind: "agent", .. })),
                 "{name:?} was accepted"
             );
         }
@@ -177,24 +152,13 @@ mod tests {
     #[test]
     fn bad_tech_names_fail() {
         let long = "a".repeat(65);
-        for name in [
-            "",
-            "alice smith",
-            "a/b",
-            "..",
-            ".hidden",
-            "-rf",
-            "ålice",
-            "a:b",
-            long.as_str(),
-        ] {
+        for name in
+            ["", "alice smith", "a/b", "..", ".hidden", "-rf", "ålice", "a:b", long.as_str()]
+        {
             assert!(
                 matches!(
                     check_tech_name(name),
-                    Err(PkiError::InvalidName {
-                        kind: "technician",
-                        ..
-                    })
+                    Err(PkiError::InvalidName { kind: "technician", .. })
                 ),
                 "{name:?} was accepted"
             );

@@ -40,11 +40,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 pub(crate) fn canonical(raw: &[u8]) -> String {
     let first = raw.iter().position(|&b| b != 0).unwrap_or(raw.len());
     let magnitude = &raw[first..];
-    if magnitude.is_empty() {
-        "00".to_owned()
-    } else {
-        to_hex(magnitude)
-    }
+    if magnitude.is_empty() { "00".to_owned() } else { to_hex(magnitude) }
 }
 
 /// A key for comparing serials typed by people with indexed ones: hex digits
@@ -58,20 +54,12 @@ pub(crate) fn match_key(input: &str) -> Result<String, PkiError> {
     }
     let key = digits.to_ascii_lowercase();
     let key = key.trim_start_matches('0');
-    Ok(if key.is_empty() {
-        "0".to_owned()
-    } else {
-        key.to_owned()
-    })
+    Ok(if key.is_empty() { "0".to_owned() } else { key.to_owned() })
 }
 
 /// Decodes a canonical serial back into bytes, for the CRL.
 pub(crate) fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    let padded = if hex.len() % 2 == 1 {
-        format!("0{hex}")
-    } else {
-        hex.to_owned()
-    };
+    let padded = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex.to_owned() };
     padded
         .as_bytes()
         .chunks(2)
@@ -112,10 +100,7 @@ mod tests {
     #[test]
     fn match_key_rejects_non_hex() {
         for bad in ["", ":", "xyz", "0a-ff", "0a ff"] {
-            assert!(
-                matches!(match_key(bad), Err(PkiError::InvalidSerial(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(match_key(bad), Err(PkiError::InvalidSerial(_))), "{bad:?}");
         }
     }
 

@@ -97,11 +97,7 @@ fn default_format() -> u32 {
 
 impl Index {
     pub(crate) fn new() -> Index {
-        Index {
-            format: INDEX_FORMAT,
-            crl_number: 0,
-            entries: Vec::new(),
-        }
+        Index { format: INDEX_FORMAT, crl_number: 0, entries: Vec::new() }
     }
 }
 
@@ -161,10 +157,8 @@ impl Pki {
             return Err(PkiError::NotInitialised(self.root.clone()));
         }
         let text = files::read_text(&path)?;
-        let index: Index = serde_json::from_str(&text).map_err(|e| PkiError::IndexCorrupt {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let index: Index = serde_json::from_str(&text)
+            .map_err(|e| PkiError::IndexCorrupt { path: path.clone(), detail: e.to_string() })?;
         if index.format != INDEX_FORMAT {
             return Err(PkiError::IndexCorrupt {
                 path,
@@ -180,10 +174,8 @@ impl Pki {
     /// Writes `index.json` atomically. The caller holds the directory lock.
     pub(crate) fn save_index(&self, index: &Index) -> Result<(), PkiError> {
         let path = self.index_path();
-        let mut text = serde_json::to_string_pretty(index).map_err(|e| PkiError::IndexCorrupt {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let mut text = serde_json::to_string_pretty(index)
+            .map_err(|e| PkiError::IndexCorrupt { path: path.clone(), detail: e.to_string() })?;
         text.push('\n');
         files::write_replace(&path, text.as_bytes(), files::PUBLIC_MODE)
     }
@@ -235,8 +227,7 @@ mod role_text {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Role>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| t.parse::<Role>().map_err(D::Error::custom))
-            .transpose()
+        text.map(|t| t.parse::<Role>().map_err(D::Error::custom)).transpose()
     }
 }
 

@@ -92,9 +92,7 @@ fn trust_anchors(ca: &[CertificateDer<'static>]) -> Result<RootCertStore, PkiErr
     }
     let mut roots = RootCertStore::empty();
     for cert in ca {
-        roots
-            .add(cert.clone())
-            .map_err(PkiError::InvalidTrustAnchor)?;
+        roots.add(cert.clone()).map_err(PkiError::InvalidTrustAnchor)?;
     }
     Ok(roots)
 }
@@ -124,10 +122,7 @@ fn load_all<T: PemObject>(path: &Path, what: &'static str) -> Result<Vec<T>, Pki
         .collect::<Result<Vec<T>, _>>()
         .map_err(|e| pem_error(path, what, e))?;
     if items.is_empty() {
-        return Err(PkiError::NoPemItems {
-            path: path.to_path_buf(),
-            what,
-        });
+        return Err(PkiError::NoPemItems { path: path.to_path_buf(), what });
     }
     Ok(items)
 }
@@ -135,13 +130,7 @@ fn load_all<T: PemObject>(path: &Path, what: &'static str) -> Result<Vec<T>, Pki
 fn pem_error(path: &Path, what: &'static str, error: pem::Error) -> PkiError {
     match error {
         pem::Error::Io(e) => PkiError::io("read", path, e),
-        pem::Error::NoItemsFound => PkiError::NoPemItems {
-            path: path.to_path_buf(),
-            what,
-        },
-        other => PkiError::Pem {
-            path: path.to_path_buf(),
-            detail: other.to_string(),
-        },
+        pem::Error::NoItemsFound => PkiError::NoPemItems { path: path.to_path_buf(), what },
+        other => PkiError::Pem { path: path.to_path_buf(), detail: other.to_string() },
     }
 }

@@ -4,31 +4,98 @@
 
 use tether_proto::codec::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, encode_frame, frame_payload};
 use tether_proto::handshake::{Hello, HelloReply, Welcome};
-use tether_proto::message::{AuditEntry, SystemSummary};
+use tether_proto::message::AuditEntry;
+use tether_proto::system::{
+    Battery, CpuInfo, DiskInfo, HostInfo, InterfaceInfo, KillOutcome, KillSignal, LoginSession,
+    MemoryInfo, ProcessInfo, ProcessList, ProcessSort, SystemInfo, Temperature,
+};
 use tether_proto::{ErrorReply, Request, Response, Role, Tier};
 
 fn main() -> std::io::Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/decode");
     std::fs::create_dir_all(&dir)?;
-    let summary = SystemSummary {
-        hostname: "ws-042".into(),
-        os_name: "Debian GNU/Linux".into(),
-        os_version: "Linux 12".into(),
-        kernel: "6.1.0".into(),
-        arch: "x86_64".into(),
-        uptime_secs: 3600,
-        boot_time_unix: 1_795_000_000,
-        cpu_model: "cpu".into(),
-        cpu_logical: 2,
-        cpu_physical: Some(1),
-        load_average: [0.1, 0.2, 0.3],
-        memory_total: 1 << 33,
-        memory_used: 1 << 30,
-        memory_available: 1 << 32,
-        swap_total: 0,
-        swap_used: 0,
-        agent_version: "tether-agent 0.1.0".into(),
-        agent_time_unix_ms: 1_795_000_000_000,
+    let info = SystemInfo {
+        host: HostInfo {
+            hostname: "ws-042".into(),
+            os_name: "Debian GNU/Linux".into(),
+            os_version: "12".into(),
+            kernel: "6.1.0".into(),
+            arch: "x86_64".into(),
+            uptime_secs: 3600,
+            boot_time_unix: 1_795_000_000,
+            pending_reboot: Some("libc6".into()),
+            agent_version: "tether-agent 0.1.0".into(),
+            agent_time_unix_ms: 1_795_000_000_000,
+        },
+        cpu: CpuInfo {
+            model: "cpu".into(),
+            logical: 2,
+            physical: Some(1),
+            usage_percent: 12.5,
+            per_core_percent: vec![10.0, 15.0],
+            sample_ms: 250,
+            load_average: [0.1, 0.2, 0.3],
+            frequency_mhz: 2400,
+        },
+        memory: MemoryInfo {
+            total: 1 << 33,
+            used: 1 << 30,
+            available: 1 << 32,
+            swap_total: 0,
+            swap_used: 0,
+        },
+        disks: vec![DiskInfo {
+            mount_point: "/".into(),
+            device: "/dev/vda1".into(),
+            file_system: "ext4".into(),
+            total: 1 << 36,
+            available: 1 << 35,
+            read_only: false,
+            removable: false,
+        }],
+        interfaces: vec![InterfaceInfo {
+            name: "eth0".into(),
+            mac: "02:00:00:00:00:01".into(),
+            addresses: vec!["192.0.2.2/24".into()],
+            up: true,
+            mtu: 1500,
+            rx_bytes: 1,
+            tx_bytes: 2,
+            rx_errors: 0,
+            tx_errors: 0,
+        }],
+        temperatures: vec![Temperature {
+            label: "cpu".into(),
+            celsius: Some(50.0),
+            max_celsius: None,
+            critical_celsius: Some(95.0),
+        }],
+        users: vec![LoginSession {
+            user: "alice".into(),
+            line: "tty1".into(),
+            host: String::new(),
+            login_time_unix: 1,
+        }],
+        batteries: vec![Battery {
+            name: "BAT0".into(),
+            percent: Some(80.0),
+            status: "Charging".into(),
+        }],
+    };
+    let processes = ProcessList {
+        total: 1,
+        sample_ms: 250,
+        processes: vec![ProcessInfo {
+            pid: 7,
+            parent: Some(1),
+            name: "sleep".into(),
+            user: "root".into(),
+            cpu_percent: 0.5,
+            rss: 4096,
+            state: "sleeping".into(),
+            start_time_unix: 1_795_000_000,
+            command: "sleep 300".into(),
+        }],
     };
     let entry = AuditEntry {
         time: "2026-11-23T12:00:00.000Z".into(),
@@ -51,47 +118,62 @@ fn main() -> std::io::Result<()> {
         role: Role::Tier(Tier::Two),
     };
     let seeds: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "request-info",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Info).unwrap(),
-        ),
+        ("request-info", encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Info).unwrap()),
         (
             "request-audit-tail",
             encode_frame::<_, MAX_REQUEST_FRAME>(&Request::AuditTail { limit: 20 }).unwrap(),
         ),
         (
             "response-info",
-            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Info(Box::new(summary))).unwrap(),
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Info(Box::new(info))).unwrap(),
         ),
         (
             "response-audit",
             encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::AuditTail(vec![entry])).unwrap(),
         ),
         (
+            "request-ps",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Processes {
+                sort: ProcessSort::Cpu,
+                filter: Some("fox".into()),
+                limit: 40,
+            })
+            .unwrap(),
+        ),
+        (
+            "request-kill",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Kill {
+                pid: 4711,
+                signal: KillSignal::Term,
+            })
+            .unwrap(),
+        ),
+        (
+            "response-ps",
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Processes(processes)).unwrap(),
+        ),
+        (
+            "response-killed",
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Killed(KillOutcome {
+                pid: 4711,
+                name: "firefox".into(),
+                signal: KillSignal::Kill,
+                exited: true,
+            }))
+            .unwrap(),
+        ),
+        (
             "response-error",
             encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Error(ErrorReply::denied("no")))
                 .unwrap(),
         ),
-        (
-            "hello",
-            Hello::new("tether 0.1.0", Some("INC-1".into()))
-                .encode()
-                .unwrap(),
-        ),
-        (
-            "hello-reply-welcome",
-            HelloReply::Welcome(welcome).encode().unwrap(),
-        ),
+        ("hello", Hello::new("tether 0.1.0", Some("INC-1".into())).encode().unwrap()),
+        ("hello-reply-welcome", HelloReply::Welcome(welcome).encode().unwrap()),
         (
             "hello-reply-mismatch",
-            HelloReply::VersionMismatch { agent_version: 1 }
-                .encode()
-                .unwrap(),
+            HelloReply::VersionMismatch { agent_version: 1 }.encode().unwrap(),
         ),
-        (
-            "hello-reply-refused",
-            HelloReply::Refused("why".into()).encode().unwrap(),
-        ),
+        ("hello-reply-refused", HelloReply::Refused("why".into()).encode().unwrap()),
         ("oversized-header", u32::MAX.to_le_bytes().to_vec()),
         (
             "huge-claimed-string",

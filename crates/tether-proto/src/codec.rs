@@ -77,10 +77,7 @@ pub fn encode_payload<T: Serialize, const MAX: usize>(msg: &T) -> Result<Vec<u8>
     let payload = bincode::serde::encode_to_vec(msg, bincode_config::<MAX>())
         .map_err(|e| FrameError::Encode(e.to_string()))?;
     if payload.len() > MAX {
-        return Err(FrameError::TooLarge {
-            len: payload.len(),
-            max: MAX,
-        });
+        return Err(FrameError::TooLarge { len: payload.len(), max: MAX });
     }
     Ok(payload)
 }
@@ -101,10 +98,7 @@ pub fn decode_payload<T: DeserializeOwned, const MAX: usize>(
     payload: &[u8],
 ) -> Result<T, FrameError> {
     if payload.len() > MAX {
-        return Err(FrameError::TooLarge {
-            len: payload.len(),
-            max: MAX,
-        });
+        return Err(FrameError::TooLarge { len: payload.len(), max: MAX });
     }
     let (msg, used) = bincode::serde::decode_from_slice(payload, bincode_config::<MAX>())
         .map_err(|e| FrameError::Malformed(e.to_string()))?;
@@ -143,9 +137,7 @@ mod tests {
     fn request_round_trips() {
         let req = Request::AuditTail { limit: 25 };
         let bytes = encode_frame::<_, MAX_REQUEST_FRAME>(&req).unwrap();
-        let (back, used) = parse_frame::<Request, MAX_REQUEST_FRAME>(&bytes)
-            .unwrap()
-            .unwrap();
+        let (back, used) = parse_frame::<Request, MAX_REQUEST_FRAME>(&bytes).unwrap().unwrap();
         assert_eq!(back, req);
         assert_eq!(used, bytes.len());
     }
@@ -167,10 +159,7 @@ mod tests {
         let header = u32::MAX.to_le_bytes();
         assert_eq!(
             parse_frame::<Request, MAX_REQUEST_FRAME>(&header),
-            Err(FrameError::TooLarge {
-                len: u32::MAX as usize,
-                max: MAX_REQUEST_FRAME
-            })
+            Err(FrameError::TooLarge { len: u32::MAX as usize, max: MAX_REQUEST_FRAME })
         );
     }
 
@@ -225,15 +214,8 @@ mod tests {
     fn two_frames_in_one_buffer_parse_in_order() {
         let mut buf = encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Info).unwrap();
         buf.extend(encode_frame::<_, MAX_REQUEST_FRAME>(&Request::AuditTail { limit: 3 }).unwrap());
-        let (first, used) = parse_frame::<Request, MAX_REQUEST_FRAME>(&buf)
-            .unwrap()
-            .unwrap();
-        let (second, _) = parse_frame::<Request, MAX_REQUEST_FRAME>(&buf[used..])
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (first, second),
-            (Request::Info, Request::AuditTail { limit: 3 })
-        );
+        let (first, used) = parse_frame::<Request, MAX_REQUEST_FRAME>(&buf).unwrap().unwrap();
+        let (second, _) = parse_frame::<Request, MAX_REQUEST_FRAME>(&buf[used..]).unwrap().unwrap();
+        assert_eq!((first, second), (Request::Info, Request::AuditTail { limit: 3 }));
     }
 }

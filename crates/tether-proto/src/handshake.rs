@@ -92,24 +92,13 @@ pub enum HandshakeError {
 impl Hello {
     /// A hello for this build's protocol version.
     pub fn new(software: impl Into<String>, ticket: Option<String>) -> Self {
-        Hello {
-            version: PROTOCOL_VERSION,
-            software: software.into(),
-            ticket,
-        }
+        Hello { version: PROTOCOL_VERSION, software: software.into(), ticket }
     }
 
     /// Encodes the hello as a frame payload (without the length header).
     pub fn encode(&self) -> Result<Vec<u8>, FrameError> {
-        let body = HelloBody {
-            software: self.software.clone(),
-            ticket: self.ticket.clone(),
-        };
-        Ok(with_prefix(
-            self.version,
-            &[],
-            encode_payload::<_, MAX_HELLO_FRAME>(&body)?,
-        ))
+        let body = HelloBody { software: self.software.clone(), ticket: self.ticket.clone() };
+        Ok(with_prefix(self.version, &[], encode_payload::<_, MAX_HELLO_FRAME>(&body)?))
     }
 
     /// Decodes a hello payload.
@@ -119,18 +108,10 @@ impl Hello {
     pub fn decode(payload: &[u8]) -> Result<Hello, HandshakeError> {
         let (version, body) = split_prefix(payload)?;
         if version != PROTOCOL_VERSION {
-            return Ok(Hello {
-                version,
-                software: String::new(),
-                ticket: None,
-            });
+            return Ok(Hello { version, software: String::new(), ticket: None });
         }
         let body: HelloBody = decode_payload::<_, MAX_HELLO_FRAME>(body)?;
-        Ok(Hello {
-            version,
-            software: body.software,
-            ticket: body.ticket,
-        })
+        Ok(Hello { version, software: body.software, ticket: body.ticket })
     }
 }
 
@@ -159,19 +140,16 @@ impl HelloReply {
             return Err(HandshakeError::NotTether);
         };
         match status {
-            STATUS_VERSION_MISMATCH => Err(HandshakeError::VersionMismatch {
-                ours: PROTOCOL_VERSION,
-                theirs: version,
-            }),
-            _ if version != PROTOCOL_VERSION => Err(HandshakeError::VersionMismatch {
-                ours: PROTOCOL_VERSION,
-                theirs: version,
-            }),
+            STATUS_VERSION_MISMATCH => {
+                Err(HandshakeError::VersionMismatch { ours: PROTOCOL_VERSION, theirs: version })
+            }
+            _ if version != PROTOCOL_VERSION => {
+                Err(HandshakeError::VersionMismatch { ours: PROTOCOL_VERSION, theirs: version })
+            }
             STATUS_WELCOME => Ok(decode_payload::<Welcome, MAX_HELLO_FRAME>(body)?),
-            STATUS_REFUSED => Err(HandshakeError::Refused(decode_payload::<
-                String,
-                MAX_HELLO_FRAME,
-            >(body)?)),
+            STATUS_REFUSED => {
+                Err(HandshakeError::Refused(decode_payload::<String, MAX_HELLO_FRAME>(body)?))
+            }
             _ => Err(HandshakeError::NotTether),
         }
     }
@@ -181,17 +159,11 @@ impl HelloReply {
 /// logs and file names (letters, digits and `-_.:/#`).
 pub fn validate_ticket(ticket: &str) -> Result<(), String> {
     if ticket.is_empty() || ticket.len() > MAX_TICKET_LEN {
-        return Err(format!(
-            "a ticket reference has 1 to {MAX_TICKET_LEN} characters"
-        ));
+        return Err(format!("a ticket reference has 1 to {MAX_TICKET_LEN} characters"));
     }
-    if let Some(c) = ticket
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:/#".contains(*c)))
+    if let Some(c) = ticket.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:/#".contains(*c)))
     {
-        return Err(format!(
-            "ticket reference contains {c:?}; use letters, digits and -_.:/#"
-        ));
+        return Err(format!("ticket reference contains {c:?}; use letters, digits and -_.:/#"));
     }
     Ok(())
 }
@@ -255,22 +227,13 @@ mod tests {
         let ok = HelloReply::Welcome(welcome()).encode().unwrap();
         assert_eq!(HelloReply::decode(&ok).unwrap(), welcome());
 
-        let mismatch = HelloReply::VersionMismatch {
-            agent_version: PROTOCOL_VERSION,
-        }
-        .encode()
-        .unwrap();
+        let mismatch =
+            HelloReply::VersionMismatch { agent_version: PROTOCOL_VERSION }.encode().unwrap();
         let err = HelloReply::decode(&mismatch).unwrap_err();
-        assert!(
-            err.to_string().contains("protocol version mismatch"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("protocol version mismatch"), "{err}");
 
         let refused = HelloReply::Refused("no".into()).encode().unwrap();
-        assert_eq!(
-            HelloReply::decode(&refused),
-            Err(HandshakeError::Refused("no".into()))
-        );
+        assert_eq!(HelloReply::decode(&refused), Err(HandshakeError::Refused("no".into())));
     }
 
     #[test]
@@ -279,10 +242,7 @@ mod tests {
         payload[4..6].copy_from_slice(&2u16.to_le_bytes());
         assert_eq!(
             HelloReply::decode(&payload),
-            Err(HandshakeError::VersionMismatch {
-                ours: PROTOCOL_VERSION,
-                theirs: 2
-            })
+            Err(HandshakeError::VersionMismatch { ours: PROTOCOL_VERSION, theirs: 2 })
         );
     }
 
@@ -291,10 +251,7 @@ mod tests {
         for junk in [&b""[..], b"TTH", b"HTTP/1.1 200", b"TTHR\x01\x00"] {
             assert!(HelloReply::decode(junk).is_err(), "{junk:?}");
         }
-        assert_eq!(
-            Hello::decode(b"GET / HTTP/1.1"),
-            Err(HandshakeError::NotTether)
-        );
+        assert_eq!(Hello::decode(b"GET / HTTP/1.1"), Err(HandshakeError::NotTether));
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!   limits every decode is held to.
 //! - [`handshake`]: the first exchange on a connection, which fails clearly
 //!   when the two sides speak different protocol versions.
-//! - [`message`]: requests, responses and the data types they carry.
+//! - [`message`]: requests and responses.
+//! - [`system`]: the data diagnostics carry.
 //! - [`role`]: technician tiers and roles as carried in certificates.
 //! - [`permission`]: the one table mapping each request kind to the role it
 //!   needs, and the agent policy that may only tighten it.
@@ -30,6 +31,7 @@ pub mod message;
 pub mod permission;
 pub mod role;
 pub mod session;
+pub mod system;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::role::Role;
+use crate::system::{KillOutcome, KillSignal, MAX_PROCESSES, ProcessList, ProcessSort, SystemInfo};
 
 /// Largest number of audit entries one [`Request::AuditTail`] may return.
 pub const MAX_AUDIT_TAIL: u32 = 10_000;
@@ -17,10 +18,15 @@ pub const MAX_AUDIT_TAIL: u32 = 10_000;
 /// Something a technician asks an agent to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// A short summary of the machine: host, OS, CPU, memory, uptime.
+    /// The machine's full system information.
     Info,
     /// The newest `limit` records of the agent's audit log.
     AuditTail { limit: u32 },
+    /// The process list, sorted, optionally filtered by name or command
+    /// (case-insensitive substring), at most `limit` entries.
+    Processes { sort: ProcessSort, filter: Option<String>, limit: u32 },
+    /// Send a signal to a process.
+    Kill { pid: u32, signal: KillSignal },
 }
 
 /// The kind of a request, without its arguments: what the permission table
@@ -29,26 +35,28 @@ pub enum Request {
 pub enum RequestKind {
     Info,
     AuditTail,
+    Processes,
+    Kill,
 }
 
 impl RequestKind {
     /// Every request kind, in a stable order.
-    pub const ALL: &'static [RequestKind] = &[RequestKind::Info, RequestKind::AuditTail];
+    pub const ALL: &'static [RequestKind] =
+        &[RequestKind::Info, RequestKind::AuditTail, RequestKind::Processes, RequestKind::Kill];
 
     /// The name used in the audit log, policy files and messages.
     pub const fn as_str(self) -> &'static str {
         match self {
             RequestKind::Info => "info",
             RequestKind::AuditTail => "audit-tail",
+            RequestKind::Processes => "ps",
+            RequestKind::Kill => "kill",
         }
     }
 
     /// Looks a kind up by its [`as_str`](Self::as_str) name.
     pub fn from_name(name: &str) -> Option<RequestKind> {
-        RequestKind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == name)
+        RequestKind::ALL.iter().copied().find(|k| k.as_str() == name)
     }
 }
 
@@ -64,6 +72,8 @@ impl Request {
         match self {
             Request::Info => RequestKind::Info,
             Request::AuditTail { .. } => RequestKind::AuditTail,
+            Request::Processes { .. } => RequestKind::Processes,
+            Request::Kill { .. } => RequestKind::Kill,
         }
     }
 
@@ -72,6 +82,14 @@ impl Request {
         match self {
             Request::Info => String::new(),
             Request::AuditTail { limit } => format!("limit={limit}"),
+            Request::Processes { sort, filter, limit } => {
+                let mut text = format!("sort={sort:?} limit={limit}").to_lowercase();
+                if let Some(f) = filter {
+                    text.push_str(&format!(" filter={f:?}"));
+                }
+                text
+            }
+            Request::Kill { pid, signal } => format!("pid={pid} signal={}", signal.as_str()),
         }
     }
 
@@ -83,6 +101,17 @@ impl Request {
                 ErrorReply::bad_request(format!("limit must be between 1 and {MAX_AUDIT_TAIL}")),
             ),
             Request::AuditTail { .. } => Ok(()),
+            Request::Processes { limit, .. } if *limit == 0 || *limit > MAX_PROCESSES => {
+                Err(ErrorReply::bad_request(format!("limit must be between 1 and {MAX_PROCESSES}")))
+            }
+            Request::Processes { filter: Some(f), .. } if f.len() > 256 => {
+                Err(ErrorReply::bad_request("filter longer than 256 characters"))
+            }
+            Request::Processes { .. } => Ok(()),
+            Request::Kill { pid, .. } if *pid <= 1 => Err(ErrorReply::bad_request(format!(
+                "refusing to signal pid {pid}: it is the kernel's or init's"
+            ))),
+            Request::Kill { .. } => Ok(()),
         }
     }
 }
@@ -90,9 +119,11 @@ impl Request {
 /// An agent's answer to one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Response {
-    /// Boxed: the summary is several times larger than the other variants.
-    Info(Box<SystemSummary>),
+    /// Boxed: the report is several times larger than the other variants.
+    Info(Box<SystemInfo>),
     AuditTail(Vec<AuditEntry>),
+    Processes(ProcessList),
+    Killed(KillOutcome),
     Error(ErrorReply),
 }
 
@@ -118,28 +149,16 @@ pub struct ErrorReply {
 
 impl ErrorReply {
     pub fn denied(message: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorKind::Denied,
-            message: message.into(),
-        }
+        Self { kind: ErrorKind::Denied, message: message.into() }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorKind::BadRequest,
-            message: message.into(),
-        }
+        Self { kind: ErrorKind::BadRequest, message: message.into() }
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorKind::Unavailable,
-            message: message.into(),
-        }
+        Self { kind: ErrorKind::Unavailable, message: message.into() }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorKind::Internal,
-            message: message.into(),
-        }
+        Self { kind: ErrorKind::Internal, message: message.into() }
     }
 }
 
@@ -156,36 +175,6 @@ impl fmt::Display for ErrorReply {
 }
 
 impl std::error::Error for ErrorReply {}
-
-/// A short summary of a machine, as `tether info` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SystemSummary {
-    pub hostname: String,
-    /// Distribution or product name, e.g. "Debian GNU/Linux".
-    pub os_name: String,
-    /// The OS release, e.g. "12" (empty where the OS has none).
-    pub os_version: String,
-    pub kernel: String,
-    pub arch: String,
-    pub uptime_secs: u64,
-    /// Boot time, seconds since the Unix epoch.
-    pub boot_time_unix: u64,
-    pub cpu_model: String,
-    pub cpu_logical: u32,
-    pub cpu_physical: Option<u32>,
-    /// 1, 5 and 15-minute load averages (zero where the OS has none).
-    pub load_average: [f64; 3],
-    pub memory_total: u64,
-    pub memory_used: u64,
-    pub memory_available: u64,
-    pub swap_total: u64,
-    pub swap_used: u64,
-    /// The agent's software version.
-    pub agent_version: String,
-    /// The agent's wall clock when it answered, milliseconds since the Unix
-    /// epoch, so the controller can show clock skew.
-    pub agent_time_unix_ms: u64,
-}
 
 /// One audit record, as sent to a technician who may read the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,13 +208,7 @@ mod tests {
     #[test]
     fn audit_tail_limit_is_validated() {
         assert!(Request::AuditTail { limit: 0 }.validate().is_err());
-        assert!(
-            Request::AuditTail {
-                limit: MAX_AUDIT_TAIL + 1
-            }
-            .validate()
-            .is_err()
-        );
+        assert!(Request::AuditTail { limit: MAX_AUDIT_TAIL + 1 }.validate().is_err());
         assert!(Request::AuditTail { limit: 1 }.validate().is_ok());
     }
 

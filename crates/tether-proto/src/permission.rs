@@ -24,15 +24,12 @@ pub struct Requirement {
 /// The permission table.
 pub const fn requirement(kind: RequestKind) -> Requirement {
     match kind {
-        RequestKind::Info => Requirement {
-            min_tier: Tier::One,
-            fleet: true,
-        },
+        RequestKind::Info => Requirement { min_tier: Tier::One, fleet: true },
+        RequestKind::Processes => Requirement { min_tier: Tier::One, fleet: true },
+        // Ending a user's process changes the machine: tier 2.
+        RequestKind::Kill => Requirement { min_tier: Tier::Two, fleet: false },
         // The audit log names technicians and tickets: supervisors only.
-        RequestKind::AuditTail => Requirement {
-            min_tier: Tier::Three,
-            fleet: false,
-        },
+        RequestKind::AuditTail => Requirement { min_tier: Tier::Three, fleet: false },
     }
 }
 
@@ -50,11 +47,7 @@ pub struct Policy {
 impl Default for Policy {
     /// The table as it is: no extra restriction.
     fn default() -> Self {
-        Policy {
-            min_tier: Tier::One,
-            allow_fleet: true,
-            require: BTreeMap::new(),
-        }
+        Policy { min_tier: Tier::One, allow_fleet: true, require: BTreeMap::new() }
     }
 }
 
@@ -66,10 +59,7 @@ impl Policy {
         if let Some(&tier) = self.require.get(&kind) {
             min_tier = min_tier.max(tier);
         }
-        Requirement {
-            min_tier,
-            fleet: table.fleet && self.allow_fleet,
-        }
+        Requirement { min_tier, fleet: table.fleet && self.allow_fleet }
     }
 
     /// Decides whether `role` may run a request of `kind` here.
@@ -79,11 +69,7 @@ impl Policy {
             Role::Tier(tier) => tier >= need.min_tier,
             Role::Fleet => need.fleet,
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Denial { kind, role, need })
-        }
+        if allowed { Ok(()) } else { Err(Denial { kind, role, need }) }
     }
 }
 
@@ -113,11 +99,7 @@ impl fmt::Display for Denial {
                 need.min_tier
             ),
             Role::Tier(_) => {
-                write!(
-                    f,
-                    "{kind} needs {} or above; your certificate is {role}",
-                    need.min_tier
-                )
+                write!(f, "{kind} needs {} or above; your certificate is {role}", need.min_tier)
             }
         }
     }
@@ -138,6 +120,8 @@ mod tests {
         let cases = [
             (RequestKind::Info, [true, true, true, true]),
             (RequestKind::AuditTail, [false, false, true, false]),
+            (RequestKind::Processes, [true, true, true, true]),
+            (RequestKind::Kill, [false, true, true, false]),
         ];
         assert_eq!(cases.len(), RequestKind::ALL.len(), "every kind has a case");
         for (kind, expect) in cases {
@@ -149,10 +133,7 @@ mod tests {
 
     #[test]
     fn policy_raises_but_never_lowers() {
-        let mut p = Policy {
-            min_tier: Tier::Two,
-            ..Policy::default()
-        };
+        let mut p = Policy { min_tier: Tier::Two, ..Policy::default() };
         assert!(p.authorize(T1, RequestKind::Info).is_err());
         assert!(p.authorize(T2, RequestKind::Info).is_ok());
         // A per-request override below the table has no effect.
@@ -164,10 +145,7 @@ mod tests {
 
     #[test]
     fn fleet_can_be_shut_out() {
-        let p = Policy {
-            allow_fleet: false,
-            ..Policy::default()
-        };
+        let p = Policy { allow_fleet: false, ..Policy::default() };
         assert!(p.authorize(Role::Fleet, RequestKind::Info).is_err());
     }
 
@@ -175,21 +153,10 @@ mod tests {
     fn denials_explain_themselves() {
         let p = Policy::default();
         let d = p.authorize(T1, RequestKind::AuditTail).unwrap_err();
-        assert_eq!(
-            d.to_string(),
-            "audit-tail needs tier 3 or above; your certificate is tier1"
-        );
-        let d = p
-            .authorize(Role::Fleet, RequestKind::AuditTail)
-            .unwrap_err();
-        assert!(
-            d.to_string().contains("not a read-only health query"),
-            "{d}"
-        );
-        let strict = Policy {
-            min_tier: Tier::Two,
-            ..Policy::default()
-        };
+        assert_eq!(d.to_string(), "audit-tail needs tier 3 or above; your certificate is tier1");
+        let d = p.authorize(Role::Fleet, RequestKind::AuditTail).unwrap_err();
+        assert!(d.to_string().contains("not a read-only health query"), "{d}");
+        let strict = Policy { min_tier: Tier::Two, ..Policy::default() };
         let d = strict.authorize(T1, RequestKind::Info).unwrap_err();
         assert!(d.to_string().contains("agent policy"), "{d}");
     }

@@ -100,12 +100,9 @@ mod tests {
 
     #[test]
     fn text_form_round_trips() {
-        for role in [
-            Role::Tier(Tier::One),
-            Role::Tier(Tier::Two),
-            Role::Tier(Tier::Three),
-            Role::Fleet,
-        ] {
+        for role in
+            [Role::Tier(Tier::One), Role::Tier(Tier::Two), Role::Tier(Tier::Three), Role::Fleet]
+        {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
     }

@@ -94,12 +94,7 @@ impl<'r> Admitted<'r> {
 
 impl AgentSession {
     pub fn new(ctx: SessionContext) -> Self {
-        AgentSession {
-            ctx,
-            state: State::AwaitingHello,
-            ticket: None,
-            client_software: None,
-        }
+        AgentSession { ctx, state: State::AwaitingHello, ticket: None, client_software: None }
     }
 
     /// Handles the first frame on the connection.
@@ -119,9 +114,7 @@ impl AgentSession {
         };
         if hello.version != PROTOCOL_VERSION {
             return Err(Box::new(HelloRejected {
-                reply: HelloReply::VersionMismatch {
-                    agent_version: PROTOCOL_VERSION,
-                },
+                reply: HelloReply::VersionMismatch { agent_version: PROTOCOL_VERSION },
                 reason: format!(
                     "controller speaks protocol version {}, this agent speaks {PROTOCOL_VERSION}",
                     hello.version
@@ -150,10 +143,7 @@ impl AgentSession {
             return Err(Refusal::NotEstablished);
         }
         request.validate().map_err(Refusal::BadRequest)?;
-        self.ctx
-            .policy
-            .authorize(self.ctx.role, request.kind())
-            .map_err(Refusal::Denied)?;
+        self.ctx.policy.authorize(self.ctx.role, request.kind()).map_err(Refusal::Denied)?;
         Ok(Admitted { request })
     }
 
@@ -177,10 +167,7 @@ impl AgentSession {
 }
 
 fn refused(reason: String) -> Box<HelloRejected> {
-    Box::new(HelloRejected {
-        reply: HelloReply::Refused(reason.clone()),
-        reason,
-    })
+    Box::new(HelloRejected { reply: HelloReply::Refused(reason.clone()), reason })
 }
 
 #[cfg(test)]
@@ -201,18 +188,13 @@ mod tests {
     }
 
     fn hello(ticket: Option<&str>) -> Vec<u8> {
-        Hello::new("tether test", ticket.map(str::to_owned))
-            .encode()
-            .unwrap()
+        Hello::new("tether test", ticket.map(str::to_owned)).encode().unwrap()
     }
 
     #[test]
     fn requests_before_hello_are_refused() {
         let s = session(Role::Tier(Tier::Three), Policy::default());
-        assert_eq!(
-            s.admit(&Request::Info).unwrap_err(),
-            Refusal::NotEstablished
-        );
+        assert_eq!(s.admit(&Request::Info).unwrap_err(), Refusal::NotEstablished);
     }
 
     #[test]
@@ -221,10 +203,7 @@ mod tests {
         let HelloReply::Welcome(w) = s.handle_hello(&hello(Some("INC-7"))).unwrap() else {
             panic!("expected a welcome");
         };
-        assert_eq!(
-            (w.technician.as_str(), w.role),
-            ("alice", Role::Tier(Tier::One))
-        );
+        assert_eq!((w.technician.as_str(), w.role), ("alice", Role::Tier(Tier::One)));
         assert_eq!(s.ticket(), Some("INC-7"));
         assert!(s.admit(&Request::Info).is_ok());
     }
@@ -234,10 +213,7 @@ mod tests {
         let mut s = session(Role::Tier(Tier::One), Policy::default());
         s.handle_hello(&hello(None)).unwrap();
         assert!(s.handle_hello(&hello(None)).is_err());
-        assert_eq!(
-            s.admit(&Request::Info).unwrap_err(),
-            Refusal::NotEstablished
-        );
+        assert_eq!(s.admit(&Request::Info).unwrap_err(), Refusal::NotEstablished);
     }
 
     #[test]
@@ -246,12 +222,7 @@ mod tests {
         let mut payload = hello(None);
         payload[4..6].copy_from_slice(&(PROTOCOL_VERSION + 1).to_le_bytes());
         let rejected = s.handle_hello(&payload).unwrap_err();
-        assert_eq!(
-            rejected.reply,
-            HelloReply::VersionMismatch {
-                agent_version: PROTOCOL_VERSION
-            }
-        );
+        assert_eq!(rejected.reply, HelloReply::VersionMismatch { agent_version: PROTOCOL_VERSION });
         assert!(!s.is_established());
     }
 
@@ -269,20 +240,13 @@ mod tests {
         let denied = s.admit(&Request::AuditTail { limit: 5 }).unwrap_err();
         assert_eq!(denied.outcome(), "denied");
         assert_eq!(denied.to_reply().kind, crate::message::ErrorKind::Denied);
-        let invalid = s
-            .admit(&Request::AuditTail {
-                limit: MAX_AUDIT_TAIL + 1,
-            })
-            .unwrap_err();
+        let invalid = s.admit(&Request::AuditTail { limit: MAX_AUDIT_TAIL + 1 }).unwrap_err();
         assert_eq!(invalid.outcome(), "bad-request");
     }
 
     #[test]
     fn policy_applies_to_admission() {
-        let policy = Policy {
-            min_tier: Tier::Two,
-            ..Policy::default()
-        };
+        let policy = Policy { min_tier: Tier::Two, ..Policy::default() };
         let mut s = session(Role::Tier(Tier::One), policy);
         s.handle_hello(&hello(None)).unwrap();
         let refusal = s.admit(&Request::Info).unwrap_err();

@@ -32,27 +32,16 @@ impl Client {
     ) -> Result<Client, TransportError> {
         let target = format!("{server_name} ({addr})");
         let attempt = async {
-            let connecting =
-                endpoint
-                    .connect(addr, server_name)
-                    .map_err(|source| TransportError::Connect {
-                        target: target.clone(),
-                        source,
-                    })?;
-            let conn = connecting
-                .await
-                .map_err(|e| TransportError::from_connection(&target, &e))?;
-            let (mut send, mut recv) = conn
-                .open_bi()
-                .await
-                .map_err(|e| TransportError::from_connection(&target, &e))?;
+            let connecting = endpoint
+                .connect(addr, server_name)
+                .map_err(|source| TransportError::Connect { target: target.clone(), source })?;
+            let conn =
+                connecting.await.map_err(|e| TransportError::from_connection(&target, &e))?;
+            let (mut send, mut recv) =
+                conn.open_bi().await.map_err(|e| TransportError::from_connection(&target, &e))?;
             let frame_err = |e| TransportError::from_frame(&target, e);
-            let payload = hello
-                .encode()
-                .map_err(|e| frame_err(FrameIoError::Frame(e)))?;
-            framed::write_payload(&mut send, payload)
-                .await
-                .map_err(frame_err)?;
+            let payload = hello.encode().map_err(|e| frame_err(FrameIoError::Frame(e)))?;
+            framed::write_payload(&mut send, payload).await.map_err(frame_err)?;
             send.finish().map_err(|e| frame_err(e.into()))?;
             let reply = framed::read_payload::<MAX_HELLO_FRAME>(&mut recv).await;
             let reply = match reply {
@@ -66,26 +55,17 @@ impl Client {
                     });
                 }
             };
-            let welcome =
-                HelloReply::decode(&reply).map_err(|source| TransportError::Handshake {
-                    target: target.clone(),
-                    source,
-                })?;
-            Ok(Client {
-                conn,
-                welcome,
-                target: target.clone(),
-            })
+            let welcome = HelloReply::decode(&reply)
+                .map_err(|source| TransportError::Handshake { target: target.clone(), source })?;
+            Ok(Client { conn, welcome, target: target.clone() })
         };
-        tokio::time::timeout(timeout, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(TransportError::Timeout {
-                    target: target.clone(),
-                    what: "connecting and greeting the agent",
-                    after: timeout,
-                })
+        tokio::time::timeout(timeout, attempt).await.unwrap_or_else(|_| {
+            Err(TransportError::Timeout {
+                target: target.clone(),
+                what: "connecting and greeting the agent",
+                after: timeout,
             })
+        })
     }
 
     /// Sends one request on its own stream and waits for the response.
@@ -110,10 +90,9 @@ impl Client {
             send.finish().map_err(|e| frame_err(e.into()))?;
             let response = framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await;
             match response {
-                Ok(Response::Error(reply)) => Err(TransportError::Agent {
-                    target: target.clone(),
-                    reply,
-                }),
+                Ok(Response::Error(reply)) => {
+                    Err(TransportError::Agent { target: target.clone(), reply })
+                }
                 Ok(response) => Ok(response),
                 Err(e) => Err(match self.conn.close_reason() {
                     Some(reason) => TransportError::from_connection(target, &reason),
@@ -121,15 +100,13 @@ impl Client {
                 }),
             }
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or_else(|_| {
-                Err(TransportError::Timeout {
-                    target: target.clone(),
-                    what: "waiting for the agent's reply",
-                    after: timeout,
-                })
+        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+            Err(TransportError::Timeout {
+                target: target.clone(),
+                what: "waiting for the agent's reply",
+                after: timeout,
             })
+        })
     }
 
     /// What the agent said when it accepted the session.

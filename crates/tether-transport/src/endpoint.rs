@@ -81,16 +81,9 @@ pub fn client_endpoint(
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let socket = udp_socket(local)?;
-    let mut endpoint = Endpoint::new(
-        EndpointConfig::default(),
-        None,
-        socket,
-        Arc::new(TokioRuntime),
-    )
-    .map_err(|source| TransportError::Bind {
-        addr: local,
-        source,
-    })?;
+    let mut endpoint =
+        Endpoint::new(EndpointConfig::default(), None, socket, Arc::new(TokioRuntime))
+            .map_err(|source| TransportError::Bind { addr: local, source })?;
     let crypto = QuicClientConfig::try_from(Arc::new(tls))
         .map_err(|e| TransportError::Tls(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));

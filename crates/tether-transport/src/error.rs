@@ -29,17 +29,9 @@ pub enum TransportError {
     },
     /// The connection failed or was closed; `detail` says why in plain words.
     #[error("{target}: {detail}")]
-    Connection {
-        target: String,
-        detail: String,
-        kind: ConnectionFailure,
-    },
+    Connection { target: String, detail: String, kind: ConnectionFailure },
     #[error("{target}: no answer within {} s ({what})", after.as_secs_f32())]
-    Timeout {
-        target: String,
-        what: &'static str,
-        after: Duration,
-    },
+    Timeout { target: String, what: &'static str, after: Duration },
     #[error("{target}: {source}")]
     Handshake {
         target: String,
@@ -93,10 +85,7 @@ pub fn describe_connection_error(err: &ConnectionError) -> (String, ConnectionFa
                     Version,
                 ),
                 Some(alert) => (
-                    format!(
-                        "the TLS handshake failed (TLS alert: {})",
-                        alert_name(alert)
-                    ),
+                    format!("the TLS handshake failed (TLS alert: {})", alert_name(alert)),
                     Authentication,
                 ),
                 None => (format!("the agent aborted the connection: {c}"), Other),
@@ -136,14 +125,12 @@ pub fn describe_connection_error(err: &ConnectionError) -> (String, ConnectionFa
             "no answer from the agent (is it running, and is UDP to its port open?)".to_owned(),
             Unreachable,
         ),
-        ConnectionError::Reset => (
-            "the agent reset the connection (it may have restarted)".to_owned(),
-            Unreachable,
-        ),
-        ConnectionError::VersionMismatch => (
-            "the peer speaks no QUIC version we support".to_owned(),
-            Version,
-        ),
+        ConnectionError::Reset => {
+            ("the agent reset the connection (it may have restarted)".to_owned(), Unreachable)
+        }
+        ConnectionError::VersionMismatch => {
+            ("the peer speaks no QUIC version we support".to_owned(), Version)
+        }
         ConnectionError::LocallyClosed => ("the connection was closed locally".to_owned(), Other),
         ConnectionError::CidsExhausted => ("connection ids exhausted".to_owned(), Other),
     }
@@ -185,8 +172,7 @@ impl TransportError {
             TransportError::Connection { kind, .. } => *kind,
             TransportError::Timeout { .. } => ConnectionFailure::Unreachable,
             TransportError::Handshake {
-                source: HandshakeError::VersionMismatch { .. },
-                ..
+                source: HandshakeError::VersionMismatch { .. }, ..
             } => ConnectionFailure::Version,
             _ => ConnectionFailure::Other,
         }
@@ -209,20 +195,13 @@ impl TransportError {
         };
         match lost {
             Some(e) => TransportError::from_connection(target, e),
-            None => TransportError::Frame {
-                target: target.to_owned(),
-                source: err,
-            },
+            None => TransportError::Frame { target: target.to_owned(), source: err },
         }
     }
 
     pub(crate) fn from_connection(target: &str, err: &ConnectionError) -> Self {
         let (detail, kind) = describe_connection_error(err);
-        TransportError::Connection {
-            target: target.to_owned(),
-            detail,
-            kind,
-        }
+        TransportError::Connection { target: target.to_owned(), detail, kind }
     }
 }
 

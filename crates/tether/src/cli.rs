@@ -9,6 +9,8 @@ const AFTER_HELP: &str = "\
 Examples:
   tether info alice-laptop                 summary of a host from hosts.toml
   tether info 10.0.0.7 --json              an agent whose certificate carries that IP
+  tether ps ws-042 --sort mem --filter chrome
+  tether kill ws-042 4711 --signal KILL     (tier 2)
   tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
   tether audit ws-042 -n 50                the agent's audit log (tier 3)
   tether pki init --org Example            create the organisation's CA
@@ -63,11 +65,43 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show a machine's summary: host, OS, kernel, uptime, CPU, memory (tier 1, fleet).
+    /// Show a machine's system information: host, CPU, memory, disks, network,
+    /// sensors, users, batteries, clock skew (tier 1, fleet).
     Info {
         /// Alias from hosts.toml, or host[:port].
         host: String,
         /// Print JSON instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List processes, sampled over 250 ms (tier 1, fleet).
+    Ps {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// Sort by CPU, memory or pid.
+        #[arg(long, value_enum, default_value_t = SortArg::Cpu)]
+        sort: SortArg,
+        /// Only processes whose name or command contains this (any case).
+        #[arg(long, value_name = "NAME")]
+        filter: Option<String>,
+        /// At most this many processes.
+        #[arg(short = 'n', long, default_value_t = 40)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signal a process and wait up to 3 s for it to exit (tier 2). Exits 1 if it
+    /// is still running.
+    Kill {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// The process id, as `tether ps` shows it.
+        pid: u32,
+        /// TERM asks the process to end; KILL ends it at once.
+        #[arg(long, value_enum, default_value_t = SignalArg::Term)]
+        signal: SignalArg,
+        /// Print JSON instead of a sentence.
         #[arg(long)]
         json: bool,
     },
@@ -106,15 +140,46 @@ pub enum Command {
     Man,
 }
 
+/// `--sort` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortArg {
+    Cpu,
+    Mem,
+    Pid,
+}
+
+impl From<SortArg> for tether_proto::system::ProcessSort {
+    fn from(s: SortArg) -> Self {
+        match s {
+            SortArg::Cpu => Self::Cpu,
+            SortArg::Mem => Self::Memory,
+            SortArg::Pid => Self::Pid,
+        }
+    }
+}
+
+/// `--signal` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignalArg {
+    #[value(name = "TERM", alias = "term")]
+    Term,
+    #[value(name = "KILL", alias = "kill")]
+    Kill,
+}
+
+impl From<SignalArg> for tether_proto::system::KillSignal {
+    fn from(s: SignalArg) -> Self {
+        match s {
+            SignalArg::Term => Self::Term,
+            SignalArg::Kill => Self::Kill,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PkiDir {
     /// The PKI directory (holds the CA key: keep it offline and private).
-    #[arg(
-        long,
-        env = "TETHER_PKI_DIR",
-        default_value = "pki",
-        value_name = "DIR"
-    )]
+    #[arg(long, env = "TETHER_PKI_DIR", default_value = "pki", value_name = "DIR")]
     pub pki_dir: PathBuf,
 }
 
@@ -257,6 +322,24 @@ mod tests {
         assert!(
             Cli::try_parse_from(["tether", "pki", "issue-agent", "x", "--ip", "nope"]).is_err()
         );
+    }
+
+    #[test]
+    fn ps_and_kill_parse() {
+        let cli = Cli::try_parse_from([
+            "tether", "ps", "h", "--sort", "mem", "--filter", "fox", "-n", "5",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Ps { sort: SortArg::Mem, ref filter, limit: 5, json: false, .. } if filter.as_deref() == Some("fox")
+        ));
+        let cli = Cli::try_parse_from(["tether", "kill", "h", "42", "--signal", "KILL"]).unwrap();
+        assert!(matches!(cli.command, Command::Kill { pid: 42, signal: SignalArg::Kill, .. }));
+        assert!(Cli::try_parse_from(["tether", "kill", "h", "42", "--signal", "kill"]).is_ok());
+        assert!(Cli::try_parse_from(["tether", "kill", "h", "-5"]).is_err());
+        assert!(Cli::try_parse_from(["tether", "kill", "h", "1", "--signal", "HUP"]).is_err());
+        assert!(Cli::try_parse_from(["tether", "ps", "h", "--sort", "name"]).is_err());
     }
 
     #[test]

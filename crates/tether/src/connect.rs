@@ -19,9 +19,7 @@ pub struct Session {
 
 impl GlobalArgs {
     pub fn config_dir(&self) -> std::path::PathBuf {
-        self.config_dir
-            .clone()
-            .unwrap_or_else(identity::default_config_dir)
+        self.config_dir.clone().unwrap_or_else(identity::default_config_dir)
     }
 
     pub fn timeout(&self) -> anyhow::Result<Duration> {
@@ -32,10 +30,7 @@ impl GlobalArgs {
     }
 
     pub fn load_hosts(&self) -> anyhow::Result<Hosts> {
-        let path = self
-            .hosts
-            .clone()
-            .unwrap_or_else(|| self.config_dir().join("hosts.toml"));
+        let path = self.hosts.clone().unwrap_or_else(|| self.config_dir().join("hosts.toml"));
         Hosts::load(&path)
     }
 }
@@ -47,27 +42,16 @@ pub async fn connect(global: &GlobalArgs, host: &str) -> anyhow::Result<Session>
         validate_ticket(ticket).map_err(|e| anyhow::anyhow!("--ticket: {e}"))?;
     }
     let dir = global.config_dir();
-    let identity = IdentityFiles::resolve(
-        &dir,
-        global.cert.clone(),
-        global.key.clone(),
-        global.ca.clone(),
-    );
+    let identity =
+        IdentityFiles::resolve(&dir, global.cert.clone(), global.key.clone(), global.ca.clone());
     let tls = identity.client_tls()?;
     let hosts = global.load_hosts()?;
     let target = identity::resolve(host, &hosts, global.server_name.as_deref()).await?;
     let endpoint = tether_transport::client_endpoint(target.addr, tls)?;
-    let hello = Hello::new(
-        format!("tether {}", env!("CARGO_PKG_VERSION")),
-        global.ticket.clone(),
-    );
+    let hello = Hello::new(format!("tether {}", env!("CARGO_PKG_VERSION")), global.ticket.clone());
     let client =
         Client::connect(&endpoint, target.addr, &target.server_name, &hello, timeout).await?;
-    Ok(Session {
-        client,
-        target,
-        endpoint,
-    })
+    Ok(Session { client, target, endpoint })
 }
 
 impl Session {

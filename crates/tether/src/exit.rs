@@ -28,16 +28,15 @@ pub const VERSION_MISMATCH: u8 = 7;
 /// The exit code for an error: the first transport error in its chain
 /// decides; anything else is a plain failure.
 pub fn for_error(err: &anyhow::Error) -> ExitCode {
-    let code = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<TransportError>())
-        .map_or(FAILURE, |t| match (t.agent_reply(), t.failure()) {
+    let code = err.chain().find_map(|e| e.downcast_ref::<TransportError>()).map_or(FAILURE, |t| {
+        match (t.agent_reply(), t.failure()) {
             (Some(reply), _) if reply.kind == ErrorKind::Denied => DENIED,
             (Some(_), _) => FAILURE,
             (None, ConnectionFailure::Unreachable) => UNREACHABLE,
             (None, ConnectionFailure::Authentication) => AUTHENTICATION,
             (None, ConnectionFailure::Version) => VERSION_MISMATCH,
             (None, ConnectionFailure::Other) => FAILURE,
-        });
+        }
+    });
     ExitCode::from(code)
 }

@@ -53,11 +53,9 @@ impl IdentityFiles {
 
     /// Builds the TLS client config, explaining which file is missing.
     pub fn client_tls(&self) -> anyhow::Result<rustls::ClientConfig> {
-        for (what, path) in [
-            ("certificate", &self.cert),
-            ("key", &self.key),
-            ("CA certificate", &self.ca),
-        ] {
+        for (what, path) in
+            [("certificate", &self.cert), ("key", &self.key), ("CA certificate", &self.ca)]
+        {
             if !path.exists() {
                 bail!(
                     "technician {what} {} not found; install your identity there or pass \
@@ -110,9 +108,7 @@ impl Hosts {
         let file: HostsFile = toml::from_str(&text).map_err(|e| {
             anyhow::anyhow!("invalid hosts file {}: {}", path.display(), e.message())
         })?;
-        Ok(Hosts {
-            entries: file.hosts,
-        })
+        Ok(Hosts { entries: file.hosts })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &HostEntry)> {
@@ -138,9 +134,7 @@ pub fn split_host_port(text: &str) -> anyhow::Result<(String, u16)> {
     if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest.split_once(']').context("unclosed '[' in address")?;
         let port = match after.strip_prefix(':') {
-            Some(p) => p
-                .parse()
-                .with_context(|| format!("invalid port in {text:?}"))?,
+            Some(p) => p.parse().with_context(|| format!("invalid port in {text:?}"))?,
             None if after.is_empty() => DEFAULT_PORT,
             None => bail!("invalid address {text:?}"),
         };
@@ -149,8 +143,7 @@ pub fn split_host_port(text: &str) -> anyhow::Result<(String, u16)> {
     match text.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => Ok((
             host.to_owned(),
-            port.parse()
-                .with_context(|| format!("invalid port in {text:?}"))?,
+            port.parse().with_context(|| format!("invalid port in {text:?}"))?,
         )),
         _ => Ok((text.to_owned(), DEFAULT_PORT)),
     }
@@ -164,10 +157,9 @@ pub async fn resolve(
     server_name: Option<&str>,
 ) -> anyhow::Result<Target> {
     let (address, default_name) = match hosts.entries.get(host) {
-        Some(entry) => (
-            entry.address.clone(),
-            entry.name.clone().unwrap_or_else(|| host.to_owned()),
-        ),
+        Some(entry) => {
+            (entry.address.clone(), entry.name.clone().unwrap_or_else(|| host.to_owned()))
+        }
         None => {
             let (h, _) = split_host_port(host)?;
             (host.to_owned(), h)
@@ -192,20 +184,11 @@ mod tests {
 
     #[test]
     fn host_port_forms() {
-        assert_eq!(
-            split_host_port("pc-7").unwrap(),
-            ("pc-7".into(), DEFAULT_PORT)
-        );
+        assert_eq!(split_host_port("pc-7").unwrap(), ("pc-7".into(), DEFAULT_PORT));
         assert_eq!(split_host_port("pc-7:9000").unwrap(), ("pc-7".into(), 9000));
-        assert_eq!(
-            split_host_port("10.0.0.5:1").unwrap(),
-            ("10.0.0.5".into(), 1)
-        );
+        assert_eq!(split_host_port("10.0.0.5:1").unwrap(), ("10.0.0.5".into(), 1));
         assert_eq!(split_host_port("[::1]:99").unwrap(), ("::1".into(), 99));
-        assert_eq!(
-            split_host_port("[::1]").unwrap(),
-            ("::1".into(), DEFAULT_PORT)
-        );
+        assert_eq!(split_host_port("[::1]").unwrap(), ("::1".into(), DEFAULT_PORT));
         assert!(split_host_port("pc:notaport").is_err());
     }
 
@@ -226,13 +209,8 @@ mod tests {
             ("127.0.0.1:9999", "ws-042")
         );
         let t = resolve("lab", &hosts, None).await.unwrap();
-        assert_eq!(
-            (t.addr.port(), t.server_name.as_str()),
-            (DEFAULT_PORT, "lab")
-        );
-        let t = resolve("127.0.0.1:5", &hosts, Some("agent-9"))
-            .await
-            .unwrap();
+        assert_eq!((t.addr.port(), t.server_name.as_str()), (DEFAULT_PORT, "lab"));
+        let t = resolve("127.0.0.1:5", &hosts, Some("agent-9")).await.unwrap();
         assert_eq!(t.server_name, "agent-9");
     }
 
@@ -242,15 +220,7 @@ mod tests {
         let path = dir.path().join("hosts.toml");
         std::fs::write(&path, "[hosts.x]\nadress = \"typo\"\n").unwrap();
         let err = Hosts::load(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("invalid hosts file") && err.contains("hosts.toml"),
-            "{err}"
-        );
-        assert!(
-            Hosts::load(&dir.path().join("none.toml"))
-                .unwrap()
-                .entries
-                .is_empty()
-        );
+        assert!(err.contains("invalid hosts file") && err.contains("hosts.toml"), "{err}");
+        assert!(Hosts::load(&dir.path().join("none.toml")).unwrap().entries.is_empty());
     }
 }

@@ -76,6 +76,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(async {
                 match network {
                     Command::Info { host, json } => commands::info::run(&global, &host, json).await,
+                    Command::Ps { host, sort, filter, limit, json } => {
+                        commands::ps::list(&global, &host, sort.into(), filter, limit, json).await
+                    }
+                    Command::Kill { host, pid, signal, json } => {
+                        commands::ps::kill(&global, &host, pid, signal.into(), json).await
+                    }
                     Command::Audit { host, lines, json } => {
                         commands::audit::run(&global, &host, lines, json).await
                     }

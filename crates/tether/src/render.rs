@@ -9,11 +9,7 @@ pub fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// A duration as days, hours and minutes, e.g. "3 d 4 h 12 min".
@@ -46,6 +42,70 @@ pub fn clock_offset(offset_ms: i64) -> String {
     }
 }
 
+/// Column alignment for [`table`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// An aligned text table: a header row and rows, two spaces between
+/// columns, the last column never padded (so long commands do not push
+/// trailing spaces). Widths count characters, not bytes.
+pub fn table(headers: &[(&str, Align)], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _))| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+                .max(h.len())
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut out = String::new();
+        for (i, cell) in cells.into_iter().enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            match headers[i].1 {
+                _ if i == last && headers[i].1 == Align::Left => out.push_str(cell),
+                Align::Left => {
+                    out.push_str(cell);
+                    out.push_str(&" ".repeat(pad));
+                }
+                Align::Right => {
+                    out.push_str(&" ".repeat(pad));
+                    out.push_str(cell);
+                }
+            }
+            if i != last {
+                out.push_str("  ");
+            }
+        }
+        // An empty last cell would leave the separator dangling.
+        let mut out = out.trim_end().to_owned();
+        out.push('\n');
+        out
+    };
+    let mut out = line(headers.iter().map(|(h, _)| *h).collect());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// Shortens `text` to `max` characters, marking the cut with "…".
+pub fn ellipsize(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,11 +117,22 @@ mod tests {
         assert_eq!(uptime(59), "0 min");
         assert_eq!(uptime(3 * 86_400 + 4 * 3600 + 12 * 60), "3 d 4 h 12 min");
         assert_eq!(unix_time(1_795_000_000), "2026-11-18 11:06 UTC");
-        assert_eq!(
-            clock_offset(200),
-            "in step with this machine (within 0.5 s)"
-        );
+        assert_eq!(clock_offset(200), "in step with this machine (within 0.5 s)");
         assert_eq!(clock_offset(-2500), "2.5 s behind this machine");
         assert_eq!(clock_offset(61_000), "61.0 s ahead of this machine");
+        assert_eq!(ellipsize("abcdef", 4), "abc…");
+        assert_eq!(ellipsize("abc", 4), "abc");
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &[("PID", Align::Right), ("NAME", Align::Left), ("CMD", Align::Left)],
+            &[
+                vec!["7".into(), "sleep".into(), "sleep 300".into()],
+                vec!["1234".into(), "sh".into(), "sh -c x".into()],
+            ],
+        );
+        assert_eq!(t, " PID  NAME   CMD\n   7  sleep  sleep 300\n1234  sh     sh -c x\n");
     }
 }

@@ -18,9 +18,7 @@ const AGENT: &str = "agent-a";
 /// The agent's server config from a PKI with an agent certificate, loading
 /// the CRL the way an agent does.
 fn agent_config(pki: &tether_pki::Pki) -> rustls::ServerConfig {
-    let agent = pki
-        .issue_agent(AGENT, &[], &[], DEFAULT_AGENT_DAYS, true)
-        .expect("issue agent");
+    let agent = pki.issue_agent(AGENT, &[], &[], DEFAULT_AGENT_DAYS, true).expect("issue agent");
     let (chain, key) = credentials(&agent);
     let crls = load_crls(&pki.crl_path()).expect("load CRL");
     server_config(chain, key, &ca(pki), crls).expect("server config")
@@ -44,9 +42,7 @@ fn assert_server_refused(
 #[test]
 fn good_technician_is_admitted_and_identified() {
     let (_dir, pki) = new_pki();
-    let tech = pki
-        .issue_tech("alice", Role::Tier(Tier::Two), DEFAULT_TECH_DAYS, false)
-        .unwrap();
+    let tech = pki.issue_tech("alice", Role::Tier(Tier::Two), DEFAULT_TECH_DAYS, false).unwrap();
 
     let server = handshake(tech_config(&tech, &pki), agent_config(&pki), AGENT).expect("handshake");
 
@@ -62,9 +58,7 @@ fn good_technician_is_admitted_and_identified() {
 fn agent_is_reachable_by_extra_dns_name_and_ip() {
     let (_dir, pki) = new_pki();
     let ip = "192.0.2.7".parse().unwrap();
-    let agent = pki
-        .issue_agent(AGENT, &["pc7.corp.example".into()], &[ip], 30, false)
-        .unwrap();
+    let agent = pki.issue_agent(AGENT, &["pc7.corp.example".into()], &[ip], 30, false).unwrap();
     let tech = pki.issue_tech("alice", Role::Fleet, 1, false).unwrap();
     let (chain, key) = credentials(&agent);
     let crls = load_crls(&pki.crl_path()).unwrap();
@@ -80,9 +74,7 @@ fn agent_is_reachable_by_extra_dns_name_and_ip() {
 fn certificate_from_another_ca_is_refused() {
     let (_dir, pki) = new_pki();
     let (_other_dir, other) = new_pki_for("Other Org");
-    let stranger = other
-        .issue_tech("mallory", Role::Tier(Tier::Three), 1, false)
-        .unwrap();
+    let stranger = other.issue_tech("mallory", Role::Tier(Tier::Three), 1, false).unwrap();
 
     // The stranger trusts our CA, so only the agent's check can stop them.
     let result = handshake(tech_config(&stranger, &pki), agent_config(&pki), AGENT);
@@ -96,9 +88,7 @@ fn certificate_from_a_look_alike_ca_is_refused() {
     // the signature tells them apart.
     let (_dir, pki) = new_pki();
     let (_other_dir, forger) = new_pki();
-    let stranger = forger
-        .issue_tech("mallory", Role::Tier(Tier::Three), 1, false)
-        .unwrap();
+    let stranger = forger.issue_tech("mallory", Role::Tier(Tier::Three), 1, false).unwrap();
 
     let result = handshake(tech_config(&stranger, &pki), agent_config(&pki), AGENT);
 
@@ -108,9 +98,7 @@ fn certificate_from_a_look_alike_ca_is_refused() {
 #[test]
 fn revoked_technician_is_refused_after_crl_reload() {
     let (_dir, pki) = new_pki();
-    let tech = pki
-        .issue_tech("bob", Role::Tier(Tier::One), DEFAULT_TECH_DAYS, false)
-        .unwrap();
+    let tech = pki.issue_tech("bob", Role::Tier(Tier::One), DEFAULT_TECH_DAYS, false).unwrap();
     assert!(handshake(tech_config(&tech, &pki), agent_config(&pki), AGENT).is_ok());
 
     pki.revoke(&tech.entry.serial).unwrap();
@@ -122,12 +110,8 @@ fn revoked_technician_is_refused_after_crl_reload() {
 #[test]
 fn revoked_serials_match_peer_identity_serials() {
     let (_dir, pki) = new_pki();
-    let bob = pki
-        .issue_tech("bob", Role::Tier(Tier::One), 1, false)
-        .unwrap();
-    let eve = pki
-        .issue_tech("eve", Role::Tier(Tier::Two), 1, false)
-        .unwrap();
+    let bob = pki.issue_tech("bob", Role::Tier(Tier::One), 1, false).unwrap();
+    let eve = pki.issue_tech("eve", Role::Tier(Tier::Two), 1, false).unwrap();
     let empty = tether_pki::revoked_serials(&load_crls(&pki.crl_path()).unwrap()).unwrap();
     assert!(empty.is_empty());
 
@@ -144,9 +128,7 @@ fn revoked_serials_match_peer_identity_serials() {
 fn crl_of_another_ca_fails_closed() {
     let (_dir, pki) = new_pki();
     let (_other_dir, other) = new_pki_for("Other Org");
-    let tech = pki
-        .issue_tech("carol", Role::Tier(Tier::One), 1, false)
-        .unwrap();
+    let tech = pki.issue_tech("carol", Role::Tier(Tier::One), 1, false).unwrap();
     let agent = pki.issue_agent(AGENT, &[], &[], 30, false).unwrap();
     let (chain, key) = credentials(&agent);
     let wrong_crls = load_crls(&other.crl_path()).unwrap();
@@ -161,9 +143,7 @@ fn crl_of_another_ca_fails_closed() {
 fn crl_of_a_look_alike_ca_is_refused() {
     let (_dir, pki) = new_pki();
     let (_other_dir, forger) = new_pki();
-    let tech = pki
-        .issue_tech("carol", Role::Tier(Tier::One), 1, false)
-        .unwrap();
+    let tech = pki.issue_tech("carol", Role::Tier(Tier::One), 1, false).unwrap();
     let agent = pki.issue_agent(AGENT, &[], &[], 30, false).unwrap();
     let (chain, key) = credentials(&agent);
     let forged_crls = load_crls(&forger.crl_path()).unwrap();
@@ -172,10 +152,7 @@ fn crl_of_a_look_alike_ca_is_refused() {
     let result = handshake(tech_config(&tech, &pki), server, AGENT);
 
     assert!(
-        matches!(
-            result,
-            Err(Failure::Server(Error::InvalidCertRevocationList(_)))
-        ),
+        matches!(result, Err(Failure::Server(Error::InvalidCertRevocationList(_)))),
         "{result:?}"
     );
 }
@@ -207,9 +184,7 @@ fn expired_technician_is_refused() {
 #[test]
 fn agent_dialled_by_another_name_is_refused_by_the_client() {
     let (_dir, pki) = new_pki();
-    let tech = pki
-        .issue_tech("erin", Role::Tier(Tier::Two), 1, false)
-        .unwrap();
+    let tech = pki.issue_tech("erin", Role::Tier(Tier::Two), 1, false).unwrap();
 
     let result = handshake(tech_config(&tech, &pki), agent_config(&pki), "agent-b");
 
@@ -224,12 +199,8 @@ fn agent_dialled_by_another_name_is_refused_by_the_client() {
 #[test]
 fn technician_certificate_cannot_serve_as_agent() {
     let (_dir, pki) = new_pki();
-    let tech = pki
-        .issue_tech("frank", Role::Tier(Tier::Three), 1, false)
-        .unwrap();
-    let impostor = pki
-        .issue_tech("impostor", Role::Tier(Tier::One), 1, false)
-        .unwrap();
+    let tech = pki.issue_tech("frank", Role::Tier(Tier::Three), 1, false).unwrap();
+    let impostor = pki.issue_tech("impostor", Role::Tier(Tier::One), 1, false).unwrap();
     let (chain, key) = credentials(&impostor);
     let crls = load_crls(&pki.crl_path()).unwrap();
     let server = server_config(chain, key, &ca(&pki), crls).unwrap();
@@ -277,10 +248,7 @@ fn configs_are_tls13_only_without_resumption() {
     let tech = pki.issue_tech("gina", Role::Fleet, 1, false).unwrap();
     let client = tech_config(&tech, &pki);
     let connection = handshake(client, server, AGENT).unwrap();
-    assert_eq!(
-        connection.protocol_version(),
-        Some(rustls::ProtocolVersion::TLSv1_3)
-    );
+    assert_eq!(connection.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
 }
 
 #[test]
@@ -292,10 +260,7 @@ fn configs_need_a_ca() {
         client_config(chain.clone(), key.clone_key(), &[]),
         Err(PkiError::NoTrustAnchors)
     ));
-    assert!(matches!(
-        server_config(chain, key, &[], Vec::new()),
-        Err(PkiError::NoTrustAnchors)
-    ));
+    assert!(matches!(server_config(chain, key, &[], Vec::new()), Err(PkiError::NoTrustAnchors)));
 }
 
 #[test]
@@ -304,20 +269,14 @@ fn loaders_reject_files_without_the_expected_items() {
     let empty = dir.path().join("empty.pem");
     fs::write(&empty, "").unwrap();
 
-    assert!(matches!(
-        tether_pki::load_certs(&empty),
-        Err(PkiError::NoPemItems { .. })
-    ));
+    assert!(matches!(tether_pki::load_certs(&empty), Err(PkiError::NoPemItems { .. })));
     assert!(matches!(
         load_crls(&pki.ca_cert_path()),
         Err(PkiError::NoPemItems { what: "CRL", .. })
     ));
     assert!(matches!(
         tether_pki::load_private_key(&pki.ca_cert_path()),
-        Err(PkiError::NoPemItems {
-            what: "private key",
-            ..
-        })
+        Err(PkiError::NoPemItems { what: "private key", .. })
     ));
     let missing = dir.path().join("missing.pem");
     match tether_pki::load_certs(&missing) {

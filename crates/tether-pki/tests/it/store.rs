@@ -27,12 +27,7 @@ fn read_crl(pki: &Pki) -> (u64, Vec<String>) {
     let number = number.first().copied().unwrap_or(0);
     let serials = crl
         .iter_revoked_certificates()
-        .map(|r| {
-            r.raw_serial()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        })
+        .map(|r| r.raw_serial().iter().map(|b| format!("{b:02x}")).collect::<String>())
         .map(|s| s.trim_start_matches("00").to_owned())
         .collect();
     (number, serials)
@@ -86,22 +81,12 @@ fn init_refuses_an_existing_ca_certificate_alone() {
 fn ca_certificate_can_only_sign_leaves() {
     let (_dir, pki) = new_pki();
     with_cert(&pki.ca_cert_path(), |cert| {
-        let constraints = cert
-            .basic_constraints()
-            .unwrap()
-            .expect("basic constraints")
-            .value;
+        let constraints = cert.basic_constraints().unwrap().expect("basic constraints").value;
         assert!(constraints.ca);
         assert_eq!(constraints.path_len_constraint, Some(0));
         let usage = cert.key_usage().unwrap().expect("key usage").value;
         assert!(usage.key_cert_sign() && usage.crl_sign());
-        let org = cert
-            .subject()
-            .iter_organization()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap();
+        let org = cert.subject().iter_organization().next().unwrap().as_str().unwrap();
         assert_eq!(org, ORG);
     });
 }
@@ -110,14 +95,8 @@ fn ca_certificate_can_only_sign_leaves() {
 fn bad_organisation_and_zero_days_are_rejected_before_any_write() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::open(dir.path().join("pki"));
-    assert!(matches!(
-        pki.init("", 365),
-        Err(PkiError::InvalidOrganisation { .. })
-    ));
-    assert!(matches!(
-        pki.init(ORG, 0),
-        Err(PkiError::InvalidValidity(_))
-    ));
+    assert!(matches!(pki.init("", 365), Err(PkiError::InvalidOrganisation { .. })));
+    assert!(matches!(pki.init(ORG, 0), Err(PkiError::InvalidValidity(_))));
     assert!(!pki.root().exists());
 }
 
@@ -134,9 +113,7 @@ fn issuing_before_init_says_so() {
 fn tech_certificate_identity_matches_its_index_entry() {
     let (_dir, pki) = new_pki();
 
-    let issued = pki
-        .issue_tech("alice@corp", Role::Tier(Tier::Three), 7, false)
-        .unwrap();
+    let issued = pki.issue_tech("alice@corp", Role::Tier(Tier::Three), 7, false).unwrap();
 
     assert_eq!(issued.cert_path, pki.root().join("techs/alice@corp.crt"));
     assert_eq!(mode(&issued.key_path), 0o600);
@@ -151,13 +128,7 @@ fn tech_certificate_identity_matches_its_index_entry() {
     assert!(pki.list().unwrap().contains(&issued.entry));
 
     with_cert(&issued.cert_path, |cert| {
-        let ou = cert
-            .subject()
-            .iter_organizational_unit()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap();
+        let ou = cert.subject().iter_organizational_unit().next().unwrap().as_str().unwrap();
         assert_eq!(ou, "tether-role:tier3");
         let eku = cert.extended_key_usage().unwrap().expect("EKU").value;
         assert!(eku.client_auth && !eku.server_auth);
@@ -167,31 +138,22 @@ fn tech_certificate_identity_matches_its_index_entry() {
 #[test]
 fn reissue_needs_force_and_keeps_the_key_private() {
     let (_dir, pki) = new_pki();
-    let first = pki
-        .issue_tech("alice", Role::Tier(Tier::One), 7, false)
-        .unwrap();
+    let first = pki.issue_tech("alice", Role::Tier(Tier::One), 7, false).unwrap();
     let key_before = fs::read(&first.key_path).unwrap();
 
-    let err = pki
-        .issue_tech("alice", Role::Tier(Tier::Two), 7, false)
-        .unwrap_err();
+    let err = pki.issue_tech("alice", Role::Tier(Tier::Two), 7, false).unwrap_err();
     assert!(matches!(&err, PkiError::AlreadyExists(_)), "{err:?}");
     assert!(err.to_string().contains("--force"), "{err}");
     assert_eq!(fs::read(&first.key_path).unwrap(), key_before);
     assert_eq!(pki.list().unwrap().len(), 2);
 
-    let second = pki
-        .issue_tech("alice", Role::Tier(Tier::Two), 7, true)
-        .unwrap();
+    let second = pki.issue_tech("alice", Role::Tier(Tier::Two), 7, true).unwrap();
     assert_eq!(second.key_path, first.key_path);
     assert_eq!(mode(&second.key_path), 0o600);
     assert_ne!(fs::read(&second.key_path).unwrap(), key_before);
     assert_ne!(second.entry.serial, first.entry.serial);
     let id = peer_identity(&load_certs(&second.cert_path).unwrap()[0]).unwrap();
-    assert_eq!(
-        (id.serial, id.role),
-        (second.entry.serial.clone(), Role::Tier(Tier::Two))
-    );
+    assert_eq!((id.serial, id.role), (second.entry.serial.clone(), Role::Tier(Tier::Two)));
     assert_eq!(pki.list().unwrap().len(), 3);
     let leftovers: Vec<_> = fs::read_dir(pki.root().join("techs"))
         .unwrap()
@@ -207,29 +169,15 @@ fn agent_certificate_carries_all_names_and_server_purpose() {
     let ip = "2001:db8::1".parse().unwrap();
     let extra = vec!["pc7.corp.example".to_owned(), "agent-a".to_owned()];
 
-    let issued = pki
-        .issue_agent("agent-a", &extra, &[ip], 30, false)
-        .unwrap();
+    let issued = pki.issue_agent("agent-a", &extra, &[ip], 30, false).unwrap();
 
     assert_eq!(issued.entry.kind, CertKind::Agent);
     assert_eq!(issued.entry.role, None);
     assert_eq!(mode(&issued.key_path), 0o600);
     with_cert(&issued.cert_path, |cert| {
-        let cn = cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap();
+        let cn = cert.subject().iter_common_name().next().unwrap().as_str().unwrap();
         assert_eq!(cn, "agent-a");
-        let org = cert
-            .subject()
-            .iter_organization()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap();
+        let org = cert.subject().iter_organization().next().unwrap().as_str().unwrap();
         assert_eq!(org, ORG);
         let san = cert.subject_alternative_name().unwrap().expect("SAN").value;
         let names: Vec<String> = san
@@ -257,21 +205,13 @@ fn bad_names_are_rejected_and_nothing_is_written() {
 
     for name in ["Agent_A", "", "../x", "a..b", "10.0.0.1"] {
         let err = pki.issue_agent(name, &[], &[], 30, false).unwrap_err();
-        assert!(
-            matches!(err, PkiError::InvalidName { .. }),
-            "{name:?}: {err:?}"
-        );
+        assert!(matches!(err, PkiError::InvalidName { .. }), "{name:?}: {err:?}");
     }
-    let err = pki
-        .issue_agent("agent-a", &["bad name".into()], &[], 30, false)
-        .unwrap_err();
+    let err = pki.issue_agent("agent-a", &["bad name".into()], &[], 30, false).unwrap_err();
     assert!(matches!(err, PkiError::InvalidName { .. }), "{err:?}");
     for name in ["", "a b", "x/y", "-rf", &"t".repeat(65)] {
         let err = pki.issue_tech(name, Role::Fleet, 1, false).unwrap_err();
-        assert!(
-            matches!(err, PkiError::InvalidName { .. }),
-            "{name:?}: {err:?}"
-        );
+        assert!(matches!(err, PkiError::InvalidName { .. }), "{name:?}: {err:?}");
     }
 
     assert_eq!(pki.list().unwrap().len(), 1);
@@ -284,26 +224,16 @@ fn validity_must_be_ordered_and_within_the_ca() {
     let now = OffsetDateTime::now_utc();
     let backwards =
         pki.issue_tech_with_validity("a", Role::Fleet, now, now - time::Duration::hours(1), false);
-    assert!(
-        matches!(backwards, Err(PkiError::InvalidValidity(_))),
-        "{backwards:?}"
-    );
+    assert!(matches!(backwards, Err(PkiError::InvalidValidity(_))), "{backwards:?}");
     let too_long = pki.issue_agent("agent-a", &[], &[], tether_pki::DEFAULT_CA_DAYS + 1, false);
-    assert!(
-        matches!(too_long, Err(PkiError::InvalidValidity(_))),
-        "{too_long:?}"
-    );
+    assert!(matches!(too_long, Err(PkiError::InvalidValidity(_))), "{too_long:?}");
 }
 
 #[test]
 fn revoke_accepts_human_serials_and_updates_index_and_crl() {
     let (_dir, pki) = new_pki();
-    let keep = pki
-        .issue_tech("keep", Role::Tier(Tier::One), 7, false)
-        .unwrap();
-    let drop = pki
-        .issue_tech("drop", Role::Tier(Tier::One), 7, false)
-        .unwrap();
+    let keep = pki.issue_tech("keep", Role::Tier(Tier::One), 7, false).unwrap();
+    let drop = pki.issue_tech("drop", Role::Tier(Tier::One), 7, false).unwrap();
     let spelled: Vec<String> = drop
         .entry
         .serial
@@ -324,10 +254,7 @@ fn revoke_accepts_human_serials_and_updates_index_and_crl() {
     assert_eq!(by_serial(&keep.entry.serial).revoked_at, None);
     assert_eq!(read_crl(&pki), (2, vec![drop.entry.serial.clone()]));
 
-    assert!(matches!(
-        pki.revoke(&drop.entry.serial),
-        Err(PkiError::AlreadyRevoked { .. })
-    ));
+    assert!(matches!(pki.revoke(&drop.entry.serial), Err(PkiError::AlreadyRevoked { .. })));
     assert_eq!(read_crl(&pki).0, 2, "a refused revoke publishes nothing");
 }
 
@@ -336,18 +263,9 @@ fn revoke_refuses_unknown_malformed_and_ca_serials() {
     let (_dir, pki) = new_pki();
     let ca_serial = pki.list().unwrap()[0].serial.clone();
 
-    assert!(matches!(
-        pki.revoke("0123456789abcdef"),
-        Err(PkiError::UnknownSerial(_))
-    ));
-    assert!(matches!(
-        pki.revoke("not-a-serial"),
-        Err(PkiError::InvalidSerial(_))
-    ));
-    assert!(matches!(
-        pki.revoke(&ca_serial),
-        Err(PkiError::CannotRevokeCa(_))
-    ));
+    assert!(matches!(pki.revoke("0123456789abcdef"), Err(PkiError::UnknownSerial(_))));
+    assert!(matches!(pki.revoke("not-a-serial"), Err(PkiError::InvalidSerial(_))));
+    assert!(matches!(pki.revoke(&ca_serial), Err(PkiError::CannotRevokeCa(_))));
     assert_eq!(read_crl(&pki), (1, vec![]));
 }
 

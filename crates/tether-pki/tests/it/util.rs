@@ -20,8 +20,7 @@ pub fn new_pki() -> (TempDir, Pki) {
 pub fn new_pki_for(organisation: &str) -> (TempDir, Pki) {
     let dir = tempfile::tempdir().expect("create temp dir");
     let pki = Pki::open(dir.path().join("pki"));
-    pki.init(organisation, tether_pki::DEFAULT_CA_DAYS)
-        .expect("init");
+    pki.init(organisation, tether_pki::DEFAULT_CA_DAYS).expect("init");
     (dir, pki)
 }
 
@@ -77,13 +76,11 @@ pub fn handshake(
 fn transfer(from: &mut Connection, to: &mut Connection) -> Result<(), rustls::Error> {
     let mut wire = Vec::new();
     while from.wants_write() {
-        from.write_tls(&mut wire)
-            .expect("writing into a Vec cannot fail");
+        from.write_tls(&mut wire).expect("writing into a Vec cannot fail");
     }
     let mut rest = wire.as_slice();
     while !rest.is_empty() {
-        to.read_tls(&mut rest)
-            .expect("handshake records fit the receive buffer");
+        to.read_tls(&mut rest).expect("handshake records fit the receive buffer");
     }
     to.process_new_packets().map(|_| ())
 }

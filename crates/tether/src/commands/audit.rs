@@ -15,10 +15,8 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response = session
-        .client
-        .request(&Request::AuditTail { limit: lines }, global.timeout()?)
-        .await;
+    let response =
+        session.client.request(&Request::AuditTail { limit: lines }, global.timeout()?).await;
     session.finish().await;
     let Response::AuditTail(entries) = response? else {
         anyhow::bail!("unexpected reply to audit");

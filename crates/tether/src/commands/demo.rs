@@ -154,9 +154,7 @@ fn find_agent_binary() -> anyhow::Result<PathBuf> {
         return Ok(path);
     }
     let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("tether-agent"))
-            .find(|p| Path::is_file(p))
+        std::env::split_paths(&paths).map(|dir| dir.join("tether-agent")).find(|p| Path::is_file(p))
     });
     on_path.context("tether-agent not found next to tether or on PATH; build the workspace first")
 }

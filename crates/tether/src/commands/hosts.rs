@@ -28,21 +28,10 @@ pub fn run(global: &GlobalArgs, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let width = rows.iter().map(|r| r.alias.len()).max().unwrap_or(5).max(5);
-    let addr_width = rows
-        .iter()
-        .map(|r| r.address.len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    println!(
-        "{:<width$}  {:<addr_width$}  CERTIFICATE NAME",
-        "ALIAS", "ADDRESS"
-    );
+    let addr_width = rows.iter().map(|r| r.address.len()).max().unwrap_or(7).max(7);
+    println!("{:<width$}  {:<addr_width$}  CERTIFICATE NAME", "ALIAS", "ADDRESS");
     for r in &rows {
-        println!(
-            "{:<width$}  {:<addr_width$}  {}",
-            r.alias, r.address, r.name
-        );
+        println!("{:<width$}  {:<addr_width$}  {}", r.alias, r.address, r.name);
     }
     Ok(ExitCode::SUCCESS)
 }

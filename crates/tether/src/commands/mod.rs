@@ -6,3 +6,4 @@ pub mod demo;
 pub mod hosts;
 pub mod info;
 pub mod pki;
+pub mod ps;

@@ -23,19 +23,9 @@ pub fn run(command: PkiCommand) -> anyhow::Result<ExitCode> {
                 "  CA key    {}  (mode 0600; keep it private and backed up)",
                 issued.key_path.display()
             );
-            println!(
-                "  CRL       {}  (give to every agent)",
-                pki.crl_path().display()
-            );
+            println!("  CRL       {}  (give to every agent)", pki.crl_path().display());
         }
-        PkiCommand::IssueAgent {
-            dir,
-            name,
-            ips,
-            dns,
-            days,
-            force,
-        } => {
+        PkiCommand::IssueAgent { dir, name, ips, dns, days, force } => {
             let pki = Pki::open(&dir.pki_dir);
             let issued = pki.issue_agent(&name, &dns, &ips, days, force)?;
             print_issued("agent", &issued);
@@ -46,14 +36,7 @@ pub fn run(command: PkiCommand) -> anyhow::Result<ExitCode> {
                 pki.ca_cert_path().display()
             );
         }
-        PkiCommand::IssueTech {
-            dir,
-            name,
-            tier,
-            role,
-            days,
-            force,
-        } => {
+        PkiCommand::IssueTech { dir, name, tier, role, days, force } => {
             let pki = Pki::open(&dir.pki_dir);
             let role = match (tier.and_then(Tier::from_number), role) {
                 (Some(tier), _) => Role::Tier(tier),
@@ -75,12 +58,7 @@ pub fn run(command: PkiCommand) -> anyhow::Result<ExitCode> {
         PkiCommand::Revoke { dir, serial } => {
             let pki = Pki::open(&dir.pki_dir);
             let entry = pki.revoke(&serial)?;
-            println!(
-                "revoked {} {} ({})",
-                kind_name(entry.kind),
-                entry.name,
-                entry.serial
-            );
+            println!("revoked {} {} ({})", kind_name(entry.kind), entry.name, entry.serial);
             println!(
                 "  CRL       {} re-signed; agents pick it up within 30 s (or at once on SIGHUP)",
                 pki.crl_path().display()
@@ -121,18 +99,8 @@ fn kind_name(kind: CertKind) -> &'static str {
 
 /// The `pki list` table.
 pub fn table(entries: &[IndexEntry]) -> String {
-    let serial_w = entries
-        .iter()
-        .map(|e| e.serial.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    let name_w = entries
-        .iter()
-        .map(|e| e.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let serial_w = entries.iter().map(|e| e.serial.len()).max().unwrap_or(6).max(6);
+    let name_w = entries.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
     let mut out = format!(
         "{:<serial_w$}  {:<5}  {:<name_w$}  {:<5}  {:<20}  STATUS\n",
         "SERIAL", "KIND", "NAME", "ROLE", "NOT AFTER"
