@@ -6,5 +6,6 @@
 mod auth;
 mod cli;
 mod diagnostics;
+mod network;
 mod protocol;
 mod raw;

@@ -342,3 +342,77 @@ impl Drop for Agent {
         let _ = self.child.wait();
     }
 }
+
+/// A DNS resolver on 127.0.0.1 for tests: names in `answers` resolve to
+/// their address (A queries; AAAA gets an empty answer), names in
+/// `nxdomain` do not exist, anything else gets no answer at all.
+pub struct FakeResolver {
+    pub addr: std::net::SocketAddr,
+}
+
+impl FakeResolver {
+    pub fn start(answers: &[(&str, std::net::Ipv4Addr)], nxdomain: &[&str]) -> FakeResolver {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind resolver");
+        let addr = socket.local_addr().expect("resolver address");
+        let answers: Vec<(String, std::net::Ipv4Addr)> =
+            answers.iter().map(|(n, a)| (n.to_ascii_lowercase(), *a)).collect();
+        let nxdomain: Vec<String> = nxdomain.iter().map(|n| n.to_ascii_lowercase()).collect();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                let Some((name, question_end)) = question(&buf[..n]) else { continue };
+                let qtype = u16::from_be_bytes([buf[question_end - 4], buf[question_end - 3]]);
+                let mut reply = buf[..question_end].to_vec();
+                reply[2] |= 0x80;
+                if nxdomain.contains(&name) {
+                    reply[3] = (reply[3] & 0xf0) | 3;
+                } else if let Some((_, a)) = answers.iter().find(|(n, _)| *n == name) {
+                    if qtype == 1 {
+                        reply[7] = 1;
+                        reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                        reply.extend_from_slice(&a.octets());
+                    }
+                } else {
+                    continue;
+                }
+                let _ = socket.send_to(&reply, peer);
+            }
+        });
+        FakeResolver { addr }
+    }
+}
+
+/// The question name (lowercase) and the offset after the question.
+fn question(packet: &[u8]) -> Option<(String, usize)> {
+    let mut at = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = usize::from(*packet.get(at)?);
+        if len == 0 {
+            break;
+        }
+        labels
+            .push(String::from_utf8_lossy(packet.get(at + 1..at + 1 + len)?).to_ascii_lowercase());
+        at += 1 + len;
+    }
+    let end = at + 5;
+    (end <= packet.len()).then(|| (labels.join("."), end))
+}
+
+/// An HTTP server on 127.0.0.1 answering every request with `status`.
+pub fn http_server(status: u16) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind http");
+    let addr = listener.local_addr().expect("http address");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status} Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    addr
+}

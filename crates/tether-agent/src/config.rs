@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tether_diag::net::NetSettings;
+use tether_proto::net::NetCheckRequest;
 use tether_proto::{Policy, RequestKind, Tier};
 
 /// Where the agent looks for its configuration by default.
@@ -43,6 +45,21 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    net: RawNet,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNet {
+    resolvers: Option<Vec<String>>,
+    dns_names: Option<Vec<String>>,
+    #[serde(default)]
+    tcp: Vec<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+    #[serde(default)]
+    ping: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,7 +106,12 @@ pub struct AgentConfig {
     pub policy: Policy,
     pub audit_path: PathBuf,
     pub max_sessions: usize,
+    /// Network check settings (resolvers to check, the default set).
+    pub net: NetSettings,
 }
+
+/// Names the default network check resolves unless configured otherwise.
+pub const DEFAULT_DNS_NAMES: &[&str] = &["example.com"];
 
 impl AgentConfig {
     /// Reads and validates the configuration at `path`.
@@ -137,6 +159,7 @@ impl AgentConfig {
         if max_sessions == 0 {
             return Err(invalid("limits.max_sessions must be at least 1".into()));
         }
+        let net = net_settings(raw.net).map_err(invalid)?;
         let name = match raw.name {
             Some(name) if name.trim().is_empty() => {
                 return Err(invalid("name must not be empty".into()));
@@ -155,8 +178,37 @@ impl AgentConfig {
             policy,
             audit_path: resolve(raw.audit.path),
             max_sessions,
+            net,
         })
     }
+}
+
+fn net_settings(raw: RawNet) -> Result<NetSettings, String> {
+    let resolvers = match raw.resolvers {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .map(|r| {
+                    r.parse::<SocketAddr>()
+                        .or_else(|_| r.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                        .map_err(|_| format!("net.resolvers: {r:?} is not an address (like 10.0.0.53 or 10.0.0.53:53)"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let default_targets = NetCheckRequest {
+        dns: Vec::new(),
+        tcp: raw.tcp,
+        urls: raw.urls,
+        ping: raw.ping,
+        defaults: false,
+    };
+    let default_names = raw
+        .dns_names
+        .unwrap_or_else(|| DEFAULT_DNS_NAMES.iter().map(|s| (*s).to_owned()).collect());
+    let check = NetCheckRequest { dns: default_names.clone(), ..default_targets.clone() };
+    check.validate().map_err(|e| format!("net: {e}"))?;
+    Ok(NetSettings { resolvers, default_names, default_targets, controller: None })
 }
 
 fn tether_diag_hostname() -> String {
@@ -194,6 +246,21 @@ mod tests {
         assert_eq!(c.policy, Policy::default());
         assert_eq!(c.max_sessions, DEFAULT_MAX_SESSIONS);
         assert!(c.crl.is_none());
+        assert_eq!(c.net.resolvers, None, "the system's resolvers");
+        assert_eq!(c.net.default_names, ["example.com"]);
+    }
+
+    #[test]
+    fn net_settings_are_read() {
+        let text = format!(
+            "[net]\nresolvers = [\"127.0.0.1:5353\", \"10.0.0.53\"]\ndns_names = [\"intranet.lan\"]\ntcp = [\"files.lan:445\"]\n{MINIMAL}"
+        );
+        let c = parse(&text).unwrap();
+        let resolvers: Vec<String> =
+            c.net.resolvers.unwrap().iter().map(|r| r.to_string()).collect();
+        assert_eq!(resolvers, ["127.0.0.1:5353", "10.0.0.53:53"]);
+        assert_eq!(c.net.default_names, ["intranet.lan"]);
+        assert_eq!(c.net.default_targets.tcp, ["files.lan:445"]);
     }
 
     #[test]
@@ -217,6 +284,8 @@ mod tests {
             (format!("colour = 1\n{MINIMAL}"), "unknown field"),
             (format!("[limits]\nmax_sessions = 0\n{MINIMAL}"), "max_sessions"),
             ("[audit]\npath = \"a\"".to_owned(), "tls"),
+            (format!("[net]\nresolvers = [\"dns.lan\"]\n{MINIMAL}"), "net.resolvers"),
+            (format!("[net]\nurls = [\"ftp://x\"]\n{MINIMAL}"), "not an http"),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err().to_string();

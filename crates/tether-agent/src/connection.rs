@@ -271,7 +271,7 @@ async fn serve_request(
             let reply = refusal.to_reply();
             (Response::Error(reply.clone()), refusal.outcome(), reply.message)
         }
-        Ok(admitted) => match dispatch::dispatch(admitted, shared).await {
+        Ok(admitted) => match dispatch::dispatch(admitted, shared, who.peer).await {
             Ok(handled) => (handled.response, "ok", handled.detail),
             Err(reply) => {
                 let detail = reply.to_string();

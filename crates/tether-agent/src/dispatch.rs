@@ -1,6 +1,7 @@
 //! Runs admitted requests. Handlers take an [`Admitted`] request, which only
 //! the session's permission check can produce.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tether_diag::KillError;
@@ -24,7 +25,11 @@ impl From<Response> for Handled {
 }
 
 /// Runs one admitted request and returns its response or a typed error.
-pub async fn dispatch(admitted: Admitted<'_>, shared: &Arc<Shared>) -> Result<Handled, ErrorReply> {
+pub async fn dispatch(
+    admitted: Admitted<'_>,
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+) -> Result<Handled, ErrorReply> {
     match admitted.request().clone() {
         Request::Info => {
             let software = shared.software.clone();
@@ -67,6 +72,13 @@ pub async fn dispatch(admitted: Admitted<'_>, shared: &Arc<Shared>) -> Result<Ha
             );
             info!("SIG{} sent to {detail}", signal.as_str());
             Ok(Handled { response: Response::Killed(outcome), detail })
+        }
+        Request::Net(request) => {
+            let mut settings = shared.config.net.clone();
+            settings.controller = Some(peer.ip().to_canonical());
+            let report = tether_diag::net::run(&request, &settings).await;
+            let detail = report.verdict.summary.clone();
+            Ok(Handled { response: Response::Net(Box::new(report)), detail })
         }
     }
 }

@@ -10,8 +10,10 @@
 //! - [`system`]: the full `info` report.
 //! - [`host`]: utmp, batteries, link flags, pending reboots.
 //! - [`processes`]: the process list and signalling a process.
+//! - [`net`]: network checks and the layered verdict.
 
 pub mod host;
+pub mod net;
 pub mod processes;
 pub mod system;
 

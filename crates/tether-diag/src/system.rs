@@ -27,8 +27,6 @@ pub fn system_info(agent_version: &str) -> Result<SystemInfo, DiagError> {
             .with_memory(MemoryRefreshKind::everything()),
     )
     .map_err(|e| DiagError::System(e.to_string()))?;
-    let networks =
-        Networks::new_with_refreshed_list().map_err(|e| DiagError::System(e.to_string()))?;
     std::thread::sleep(CPU_SAMPLE);
     sys.refresh_cpu_usage();
 
@@ -43,7 +41,7 @@ pub fn system_info(agent_version: &str) -> Result<SystemInfo, DiagError> {
             swap_used: sys.used_swap(),
         },
         disks: disks(),
-        interfaces: interfaces(&networks),
+        interfaces: interface_list(),
         temperatures: temperatures(),
         users: host::login_sessions(),
         batteries: host::batteries(),
@@ -123,7 +121,9 @@ fn disks() -> Vec<DiskInfo> {
         .collect()
 }
 
-fn interfaces(networks: &Networks) -> Vec<InterfaceInfo> {
+/// Every network interface, sorted by name (empty if the OS will not say).
+pub(crate) fn interface_list() -> Vec<InterfaceInfo> {
+    let Ok(networks) = Networks::new_with_refreshed_list() else { return Vec::new() };
     let mut list: Vec<InterfaceInfo> = networks
         .iter()
         .map(|(name, data)| InterfaceInfo {

@@ -14,7 +14,7 @@
 //! - [`handshake`]: the first exchange on a connection, which fails clearly
 //!   when the two sides speak different protocol versions.
 //! - [`message`]: requests and responses.
-//! - [`system`]: the data diagnostics carry.
+//! - [`system`], [`net`], [`doctor`]: the data diagnostics carry.
 //! - [`role`]: technician tiers and roles as carried in certificates.
 //! - [`permission`]: the one table mapping each request kind to the role it
 //!   needs, and the agent policy that may only tighten it.
@@ -26,8 +26,10 @@
 
 pub mod close;
 pub mod codec;
+pub mod doctor;
 pub mod handshake;
 pub mod message;
+pub mod net;
 pub mod permission;
 pub mod role;
 pub mod session;

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::net::{NetCheckRequest, NetReport};
 use crate::role::Role;
 use crate::system::{KillOutcome, KillSignal, MAX_PROCESSES, ProcessList, ProcessSort, SystemInfo};
 
@@ -27,6 +28,8 @@ pub enum Request {
     Processes { sort: ProcessSort, filter: Option<String>, limit: u32 },
     /// Send a signal to a process.
     Kill { pid: u32, signal: KillSignal },
+    /// Network checks from the machine's point of view.
+    Net(NetCheckRequest),
 }
 
 /// The kind of a request, without its arguments: what the permission table
@@ -37,12 +40,18 @@ pub enum RequestKind {
     AuditTail,
     Processes,
     Kill,
+    Net,
 }
 
 impl RequestKind {
     /// Every request kind, in a stable order.
-    pub const ALL: &'static [RequestKind] =
-        &[RequestKind::Info, RequestKind::AuditTail, RequestKind::Processes, RequestKind::Kill];
+    pub const ALL: &'static [RequestKind] = &[
+        RequestKind::Info,
+        RequestKind::AuditTail,
+        RequestKind::Processes,
+        RequestKind::Kill,
+        RequestKind::Net,
+    ];
 
     /// The name used in the audit log, policy files and messages.
     pub const fn as_str(self) -> &'static str {
@@ -51,6 +60,7 @@ impl RequestKind {
             RequestKind::AuditTail => "audit-tail",
             RequestKind::Processes => "ps",
             RequestKind::Kill => "kill",
+            RequestKind::Net => "net",
         }
     }
 
@@ -74,6 +84,7 @@ impl Request {
             Request::AuditTail { .. } => RequestKind::AuditTail,
             Request::Processes { .. } => RequestKind::Processes,
             Request::Kill { .. } => RequestKind::Kill,
+            Request::Net(_) => RequestKind::Net,
         }
     }
 
@@ -90,6 +101,7 @@ impl Request {
                 text
             }
             Request::Kill { pid, signal } => format!("pid={pid} signal={}", signal.as_str()),
+            Request::Net(net) => net.audit_summary(),
         }
     }
 
@@ -112,6 +124,7 @@ impl Request {
                 "refusing to signal pid {pid}: it is the kernel's or init's"
             ))),
             Request::Kill { .. } => Ok(()),
+            Request::Net(net) => net.validate().map_err(ErrorReply::bad_request),
         }
     }
 }
@@ -124,6 +137,7 @@ pub enum Response {
     AuditTail(Vec<AuditEntry>),
     Processes(ProcessList),
     Killed(KillOutcome),
+    Net(Box<NetReport>),
     Error(ErrorReply),
 }
 

@@ -11,6 +11,8 @@ Examples:
   tether info 10.0.0.7 --json              an agent whose certificate carries that IP
   tether ps ws-042 --sort mem --filter chrome
   tether kill ws-042 4711 --signal KILL     (tier 2)
+  tether net ws-042                         default network checks and a verdict
+  tether net ws-042 --dns intranet.lan --url https://intranet.lan/ --tcp files.lan:445
   tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
   tether audit ws-042 -n 50                the agent's audit log (tier 3)
   tether pki init --org Example            create the organisation's CA
@@ -105,6 +107,33 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the network from the machine's point of view: link, gateway, DNS
+    /// per resolver, TCP, HTTP(S), ping, ending in a layered verdict (tier 1,
+    /// fleet). Without targets it runs the default set. Exits 0 OK, 2 CRITICAL,
+    /// 3 UNKNOWN.
+    Net {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// Resolve NAME through the hosts file and every resolver (repeatable).
+        #[arg(long = "dns", value_name = "NAME")]
+        dns: Vec<String>,
+        /// Connect to HOST:PORT over TCP (repeatable).
+        #[arg(long = "tcp", value_name = "HOST:PORT")]
+        tcp: Vec<String>,
+        /// GET an http:// or https:// URL (repeatable).
+        #[arg(long = "url", value_name = "URL")]
+        urls: Vec<String>,
+        /// Ping HOST (ICMP, or TCP where ICMP is not permitted; repeatable).
+        #[arg(long = "ping", value_name = "HOST")]
+        ping: Vec<String>,
+        /// Also run the default set (gateway, resolvers, this controller,
+        /// the agent's configured targets); implied when no target is given.
+        #[arg(long)]
+        defaults: bool,
+        /// Print JSON instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the newest records of an agent's audit log (tier 3).
     Audit {
         /// Alias from hosts.toml, or host[:port].
@@ -173,6 +202,13 @@ impl From<SignalArg> for tether_proto::system::KillSignal {
             SignalArg::Term => Self::Term,
             SignalArg::Kill => Self::Kill,
         }
+    }
+}
+
+impl Command {
+    /// Whether this is a check command, which exits with Nagios codes.
+    pub fn is_check(&self) -> bool {
+        matches!(self, Command::Net { .. })
     }
 }
 

@@ -5,11 +5,14 @@
 //! | 0 | success |
 //! | 1 | failure not covered below (local files, bad arguments to the agent, agent-side errors) |
 //! | 2 | command-line usage error |
-//! | 3 | reserved: UNKNOWN for Nagios-style check commands |
+//! | 3 | UNKNOWN: a check command (`net`, `doctor`) could not run |
 //! | 4 | the agent could not be reached (no answer, timed out, reset) |
 //! | 5 | authentication failed: a certificate was refused by either side |
 //! | 6 | denied: the agent's permission table or policy refused the request |
 //! | 7 | protocol version mismatch between controller and agent |
+//!
+//! Check commands use Nagios plugin codes throughout: 0 OK, 1 WARNING,
+//! 2 CRITICAL, 3 UNKNOWN (including any failure to reach the agent).
 
 use std::process::ExitCode;
 
@@ -20,6 +23,8 @@ use tether_transport::error::ConnectionFailure;
 pub const SUCCESS: u8 = 0;
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
+/// Check commands (Nagios plugins) report any failure to run as UNKNOWN.
+pub const UNKNOWN: u8 = 3;
 pub const UNREACHABLE: u8 = 4;
 pub const AUTHENTICATION: u8 = 5;
 pub const DENIED: u8 = 6;

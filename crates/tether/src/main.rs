@@ -30,11 +30,12 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.global.verbose);
+    let is_check = cli.command.is_check();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("tether: error: {e:#}");
-            exit::for_error(&e)
+            if is_check { ExitCode::from(exit::UNKNOWN) } else { exit::for_error(&e) }
         }
     }
 }
@@ -81,6 +82,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                     Command::Kill { host, pid, signal, json } => {
                         commands::ps::kill(&global, &host, pid, signal.into(), json).await
+                    }
+                    Command::Net { host, dns, tcp, urls, ping, defaults, json } => {
+                        let request =
+                            tether_proto::net::NetCheckRequest { dns, tcp, urls, ping, defaults };
+                        commands::net::run(&global, &host, request, json).await
                     }
                     Command::Audit { host, lines, json } => {
                         commands::audit::run(&global, &host, lines, json).await

@@ -5,5 +5,6 @@ pub mod audit;
 pub mod demo;
 pub mod hosts;
 pub mod info;
+pub mod net;
 pub mod pki;
 pub mod ps;

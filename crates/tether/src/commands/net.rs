@@ -1,0 +1,221 @@
+//! `tether net HOST`: network checks from the user's machine, ending in a
+//! layered verdict. A check command: exits 0 when every layer works, 2
+//! (CRITICAL) naming the first that fails, 3 (UNKNOWN) when the checks
+//! could not run.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tether_proto::net::{DnsOutcome, NetCheckRequest, NetReport, PingMethod, TcpOutcome};
+use tether_proto::{Request, Response};
+
+use crate::cli::GlobalArgs;
+use crate::connect;
+use crate::render::{Align, table};
+
+/// Time the agent may take beyond the technician's timeout: checks wait for
+/// their own timeouts (up to 10 s for HTTP) before the report comes back.
+pub const CHECK_ALLOWANCE: Duration = Duration::from_secs(15);
+
+pub async fn run(
+    global: &GlobalArgs,
+    host: &str,
+    request: NetCheckRequest,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let session = connect::connect(global, host).await?;
+    let agent = session.client.welcome().agent_name.clone();
+    let response =
+        session.client.request(&Request::Net(request), global.timeout()? + CHECK_ALLOWANCE).await;
+    session.finish().await;
+    let Response::Net(report) = response? else {
+        anyhow::bail!("unexpected reply to net");
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", human(&agent, &report));
+    }
+    Ok(ExitCode::from(if report.verdict.failing_layer.is_some() { 2 } else { 0 }))
+}
+
+fn ms(v: f32) -> String {
+    if v < 10.0 { format!("{v:.1} ms") } else { format!("{v:.0} ms") }
+}
+
+fn opt_ms(v: Option<f32>) -> String {
+    v.map_or_else(|| "-".to_owned(), ms)
+}
+
+/// The report for people.
+pub fn human(agent: &str, r: &NetReport) -> String {
+    let mut out = format!("Network as seen from {agent}\n");
+    out.push_str("Link\n");
+    let links: Vec<Vec<String>> = r
+        .links
+        .iter()
+        .map(|l| {
+            vec![l.name.clone(), if l.up { "up" } else { "DOWN" }.into(), l.addresses.join(" ")]
+        })
+        .collect();
+    indent(
+        &mut out,
+        &table(
+            &[("IFACE", Align::Left), ("LINK", Align::Left), ("ADDRESSES", Align::Left)],
+            &links,
+        ),
+    );
+
+    let gateway = match &r.gateway {
+        None => "no default route".to_owned(),
+        Some(g) => {
+            let arp = if g.neighbour_known {
+                "in the neighbour table"
+            } else {
+                "not in the neighbour table"
+            };
+            let ping = match &g.ping {
+                None => "not probed".to_owned(),
+                Some(p) => {
+                    format!("ping {}/{} answered, avg {}", p.received, p.sent, opt_ms(p.rtt_avg_ms))
+                }
+            };
+            format!("{} on {} ({arp}); {ping}", g.address, g.interface)
+        }
+    };
+    out.push_str(&format!("Gateway    {gateway}\n"));
+    let resolvers =
+        if r.resolvers.is_empty() { "none configured".to_owned() } else { r.resolvers.join(", ") };
+    out.push_str(&format!("Resolvers  {resolvers}\n"));
+    let proxies: Vec<String> =
+        r.proxies.iter().map(|p| format!("{}={}", p.variable, p.value)).collect();
+    out.push_str(&format!(
+        "Proxy      {}\n",
+        if proxies.is_empty() { "none".to_owned() } else { proxies.join(" ") }
+    ));
+
+    if !r.dns.is_empty() {
+        out.push_str("DNS\n");
+        let rows: Vec<Vec<String>> = r
+            .dns
+            .iter()
+            .map(|d| {
+                let result = match &d.outcome {
+                    DnsOutcome::Resolved(a) => a.join(" "),
+                    DnsOutcome::NxDomain => "NXDOMAIN (no such name)".into(),
+                    DnsOutcome::NoAddress => "no address records".into(),
+                    DnsOutcome::Timeout => "TIMEOUT (no answer)".into(),
+                    DnsOutcome::Failed(why) => format!("FAILED: {why}"),
+                };
+                vec![d.name.clone(), d.resolver.clone(), ms(d.millis), result]
+            })
+            .collect();
+        let headers = [
+            ("NAME", Align::Left),
+            ("RESOLVER", Align::Left),
+            ("TIME", Align::Right),
+            ("RESULT", Align::Left),
+        ];
+        indent(&mut out, &table(&headers, &rows));
+    }
+    if !r.tcp.is_empty() {
+        out.push_str("TCP\n");
+        let rows: Vec<Vec<String>> = r
+            .tcp
+            .iter()
+            .map(|t| {
+                let result = match &t.outcome {
+                    TcpOutcome::Connected { address } => format!("connected to {address}"),
+                    TcpOutcome::Refused { address } => {
+                        format!("REFUSED by {address} (nothing listens)")
+                    }
+                    TcpOutcome::Timeout => "TIMEOUT (no answer)".into(),
+                    TcpOutcome::Unresolved(why) => format!("UNRESOLVED: {why}"),
+                    TcpOutcome::Failed(why) => format!("FAILED: {why}"),
+                };
+                vec![t.target.clone(), ms(t.millis), result]
+            })
+            .collect();
+        indent(
+            &mut out,
+            &table(
+                &[("TARGET", Align::Left), ("TIME", Align::Right), ("RESULT", Align::Left)],
+                &rows,
+            ),
+        );
+    }
+    if !r.http.is_empty() {
+        out.push_str("HTTP\n");
+        let rows: Vec<Vec<String>> = r
+            .http
+            .iter()
+            .map(|h| {
+                let result = match (&h.error, h.status) {
+                    (Some(e), _) => format!("FAILED: {e}"),
+                    (None, Some(code)) => code.to_string(),
+                    (None, None) => "-".into(),
+                };
+                let cert = h.certificate.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |c| format!("valid, expires in {} days", c.days_left),
+                );
+                vec![
+                    h.url.clone(),
+                    opt_ms(h.dns_ms),
+                    opt_ms(h.connect_ms),
+                    opt_ms(h.tls_ms),
+                    opt_ms(h.first_byte_ms),
+                    cert,
+                    result,
+                ]
+            })
+            .collect();
+        let headers = [
+            ("URL", Align::Left),
+            ("DNS", Align::Right),
+            ("CONNECT", Align::Right),
+            ("TLS", Align::Right),
+            ("1ST BYTE", Align::Right),
+            ("CERTIFICATE", Align::Left),
+            ("RESULT", Align::Left),
+        ];
+        indent(&mut out, &table(&headers, &rows));
+        out.push_str("  (times are cumulative from the start of each request)\n");
+    }
+    if !r.ping.is_empty() {
+        out.push_str("Ping\n");
+        let rows: Vec<Vec<String>> = r
+            .ping
+            .iter()
+            .map(|p| {
+                let method = match p.method {
+                    PingMethod::Icmp => "ICMP".to_owned(),
+                    PingMethod::TcpConnect { port } => format!("TCP/{port} (ICMP not permitted)"),
+                };
+                let rtt = match (p.rtt_min_ms, p.rtt_avg_ms, p.rtt_max_ms) {
+                    (Some(a), Some(b), Some(c)) => format!("{a:.2}/{b:.2}/{c:.2} ms"),
+                    _ => p.error.clone().unwrap_or_else(|| "-".into()),
+                };
+                vec![p.target.clone(), method, format!("{:.0}%", p.loss_percent()), rtt]
+            })
+            .collect();
+        let headers = [
+            ("TARGET", Align::Left),
+            ("METHOD", Align::Left),
+            ("LOSS", Align::Right),
+            ("MIN/AVG/MAX", Align::Left),
+        ];
+        indent(&mut out, &table(&headers, &rows));
+    }
+    let status = if r.verdict.failing_layer.is_some() { "PROBLEM" } else { "OK" };
+    out.push_str(&format!("Verdict    {status} — {}\n", r.verdict.summary));
+    out
+}
+
+fn indent(out: &mut String, block: &str) {
+    for line in block.lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+}
