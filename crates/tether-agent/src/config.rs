@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use std::time::Duration;
+
+use tether_diag::doctor::Thresholds;
 use tether_diag::net::NetSettings;
 use tether_proto::net::NetCheckRequest;
 use tether_proto::{Policy, RequestKind, Tier};
@@ -47,6 +50,22 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     net: RawNet,
+    #[serde(default)]
+    doctor: RawDoctor,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDoctor {
+    disk_warn_percent: Option<f64>,
+    disk_crit_percent: Option<f64>,
+    memory_warn_percent: Option<f64>,
+    memory_crit_percent: Option<f64>,
+    swap_storm_pages_per_sec: Option<f64>,
+    zombie_warn: Option<usize>,
+    cpu_hog_percent: Option<f32>,
+    cpu_hog_secs: Option<u64>,
+    sample_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,7 +127,17 @@ pub struct AgentConfig {
     pub max_sessions: usize,
     /// Network check settings (resolvers to check, the default set).
     pub net: NetSettings,
+    /// Where `doctor` draws the line.
+    pub thresholds: Thresholds,
+    /// How often the agent samples CPU use per process, so `doctor` can
+    /// tell a process that has pegged a CPU for minutes from a brief burst.
+    pub sample_interval: Duration,
 }
+
+/// Default spacing of the background CPU samples: often enough to measure
+/// a one-minute hog with six samples, rare enough to cost nothing (one
+/// process-table read, a few milliseconds).
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Names the default network check resolves unless configured otherwise.
 pub const DEFAULT_DNS_NAMES: &[&str] = &["example.com"];
@@ -160,6 +189,7 @@ impl AgentConfig {
             return Err(invalid("limits.max_sessions must be at least 1".into()));
         }
         let net = net_settings(raw.net).map_err(invalid)?;
+        let (thresholds, sample_interval) = doctor_settings(raw.doctor).map_err(invalid)?;
         let name = match raw.name {
             Some(name) if name.trim().is_empty() => {
                 return Err(invalid("name must not be empty".into()));
@@ -179,6 +209,8 @@ impl AgentConfig {
             audit_path: resolve(raw.audit.path),
             max_sessions,
             net,
+            thresholds,
+            sample_interval,
         })
     }
 }
@@ -209,6 +241,44 @@ fn net_settings(raw: RawNet) -> Result<NetSettings, String> {
     let check = NetCheckRequest { dns: default_names.clone(), ..default_targets.clone() };
     check.validate().map_err(|e| format!("net: {e}"))?;
     Ok(NetSettings { resolvers, default_names, default_targets, controller: None })
+}
+
+fn doctor_settings(raw: RawDoctor) -> Result<(Thresholds, Duration), String> {
+    let d = Thresholds::default();
+    let t = Thresholds {
+        disk_warn_percent: raw.disk_warn_percent.unwrap_or(d.disk_warn_percent),
+        disk_crit_percent: raw.disk_crit_percent.unwrap_or(d.disk_crit_percent),
+        memory_warn_percent: raw.memory_warn_percent.unwrap_or(d.memory_warn_percent),
+        memory_crit_percent: raw.memory_crit_percent.unwrap_or(d.memory_crit_percent),
+        swap_storm_pages_per_sec: raw
+            .swap_storm_pages_per_sec
+            .unwrap_or(d.swap_storm_pages_per_sec),
+        zombie_warn: raw.zombie_warn.unwrap_or(d.zombie_warn),
+        cpu_hog_percent: raw.cpu_hog_percent.unwrap_or(d.cpu_hog_percent),
+        cpu_hog_after: raw.cpu_hog_secs.map_or(d.cpu_hog_after, Duration::from_secs),
+    };
+    let percent = |name: &str, v: f64| {
+        if (0.0..=100.0).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!("doctor.{name} = {v}: a percentage is 0 to 100"))
+        }
+    };
+    percent("disk_warn_percent", t.disk_warn_percent)?;
+    percent("disk_crit_percent", t.disk_crit_percent)?;
+    percent("memory_warn_percent", t.memory_warn_percent)?;
+    percent("memory_crit_percent", t.memory_crit_percent)?;
+    if t.disk_warn_percent > t.disk_crit_percent {
+        return Err("doctor.disk_warn_percent must not exceed disk_crit_percent".into());
+    }
+    if t.memory_crit_percent > t.memory_warn_percent {
+        return Err("doctor.memory_crit_percent must not exceed memory_warn_percent (both are minimum free shares)".into());
+    }
+    let interval = raw.sample_secs.map_or(DEFAULT_SAMPLE_INTERVAL, Duration::from_secs);
+    if interval.is_zero() {
+        return Err("doctor.sample_secs must be at least 1".into());
+    }
+    Ok((t, interval))
 }
 
 fn tether_diag_hostname() -> String {
@@ -248,6 +318,8 @@ mod tests {
         assert!(c.crl.is_none());
         assert_eq!(c.net.resolvers, None, "the system's resolvers");
         assert_eq!(c.net.default_names, ["example.com"]);
+        assert_eq!(c.thresholds, Thresholds::default());
+        assert_eq!(c.sample_interval, DEFAULT_SAMPLE_INTERVAL);
     }
 
     #[test]
@@ -286,6 +358,9 @@ mod tests {
             ("[audit]\npath = \"a\"".to_owned(), "tls"),
             (format!("[net]\nresolvers = [\"dns.lan\"]\n{MINIMAL}"), "net.resolvers"),
             (format!("[net]\nurls = [\"ftp://x\"]\n{MINIMAL}"), "not an http"),
+            (format!("[doctor]\ndisk_warn_percent = 99\n{MINIMAL}"), "must not exceed"),
+            (format!("[doctor]\nmemory_warn_percent = 120.0\n{MINIMAL}"), "0 to 100"),
+            (format!("[doctor]\nsample_secs = 0\n{MINIMAL}"), "sample_secs"),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err().to_string();

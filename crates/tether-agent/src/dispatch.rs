@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tether_diag::KillError;
+use tether_diag::doctor::DoctorSettings;
 use tether_proto::session::Admitted;
 use tether_proto::{ErrorReply, Request, Response};
 use tracing::{info, warn};
@@ -72,6 +73,15 @@ pub async fn dispatch(
             );
             info!("SIG{} sent to {detail}", signal.as_str());
             Ok(Handled { response: Response::Killed(outcome), detail })
+        }
+        Request::Doctor(request) => {
+            let mut net = shared.config.net.clone();
+            net.controller = Some(peer.ip().to_canonical());
+            let settings = DoctorSettings { thresholds: shared.config.thresholds.clone(), net };
+            let report = tether_diag::doctor::gather(&request, &settings, &shared.hogs).await;
+            let status = tether_proto::doctor::overall(&report.findings);
+            let detail = format!("{}: {} findings", status.as_str(), report.findings.len());
+            Ok(Handled { response: Response::Doctor(Box::new(report)), detail })
         }
         Request::Net(request) => {
             let mut settings = shared.config.net.clone();

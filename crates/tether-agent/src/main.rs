@@ -147,6 +147,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             audit,
             software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
             sessions: Default::default(),
+            hogs: Default::default(),
         });
         server::announce(&endpoint, &shared.config.name)?;
         let bound = endpoint.local_addr().context("endpoint has no local address")?;

@@ -2,11 +2,12 @@
 //! shutdown that lets sessions record their end, and CRL reloading.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use quinn::{Endpoint, VarInt};
 use tether_audit::{AuditLog, Record};
+use tether_diag::doctor::{HogTracker, ProcessSampler};
 use tether_proto::{Policy, close};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{debug, error, info, warn};
@@ -35,6 +36,9 @@ pub struct Shared {
     pub software: String,
     /// Established sessions, so a CRL reload can end revoked ones.
     pub sessions: Registry,
+    /// Which processes have pegged a CPU and since when, fed by the
+    /// background sampler, read by `doctor`.
+    pub hogs: Mutex<HogTracker>,
 }
 
 impl Shared {
@@ -64,6 +68,7 @@ pub async fn run(
     // have finished (mini-redis's completion-channel pattern).
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let mut crl_stamp = crl_modified(&shared.config);
+    let sampler = tokio::spawn(sample_processes(Arc::clone(&shared)));
     let mut crl_poll = tokio::time::interval(CRL_POLL_INTERVAL);
     crl_poll.tick().await;
     tokio::pin!(shutdown);
@@ -94,6 +99,7 @@ pub async fn run(
         }
     }
 
+    sampler.abort();
     // Refuse new connections, tell sessions to close, and wait for them.
     endpoint.set_server_config(None);
     let _ = stop_tx.send(true);
@@ -105,6 +111,36 @@ pub async fn run(
     // Give the close frames a moment to leave; never block shutdown on it.
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     Ok(())
+}
+
+/// Samples per-process CPU use every `sample_interval` for the hog check.
+async fn sample_processes(shared: Arc<Shared>) {
+    let sampler = match ProcessSampler::new() {
+        Ok(s) => Arc::new(Mutex::new(s)),
+        Err(e) => {
+            warn!("CPU sampling disabled: {e}");
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(shared.config.sample_interval);
+    loop {
+        tick.tick().await;
+        let (sampler, shared) = (Arc::clone(&sampler), Arc::clone(&shared));
+        let sampled = tokio::task::spawn_blocking(move || {
+            // A poisoned lock only means an earlier sample panicked; sampling again is safe.
+            let facts = sampler.lock().unwrap_or_else(|p| p.into_inner()).sample();
+            let threshold = shared.config.thresholds.cpu_hog_percent;
+            shared.hogs.lock().unwrap_or_else(|p| p.into_inner()).observe(
+                std::time::Instant::now(),
+                &facts,
+                threshold,
+            );
+        })
+        .await;
+        if let Err(e) = sampled {
+            warn!("CPU sample failed: {e}");
+        }
+    }
 }
 
 fn crl_modified(config: &AgentConfig) -> Option<SystemTime> {

@@ -11,7 +11,9 @@
 //! - [`host`]: utmp, batteries, link flags, pending reboots.
 //! - [`processes`]: the process list and signalling a process.
 //! - [`net`]: network checks and the layered verdict.
+//! - [`doctor`]: health findings with severities and next steps.
 
+pub mod doctor;
 pub mod host;
 pub mod net;
 pub mod processes;

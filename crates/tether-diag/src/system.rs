@@ -40,7 +40,7 @@ pub fn system_info(agent_version: &str) -> Result<SystemInfo, DiagError> {
             swap_total: sys.total_swap(),
             swap_used: sys.used_swap(),
         },
-        disks: disks(),
+        disks: disk_list(),
         interfaces: interface_list(),
         temperatures: temperatures(),
         users: host::login_sessions(),
@@ -104,7 +104,8 @@ const PSEUDO_FS: &[&str] = &[
     "binfmt_misc",
 ];
 
-fn disks() -> Vec<DiskInfo> {
+/// Mounted filesystems, pseudo filesystems left out.
+pub(crate) fn disk_list() -> Vec<DiskInfo> {
     let Ok(disks) = Disks::new_with_refreshed_list() else { return Vec::new() };
     disks
         .iter()

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::doctor::{DoctorReport, DoctorRequest};
 use crate::net::{NetCheckRequest, NetReport};
 use crate::role::Role;
 use crate::system::{KillOutcome, KillSignal, MAX_PROCESSES, ProcessList, ProcessSort, SystemInfo};
@@ -30,6 +31,8 @@ pub enum Request {
     Kill { pid: u32, signal: KillSignal },
     /// Network checks from the machine's point of view.
     Net(NetCheckRequest),
+    /// Health checks with ranked findings.
+    Doctor(DoctorRequest),
 }
 
 /// The kind of a request, without its arguments: what the permission table
@@ -41,6 +44,7 @@ pub enum RequestKind {
     Processes,
     Kill,
     Net,
+    Doctor,
 }
 
 impl RequestKind {
@@ -51,6 +55,7 @@ impl RequestKind {
         RequestKind::Processes,
         RequestKind::Kill,
         RequestKind::Net,
+        RequestKind::Doctor,
     ];
 
     /// The name used in the audit log, policy files and messages.
@@ -61,6 +66,7 @@ impl RequestKind {
             RequestKind::Processes => "ps",
             RequestKind::Kill => "kill",
             RequestKind::Net => "net",
+            RequestKind::Doctor => "doctor",
         }
     }
 
@@ -85,6 +91,7 @@ impl Request {
             Request::Processes { .. } => RequestKind::Processes,
             Request::Kill { .. } => RequestKind::Kill,
             Request::Net(_) => RequestKind::Net,
+            Request::Doctor(_) => RequestKind::Doctor,
         }
     }
 
@@ -102,6 +109,9 @@ impl Request {
             }
             Request::Kill { pid, signal } => format!("pid={pid} signal={}", signal.as_str()),
             Request::Net(net) => net.audit_summary(),
+            Request::Doctor(d) => {
+                d.net.as_ref().map_or_else(|| "network=skip".to_owned(), |n| n.audit_summary())
+            }
         }
     }
 
@@ -125,6 +135,9 @@ impl Request {
             ))),
             Request::Kill { .. } => Ok(()),
             Request::Net(net) => net.validate().map_err(ErrorReply::bad_request),
+            Request::Doctor(d) => {
+                d.net.as_ref().map_or(Ok(()), |n| n.validate().map_err(ErrorReply::bad_request))
+            }
         }
     }
 }
@@ -138,6 +151,7 @@ pub enum Response {
     Processes(ProcessList),
     Killed(KillOutcome),
     Net(Box<NetReport>),
+    Doctor(Box<DoctorReport>),
     Error(ErrorReply),
 }
 

@@ -27,6 +27,7 @@ pub const fn requirement(kind: RequestKind) -> Requirement {
         RequestKind::Info => Requirement { min_tier: Tier::One, fleet: true },
         RequestKind::Processes => Requirement { min_tier: Tier::One, fleet: true },
         RequestKind::Net => Requirement { min_tier: Tier::One, fleet: true },
+        RequestKind::Doctor => Requirement { min_tier: Tier::One, fleet: true },
         // Ending a user's process changes the machine: tier 2.
         RequestKind::Kill => Requirement { min_tier: Tier::Two, fleet: false },
         // The audit log names technicians and tickets: supervisors only.
@@ -124,6 +125,7 @@ mod tests {
             (RequestKind::Processes, [true, true, true, true]),
             (RequestKind::Kill, [false, true, true, false]),
             (RequestKind::Net, [true, true, true, true]),
+            (RequestKind::Doctor, [true, true, true, true]),
         ];
         assert_eq!(cases.len(), RequestKind::ALL.len(), "every kind has a case");
         for (kind, expect) in cases {

@@ -13,6 +13,7 @@ Examples:
   tether kill ws-042 4711 --signal KILL     (tier 2)
   tether net ws-042                         default network checks and a verdict
   tether net ws-042 --dns intranet.lan --url https://intranet.lan/ --tcp files.lan:445
+  tether doctor ws-042                      ranked health findings (Nagios exit codes)
   tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
   tether audit ws-042 -n 50                the agent's audit log (tier 3)
   tether pki init --org Example            create the organisation's CA
@@ -114,22 +115,28 @@ pub enum Command {
     Net {
         /// Alias from hosts.toml, or host[:port].
         host: String,
-        /// Resolve NAME through the hosts file and every resolver (repeatable).
-        #[arg(long = "dns", value_name = "NAME")]
-        dns: Vec<String>,
-        /// Connect to HOST:PORT over TCP (repeatable).
-        #[arg(long = "tcp", value_name = "HOST:PORT")]
-        tcp: Vec<String>,
-        /// GET an http:// or https:// URL (repeatable).
-        #[arg(long = "url", value_name = "URL")]
-        urls: Vec<String>,
-        /// Ping HOST (ICMP, or TCP where ICMP is not permitted; repeatable).
-        #[arg(long = "ping", value_name = "HOST")]
-        ping: Vec<String>,
+        #[command(flatten)]
+        targets: NetTargets,
         /// Also run the default set (gateway, resolvers, this controller,
         /// the agent's configured targets); implied when no target is given.
         #[arg(long)]
         defaults: bool,
+        /// Print JSON instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Health check: disks, memory and swap, stuck and zombie processes, CPU
+    /// hogs, failed services, recent crashes, pending reboot, clock skew and the
+    /// network, ranked by severity with next steps (tier 1, fleet). Exits 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Doctor {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        #[command(flatten)]
+        targets: NetTargets,
+        /// Leave the network checks out.
+        #[arg(long, conflicts_with_all = ["dns", "tcp", "urls", "ping"])]
+        no_network: bool,
         /// Print JSON instead of a report.
         #[arg(long)]
         json: bool,
@@ -167,6 +174,36 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout.
     Man,
+}
+
+/// Network check targets, shared by `net` and `doctor`.
+#[derive(Debug, Args)]
+pub struct NetTargets {
+    /// Resolve NAME through the hosts file and every resolver (repeatable).
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns: Vec<String>,
+    /// Connect to HOST:PORT over TCP (repeatable).
+    #[arg(long = "tcp", value_name = "HOST:PORT")]
+    pub tcp: Vec<String>,
+    /// GET an http:// or https:// URL (repeatable).
+    #[arg(long = "url", value_name = "URL")]
+    pub urls: Vec<String>,
+    /// Ping HOST (ICMP, or TCP where ICMP is not permitted; repeatable).
+    #[arg(long = "ping", value_name = "HOST")]
+    pub ping: Vec<String>,
+}
+
+impl NetTargets {
+    /// The request; with no target the agent runs its default set.
+    pub fn into_request(self, defaults: bool) -> tether_proto::net::NetCheckRequest {
+        tether_proto::net::NetCheckRequest {
+            dns: self.dns,
+            tcp: self.tcp,
+            urls: self.urls,
+            ping: self.ping,
+            defaults,
+        }
+    }
 }
 
 /// `--sort` values.
@@ -208,7 +245,7 @@ impl From<SignalArg> for tether_proto::system::KillSignal {
 impl Command {
     /// Whether this is a check command, which exits with Nagios codes.
     pub fn is_check(&self) -> bool {
-        matches!(self, Command::Net { .. })
+        matches!(self, Command::Net { .. } | Command::Doctor { .. })
     }
 }
 
@@ -376,6 +413,23 @@ mod tests {
         assert!(Cli::try_parse_from(["tether", "kill", "h", "-5"]).is_err());
         assert!(Cli::try_parse_from(["tether", "kill", "h", "1", "--signal", "HUP"]).is_err());
         assert!(Cli::try_parse_from(["tether", "ps", "h", "--sort", "name"]).is_err());
+    }
+
+    #[test]
+    fn doctor_and_net_share_targets() {
+        let cli =
+            Cli::try_parse_from(["tether", "doctor", "h", "--dns", "a", "--tcp", "b:1"]).unwrap();
+        let Command::Doctor { targets, no_network: false, .. } = cli.command else {
+            panic!("doctor")
+        };
+        assert_eq!((targets.dns.len(), targets.tcp.len()), (1, 1));
+        assert!(
+            Cli::try_parse_from(["tether", "doctor", "h", "--no-network", "--dns", "a"]).is_err()
+        );
+        let cli = Cli::try_parse_from(["tether", "net", "h", "--url", "https://x/", "--defaults"])
+            .unwrap();
+        assert!(matches!(cli.command, Command::Net { defaults: true, .. }));
+        assert!(cli.command.is_check());
     }
 
     #[test]

@@ -83,10 +83,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Kill { host, pid, signal, json } => {
                         commands::ps::kill(&global, &host, pid, signal.into(), json).await
                     }
-                    Command::Net { host, dns, tcp, urls, ping, defaults, json } => {
-                        let request =
-                            tether_proto::net::NetCheckRequest { dns, tcp, urls, ping, defaults };
-                        commands::net::run(&global, &host, request, json).await
+                    Command::Net { host, targets, defaults, json } => {
+                        commands::net::run(&global, &host, targets.into_request(defaults), json)
+                            .await
+                    }
+                    Command::Doctor { host, targets, no_network, json } => {
+                        let net = (!no_network).then(|| targets.into_request(false));
+                        commands::doctor::run(&global, &host, net, json).await
                     }
                     Command::Audit { host, lines, json } => {
                         commands::audit::run(&global, &host, lines, json).await

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod doctor;
 pub mod hosts;
 pub mod info;
 pub mod net;
