@@ -109,3 +109,38 @@ fn net_failures_to_run_are_unknown() {
     let line = tether_tests::run(cmd).fails_with(3);
     assert!(line.contains("no answer"), "{line}");
 }
+
+#[test]
+fn throughput_is_measured_both_ways_over_the_session() {
+    let pki = TestPki::new("Example");
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
+    let alice = pki.issue_tech("alice", "tier1");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().to_string();
+
+    let out = agent.tether(
+        &alice,
+        &["net", &agent.addr, "--tcp", &open, "--throughput", "--throughput-mib", "4", "--json"],
+    );
+    let r: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
+    let link = &r["link"];
+    assert_eq!(link["bytes"], 4 << 20);
+    for key in ["download_mbit_per_sec", "upload_mbit_per_sec", "download_secs", "upload_secs"] {
+        assert!(link[key].as_f64().unwrap() > 0.0, "{key}: {link}");
+    }
+    assert!(link["rtt_ms"].as_f64().unwrap() < 1000.0, "{link}");
+    assert!(r["tcp"][0]["outcome"]["Connected"].is_object(), "the checks ran too");
+    let up = agent.wait_for_audit(|r| {
+        r.request == "throughput" && r.args == format!("upload bytes={}", 4 << 20)
+    });
+    assert!(up.detail.starts_with(&format!("{} bytes in ", 4 << 20)), "{}", up.detail);
+    agent.wait_for_audit(|r| r.request == "throughput" && r.args.starts_with("download"));
+
+    // Probes may check the network but not load the user's link.
+    let probe = pki.issue_tech("nagios", "fleet");
+    let line =
+        agent.tether(&probe, &["net", &agent.addr, "--tcp", &open, "--throughput"]).fails_with(3);
+    assert!(line.contains("throughput is not a read-only health query"), "{line}");
+    agent.wait_for_audit(|r| r.request == "throughput" && r.outcome == "denied");
+    drop(listener);
+}

@@ -27,6 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::dispatch;
 use crate::server::Shared;
+use crate::throughput;
 
 /// How long a new connection may take to send its hello. Honest controllers
 /// send it immediately; the timeout frees the slot of one that never does.
@@ -268,15 +269,34 @@ async fn serve_request(
     let args = request.audit_summary();
     let (response, outcome, detail) = match session.admit(&request) {
         Err(refusal) => {
+            // Nothing more is read from a refused request (an upload's payload).
+            let _ = recv.stop(VarInt::from_u32(0));
             let reply = refusal.to_reply();
             (Response::Error(reply.clone()), refusal.outcome(), reply.message)
         }
-        Ok(admitted) => match dispatch::dispatch(admitted, shared, who.peer).await {
-            Ok(handled) => (handled.response, "ok", handled.detail),
-            Err(reply) => {
-                let detail = reply.to_string();
-                (Response::Error(reply), "error", detail)
+        Ok(admitted) => match admitted.request() {
+            // Throughput needs the stream itself, not just the request.
+            Request::Upload { bytes } => match throughput::receive(&mut recv, *bytes).await {
+                Ok(micros) => (
+                    Response::Received { bytes: *bytes, micros },
+                    "ok",
+                    format!("{bytes} bytes in {micros} µs"),
+                ),
+                Err(reply) => {
+                    let detail = reply.to_string();
+                    (Response::Error(reply), "error", detail)
+                }
+            },
+            Request::Download { bytes } => {
+                (Response::Sending { bytes: *bytes }, "ok", String::new())
             }
+            _ => match dispatch::dispatch(admitted, shared, who.peer).await {
+                Ok(handled) => (handled.response, "ok", handled.detail),
+                Err(reply) => {
+                    let detail = reply.to_string();
+                    (Response::Error(reply), "error", detail)
+                }
+            },
         },
     };
     let mut record = who.record(kind, outcome, detail);
@@ -293,7 +313,16 @@ async fn serve_request(
         }
     };
     let sent = match framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &response).await {
-        Ok(()) => send.finish().map_err(FrameIoError::from),
+        Ok(()) => match response {
+            Response::Sending { bytes } => match throughput::send(&mut send, bytes).await {
+                Ok(()) => send.finish().map_err(FrameIoError::from),
+                Err(e) => {
+                    debug!(session = %who.session, "download interrupted: {e}");
+                    Ok(())
+                }
+            },
+            _ => send.finish().map_err(FrameIoError::from),
+        },
         Err(FrameIoError::Frame(e)) => {
             // Our own response broke the size limit: report it rather than
             // leaving the controller waiting.

@@ -83,6 +83,10 @@ pub async fn dispatch(
             let detail = format!("{}: {} findings", status.as_str(), report.findings.len());
             Ok(Handled { response: Response::Doctor(Box::new(report)), detail })
         }
+        // connection.rs serves these on their stream before dispatching.
+        Request::Upload { .. } | Request::Download { .. } => {
+            Err(ErrorReply::internal("throughput requests are served on their own stream"))
+        }
         Request::Net(request) => {
             let mut settings = shared.config.net.clone();
             settings.controller = Some(peer.ip().to_canonical());

@@ -12,6 +12,7 @@
 //!   of the session's permission check.
 //! - `dispatch`: runs admitted requests through `tether-diag` and friends.
 //! - [`sessions`]: the registry of live sessions.
+//! - `throughput`: the raw payloads of upload and download measurements.
 
 pub mod config;
 mod connection;
@@ -19,6 +20,7 @@ mod dispatch;
 pub mod error;
 pub mod server;
 pub mod sessions;
+mod throughput;
 pub mod tls;
 
 pub use config::AgentConfig;

@@ -3,8 +3,10 @@
 //! `cargo run -p tether-proto --example fuzz_seeds`.
 
 use tether_proto::codec::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, encode_frame, frame_payload};
+use tether_proto::doctor::{DoctorReport, DoctorRequest, Finding, Severity};
 use tether_proto::handshake::{Hello, HelloReply, Welcome};
 use tether_proto::message::AuditEntry;
+use tether_proto::net::NetCheckRequest;
 use tether_proto::system::{
     Battery, CpuInfo, DiskInfo, HostInfo, InterfaceInfo, KillOutcome, KillSignal, LoginSession,
     MemoryInfo, ProcessInfo, ProcessList, ProcessSort, SystemInfo, Temperature,
@@ -160,6 +162,44 @@ fn main() -> std::io::Result<()> {
                 signal: KillSignal::Kill,
                 exited: true,
             }))
+            .unwrap(),
+        ),
+        (
+            "request-net",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Net(NetCheckRequest {
+                dns: vec!["intranet.lan".into()],
+                tcp: vec!["files.lan:445".into()],
+                urls: vec!["https://intranet.lan/".into()],
+                ping: vec!["10.0.0.1".into()],
+                defaults: true,
+            }))
+            .unwrap(),
+        ),
+        (
+            "request-doctor",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Doctor(DoctorRequest { net: None }))
+                .unwrap(),
+        ),
+        (
+            "request-upload",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Upload { bytes: 1 << 20 }).unwrap(),
+        ),
+        (
+            "response-sending",
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Sending { bytes: 1 << 20 }).unwrap(),
+        ),
+        (
+            "response-doctor",
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Doctor(Box::new(DoctorReport {
+                findings: vec![Finding {
+                    severity: Severity::Warn,
+                    check: "zombies".into(),
+                    summary: "3 zombie processes".into(),
+                    next_step: "restart it".into(),
+                }],
+                net: None,
+                agent_time_unix_ms: 1,
+            })))
             .unwrap(),
         ),
         (

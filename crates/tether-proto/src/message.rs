@@ -33,7 +33,18 @@ pub enum Request {
     Net(NetCheckRequest),
     /// Health checks with ranked findings.
     Doctor(DoctorRequest),
+    /// Throughput, technician to agent: `bytes` raw bytes follow this frame
+    /// on the same stream; the agent answers [`Response::Received`].
+    Upload { bytes: u64 },
+    /// Throughput, agent to technician: the agent answers
+    /// [`Response::Sending`] and then `bytes` raw bytes on the same stream.
+    Download { bytes: u64 },
 }
+
+/// Largest payload one throughput measurement may move. Enough for a
+/// stable figure on a fast LAN (64 MiB at 1 Gbit/s is half a second), and
+/// a bound on what one request can make the agent read or write.
+pub const MAX_THROUGHPUT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The kind of a request, without its arguments: what the permission table
 /// and the audit log speak about.
@@ -45,6 +56,7 @@ pub enum RequestKind {
     Kill,
     Net,
     Doctor,
+    Throughput,
 }
 
 impl RequestKind {
@@ -56,6 +68,7 @@ impl RequestKind {
         RequestKind::Kill,
         RequestKind::Net,
         RequestKind::Doctor,
+        RequestKind::Throughput,
     ];
 
     /// The name used in the audit log, policy files and messages.
@@ -67,6 +80,7 @@ impl RequestKind {
             RequestKind::Kill => "kill",
             RequestKind::Net => "net",
             RequestKind::Doctor => "doctor",
+            RequestKind::Throughput => "throughput",
         }
     }
 
@@ -92,6 +106,7 @@ impl Request {
             Request::Kill { .. } => RequestKind::Kill,
             Request::Net(_) => RequestKind::Net,
             Request::Doctor(_) => RequestKind::Doctor,
+            Request::Upload { .. } | Request::Download { .. } => RequestKind::Throughput,
         }
     }
 
@@ -112,6 +127,8 @@ impl Request {
             Request::Doctor(d) => {
                 d.net.as_ref().map_or_else(|| "network=skip".to_owned(), |n| n.audit_summary())
             }
+            Request::Upload { bytes } => format!("upload bytes={bytes}"),
+            Request::Download { bytes } => format!("download bytes={bytes}"),
         }
     }
 
@@ -138,6 +155,15 @@ impl Request {
             Request::Doctor(d) => {
                 d.net.as_ref().map_or(Ok(()), |n| n.validate().map_err(ErrorReply::bad_request))
             }
+            Request::Upload { bytes } | Request::Download { bytes }
+                if *bytes == 0 || *bytes > MAX_THROUGHPUT_BYTES =>
+            {
+                Err(ErrorReply::bad_request(format!(
+                    "a throughput test moves 1 byte to {} MiB",
+                    MAX_THROUGHPUT_BYTES >> 20
+                )))
+            }
+            Request::Upload { .. } | Request::Download { .. } => Ok(()),
         }
     }
 }
@@ -152,6 +178,16 @@ pub enum Response {
     Killed(KillOutcome),
     Net(Box<NetReport>),
     Doctor(Box<DoctorReport>),
+    /// The agent received an upload: how many bytes, over how many
+    /// microseconds from the first byte to the last.
+    Received {
+        bytes: u64,
+        micros: u64,
+    },
+    /// The agent is about to send `bytes` raw bytes on this stream.
+    Sending {
+        bytes: u64,
+    },
     Error(ErrorReply),
 }
 

@@ -28,6 +28,8 @@ pub const fn requirement(kind: RequestKind) -> Requirement {
         RequestKind::Processes => Requirement { min_tier: Tier::One, fleet: true },
         RequestKind::Net => Requirement { min_tier: Tier::One, fleet: true },
         RequestKind::Doctor => Requirement { min_tier: Tier::One, fleet: true },
+        // Moves up to 64 MiB over the user's link: a technician's call, not a probe's.
+        RequestKind::Throughput => Requirement { min_tier: Tier::One, fleet: false },
         // Ending a user's process changes the machine: tier 2.
         RequestKind::Kill => Requirement { min_tier: Tier::Two, fleet: false },
         // The audit log names technicians and tickets: supervisors only.
@@ -126,6 +128,7 @@ mod tests {
             (RequestKind::Kill, [false, true, true, false]),
             (RequestKind::Net, [true, true, true, true]),
             (RequestKind::Doctor, [true, true, true, true]),
+            (RequestKind::Throughput, [true, true, true, false]),
         ];
         assert_eq!(cases.len(), RequestKind::ALL.len(), "every kind has a case");
         for (kind, expect) in cases {

@@ -1,7 +1,7 @@
 //! The controller's session with one agent.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use quinn::{Connection, Endpoint, VarInt};
 use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
@@ -10,6 +10,9 @@ use tether_proto::{Request, Response, close};
 
 use crate::error::TransportError;
 use crate::framed::{self, FrameIoError};
+
+/// Payload for uploads: the content is irrelevant, the link is measured.
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 /// An established, greeted connection to one agent.
 #[derive(Debug)]
@@ -104,6 +107,114 @@ impl Client {
             Err(TransportError::Timeout {
                 target: target.clone(),
                 what: "waiting for the agent's reply",
+                after: timeout,
+            })
+        })
+    }
+
+    /// Sends `bytes` bytes to the agent and returns how long the agent saw
+    /// them take from first to last byte, and how long the whole exchange
+    /// took here.
+    pub async fn upload(
+        &self,
+        bytes: u64,
+        timeout: Duration,
+    ) -> Result<(Duration, Duration), TransportError> {
+        let target = &self.target;
+        let exchange = async {
+            let start = Instant::now();
+            let (mut send, mut recv) = self
+                .conn
+                .open_bi()
+                .await
+                .map_err(|e| TransportError::from_connection(target, &e))?;
+            let frame_err = |e| TransportError::from_frame(target, e);
+            framed::write_message::<_, MAX_REQUEST_FRAME>(&mut send, &Request::Upload { bytes })
+                .await
+                .map_err(frame_err)?;
+            let mut left = bytes;
+            while left > 0 {
+                let n = usize::try_from(left).unwrap_or(usize::MAX).min(ZEROS.len());
+                // A refusal (e.g. denied) stops the stream; the reply says why.
+                if send.write_all(&ZEROS[..n]).await.is_err() {
+                    break;
+                }
+                left -= n as u64;
+            }
+            let _ = send.finish();
+            match framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await {
+                Ok(Response::Received { bytes: got, micros }) if got == bytes => {
+                    Ok((Duration::from_micros(micros), start.elapsed()))
+                }
+                Ok(Response::Error(reply)) => {
+                    Err(TransportError::Agent { target: target.clone(), reply })
+                }
+                Ok(_) => Err(frame_err(FrameIoError::Frame(tether_proto::FrameError::Malformed(
+                    "unexpected reply to an upload".into(),
+                )))),
+                Err(e) => Err(frame_err(e)),
+            }
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+            Err(TransportError::Timeout {
+                target: target.clone(),
+                what: "uploading to the agent",
+                after: timeout,
+            })
+        })
+    }
+
+    /// Asks the agent for `bytes` bytes and returns how long they took from
+    /// the agent's header to the last byte. The agent may not send more
+    /// than was asked for.
+    pub async fn download(
+        &self,
+        bytes: u64,
+        timeout: Duration,
+    ) -> Result<Duration, TransportError> {
+        let target = &self.target;
+        let exchange = async {
+            let (mut send, mut recv) = self
+                .conn
+                .open_bi()
+                .await
+                .map_err(|e| TransportError::from_connection(target, &e))?;
+            let frame_err = |e| TransportError::from_frame(target, e);
+            framed::write_message::<_, MAX_REQUEST_FRAME>(&mut send, &Request::Download { bytes })
+                .await
+                .map_err(frame_err)?;
+            send.finish().map_err(|e| frame_err(e.into()))?;
+            let announced =
+                match framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await {
+                    Ok(Response::Sending { bytes: n }) if n == bytes => n,
+                    Ok(Response::Error(reply)) => {
+                        return Err(TransportError::Agent { target: target.clone(), reply });
+                    }
+                    Ok(_) => {
+                        return Err(frame_err(FrameIoError::Frame(
+                            tether_proto::FrameError::Malformed(
+                                "unexpected reply to a download".into(),
+                            ),
+                        )));
+                    }
+                    Err(e) => return Err(frame_err(e)),
+                };
+            let start = Instant::now();
+            let mut got = 0u64;
+            while got < announced {
+                let want = usize::try_from(announced - got).unwrap_or(usize::MAX).min(1 << 20);
+                match recv.read_chunk(want, true).await {
+                    Ok(Some(chunk)) => got += chunk.bytes.len() as u64,
+                    Ok(None) => return Err(frame_err(FrameIoError::Truncated)),
+                    Err(e) => return Err(frame_err(e.into())),
+                }
+            }
+            Ok(start.elapsed())
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+            Err(TransportError::Timeout {
+                target: target.clone(),
+                what: "downloading from the agent",
                 after: timeout,
             })
         })

@@ -117,6 +117,13 @@ pub enum Command {
         host: String,
         #[command(flatten)]
         targets: NetTargets,
+        /// Also measure the link to this controller over the session: RTT and
+        /// throughput in both directions (tier 1).
+        #[arg(long)]
+        throughput: bool,
+        /// How much each throughput direction moves, in MiB (1 to 64).
+        #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=64))]
+        throughput_mib: u64,
         /// Also run the default set (gateway, resolvers, this controller,
         /// the agent's configured targets); implied when no target is given.
         #[arg(long)]

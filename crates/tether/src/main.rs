@@ -83,9 +83,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Kill { host, pid, signal, json } => {
                         commands::ps::kill(&global, &host, pid, signal.into(), json).await
                     }
-                    Command::Net { host, targets, defaults, json } => {
-                        commands::net::run(&global, &host, targets.into_request(defaults), json)
-                            .await
+                    Command::Net { host, targets, defaults, throughput, throughput_mib, json } => {
+                        let measure = throughput.then_some(throughput_mib << 20);
+                        let request = targets.into_request(defaults);
+                        commands::net::run(&global, &host, request, measure, json).await
                     }
                     Command::Doctor { host, targets, no_network, json } => {
                         let net = (!no_network).then(|| targets.into_request(false));

@@ -6,6 +6,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use tether_proto::net::{DnsOutcome, NetCheckRequest, NetReport, PingMethod, TcpOutcome};
 use tether_proto::{Request, Response};
 
@@ -17,26 +19,101 @@ use crate::render::{Align, table};
 /// their own timeouts (up to 10 s for HTTP) before the report comes back.
 pub const CHECK_ALLOWANCE: Duration = Duration::from_secs(15);
 
+/// Link quality between agent and technician, measured over the session.
+#[derive(Debug, Serialize)]
+pub struct LinkQuality {
+    /// QUIC's smoothed round-trip estimate, milliseconds.
+    pub rtt_ms: f64,
+    pub bytes: u64,
+    /// Agent to technician.
+    pub download_secs: f64,
+    pub download_mbit_per_sec: f64,
+    /// Technician to agent, as the agent timed it (first to last byte).
+    pub upload_secs: f64,
+    pub upload_mbit_per_sec: f64,
+}
+
+/// The `--json` document: the agent's report, plus the link when measured.
+#[derive(Debug, Serialize)]
+struct NetOutput<'a> {
+    #[serde(flatten)]
+    report: &'a NetReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<LinkQuality>,
+}
+
 pub async fn run(
     global: &GlobalArgs,
     host: &str,
     request: NetCheckRequest,
+    throughput_bytes: Option<u64>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
     let agent = session.client.welcome().agent_name.clone();
     let response =
         session.client.request(&Request::Net(request), global.timeout()? + CHECK_ALLOWANCE).await;
+    let link = match (&response, throughput_bytes) {
+        (Ok(_), Some(bytes)) => Some(measure_link(&session.client, bytes, global.timeout()?).await),
+        _ => None,
+    };
     session.finish().await;
     let Response::Net(report) = response? else {
         anyhow::bail!("unexpected reply to net");
     };
+    let link = link.transpose()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&NetOutput { report: &report, link })?);
     } else {
         print!("{}", human(&agent, &report));
+        if let Some(link) = &link {
+            print!("{}", human_link(link));
+        }
     }
     Ok(ExitCode::from(if report.verdict.failing_layer.is_some() { 2 } else { 0 }))
+}
+
+/// Downloads then uploads `bytes` over the session.
+async fn measure_link(
+    client: &tether_transport::Client,
+    bytes: u64,
+    timeout: Duration,
+) -> anyhow::Result<LinkQuality> {
+    // Transfers get the agent's own 60 s limit plus the technician's timeout.
+    let limit = timeout + Duration::from_secs(60);
+    let down = client.download(bytes, limit).await?;
+    let (up_agent, _) = client.upload(bytes, limit).await?;
+    let mbit =
+        |d: Duration| if d.is_zero() { 0.0 } else { bytes as f64 * 8.0 / d.as_secs_f64() / 1e6 };
+    Ok(LinkQuality {
+        rtt_ms: client.connection().rtt().as_secs_f64() * 1000.0,
+        bytes,
+        download_secs: down.as_secs_f64(),
+        download_mbit_per_sec: mbit(down),
+        upload_secs: up_agent.as_secs_f64(),
+        upload_mbit_per_sec: mbit(up_agent),
+    })
+}
+
+fn human_link(l: &LinkQuality) -> String {
+    let rate = |mbit: f64| {
+        if mbit >= 1000.0 {
+            format!("{:.2} Gbit/s", mbit / 1000.0)
+        } else {
+            format!("{mbit:.1} Mbit/s")
+        }
+    };
+    let mib = l.bytes >> 20;
+    format!(
+        "Link to this technician (over the session)\n  rtt       {:.2} ms\n  \
+         download  agent → technician  {mib} MiB in {:.3} s = {}\n  \
+         upload    technician → agent  {mib} MiB in {:.3} s = {}\n",
+        l.rtt_ms,
+        l.download_secs,
+        rate(l.download_mbit_per_sec),
+        l.upload_secs,
+        rate(l.upload_mbit_per_sec)
+    )
 }
 
 fn ms(v: f32) -> String {
