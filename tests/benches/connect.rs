@@ -7,7 +7,8 @@
 //! certificates, then measures
 //! - in-process: a fresh QUIC connection (full TLS 1.3 handshake with client
 //!   certificate verification; the agent disables resumption), the hello,
-//!   and the first `info` reply, N times;
+//!   and the first `info` reply, N times (`info` samples CPU use for 250 ms,
+//!   so the second figure is that plus set-up);
 //! - whole command: `tether info` as a process (start-up, key loading,
 //!   connection, reply, exit), M times;
 //! - the agent's resident memory when idle, before and after the runs.
