@@ -109,7 +109,7 @@ pub async fn serve(
         session_id: who.session.clone(),
         technician: identity.name.clone(),
         role: identity.role,
-        policy: shared.policy.clone(),
+        policy: shared.config.policy.clone(),
     };
     let mut session = AgentSession::new(ctx);
     if !greet(&conn, &mut session, &shared, &mut who).await {

@@ -15,7 +15,7 @@ use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
 use tether_agent::{Shared, server, tls};
 use tether_audit::{AuditLog, Follower, Record};
 use tether_proto::permission::requirement;
-use tether_proto::{RequestKind, Role, Tier};
+use tether_proto::{RequestKind, Role};
 use tracing::info;
 
 const AFTER_HELP: &str = "\
@@ -142,7 +142,6 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let endpoint = tether_transport::server_endpoint(config.listen, tls)?;
         let shared = Arc::new(Shared {
-            policy: config.policy.clone(),
             config,
             audit,
             software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
@@ -225,7 +224,6 @@ fn who_may(config: &AgentConfig, kind: RequestKind) -> String {
     if config.policy.authorize(Role::Fleet, kind).is_ok() {
         text.push_str(", fleet");
     }
-    debug_assert!(config.policy.authorize(Role::Tier(Tier::Three), kind).is_ok());
     text
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use quinn::{Endpoint, VarInt};
 use tether_audit::{AuditLog, Record};
 use tether_diag::doctor::{HogTracker, ProcessSampler};
-use tether_proto::{Policy, close};
+use tether_proto::close;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{debug, error, info, warn};
 
@@ -30,7 +30,6 @@ pub const CRL_POLL_INTERVAL: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Shared {
     pub config: AgentConfig,
-    pub policy: Policy,
     pub audit: AuditLog,
     /// "tether-agent X.Y.Z", as told to controllers.
     pub software: String,
