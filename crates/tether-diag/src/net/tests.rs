@@ -139,3 +139,47 @@ async fn server_errors_fail_the_service_layer() {
     assert_eq!(r.verdict.failing_layer, Some(Layer::Service));
     assert!(r.verdict.summary.contains("answered 503"), "{}", r.verdict.summary);
 }
+
+/// An HTTPS server on loopback with a self-signed certificate, which no
+/// system trust store accepts.
+async fn untrusted_https_server() -> SocketAddr {
+    use std::sync::Arc;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert =
+        rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap().self_signed(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(stream).await {
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn https_with_an_untrusted_certificate_fails_at_tls() {
+    let server = untrusted_https_server().await;
+    let check = probes::http(format!("https://localhost:{}/", server.port())).await;
+    assert_eq!(check.failed_layer, Some(Layer::Service), "{check:?}");
+    let error = check.error.unwrap();
+    assert!(error.starts_with("TLS: ") && error.contains("UnknownIssuer"), "{error}");
+    assert!(check.connect_ms.is_some() && check.tls_ms.is_none() && check.status.is_none());
+    assert!(check.certificate.is_none(), "nothing is reported about an unverified certificate");
+}
