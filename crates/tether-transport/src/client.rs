@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use quinn::{Connection, Endpoint, VarInt};
+use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use tether_proto::handshake::{Hello, HelloReply, Welcome};
 use tether_proto::{Request, Response, close};
@@ -71,6 +71,23 @@ impl Client {
         })
     }
 
+    /// Opens a stream and writes `request` on it; the caller finishes the
+    /// send side when it has nothing more to add.
+    async fn open_request(
+        &self,
+        request: &Request,
+    ) -> Result<(SendStream, RecvStream), TransportError> {
+        let (mut send, recv) = self
+            .conn
+            .open_bi()
+            .await
+            .map_err(|e| TransportError::from_connection(&self.target, &e))?;
+        framed::write_message::<_, MAX_REQUEST_FRAME>(&mut send, request)
+            .await
+            .map_err(|e| TransportError::from_frame(&self.target, e))?;
+        Ok((send, recv))
+    }
+
     /// Sends one request on its own stream and waits for the response.
     ///
     /// An error reply from the agent comes back as [`TransportError::Agent`].
@@ -81,15 +98,8 @@ impl Client {
     ) -> Result<Response, TransportError> {
         let target = &self.target;
         let exchange = async {
-            let (mut send, mut recv) = self
-                .conn
-                .open_bi()
-                .await
-                .map_err(|e| TransportError::from_connection(target, &e))?;
+            let (mut send, mut recv) = self.open_request(request).await?;
             let frame_err = |e| TransportError::from_frame(target, e);
-            framed::write_message::<_, MAX_REQUEST_FRAME>(&mut send, request)
-                .await
-                .map_err(frame_err)?;
             send.finish().map_err(|e| frame_err(e.into()))?;
             let response = framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await;
             match response {
@@ -123,15 +133,8 @@ impl Client {
         let target = &self.target;
         let exchange = async {
             let start = Instant::now();
-            let (mut send, mut recv) = self
-                .conn
-                .open_bi()
-                .await
-                .map_err(|e| TransportError::from_connection(target, &e))?;
+            let (mut send, mut recv) = self.open_request(&Request::Upload { bytes }).await?;
             let frame_err = |e| TransportError::from_frame(target, e);
-            framed::write_message::<_, MAX_REQUEST_FRAME>(&mut send, &Request::Upload { bytes })
-                .await
-                .map_err(frame_err)?;
             let mut left = bytes;
             while left > 0 {
                 let n = usize::try_from(left).unwrap_or(usize::MAX).min(ZEROS.len());
@@ -174,15 +177,8 @@ impl Client {
     ) -> Result<Duration, TransportError> {
         let target = &self.target;
         let exchange = async {
-            let (mut send, mut recv) = self
-                .conn
-                .open_bi()
-                .await
-                .map_err(|e| TransportError::from_connection(target, &e))?;
+            let (mut send, mut recv) = self.open_request(&Request::Download { bytes }).await?;
             let frame_err = |e| TransportError::from_frame(target, e);
-            framed::write_message::<_, MAX_REQUEST_FRAME>(&mut send, &Request::Download { bytes })
-                .await
-                .map_err(frame_err)?;
             send.finish().map_err(|e| frame_err(e.into()))?;
             let announced =
                 match framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await {

@@ -96,6 +96,15 @@ pub fn table(headers: &[(&str, Align)], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Appends `block` to `out` with every line indented by two spaces.
+pub fn indent(out: &mut String, block: &str) {
+    for line in block.lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
 /// Shortens `text` to `max` characters, marking the cut with "…".
 pub fn ellipsize(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

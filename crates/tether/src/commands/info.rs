@@ -171,7 +171,7 @@ pub fn human(r: &InfoReport, you: &str) -> String {
         ("USED", Align::Right),
         ("FLAGS", Align::Left),
     ];
-    push_indented(&mut out, &table(&headers, &disks));
+    render::indent(&mut out, &table(&headers, &disks));
 
     out.push_str("Network\n");
     let nics: Vec<Vec<String>> = s
@@ -196,7 +196,7 @@ pub fn human(r: &InfoReport, you: &str) -> String {
         ("TX", Align::Right),
         ("ERRORS", Align::Right),
     ];
-    push_indented(&mut out, &table(&headers, &nics));
+    render::indent(&mut out, &table(&headers, &nics));
 
     let temps: Vec<String> = s
         .temperatures
@@ -239,14 +239,6 @@ pub fn human(r: &InfoReport, you: &str) -> String {
 fn push_rows(out: &mut String, rows: &[(&str, String)]) {
     for (label, value) in rows {
         out.push_str(&format!("  {label:<8} {value}\n"));
-    }
-}
-
-fn push_indented(out: &mut String, block: &str) {
-    for line in block.lines() {
-        out.push_str("  ");
-        out.push_str(line);
-        out.push('\n');
     }
 }
 

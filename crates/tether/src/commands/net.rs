@@ -13,7 +13,7 @@ use tether_proto::{Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
-use crate::render::{Align, table};
+use crate::render::{self, Align, table};
 
 /// Time the agent may take beyond the technician's timeout: checks wait for
 /// their own timeouts (up to 10 s for HTTP) before the report comes back.
@@ -135,7 +135,7 @@ pub fn human(agent: &str, r: &NetReport) -> String {
             vec![l.name.clone(), if l.up { "up" } else { "DOWN" }.into(), l.addresses.join(" ")]
         })
         .collect();
-    indent(
+    render::indent(
         &mut out,
         &table(
             &[("IFACE", Align::Left), ("LINK", Align::Left), ("ADDRESSES", Align::Left)],
@@ -193,7 +193,7 @@ pub fn human(agent: &str, r: &NetReport) -> String {
             ("TIME", Align::Right),
             ("RESULT", Align::Left),
         ];
-        indent(&mut out, &table(&headers, &rows));
+        render::indent(&mut out, &table(&headers, &rows));
     }
     if !r.tcp.is_empty() {
         out.push_str("TCP\n");
@@ -213,7 +213,7 @@ pub fn human(agent: &str, r: &NetReport) -> String {
                 vec![t.target.clone(), ms(t.millis), result]
             })
             .collect();
-        indent(
+        render::indent(
             &mut out,
             &table(
                 &[("TARGET", Align::Left), ("TIME", Align::Right), ("RESULT", Align::Left)],
@@ -256,7 +256,7 @@ pub fn human(agent: &str, r: &NetReport) -> String {
             ("CERTIFICATE", Align::Left),
             ("RESULT", Align::Left),
         ];
-        indent(&mut out, &table(&headers, &rows));
+        render::indent(&mut out, &table(&headers, &rows));
         out.push_str("  (times are cumulative from the start of each request)\n");
     }
     if !r.ping.is_empty() {
@@ -282,17 +282,9 @@ pub fn human(agent: &str, r: &NetReport) -> String {
             ("LOSS", Align::Right),
             ("MIN/AVG/MAX", Align::Left),
         ];
-        indent(&mut out, &table(&headers, &rows));
+        render::indent(&mut out, &table(&headers, &rows));
     }
     let status = if r.verdict.failing_layer.is_some() { "PROBLEM" } else { "OK" };
     out.push_str(&format!("Verdict    {status} — {}\n", r.verdict.summary));
     out
-}
-
-fn indent(out: &mut String, block: &str) {
-    for line in block.lines() {
-        out.push_str("  ");
-        out.push_str(line);
-        out.push('\n');
-    }
 }
