@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/deps.sh
+# Build both binaries: the demo starts the agent found beside `tether`.
 cargo build --release --locked --bins
-exec target/release/tether demo "$@"
+exec cargo run --release --locked --quiet --bin tether -- demo "$@"
