@@ -1,0 +1,52 @@
+//! The engine's one error type.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What went wrong in a restore operation. Messages are written for the
+/// technician who will read them on the other end of the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no restore point {0:?} (list them with `restore list`)")]
+    NoSuchPoint(String),
+    #[error("there is no rollback to undo")]
+    NothingToUndo,
+    #[error(
+        "the point the last rollback took ({0}) is gone, so it cannot be undone; roll back to another point instead"
+    )]
+    UndoPointGone(String),
+    #[error("the restore store {} is in use by another process", .0.display())]
+    Locked(PathBuf),
+    #[error("restore configuration: {0}")]
+    Config(String),
+    #[error("restore store is damaged: {0} (run `restore verify`)")]
+    Corrupt(String),
+    #[error("cannot roll back: {0}")]
+    Conflict(String),
+}
+
+impl RestoreError {
+    /// True when the request named something that does not exist, as
+    /// opposed to the store failing.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, RestoreError::NoSuchPoint(_) | RestoreError::NothingToUndo)
+    }
+}
+
+/// Attaches an action and a path to an I/O error.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, action: &'static str, path: &Path) -> Result<T, RestoreError>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, action: &'static str, path: &Path) -> Result<T, RestoreError> {
+        self.map_err(|source| RestoreError::Io { action, path: path.to_owned(), source })
+    }
+}

@@ -1,0 +1,163 @@
+//! What a restore point records: one [`Entry`] per path, and a summary.
+//!
+//! These types are the store's on-disk format (JSON), not the wire format:
+//! the agent converts them into `tether_proto::restore` types.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of filesystem objects a point records. Sockets, FIFOs and
+/// device nodes are neither recorded nor ever touched by a rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Symlink => "symlink",
+        }
+    }
+}
+
+/// A modification time, as stored by the filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Time {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+/// What identifies an unchanged file without reading it, as git's index
+/// does: if device, inode, size, mtime and ctime all match, the content
+/// hash recorded last time still holds. ctime cannot be set by user space,
+/// so a rewrite that restores the mtime is still noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub dev: u64,
+    pub ino: u64,
+    pub ctime: Time,
+}
+
+/// One recorded path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Absolute path, UTF-8 (paths that are not UTF-8 are skipped, and so
+    /// never touched by a rollback either).
+    pub path: String,
+    pub kind: EntryKind,
+    /// Permission bits including setuid/setgid/sticky (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: Time,
+    /// Content length for files, 0 otherwise.
+    pub size: u64,
+    /// BLAKE3 of the content (hex) for files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// Link target for symlinks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub probe: Probe,
+}
+
+impl Entry {
+    /// Same content: same kind and same bytes (files) or target (symlinks).
+    pub fn same_content(&self, other: &Entry) -> bool {
+        self.kind == other.kind
+            && match self.kind {
+                EntryKind::File => self.size == other.size && self.hash == other.hash,
+                EntryKind::Symlink => self.target == other.target,
+                EntryKind::Dir => true,
+            }
+    }
+
+    /// Same metadata a rollback restores. Directory and symlink mtimes are
+    /// left out: a directory's changes whenever an entry in it does, and
+    /// symlink times are not restored.
+    pub fn same_metadata(&self, other: &Entry) -> bool {
+        let mode = self.kind == EntryKind::Symlink || self.mode == other.mode;
+        let mtime = self.kind != EntryKind::File || self.mtime == other.mtime;
+        mode && mtime && self.uid == other.uid && self.gid == other.gid
+    }
+
+    /// True if a file's stat data says its content is as recorded in
+    /// `earlier` (same inode, size, mtime and ctime).
+    pub fn unchanged_since(&self, earlier: &Entry) -> bool {
+        self.kind == EntryKind::File
+            && earlier.kind == EntryKind::File
+            && self.size == earlier.size
+            && self.mtime == earlier.mtime
+            && self.probe == earlier.probe
+    }
+}
+
+/// How a point came to be. Retention prunes automatic kinds first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PointKind {
+    /// Asked for by a technician.
+    Manual,
+    /// Taken on the agent's schedule.
+    Automatic,
+    /// Taken just before a rollback: what `undo` returns to.
+    PreRollback,
+}
+
+impl PointKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointKind::Manual => "manual",
+            PointKind::Automatic => "automatic",
+            PointKind::PreRollback => "pre-rollback",
+        }
+    }
+}
+
+/// A point without its entries: what `list` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointSummary {
+    /// `YYYYMMDDTHHMMSSZ-xxxxxxxx`: sorts by creation time.
+    pub id: String,
+    pub created_unix: u64,
+    pub label: Option<String>,
+    pub kind: PointKind,
+    /// Never pruned by retention.
+    pub keep: bool,
+    /// Regular files recorded.
+    pub files: u64,
+    /// Entries of every kind recorded.
+    pub entries: u64,
+    /// Sum of the recorded files' sizes (before compression and dedup).
+    pub total_bytes: u64,
+    /// Paths under the configured roots that were left out (not UTF-8,
+    /// special files, unreadable), one line each with the reason.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+}
+
+/// A point with every entry, sorted by path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub entries: Vec<Entry>,
+}
+
+impl Manifest {
+    pub fn by_path(&self) -> HashMap<&str, &Entry> {
+        self.entries.iter().map(|e| (e.path.as_str(), e)).collect()
+    }
+}
+
+/// A point: its summary and its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointDetail {
+    pub summary: PointSummary,
+    pub entries: Vec<Entry>,
+}
