@@ -10,3 +10,4 @@ mod doctor;
 mod network;
 mod protocol;
 mod raw;
+mod restore;

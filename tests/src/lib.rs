@@ -200,6 +200,38 @@ pub struct AgentSetup<'a> {
     pub extra: &'a str,
 }
 
+type AgentLog = Arc<Mutex<Vec<String>>>;
+
+/// Starts `tether-agent run` and waits until it listens.
+fn spawn_agent(home: &Path, config: &Path) -> (Child, String, AgentLog) {
+    let mut child = command("tether-agent", home)
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agent spawns");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr piped");
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+            sink.lock().expect("log lock").push(line);
+        }
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(addr) => (child, addr, log),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("agent did not start:\n{}", log.lock().expect("log lock").join("\n"));
+        }
+    }
+}
+
 /// A running `tether-agent`, killed when dropped.
 pub struct Agent {
     child: Child,
@@ -208,7 +240,7 @@ pub struct Agent {
     pub dir: TempDir,
     pub config: PathBuf,
     pub audit_path: PathBuf,
-    log: Arc<Mutex<Vec<String>>>,
+    log: AgentLog,
 }
 
 impl Agent {
@@ -234,33 +266,23 @@ impl Agent {
             audit_path
         );
         std::fs::write(&config, text).expect("config written");
-        let mut child = command("tether-agent", dir.path())
-            .args(["run", "--config"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("agent spawns");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr piped");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-                sink.lock().expect("log lock").push(line);
-            }
-        });
-        let addr = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("agent did not start:\n{}", log.lock().expect("log lock").join("\n"));
-            }
-        };
+        let (child, addr, log) = spawn_agent(dir.path(), &config);
         Agent { child, addr, name: setup.name.to_owned(), dir, config, audit_path, log }
+    }
+
+    /// Kills the agent with SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the agent again with the same configuration and files.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, addr, log) = spawn_agent(self.dir.path(), &self.config);
+        self.child = child;
+        self.addr = addr;
+        self.log = log;
     }
 
     /// The agent's log so far.

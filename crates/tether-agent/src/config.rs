@@ -12,6 +12,7 @@ use tether_diag::doctor::Thresholds;
 use tether_diag::net::NetSettings;
 use tether_proto::net::NetCheckRequest;
 use tether_proto::{Policy, RequestKind, Tier};
+use tether_restore::StoreConfig;
 
 /// Where the agent looks for its configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/tether/agent.toml";
@@ -52,6 +53,19 @@ struct RawConfig {
     net: RawNet,
     #[serde(default)]
     doctor: RawDoctor,
+    restore: Option<RawRestore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRestore {
+    state_dir: Option<PathBuf>,
+    paths: Vec<PathBuf>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    keep_count: Option<usize>,
+    max_store_mib: Option<u64>,
+    schedule_hours: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,12 +146,29 @@ pub struct AgentConfig {
     /// How often the agent samples CPU use per process, so `doctor` can
     /// tell a process that has pegged a CPU for minutes from a brief burst.
     pub sample_interval: Duration,
+    /// `None` when restore points are not configured.
+    pub restore: Option<RestoreSettings>,
 }
 
 /// Default spacing of the background CPU samples: often enough to measure
 /// a one-minute hog with six samples, rare enough to cost nothing (one
 /// process-table read, a few milliseconds).
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where restore points live unless configured otherwise.
+pub const DEFAULT_RESTORE_DIR: &str = "/var/lib/tether/restore";
+
+/// Automatic restore points are taken this often unless configured
+/// otherwise (`schedule_hours = 0` turns them off).
+pub const DEFAULT_RESTORE_SCHEDULE: Duration = Duration::from_secs(24 * 3600);
+
+/// Restore points, when the config has a `[restore]` table.
+#[derive(Debug, Clone)]
+pub struct RestoreSettings {
+    pub store: StoreConfig,
+    /// How often to take an automatic point; `None`: never.
+    pub schedule: Option<Duration>,
+}
 
 /// Names the default network check resolves unless configured otherwise.
 pub const DEFAULT_DNS_NAMES: &[&str] = &["example.com"];
@@ -190,6 +221,10 @@ impl AgentConfig {
         }
         let net = net_settings(raw.net).map_err(invalid)?;
         let (thresholds, sample_interval) = doctor_settings(raw.doctor).map_err(invalid)?;
+        let restore = match raw.restore {
+            None => None,
+            Some(raw) => Some(restore_settings(raw, &resolve).map_err(invalid)?),
+        };
         let name = match raw.name {
             Some(name) if name.trim().is_empty() => {
                 return Err(invalid("name must not be empty".into()));
@@ -211,8 +246,39 @@ impl AgentConfig {
             net,
             thresholds,
             sample_interval,
+            restore,
         })
     }
+}
+
+fn restore_settings(
+    raw: RawRestore,
+    resolve: &dyn Fn(PathBuf) -> PathBuf,
+) -> Result<RestoreSettings, String> {
+    if raw.paths.is_empty() {
+        return Err("restore.paths must name at least one directory (or remove [restore])".into());
+    }
+    if let Some(p) = raw.paths.iter().find(|p| p.is_relative()) {
+        return Err(format!("restore.paths: {} must be an absolute path", p.display()));
+    }
+    let state_dir = resolve(raw.state_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_RESTORE_DIR)));
+    let mut store = StoreConfig::new(state_dir, raw.paths);
+    store.exclude = raw.exclude;
+    if let Some(n) = raw.keep_count {
+        store.keep_count = n;
+    }
+    if let Some(mib) = raw.max_store_mib {
+        store.max_store_bytes = mib.saturating_mul(1 << 20);
+    }
+    let schedule = match raw.schedule_hours {
+        None => Some(DEFAULT_RESTORE_SCHEDULE),
+        Some(0.0) => None,
+        Some(h) if h.is_finite() && h >= 0.01 => Some(Duration::from_secs_f64(h * 3600.0)),
+        Some(h) => {
+            return Err(format!("restore.schedule_hours = {h}: use 0 (off) or at least 0.01"));
+        }
+    };
+    Ok(RestoreSettings { store, schedule })
 }
 
 fn net_settings(raw: RawNet) -> Result<NetSettings, String> {
@@ -348,6 +414,31 @@ mod tests {
     }
 
     #[test]
+    fn restore_settings_are_read_with_defaults() {
+        assert!(parse(MINIMAL).unwrap().restore.is_none(), "off unless configured");
+        let text = format!(
+            "[restore]\npaths = [\"/etc\", \"/opt/app/conf\"]\nexclude = [\"**/*.swp\"]\nmax_store_mib = 512\n{MINIMAL}"
+        );
+        let r = parse(&text).unwrap().restore.unwrap();
+        assert_eq!(r.store.state_dir, Path::new(DEFAULT_RESTORE_DIR));
+        assert_eq!(r.store.paths.len(), 2);
+        assert_eq!(r.store.exclude, ["**/*.swp"]);
+        assert_eq!(r.store.max_store_bytes, 512 << 20);
+        assert_eq!(r.store.keep_count, tether_restore::DEFAULT_KEEP_COUNT);
+        assert_eq!(r.schedule, Some(DEFAULT_RESTORE_SCHEDULE));
+        let off = format!(
+            "[restore]\npaths = [\"/etc\"]\nstate_dir = \"state\"\nschedule_hours = 0\n{MINIMAL}"
+        );
+        let r = parse(&off).unwrap().restore.unwrap();
+        assert_eq!(r.schedule, None);
+        assert_eq!(
+            r.store.state_dir,
+            Path::new("/etc/tether/state"),
+            "relative to the config file"
+        );
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let cases = [
             (format!("listen = \"nope\"\n{MINIMAL}"), "listen"),
@@ -361,6 +452,12 @@ mod tests {
             (format!("[doctor]\ndisk_warn_percent = 99\n{MINIMAL}"), "must not exceed"),
             (format!("[doctor]\nmemory_warn_percent = 120.0\n{MINIMAL}"), "0 to 100"),
             (format!("[doctor]\nsample_secs = 0\n{MINIMAL}"), "sample_secs"),
+            (format!("[restore]\npaths = []\n{MINIMAL}"), "restore.paths"),
+            (format!("[restore]\npaths = [\"etc\"]\n{MINIMAL}"), "absolute"),
+            (
+                format!("[restore]\npaths = [\"/etc\"]\nschedule_hours = -1\n{MINIMAL}"),
+                "schedule_hours",
+            ),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err().to_string();

@@ -87,6 +87,19 @@ pub async fn dispatch(
         Request::Upload { .. } | Request::Download { .. } => {
             Err(ErrorReply::internal("throughput requests are served on their own stream"))
         }
+        request @ (Request::RestoreList
+        | Request::RestoreShow { .. }
+        | Request::RestoreDiff { .. }
+        | Request::RestoreVerify
+        | Request::RestoreCreate { .. }
+        | Request::RestoreRollback { .. }
+        | Request::RestoreUndo
+        | Request::RestoreDelete { .. }) => {
+            let service =
+                shared.restore.as_ref().map_err(|why| ErrorReply::unavailable(why.clone()))?;
+            let (response, detail) = service.handle(request).await?;
+            Ok(Handled { response, detail })
+        }
         Request::Net(request) => {
             let mut settings = shared.config.net.clone();
             settings.controller = Some(peer.ip().to_canonical());

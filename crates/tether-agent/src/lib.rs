@@ -11,6 +11,7 @@
 //! - `connection`: one connection from handshake to close; the only caller
 //!   of the session's permission check.
 //! - `dispatch`: runs admitted requests through `tether-diag` and friends.
+//! - [`restore`]: restore points: the engine, its requests, the schedule.
 //! - [`sessions`]: the registry of live sessions.
 //! - `throughput`: the raw payloads of upload and download measurements.
 
@@ -18,6 +19,7 @@ pub mod config;
 mod connection;
 mod dispatch;
 pub mod error;
+pub mod restore;
 pub mod server;
 pub mod sessions;
 mod throughput;

@@ -12,11 +12,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
-use tether_agent::{Shared, server, tls};
+use tether_agent::{Shared, restore, server, tls};
 use tether_audit::{AuditLog, Follower, Record};
 use tether_proto::permission::requirement;
 use tether_proto::{RequestKind, Role};
-use tracing::info;
+use tracing::{info, warn};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -139,6 +139,8 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         .thread_name("tether-agent")
         .build()
         .context("cannot start the async runtime")?;
+    // Before serving anyone: finish or revert a rollback a crash interrupted.
+    let (restore, recovery) = restore::open(config.restore.as_ref());
     runtime.block_on(async move {
         let endpoint = tether_transport::server_endpoint(config.listen, tls)?;
         let shared = Arc::new(Shared {
@@ -147,10 +149,18 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
             sessions: Default::default(),
             hogs: Default::default(),
+            restore,
         });
         server::announce(&endpoint, &shared.config.name)?;
         let bound = endpoint.local_addr().context("endpoint has no local address")?;
         lifecycle_record(&shared, bound, "agent-start").await?;
+        if let Some((line, ok)) = recovery {
+            warn!("{line}");
+            let mut record = Record::now("-", bound.to_string(), "restore-recovery");
+            record.outcome = if ok { "ok" } else { "error" }.into();
+            record.detail = line;
+            shared.audit(record).await.context("cannot record the restore recovery")?;
+        }
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         let shutdown = shutdown_signal(reload_tx)?;
         server::run(endpoint, Arc::clone(&shared), shutdown, reload_rx).await?;

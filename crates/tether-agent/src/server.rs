@@ -15,6 +15,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::AgentConfig;
 use crate::connection;
 use crate::error::AgentError;
+use crate::restore::{self, RestoreState};
 use crate::sessions::Registry;
 use crate::tls;
 
@@ -38,6 +39,8 @@ pub struct Shared {
     /// Which processes have pegged a CPU and since when, fed by the
     /// background sampler, read by `doctor`.
     pub hogs: Mutex<HogTracker>,
+    /// Restore points, or why they are unavailable.
+    pub restore: RestoreState,
 }
 
 impl Shared {
@@ -68,6 +71,13 @@ pub async fn run(
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let mut crl_stamp = crl_modified(&shared.config);
     let sampler = tokio::spawn(sample_processes(Arc::clone(&shared)));
+    let schedule = match (&shared.restore, shared.config.restore.as_ref().and_then(|r| r.schedule))
+    {
+        (Ok(service), Some(every)) => {
+            Some(tokio::spawn(restore::schedule(Arc::clone(&shared), Arc::clone(service), every)))
+        }
+        _ => None,
+    };
     let mut crl_poll = tokio::time::interval(CRL_POLL_INTERVAL);
     crl_poll.tick().await;
     tokio::pin!(shutdown);
@@ -99,6 +109,9 @@ pub async fn run(
     }
 
     sampler.abort();
+    if let Some(schedule) = schedule {
+        schedule.abort();
+    }
     // Refuse new connections, tell sessions to close, and wait for them.
     endpoint.set_server_config(None);
     let _ = stop_tx.send(true);

@@ -7,6 +7,7 @@ use tether_proto::doctor::{DoctorReport, DoctorRequest, Finding, Severity};
 use tether_proto::handshake::{Hello, HelloReply, Welcome};
 use tether_proto::message::AuditEntry;
 use tether_proto::net::NetCheckRequest;
+use tether_proto::restore::{RestoreDiff, RestorePoint, RollbackOutcome};
 use tether_proto::system::{
     Battery, CpuInfo, DiskInfo, HostInfo, InterfaceInfo, KillOutcome, KillSignal, LoginSession,
     MemoryInfo, ProcessInfo, ProcessList, ProcessSort, SystemInfo, Temperature,
@@ -206,6 +207,45 @@ fn main() -> std::io::Result<()> {
             "response-error",
             encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Error(ErrorReply::denied("no")))
                 .unwrap(),
+        ),
+        (
+            "request-restore-rollback",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::RestoreRollback {
+                id: "20261123T101500Z-3fa29c01".into(),
+            })
+            .unwrap(),
+        ),
+        (
+            "response-restore-points",
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::RestorePoints(vec![RestorePoint {
+                id: "20261123T101500Z-3fa29c01".into(),
+                created_unix: 1_795_000_000,
+                label: Some("baseline".into()),
+                kind: "manual".into(),
+                keep: true,
+                files: 3,
+                total_bytes: 4096,
+            }]))
+            .unwrap(),
+        ),
+        (
+            "response-rolled-back",
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::RolledBack(RollbackOutcome {
+                point: "P".into(),
+                pre_rollback_point: "Q".into(),
+                restored: 2,
+                moved_aside: 1,
+                kept: 0,
+                unchanged: 9,
+                changes: RestoreDiff {
+                    point: "P".into(),
+                    modified: vec!["/etc/hosts".into()],
+                    added_count: 0,
+                    modified_count: 1,
+                    ..RestoreDiff::default()
+                },
+            }))
+            .unwrap(),
         ),
         ("hello", Hello::new("tether 0.1.0", Some("INC-1".into())).encode().unwrap()),
         ("hello-reply-welcome", HelloReply::Welcome(welcome).encode().unwrap()),

@@ -15,6 +15,7 @@
 //!   when the two sides speak different protocol versions.
 //! - [`message`]: requests and responses.
 //! - [`system`], [`net`], [`doctor`]: the data diagnostics carry.
+//! - [`restore`]: restore points as technicians see them.
 //! - [`role`]: technician tiers and roles as carried in certificates.
 //! - [`permission`]: the one table mapping each request kind to the role it
 //!   needs, and the agent policy that may only tighten it.
@@ -31,6 +32,7 @@ pub mod handshake;
 pub mod message;
 pub mod net;
 pub mod permission;
+pub mod restore;
 pub mod role;
 pub mod session;
 pub mod system;

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::doctor::{DoctorReport, DoctorRequest};
 use crate::net::{NetCheckRequest, NetReport};
+use crate::restore::{
+    MAX_LABEL_LEN, RestoreDiff, RestorePoint, RestorePointDetail, RollbackOutcome, VerifyOutcome,
+};
 use crate::role::Role;
 use crate::system::{KillOutcome, KillSignal, MAX_PROCESSES, ProcessList, ProcessSort, SystemInfo};
 
@@ -39,6 +42,22 @@ pub enum Request {
     /// Throughput, agent to technician: the agent answers
     /// [`Response::Sending`] and then `bytes` raw bytes on the same stream.
     Download { bytes: u64 },
+    /// The machine's restore points, oldest first.
+    RestoreList,
+    /// One restore point with its entries.
+    RestoreShow { id: String },
+    /// What rolling back to `id` would change (a dry run).
+    RestoreDiff { id: String },
+    /// Check the restore store's integrity.
+    RestoreVerify,
+    /// Take a restore point now.
+    RestoreCreate { label: Option<String>, keep: bool },
+    /// Roll the machine back to `id` (after taking a point to undo to).
+    RestoreRollback { id: String },
+    /// Undo the last rollback.
+    RestoreUndo,
+    /// Delete a restore point.
+    RestoreDelete { id: String },
 }
 
 /// Largest payload one throughput measurement may move. Enough for a
@@ -57,6 +76,14 @@ pub enum RequestKind {
     Net,
     Doctor,
     Throughput,
+    RestoreList,
+    RestoreShow,
+    RestoreDiff,
+    RestoreVerify,
+    RestoreCreate,
+    RestoreRollback,
+    RestoreUndo,
+    RestoreDelete,
 }
 
 impl RequestKind {
@@ -69,6 +96,14 @@ impl RequestKind {
         RequestKind::Net,
         RequestKind::Doctor,
         RequestKind::Throughput,
+        RequestKind::RestoreList,
+        RequestKind::RestoreShow,
+        RequestKind::RestoreDiff,
+        RequestKind::RestoreVerify,
+        RequestKind::RestoreCreate,
+        RequestKind::RestoreRollback,
+        RequestKind::RestoreUndo,
+        RequestKind::RestoreDelete,
     ];
 
     /// The name used in the audit log, policy files and messages.
@@ -81,6 +116,14 @@ impl RequestKind {
             RequestKind::Net => "net",
             RequestKind::Doctor => "doctor",
             RequestKind::Throughput => "throughput",
+            RequestKind::RestoreList => "restore-list",
+            RequestKind::RestoreShow => "restore-show",
+            RequestKind::RestoreDiff => "restore-diff",
+            RequestKind::RestoreVerify => "restore-verify",
+            RequestKind::RestoreCreate => "restore-create",
+            RequestKind::RestoreRollback => "restore-rollback",
+            RequestKind::RestoreUndo => "restore-undo",
+            RequestKind::RestoreDelete => "restore-delete",
         }
     }
 
@@ -107,6 +150,14 @@ impl Request {
             Request::Net(_) => RequestKind::Net,
             Request::Doctor(_) => RequestKind::Doctor,
             Request::Upload { .. } | Request::Download { .. } => RequestKind::Throughput,
+            Request::RestoreList => RequestKind::RestoreList,
+            Request::RestoreShow { .. } => RequestKind::RestoreShow,
+            Request::RestoreDiff { .. } => RequestKind::RestoreDiff,
+            Request::RestoreVerify => RequestKind::RestoreVerify,
+            Request::RestoreCreate { .. } => RequestKind::RestoreCreate,
+            Request::RestoreRollback { .. } => RequestKind::RestoreRollback,
+            Request::RestoreUndo => RequestKind::RestoreUndo,
+            Request::RestoreDelete { .. } => RequestKind::RestoreDelete,
         }
     }
 
@@ -129,6 +180,14 @@ impl Request {
             }
             Request::Upload { bytes } => format!("upload bytes={bytes}"),
             Request::Download { bytes } => format!("download bytes={bytes}"),
+            Request::RestoreList | Request::RestoreVerify | Request::RestoreUndo => String::new(),
+            Request::RestoreShow { id }
+            | Request::RestoreDiff { id }
+            | Request::RestoreRollback { id }
+            | Request::RestoreDelete { id } => format!("point={id}"),
+            Request::RestoreCreate { label, keep } => {
+                format!("label={:?} keep={keep}", label.as_deref().unwrap_or(""))
+            }
         }
     }
 
@@ -164,6 +223,31 @@ impl Request {
                 )))
             }
             Request::Upload { .. } | Request::Download { .. } => Ok(()),
+            Request::RestoreShow { id }
+            | Request::RestoreDiff { id }
+            | Request::RestoreRollback { id }
+            | Request::RestoreDelete { id }
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                Err(ErrorReply::bad_request(format!("{id:?} is not a restore point id")))
+            }
+            Request::RestoreCreate { label: Some(l), .. }
+                if l.len() > MAX_LABEL_LEN || l.chars().any(char::is_control) =>
+            {
+                Err(ErrorReply::bad_request(format!(
+                    "a label has at most {MAX_LABEL_LEN} characters and no control characters"
+                )))
+            }
+            Request::RestoreList
+            | Request::RestoreShow { .. }
+            | Request::RestoreDiff { .. }
+            | Request::RestoreVerify
+            | Request::RestoreCreate { .. }
+            | Request::RestoreRollback { .. }
+            | Request::RestoreUndo
+            | Request::RestoreDelete { .. } => Ok(()),
         }
     }
 }
@@ -187,6 +271,15 @@ pub enum Response {
     /// The agent is about to send `bytes` raw bytes on this stream.
     Sending {
         bytes: u64,
+    },
+    RestorePoints(Vec<RestorePoint>),
+    RestorePoint(Box<RestorePointDetail>),
+    RestoreDiff(Box<RestoreDiff>),
+    RestoreVerified(VerifyOutcome),
+    RestoreCreated(RestorePoint),
+    RolledBack(RollbackOutcome),
+    RestoreDeleted {
+        id: String,
     },
     Error(ErrorReply),
 }
@@ -280,5 +373,30 @@ mod tests {
     fn error_reply_renders_as_one_line() {
         let text = ErrorReply::denied("audit-tail needs tier 3").to_string();
         assert_eq!(text, "denied: audit-tail needs tier 3");
+    }
+}
+
+#[cfg(test)]
+mod restore_tests {
+    use super::*;
+
+    #[test]
+    fn restore_ids_and_labels_are_validated() {
+        assert!(Request::RestoreRollback { id: "20261123T120000Z-7f3a".into() }.validate().is_ok());
+        for bad in ["", "../etc", "a b", &"x".repeat(65)] {
+            assert!(Request::RestoreDiff { id: bad.into() }.validate().is_err(), "{bad:?}");
+        }
+        assert!(
+            Request::RestoreCreate { label: Some("before update".into()), keep: true }
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            Request::RestoreCreate { label: Some("a\nb".into()), keep: false }.validate().is_err()
+        );
+        assert_eq!(
+            Request::RestoreCreate { label: Some("x".into()), keep: true }.audit_summary(),
+            "label=\"x\" keep=true"
+        );
     }
 }

@@ -32,6 +32,16 @@ pub const fn requirement(kind: RequestKind) -> Requirement {
         RequestKind::Throughput => Requirement { min_tier: Tier::One, fleet: false },
         // Ending a user's process changes the machine: tier 2.
         RequestKind::Kill => Requirement { min_tier: Tier::Two, fleet: false },
+        // Looking at restore points is tier 1; they are not health queries.
+        RequestKind::RestoreList
+        | RequestKind::RestoreShow
+        | RequestKind::RestoreDiff
+        | RequestKind::RestoreVerify => Requirement { min_tier: Tier::One, fleet: false },
+        RequestKind::RestoreCreate => Requirement { min_tier: Tier::Two, fleet: false },
+        // Restoring systems is tier 3's job.
+        RequestKind::RestoreRollback | RequestKind::RestoreUndo | RequestKind::RestoreDelete => {
+            Requirement { min_tier: Tier::Three, fleet: false }
+        }
         // The audit log names technicians and tickets: supervisors only.
         RequestKind::AuditTail => Requirement { min_tier: Tier::Three, fleet: false },
     }
@@ -129,6 +139,14 @@ mod tests {
             (RequestKind::Net, [true, true, true, true]),
             (RequestKind::Doctor, [true, true, true, true]),
             (RequestKind::Throughput, [true, true, true, false]),
+            (RequestKind::RestoreList, [true, true, true, false]),
+            (RequestKind::RestoreShow, [true, true, true, false]),
+            (RequestKind::RestoreDiff, [true, true, true, false]),
+            (RequestKind::RestoreVerify, [true, true, true, false]),
+            (RequestKind::RestoreCreate, [false, true, true, false]),
+            (RequestKind::RestoreRollback, [false, false, true, false]),
+            (RequestKind::RestoreUndo, [false, false, true, false]),
+            (RequestKind::RestoreDelete, [false, false, true, false]),
         ];
         assert_eq!(cases.len(), RequestKind::ALL.len(), "every kind has a case");
         for (kind, expect) in cases {

@@ -174,10 +174,9 @@ impl Engine {
         kind: PointKind,
     ) -> Result<(PointSummary, Manifest, HashSet<String>), RestoreError> {
         let Scan { mut entries, mut skipped, hidden_children } = scan(&self.selection)?;
-        let previous = match self.points.list()?.last() {
-            Some(latest) => self.points.manifest(&latest.id).ok(),
-            None => None,
-        };
+        let latest = self.points.list()?.pop();
+        let seq = latest.as_ref().map_or(1, |p| p.seq + 1);
+        let previous = latest.and_then(|p| self.points.manifest(&p.id).ok());
         let reference: HashMap<&str, &Entry> =
             previous.as_ref().map(|m| m.by_path()).unwrap_or_default();
         let mut vanished = HashSet::new();
@@ -215,6 +214,7 @@ impl Engine {
         let created_unix = now_unix();
         let summary = PointSummary {
             id: new_id(created_unix),
+            seq,
             created_unix,
             label: label.map(str::to_owned),
             kind,
@@ -397,7 +397,7 @@ impl Engine {
             .iter()
             .filter(|p| !p.keep && p.id != protect && Some(&p.id) != undo_point.as_ref())
             .collect();
-        candidates.sort_by_key(|p| (p.kind == PointKind::Manual, p.created_unix, p.id.clone()));
+        candidates.sort_by_key(|p| (p.kind == PointKind::Manual, p.seq));
         let mut unkept = points.iter().filter(|p| !p.keep).count();
         let mut pruned = Vec::new();
         let mut next = candidates.into_iter();

@@ -126,6 +126,10 @@ impl PointKind {
 pub struct PointSummary {
     /// `YYYYMMDDTHHMMSSZ-xxxxxxxx`: sorts by creation time.
     pub id: String,
+    /// Order of creation in this store (ids within one second do not
+    /// sort by time).
+    #[serde(default)]
+    pub seq: u64,
     pub created_unix: u64,
     pub label: Option<String>,
     pub kind: PointKind,

@@ -76,7 +76,7 @@ impl PointStore {
                 points.push(self.summary(id)?);
             }
         }
-        points.sort_by(|a, b| (a.created_unix, &a.id).cmp(&(b.created_unix, &b.id)));
+        points.sort_by(|a, b| (a.seq, a.created_unix, &a.id).cmp(&(b.seq, b.created_unix, &b.id)));
         Ok(points)
     }
 

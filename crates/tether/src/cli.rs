@@ -16,6 +16,8 @@ Examples:
   tether doctor ws-042                      ranked health findings (Nagios exit codes)
   tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
   tether audit ws-042 -n 50                the agent's audit log (tier 3)
+  tether restore list ws-042               the machine's restore points
+  tether restore rollback ws-042 ID        roll back, after showing what changes (tier 3)
   tether pki init --org Example            create the organisation's CA
   tether demo                              try everything on loopback
 
@@ -24,6 +26,18 @@ Identity: tech.crt, tech.key and ca.crt in the config directory
 
 Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
 5 certificate refused, 6 denied by the agent, 7 version mismatch.";
+
+const RESTORE_HELP: &str = "\
+Examples:
+  tether restore list ws-042
+  tether restore create ws-042 --label 'before driver update' --keep   (tier 2)
+  tether restore diff ws-042 20261123T101500Z-3fa29c01      what a rollback would change
+  tether restore rollback ws-042 20261123T101500Z-3fa29c01  asks first; --yes in scripts (tier 3)
+  tether restore undo ws-042 --yes                          back to before the rollback (tier 3)
+  tether restore verify ws-042                              exit 1 if the store is damaged
+
+A rollback first takes a restore point of the current state: files added
+since the point are moved into it, never deleted, and undo returns to it.";
 
 /// Tether controller: reach help-desk agents over QUIC with mutual TLS.
 #[derive(Debug, Parser)]
@@ -159,6 +173,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Restore points: list, show, diff and verify (tier 1), create (tier 2),
+    /// rollback, undo and delete (tier 3).
+    #[command(subcommand, after_help = RESTORE_HELP)]
+    Restore(RestoreCommand),
     /// Manage the organisation's certificates (run by the help-desk admin).
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -181,6 +199,113 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout.
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// List restore points, oldest first.
+    List {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one restore point and its files.
+    Show {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// The restore point's id (from `tether restore list`).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What rolling back to a point would change (a dry run).
+    Diff {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// The restore point's id (from `tether restore list`).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a restore point now.
+    Create {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// A note on why, shown in the list.
+        #[arg(long)]
+        label: Option<String>,
+        /// Never prune this point automatically.
+        #[arg(long)]
+        keep: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Roll back to a point; shows the changes and asks first (a restore
+    /// point taken just before makes it undoable).
+    Rollback {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// The restore point's id (from `tether restore list`).
+        id: String,
+        /// Do not ask (required when not on a terminal).
+        #[arg(long, short)]
+        yes: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo the last rollback.
+    Undo {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// Do not ask (required when not on a terminal).
+        #[arg(long, short)]
+        yes: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a restore point.
+    Delete {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// The restore point's id (from `tether restore list`).
+        id: String,
+        /// Do not ask (required when not on a terminal).
+        #[arg(long, short)]
+        yes: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the restore store's integrity (exits 1 on problems).
+    Verify {
+        /// The agent: an alias from hosts.toml, a name or an address.
+        host: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl RestoreCommand {
+    pub fn host(&self) -> &str {
+        match self {
+            RestoreCommand::List { host, .. }
+            | RestoreCommand::Show { host, .. }
+            | RestoreCommand::Diff { host, .. }
+            | RestoreCommand::Create { host, .. }
+            | RestoreCommand::Rollback { host, .. }
+            | RestoreCommand::Undo { host, .. }
+            | RestoreCommand::Delete { host, .. }
+            | RestoreCommand::Verify { host, .. } => host,
+        }
+    }
 }
 
 /// Network check targets, shared by `net` and `doctor`.

@@ -92,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         let net = (!no_network).then(|| targets.into_request(false));
                         commands::doctor::run(&global, &host, net, json).await
                     }
+                    Command::Restore(command) => commands::restore::run(&global, command).await,
                     Command::Audit { host, lines, json } => {
                         commands::audit::run(&global, &host, lines, json).await
                     }

@@ -9,3 +9,4 @@ pub mod info;
 pub mod net;
 pub mod pki;
 pub mod ps;
+pub mod restore;

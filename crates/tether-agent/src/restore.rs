@@ -1,0 +1,261 @@
+//! The agent's side of restore points: the engine opened at start (which
+//! finishes or reverts a rollback a crash interrupted), automatic points on
+//! a schedule, and requests turned into engine calls on a blocking thread.
+//! One restore operation runs at a time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tether_audit::Record;
+use tether_proto::restore::{
+    MAX_LISTED_BYTES, MAX_LISTED_PATHS, RestoreDiff, RestoreEntry, RestorePoint,
+    RestorePointDetail, RollbackOutcome, VerifyOutcome, cut_lists,
+};
+use tether_proto::{ErrorReply, Request, Response};
+use tether_restore::{
+    Diff, Engine, PointKind, PointSummary, Recovery, RestoreError, RollbackReport,
+};
+use tracing::{error, info, warn};
+
+use crate::config::RestoreSettings;
+use crate::server::Shared;
+
+/// The engine, serialised: rollback, create and delete must not interleave.
+#[derive(Debug)]
+pub struct Restore {
+    engine: Mutex<Engine>,
+}
+
+/// The restore service as the agent has it: working, or why not.
+pub type RestoreState = Result<Arc<Restore>, String>;
+
+/// Opens the store, recovering from an interrupted rollback. Returns the
+/// service (or why it is unavailable) and a line describing any recovery,
+/// for the log and the audit trail.
+pub fn open(settings: Option<&RestoreSettings>) -> (RestoreState, Option<(String, bool)>) {
+    let Some(settings) = settings else {
+        return (
+            Err("restore points are not configured on this agent (see [restore] in its config)"
+                .into()),
+            None,
+        );
+    };
+    match Engine::open(settings.store.clone()) {
+        Ok((engine, recovery)) => {
+            let recovered = recovery.map(|r| match r {
+                Recovery::Completed(report) => (
+                    format!(
+                        "finished the rollback to {} a crash interrupted ({}); undo point {}",
+                        report.point,
+                        counts_line(&report),
+                        report.pre_rollback_point
+                    ),
+                    true,
+                ),
+                Recovery::Reverted { point } => (
+                    format!(
+                        "reverted the rollback to {point} a crash interrupted; nothing had changed"
+                    ),
+                    true,
+                ),
+            });
+            (Ok(Arc::new(Restore { engine: Mutex::new(engine) })), recovered)
+        }
+        Err(e) => {
+            let why = format!("restore points are unavailable: {e}");
+            error!("{why}");
+            (Err(why.clone()), Some((why, false)))
+        }
+    }
+}
+
+fn counts_line(r: &RollbackReport) -> String {
+    format!(
+        "{} restored, {} moved aside, {} kept, {} unchanged",
+        r.counts.restored, r.counts.moved_aside, r.counts.kept, r.counts.unchanged
+    )
+}
+
+impl Restore {
+    /// Runs `f` on the engine on a blocking thread.
+    async fn with<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Engine) -> Result<T, RestoreError> + Send + 'static,
+    ) -> Result<T, ErrorReply> {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            // A panic inside an operation poisons the lock; the engine's
+            // journal, not the lock, keeps the tree consistent, so carry on.
+            let engine = me.engine.lock().unwrap_or_else(|p| p.into_inner());
+            f(&engine)
+        })
+        .await
+        .map_err(|e| ErrorReply::internal(format!("restore task failed: {e}")))?
+        .map_err(to_reply)
+    }
+
+    /// Serves one restore request; returns the response and an audit detail.
+    pub async fn handle(
+        self: &Arc<Self>,
+        request: Request,
+    ) -> Result<(Response, String), ErrorReply> {
+        match request {
+            Request::RestoreList => {
+                let points = self.with(|e| e.list()).await?;
+                let detail = format!("{} points", points.len());
+                Ok((Response::RestorePoints(points.into_iter().map(point).collect()), detail))
+            }
+            Request::RestoreShow { id } => {
+                let detail = self.with(move |e| e.show(&id)).await?;
+                let total = detail.entries.len();
+                let mut budget = MAX_LISTED_BYTES;
+                let entries: Vec<RestoreEntry> = detail
+                    .entries
+                    .into_iter()
+                    .take(MAX_LISTED_PATHS)
+                    .take_while(|e| {
+                        let fits = e.path.len() <= budget;
+                        budget = budget.saturating_sub(e.path.len());
+                        fits
+                    })
+                    .map(|e| RestoreEntry {
+                        path: e.path,
+                        kind: e.kind.as_str().to_owned(),
+                        size: e.size,
+                    })
+                    .collect();
+                let more = (total - entries.len()) as u64;
+                let reply = RestorePointDetail {
+                    point: point(detail.summary),
+                    entries,
+                    more_entries: more,
+                };
+                Ok((Response::RestorePoint(Box::new(reply)), String::new()))
+            }
+            Request::RestoreDiff { id } => {
+                let point_id = id.clone();
+                let diff = self.with(move |e| e.diff(&id)).await?;
+                let detail = format!(
+                    "{} modified, {} added since, {} removed since",
+                    diff.modified.len(),
+                    diff.added_since.len(),
+                    diff.removed_since.len()
+                );
+                Ok((Response::RestoreDiff(Box::new(wire_diff(point_id, diff))), detail))
+            }
+            Request::RestoreVerify => {
+                let report = self.with(|e| e.verify()).await?;
+                let detail = format!("{} problems", report.problems.len());
+                let mut problems = report.problems;
+                problems.truncate(1000);
+                let reply = VerifyOutcome {
+                    points: report.points,
+                    blobs: report.blobs,
+                    unreferenced: report.unreferenced,
+                    problems,
+                };
+                Ok((Response::RestoreVerified(reply), detail))
+            }
+            Request::RestoreCreate { label, keep } => {
+                let summary =
+                    self.with(move |e| e.create(label.as_deref(), keep, PointKind::Manual)).await?;
+                let detail = format!("point {} ({} files)", summary.id, summary.files);
+                Ok((Response::RestoreCreated(point(summary)), detail))
+            }
+            Request::RestoreRollback { id } => {
+                let report = self.with(move |e| e.rollback(&id)).await?;
+                Ok(rolled_back(report))
+            }
+            Request::RestoreUndo => {
+                let report = self.with(|e| e.undo()).await?;
+                Ok(rolled_back(report))
+            }
+            Request::RestoreDelete { id } => {
+                let deleted = id.clone();
+                self.with(move |e| e.delete(&id)).await?;
+                Ok((Response::RestoreDeleted { id: deleted.clone() }, format!("point {deleted}")))
+            }
+            other => {
+                Err(ErrorReply::internal(format!("{} is not a restore request", other.kind())))
+            }
+        }
+    }
+}
+
+/// Takes an automatic point every `every`, recording each in the audit
+/// log, until the task is aborted.
+pub async fn schedule(shared: Arc<Shared>, restore: Arc<Restore>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await; // The first tick is immediate; start one period in.
+    loop {
+        tick.tick().await;
+        let mut record = Record::now("-", "-", "restore-create");
+        record.args = "automatic".into();
+        match restore.with(|e| e.create(Some("scheduled"), false, PointKind::Automatic)).await {
+            Ok(p) => {
+                info!("automatic restore point {} ({} files)", p.id, p.files);
+                record.outcome = "ok".into();
+                record.detail = format!("point {} ({} files)", p.id, p.files);
+            }
+            Err(e) => {
+                warn!("automatic restore point failed: {}", e.message);
+                record.outcome = "error".into();
+                record.detail = e.message;
+            }
+        }
+        if let Err(e) = shared.audit(record).await {
+            error!("cannot record the automatic restore point: {e}");
+        }
+    }
+}
+
+fn rolled_back(r: RollbackReport) -> (Response, String) {
+    let detail =
+        format!("to {}: {}; undo point {}", r.point, counts_line(&r), r.pre_rollback_point);
+    let reply = RollbackOutcome {
+        point: r.point.clone(),
+        pre_rollback_point: r.pre_rollback_point,
+        restored: r.counts.restored,
+        moved_aside: r.counts.moved_aside,
+        kept: r.counts.kept,
+        unchanged: r.counts.unchanged,
+        changes: wire_diff(r.point, r.changes),
+    };
+    (Response::RolledBack(reply), detail)
+}
+
+fn point(p: PointSummary) -> RestorePoint {
+    RestorePoint {
+        id: p.id,
+        created_unix: p.created_unix,
+        label: p.label,
+        kind: p.kind.as_str().to_owned(),
+        keep: p.keep,
+        files: p.files,
+        total_bytes: p.total_bytes,
+    }
+}
+
+fn wire_diff(point: String, d: Diff) -> RestoreDiff {
+    let counts =
+        [d.modified.len() as u64, d.added_since.len() as u64, d.removed_since.len() as u64];
+    let [modified, added_since, removed_since] =
+        cut_lists([d.modified, d.added_since, d.removed_since]);
+    RestoreDiff {
+        point,
+        modified,
+        added_since,
+        removed_since,
+        modified_count: counts[0],
+        added_count: counts[1],
+        removed_count: counts[2],
+    }
+}
+
+fn to_reply(e: RestoreError) -> ErrorReply {
+    if e.is_not_found() {
+        ErrorReply::bad_request(e.to_string())
+    } else {
+        ErrorReply::unavailable(e.to_string())
+    }
+}
