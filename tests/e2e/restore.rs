@@ -241,3 +241,61 @@ fn an_agent_killed_while_committing_a_rollback_finishes_it_on_restart() {
     }
     panic!("five rollbacks committed before the test could kill the agent");
 }
+
+#[test]
+fn the_snapper_backend_drives_snapper_behind_the_same_commands() {
+    let pki = TestPki::new("Example");
+    let data = tempfile::tempdir().unwrap();
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-snapper");
+    // The agent passes its environment to snapper: point the fake at our dir.
+    let script = data.path().join("snapper");
+    fs::write(
+        &script,
+        format!("#!/usr/bin/env bash\nFAKE_SNAPPER_DIR={:?} exec {:?} \"$@\"\n", data.path(), fake),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let extra = format!(
+        "[restore]\nbackend = \"snapper\"\nsnapper_program = {:?}\nstate_dir = {:?}\nschedule_hours = 0\n",
+        script,
+        data.path().join("state")
+    );
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
+    let (t1, t2, t3) = (
+        pki.issue_tech("tina", "tier1"),
+        pki.issue_tech("tom", "tier2"),
+        pki.issue_tech("tess", "tier3"),
+    );
+    let host = agent.addr.as_str();
+
+    let created = json(
+        agent.tether(&t2, &["restore", "create", host, "--label", "before update", "--json"]).ok(),
+    );
+    assert_eq!(created["id"], "1");
+    assert_eq!(created["kind"], "manual");
+    let diff = json(agent.tether(&t1, &["restore", "diff", host, "1", "--json"]).ok());
+    assert_eq!(strings(&diff["modified"]), ["/etc/hosts"]);
+    assert_eq!(strings(&diff["added_since"]), ["/etc/added.conf"]);
+    assert_eq!(strings(&diff["removed_since"]), ["/etc/removed.conf"]);
+    agent.tether(&t2, &["restore", "rollback", host, "1", "--yes"]).fails_with(6);
+    let done = json(agent.tether(&t3, &["restore", "rollback", host, "1", "--yes", "--json"]).ok());
+    assert_eq!(done["pre_rollback_point"], "2");
+    assert_eq!(done["restored"], 2);
+    assert_eq!(done["moved_aside"], 1);
+    let undo = json(agent.tether(&t3, &["restore", "undo", host, "--yes", "--json"]).ok());
+    assert_eq!(undo["point"], "2");
+    let err = agent.tether(&t1, &["restore", "show", host, "99"]).fails_with(1);
+    assert!(err.contains("no restore point"), "{err}");
+
+    let calls = fs::read_to_string(data.path().join("calls")).unwrap();
+    let calls: Vec<&str> =
+        calls.lines().map(|l| l.trim_start_matches("--no-dbus --utc --iso -c root ")).collect();
+    assert!(calls.contains(&"create --print-number --description before update --userdata tether=manual --cleanup-algorithm number"), "{calls:#?}");
+    assert!(
+        calls.iter().any(|c| c.starts_with("create") && c.contains("tether=pre-rollback")),
+        "{calls:#?}"
+    );
+    assert!(calls.contains(&"undochange 1..0") && calls.contains(&"undochange 2..0"), "{calls:#?}");
+    let record = agent.wait_for_audit(|r| r.request == "restore-rollback" && r.outcome == "ok");
+    assert!(record.detail.contains("2 restored, 1 moved aside"), "{record:?}");
+}

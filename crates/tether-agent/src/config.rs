@@ -12,7 +12,7 @@ use tether_diag::doctor::Thresholds;
 use tether_diag::net::NetSettings;
 use tether_proto::net::NetCheckRequest;
 use tether_proto::{Policy, RequestKind, Tier};
-use tether_restore::StoreConfig;
+use tether_restore::{BackendConfig, StoreConfig};
 
 /// Where the agent looks for its configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/tether/agent.toml";
@@ -59,7 +59,11 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRestore {
+    backend: Option<String>,
+    snapper_config: Option<String>,
+    snapper_program: Option<PathBuf>,
     state_dir: Option<PathBuf>,
+    #[serde(default)]
     paths: Vec<PathBuf>,
     #[serde(default)]
     exclude: Vec<String>,
@@ -165,7 +169,7 @@ pub const DEFAULT_RESTORE_SCHEDULE: Duration = Duration::from_secs(24 * 3600);
 /// Restore points, when the config has a `[restore]` table.
 #[derive(Debug, Clone)]
 pub struct RestoreSettings {
-    pub store: StoreConfig,
+    pub backend: BackendConfig,
     /// How often to take an automatic point; `None`: never.
     pub schedule: Option<Duration>,
 }
@@ -255,21 +259,7 @@ fn restore_settings(
     raw: RawRestore,
     resolve: &dyn Fn(PathBuf) -> PathBuf,
 ) -> Result<RestoreSettings, String> {
-    if raw.paths.is_empty() {
-        return Err("restore.paths must name at least one directory (or remove [restore])".into());
-    }
-    if let Some(p) = raw.paths.iter().find(|p| p.is_relative()) {
-        return Err(format!("restore.paths: {} must be an absolute path", p.display()));
-    }
     let state_dir = resolve(raw.state_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_RESTORE_DIR)));
-    let mut store = StoreConfig::new(state_dir, raw.paths);
-    store.exclude = raw.exclude;
-    if let Some(n) = raw.keep_count {
-        store.keep_count = n;
-    }
-    if let Some(mib) = raw.max_store_mib {
-        store.max_store_bytes = mib.saturating_mul(1 << 20);
-    }
     let schedule = match raw.schedule_hours {
         None => Some(DEFAULT_RESTORE_SCHEDULE),
         Some(0.0) => None,
@@ -278,7 +268,41 @@ fn restore_settings(
             return Err(format!("restore.schedule_hours = {h}: use 0 (off) or at least 0.01"));
         }
     };
-    Ok(RestoreSettings { store, schedule })
+    let backend = match raw.backend.as_deref().unwrap_or("files") {
+        "files" => {
+            if raw.paths.is_empty() {
+                return Err(
+                    "restore.paths must name at least one directory (or remove [restore])".into()
+                );
+            }
+            if let Some(p) = raw.paths.iter().find(|p| p.is_relative()) {
+                return Err(format!("restore.paths: {} must be an absolute path", p.display()));
+            }
+            let mut store = StoreConfig::new(state_dir, raw.paths);
+            store.exclude = raw.exclude;
+            if let Some(n) = raw.keep_count {
+                store.keep_count = n;
+            }
+            if let Some(mib) = raw.max_store_mib {
+                store.max_store_bytes = mib.saturating_mul(1 << 20);
+            }
+            BackendConfig::Files(store)
+        }
+        "snapper" => {
+            if !raw.paths.is_empty() || !raw.exclude.is_empty() {
+                return Err("restore.paths and exclude belong to the files backend; snapper uses its own config (snapper_config)".into());
+            }
+            BackendConfig::Snapper {
+                program: raw.snapper_program.unwrap_or_else(|| PathBuf::from("snapper")),
+                config: raw.snapper_config.unwrap_or_else(|| "root".into()),
+                state_dir,
+            }
+        }
+        #[cfg(windows)]
+        "windows" => BackendConfig::Windows { state_dir },
+        other => return Err(format!("restore.backend = {other:?}: use \"files\" or \"snapper\"")),
+    };
+    Ok(RestoreSettings { backend, schedule })
 }
 
 fn net_settings(raw: RawNet) -> Result<NetSettings, String> {
@@ -420,22 +444,24 @@ mod tests {
             "[restore]\npaths = [\"/etc\", \"/opt/app/conf\"]\nexclude = [\"**/*.swp\"]\nmax_store_mib = 512\n{MINIMAL}"
         );
         let r = parse(&text).unwrap().restore.unwrap();
-        assert_eq!(r.store.state_dir, Path::new(DEFAULT_RESTORE_DIR));
-        assert_eq!(r.store.paths.len(), 2);
-        assert_eq!(r.store.exclude, ["**/*.swp"]);
-        assert_eq!(r.store.max_store_bytes, 512 << 20);
-        assert_eq!(r.store.keep_count, tether_restore::DEFAULT_KEEP_COUNT);
+        let BackendConfig::Files(store) = r.backend else { panic!("files is the default") };
+        assert_eq!(store.state_dir, Path::new(DEFAULT_RESTORE_DIR));
+        assert_eq!(store.paths.len(), 2);
+        assert_eq!(store.exclude, ["**/*.swp"]);
+        assert_eq!(store.max_store_bytes, 512 << 20);
+        assert_eq!(store.keep_count, tether_restore::DEFAULT_KEEP_COUNT);
         assert_eq!(r.schedule, Some(DEFAULT_RESTORE_SCHEDULE));
         let off = format!(
             "[restore]\npaths = [\"/etc\"]\nstate_dir = \"state\"\nschedule_hours = 0\n{MINIMAL}"
         );
         let r = parse(&off).unwrap().restore.unwrap();
         assert_eq!(r.schedule, None);
-        assert_eq!(
-            r.store.state_dir,
-            Path::new("/etc/tether/state"),
-            "relative to the config file"
-        );
+        let BackendConfig::Files(store) = r.backend else { panic!("files is the default") };
+        assert_eq!(store.state_dir, Path::new("/etc/tether/state"), "relative to the config file");
+        let snapper =
+            format!("[restore]\nbackend = \"snapper\"\nsnapper_config = \"home\"\n{MINIMAL}");
+        let r = parse(&snapper).unwrap().restore.unwrap();
+        assert!(matches!(r.backend, BackendConfig::Snapper { ref config, .. } if config == "home"));
     }
 
     #[test]
@@ -457,6 +483,11 @@ mod tests {
             (
                 format!("[restore]\npaths = [\"/etc\"]\nschedule_hours = -1\n{MINIMAL}"),
                 "schedule_hours",
+            ),
+            (format!("[restore]\nbackend = \"zfs\"\n{MINIMAL}"), "restore.backend"),
+            (
+                format!("[restore]\nbackend = \"snapper\"\npaths = [\"/etc\"]\n{MINIMAL}"),
+                "snapper_config",
             ),
         ];
         for (text, needle) in cases {

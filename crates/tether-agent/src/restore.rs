@@ -13,7 +13,7 @@ use tether_proto::restore::{
 };
 use tether_proto::{ErrorReply, Request, Response};
 use tether_restore::{
-    Diff, Engine, PointKind, PointSummary, Recovery, RestoreError, RollbackReport,
+    Backend, Diff, PointKind, PointSummary, Recovery, RestoreError, RollbackReport,
 };
 use tracing::{error, info, warn};
 
@@ -23,7 +23,7 @@ use crate::server::Shared;
 /// The engine, serialised: rollback, create and delete must not interleave.
 #[derive(Debug)]
 pub struct Restore {
-    engine: Mutex<Engine>,
+    engine: Mutex<Box<dyn Backend>>,
 }
 
 /// The restore service as the agent has it: working, or why not.
@@ -40,7 +40,7 @@ pub fn open(settings: Option<&RestoreSettings>) -> (RestoreState, Option<(String
             None,
         );
     };
-    match Engine::open(settings.store.clone()) {
+    match tether_restore::open(settings.backend.clone()) {
         Ok((engine, recovery)) => {
             let recovered = recovery.map(|r| match r {
                 Recovery::Completed(report) => (
@@ -80,14 +80,14 @@ impl Restore {
     /// Runs `f` on the engine on a blocking thread.
     async fn with<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&Engine) -> Result<T, RestoreError> + Send + 'static,
+        f: impl FnOnce(&dyn Backend) -> Result<T, RestoreError> + Send + 'static,
     ) -> Result<T, ErrorReply> {
         let me = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             // A panic inside an operation poisons the lock; the engine's
             // journal, not the lock, keeps the tree consistent, so carry on.
             let engine = me.engine.lock().unwrap_or_else(|p| p.into_inner());
-            f(&engine)
+            f(engine.as_ref())
         })
         .await
         .map_err(|e| ErrorReply::internal(format!("restore task failed: {e}")))?

@@ -28,8 +28,18 @@ fn content(i: usize, generation: u64) -> Vec<u8> {
         state ^= state << 17;
         state
     };
-    if i % 2 == 0 {
-        let words = ["option", "= yes", "path", "/usr/lib", "enabled", "# comment", "timeout", "3600", "\n"];
+    if i.is_multiple_of(2) {
+        let words = [
+            "option",
+            "= yes",
+            "path",
+            "/usr/lib",
+            "enabled",
+            "# comment",
+            "timeout",
+            "3600",
+            "\n",
+        ];
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
             out.extend_from_slice(words[(next() % words.len() as u64) as usize].as_bytes());
@@ -96,7 +106,8 @@ fn main() {
 
         // Change 1% of the files.
         for i in (0..FILES).step_by(100) {
-            fs::write(root.join(format!("d{:03}/f{i:05}", i % DIRS)), content(i, run as u64 + 1)).unwrap();
+            fs::write(root.join(format!("d{:03}/f{i:05}", i % DIRS)), content(i, run as u64 + 1))
+                .unwrap();
         }
         let (_, t) = timed(|| engine.create(None, false, PointKind::Manual).unwrap());
         fig.create_second.push(t.as_secs_f64());
@@ -112,11 +123,25 @@ fn main() {
         fig.undo.push(t.as_secs_f64());
         eprintln!("run {}/{runs} done", run + 1);
     }
-    println!("tree: {FILES} files in {DIRS} directories, {:.0} MB (half text-like, half incompressible)", fig.tree_mb);
+    println!(
+        "tree: {FILES} files in {DIRS} directories, {:.0} MB (half text-like, half incompressible)",
+        fig.tree_mb
+    );
     println!("medians of {runs} runs:");
-    println!("  first point (empty store)    {:>8.2} s   store {:>6.1} MB", median(&mut fig.create_first), median(&mut fig.store_first));
-    println!("  second point (1% changed)    {:>8.2} s   store +{:>5.1} MB", median(&mut fig.create_second), median(&mut fig.store_second));
+    println!(
+        "  first point (empty store)    {:>8.2} s   store {:>6.1} MB",
+        median(&mut fig.create_first),
+        median(&mut fig.store_first)
+    );
+    println!(
+        "  second point (1% changed)    {:>8.2} s   store +{:>5.1} MB",
+        median(&mut fig.create_second),
+        median(&mut fig.store_second)
+    );
     println!("  diff against the first       {:>8.2} s", median(&mut fig.diff));
-    println!("  rollback to the first (100 files, incl. pre-rollback point) {:>6.2} s", median(&mut fig.rollback));
+    println!(
+        "  rollback to the first (100 files, incl. pre-rollback point) {:>6.2} s",
+        median(&mut fig.rollback)
+    );
     println!("  undo                         {:>8.2} s", median(&mut fig.undo));
 }

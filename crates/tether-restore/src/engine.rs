@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, TryLockError};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -53,9 +53,24 @@ pub struct VerifyReport {
 
 /// The last rollback, for `undo`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LastRollback {
-    point: String,
-    pre_point: String,
+pub(crate) struct LastRollback {
+    pub point: String,
+    pub pre_point: String,
+}
+
+impl LastRollback {
+    /// Reads the record; `NothingToUndo` if there is none.
+    pub(crate) fn read(path: &Path) -> Result<LastRollback, RestoreError> {
+        match fs::read(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(RestoreError::NothingToUndo),
+            other => serde_json::from_slice(&other.ctx("read", path)?)
+                .map_err(|e| RestoreError::Corrupt(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    pub(crate) fn write(&self, path: &Path) -> Result<(), RestoreError> {
+        fsutil::write_atomic(path, &serde_json::to_vec(self).expect("always serialises"))
+    }
 }
 
 /// A store of restore points. Operations take `&self` but the caller must
@@ -310,10 +325,7 @@ impl Engine {
         hit("committed");
         let last =
             LastRollback { point: journal.target.clone(), pre_point: journal.pre_point.clone() };
-        fsutil::write_atomic(
-            &self.last_path,
-            &serde_json::to_vec(&last).expect("always serialises"),
-        )?;
+        last.write(&self.last_path)?;
         hit("undo recorded");
         fs::remove_file(&self.journal_path).ctx("remove", &self.journal_path)?;
         fsutil::fsync_dir(&self.config.state_dir)?;
@@ -327,13 +339,7 @@ impl Engine {
 
     /// Rolls back the last rollback: back to the point it took first.
     pub fn undo(&self) -> Result<RollbackReport, RestoreError> {
-        let last: LastRollback = match fs::read(&self.last_path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(RestoreError::NothingToUndo);
-            }
-            other => serde_json::from_slice(&other.ctx("read", &self.last_path)?)
-                .map_err(|e| RestoreError::Corrupt(format!("{}: {e}", self.last_path.display())))?,
-        };
+        let last = LastRollback::read(&self.last_path)?;
         match self.points.summary(&last.pre_point) {
             Err(RestoreError::NoSuchPoint(id)) => Err(RestoreError::UndoPointGone(id)),
             Err(e) => Err(e),
@@ -389,10 +395,7 @@ impl Engine {
     /// taken) and the point `undo` needs are never removed.
     fn prune(&self, protect: &str) -> Result<Vec<String>, RestoreError> {
         let points = self.points.list()?;
-        let undo_point = fs::read(&self.last_path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<LastRollback>(&b).ok())
-            .map(|l| l.pre_point);
+        let undo_point = LastRollback::read(&self.last_path).ok().map(|l| l.pre_point);
         let mut candidates: Vec<&PointSummary> = points
             .iter()
             .filter(|p| !p.keep && p.id != protect && Some(&p.id) != undo_point.as_ref())

@@ -30,6 +30,12 @@ pub enum RestoreError {
     Corrupt(String),
     #[error("cannot roll back: {0}")]
     Conflict(String),
+    /// The OS mechanism behind the points (snapper, System Restore) failed.
+    #[error("{0}")]
+    Backend(String),
+    /// Windows creates at most one restore point per 24 hours by default.
+    #[error("{0}")]
+    Throttled(String),
 }
 
 impl RestoreError {

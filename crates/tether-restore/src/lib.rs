@@ -11,6 +11,8 @@
 //! - `plan`: comparing a point with the live tree ([`Diff`]).
 //! - `rollback`: the journal and its idempotent operations.
 //! - [`Engine`]: the operations, the lock, recovery and retention.
+//! - [`Backend`]: the operations over any backend: the engine, [`Snapper`]
+//!   (btrfs), and Windows System Restore (`cfg(windows)`, unverified).
 //!
 //! # On disk (under `state_dir`, mode 0700)
 //! `lock`, `objects/ab/cdef…`, `points/<id>.manifest.zst` + `<id>.json`,
@@ -28,6 +30,7 @@
 //! Not recorded: extended attributes and ACLs, hard-link identity (each
 //! link is restored as its own file), sparseness, symlink timestamps.
 
+mod backend;
 mod config;
 mod engine;
 mod error;
@@ -39,11 +42,16 @@ mod plan;
 mod points;
 mod rollback;
 mod scan;
+mod snapper;
 mod store;
+#[cfg(windows)]
+mod windows;
 
+pub use backend::{Backend, BackendConfig, open};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_STORE_BYTES, StoreConfig};
 pub use engine::{Engine, Recovery, RollbackReport, VerifyReport};
 pub use error::RestoreError;
 pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time};
 pub use plan::Diff;
 pub use rollback::Counts;
+pub use snapper::Snapper;

@@ -1,0 +1,98 @@
+//! One interface over the ways a machine can keep restore points: the
+//! built-in file-set [`Engine`] (default, everywhere), snapper on btrfs,
+//! and Windows System Restore.
+
+use std::path::PathBuf;
+
+use crate::config::StoreConfig;
+use crate::engine::{Engine, Recovery, RollbackReport, VerifyReport};
+use crate::error::RestoreError;
+use crate::manifest::{PointDetail, PointKind, PointSummary};
+use crate::plan::Diff;
+use crate::snapper::Snapper;
+
+/// The operations technicians run, whatever keeps the points.
+pub trait Backend: Send + std::fmt::Debug {
+    /// "files", "snapper" or "windows".
+    fn name(&self) -> &'static str;
+    fn list(&self) -> Result<Vec<PointSummary>, RestoreError>;
+    fn show(&self, id: &str) -> Result<PointDetail, RestoreError>;
+    fn diff(&self, id: &str) -> Result<Diff, RestoreError>;
+    fn create(
+        &self,
+        label: Option<&str>,
+        keep: bool,
+        kind: PointKind,
+    ) -> Result<PointSummary, RestoreError>;
+    fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError>;
+    fn undo(&self) -> Result<RollbackReport, RestoreError>;
+    fn delete(&self, id: &str) -> Result<(), RestoreError>;
+    fn verify(&self) -> Result<VerifyReport, RestoreError>;
+}
+
+/// Which backend the agent's `[restore]` table asks for.
+#[derive(Debug, Clone)]
+pub enum BackendConfig {
+    /// The built-in content-addressed store.
+    Files(StoreConfig),
+    /// snapper, with one of its configs (`snapper -c NAME`); `state_dir`
+    /// keeps what `undo` needs.
+    Snapper { program: PathBuf, config: String, state_dir: PathBuf },
+    /// Windows System Restore (unverified: written for Windows, never
+    /// built or run on this project's Linux machines).
+    #[cfg(windows)]
+    Windows { state_dir: PathBuf },
+}
+
+/// Opens the configured backend. Only the file-set engine has a journal to
+/// recover from.
+pub fn open(config: BackendConfig) -> Result<(Box<dyn Backend>, Option<Recovery>), RestoreError> {
+    match config {
+        BackendConfig::Files(store) => {
+            let (engine, recovery) = Engine::open(store)?;
+            Ok((Box::new(engine), recovery))
+        }
+        BackendConfig::Snapper { program, config, state_dir } => {
+            Ok((Box::new(Snapper::open(program, config, state_dir)?), None))
+        }
+        #[cfg(windows)]
+        BackendConfig::Windows { state_dir } => {
+            Ok((Box::new(crate::windows::SystemRestore::open(state_dir)?), None))
+        }
+    }
+}
+
+impl Backend for Engine {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+    fn list(&self) -> Result<Vec<PointSummary>, RestoreError> {
+        Engine::list(self)
+    }
+    fn show(&self, id: &str) -> Result<PointDetail, RestoreError> {
+        Engine::show(self, id)
+    }
+    fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
+        Engine::diff(self, id)
+    }
+    fn create(
+        &self,
+        label: Option<&str>,
+        keep: bool,
+        kind: PointKind,
+    ) -> Result<PointSummary, RestoreError> {
+        Engine::create(self, label, keep, kind)
+    }
+    fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError> {
+        Engine::rollback(self, id)
+    }
+    fn undo(&self) -> Result<RollbackReport, RestoreError> {
+        Engine::undo(self)
+    }
+    fn delete(&self, id: &str) -> Result<(), RestoreError> {
+        Engine::delete(self, id)
+    }
+    fn verify(&self) -> Result<VerifyReport, RestoreError> {
+        Engine::verify(self)
+    }
+}
