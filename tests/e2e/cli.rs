@@ -87,8 +87,10 @@ fn check_config_accepts_good_and_names_bad() {
     cmd.args(["check-config", "--config"]).arg(&agent.config);
     let out = run(cmd);
     let text = out.ok();
-    assert!(text.contains("info         tier 2+ (raised by policy), fleet"), "{text}");
-    assert!(text.contains("audit-tail   tier 3+"), "{text}");
+    assert!(text.contains("info             tier 2+ (raised by policy), fleet"), "{text}");
+    assert!(text.contains("audit-tail       tier 3+"), "{text}");
+    assert!(text.contains("restore-rollback tier 3+\n"), "{text}");
+    assert!(text.contains("restore      off (no [restore] table)"), "{text}");
 
     let bad = agent.dir.path().join("bad.toml");
     std::fs::write(&bad, "listen = \"nowhere\"\n").unwrap();

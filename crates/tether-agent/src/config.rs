@@ -465,6 +465,13 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_example_config_is_valid() {
+        let config = parse(include_str!("../../../packaging/agent.toml")).unwrap();
+        let BackendConfig::Files(store) = config.restore.unwrap().backend else { panic!("files") };
+        assert_eq!(store.paths, [Path::new("/etc")]);
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let cases = [
             (format!("listen = \"nope\"\n{MINIMAL}"), "listen"),

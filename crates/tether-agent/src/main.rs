@@ -218,11 +218,30 @@ fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
     }
     println!("  audit log    {}", config.audit_path.display());
     println!("  max sessions {}", config.max_sessions);
+    println!("  restore      {}", restore_line(&config));
     println!("  permissions on this machine:");
     for kind in RequestKind::ALL {
-        println!("    {:<12} {}", kind.as_str(), who_may(&config, *kind));
+        println!("    {:<16} {}", kind.as_str(), who_may(&config, *kind));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn restore_line(config: &AgentConfig) -> String {
+    use tether_restore::BackendConfig;
+    let Some(restore) = &config.restore else { return "off (no [restore] table)".into() };
+    let schedule = match restore.schedule {
+        Some(every) => format!("automatic point every {:.1} h", every.as_secs_f64() / 3600.0),
+        None => "no automatic points".into(),
+    };
+    match &restore.backend {
+        BackendConfig::Files(store) => {
+            let paths: Vec<String> = store.paths.iter().map(|p| p.display().to_string()).collect();
+            format!("{} in {}, {schedule}", paths.join(", "), store.state_dir.display())
+        }
+        BackendConfig::Snapper { config, .. } => format!("snapper config {config:?}, {schedule}"),
+        #[allow(unreachable_patterns)]
+        _ => format!("other backend, {schedule}"),
+    }
 }
 
 fn who_may(config: &AgentConfig, kind: RequestKind) -> String {
