@@ -299,3 +299,29 @@ fn the_snapper_backend_drives_snapper_behind_the_same_commands() {
     let record = agent.wait_for_audit(|r| r.request == "restore-rollback" && r.outcome == "ok");
     assert!(record.detail.contains("2 restored, 1 moved aside"), "{record:?}");
 }
+
+#[test]
+fn the_agent_takes_scheduled_points_and_audits_them() {
+    let pki = TestPki::new("Example");
+    let data = tempfile::tempdir().unwrap();
+    fs::create_dir_all(data.path().join("tree")).unwrap();
+    fs::write(data.path().join("tree/a.conf"), "a\n").unwrap();
+    // 0.01 h = 36 s, the shortest schedule the agent accepts.
+    let extra = format!(
+        "[restore]\nstate_dir = {:?}\npaths = [{:?}]\nschedule_hours = 0.01\n",
+        data.path().join("state"),
+        data.path().join("tree"),
+    );
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
+    let record = agent.wait_for_audit_within(
+        |r| r.request == "restore-create" && r.args == "automatic",
+        Duration::from_secs(90),
+    );
+    assert_eq!(record.outcome, "ok", "{record:?}");
+    let t1 = pki.issue_tech("tina", "tier1");
+    let list = json(agent.tether(&t1, &["restore", "list", &agent.addr, "--json"]).ok());
+    let point = &list.as_array().unwrap()[0];
+    assert_eq!(point["kind"], "automatic");
+    assert_eq!(point["label"], "scheduled");
+    assert!(record.detail.contains(point["id"].as_str().unwrap()), "{record:?}");
+}

@@ -310,7 +310,16 @@ impl Agent {
     /// Waits until an audit record satisfies `pred` (connection-level
     /// records are written after the controller has already given up).
     pub fn wait_for_audit(&self, pred: impl Fn(&Record) -> bool) -> Record {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_audit_within(pred, Duration::from_secs(10))
+    }
+
+    /// Waits up to `timeout` for an audit record satisfying `pred`.
+    pub fn wait_for_audit_within(
+        &self,
+        pred: impl Fn(&Record) -> bool,
+        timeout: Duration,
+    ) -> Record {
+        let deadline = Instant::now() + timeout;
         loop {
             if let Some(r) = self.audit().into_iter().find(|r| pred(r)) {
                 return r;

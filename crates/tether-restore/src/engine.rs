@@ -91,6 +91,22 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// Fills in the content hashes of live files: reused from `reference`
+/// where stat data says the file is unchanged, read otherwise. A file that
+/// vanished or cannot be read keeps no hash, so it compares as different.
+fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>) {
+    for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
+        if let Some(old) = reference.get(entry.path.as_str())
+            && entry.unchanged_since(old)
+        {
+            entry.hash = old.hash.clone();
+        } else if let Ok((hash, len)) = hash_file(entry.path.as_ref()) {
+            entry.hash = Some(hash);
+            entry.size = len;
+        }
+    }
+}
+
 impl Engine {
     /// Opens (creating if needed) the store, takes its lock, and finishes
     /// or reverts a rollback a crash interrupted.
@@ -136,14 +152,29 @@ impl Engine {
                     "a rollback to {} was interrupted before it changed anything; reverting",
                     journal.target
                 );
-                rollback::revert_prepare(&journal)?;
+                rollback::remove_temporaries(&journal)?;
                 fsutil::remove_file_if_present(&self.journal_path)?;
+                Ok(Some(Recovery::Reverted { point: journal.target }))
+            }
+            Phase::Committing if journal.revert => {
+                warn!(
+                    "returning to {} after a failed rollback was interrupted; finishing it",
+                    journal.target
+                );
+                self.finish(&journal)?;
                 Ok(Some(Recovery::Reverted { point: journal.target }))
             }
             Phase::Committing => {
                 warn!("a rollback to {} was interrupted; finishing it", journal.target);
-                let report = self.finish(&journal)?;
-                Ok(Some(Recovery::Completed(report)))
+                match self.finish(&journal) {
+                    Ok(report) => Ok(Some(Recovery::Completed(report))),
+                    Err(e) => {
+                        warn!("cannot finish it ({e}); returning to {}", journal.pre_point);
+                        rollback::remove_temporaries(&journal)?;
+                        self.return_to_pre_point(&journal)?;
+                        Ok(Some(Recovery::Reverted { point: journal.target }))
+                    }
+                }
             }
         }
     }
@@ -223,7 +254,7 @@ impl Engine {
             }
         }
         entries.retain(|e| !vanished.contains(&e.path));
-        hit("create: objects stored");
+        hit("create: objects stored")?;
         self.objects.sync()?;
         let files: Vec<&Entry> = entries.iter().filter(|e| e.kind == EntryKind::File).collect();
         let created_unix = now_unix();
@@ -241,7 +272,7 @@ impl Engine {
         };
         let manifest = Manifest { entries };
         self.points.write(&summary, &manifest)?;
-        hit("create: point published");
+        hit("create: point published")?;
         Ok((summary, manifest, hidden_children))
     }
 
@@ -249,28 +280,7 @@ impl Engine {
     pub fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
         let point = self.points.manifest(id)?;
         let Scan { mut entries, .. } = scan(&self.selection)?;
-        let by_path = point.by_path();
-        entries.retain_mut(|entry| {
-            if entry.kind != EntryKind::File {
-                return true;
-            }
-            if let Some(old) = by_path.get(entry.path.as_str())
-                && entry.unchanged_since(old)
-            {
-                entry.hash = old.hash.clone();
-                return true;
-            }
-            match hash_file(entry.path.as_ref()) {
-                Ok((hash, len)) => {
-                    entry.hash = Some(hash);
-                    entry.size = len;
-                    true
-                }
-                // Vanished or unreadable: a rollback would fail on it the
-                // same way, so report it as it was last seen (different).
-                Err(_) => true,
-            }
-        });
+        hash_live(&mut entries, &point.by_path());
         Ok(Diff::of(&compare(&point.entries, &entries)))
     }
 
@@ -280,53 +290,127 @@ impl Engine {
         let target = self.points.manifest(id)?;
         let label = format!("before rollback to {id}");
         let (pre, live, hidden) = self.record(Some(&label), false, PointKind::PreRollback)?;
-        let changes = compare(&target.entries, &live.entries);
-        let roots: Vec<String> = self
-            .selection
-            .roots
-            .iter()
-            .map(|r| r.to_str().expect("roots are UTF-8").to_owned())
-            .collect();
-        let (ops, counts) =
-            rollback::plan(&changes, &target.entries, &live.entries, &hidden, &roots)?;
-        let mut journal = Journal {
-            id: random_name(),
-            target: id.to_owned(),
-            pre_point: pre.id,
-            phase: Phase::Preparing,
-            roots,
-            counts,
-            changes: Diff::of(&changes),
-            ops,
-        };
-        rollback::write_journal(&self.journal_path, &journal)?;
-        hit("journal written");
-        if let Err(e) = rollback::prepare(&self.objects, &journal) {
-            // Nothing the user sees was touched: clean up and report.
-            rollback::revert_prepare(&journal)?;
-            fsutil::remove_file_if_present(&self.journal_path)?;
-            return Err(e);
-        }
-        hit("prepared");
-        journal.phase = Phase::Committing;
-        rollback::write_journal(&self.journal_path, &journal)?;
-        hit("committing");
-        let report = self.finish(&journal)?;
-        let pruned = self.prune(&journal.pre_point)?;
+        let journal =
+            self.journal_for(id, &target.entries, pre.id, &live.entries, &hidden, false)?;
+        let report = self.run(journal)?;
+        let pruned = self.prune(&report.pre_rollback_point)?;
         if !pruned.is_empty() {
             info!("retention removed restore points {}", pruned.join(", "));
         }
         Ok(report)
     }
 
+    /// Plans the way from `live` to `target` as a journal.
+    fn journal_for(
+        &self,
+        target_id: &str,
+        target: &[Entry],
+        pre_point: String,
+        live: &[Entry],
+        hidden: &HashSet<String>,
+        revert: bool,
+    ) -> Result<Journal, RestoreError> {
+        let changes = compare(target, live);
+        let roots: Vec<String> = self
+            .selection
+            .roots
+            .iter()
+            .map(|r| r.to_str().expect("roots are UTF-8").to_owned())
+            .collect();
+        let (ops, counts) = rollback::plan(&changes, target, live, hidden, &roots)?;
+        Ok(Journal {
+            id: random_name(),
+            target: target_id.to_owned(),
+            pre_point,
+            phase: Phase::Preparing,
+            revert,
+            roots,
+            counts,
+            changes: Diff::of(&changes),
+            ops,
+        })
+    }
+
+    /// Runs a journal. A failure before the commit leaves the tree
+    /// untouched; a failure during it (a full disk, a refused write)
+    /// returns the tree to the pre-rollback point, so the result is the
+    /// whole old state or the whole new one here too.
+    fn run(&self, mut journal: Journal) -> Result<RollbackReport, RestoreError> {
+        let previous_undo = LastRollback::read(&self.last_path).ok();
+        rollback::write_journal(&self.journal_path, &journal)?;
+        let prepared = hit("journal written")
+            .and_then(|()| rollback::prepare(&self.objects, &journal))
+            .and_then(|()| hit("prepared"));
+        if let Err(e) = prepared {
+            // Nothing the user sees was touched: clean up and report.
+            rollback::remove_temporaries(&journal)?;
+            fsutil::remove_file_if_present(&self.journal_path)?;
+            return Err(e);
+        }
+        journal.phase = Phase::Committing;
+        rollback::write_journal(&self.journal_path, &journal)?;
+        let failure = match hit("committing").and_then(|()| self.finish(&journal)) {
+            Ok(report) => return Ok(report),
+            Err(e) => e,
+        };
+        if journal.revert {
+            return Err(failure); // The caller restores the original journal.
+        }
+        warn!(
+            "rollback to {} failed ({failure}); returning to {}",
+            journal.target, journal.pre_point
+        );
+        let returned = rollback::remove_temporaries(&journal)
+            .and_then(|()| self.return_to_pre_point(&journal))
+            // Undo goes where it went before this rollback.
+            .and_then(|()| match &previous_undo {
+                Some(last) => last.write(&self.last_path),
+                None => fsutil::remove_file_if_present(&self.last_path),
+            });
+        match returned {
+            Ok(()) => Err(RestoreError::Conflict(format!(
+                "{failure}; nothing was changed: the tree was returned to the state before the rollback (point {})",
+                journal.pre_point
+            ))),
+            Err(again) => {
+                // Leave the rollback for the next start to finish.
+                rollback::write_journal(&self.journal_path, &journal)?;
+                Err(RestoreError::Conflict(format!(
+                    "{failure}; returning to the state before the rollback failed too ({again}); \
+                     the agent completes the rollback at its next start"
+                )))
+            }
+        }
+    }
+
+    /// Brings the tree back to the point a failed rollback took first.
+    fn return_to_pre_point(&self, failed: &Journal) -> Result<(), RestoreError> {
+        let pre = self.points.manifest(&failed.pre_point)?;
+        let Scan { mut entries, hidden_children, .. } = scan(&self.selection)?;
+        hash_live(&mut entries, &pre.by_path());
+        let journal = self.journal_for(
+            &failed.pre_point,
+            &pre.entries,
+            failed.pre_point.clone(),
+            &entries,
+            &hidden_children,
+            true,
+        )?;
+        self.run(journal).map(drop)
+    }
+
     /// Runs (or re-runs) a committed rollback to its end.
     fn finish(&self, journal: &Journal) -> Result<RollbackReport, RestoreError> {
         rollback::commit(&self.objects, journal)?;
-        hit("committed");
-        let last =
-            LastRollback { point: journal.target.clone(), pre_point: journal.pre_point.clone() };
-        last.write(&self.last_path)?;
-        hit("undo recorded");
+        hit("committed")?;
+        if !journal.revert {
+            let last = LastRollback {
+                point: journal.target.clone(),
+                pre_point: journal.pre_point.clone(),
+            };
+            last.write(&self.last_path)?;
+            hit("undo recorded")?;
+        }
         fs::remove_file(&self.journal_path).ctx("remove", &self.journal_path)?;
         fsutil::fsync_dir(&self.config.state_dir)?;
         Ok(RollbackReport {

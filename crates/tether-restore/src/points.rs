@@ -60,7 +60,7 @@ impl PointStore {
         let packed = zstd::bulk::compress(&json, 3)
             .ctx("compress manifest", &self.manifest_path(&summary.id))?;
         fsutil::write_atomic(&self.manifest_path(&summary.id), &packed)?;
-        crate::failpoint::hit("create: manifest written");
+        crate::failpoint::hit("create: manifest written")?;
         let json = serde_json::to_vec_pretty(summary).expect("summaries always serialise");
         fsutil::write_atomic(&self.summary_path(&summary.id), &json)
     }

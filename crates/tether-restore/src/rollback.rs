@@ -99,6 +99,9 @@ pub(crate) struct Journal {
     /// The point taken just before (what `undo` returns to).
     pub pre_point: String,
     pub phase: Phase,
+    /// Undoing a failed rollback (back to `pre_point`): no undo record.
+    #[serde(default)]
+    pub revert: bool,
     /// The configured roots, flushed after each phase.
     pub roots: Vec<String>,
     pub counts: Counts,
@@ -297,16 +300,17 @@ pub(crate) fn prepare(objects: &ObjectStore, journal: &Journal) -> Result<(), Re
             let temp = temp_path(&journal.id, index, &entry.path);
             objects.restore_to(hash_of(entry)?, entry.size, &temp)?;
             fsutil::apply_metadata(&temp, entry)?;
-            hit("prepare: temporary written");
+            hit("prepare: temporary written")?;
         }
     }
     sync_roots(&journal.roots)
 }
 
-/// Undoes the prepare phase: removes its temporaries.
-pub(crate) fn revert_prepare(journal: &Journal) -> Result<(), RestoreError> {
+/// Removes every temporary the journal's operations may have left: the
+/// prepare phase's, and any a failed commit left half-written.
+pub(crate) fn remove_temporaries(journal: &Journal) -> Result<(), RestoreError> {
     for (index, op) in journal.ops.iter().enumerate() {
-        if let Op::PlaceFile { entry, prepared: true } = op {
+        if let Op::PlaceFile { entry, .. } | Op::PlaceSymlink { entry } = op {
             fsutil::remove_file_if_present(&temp_path(&journal.id, index, &entry.path))?;
         }
     }
@@ -317,7 +321,7 @@ pub(crate) fn revert_prepare(journal: &Journal) -> Result<(), RestoreError> {
 pub(crate) fn commit(objects: &ObjectStore, journal: &Journal) -> Result<(), RestoreError> {
     for (index, op) in journal.ops.iter().enumerate() {
         apply(objects, journal, index, op)?;
-        hit("commit: operation done");
+        hit("commit: operation done")?;
     }
     sync_roots(&journal.roots)
 }

@@ -141,3 +141,43 @@ fn a_crash_during_recovery_is_recovered_too() {
     assert!(matches!(recovery, None | Some(Recovery::Completed(_))));
     assert_same(&f.snapshot(), &old_state, "after crashes during recovery");
 }
+
+#[test]
+fn a_failure_at_any_step_leaves_the_tree_as_it_was() {
+    // A full disk or a refused write at any step, the commit included:
+    // the rollback reports the error and the tree is wholly as before.
+    let mut steps = 0;
+    let mut during_commit = 0;
+    loop {
+        let (f, point, old_state, changed) = scenario();
+        let engine = f.open();
+        failpoint::arm_error(steps);
+        let outcome = engine.rollback(&point);
+        let never_reached = failpoint::disarm();
+        if never_reached {
+            outcome.expect("the rollback succeeds");
+            assert_same(&f.snapshot(), &old_state, "uninterrupted rollback");
+            break;
+        }
+        let err = outcome.expect_err("an injected failure is reported").to_string();
+        assert!(err.contains("injected failure"), "step {steps}: {err}");
+        if err.contains("returned to the state before the rollback") {
+            during_commit += 1;
+        }
+        assert_same(&f.snapshot(), &changed, &format!("failure at step {steps}"));
+        assert!(!f.state.join("journal.json").exists(), "step {steps}");
+        assert!(
+            matches!(engine.undo(), Err(tether_restore::RestoreError::NothingToUndo)),
+            "step {steps}"
+        );
+        engine.rollback(&point).unwrap();
+        assert_same(
+            &f.snapshot(),
+            &old_state,
+            &format!("failure at step {steps}, then a rollback"),
+        );
+        steps += 1;
+    }
+    assert!(during_commit >= 10, "{during_commit} failures during the commit");
+    eprintln!("{steps} failure points, {during_commit} during the commit");
+}
