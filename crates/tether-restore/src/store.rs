@@ -56,6 +56,14 @@ fn valid_hash(hash: &str) -> bool {
 impl ObjectStore {
     pub fn open(dir: PathBuf) -> Result<ObjectStore, RestoreError> {
         fsutil::create_private_dir(&dir.join("tmp"))?;
+        // All 256 shard directories up front: storing an object is then a
+        // create and a rename, with no directory checks per object.
+        for shard in 0..=255u8 {
+            let path = dir.join(format!("{shard:02x}"));
+            if !path.is_dir() {
+                fsutil::create_private_dir(&path)?;
+            }
+        }
         Ok(ObjectStore { dir })
     }
 
@@ -89,8 +97,6 @@ impl ObjectStore {
         }
         let hash = reader.hasher.finalize().to_hex().to_string();
         let dest = self.path_of(&hash);
-        let shard = dest.parent().expect("objects live in a shard directory");
-        fsutil::create_private_dir(shard)?;
         fs::rename(&tmp, &dest).ctx("store object", &dest)?;
         Ok((hash, reader.len))
     }

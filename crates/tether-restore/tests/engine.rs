@@ -259,12 +259,13 @@ fn damage_lock_and_missing_points_are_reported() {
     assert!(matches!(engine.undo(), Err(RestoreError::NothingToUndo)));
 
     let objects = f.state.join("objects");
-    let shard = fs::read_dir(&objects)
+    let object = fs::read_dir(&objects)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| !p.ends_with("tmp"))
-        .unwrap();
-    let object = fs::read_dir(&shard).unwrap().next().unwrap().unwrap().path();
+        .filter(|p| !p.ends_with("tmp"))
+        .flat_map(|shard| fs::read_dir(shard).unwrap().map(|e| e.unwrap().path()))
+        .next()
+        .expect("one object stored");
     fs::write(&object, b"garbage").unwrap();
     let report = engine.verify().unwrap();
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
