@@ -1,0 +1,165 @@
+//! Frames: 32-bit pixels `0x00RRGGBB`, row-major, no padding.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest width or height accepted (8K is 7680).
+pub const MAX_DIMENSION: u32 = 8192;
+
+/// A rectangle in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+impl Rect {
+    /// True if the rectangle is non-empty and lies inside `width`×`height`.
+    pub fn fits(&self, width: u32, height: u32) -> bool {
+        self.w > 0
+            && self.h > 0
+            && self.x.checked_add(self.w).is_some_and(|r| r <= width)
+            && self.y.checked_add(self.h).is_some_and(|b| b <= height)
+    }
+
+    pub fn area(&self) -> u64 {
+        u64::from(self.w) * u64::from(self.h)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("frame size {0}x{1} is outside 1..={MAX_DIMENSION}")]
+    Size(u32, u32),
+    #[error("a {width}x{height} frame with stride {stride} needs {needed} bytes, got {got}")]
+    Short { width: u32, height: u32, stride: usize, needed: usize, got: usize },
+}
+
+/// One screen image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    width: u32,
+    height: u32,
+    pixels: Vec<u32>,
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
+    if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(FrameError::Size(width, height));
+    }
+    Ok(())
+}
+
+impl Frame {
+    /// A frame of one colour.
+    pub fn solid(width: u32, height: u32, color: u32) -> Result<Frame, FrameError> {
+        check_size(width, height)?;
+        Ok(Frame {
+            width,
+            height,
+            pixels: vec![color & 0xFF_FFFF; width as usize * height as usize],
+        })
+    }
+
+    /// A frame from BGRX bytes (X11 and most capture APIs), rows `stride`
+    /// bytes apart.
+    pub fn from_bgrx(
+        width: u32,
+        height: u32,
+        stride: usize,
+        bytes: &[u8],
+    ) -> Result<Frame, FrameError> {
+        check_size(width, height)?;
+        let row = width as usize * 4;
+        let needed = stride.checked_mul(height as usize - 1).and_then(|n| n.checked_add(row));
+        match needed {
+            Some(needed) if stride >= row && bytes.len() >= needed => {}
+            _ => {
+                return Err(FrameError::Short {
+                    width,
+                    height,
+                    stride,
+                    needed: needed.unwrap_or(usize::MAX),
+                    got: bytes.len(),
+                });
+            }
+        }
+        let mut pixels = Vec::with_capacity(width as usize * height as usize);
+        for y in 0..height as usize {
+            let line = &bytes[y * stride..y * stride + row];
+            pixels.extend(line.chunks_exact(4).map(|p| u32::from_le_bytes([p[0], p[1], p[2], 0])));
+        }
+        Ok(Frame { width, height, pixels })
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Pixels `0x00RRGGBB`, row-major.
+    pub fn pixels(&self) -> &[u32] {
+        &self.pixels
+    }
+
+    pub fn pixel(&self, x: u32, y: u32) -> u32 {
+        self.pixels[y as usize * self.width as usize + x as usize]
+    }
+
+    /// One row of a rectangle.
+    pub(crate) fn row(&self, rect: &Rect, dy: u32) -> &[u32] {
+        let start = (rect.y + dy) as usize * self.width as usize + rect.x as usize;
+        &self.pixels[start..start + rect.w as usize]
+    }
+
+    pub(crate) fn row_mut(&mut self, rect: &Rect, dy: u32) -> &mut [u32] {
+        let start = (rect.y + dy) as usize * self.width as usize + rect.x as usize;
+        &mut self.pixels[start..start + rect.w as usize]
+    }
+
+    /// Sets one pixel (tests and synthetic sources draw with it).
+    pub fn set(&mut self, x: u32, y: u32, color: u32) {
+        let i = y as usize * self.width as usize + x as usize;
+        self.pixels[i] = color & 0xFF_FFFF;
+    }
+
+    /// Fills a rectangle (clipped to the frame).
+    pub fn fill(&mut self, rect: Rect, color: u32) {
+        for y in rect.y..(rect.y + rect.h).min(self.height) {
+            for x in rect.x..(rect.x + rect.w).min(self.width) {
+                self.set(x, y, color);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bgrx_with_padding_becomes_pixels() {
+        // 2x2, stride 12 (4 bytes of padding per row).
+        let bytes = [
+            0x01, 0x02, 0x03, 0xFF, 0x11, 0x12, 0x13, 0xFF, 0, 0, 0, 0, //
+            0x21, 0x22, 0x23, 0xFF, 0x31, 0x32, 0x33, 0xFF, 0, 0, 0, 0,
+        ];
+        let f = Frame::from_bgrx(2, 2, 12, &bytes).unwrap();
+        assert_eq!(f.pixels(), [0x030201, 0x131211, 0x232221, 0x333231]);
+        assert!(Frame::from_bgrx(2, 2, 12, &bytes[..19]).is_err());
+        assert!(Frame::from_bgrx(2, 2, 4, &bytes).is_err(), "stride shorter than a row");
+        assert_eq!(Frame::solid(0, 5, 0), Err(FrameError::Size(0, 5)));
+    }
+
+    #[test]
+    fn rects_must_fit() {
+        assert!(Rect { x: 0, y: 0, w: 10, h: 10 }.fits(10, 10));
+        assert!(!Rect { x: 1, y: 0, w: 10, h: 10 }.fits(10, 10));
+        assert!(!Rect { x: u32::MAX, y: 0, w: 2, h: 1 }.fits(10, 10));
+        assert!(!Rect { x: 0, y: 0, w: 0, h: 1 }.fits(10, 10));
+    }
+}

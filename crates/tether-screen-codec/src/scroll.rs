@@ -1,0 +1,151 @@
+//! Scroll detection: find rows of the new frame that appear in the old one
+//! shifted vertically, and describe them as copies.
+
+use std::collections::HashMap;
+
+use crate::Op;
+use crate::frame::{Frame, Rect};
+
+/// Fewest rows a copy must cover to be worth sending.
+const MIN_RUN: u32 = 8;
+/// Fewest matching rows for a shift to be taken as a scroll.
+const MIN_VOTES: u32 = 16;
+/// Rows sharing one hash (blank lines) vote for at most this many shifts.
+const MAX_BUCKET: usize = 4;
+
+fn row_hash(row: &[u32]) -> u64 {
+    // FNV-style mixing over whole pixels: fast, and collisions only cost a
+    // failed exact comparison below.
+    row.iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &p| (h ^ u64::from(p)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The columns and rows where `old` and `new` differ, or `None` if equal.
+fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
+    let full = Rect { x: 0, y: 0, w: new.width(), h: new.height() };
+    let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
+    for y in 0..new.height() {
+        let (a, b) = (old.row(&full, y), new.row(&full, y));
+        if a == b {
+            continue;
+        }
+        let first = a.iter().zip(b).position(|(p, q)| p != q).unwrap_or(0) as u32;
+        let last = a.iter().zip(b).rposition(|(p, q)| p != q).unwrap_or(0) as u32;
+        x0 = x0.min(first);
+        x1 = x1.max(last + 1);
+        y0 = y0.min(y);
+        y1 = y1.max(y + 1);
+    }
+    (y0 != u32::MAX).then(|| Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 })
+}
+
+/// Copies that turn `old` into something closer to `new` by vertical
+/// shifts within the changed area.
+pub(crate) fn detect(old: &Frame, new: &Frame) -> Vec<Op> {
+    let Some(area) = changed_box(old, new) else { return Vec::new() };
+    if area.h < MIN_RUN * 2 {
+        return Vec::new();
+    }
+    let span = Rect { x: area.x, y: 0, w: area.w, h: new.height() };
+    let old_rows: Vec<u64> =
+        (area.y..area.y + area.h).map(|y| row_hash(old.row(&span, y))).collect();
+    let mut where_old: HashMap<u64, Vec<u32>> = HashMap::new();
+    for (i, h) in old_rows.iter().enumerate() {
+        let rows = where_old.entry(*h).or_default();
+        if rows.len() < MAX_BUCKET {
+            rows.push(area.y + i as u32);
+        }
+    }
+    let mut votes: HashMap<i64, u32> = HashMap::new();
+    let new_rows: Vec<u64> =
+        (area.y..area.y + area.h).map(|y| row_hash(new.row(&span, y))).collect();
+    for (i, h) in new_rows.iter().enumerate() {
+        let y = area.y + i as u32;
+        for &oy in where_old.get(h).map(Vec::as_slice).unwrap_or_default() {
+            let shift = i64::from(oy) - i64::from(y);
+            if shift != 0 {
+                *votes.entry(shift).or_default() += 1;
+            }
+        }
+    }
+    let Some((&shift, &count)) = votes.iter().max_by_key(|(s, c)| (**c, -s.abs())) else {
+        return Vec::new();
+    };
+    if count < MIN_VOTES {
+        return Vec::new();
+    }
+    // Exact runs of rows: new row y equals old row y + shift.
+    let mut ops = Vec::new();
+    let mut run_start = None;
+    for y in area.y..=area.y + area.h {
+        let oy = i64::from(y) + shift;
+        let inside =
+            y < area.y + area.h && oy >= i64::from(area.y) && oy < i64::from(area.y + area.h);
+        let same = inside && old.row(&span, oy as u32) == new.row(&span, y);
+        match (same, run_start) {
+            (true, None) => run_start = Some(y),
+            (false, Some(start)) => {
+                if y - start >= MIN_RUN {
+                    let src = Rect {
+                        x: span.x,
+                        y: (i64::from(start) + shift) as u32,
+                        w: span.w,
+                        h: y - start,
+                    };
+                    ops.push(Op::Copy { rect: src, dx: 0, dy: (-shift) as i32 });
+                }
+                run_start = None;
+            }
+            _ => {}
+        }
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a text pixel is lit: a hash, so no two rows repeat.
+    fn ink(x: u32, line: u32, row: u32) -> bool {
+        let h = x.wrapping_mul(0x9E37_79B1)
+            ^ line.wrapping_mul(0x85EB_CA6B)
+            ^ row.wrapping_mul(0xC2B2_AE35);
+        h.wrapping_mul(0x27D4_EB2F) >> 29 == 0
+    }
+
+    /// A terminal-like frame: distinct text rows.
+    fn text(width: u32, height: u32, first_line: u32) -> Frame {
+        let mut f = Frame::solid(width, height, 0x101010).unwrap();
+        for y in 0..height {
+            let line = first_line + y / 16;
+            for x in 0..width {
+                if ink(x, line, y % 16) {
+                    f.set(x, y, 0xEEEEEE);
+                }
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn a_scrolled_terminal_is_found_as_a_copy() {
+        let old = text(320, 240, 0);
+        let new = text(320, 240, 3); // scrolled up by 3 lines of 16 px
+        let ops = detect(&old, &new);
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        let Op::Copy { rect, dx, dy } = ops[0] else { panic!() };
+        assert_eq!((dx, dy), (0, -48));
+        assert_eq!(rect.y, 48);
+        assert_eq!(rect.h, 240 - 48);
+    }
+
+    #[test]
+    fn unrelated_changes_are_not_scrolls() {
+        let old = Frame::solid(320, 240, 0).unwrap();
+        let mut new = old.clone();
+        new.fill(Rect { x: 10, y: 10, w: 50, h: 50 }, 0xFF0000);
+        assert!(detect(&old, &new).is_empty());
+        assert!(detect(&old, &old).is_empty());
+    }
+}
