@@ -22,6 +22,8 @@
 mod decode;
 mod encode;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod scroll;
 
 pub use decode::{DecodeError, Decoder};

@@ -1,0 +1,28 @@
+//! The code the fuzz target runs, shared with the seed-corpus test.
+
+use crate::{Decoder, Encoder, Frame, Update};
+
+/// Largest encoded update accepted from the wire (the protocol's response
+/// frame limit).
+pub const MAX_UPDATE_BYTES: usize = 16 << 20;
+
+/// Decodes `data` as a bincode update (size-limited) and applies it to a
+/// fresh decoder and to one holding a frame. Must never panic.
+pub fn decode_update(data: &[u8]) {
+    let config = bincode::config::standard().with_limit::<MAX_UPDATE_BYTES>();
+    let Ok((update, _)) = bincode::serde::decode_from_slice::<Update, _>(data, config) else {
+        return;
+    };
+    let _ = Decoder::new().apply(&update);
+    let mut decoder = Decoder::new();
+    let base = Frame::solid(update.width.clamp(1, 256), update.height.clamp(1, 256), 0x445566)
+        .expect("clamped to a valid size");
+    decoder.apply(&Encoder::new().encode(&base)).expect("our own update decodes");
+    let _ = decoder.apply(&update);
+}
+
+/// Encodes an update the way the fuzz seeds are stored.
+pub fn encode_update(update: &Update) -> Vec<u8> {
+    bincode::serde::encode_to_vec(update, bincode::config::standard())
+        .expect("updates always encode")
+}
