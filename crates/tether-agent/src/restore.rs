@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tether_audit::Record;
 use tether_proto::restore::{
-    MAX_LISTED_BYTES, MAX_LISTED_PATHS, RestoreDiff, RestoreEntry, RestorePoint,
-    RestorePointDetail, RollbackOutcome, VerifyOutcome, cut_lists,
+    MAX_LISTED_BYTES, RestoreDiff, RestoreEntry, RestorePoint, RestorePointDetail, RollbackOutcome,
+    VerifyOutcome, cut, cut_lists,
 };
 use tether_proto::{ErrorReply, Request, Response};
 use tether_restore::{
@@ -108,22 +108,14 @@ impl Restore {
             Request::RestoreShow { id } => {
                 let detail = self.with(move |e| e.show(&id)).await?;
                 let total = detail.entries.len();
+                let to_wire = |e: tether_restore::Entry| RestoreEntry {
+                    path: e.path,
+                    kind: e.kind.as_str().to_owned(),
+                    size: e.size,
+                };
                 let mut budget = MAX_LISTED_BYTES;
-                let entries: Vec<RestoreEntry> = detail
-                    .entries
-                    .into_iter()
-                    .take(MAX_LISTED_PATHS)
-                    .take_while(|e| {
-                        let fits = e.path.len() <= budget;
-                        budget = budget.saturating_sub(e.path.len());
-                        fits
-                    })
-                    .map(|e| RestoreEntry {
-                        path: e.path,
-                        kind: e.kind.as_str().to_owned(),
-                        size: e.size,
-                    })
-                    .collect();
+                let entries =
+                    cut(detail.entries.into_iter().map(to_wire), &mut budget, |e| e.path.as_str());
                 let more = (total - entries.len()) as u64;
                 let reply = RestorePointDetail {
                     point: point(detail.summary),

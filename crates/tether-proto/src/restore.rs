@@ -78,22 +78,33 @@ pub struct RollbackOutcome {
     pub changes: RestoreDiff,
 }
 
-/// Cuts path lists to [`MAX_LISTED_PATHS`] entries and
+/// Keeps the leading items of `items` that fit in [`MAX_LISTED_PATHS`]
+/// items and what is left of `budget` bytes of path text (`path` gives an
+/// item's path), and spends the budget on them. Stops at the first item
+/// that does not fit, so what is kept is always a prefix.
+pub fn cut<T>(
+    items: impl IntoIterator<Item = T>,
+    budget: &mut usize,
+    path: impl Fn(&T) -> &str,
+) -> Vec<T> {
+    let mut kept = Vec::new();
+    for item in items {
+        let len = path(&item).len();
+        if kept.len() >= MAX_LISTED_PATHS || len > *budget {
+            break;
+        }
+        *budget -= len;
+        kept.push(item);
+    }
+    kept
+}
+
+/// Cuts path lists to [`MAX_LISTED_PATHS`] entries each and
 /// [`MAX_LISTED_BYTES`] bytes between them, in order; returns the lists
 /// kept.
 pub fn cut_lists(lists: [Vec<String>; 3]) -> [Vec<String>; 3] {
     let mut budget = MAX_LISTED_BYTES;
-    lists.map(|list| {
-        let mut kept = Vec::new();
-        for path in list {
-            if kept.len() >= MAX_LISTED_PATHS || path.len() > budget {
-                break;
-            }
-            budget -= path.len();
-            kept.push(path);
-        }
-        kept
-    })
+    lists.map(|list| cut(list, &mut budget, |p| p.as_str()))
 }
 
 /// The store's integrity check.
