@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tether_restore::{Engine, PointKind, StoreConfig};
+use tether_restore::{Backend, Engine, PointKind, StoreConfig};
 
 const FILES: usize = 10_000;
 const DIRS: usize = 100;

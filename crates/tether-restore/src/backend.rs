@@ -61,38 +61,3 @@ pub fn open(config: BackendConfig) -> Result<(Box<dyn Backend>, Option<Recovery>
         }
     }
 }
-
-impl Backend for Engine {
-    fn name(&self) -> &'static str {
-        "files"
-    }
-    fn list(&self) -> Result<Vec<PointSummary>, RestoreError> {
-        Engine::list(self)
-    }
-    fn show(&self, id: &str) -> Result<PointDetail, RestoreError> {
-        Engine::show(self, id)
-    }
-    fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
-        Engine::diff(self, id)
-    }
-    fn create(
-        &self,
-        label: Option<&str>,
-        keep: bool,
-        kind: PointKind,
-    ) -> Result<PointSummary, RestoreError> {
-        Engine::create(self, label, keep, kind)
-    }
-    fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError> {
-        Engine::rollback(self, id)
-    }
-    fn undo(&self) -> Result<RollbackReport, RestoreError> {
-        Engine::undo(self)
-    }
-    fn delete(&self, id: &str) -> Result<(), RestoreError> {
-        Engine::delete(self, id)
-    }
-    fn verify(&self) -> Result<VerifyReport, RestoreError> {
-        Engine::verify(self)
-    }
-}

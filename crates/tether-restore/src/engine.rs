@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use crate::backend::Backend;
 use crate::config::{Selection, StoreConfig};
 use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
@@ -179,38 +180,6 @@ impl Engine {
         }
     }
 
-    /// The configuration the engine was opened with.
-    pub fn config(&self) -> &StoreConfig {
-        &self.config
-    }
-
-    /// Every point, oldest first.
-    pub fn list(&self) -> Result<Vec<PointSummary>, RestoreError> {
-        self.points.list()
-    }
-
-    pub fn show(&self, id: &str) -> Result<PointDetail, RestoreError> {
-        Ok(PointDetail {
-            summary: self.points.summary(id)?,
-            entries: self.points.manifest(id)?.entries,
-        })
-    }
-
-    /// Takes a point of the configured paths now.
-    pub fn create(
-        &self,
-        label: Option<&str>,
-        keep: bool,
-        kind: PointKind,
-    ) -> Result<PointSummary, RestoreError> {
-        let (summary, _, _) = self.record(label, keep, kind)?;
-        let pruned = self.prune(&summary.id)?;
-        if !pruned.is_empty() {
-            info!("retention removed restore points {}", pruned.join(", "));
-        }
-        Ok(summary)
-    }
-
     /// Records a point; returns it with its entries and the scan's hidden
     /// directories.
     fn record(
@@ -274,30 +243,6 @@ impl Engine {
         self.points.write(&summary, &manifest)?;
         hit("create: point published")?;
         Ok((summary, manifest, hidden_children))
-    }
-
-    /// What rolling back to `id` would change now (a dry run).
-    pub fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
-        let point = self.points.manifest(id)?;
-        let Scan { mut entries, .. } = scan(&self.selection)?;
-        hash_live(&mut entries, &point.by_path());
-        Ok(Diff::of(&compare(&point.entries, &entries)))
-    }
-
-    /// Rolls the configured paths back to point `id`, after taking a
-    /// pre-rollback point that [`Engine::undo`] returns to.
-    pub fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError> {
-        let target = self.points.manifest(id)?;
-        let label = format!("before rollback to {id}");
-        let (pre, live, hidden) = self.record(Some(&label), false, PointKind::PreRollback)?;
-        let journal =
-            self.journal_for(id, &target.entries, pre.id, &live.entries, &hidden, false)?;
-        let report = self.run(journal)?;
-        let pruned = self.prune(&report.pre_rollback_point)?;
-        if !pruned.is_empty() {
-            info!("retention removed restore points {}", pruned.join(", "));
-        }
-        Ok(report)
     }
 
     /// Plans the way from `live` to `target` as a journal.
@@ -421,34 +366,15 @@ impl Engine {
         })
     }
 
-    /// Rolls back the last rollback: back to the point it took first.
-    pub fn undo(&self) -> Result<RollbackReport, RestoreError> {
-        let last = LastRollback::read(&self.last_path)?;
-        match self.points.summary(&last.pre_point) {
-            Err(RestoreError::NoSuchPoint(id)) => Err(RestoreError::UndoPointGone(id)),
-            Err(e) => Err(e),
-            Ok(_) => self.rollback(&last.pre_point),
-        }
-    }
-
-    /// Deletes a point and whatever content only it referred to.
-    pub fn delete(&self, id: &str) -> Result<(), RestoreError> {
-        self.points.delete(id)?;
-        self.collect_garbage()?;
-        Ok(())
-    }
-
-    /// Removes objects no point refers to; returns how many.
-    fn collect_garbage(&self) -> Result<u64, RestoreError> {
+    /// Removes objects no point refers to.
+    fn collect_garbage(&self) -> Result<(), RestoreError> {
         let referenced = self.referenced()?;
-        let mut removed = 0;
         for hash in self.objects.list()? {
             if !referenced.contains(&hash) {
                 self.objects.remove(&hash)?;
-                removed += 1;
             }
         }
-        Ok(removed)
+        Ok(())
     }
 
     fn referenced(&self) -> Result<HashSet<String>, RestoreError> {
@@ -477,7 +403,7 @@ impl Engine {
     /// at most `max_store_bytes` on disk. Automatic and pre-rollback points
     /// go before manual ones, oldest first. `protect` (the point just
     /// taken) and the point `undo` needs are never removed.
-    fn prune(&self, protect: &str) -> Result<Vec<String>, RestoreError> {
+    fn prune(&self, protect: &str) -> Result<(), RestoreError> {
         let points = self.points.list()?;
         let undo_point = LastRollback::read(&self.last_path).ok().map(|l| l.pre_point);
         let mut candidates: Vec<&PointSummary> = points
@@ -494,7 +420,11 @@ impl Engine {
             pruned.push(p.id.clone());
             unkept -= 1;
         }
-        self.collect_garbage()?;
+        // Objects only go when a point does (orphans of a crashed create
+        // wait for the next deletion, as `VerifyReport` says).
+        if !pruned.is_empty() {
+            self.collect_garbage()?;
+        }
         while self.store_bytes()? > self.config.max_store_bytes {
             let Some(p) = next.next() else {
                 warn!(
@@ -506,11 +436,81 @@ impl Engine {
             self.collect_garbage()?;
             pruned.push(p.id.clone());
         }
-        Ok(pruned)
+        if !pruned.is_empty() {
+            info!("retention removed restore points {}", pruned.join(", "));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Engine {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+
+    /// Every point, oldest first.
+    fn list(&self) -> Result<Vec<PointSummary>, RestoreError> {
+        self.points.list()
+    }
+
+    fn show(&self, id: &str) -> Result<PointDetail, RestoreError> {
+        Ok(PointDetail {
+            summary: self.points.summary(id)?,
+            entries: self.points.manifest(id)?.entries,
+        })
+    }
+
+    /// Takes a point of the configured paths now.
+    fn create(
+        &self,
+        label: Option<&str>,
+        keep: bool,
+        kind: PointKind,
+    ) -> Result<PointSummary, RestoreError> {
+        let (summary, _, _) = self.record(label, keep, kind)?;
+        self.prune(&summary.id)?;
+        Ok(summary)
+    }
+
+    /// What rolling back to `id` would change now (a dry run).
+    fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
+        let point = self.points.manifest(id)?;
+        let Scan { mut entries, .. } = scan(&self.selection)?;
+        hash_live(&mut entries, &point.by_path());
+        Ok(Diff::of(&compare(&point.entries, &entries)))
+    }
+
+    /// Rolls the configured paths back to point `id`, after taking a
+    /// pre-rollback point that [`Engine::undo`] returns to.
+    fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError> {
+        let target = self.points.manifest(id)?;
+        let label = format!("before rollback to {id}");
+        let (pre, live, hidden) = self.record(Some(&label), false, PointKind::PreRollback)?;
+        let journal =
+            self.journal_for(id, &target.entries, pre.id, &live.entries, &hidden, false)?;
+        let report = self.run(journal)?;
+        self.prune(&report.pre_rollback_point)?;
+        Ok(report)
+    }
+
+    /// Rolls back the last rollback: back to the point it took first.
+    fn undo(&self) -> Result<RollbackReport, RestoreError> {
+        let last = LastRollback::read(&self.last_path)?;
+        match self.points.summary(&last.pre_point) {
+            Err(RestoreError::NoSuchPoint(id)) => Err(RestoreError::UndoPointGone(id)),
+            Err(e) => Err(e),
+            Ok(_) => self.rollback(&last.pre_point),
+        }
+    }
+
+    /// Deletes a point and whatever content only it referred to.
+    fn delete(&self, id: &str) -> Result<(), RestoreError> {
+        self.points.delete(id)?;
+        self.collect_garbage()
     }
 
     /// Checks every point's manifest and every object's content.
-    pub fn verify(&self) -> Result<VerifyReport, RestoreError> {
+    fn verify(&self) -> Result<VerifyReport, RestoreError> {
         let mut report = VerifyReport::default();
         let mut referenced = HashSet::new();
         for point in self.points.list()? {
@@ -524,7 +524,9 @@ impl Engine {
             };
             for entry in manifest.entries {
                 if let Some(hash) = entry.hash {
-                    if !self.objects.has(&hash) && !referenced.contains(&hash) {
+                    // Each content is looked up once, however many points
+                    // share it.
+                    if !referenced.contains(&hash) && !self.objects.has(&hash) {
                         report.problems.push(format!(
                             "point {}: content of {} is missing",
                             point.id, entry.path

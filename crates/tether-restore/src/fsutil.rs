@@ -111,10 +111,7 @@ pub fn apply_metadata(path: &Path, entry: &Entry) -> Result<(), RestoreError> {
     }
     fs::set_permissions(path, fs::Permissions::from_mode(entry.mode))
         .ctx("change mode of", path)?;
-    if entry.kind == EntryKind::File || entry.kind == EntryKind::Dir {
-        set_mtime(path, entry.mtime)?;
-    }
-    Ok(())
+    set_mtime(path, entry.mtime)
 }
 
 /// Sets the modification time (and leaves the access time alone) without

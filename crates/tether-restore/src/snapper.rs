@@ -91,12 +91,18 @@ impl Snapper {
         parse_list(&json, &self.config)
     }
 
-    fn number(&self, id: &str) -> Result<u64, RestoreError> {
+    /// The snapshot `id` names (one `snapper list`).
+    fn snapshot(&self, id: &str) -> Result<Snapshot, RestoreError> {
         let n: u64 = id.parse().map_err(|_| RestoreError::NoSuchPoint(id.to_owned()))?;
-        if n == 0 || !self.snapshots()?.iter().any(|s| s.number == n) {
-            return Err(RestoreError::NoSuchPoint(id.to_owned()));
-        }
-        Ok(n)
+        self.snapshots()?
+            .into_iter()
+            .find(|s| s.number == n && n != 0)
+            .ok_or_else(|| RestoreError::NoSuchPoint(id.to_owned()))
+    }
+
+    /// What changed from snapshot `n` to the live system.
+    fn status(&self, n: u64) -> Result<Diff, RestoreError> {
+        Ok(parse_status(&self.run(&["status", &format!("{n}..0")])?))
     }
 }
 
@@ -168,16 +174,12 @@ impl Backend for Snapper {
     }
 
     fn show(&self, id: &str) -> Result<PointDetail, RestoreError> {
-        let n = self.number(id)?;
-        let snapshot = self.snapshots()?.into_iter().find(|s| s.number == n);
-        let snapshot = snapshot.ok_or_else(|| RestoreError::NoSuchPoint(id.to_owned()))?;
         // snapper does not list a snapshot's files; `diff` shows changes.
-        Ok(PointDetail { summary: summary(&snapshot), entries: Vec::new() })
+        Ok(PointDetail { summary: summary(&self.snapshot(id)?), entries: Vec::new() })
     }
 
     fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
-        let n = self.number(id)?;
-        Ok(parse_status(&self.run(&["status", &format!("{n}..0")])?))
+        self.status(self.snapshot(id)?.number)
     }
 
     fn create(
@@ -204,8 +206,8 @@ impl Backend for Snapper {
     }
 
     fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError> {
-        let n = self.number(id)?;
-        let changes = self.diff(id)?;
+        let n = self.snapshot(id)?.number;
+        let changes = self.status(n)?;
         let pre =
             self.create(Some(&format!("before rollback to {id}")), false, PointKind::PreRollback)?;
         self.run(&["undochange", &format!("{n}..0")])?;
@@ -221,7 +223,7 @@ impl Backend for Snapper {
 
     fn undo(&self) -> Result<RollbackReport, RestoreError> {
         let last = LastRollback::read(&self.last_path)?;
-        match self.number(&last.pre_point) {
+        match self.snapshot(&last.pre_point) {
             Err(RestoreError::NoSuchPoint(id)) => Err(RestoreError::UndoPointGone(id)),
             Err(e) => Err(e),
             Ok(_) => self.rollback(&last.pre_point),
@@ -229,7 +231,7 @@ impl Backend for Snapper {
     }
 
     fn delete(&self, id: &str) -> Result<(), RestoreError> {
-        let n = self.number(id)?;
+        let n = self.snapshot(id)?.number;
         self.run(&["delete", &n.to_string()]).map(drop)
     }
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use common::{Fixture, Snapshot, assert_same, chmod, link, quiet_failpoints};
-use tether_restore::{Engine, PointKind, Recovery, failpoint};
+use tether_restore::{Backend, Engine, PointKind, Recovery, failpoint};
 
 /// A tree, a point of it, and a changed tree: (fixture, point id, the
 /// point's state, the changed state).

@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 
 use common::{Fixture, Rng, assert_same, chmod, link};
-use tether_restore::{Engine, PointKind, RestoreError};
+use tether_restore::{Backend, Engine, PointKind, RestoreError};
 
 /// A tree with every kind of thing a point records.
 fn populate(f: &Fixture) {
