@@ -14,13 +14,12 @@ pub struct Encoder {
 
 /// Applies copies from `source` into `target`.
 pub(crate) fn apply_copy(source: &Frame, target: &mut Frame, rect: &Rect, dx: i32, dy: i32) {
+    let dest = Rect {
+        x: (i64::from(rect.x) + i64::from(dx)) as u32,
+        y: (i64::from(rect.y) + i64::from(dy)) as u32,
+        ..*rect
+    };
     for row in 0..rect.h {
-        let dest = Rect {
-            x: (i64::from(rect.x) + i64::from(dx)) as u32,
-            y: (i64::from(rect.y) + i64::from(dy)) as u32,
-            w: rect.w,
-            h: rect.h,
-        };
         target.row_mut(&dest, row).copy_from_slice(source.row(rect, row));
     }
 }
