@@ -19,6 +19,8 @@ pub const SHUTTING_DOWN: u32 = 5;
 pub const BUSY: u32 = 6;
 /// No hello arrived in time.
 pub const HELLO_TIMEOUT: u32 = 7;
+/// The machine's administrator ended the session locally.
+pub const ENDED_BY_ADMIN: u32 = 8;
 
 /// A short explanation of a close code, for messages to the user.
 pub fn describe(code: u64) -> &'static str {
@@ -31,6 +33,7 @@ pub fn describe(code: u64) -> &'static str {
         5 => "the agent is shutting down",
         6 => "the agent is busy (too many sessions); try again shortly",
         7 => "no hello was received in time",
+        8 => "the machine's administrator ended the session",
         _ => "unknown reason",
     }
 }

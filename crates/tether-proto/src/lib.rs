@@ -16,6 +16,7 @@
 //! - [`message`]: requests and responses.
 //! - [`system`], [`net`], [`doctor`]: the data diagnostics carry.
 //! - [`restore`]: restore points as technicians see them.
+//! - [`screen`]: monitors, screenshots, the view stream and input events.
 //! - [`role`]: technician tiers and roles as carried in certificates.
 //! - [`permission`]: the one table mapping each request kind to the role it
 //!   needs, and the agent policy that may only tighten it.
@@ -34,6 +35,7 @@ pub mod net;
 pub mod permission;
 pub mod restore;
 pub mod role;
+pub mod screen;
 pub mod session;
 pub mod system;
 

@@ -15,6 +15,7 @@ use crate::restore::{
     MAX_LABEL_LEN, RestoreDiff, RestorePoint, RestorePointDetail, RollbackOutcome, VerifyOutcome,
 };
 use crate::role::Role;
+use crate::screen::{InputEvent, MAX_FPS, MAX_INPUT_EVENTS, Monitor, Screenshot, ViewStart};
 use crate::system::{KillOutcome, KillSignal, MAX_PROCESSES, ProcessList, ProcessSort, SystemInfo};
 
 /// Largest number of audit entries one [`Request::AuditTail`] may return.
@@ -58,6 +59,15 @@ pub enum Request {
     RestoreUndo,
     /// Delete a restore point.
     RestoreDelete { id: String },
+    /// The monitors of the agent's display.
+    Monitors,
+    /// One frame of a monitor (`None`: the primary).
+    Screenshot { monitor: Option<u32> },
+    /// Open the view stream (see [`crate::screen`]); with `control`, input
+    /// is accepted on it too.
+    View { monitor: Option<u32>, control: bool, max_fps: u32 },
+    /// Inject input events in order, then release anything left held.
+    Input { monitor: Option<u32>, events: Vec<InputEvent> },
 }
 
 /// Largest payload one throughput measurement may move. Enough for a
@@ -84,6 +94,11 @@ pub enum RequestKind {
     RestoreRollback,
     RestoreUndo,
     RestoreDelete,
+    Monitors,
+    Screenshot,
+    View,
+    /// Mouse and keyboard: `Input`, and `View` with control.
+    Control,
 }
 
 impl RequestKind {
@@ -104,6 +119,10 @@ impl RequestKind {
         RequestKind::RestoreRollback,
         RequestKind::RestoreUndo,
         RequestKind::RestoreDelete,
+        RequestKind::Monitors,
+        RequestKind::Screenshot,
+        RequestKind::View,
+        RequestKind::Control,
     ];
 
     /// The name used in the audit log, policy files and messages.
@@ -124,6 +143,10 @@ impl RequestKind {
             RequestKind::RestoreRollback => "restore-rollback",
             RequestKind::RestoreUndo => "restore-undo",
             RequestKind::RestoreDelete => "restore-delete",
+            RequestKind::Monitors => "monitors",
+            RequestKind::Screenshot => "screenshot",
+            RequestKind::View => "view",
+            RequestKind::Control => "control",
         }
     }
 
@@ -158,6 +181,10 @@ impl Request {
             Request::RestoreRollback { .. } => RequestKind::RestoreRollback,
             Request::RestoreUndo => RequestKind::RestoreUndo,
             Request::RestoreDelete { .. } => RequestKind::RestoreDelete,
+            Request::Monitors => RequestKind::Monitors,
+            Request::Screenshot { .. } => RequestKind::Screenshot,
+            Request::View { control: false, .. } => RequestKind::View,
+            Request::View { control: true, .. } | Request::Input { .. } => RequestKind::Control,
         }
     }
 
@@ -187,6 +214,17 @@ impl Request {
             | Request::RestoreDelete { id } => format!("point={id}"),
             Request::RestoreCreate { label, keep } => {
                 format!("label={:?} keep={keep}", label.as_deref().unwrap_or(""))
+            }
+            Request::Monitors => String::new(),
+            Request::Screenshot { monitor } => format!("monitor={}", monitor_name(*monitor)),
+            Request::View { monitor, control, max_fps } => {
+                format!("monitor={} control={control} max_fps={max_fps}", monitor_name(*monitor))
+            }
+            // Counts only: typed text never reaches the audit log.
+            Request::Input { monitor, events } => {
+                let mut tally = crate::screen::InputTally::default();
+                events.iter().for_each(|e| tally.count(e));
+                format!("monitor={} {}", monitor_name(*monitor), tally.summary())
             }
         }
     }
@@ -248,8 +286,26 @@ impl Request {
             | Request::RestoreRollback { .. }
             | Request::RestoreUndo
             | Request::RestoreDelete { .. } => Ok(()),
+            Request::View { max_fps, .. } if *max_fps == 0 || *max_fps > MAX_FPS => {
+                Err(ErrorReply::bad_request(format!("max_fps must be between 1 and {MAX_FPS}")))
+            }
+            Request::Input { events, .. }
+                if events.is_empty() || events.len() > MAX_INPUT_EVENTS =>
+            {
+                Err(ErrorReply::bad_request(format!(
+                    "an input request carries 1 to {MAX_INPUT_EVENTS} events"
+                )))
+            }
+            Request::Input { events, .. } => {
+                events.iter().try_for_each(InputEvent::validate).map_err(ErrorReply::bad_request)
+            }
+            Request::Monitors | Request::Screenshot { .. } | Request::View { .. } => Ok(()),
         }
     }
+}
+
+fn monitor_name(monitor: Option<u32>) -> String {
+    monitor.map_or_else(|| "primary".to_owned(), |m| m.to_string())
 }
 
 /// An agent's answer to one request.
@@ -280,6 +336,14 @@ pub enum Response {
     RolledBack(RollbackOutcome),
     RestoreDeleted {
         id: String,
+    },
+    Monitors(Vec<Monitor>),
+    Screenshot(Box<Screenshot>),
+    /// The view stream starts; screen messages follow on this stream.
+    Viewing(Box<ViewStart>),
+    /// Every event of an input request was injected.
+    InputDone {
+        events: u32,
     },
     Error(ErrorReply),
 }

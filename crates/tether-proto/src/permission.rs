@@ -42,6 +42,13 @@ pub const fn requirement(kind: RequestKind) -> Requirement {
         RequestKind::RestoreRollback | RequestKind::RestoreUndo | RequestKind::RestoreDelete => {
             Requirement { min_tier: Tier::Three, fleet: false }
         }
+        // Looking at the screen is tier 1's; the user's consent policy
+        // applies on top (agent side).
+        RequestKind::Monitors | RequestKind::Screenshot | RequestKind::View => {
+            Requirement { min_tier: Tier::One, fleet: false }
+        }
+        // Controlling mouse and keyboard is tier 2's.
+        RequestKind::Control => Requirement { min_tier: Tier::Two, fleet: false },
         // The audit log names technicians and tickets: supervisors only.
         RequestKind::AuditTail => Requirement { min_tier: Tier::Three, fleet: false },
     }
@@ -147,6 +154,10 @@ mod tests {
             (RequestKind::RestoreRollback, [false, false, true, false]),
             (RequestKind::RestoreUndo, [false, false, true, false]),
             (RequestKind::RestoreDelete, [false, false, true, false]),
+            (RequestKind::Monitors, [true, true, true, false]),
+            (RequestKind::Screenshot, [true, true, true, false]),
+            (RequestKind::View, [true, true, true, false]),
+            (RequestKind::Control, [false, true, true, false]),
         ];
         assert_eq!(cases.len(), RequestKind::ALL.len(), "every kind has a case");
         for (kind, expect) in cases {

@@ -17,6 +17,8 @@ pub enum DecodeError {
     TooManyOps(usize),
     #[error("the raw pixels do not match their operations: {0}")]
     Raw(String),
+    #[error("malformed update: {0}")]
+    Malformed(String),
 }
 
 /// Holds the viewer's copy of the screen.

@@ -2,15 +2,10 @@
 
 use crate::{Decoder, Encoder, Frame, Update};
 
-/// Largest encoded update accepted from the wire (the protocol's response
-/// frame limit).
-pub const MAX_UPDATE_BYTES: usize = 16 << 20;
-
-/// Decodes `data` as a bincode update (size-limited) and applies it to a
-/// fresh decoder and to one holding a frame. Must never panic.
+/// Decodes `data` as the wire form of an update (size-limited) and applies
+/// it to a fresh decoder and to one holding a frame. Must never panic.
 pub fn decode_update(data: &[u8]) {
-    let config = bincode::config::standard().with_limit::<MAX_UPDATE_BYTES>();
-    let Ok((update, _)) = bincode::serde::decode_from_slice::<Update, _>(data, config) else {
+    let Ok(update) = Update::from_bytes(data) else {
         return;
     };
     let _ = Decoder::new().apply(&update);
@@ -23,6 +18,5 @@ pub fn decode_update(data: &[u8]) {
 
 /// Encodes an update the way the fuzz seeds are stored.
 pub fn encode_update(update: &Update) -> Vec<u8> {
-    bincode::serde::encode_to_vec(update, bincode::config::standard())
-        .expect("updates always encode")
+    update.to_bytes()
 }

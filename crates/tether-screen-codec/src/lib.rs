@@ -65,9 +65,39 @@ pub struct Update {
     pub raw: Vec<u8>,
 }
 
+/// Largest encoded update accepted from the wire: the protocol's screen
+/// frame limit.
+pub const MAX_ENCODED_BYTES: usize = 64 << 20;
+
 impl Update {
     /// True when nothing changed (the agent then sends nothing at all).
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// The update's wire form (bincode).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .expect("updates always encode")
+    }
+
+    /// Parses an update from the wire, bounded by [`MAX_ENCODED_BYTES`]:
+    /// a length that claims more fails before anything is allocated.
+    /// The result still has to pass [`Decoder::apply`]'s checks.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Update, DecodeError> {
+        if bytes.len() > MAX_ENCODED_BYTES {
+            return Err(DecodeError::Malformed(format!(
+                "{} bytes exceed the {MAX_ENCODED_BYTES}-byte limit",
+                bytes.len()
+            )));
+        }
+        let config = bincode::config::standard().with_limit::<MAX_ENCODED_BYTES>();
+        match bincode::serde::decode_from_slice::<Update, _>(bytes, config) {
+            Ok((update, used)) if used == bytes.len() => Ok(update),
+            Ok((_, used)) => {
+                Err(DecodeError::Malformed(format!("{} trailing bytes", bytes.len() - used)))
+            }
+            Err(e) => Err(DecodeError::Malformed(e.to_string())),
+        }
     }
 }
