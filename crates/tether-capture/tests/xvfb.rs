@@ -1,0 +1,388 @@
+//! Capture against real X servers: every test starts its own Xvfb on a free
+//! display and kills it when done. A missing Xvfb, xrandr or xdotool fails
+//! the test with the package to install; nothing is skipped.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tether_capture::{Backend, CaptureError, Capturer, MonitorInfo, Pointer, X11Capturer, open};
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{
+    ChangeGCAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, Rectangle, WindowClass,
+};
+use x11rb::rust_connection::RustConnection;
+
+/// An Xvfb server, killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl Xvfb {
+    fn start(width: u32, height: u32) -> Xvfb {
+        // Per-process base plus a per-test counter: parallel tests and
+        // parallel `cargo test` runs pick different numbers; a taken number
+        // (lock file, or Xvfb exiting) moves on to the next.
+        let base = 200 + (std::process::id() % 400) * 16;
+        for _ in 0..40 {
+            let n = base + NEXT.fetch_add(1, Ordering::Relaxed);
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            {
+                continue;
+            }
+            let child = Command::new("Xvfb")
+                .args([
+                    &format!(":{n}"),
+                    "-noreset",
+                    "-screen",
+                    "0",
+                    &format!("{width}x{height}x24"),
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let child = match child {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    panic!("Xvfb is not installed; these tests need it: apt-get install xvfb")
+                }
+                Err(e) => panic!("cannot start Xvfb: {e}"),
+            };
+            let mut server = Xvfb { child, display: format!(":{n}") };
+            if server.wait_ready() {
+                return server;
+            }
+        }
+        panic!("could not start Xvfb on any display number from {base}");
+    }
+
+    /// True once the server accepts connections; false if it exited.
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if RustConnection::connect(Some(&self.display)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("Xvfb {} did not accept connections within 20 s", self.display);
+    }
+
+    fn connect(&self) -> (RustConnection, u32) {
+        let (conn, screen) = RustConnection::connect(Some(&self.display)).expect("connect to Xvfb");
+        let root = conn.setup().roots[screen].root;
+        (conn, root)
+    }
+
+    /// Runs an X client tool against this server and asserts it succeeded.
+    fn run(&self, tool: &str, package: &str, args: &[&str]) {
+        let out =
+            Command::new(tool).args(args).env("DISPLAY", &self.display).output().unwrap_or_else(
+                |e| panic!("cannot run {tool} ({e}); install it: apt-get install {package}"),
+            );
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn xrandr(&self, args: &[&str]) {
+        self.run("xrandr", "x11-xserver-utils", args);
+    }
+}
+
+impl Drop for Xvfb {
+    /// SIGTERM first: a killed Xvfb leaves its lock file and socket behind.
+    fn drop(&mut self) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: signals our own child, which has not been reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Fills rectangles of `drawable` with colours `0xRRGGBB` and waits until
+/// the server has drawn them.
+fn fill(conn: &RustConnection, drawable: u32, rects: &[(u32, Rectangle)]) {
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, drawable, &CreateGCAux::new()).unwrap();
+    for (color, rect) in rects {
+        conn.change_gc(gc, &ChangeGCAux::new().foreground(*color)).unwrap();
+        conn.poly_fill_rectangle(drawable, gc, &[*rect]).unwrap();
+    }
+    conn.free_gc(gc).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap(); // sync
+}
+
+fn rect(x: i16, y: i16, width: u16, height: u16) -> Rectangle {
+    Rectangle { x, y, width, height }
+}
+
+/// The colour the pattern below has at (x, y).
+fn pattern_at(x: u32, y: u32) -> u32 {
+    for (color, r) in pattern().iter().rev() {
+        let (rx, ry) = (r.x as u32, r.y as u32);
+        if x >= rx && x < rx + u32::from(r.width) && y >= ry && y < ry + u32::from(r.height) {
+            return *color;
+        }
+    }
+    unreachable!("the first rectangle covers the screen")
+}
+
+/// A background and distinct colours, each byte value different, so a
+/// channel swap or an offset by a pixel or a row shows.
+fn pattern() -> Vec<(u32, Rectangle)> {
+    vec![
+        (0x102030, rect(0, 0, 640, 480)),
+        (0xFF0000, rect(10, 20, 100, 50)),
+        (0x00FF00, rect(200, 0, 1, 480)),
+        (0x0000FF, rect(0, 479, 640, 1)),
+        (0xFEDCBA, rect(639, 0, 1, 1)),
+        (0x123456, rect(300, 300, 17, 33)),
+        (0xFFFFFF, rect(305, 310, 3, 3)),
+    ]
+}
+
+/// Draws the pattern on a 640x480 root and checks every captured pixel.
+fn check_pattern(server: &Xvfb, cap: &mut dyn Capturer) {
+    let (conn, root) = server.connect();
+    fill(&conn, root, &pattern());
+    let monitors = cap.monitors().unwrap();
+    assert_eq!(monitors.len(), 1, "{monitors:?}");
+    let m = &monitors[0];
+    assert_eq!((m.x, m.y, m.width, m.height, m.index), (0, 0, 640, 480, 0));
+    let frame = cap.grab(m).unwrap();
+    assert_eq!((frame.width(), frame.height()), (640, 480));
+    let mut wrong = Vec::new();
+    for y in 0..480 {
+        for x in 0..640 {
+            let (got, want) = (frame.pixel(x, y), pattern_at(x, y));
+            if got != want {
+                wrong.push((x, y, got, want));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong pixels via {}, first (x, y, got, want): {:x?}",
+        wrong.len(),
+        cap.backend(),
+        &wrong[..wrong.len().min(5)]
+    );
+}
+
+#[test]
+fn grabs_are_pixel_exact_over_shm() {
+    let server = Xvfb::start(640, 480);
+    let mut cap = open(Backend::X11, Some(&server.display)).unwrap();
+    assert_eq!(cap.backend(), "x11-shm");
+    check_pattern(&server, cap.as_mut());
+    // A monitor inside the root: a sub-rectangle of the same pattern.
+    let inner = MonitorInfo {
+        index: 7,
+        name: "inner".into(),
+        x: 300,
+        y: 300,
+        width: 20,
+        height: 40,
+        primary: false,
+    };
+    let frame = cap.grab(&inner).unwrap();
+    for y in 0..40 {
+        for x in 0..20 {
+            assert_eq!(frame.pixel(x, y), pattern_at(300 + x, 300 + y), "at ({x}, {y})");
+        }
+    }
+}
+
+#[test]
+fn grabs_are_pixel_exact_without_shm() {
+    let server = Xvfb::start(640, 480);
+    let mut cap = X11Capturer::connect_without_shm(Some(&server.display)).unwrap();
+    assert_eq!(cap.backend(), "x11-getimage");
+    check_pattern(&server, &mut cap);
+}
+
+#[cfg(feature = "scrap")]
+#[test]
+fn grabs_are_pixel_exact_through_scrap() {
+    let server = Xvfb::start(640, 480);
+    let mut cap = open(Backend::Scrap, Some(&server.display)).unwrap();
+    assert_eq!(cap.backend(), "scrap");
+    check_pattern(&server, cap.as_mut());
+    // Another rectangle re-creates scrap's capturer.
+    let inner = MonitorInfo {
+        index: 1,
+        name: "inner".into(),
+        x: 300,
+        y: 300,
+        width: 20,
+        height: 40,
+        primary: false,
+    };
+    let frame = cap.grab(&inner).unwrap();
+    assert_eq!(frame.pixel(6, 11), 0xFFFFFF);
+    assert_eq!(frame.pixel(0, 0), 0x123456);
+    assert!(matches!(cap.wait_for_damage(Duration::from_secs(5)), Ok(true)));
+}
+
+#[test]
+fn connecting_to_a_missing_display_is_an_error() {
+    let err = open(Backend::X11, Some(":4999")).err().expect("no server on :4999");
+    assert!(
+        matches!(err, CaptureError::Connect { ref display, .. } if display == ":4999"),
+        "{err}"
+    );
+}
+
+/// Asserts `wait_for_damage` reports a change within the timeout.
+fn assert_damage_soon(cap: &mut dyn Capturer, what: &str) {
+    let timeout = Duration::from_secs(5);
+    let start = Instant::now();
+    assert!(cap.wait_for_damage(timeout).unwrap(), "no damage reported after {what}");
+    assert!(start.elapsed() < timeout, "{what}: took {:?}", start.elapsed());
+}
+
+#[test]
+fn wait_for_damage_blocks_until_something_is_drawn() {
+    let server = Xvfb::start(640, 480);
+    let mut x11 = X11Capturer::connect(Some(&server.display)).unwrap();
+    assert!(x11.uses_damage(), "Xvfb should offer DAMAGE");
+    let cap: &mut dyn Capturer = &mut x11;
+    let m = cap.monitors().unwrap().remove(0);
+    assert!(cap.wait_for_damage(Duration::from_secs(5)).unwrap(), "the first call says changed");
+    cap.grab(&m).unwrap();
+
+    let start = Instant::now();
+    assert!(!cap.wait_for_damage(Duration::from_millis(300)).unwrap(), "nothing was drawn");
+    assert!(start.elapsed() >= Duration::from_millis(290), "returned early: {:?}", start.elapsed());
+
+    // Drawn on the root from another client while we wait.
+    let (conn, root) = server.connect();
+    let painter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        fill(&conn, root, &[(0xFF00FF, rect(5, 5, 10, 10))]);
+        conn
+    });
+    assert_damage_soon(cap, "drawing on the root");
+    let conn = painter.join().unwrap();
+    assert_eq!(cap.grab(&m).unwrap().pixel(6, 6), 0xFF00FF);
+    assert!(!cap.wait_for_damage(Duration::from_millis(300)).unwrap(), "re-armed, nothing new");
+
+    // Applications draw into their own windows, not the root.
+    let win = conn.generate_id().unwrap();
+    let aux = CreateWindowAux::new().background_pixel(0x00FFFF);
+    conn.create_window(0, win, root, 50, 60, 70, 80, 0, WindowClass::INPUT_OUTPUT, 0, &aux)
+        .unwrap();
+    conn.map_window(win).unwrap();
+    conn.get_input_focus().unwrap().reply().unwrap();
+    assert_damage_soon(cap, "mapping a window");
+    assert_eq!(cap.grab(&m).unwrap().pixel(60, 70), 0x00FFFF);
+    assert!(!cap.wait_for_damage(Duration::from_millis(300)).unwrap());
+    fill(&conn, win, &[(0x0A0B0C, rect(0, 0, 5, 5))]);
+    assert_damage_soon(cap, "drawing in a child window");
+    assert_eq!(cap.grab(&m).unwrap().pixel(52, 62), 0x0A0B0C);
+}
+
+#[test]
+fn monitors_follow_randr_and_grab_their_half() {
+    let server = Xvfb::start(1920, 1080);
+    let mut cap = open(Backend::X11, Some(&server.display)).unwrap();
+    let before = cap.monitors().unwrap();
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!((before[0].width, before[0].height), (1920, 1080));
+
+    // Replace Xvfb's automatic monitor by two halves.
+    server.xrandr(&["--setmonitor", "left", "960/254x1080/286+0+0", "screen"]);
+    server.xrandr(&["--setmonitor", "right", "960/254x1080/286+960+0", "none"]);
+    let monitors = cap.monitors().unwrap();
+    let rects: Vec<_> =
+        monitors.iter().map(|m| (m.index, m.name.as_str(), m.x, m.y, m.width, m.height)).collect();
+    assert_eq!(rects, [(0, "left", 0, 0, 960, 1080), (1, "right", 960, 0, 960, 1080)]);
+
+    let (conn, root) = server.connect();
+    fill(
+        &conn,
+        root,
+        &[
+            (0x111111, rect(0, 0, 960, 1080)),
+            (0x222222, rect(960, 0, 960, 1080)),
+            (0xABCDEF, rect(970, 5, 1, 1)),
+        ],
+    );
+    let right = cap.grab(&monitors[1]).unwrap();
+    assert_eq!((right.width(), right.height()), (960, 1080));
+    assert_eq!(right.pixel(10, 5), 0xABCDEF);
+    let others = right.pixels().iter().enumerate().filter(|&(i, _)| i != 5 * 960 + 10);
+    assert!(
+        others.clone().all(|(_, &p)| p == 0x222222),
+        "right half: {:x?}",
+        others.map(|(_, p)| p).find(|&&p| p != 0x222222)
+    );
+    assert!(cap.grab(&monitors[0]).unwrap().pixels().iter().all(|&p| p == 0x111111));
+}
+
+#[test]
+fn a_smaller_screen_makes_the_old_monitor_gone() {
+    let server = Xvfb::start(1920, 1080);
+    let mut cap = open(Backend::X11, Some(&server.display)).unwrap();
+    let old = cap.monitors().unwrap().remove(0);
+    assert!(cap.wait_for_damage(Duration::from_secs(1)).unwrap());
+    cap.grab(&old).unwrap();
+    assert!(!cap.wait_for_damage(Duration::from_millis(100)).unwrap());
+
+    // Xvfb cannot switch modes, but RandR can shrink the framebuffer once
+    // the output is off (which also removes its automatic monitor).
+    server.xrandr(&["--output", "screen", "--off", "--fb", "800x600"]);
+    match cap.grab(&old) {
+        Err(CaptureError::MonitorGone { index: 0 }) => {}
+        other => panic!("expected MonitorGone, got {:?}", other.map(|f| (f.width(), f.height()))),
+    }
+    assert_damage_soon(cap.as_mut(), "the resolution change");
+    let now = cap.monitors().unwrap();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!((now[0].x, now[0].y, now[0].width, now[0].height), (0, 0, 800, 600));
+    let frame = cap.grab(&now[0]).unwrap();
+    assert_eq!((frame.width(), frame.height()), (800, 600));
+}
+
+#[test]
+fn pointer_and_cursor() {
+    let server = Xvfb::start(640, 480);
+    let mut cap = open(Backend::X11, Some(&server.display)).unwrap();
+    server.run("xdotool", "xdotool", &["mousemove", "123", "45"]);
+    assert_eq!(cap.pointer().unwrap(), Some(Pointer { x: 123, y: 45 }));
+    server.run("xdotool", "xdotool", &["mousemove", "600", "7"]);
+    assert_eq!(cap.pointer().unwrap(), Some(Pointer { x: 600, y: 7 }));
+
+    let cursor = cap.cursor_image().unwrap().expect("Xvfb has a cursor image");
+    assert!(cursor.width > 0 && cursor.height > 0, "{}x{}", cursor.width, cursor.height);
+    assert_eq!(cursor.argb.len(), (cursor.width * cursor.height) as usize);
+    assert!(cursor.hot_x < cursor.width && cursor.hot_y < cursor.height);
+    assert!(cursor.argb.iter().any(|&p| p >> 24 != 0), "the cursor has opaque pixels");
+    assert_eq!(
+        cap.cursor_image().unwrap().map(|c| c.serial),
+        Some(cursor.serial),
+        "same shape, same serial"
+    );
+}
