@@ -11,3 +11,4 @@ mod network;
 mod protocol;
 mod raw;
 mod restore;
+mod screen;

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tether_audit::Record;
 
+pub mod xvfb;
+
 /// How long an agent may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -14,6 +14,9 @@ use tether_proto::net::NetCheckRequest;
 use tether_proto::{Policy, RequestKind, Tier};
 use tether_restore::{BackendConfig, StoreConfig};
 
+use crate::consent::{ConsentSettings, RawConsent};
+use crate::screen::{RawScreen, ScreenSettings};
+
 /// Where the agent looks for its configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/tether/agent.toml";
 
@@ -54,6 +57,11 @@ struct RawConfig {
     #[serde(default)]
     doctor: RawDoctor,
     restore: Option<RawRestore>,
+    #[serde(default)]
+    screen: RawScreen,
+    #[serde(default)]
+    consent: RawConsent,
+    control_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,7 +160,16 @@ pub struct AgentConfig {
     pub sample_interval: Duration,
     /// `None` when restore points are not configured.
     pub restore: Option<RestoreSettings>,
+    /// The display the screen is captured from and input goes to.
+    pub screen: ScreenSettings,
+    /// The user's say over view and control.
+    pub consent: ConsentSettings,
+    /// The Unix socket `tether-agent sessions` talks to (root only).
+    pub control_socket: PathBuf,
 }
+
+/// Where the local administration socket lives unless configured otherwise.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/tether/agent.sock";
 
 /// Default spacing of the background CPU samples: often enough to measure
 /// a one-minute hog with six samples, rare enough to cost nothing (one
@@ -229,6 +246,10 @@ impl AgentConfig {
             None => None,
             Some(raw) => Some(restore_settings(raw, &resolve).map_err(invalid)?),
         };
+        let screen = ScreenSettings::from_raw(raw.screen).map_err(invalid)?;
+        let consent = ConsentSettings::from_raw(raw.consent).map_err(invalid)?;
+        let control_socket =
+            resolve(raw.control_socket.unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET)));
         let name = match raw.name {
             Some(name) if name.trim().is_empty() => {
                 return Err(invalid("name must not be empty".into()));
@@ -251,6 +272,9 @@ impl AgentConfig {
             thresholds,
             sample_interval,
             restore,
+            screen,
+            consent,
+            control_socket,
         })
     }
 }

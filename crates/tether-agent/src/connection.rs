@@ -25,9 +25,12 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+use crate::consent::{self, Asker, Capability, Grant};
 use crate::dispatch;
 use crate::server::Shared;
+use crate::sessions::Newcomer;
 use crate::throughput;
+use crate::view_stream::ViewStream;
 
 /// How long a new connection may take to send its hello. Honest controllers
 /// send it immediately; the timeout frees the slot of one that never does.
@@ -38,15 +41,15 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 
 /// Who is on the other end, for audit records.
 #[derive(Debug, Clone)]
-struct Who {
-    session: String,
-    peer: SocketAddr,
+pub(crate) struct Who {
+    pub(crate) session: String,
+    pub(crate) peer: SocketAddr,
     identity: Option<PeerIdentity>,
-    ticket: Option<String>,
+    pub(crate) ticket: Option<String>,
 }
 
 impl Who {
-    fn record(&self, request: &str, outcome: &str, detail: impl Into<String>) -> Record {
+    pub(crate) fn record(&self, request: &str, outcome: &str, detail: impl Into<String>) -> Record {
         let mut r = Record::now(&self.session, self.peer.to_string(), request);
         if let Some(id) = &self.identity {
             r.technician = Some(id.name.clone());
@@ -120,7 +123,14 @@ pub async fn serve(
     let software = session.client_software().unwrap_or_default().to_owned();
     audit_or_log(&shared, who.record("session-start", "ok", format!("client {software}"))).await;
 
-    let _live = shared.sessions.register(&who.session, &identity.name, &identity.serial, &conn);
+    let newcomer = Newcomer {
+        id: &who.session,
+        technician: &identity.name,
+        serial: &identity.serial,
+        role: identity.role.as_str(),
+        ticket: who.ticket.as_deref(),
+    };
+    let _live = shared.sessions.register(newcomer, &conn);
     let session = Arc::new(session);
     let (requests, end) = serve_requests(&conn, &session, &shared, &who, stop).await;
     let plural = if requests == 1 { "" } else { "s" };
@@ -226,8 +236,8 @@ async fn serve_requests(
             stream = conn.accept_bi() => match stream {
                 Ok((send, recv)) => {
                     handled += 1;
-                    let (conn, session, shared, who) = (conn.clone(), Arc::clone(session), Arc::clone(shared), who.clone());
-                    tasks.spawn(async move { serve_request(&conn, &session, &shared, &who, send, recv).await });
+                    let (conn, session, shared, who, stop) = (conn.clone(), Arc::clone(session), Arc::clone(shared), who.clone(), stop.clone());
+                    tasks.spawn(async move { serve_request(&conn, &session, &shared, &who, send, recv, stop).await });
                 }
                 Err(e) => break describe_connection_error(&e).0,
             },
@@ -252,6 +262,7 @@ async fn serve_request(
     who: &Who,
     mut send: SendStream,
     mut recv: RecvStream,
+    stop: watch::Receiver<bool>,
 ) {
     let request: Request = match framed::read_message::<Request, MAX_REQUEST_FRAME>(&mut recv).await
     {
@@ -267,6 +278,11 @@ async fn serve_request(
     };
     let kind = request.kind().as_str();
     let args = request.audit_summary();
+    if matches!(request, Request::View { .. }) && session.admit(&request).is_ok() {
+        // A stream that lives on after its reply.
+        let stream = ViewStream { shared, who, asker: asker(shared, session, who), send, recv };
+        return stream.serve(&request, stop).await;
+    }
     let (response, outcome, detail) = match session.admit(&request) {
         Err(refusal) => {
             // Nothing more is read from a refused request (an upload's payload).
@@ -290,12 +306,24 @@ async fn serve_request(
             Request::Download { bytes } => {
                 (Response::Sending { bytes: *bytes }, "ok", String::new())
             }
-            _ => match dispatch::dispatch(admitted, shared, who.peer).await {
-                Ok(handled) => (handled.response, "ok", handled.detail),
-                Err(reply) => {
-                    let detail = reply.to_string();
-                    (Response::Error(reply), "error", detail)
-                }
+            request => match consent_for(shared, request, &asker(shared, session, who)).await {
+                Err(why) => (Response::Error(ErrorReply::denied(why.clone())), "denied", why),
+                Ok(grant) => match dispatch::dispatch(admitted, shared, who.peer, &who.session)
+                    .await
+                {
+                    Ok(handled) => {
+                        let detail = match grant {
+                            Some(grant) if handled.detail.is_empty() => grant.as_str().to_owned(),
+                            Some(grant) => format!("{}; {}", grant.as_str(), handled.detail),
+                            None => handled.detail,
+                        };
+                        (handled.response, "ok", detail)
+                    }
+                    Err(reply) => {
+                        let detail = reply.to_string();
+                        (Response::Error(reply), "error", detail)
+                    }
+                },
             },
         },
     };
@@ -340,6 +368,32 @@ async fn serve_request(
     }
 }
 
+/// The facts the consent and notify commands are told.
+fn asker(shared: &Shared, session: &AgentSession, who: &Who) -> Asker {
+    Asker {
+        technician: session.context().technician.clone(),
+        role: session.context().role.as_str().to_owned(),
+        ticket: who.ticket.clone(),
+        session: who.session.clone(),
+        agent: shared.config.name.clone(),
+    }
+}
+
+/// Asks for the user's consent where `request` needs it: `Ok(None)` for
+/// requests that do not touch the screen or input.
+async fn consent_for(
+    shared: &Shared,
+    request: &Request,
+    asker: &Asker,
+) -> Result<Option<Grant>, String> {
+    let capability = match request {
+        Request::Screenshot { .. } => Capability::View,
+        Request::Input { .. } => Capability::Control,
+        _ => return Ok(None),
+    };
+    consent::ask(&shared.config.consent, capability, asker).await.map(Some)
+}
+
 /// Closes a connection whose peer broke the framing rules, and records it.
 async fn protocol_violation(
     conn: &Connection,
@@ -356,7 +410,7 @@ async fn protocol_violation(
 
 /// Records a connection-level event. There is no reply to hold back here,
 /// so a failed write is logged loudly instead.
-async fn audit_or_log(shared: &Arc<Shared>, record: Record) {
+pub(crate) async fn audit_or_log(shared: &Arc<Shared>, record: Record) {
     if let Err(e) = shared.audit(record).await {
         warn!("audit write failed: {e}");
     }

@@ -10,6 +10,7 @@ use tether_proto::session::Admitted;
 use tether_proto::{ErrorReply, Request, Response};
 use tracing::{info, warn};
 
+use crate::screen;
 use crate::server::Shared;
 
 /// A handled request: the response and a line for the audit record.
@@ -30,6 +31,7 @@ pub async fn dispatch(
     admitted: Admitted<'_>,
     shared: &Arc<Shared>,
     peer: SocketAddr,
+    session: &str,
 ) -> Result<Handled, ErrorReply> {
     match admitted.request().clone() {
         Request::Info => {
@@ -99,6 +101,35 @@ pub async fn dispatch(
                 shared.restore.as_ref().map_err(|why| ErrorReply::unavailable(why.clone()))?;
             let (response, detail) = service.handle(request).await?;
             Ok(Handled { response, detail })
+        }
+        Request::Monitors => {
+            let settings = shared.config.screen.clone();
+            let list = blocking(move || screen::monitors(&settings)).await??;
+            Ok(Response::Monitors(list).into())
+        }
+        Request::Screenshot { monitor } => {
+            let settings = shared.config.screen.clone();
+            let shot = blocking(move || screen::screenshot(&settings, monitor)).await??;
+            let m = &shot.monitor;
+            let detail = format!(
+                "monitor {} ({}x{}), {} bytes",
+                m.index,
+                m.width,
+                m.height,
+                shot.encoded.len()
+            );
+            Ok(Handled { response: Response::Screenshot(Box::new(shot)), detail })
+        }
+        Request::Input { monitor, events } => {
+            let _control = shared.control.take(session)?;
+            let settings = shared.config.screen.clone();
+            let count = events.len() as u32;
+            let detail = blocking(move || screen::inject(&settings, monitor, &events)).await??;
+            Ok(Handled { response: Response::InputDone { events: count }, detail })
+        }
+        // connection.rs serves the view stream itself.
+        Request::View { .. } => {
+            Err(ErrorReply::internal("view requests are served on their own stream"))
         }
         Request::Net(request) => {
             let mut settings = shared.config.net.clone();

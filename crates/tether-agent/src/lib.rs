@@ -14,16 +14,24 @@
 //! - [`restore`]: restore points: the engine, its requests, the schedule.
 //! - [`sessions`]: the registry of live sessions.
 //! - `throughput`: the raw payloads of upload and download measurements.
+//! - [`screen`]: monitors, screenshots and one-shot input; the control slot.
+//! - `view`: the view stream's capture thread, writer and reader.
+//! - `view_stream`: a view request from consent to its end record.
+//! - [`consent`]: the user's allow/prompt/deny policy and notify command.
 
 pub mod config;
 mod connection;
+pub mod consent;
 mod dispatch;
 pub mod error;
 pub mod restore;
+pub mod screen;
 pub mod server;
 pub mod sessions;
 mod throughput;
 pub mod tls;
+mod view;
+mod view_stream;
 
 pub use config::AgentConfig;
 pub use error::AgentError;

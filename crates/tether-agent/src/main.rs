@@ -150,6 +150,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             sessions: Default::default(),
             hogs: Default::default(),
             restore,
+            control: Default::default(),
         });
         server::announce(&endpoint, &shared.config.name)?;
         let bound = endpoint.local_addr().context("endpoint has no local address")?;
@@ -219,6 +220,9 @@ fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
     println!("  audit log    {}", config.audit_path.display());
     println!("  max sessions {}", config.max_sessions);
     println!("  restore      {}", restore_line(&config));
+    println!("  screen       {}", config.screen.describe());
+    println!("  consent      {}", config.consent.describe());
+    println!("  admin socket {}", config.control_socket.display());
     println!("  permissions on this machine:");
     for kind in RequestKind::ALL {
         println!("    {:<16} {}", kind.as_str(), who_may(&config, *kind));

@@ -16,6 +16,7 @@ use crate::config::AgentConfig;
 use crate::connection;
 use crate::error::AgentError;
 use crate::restore::{self, RestoreState};
+use crate::screen::ControlSlot;
 use crate::sessions::Registry;
 use crate::tls;
 
@@ -41,6 +42,8 @@ pub struct Shared {
     pub hogs: Mutex<HogTracker>,
     /// Restore points, or why they are unavailable.
     pub restore: RestoreState,
+    /// Which session controls mouse and keyboard, if any.
+    pub control: ControlSlot,
 }
 
 impl Shared {

@@ -1,10 +1,12 @@
 //! The agent's live sessions, so that events outside a connection (a CRL
-//! reload today; a local admin ending a session later) can reach it.
+//! reload, the local admin listing or ending sessions) can reach them.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use quinn::{Connection, VarInt};
+use serde::{Deserialize, Serialize};
 
 /// One established session.
 #[derive(Debug, Clone)]
@@ -13,8 +15,43 @@ pub struct LiveSession {
     pub technician: String,
     /// The technician certificate's serial (canonical lowercase hex).
     pub serial: String,
+    pub role: String,
+    pub ticket: Option<String>,
     pub peer: std::net::SocketAddr,
+    pub started: SystemTime,
+    /// What the session is doing beyond requests: `view`, `control`.
+    pub activities: Vec<String>,
     conn: Connection,
+}
+
+/// A session as the local administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub technician: String,
+    pub role: String,
+    pub ticket: Option<String>,
+    pub peer: String,
+    /// Seconds since the Unix epoch.
+    pub started: u64,
+    pub activities: Vec<String>,
+}
+
+/// Who is on the other end of a new session.
+#[derive(Debug, Clone)]
+pub struct Newcomer<'a> {
+    pub id: &'a str,
+    pub technician: &'a str,
+    pub serial: &'a str,
+    pub role: &'a str,
+    pub ticket: Option<&'a str>,
+}
+
+/// Marks a session as doing something until dropped.
+pub struct Activity<'a> {
+    registry: &'a Registry,
+    id: String,
+    what: String,
 }
 
 /// Every established session, by id.
@@ -38,22 +75,56 @@ impl Registry {
     }
 
     /// Records a session as live until the returned guard is dropped.
-    pub fn register(
-        &self,
-        id: &str,
-        technician: &str,
-        serial: &str,
-        conn: &Connection,
-    ) -> Registration<'_> {
+    pub fn register(&self, who: Newcomer<'_>, conn: &Connection) -> Registration<'_> {
         let session = LiveSession {
-            id: id.to_owned(),
-            technician: technician.to_owned(),
-            serial: serial.to_owned(),
+            id: who.id.to_owned(),
+            technician: who.technician.to_owned(),
+            serial: who.serial.to_owned(),
+            role: who.role.to_owned(),
+            ticket: who.ticket.map(str::to_owned),
             peer: conn.remote_address(),
+            started: SystemTime::now(),
+            activities: Vec::new(),
             conn: conn.clone(),
         };
-        self.lock().insert(id.to_owned(), session);
-        Registration { registry: self, id: id.to_owned() }
+        self.lock().insert(who.id.to_owned(), session);
+        Registration { registry: self, id: who.id.to_owned() }
+    }
+
+    /// Marks session `id` as doing `what` (`view`, `control`) until the
+    /// guard is dropped.
+    pub fn activity(&self, id: &str, what: &str) -> Activity<'_> {
+        if let Some(s) = self.lock().get_mut(id) {
+            s.activities.push(what.to_owned());
+        }
+        Activity { registry: self, id: id.to_owned(), what: what.to_owned() }
+    }
+
+    /// Every live session, oldest first.
+    pub fn list(&self) -> Vec<SessionInfo> {
+        let mut list: Vec<SessionInfo> = self
+            .lock()
+            .values()
+            .map(|s| SessionInfo {
+                id: s.id.clone(),
+                technician: s.technician.clone(),
+                role: s.role.clone(),
+                ticket: s.ticket.clone(),
+                peer: s.peer.to_string(),
+                started: s
+                    .started
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                activities: s.activities.clone(),
+            })
+            .collect();
+        list.sort_by(|a, b| (a.started, &a.id).cmp(&(b.started, &b.id)));
+        list
+    }
+
+    /// The session with this id, if live.
+    pub fn get(&self, id: &str) -> Option<LiveSession> {
+        self.lock().get(id).cloned()
     }
 
     /// The sessions whose certificate serial is in `serials`.
@@ -75,6 +146,16 @@ impl LiveSession {
     /// Closes the session's connection with an application close code.
     pub fn close(&self, code: u32, reason: &str) {
         self.conn.close(VarInt::from_u32(code), reason.as_bytes());
+    }
+}
+
+impl Drop for Activity<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.registry.lock().get_mut(&self.id)
+            && let Some(i) = s.activities.iter().position(|a| *a == self.what)
+        {
+            s.activities.remove(i);
+        }
     }
 }
 

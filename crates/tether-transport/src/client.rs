@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use tether_proto::handshake::{Hello, HelloReply, Welcome};
+use tether_proto::screen::ViewStart;
 use tether_proto::{Request, Response, close};
 
 use crate::error::TransportError;
@@ -117,6 +118,41 @@ impl Client {
             Err(TransportError::Timeout {
                 target: target.clone(),
                 what: "waiting for the agent's reply",
+                after: timeout,
+            })
+        })
+    }
+
+    /// Opens a view stream: sends `Request::View` and waits for the agent's
+    /// `Viewing` reply. The stream then carries screen messages in and
+    /// viewer messages out (see `tether_proto::screen`).
+    pub async fn open_view(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<(ViewStart, SendStream, RecvStream), TransportError> {
+        let target = &self.target;
+        let exchange = async {
+            let (send, mut recv) = self.open_request(request).await?;
+            let frame_err = |e| TransportError::from_frame(target, e);
+            match framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await {
+                Ok(Response::Viewing(start)) => Ok((*start, send, recv)),
+                Ok(Response::Error(reply)) => {
+                    Err(TransportError::Agent { target: target.clone(), reply })
+                }
+                Ok(_) => Err(frame_err(FrameIoError::Frame(tether_proto::FrameError::Malformed(
+                    "unexpected reply to a view request".into(),
+                )))),
+                Err(e) => Err(match self.conn.close_reason() {
+                    Some(reason) => TransportError::from_connection(target, &reason),
+                    None => frame_err(e),
+                }),
+            }
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
+            Err(TransportError::Timeout {
+                target: target.clone(),
+                what: "waiting for the agent to start the view (a consent prompt may be open)",
                 after: timeout,
             })
         })

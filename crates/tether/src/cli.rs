@@ -16,6 +16,9 @@ Examples:
   tether doctor ws-042                      ranked health findings (Nagios exit codes)
   tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
   tether audit ws-042 -n 50                the agent's audit log (tier 3)
+  tether view alice-laptop                 live screen in a window; control with tier 2
+  tether screenshot ws-042 -o shot.png     one frame for the ticket
+  tether input ws-042 --keys ctrl+alt+delete   (tier 2)
   tether restore list ws-042               the machine's restore points
   tether restore rollback ws-042 ID        roll back, after showing what changes (tier 3)
   tether pki init --org Example            create the organisation's CA
@@ -38,6 +41,25 @@ Examples:
 
 A rollback first takes a restore point of the current state: files added
 since the point are moved into it, never deleted, and undo returns to it.";
+
+const VIEW_HELP: &str = "\
+Examples:
+  tether view alice-laptop                       watch and control (tier 2)
+  tether view alice-laptop --view-only           only watch (tier 1)
+  tether view alice-laptop --monitor 1 --scale 1
+
+In the window: Ctrl+Alt+End sends Ctrl+Alt+Delete. Leaving the window
+releases every key and button held on the remote machine; so does closing
+it, or losing the link for a few seconds.";
+
+const INPUT_HELP: &str = "\
+Examples:
+  tether input ws-042 --click 640,400
+  tether input ws-042 --keys ctrl+alt+delete
+  tether input ws-042 --click 200,300 --type 'hello' --keys enter
+  tether input ws-042 --scroll -5 --monitor 1
+
+The typed text is never written to the agent's audit log, only counts.";
 
 /// Tether controller: reach help-desk agents over QUIC with mutual TLS.
 #[derive(Debug, Parser)]
@@ -170,6 +192,80 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: u32,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a window on the machine's screen, live; with tier 2 and the
+    /// user's consent where policy asks, control mouse and keyboard.
+    #[command(after_help = VIEW_HELP)]
+    View {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// Only look: send no mouse or keyboard input (tier 1).
+        #[arg(long)]
+        view_only: bool,
+        /// Which monitor (see `tether monitors`). Default: the primary.
+        #[arg(long, value_name = "N")]
+        monitor: Option<u32>,
+        /// Fit the screen to the window, or show it 1:1.
+        #[arg(long, value_enum, default_value_t = ScaleArg::Fit)]
+        scale: ScaleArg,
+        /// Frame rate cap (the agent's own cap may be lower).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
+        fps: u32,
+    },
+    /// Save one frame of the machine's screen as PNG (tier 1).
+    Screenshot {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// Where to write the PNG.
+        #[arg(short, long, value_name = "FILE.png")]
+        output: PathBuf,
+        /// Which monitor. Default: the primary.
+        #[arg(long, value_name = "N")]
+        monitor: Option<u32>,
+        /// Print what was saved as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the monitors of the machine's display (tier 1).
+    Monitors {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send mouse and keyboard input once (tier 2). Actions run in this
+    /// order: --move, --click, --scroll, --type, --keys; whatever is still
+    /// held afterwards is released.
+    #[command(after_help = INPUT_HELP)]
+    Input {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+        /// Move the pointer to X,Y (monitor pixels).
+        #[arg(long = "move", value_name = "X,Y", value_parser = parse_point)]
+        move_to: Option<(i32, i32)>,
+        /// Click at X,Y.
+        #[arg(long, value_name = "X,Y", value_parser = parse_point)]
+        click: Option<(i32, i32)>,
+        /// The button --click uses: left, middle, right, back, forward.
+        #[arg(long, default_value = "left", value_parser = parse_button)]
+        button: tether_proto::screen::MouseButton,
+        /// Scroll N wheel steps (negative: up).
+        #[arg(long, value_name = "N", allow_hyphen_values = true)]
+        scroll: Option<i32>,
+        /// Press a key combo, e.g. ctrl+alt+delete, super+l, enter, f5.
+        /// (`--keys`, as `--key` names the technician's private key.)
+        #[arg(long, value_name = "COMBO")]
+        keys: Option<String>,
+        /// Type text as if on the keyboard.
+        #[arg(long = "type", value_name = "TEXT")]
+        text: Option<String>,
+        /// Which monitor the coordinates are on. Default: the primary.
+        #[arg(long, value_name = "N")]
+        monitor: Option<u32>,
+        /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -339,6 +435,33 @@ impl NetTargets {
 }
 
 /// `--sort` values.
+/// How `tether view` fits the screen into its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaleArg {
+    /// Scaled to the window, aspect ratio kept.
+    Fit,
+    /// One remote pixel per screen pixel.
+    #[value(name = "1")]
+    One,
+}
+
+fn parse_point(text: &str) -> Result<(i32, i32), String> {
+    let (x, y) = text.split_once(',').ok_or_else(|| format!("{text:?}: write X,Y"))?;
+    let coord = |v: &str| {
+        v.trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| format!("{v:?} is not a pixel coordinate"))
+    };
+    Ok((coord(x)?, coord(y)?))
+}
+
+fn parse_button(text: &str) -> Result<tether_proto::screen::MouseButton, String> {
+    tether_proto::screen::MouseButton::from_name(text)
+        .ok_or_else(|| format!("{text:?}: use left, middle, right, back or forward"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SortArg {
     Cpu,

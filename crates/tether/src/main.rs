@@ -93,6 +93,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         commands::doctor::run(&global, &host, net, json).await
                     }
                     Command::Restore(command) => commands::restore::run(&global, command).await,
+                    Command::View { host, view_only, monitor, scale, fps } => {
+                        let options = commands::view::Options { view_only, monitor, scale, fps };
+                        commands::view::run(&global, &host, options).await
+                    }
+                    Command::Screenshot { host, output, monitor, json } => {
+                        commands::screen::screenshot(&global, &host, &output, monitor, json).await
+                    }
+                    Command::Monitors { host, json } => {
+                        commands::screen::monitors(&global, &host, json).await
+                    }
+                    Command::Input {
+                        host,
+                        move_to,
+                        click,
+                        button,
+                        scroll,
+                        keys,
+                        text,
+                        monitor,
+                        json,
+                    } => {
+                        let actions = commands::screen::Actions {
+                            move_to,
+                            click,
+                            button,
+                            scroll,
+                            keys,
+                            text,
+                        };
+                        commands::screen::input(&global, &host, actions, monitor, json).await
+                    }
                     Command::Audit { host, lines, json } => {
                         commands::audit::run(&global, &host, lines, json).await
                     }

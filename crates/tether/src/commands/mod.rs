@@ -10,3 +10,5 @@ pub mod net;
 pub mod pki;
 pub mod ps;
 pub mod restore;
+pub mod screen;
+pub mod view;

@@ -1,0 +1,322 @@
+//! The user's say over their screen: per capability (`view`, `control`)
+//! the machine allows it unattended, asks the user, or refuses it; and a
+//! notify command tells the user when someone starts and stops looking.
+//!
+//! Both commands are run directly (no shell) with the facts in environment
+//! variables, never spliced into arguments, so a technician's name or a
+//! ticket reference cannot inject anything:
+//! `TETHER_EVENT` (`prompt`, `start`, `end`), `TETHER_CAPABILITY` (`view`,
+//! `control`), `TETHER_TECHNICIAN`, `TETHER_ROLE`, `TETHER_TICKET`,
+//! `TETHER_SESSION`, `TETHER_AGENT`. The prompt command allows with exit
+//! status 0; any other status, a failure to start, or no answer within the
+//! timeout denies.
+
+use std::fmt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::process::Command;
+use tracing::{debug, warn};
+
+/// How long a prompt waits for the user unless configured otherwise.
+pub const DEFAULT_PROMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a notify command may run before it is killed.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the machine does when a capability is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consent {
+    /// Unattended machines: no question asked.
+    Allow,
+    /// Ask the user with the prompt command.
+    Prompt,
+    /// Never.
+    Deny,
+}
+
+/// A capability the user's consent governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Seeing the screen: view and screenshot.
+    View,
+    /// Mouse and keyboard.
+    Control,
+}
+
+impl Capability {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Capability::View => "view",
+            Capability::Control => "control",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `[consent]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsent {
+    view: Option<Consent>,
+    control: Option<Consent>,
+    #[serde(default)]
+    prompt_command: Vec<String>,
+    prompt_timeout_secs: Option<f64>,
+    #[serde(default)]
+    notify_command: Vec<String>,
+}
+
+/// Validated consent settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentSettings {
+    pub view: Consent,
+    pub control: Consent,
+    /// Program and arguments; empty when no capability prompts.
+    pub prompt_command: Vec<String>,
+    pub prompt_timeout: Duration,
+    /// Program and arguments run at the start and end of a view or
+    /// control; empty: none.
+    pub notify_command: Vec<String>,
+}
+
+impl Default for ConsentSettings {
+    /// Unattended: technicians' tiers alone decide.
+    fn default() -> Self {
+        ConsentSettings {
+            view: Consent::Allow,
+            control: Consent::Allow,
+            prompt_command: Vec::new(),
+            prompt_timeout: DEFAULT_PROMPT_TIMEOUT,
+            notify_command: Vec::new(),
+        }
+    }
+}
+
+impl ConsentSettings {
+    pub fn from_raw(raw: RawConsent) -> Result<ConsentSettings, String> {
+        let d = ConsentSettings::default();
+        let settings = ConsentSettings {
+            view: raw.view.unwrap_or(d.view),
+            control: raw.control.unwrap_or(d.control),
+            prompt_timeout: match raw.prompt_timeout_secs {
+                None => d.prompt_timeout,
+                Some(s) if s.is_finite() && (1.0..=600.0).contains(&s) => {
+                    Duration::from_secs_f64(s)
+                }
+                Some(s) => {
+                    return Err(format!("consent.prompt_timeout_secs = {s}: use 1 to 600"));
+                }
+            },
+            prompt_command: raw.prompt_command,
+            notify_command: raw.notify_command,
+        };
+        let prompts = settings.view == Consent::Prompt || settings.control == Consent::Prompt;
+        if prompts && settings.prompt_command.is_empty() {
+            return Err("consent: \"prompt\" needs prompt_command (a program that exits 0 when the user agrees)".into());
+        }
+        for (name, command) in [
+            ("prompt_command", &settings.prompt_command),
+            ("notify_command", &settings.notify_command),
+        ] {
+            if command.first().is_some_and(|p| p.trim().is_empty()) {
+                return Err(format!("consent.{name}: the program name is empty"));
+            }
+        }
+        Ok(settings)
+    }
+
+    pub fn policy(&self, capability: Capability) -> Consent {
+        match capability {
+            Capability::View => self.view,
+            Capability::Control => self.control,
+        }
+    }
+
+    /// One line for `check-config`.
+    pub fn describe(&self) -> String {
+        let word = |c: Consent| match c {
+            Consent::Allow => "allow",
+            Consent::Prompt => "prompt",
+            Consent::Deny => "deny",
+        };
+        let mut line = format!("view {}, control {}", word(self.view), word(self.control));
+        if !self.prompt_command.is_empty() {
+            line.push_str(&format!(
+                "; prompt {:?} ({} s)",
+                self.prompt_command[0],
+                self.prompt_timeout.as_secs_f64()
+            ));
+        }
+        if !self.notify_command.is_empty() {
+            line.push_str(&format!("; notify {:?}", self.notify_command[0]));
+        }
+        line
+    }
+}
+
+/// Who asks, as the commands are told.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    pub technician: String,
+    pub role: String,
+    pub ticket: Option<String>,
+    pub session: String,
+    pub agent: String,
+}
+
+/// How consent was obtained, for the audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    ByPolicy,
+    ByUser,
+}
+
+impl Grant {
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Grant::ByPolicy => "allowed by policy",
+            Grant::ByUser => "allowed by the user",
+        }
+    }
+}
+
+/// Decides whether `capability` may go ahead, asking the user if the
+/// policy says so. `Err` carries the reason for the technician.
+pub async fn ask(
+    settings: &ConsentSettings,
+    capability: Capability,
+    asker: &Asker,
+) -> Result<Grant, String> {
+    match settings.policy(capability) {
+        Consent::Allow => Ok(Grant::ByPolicy),
+        Consent::Deny => Err(format!("this machine's policy does not allow {capability}")),
+        Consent::Prompt => {
+            let mut command = command(&settings.prompt_command, asker, capability, "prompt");
+            let mut child = command.spawn().map_err(|e| {
+                warn!("consent prompt {:?} could not start: {e}", settings.prompt_command[0]);
+                format!("the user could not be asked for {capability} (the prompt command failed to start)")
+            })?;
+            match tokio::time::timeout(settings.prompt_timeout, child.wait()).await {
+                Ok(Ok(status)) if status.success() => Ok(Grant::ByUser),
+                Ok(Ok(status)) => {
+                    debug!("consent prompt answered {status}");
+                    Err(format!("the user declined {capability}"))
+                }
+                Ok(Err(e)) => {
+                    warn!("consent prompt failed: {e}");
+                    Err(format!("the user could not be asked for {capability}"))
+                }
+                Err(_) => {
+                    let _ = child.kill().await;
+                    Err(format!(
+                        "the user did not answer the {capability} prompt within {} s",
+                        settings.prompt_timeout.as_secs_f64()
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Runs the notify command, if any, without holding the caller up; a
+/// failure is logged, never fatal.
+pub fn notify(settings: &ConsentSettings, capability: Capability, asker: &Asker, event: &str) {
+    if settings.notify_command.is_empty() {
+        return;
+    }
+    let mut command = command(&settings.notify_command, asker, capability, event);
+    match command.spawn() {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                if tokio::time::timeout(NOTIFY_TIMEOUT, child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                    warn!("notify command still running after {NOTIFY_TIMEOUT:?}; killed");
+                }
+            });
+        }
+        Err(e) => warn!("notify command {:?} could not start: {e}", settings.notify_command[0]),
+    }
+}
+
+fn command(argv: &[String], asker: &Asker, capability: Capability, event: &str) -> Command {
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .env("TETHER_EVENT", event)
+        .env("TETHER_CAPABILITY", capability.as_str())
+        .env("TETHER_TECHNICIAN", &asker.technician)
+        .env("TETHER_ROLE", &asker.role)
+        .env("TETHER_TICKET", asker.ticket.as_deref().unwrap_or(""))
+        .env("TETHER_SESSION", &asker.session)
+        .env("TETHER_AGENT", &asker.agent)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml_text: &str) -> Result<ConsentSettings, String> {
+        ConsentSettings::from_raw(toml::from_str(toml_text).map_err(|e| e.to_string())?)
+    }
+
+    fn asker() -> Asker {
+        Asker {
+            technician: "alice; rm -rf /".into(),
+            role: "tier2".into(),
+            ticket: Some("INC-1".into()),
+            session: "s1".into(),
+            agent: "pc-1".into(),
+        }
+    }
+
+    #[test]
+    fn settings_are_validated() {
+        assert_eq!(settings("").unwrap(), ConsentSettings::default());
+        assert!(settings("control = \"prompt\"").unwrap_err().contains("prompt_command"));
+        assert!(settings("view = \"maybe\"").is_err());
+        assert!(settings("prompt_timeout_secs = 0").unwrap_err().contains("1 to 600"));
+        let s = settings("view = \"deny\"\ncontrol = \"prompt\"\nprompt_command = [\"/bin/true\"]")
+            .unwrap();
+        assert_eq!((s.view, s.control), (Consent::Deny, Consent::Prompt));
+    }
+
+    #[tokio::test]
+    async fn prompt_answers_allow_deny_and_timeout() {
+        let run = |script: &str, timeout: f64| {
+            settings(&format!(
+                "control = \"prompt\"\nprompt_command = [\"/bin/sh\", \"-c\", {script:?}]\nprompt_timeout_secs = {timeout}"
+            ))
+            .unwrap()
+        };
+        // The environment carries the facts; the name is not interpreted.
+        let allow = run(
+            "test \"$TETHER_TECHNICIAN\" = 'alice; rm -rf /' && test \"$TETHER_CAPABILITY\" = control",
+            5.0,
+        );
+        assert_eq!(ask(&allow, Capability::Control, &asker()).await, Ok(Grant::ByUser));
+        let deny = run("exit 1", 5.0);
+        let why = ask(&deny, Capability::Control, &asker()).await.unwrap_err();
+        assert!(why.contains("declined"), "{why}");
+        let silent = run("sleep 30", 1.0);
+        let why = ask(&silent, Capability::Control, &asker()).await.unwrap_err();
+        assert!(why.contains("did not answer"), "{why}");
+        let missing =
+            settings("control = \"prompt\"\nprompt_command = [\"/nonexistent/ask\"]").unwrap();
+        assert!(ask(&missing, Capability::Control, &asker()).await.is_err());
+        // View stays allowed by policy meanwhile.
+        assert_eq!(ask(&missing, Capability::View, &asker()).await, Ok(Grant::ByPolicy));
+    }
+}

@@ -1,0 +1,431 @@
+//! The view stream: screen updates out, acknowledgements and input in.
+//!
+//! Three parts per stream:
+//! - the **capture thread** (blocking) waits for damage, grabs the
+//!   monitor, encodes against what the viewer has and hands one message at
+//!   a time to the writer. It captures only when the viewer has credit
+//!   (fewer than `MAX_FRAMES_IN_FLIGHT` unacknowledged frames), so a slow
+//!   viewer is sent the newest screen, never a backlog: latest frame wins
+//!   and the agent's memory is one frame, whatever the viewer does. The
+//!   rate adapts by itself: no change, no frame; a slow link, fewer acks.
+//! - the **writer** puts messages on the stream.
+//! - the **reader** takes acknowledgements, heartbeats and input. Input is
+//!   applied in order on a blocking thread; when nothing arrives for
+//!   `HEARTBEAT_TIMEOUT_MS`, when the viewer sends `ReleaseAll`, and when
+//!   the stream ends in any way, every key and button the session holds is
+//!   released ([`tether_input::Injector`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use quinn::{RecvStream, SendStream};
+use tether_capture::{CaptureError, Capturer, MonitorInfo};
+use tether_input::{EnigoDevice, Injector};
+use tether_proto::screen::{
+    CursorShape, HEARTBEAT_TIMEOUT_MS, InputEvent, InputTally, MAX_FRAMES_IN_FLIGHT,
+    MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, ScreenMessage, ViewerMessage,
+};
+use tether_screen_codec::Encoder;
+use tether_transport::framed::{self, FrameIoError};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use crate::screen::{pick, relative, to_wire};
+
+/// How often an idle stream looks at the pointer (which moves without
+/// damaging the screen).
+const IDLE_POINTER_POLL: Duration = Duration::from_millis(100);
+
+/// How long the pointer counts as moving after its last move: meanwhile
+/// it is polled at the frame rate.
+const POINTER_ACTIVE: Duration = Duration::from_secs(1);
+
+/// How often the monitor layout is re-read while damage keeps coming.
+const LAYOUT_CHECK: Duration = Duration::from_secs(2);
+
+/// What one view stream did, for the audit record.
+#[derive(Debug, Default)]
+pub struct ViewSummary {
+    pub frames: u64,
+    pub bytes: u64,
+    pub input: InputTally,
+    /// Keys and buttons released because of focus loss, a stall or the end.
+    pub released: usize,
+    pub end: String,
+}
+
+impl ViewSummary {
+    pub fn detail(&self, started: Instant) -> String {
+        let mut line = format!(
+            "{} frames, {} bytes in {:.1} s; {}",
+            self.frames,
+            self.bytes,
+            started.elapsed().as_secs_f64(),
+            self.end
+        );
+        if self.input != InputTally::default() {
+            line.push_str(&format!("; input: {}", self.input.summary()));
+        }
+        if self.released > 0 {
+            line.push_str(&format!("; released {} held keys/buttons", self.released));
+        }
+        line
+    }
+}
+
+/// A view that passed admission and consent, with its display open.
+pub struct View {
+    pub capturer: Box<dyn Capturer>,
+    pub monitor: MonitorInfo,
+    pub max_fps: u32,
+    /// The input device when the stream may control.
+    pub injector: Option<Injector<EnigoDevice>>,
+}
+
+/// Credit between the capture thread and the reader.
+#[derive(Default)]
+struct Flow {
+    state: Mutex<FlowState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct FlowState {
+    sent: u64,
+    acked: u64,
+    closed: bool,
+}
+
+impl Flow {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FlowState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Blocks until a frame may be sent; false once the stream is closed.
+    fn wait_for_credit(&self) -> bool {
+        let mut state = self.lock();
+        while !state.closed && state.sent - state.acked >= u64::from(MAX_FRAMES_IN_FLIGHT) {
+            state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        !state.closed
+    }
+
+    /// Records an acknowledgement; false if it acknowledges a frame never
+    /// sent (a protocol violation).
+    fn ack(&self, seq: u64) -> bool {
+        let mut state = self.lock();
+        if seq > state.sent {
+            return false;
+        }
+        state.acked = state.acked.max(seq);
+        self.wake.notify_all();
+        true
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_all();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+}
+
+/// Streams `view` until the viewer goes, the stream breaks, the display
+/// fails or `stop` fires (agent shutdown, admin ending the session).
+pub async fn run(
+    view: View,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    mut stop: watch::Receiver<bool>,
+) -> ViewSummary {
+    let flow = Arc::new(Flow::default());
+    let (tx, mut rx) = mpsc::channel::<ScreenMessage>(1);
+    let View { capturer, monitor, max_fps, injector } = view;
+    let capture = {
+        let flow = Arc::clone(&flow);
+        std::thread::Builder::new()
+            .name("tether-capture".into())
+            .spawn(move || capture_loop(capturer, monitor, max_fps, &flow, &tx))
+    };
+    let capture = match capture {
+        Ok(handle) => handle,
+        Err(e) => {
+            return ViewSummary {
+                end: format!("capture thread failed to start: {e}"),
+                ..ViewSummary::default()
+            };
+        }
+    };
+    let injector = injector.map(|i| Arc::new(Mutex::new(i)));
+    let mut summary = ViewSummary::default();
+    let frames = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+
+    let writer = async {
+        while let Some(msg) = rx.recv().await {
+            let is_frame = matches!(msg, ScreenMessage::Frame { .. });
+            let frame = match tether_proto::codec::encode_frame::<_, MAX_SCREEN_FRAME>(&msg) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    warn!("screen frame not sent: {e}");
+                    continue;
+                }
+            };
+            if let Err(e) = send.write_all(&frame).await {
+                return format!("the stream broke: {e}");
+            }
+            bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
+            frames.fetch_add(u64::from(is_frame), Ordering::Relaxed);
+            if let ScreenMessage::Ended { reason } = msg {
+                return reason;
+            }
+        }
+        "the capture ended".to_owned()
+    };
+    let reader = read_viewer(&mut recv, &flow, injector.as_ref(), &mut summary.input);
+
+    let (end, released) = tokio::select! {
+        end = writer => (end, 0),
+        (end, released) = reader => (end, released),
+        _ = stop.changed() => ("the session ended".to_owned(), 0),
+    };
+    flow.close();
+    let _ = send.finish();
+    summary.end = end;
+    summary.released = released;
+    summary.frames = frames.load(Ordering::Relaxed);
+    summary.bytes = bytes.load(Ordering::Relaxed);
+    if let Some(injector) = injector {
+        summary.released += release(&injector).await;
+    }
+    // The capture thread sees the closed flow within one damage wait.
+    let _ = tokio::task::spawn_blocking(move || capture.join()).await;
+    summary
+}
+
+/// Reads viewer messages until the stream ends. Returns why it ended and
+/// how many held keys and buttons were released on the way (stalls and
+/// focus losses).
+async fn read_viewer(
+    recv: &mut RecvStream,
+    flow: &Flow,
+    injector: Option<&Arc<Mutex<Injector<EnigoDevice>>>>,
+    tally: &mut InputTally,
+) -> (String, usize) {
+    let mut released = 0;
+    let end = read_viewer_until_end(recv, flow, injector, tally, &mut released).await;
+    (end, released)
+}
+
+async fn read_viewer_until_end(
+    recv: &mut RecvStream,
+    flow: &Flow,
+    injector: Option<&Arc<Mutex<Injector<EnigoDevice>>>>,
+    tally: &mut InputTally,
+    released: &mut usize,
+) -> String {
+    let stall = Duration::from_millis(HEARTBEAT_TIMEOUT_MS);
+    loop {
+        let next = tokio::time::timeout(
+            stall,
+            framed::read_message::<ViewerMessage, MAX_VIEWER_FRAME>(recv),
+        );
+        let message = match next.await {
+            Err(_) => {
+                // A stalled controller: release what it holds, keep waiting.
+                if let Some(injector) = injector {
+                    let n = release(injector).await;
+                    if n > 0 {
+                        debug!("viewer silent for {stall:?}: released {n} held keys/buttons");
+                        *released += n;
+                    }
+                }
+                continue;
+            }
+            Ok(Ok(message)) => message,
+            Ok(Err(FrameIoError::Finished)) => return "the viewer closed the view".into(),
+            Ok(Err(e)) => return format!("the view stream ended: {e}"),
+        };
+        match message {
+            ViewerMessage::Ack { seq } => {
+                if !flow.ack(seq) {
+                    return format!("protocol violation: acknowledged frame {seq}, never sent");
+                }
+            }
+            ViewerMessage::Heartbeat => {}
+            ViewerMessage::Input(event) => {
+                let Some(injector) = injector else {
+                    return "protocol violation: input on a view-only stream".into();
+                };
+                if let Err(e) = event.validate() {
+                    return format!("protocol violation: {e}");
+                }
+                tally.count(&event);
+                let injector = Arc::clone(injector);
+                let outcome = tokio::task::spawn_blocking(move || {
+                    let mut injector = injector.lock().unwrap_or_else(|p| p.into_inner());
+                    let held = injector.held_keys().count();
+                    let result = injector.apply(&event);
+                    let freed = if matches!(event, InputEvent::ReleaseAll) { held } else { 0 };
+                    result.map(|()| freed)
+                })
+                .await;
+                match outcome {
+                    Ok(Ok(freed)) => *released += freed,
+                    Ok(Err(e)) => return format!("input failed: {e}"),
+                    Err(e) => return format!("input task failed: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// Releases everything held; returns how many keys and buttons that was.
+async fn release(injector: &Arc<Mutex<Injector<EnigoDevice>>>) -> usize {
+    let injector = Arc::clone(injector);
+    let released = tokio::task::spawn_blocking(move || {
+        let mut injector = injector.lock().unwrap_or_else(|p| p.into_inner());
+        injector.release_all()
+    })
+    .await;
+    match released {
+        Ok(Ok(r)) => r.keys + r.buttons,
+        Ok(Err(e)) => {
+            warn!("releasing held input failed: {e}");
+            0
+        }
+        Err(e) => {
+            warn!("release task failed: {e}");
+            0
+        }
+    }
+}
+
+/// The capture thread's body: damage → grab → encode → hand over, one
+/// frame per credit. Ends with an `Ended` message when the display fails.
+fn capture_loop(
+    mut capturer: Box<dyn Capturer>,
+    mut monitor: MonitorInfo,
+    max_fps: u32,
+    flow: &Flow,
+    tx: &mpsc::Sender<ScreenMessage>,
+) {
+    let interval = Duration::from_secs_f64(1.0 / f64::from(max_fps.max(1)));
+    let mut encoder = Encoder::new();
+    let mut seq = 0u64;
+    let mut last_sent: Option<Instant> = None;
+    let mut last_layout = Instant::now();
+    let mut pointer: Option<(i32, i32)> = None;
+    let mut pointer_moved: Option<Instant> = None;
+    let mut cursor_serial: Option<u32> = None;
+    let mut dirty = true;
+    let result: Result<(), CaptureError> = (|| {
+        loop {
+            if !flow.wait_for_credit() {
+                return Ok(());
+            }
+            if let Some(last) = last_sent {
+                let next = last + interval;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                }
+            }
+            let pointer_active = pointer_moved.is_some_and(|t| t.elapsed() < POINTER_ACTIVE);
+            let wait = if dirty {
+                Duration::ZERO
+            } else if pointer_active {
+                interval
+            } else {
+                IDLE_POINTER_POLL
+            };
+            dirty |= capturer.wait_for_damage(wait)?;
+            if flow.is_closed() {
+                return Ok(());
+            }
+            if dirty && last_layout.elapsed() >= LAYOUT_CHECK {
+                last_layout = Instant::now();
+                if let Some(changed) = relayout(capturer.as_mut(), &monitor)? {
+                    monitor = changed;
+                    encoder.reset();
+                    if tx
+                        .blocking_send(ScreenMessage::Resized { monitor: to_wire(&monitor) })
+                        .is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            let now_pointer = capturer.pointer()?.and_then(|p| relative(&monitor, p.x, p.y));
+            let cursor = match capturer.cursor_image()? {
+                Some(image) if cursor_serial != Some(image.serial) => {
+                    cursor_serial = Some(image.serial);
+                    let shape = CursorShape {
+                        width: image.width,
+                        height: image.height,
+                        hot_x: image.hot_x,
+                        hot_y: image.hot_y,
+                        argb: image.argb,
+                    };
+                    shape.is_valid().then_some(shape)
+                }
+                _ => None,
+            };
+            let pointer_changed = now_pointer != pointer;
+            if pointer_changed {
+                pointer = now_pointer;
+                pointer_moved = Some(Instant::now());
+            }
+            let encoded = if dirty {
+                dirty = false;
+                let frame = match capturer.grab(&monitor) {
+                    Ok(frame) => frame,
+                    Err(CaptureError::MonitorGone { .. }) => {
+                        last_layout = Instant::now() - LAYOUT_CHECK;
+                        dirty = true;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let update = encoder.encode(&frame);
+                if update.is_empty() { Vec::new() } else { update.to_bytes() }
+            } else {
+                Vec::new()
+            };
+            if encoded.is_empty() && !pointer_changed && cursor.is_none() {
+                continue;
+            }
+            seq += 1;
+            let msg = ScreenMessage::Frame { seq, encoded, pointer, cursor };
+            {
+                let mut state = flow.lock();
+                state.sent = seq;
+            }
+            if tx.blocking_send(msg).is_err() {
+                return Ok(());
+            }
+            last_sent = Some(Instant::now());
+        }
+    })();
+    if let Err(e) = result {
+        warn!("screen capture stopped: {e}");
+        let _ = tx
+            .blocking_send(ScreenMessage::Ended { reason: format!("screen capture failed: {e}") });
+    }
+}
+
+/// Re-reads the layout; returns the monitor to stream from now on if it
+/// changed (same index if it still exists, else the primary).
+fn relayout(
+    capturer: &mut dyn Capturer,
+    current: &MonitorInfo,
+) -> Result<Option<MonitorInfo>, CaptureError> {
+    let list = capturer.monitors()?;
+    let next = pick(&list, Some(current.index))
+        .or_else(|_| pick(&list, None))
+        .map_err(|_| CaptureError::MonitorGone { index: current.index })?;
+    Ok((next != *current).then_some(next))
+}

@@ -1,0 +1,166 @@
+//! A view request from consent to its end record.
+//!
+//! Unlike other requests, a view outlives its reply: the agent audits the
+//! grant, answers `Viewing`, streams until the viewer goes, and then
+//! audits the end with what was sent and what input arrived (counts, never
+//! the typed text).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use quinn::{RecvStream, SendStream, VarInt};
+use tether_capture::MonitorInfo;
+use tether_input::{EnigoDevice, Injector};
+use tether_proto::codec::MAX_RESPONSE_FRAME;
+use tether_proto::screen::ViewStart;
+use tether_proto::{ErrorReply, Request, Response};
+use tether_transport::framed;
+use tokio::sync::watch;
+use tracing::{debug, info};
+
+use crate::connection::{Who, audit_or_log};
+use crate::consent::{self, Asker, Capability};
+use crate::screen::{ControlGuard, ScreenSettings, pick, to_wire};
+use crate::server::Shared;
+use crate::view::{self, View};
+
+/// One admitted view request and its stream.
+pub(crate) struct ViewStream<'a> {
+    pub(crate) shared: &'a Arc<Shared>,
+    pub(crate) who: &'a Who,
+    pub(crate) asker: Asker,
+    pub(crate) send: SendStream,
+    pub(crate) recv: RecvStream,
+}
+
+impl<'a> ViewStream<'a> {
+    pub(crate) async fn serve(mut self, request: &Request, stop: watch::Receiver<bool>) {
+        let Request::View { monitor, control, max_fps } = *request else {
+            return;
+        };
+        let kind = request.kind().as_str();
+        let shared = self.shared;
+        let opened = self.open(monitor, control, max_fps).await;
+        let (view, start, detail, _control) = match opened {
+            Ok(opened) => opened,
+            Err((reply, outcome)) => {
+                let mut record = self.who.record(kind, outcome, reply.message.clone());
+                record.args = request.audit_summary();
+                audit_or_log(shared, record).await;
+                let _ = self.recv.stop(VarInt::from_u32(0));
+                let response = Response::Error(reply);
+                if framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut self.send, &response)
+                    .await
+                    .is_ok()
+                {
+                    let _ = self.send.finish();
+                }
+                return;
+            }
+        };
+        let mut record = self.who.record(kind, "ok", detail);
+        record.args = request.audit_summary();
+        // As for every request: no reply before its record is durable.
+        if let Err(e) = shared.audit(record).await {
+            let response = Response::Error(ErrorReply::internal(
+                "the agent could not write its audit log; see its log",
+            ));
+            debug!("audit failed: {e}");
+            let _ = framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut self.send, &response).await;
+            let _ = self.send.finish();
+            return;
+        }
+        let response = Response::Viewing(Box::new(start));
+        if let Err(e) =
+            framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut self.send, &response).await
+        {
+            debug!("view reply not delivered: {e}");
+            return;
+        }
+        let capability = if control { Capability::Control } else { Capability::View };
+        let consent_settings = &shared.config.consent;
+        consent::notify(consent_settings, capability, &self.asker, "start");
+        let _activity = shared.sessions.activity(&self.who.session, capability.as_str());
+        info!(session = %self.who.session, "{kind} started");
+        let started = Instant::now();
+        let summary = view::run(view, self.send, self.recv, stop).await;
+        consent::notify(consent_settings, capability, &self.asker, "end");
+        let detail = summary.detail(started);
+        info!(session = %self.who.session, "{kind} ended: {detail}");
+        audit_or_log(shared, self.who.record(&format!("{kind}-end"), "closed", detail)).await;
+    }
+
+    /// Consent, the control slot and the display, in that order.
+    async fn open(
+        &self,
+        monitor: Option<u32>,
+        control: bool,
+        max_fps: u32,
+    ) -> Result<(View, ViewStart, String, Option<ControlGuard<'a>>), (ErrorReply, &'static str)>
+    {
+        let shared: &'a Arc<Shared> = self.shared;
+        let settings = &shared.config.consent;
+        let denied = |why: String| (ErrorReply::denied(why), "denied");
+        let mut grants =
+            vec![consent::ask(settings, Capability::View, &self.asker).await.map_err(denied)?];
+        if control {
+            grants.push(
+                consent::ask(settings, Capability::Control, &self.asker).await.map_err(denied)?,
+            );
+        }
+        let guard = if control {
+            Some(shared.control.take(&self.who.session).map_err(|e| (e, "error"))?)
+        } else {
+            None
+        };
+        let screen = shared.config.screen.clone();
+        let fps = max_fps.min(screen.max_fps);
+        let opened =
+            tokio::task::spawn_blocking(move || open_display(&screen, monitor, control, fps))
+                .await
+                .map_err(|e| (ErrorReply::internal(format!("view task failed: {e}")), "error"))?;
+        let (view, start) = opened.map_err(|e| {
+            let outcome =
+                if e.kind == tether_proto::ErrorKind::BadRequest { "bad-request" } else { "error" };
+            (e, outcome)
+        })?;
+        let m = &start.monitor;
+        let grant = grants.last().map_or("", |g| g.as_str());
+        let detail = format!(
+            "{grant}; monitor {} ({}x{}), {} fps cap, {}",
+            m.index, m.width, m.height, start.max_fps, start.backend
+        );
+        Ok((view, start, detail, guard))
+    }
+}
+
+/// Opens the capturer (and the input device for control) on the chosen
+/// monitor.
+fn open_display(
+    settings: &ScreenSettings,
+    monitor: Option<u32>,
+    control: bool,
+    max_fps: u32,
+) -> Result<(View, ViewStart), ErrorReply> {
+    let mut capturer = settings.open_capturer()?;
+    let list: Vec<MonitorInfo> =
+        capturer.monitors().map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+    let chosen = pick(&list, monitor)?;
+    let injector = if control {
+        let device = EnigoDevice::open(settings.display.as_deref())
+            .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+        let mut injector = Injector::new(device);
+        injector.set_origin(chosen.x, chosen.y);
+        Some(injector)
+    } else {
+        None
+    };
+    let start = ViewStart {
+        monitor: to_wire(&chosen),
+        monitors: list.iter().map(to_wire).collect(),
+        control,
+        max_fps,
+        backend: capturer.backend().to_owned(),
+    };
+    Ok((View { capturer, monitor: chosen, max_fps, injector }, start))
+}

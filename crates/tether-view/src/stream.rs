@@ -1,0 +1,226 @@
+//! The controller's side of the view stream: decode what arrives,
+//! acknowledge it, forward input, keep the link alive.
+//!
+//! Everything from the agent is untrusted: messages are bounded by the
+//! protocol's frame limit, updates by the codec's own parser and decoder,
+//! and an update whose size differs from the monitor the agent announced
+//! ends the view. The newest decoded frame is published in [`ViewState`];
+//! whoever shows it (the window, a test, a benchmark) samples it at its own
+//! pace, so a slow window never slows the stream.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use quinn::{RecvStream, SendStream};
+use tether_proto::screen::{
+    CursorShape, HEARTBEAT_INTERVAL_MS, InputEvent, MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, Monitor,
+    ScreenMessage, ViewStart, ViewerMessage,
+};
+use tether_screen_codec::{Decoder, Frame, Update};
+use tether_transport::framed::{self, FrameIoError};
+use tokio::sync::{mpsc, watch};
+
+/// Why a view ended abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("the agent sent a bad screen update: {0}")]
+    BadUpdate(String),
+    #[error("the view stream failed: {0}")]
+    Stream(#[from] FrameIoError),
+}
+
+/// The newest state of the remote screen.
+#[derive(Debug, Clone)]
+pub struct Screen {
+    pub monitor: Monitor,
+    pub frame: Option<Frame>,
+    /// Pointer position on the monitor, if on it.
+    pub pointer: Option<(i32, i32)>,
+    pub cursor: Option<CursorShape>,
+    /// The last frame sequence number decoded.
+    pub seq: u64,
+    /// When the last update with pixels was decoded.
+    pub decoded_at: Option<Instant>,
+}
+
+/// Frames and bytes over the last second, for the window title.
+#[derive(Debug, Default)]
+struct Rate {
+    events: VecDeque<(Instant, u64)>,
+}
+
+impl Rate {
+    fn add(&mut self, now: Instant, bytes: u64) {
+        self.events.push_back((now, bytes));
+        while self
+            .events
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(1))
+        {
+            self.events.pop_front();
+        }
+    }
+
+    /// (frames per second, bits per second) over the last second.
+    fn per_second(&self, now: Instant) -> (usize, u64) {
+        let recent =
+            self.events.iter().filter(|(t, _)| now.duration_since(*t) <= Duration::from_secs(1));
+        recent.fold((0, 0), |(n, b), (_, bytes)| (n + 1, b + bytes * 8))
+    }
+}
+
+/// What the stream publishes and the window reads.
+#[derive(Debug)]
+pub struct ViewState {
+    screen: Mutex<Screen>,
+    rate: Mutex<Rate>,
+    totals: Mutex<(u64, u64)>,
+    changed: watch::Sender<u64>,
+}
+
+impl ViewState {
+    pub fn new(start: &ViewStart) -> Arc<ViewState> {
+        let screen = Screen {
+            monitor: start.monitor.clone(),
+            frame: None,
+            pointer: None,
+            cursor: None,
+            seq: 0,
+            decoded_at: None,
+        };
+        Arc::new(ViewState {
+            screen: Mutex::new(screen),
+            rate: Mutex::default(),
+            totals: Mutex::default(),
+            changed: watch::channel(0).0,
+        })
+    }
+
+    pub fn screen(&self) -> MutexGuard<'_, Screen> {
+        self.screen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fires with the sequence number of every decoded frame.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// (frames per second, bits per second) over the last second.
+    pub fn rate(&self) -> (usize, u64) {
+        self.rate.lock().unwrap_or_else(|p| p.into_inner()).per_second(Instant::now())
+    }
+
+    /// (frames, bytes) since the view started.
+    pub fn totals(&self) -> (u64, u64) {
+        *self.totals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count(&self, bytes: u64, frame: bool) {
+        let now = Instant::now();
+        if frame {
+            self.rate.lock().unwrap_or_else(|p| p.into_inner()).add(now, bytes);
+        }
+        let mut totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        totals.0 += u64::from(frame);
+        totals.1 += bytes;
+    }
+}
+
+/// Runs the stream until the agent ends it, the link fails, or `input`
+/// closes (the window was closed). Returns why it ended.
+pub async fn run(
+    state: Arc<ViewState>,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    mut input: mpsc::UnboundedReceiver<InputEvent>,
+) -> Result<String, ViewError> {
+    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<u64>();
+    let reader = read_screen(&state, &mut recv, ack_tx);
+    let writer = async {
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_INTERVAL_MS));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let message = tokio::select! {
+                Some(seq) = ack_rx.recv() => ViewerMessage::Ack { seq },
+                event = input.recv() => match event {
+                    Some(event) => ViewerMessage::Input(event),
+                    None => return Ok::<_, ViewError>("the window was closed".to_owned()),
+                },
+                _ = heartbeat.tick() => ViewerMessage::Heartbeat,
+            };
+            framed::write_message::<_, MAX_VIEWER_FRAME>(&mut send, &message).await?;
+        }
+    };
+    let end = tokio::select! {
+        end = reader => end,
+        end = writer => end,
+    };
+    let _ = send.finish();
+    end
+}
+
+async fn read_screen(
+    state: &ViewState,
+    recv: &mut RecvStream,
+    acks: mpsc::UnboundedSender<u64>,
+) -> Result<String, ViewError> {
+    let mut decoder = Decoder::new();
+    loop {
+        let payload = match framed::read_payload::<MAX_SCREEN_FRAME>(recv).await {
+            Ok(payload) => payload,
+            Err(FrameIoError::Finished) => return Ok("the agent ended the view".into()),
+            Err(e) => return Err(e.into()),
+        };
+        let bytes = payload.len() as u64 + 4;
+        let message: ScreenMessage =
+            tether_proto::codec::decode_payload::<_, MAX_SCREEN_FRAME>(&payload)
+                .map_err(FrameIoError::from)?;
+        drop(payload);
+        match message {
+            ScreenMessage::Frame { seq, encoded, pointer, cursor } => {
+                let frame = if encoded.is_empty() {
+                    None
+                } else {
+                    let update = Update::from_bytes(&encoded)
+                        .map_err(|e| ViewError::BadUpdate(e.to_string()))?;
+                    let monitor = state.screen().monitor.clone();
+                    if (update.width, update.height) != (monitor.width, monitor.height) {
+                        return Err(ViewError::BadUpdate(format!(
+                            "a {}x{} update for a {}x{} monitor",
+                            update.width, update.height, monitor.width, monitor.height
+                        )));
+                    }
+                    let frame =
+                        decoder.apply(&update).map_err(|e| ViewError::BadUpdate(e.to_string()))?;
+                    Some(frame.clone())
+                };
+                {
+                    let mut screen = state.screen();
+                    if let Some(frame) = frame {
+                        screen.frame = Some(frame);
+                        screen.decoded_at = Some(Instant::now());
+                    }
+                    screen.pointer = pointer;
+                    if cursor.as_ref().is_some_and(CursorShape::is_valid) {
+                        screen.cursor = cursor;
+                    }
+                    screen.seq = seq;
+                }
+                state.count(bytes, true);
+                state.changed.send_replace(seq);
+                if acks.send(seq).is_err() {
+                    return Ok("the view closed".into());
+                }
+            }
+            ScreenMessage::Resized { monitor } => {
+                state.count(bytes, false);
+                decoder = Decoder::new();
+                let mut screen = state.screen();
+                screen.monitor = monitor;
+                screen.frame = None;
+            }
+            ScreenMessage::Ended { reason } => return Ok(reason),
+        }
+    }
+}

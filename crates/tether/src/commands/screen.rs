@@ -1,0 +1,242 @@
+//! `tether monitors`, `tether screenshot` and `tether input`: the one-shot
+//! screen commands for scripts and tickets.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+use tether_proto::screen::{InputEvent, Monitor, MouseButton, parse_combo};
+use tether_proto::{Request, Response};
+use tether_screen_codec::{Decoder, Frame, Update};
+
+use crate::cli::GlobalArgs;
+use crate::connect;
+use crate::render::{Align, table};
+
+pub async fn monitors(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let session = connect::connect(global, host).await?;
+    let response = session.client.request(&Request::Monitors, global.timeout()?).await?;
+    let target = session.client.target().to_owned();
+    session.finish().await;
+    let Response::Monitors(list) = response else {
+        anyhow::bail!("{target}: unexpected reply to monitors");
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|m| {
+            vec![
+                m.index.to_string(),
+                m.name.clone(),
+                format!("{}x{}", m.width, m.height),
+                format!("{:+}{:+}", m.x, m.y),
+                if m.primary { "yes".into() } else { String::new() },
+            ]
+        })
+        .collect();
+    let headers = [
+        ("#", Align::Right),
+        ("NAME", Align::Left),
+        ("SIZE", Align::Left),
+        ("AT", Align::Left),
+        ("PRIMARY", Align::Left),
+    ];
+    print!("{}", table(&headers, &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` document of `tether screenshot`.
+#[derive(Debug, Serialize)]
+struct ScreenshotReport<'a> {
+    host: &'a str,
+    file: String,
+    monitor: &'a Monitor,
+    width: u32,
+    height: u32,
+    /// Bytes the frame took on the wire.
+    encoded_bytes: usize,
+    pointer: Option<(i32, i32)>,
+}
+
+pub async fn screenshot(
+    global: &GlobalArgs,
+    host: &str,
+    output: &Path,
+    monitor: Option<u32>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let session = connect::connect(global, host).await?;
+    let response =
+        session.client.request(&Request::Screenshot { monitor }, global.timeout()?).await?;
+    let target = session.client.target().to_owned();
+    session.finish().await;
+    let Response::Screenshot(shot) = response else {
+        anyhow::bail!("{target}: unexpected reply to screenshot");
+    };
+    let frame = decode_screenshot(&shot.encoded, &shot.monitor)
+        .with_context(|| format!("{target}: the screenshot could not be decoded"))?;
+    write_png(&frame, output).with_context(|| format!("cannot write {}", output.display()))?;
+    let report = ScreenshotReport {
+        host,
+        file: output.display().to_string(),
+        monitor: &shot.monitor,
+        width: frame.width(),
+        height: frame.height(),
+        encoded_bytes: shot.encoded.len(),
+        pointer: shot.pointer,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "saved {} ({}x{}, monitor {}; {} KiB on the wire)",
+            report.file,
+            report.width,
+            report.height,
+            shot.monitor.index,
+            report.encoded_bytes.div_ceil(1024)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Decodes a screenshot, holding the agent to the monitor size it named.
+pub fn decode_screenshot(encoded: &[u8], monitor: &Monitor) -> anyhow::Result<Frame> {
+    let update = Update::from_bytes(encoded)?;
+    if (update.width, update.height) != (monitor.width, monitor.height) {
+        anyhow::bail!(
+            "a {}x{} frame for a {}x{} monitor",
+            update.width,
+            update.height,
+            monitor.width,
+            monitor.height
+        );
+    }
+    let mut decoder = Decoder::new();
+    Ok(decoder.apply(&update)?.clone())
+}
+
+/// Writes a frame as an 8-bit RGB PNG.
+pub fn write_png(frame: &Frame, path: &Path) -> anyhow::Result<()> {
+    let file = File::create(path)?;
+    let mut encoder = png::Encoder::new(BufWriter::new(file), frame.width(), frame.height());
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    let mut rgb = Vec::with_capacity(frame.pixels().len() * 3);
+    for &p in frame.pixels() {
+        rgb.extend_from_slice(&[(p >> 16) as u8, (p >> 8) as u8, p as u8]);
+    }
+    writer.write_image_data(&rgb)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// What `tether input` was asked to do.
+#[derive(Debug)]
+pub struct Actions {
+    pub move_to: Option<(i32, i32)>,
+    pub click: Option<(i32, i32)>,
+    pub button: MouseButton,
+    pub scroll: Option<i32>,
+    pub keys: Option<String>,
+    pub text: Option<String>,
+}
+
+impl Actions {
+    /// The events, in the documented order.
+    pub fn events(&self) -> anyhow::Result<Vec<InputEvent>> {
+        let mut events = Vec::new();
+        if let Some((x, y)) = self.move_to {
+            events.push(InputEvent::MouseMove { x, y });
+        }
+        if let Some((x, y)) = self.click {
+            events.push(InputEvent::MouseMove { x, y });
+            events.push(InputEvent::Button { button: self.button, pressed: true });
+            events.push(InputEvent::Button { button: self.button, pressed: false });
+        }
+        if let Some(steps) = self.scroll {
+            events.push(InputEvent::Scroll { dx: 0, dy: steps });
+        }
+        if let Some(text) = &self.text {
+            events.push(InputEvent::Text(text.clone()));
+        }
+        if let Some(combo) = &self.keys {
+            let keys = parse_combo(combo).map_err(|e| anyhow::anyhow!("--keys: {e}"))?;
+            events.extend(keys.iter().map(|&key| InputEvent::Key { key, pressed: true }));
+            events.extend(keys.iter().rev().map(|&key| InputEvent::Key { key, pressed: false }));
+        }
+        if events.is_empty() {
+            anyhow::bail!("nothing to send: give --move, --click, --scroll, --keys or --type");
+        }
+        for event in &events {
+            event.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(events)
+    }
+}
+
+pub async fn input(
+    global: &GlobalArgs,
+    host: &str,
+    actions: Actions,
+    monitor: Option<u32>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let events = actions.events()?;
+    let session = connect::connect(global, host).await?;
+    let request = Request::Input { monitor, events };
+    let response = session.client.request(&request, global.timeout()?).await?;
+    let target = session.client.target().to_owned();
+    session.finish().await;
+    let Response::InputDone { events } = response else {
+        anyhow::bail!("{target}: unexpected reply to input");
+    };
+    if json {
+        println!("{}", serde_json::json!({ "host": host, "events": events }));
+    } else {
+        println!("{target}: {events} input events sent");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tether_proto::screen::Key;
+
+    #[test]
+    fn actions_become_events_in_order() {
+        let actions = Actions {
+            move_to: None,
+            click: Some((5, 6)),
+            button: MouseButton::Right,
+            scroll: Some(-2),
+            keys: Some("ctrl+c".into()),
+            text: Some("hi".into()),
+        };
+        let events = actions.events().unwrap();
+        assert_eq!(
+            events,
+            [
+                InputEvent::MouseMove { x: 5, y: 6 },
+                InputEvent::Button { button: MouseButton::Right, pressed: true },
+                InputEvent::Button { button: MouseButton::Right, pressed: false },
+                InputEvent::Scroll { dx: 0, dy: -2 },
+                InputEvent::Text("hi".into()),
+                InputEvent::Key { key: Key::Control, pressed: true },
+                InputEvent::Key { key: Key::Char('c'), pressed: true },
+                InputEvent::Key { key: Key::Char('c'), pressed: false },
+                InputEvent::Key { key: Key::Control, pressed: false },
+            ]
+        );
+        let none = Actions { click: None, scroll: None, keys: None, text: None, ..actions };
+        assert!(none.events().is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! `tether view HOST`: the live view window.
+//!
+//! The stream runs on the async runtime; the window on a blocking thread
+//! samples the newest decoded frame. Closing the window ends the stream
+//! (the agent releases whatever is held); the stream ending closes the
+//! window.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use tether_proto::Request;
+use tether_view::window::{self, WindowSettings};
+use tether_view::{ScaleMode, ViewState, stream};
+
+use crate::cli::{GlobalArgs, ScaleArg};
+use crate::connect;
+
+/// How long to wait for the view to start: the agent may be asking the
+/// user for consent.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug)]
+pub struct Options {
+    pub view_only: bool,
+    pub monitor: Option<u32>,
+    pub scale: ScaleArg,
+    pub fps: u32,
+}
+
+pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::Result<ExitCode> {
+    let session = connect::connect(global, host).await?;
+    let request = Request::View {
+        monitor: options.monitor,
+        control: !options.view_only,
+        max_fps: options.fps,
+    };
+    let timeout = global.timeout()?.max(START_TIMEOUT);
+    if !options.view_only {
+        eprintln!(
+            "waiting for {} to start the view (the user may be asked)…",
+            session.client.target()
+        );
+    }
+    let (start, send, recv) = session.client.open_view(&request, timeout).await?;
+    let state = ViewState::new(&start);
+    let (input_tx, input_rx) = tokio::sync::mpsc::unbounded_channel();
+    let ended = Arc::new(AtomicBool::new(false));
+    let settings = WindowSettings {
+        host: host.to_owned(),
+        scale: match options.scale {
+            ScaleArg::Fit => ScaleMode::Fit,
+            ScaleArg::One => ScaleMode::One,
+        },
+        control: start.control,
+    };
+    let window = {
+        let (state, ended) = (Arc::clone(&state), Arc::clone(&ended));
+        let control = start.control;
+        tokio::task::spawn_blocking(move || {
+            let input = control.then_some(&input_tx);
+            let result = window::run(&state, &settings, input, &ended);
+            drop(input_tx);
+            result
+        })
+    };
+    let streamed = stream::run(Arc::clone(&state), send, recv, input_rx).await;
+    ended.store(true, Ordering::Relaxed);
+    let shown = window.await.context("the window thread failed")?;
+    let target = session.client.target().to_owned();
+    let (frames, bytes) = state.totals();
+    session.finish().await;
+    shown?;
+    let end = streamed.with_context(|| format!("{target}: the view ended"))?;
+    eprintln!("{target}: {end} ({frames} frames, {} KiB)", bytes / 1024);
+    Ok(ExitCode::SUCCESS)
+}
