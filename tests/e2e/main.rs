@@ -12,3 +12,4 @@ mod protocol;
 mod raw;
 mod restore;
 mod screen;
+mod view;

@@ -1,0 +1,200 @@
+//! The live view: frames reach the controller and stop when nothing
+//! changes; the real viewer window, on a second X server, shows the agent's
+//! screen, its clicks land on the agent's display, and a key it holds is
+//! released once the controller is killed.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tether_capture::Backend;
+use tether_proto::Request;
+use tether_proto::handshake::Hello;
+use tether_tests::TestPki;
+use tether_tests::tether_as;
+use tether_tests::xvfb::Xvfb;
+use tether_transport::Client;
+use tether_view::{ViewState, stream};
+use x11rb::connection::Connection;
+use x11rb::protocol::Event;
+use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, EventMask, WindowClass};
+
+use crate::raw;
+use crate::screen::{PATTERN, expected, fill, keys_down, screen_agent};
+
+/// Waits up to `timeout` for `check`.
+fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn changes_reach_the_controller_and_an_idle_screen_sends_nothing() {
+    let x = Xvfb::start(320, 240);
+    fill(&x.display, &PATTERN);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &x.display, "");
+    let tina = pki.issue_tech("tina", "tier1");
+    let addr: SocketAddr = agent.addr.parse().unwrap();
+    let rt = raw::runtime();
+    rt.block_on(async {
+        let endpoint = raw::endpoint_with(&tina, addr);
+        let hello = Hello::new("view test", None);
+        let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let request = Request::View { monitor: None, control: false, max_fps: 30 };
+        let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
+        assert_eq!((start.monitor.width, start.monitor.height), (320, 240));
+        assert!(!start.control);
+        let state = ViewState::new(&start);
+        let (_input, input_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut frames = state.subscribe();
+        tokio::spawn(stream::run(state.clone(), send, recv, input_rx));
+
+        // The first frame is the screen, exactly.
+        frames.changed().await.unwrap();
+        {
+            let screen = state.screen();
+            let frame = screen.frame.as_ref().expect("a first frame");
+            for (y, row) in frame.pixels().chunks(320).enumerate() {
+                for (x, &p) in row.iter().enumerate() {
+                    assert_eq!(p, expected(x as u32, y as u32), "pixel {x},{y}");
+                }
+            }
+        }
+
+        // Nothing changes: nothing is sent.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = state.totals();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(state.totals(), before, "an idle screen sent frames");
+
+        // A change drawn on the agent's display reaches the controller.
+        fill(&x.display, &[(0xabcdef, 200, 100, 30, 20)]);
+        let arrived = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                frames.changed().await.unwrap();
+                let screen = state.screen();
+                if screen.frame.as_ref().is_some_and(|f| f.pixel(215, 110) == 0xabcdef) {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(arrived.is_ok(), "the change never reached the controller");
+        let screen = state.screen();
+        let frame = screen.frame.as_ref().unwrap();
+        assert_eq!(frame.pixel(199, 110), expected(199, 110), "only the change changed");
+        assert_eq!(frame.pixel(0, 0), 0xff0000);
+    });
+    agent.wait_for_audit(|r| r.request == "view" && r.outcome == "ok");
+}
+
+/// Finds the pattern's red block (top-left at the pattern's 0,0) on a grab.
+fn find_pattern(frame: &tether_capture::Frame) -> Option<(u32, u32)> {
+    let (w, h) = (frame.width(), frame.height());
+    for y in 0..h.saturating_sub(240) {
+        for x in 0..w.saturating_sub(320) {
+            let left_ok = x == 0 || frame.pixel(x - 1, y) != 0xff0000;
+            let up_ok = y == 0 || frame.pixel(x, y - 1) != 0xff0000;
+            if frame.pixel(x, y) == 0xff0000 && left_ok && up_ok {
+                let all = (0..240)
+                    .all(|dy| (0..320).all(|dx| frame.pixel(x + dx, y + dy) == expected(dx, dy)));
+                if all {
+                    return Some((x, y));
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when_it_dies() {
+    let agent_x = Xvfb::start(320, 240);
+    fill(&agent_x.display, &PATTERN);
+    let viewer_x = Xvfb::start(800, 600);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tom = pki.issue_tech("tom", "tier2");
+
+    // An input-only window over the agent's screen records clicks without
+    // covering the pattern.
+    let (observer, screen) = x11rb::connect(Some(&agent_x.display)).unwrap();
+    let root = observer.setup().roots[screen].root;
+    let win = observer.generate_id().unwrap();
+    let aux =
+        CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS | EventMask::BUTTON_RELEASE);
+    observer
+        .create_window(0, win, root, 0, 0, 320, 240, 0, WindowClass::INPUT_ONLY, 0, &aux)
+        .unwrap();
+    observer.map_window(win).unwrap();
+    observer.flush().unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let mut viewer = tether_as(&tom, home.path())
+        .env("DISPLAY", &viewer_x.display)
+        .args(["--server-name", "agent-01", "view", &agent.addr, "--scale", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    agent.wait_for_audit(|r| r.request == "control" && r.outcome == "ok");
+
+    // The window shows the agent's screen pixel for pixel.
+    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
+    let monitor = grabber.monitors().unwrap().remove(0);
+    let mut origin = None;
+    eventually(Duration::from_secs(20), "the pattern in the viewer window", || {
+        origin = grabber.grab(&monitor).ok().and_then(|f| find_pattern(&f));
+        origin.is_some()
+    });
+    let (ox, oy) = origin.unwrap();
+
+    // Focus the window and click into it: the click lands on the agent's
+    // display at the same place.
+    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
+    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    viewer_x.xdotool(&["windowfocus", "--sync", &id]);
+    let (cx, cy) = (150, 100);
+    viewer_x.xdotool(&["mousemove", &(ox + cx).to_string(), &(oy + cy).to_string()]);
+    eventually(Duration::from_secs(5), "the pointer on the agent", || {
+        agent_x.pointer() == (150, 100)
+    });
+    // Held as long as a person holds a click: minifb samples button state
+    // once per window frame, so a zero-length synthetic click would be missed.
+    viewer_x.xdotool(&["mousedown", "1", "sleep", "0.1", "mouseup", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut pressed = None;
+    while pressed.is_none() && Instant::now() < deadline {
+        match observer.poll_for_event().unwrap() {
+            Some(Event::ButtonPress(e)) => pressed = Some((e.detail, e.event_x, e.event_y)),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert_eq!(pressed, Some((1, 150, 100)), "the click did not land on the agent");
+
+    // Hold Shift in the viewer: it is held on the agent. Kill the viewer:
+    // the agent releases it within the heartbeat timeout.
+    viewer_x.xdotool(&["keydown", "shift"]);
+    eventually(Duration::from_secs(5), "Shift down on the agent", || {
+        !keys_down(&agent_x.display).is_empty()
+    });
+    viewer.kill().unwrap();
+    let killed = Instant::now();
+    let _ = viewer.wait();
+    eventually(Duration::from_secs(10), "held keys released", || {
+        keys_down(&agent_x.display).is_empty()
+    });
+    let released_after = killed.elapsed();
+    assert!(released_after < Duration::from_secs(8), "released only after {released_after:?}");
+    // The session itself ends at the QUIC idle timeout.
+    let end = agent.wait_for_audit_within(|r| r.request == "control-end", Duration::from_secs(60));
+    assert!(end.detail.contains("released"), "{}", end.detail);
+    assert!(end.detail.contains("1 clicks"), "{}", end.detail);
+}
