@@ -198,3 +198,58 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
     assert!(end.detail.contains("released"), "{}", end.detail);
     assert!(end.detail.contains("1 clicks"), "{}", end.detail);
 }
+
+#[test]
+fn the_local_admin_lists_and_ends_a_viewing_session() {
+    let x = Xvfb::start(320, 240);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &x.display, "");
+    let tina = pki.issue_tech("tina", "tier1");
+    let addr: SocketAddr = agent.addr.parse().unwrap();
+    let config = agent.config.clone();
+    let admin = move |args: &[&str]| {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = tether_tests::command("tether-agent", home.path());
+        cmd.arg("sessions").args(args).arg("--config").arg(&config);
+        tether_tests::run(cmd)
+    };
+    let rt = raw::runtime();
+    rt.block_on(async {
+        let endpoint = raw::endpoint_with(&tina, addr);
+        let hello = Hello::new("view test", Some("INC-42".into()));
+        let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let request = Request::View { monitor: None, control: false, max_fps: 30 };
+        let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
+        let state = ViewState::new(&start);
+        let (_input, input_rx) = tokio::sync::mpsc::unbounded_channel();
+        let streaming = tokio::spawn(stream::run(state, send, recv, input_rx));
+
+        let lister = admin.clone();
+        let listed =
+            tokio::task::spawn_blocking(move || lister(&["list", "--json"]).ok().to_owned());
+        let list: serde_json::Value = serde_json::from_str(&listed.await.unwrap()).unwrap();
+        let session = &list[0];
+        assert_eq!(session["technician"], "tina");
+        assert_eq!(session["ticket"], "INC-42");
+        assert_eq!(session["activities"], serde_json::json!(["view"]));
+        let id = session["id"].as_str().unwrap().to_owned();
+
+        let ender = admin.clone();
+        let ended = tokio::task::spawn_blocking(move || {
+            ender(&["end", &id, "--reason", "user asked"]).ok().to_owned()
+        });
+        assert!(ended.await.unwrap().contains("ended session"));
+        // The controller learns why.
+        let end = tokio::time::timeout(Duration::from_secs(5), streaming).await;
+        assert!(end.is_ok(), "the view did not end");
+        let reason = client.connection().close_reason().expect("closed");
+        assert!(format!("{reason}").contains("user asked"), "{reason}");
+    });
+    let record = agent.wait_for_audit(|r| r.request == "admin-end");
+    assert_eq!(record.detail, "user asked");
+    assert_eq!(record.technician.as_deref(), Some("tina"));
+    agent.wait_for_audit(|r| r.request == "view-end");
+    assert!(admin(&["end", "nope"]).fails_with(1).contains("no live session"));
+}

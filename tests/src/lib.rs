@@ -258,8 +258,9 @@ impl Agent {
         let audit_path = dir.path().join("log/audit.jsonl");
         let config = dir.path().join("agent.toml");
         let text = format!(
-            "name = {:?}\nlisten = \"127.0.0.1:0\"\n{}\n[tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\ncrl = {:?}\n\n[audit]\npath = {:?}\n",
+            "name = {:?}\nlisten = \"127.0.0.1:0\"\ncontrol_socket = {:?}\n{}\n[tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\ncrl = {:?}\n\n[audit]\npath = {:?}\n",
             setup.name,
+            dir.path().join("agent.sock"),
             setup.extra,
             id.cert,
             id.key,

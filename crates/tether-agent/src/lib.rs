@@ -17,8 +17,10 @@
 //! - [`screen`]: monitors, screenshots and one-shot input; the control slot.
 //! - `view`: the view stream's capture thread, writer and reader.
 //! - `view_stream`: a view request from consent to its end record.
+//! - [`admin`]: the local admin socket behind `tether-agent sessions`.
 //! - [`consent`]: the user's allow/prompt/deny policy and notify command.
 
+pub mod admin;
 pub mod config;
 mod connection;
 pub mod consent;

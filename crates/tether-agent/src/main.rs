@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
+use tether_agent::admin::{self, AdminRequest, AdminResponse};
 use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
 use tether_agent::{Shared, restore, server, tls};
 use tether_audit::{AuditLog, Follower, Record};
@@ -24,6 +25,8 @@ Examples:
   tether-agent check-config --config /etc/tether/agent.toml
   tether-agent audit tail -n 50
   tether-agent audit tail --follow --json | jq .
+  tether-agent sessions list
+  tether-agent sessions end 3f2a9c1b7d4e5f60 --reason 'user asked'
 
 Exit codes: 0 success, 1 failure, 2 usage error.";
 
@@ -47,6 +50,10 @@ enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// List or end the technicians' sessions on this machine (talks to the
+    /// running agent; root only).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -54,6 +61,24 @@ enum Command {
     },
     /// Print the man page (roff) to stdout.
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// Who is connected, since when, on which ticket, viewing or controlling.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a session now: its view closes and anything it held is released.
+    End {
+        /// The session id (from `sessions list`).
+        id: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             audit_tail(&path, lines, follow, json)
         }
+        Command::Sessions(command) => sessions(&cli.config, command),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -162,9 +188,30 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             record.detail = line;
             shared.audit(record).await.context("cannot record the restore recovery")?;
         }
+        let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
+        let socket = shared.config.control_socket.clone();
+        let admin_task = match admin::bind(&socket) {
+            Ok(listener) => Some(tokio::spawn(admin::serve(
+                listener,
+                socket,
+                Arc::clone(&shared),
+                admin_stopped,
+            ))),
+            Err(e) => {
+                warn!(
+                    "admin socket {} unavailable ({e}); `tether-agent sessions` will not reach this agent",
+                    socket.display()
+                );
+                None
+            }
+        };
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         let shutdown = shutdown_signal(reload_tx)?;
         server::run(endpoint, Arc::clone(&shared), shutdown, reload_rx).await?;
+        let _ = admin_stop.send(true);
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
         lifecycle_record(&shared, bound, "agent-stop").await?;
         info!("stopped");
         anyhow::Ok(())
@@ -228,6 +275,57 @@ fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
         println!("    {:<16} {}", kind.as_str(), who_may(&config, *kind));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn sessions(config_path: &Path, command: SessionsCommand) -> anyhow::Result<ExitCode> {
+    let config = AgentConfig::load(config_path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (request, json) = match &command {
+        SessionsCommand::List { json } => (AdminRequest::List, *json),
+        SessionsCommand::End { id, reason } => {
+            (AdminRequest::End { id: id.clone(), reason: reason.clone() }, false)
+        }
+    };
+    let response = runtime.block_on(admin::ask(&config.control_socket, &request))?;
+    match response {
+        AdminResponse::Sessions { sessions } if json => {
+            println!("{}", serde_json::to_string_pretty(&sessions)?);
+        }
+        AdminResponse::Sessions { sessions } if sessions.is_empty() => println!("no sessions"),
+        AdminResponse::Sessions { sessions } => {
+            println!(
+                "{:<16}  {:<16}  {:<6}  {:<12}  {:<21}  {:<20}  DOING",
+                "ID", "TECHNICIAN", "ROLE", "TICKET", "FROM", "SINCE"
+            );
+            for s in sessions {
+                println!(
+                    "{:<16}  {:<16}  {:<6}  {:<12}  {:<21}  {:<20}  {}",
+                    s.id,
+                    s.technician,
+                    s.role,
+                    s.ticket.as_deref().unwrap_or("-"),
+                    s.peer,
+                    since(s.started),
+                    s.activities.join(", ")
+                );
+            }
+        }
+        AdminResponse::Ended { session } => {
+            println!("ended session {} of {} ({})", session.id, session.technician, session.peer);
+        }
+        AdminResponse::Error { message } => anyhow::bail!("{message}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A session's start as the audit log writes times.
+fn since(unix_secs: u64) -> String {
+    let secs = i64::try_from(unix_secs).unwrap_or(i64::MAX);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .map_or_else(|_| unix_secs.to_string(), |t| tether_audit::timestamp(t)[..19].to_owned())
 }
 
 fn restore_line(config: &AgentConfig) -> String {
