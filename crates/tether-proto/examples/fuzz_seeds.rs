@@ -8,6 +8,10 @@ use tether_proto::handshake::{Hello, HelloReply, Welcome};
 use tether_proto::message::AuditEntry;
 use tether_proto::net::NetCheckRequest;
 use tether_proto::restore::{RestoreDiff, RestorePoint, RollbackOutcome};
+use tether_proto::screen::{
+    CursorShape, InputEvent, Key, MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, Monitor, MouseButton,
+    ScreenMessage, ViewStart, ViewerMessage,
+};
 use tether_proto::system::{
     Battery, CpuInfo, DiskInfo, HostInfo, InterfaceInfo, KillOutcome, KillSignal, LoginSession,
     MemoryInfo, ProcessInfo, ProcessList, ProcessSort, SystemInfo, Temperature,
@@ -119,6 +123,15 @@ fn main() -> std::io::Result<()> {
         session_id: "00ff".into(),
         technician: "alice".into(),
         role: Role::Tier(Tier::Two),
+    };
+    let monitor = Monitor {
+        index: 0,
+        name: "screen".into(),
+        x: 0,
+        y: 0,
+        width: 1920,
+        height: 1080,
+        primary: true,
     };
     let seeds: Vec<(&str, Vec<u8>)> = vec![
         ("request-info", encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Info).unwrap()),
@@ -246,6 +259,74 @@ fn main() -> std::io::Result<()> {
                 },
             }))
             .unwrap(),
+        ),
+        (
+            "request-input",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Input {
+                monitor: Some(0),
+                events: vec![
+                    InputEvent::MouseMove { x: 10, y: 20 },
+                    InputEvent::Button { button: MouseButton::Left, pressed: true },
+                    InputEvent::Key { key: Key::Char('a'), pressed: true },
+                    InputEvent::Key { key: Key::F(5), pressed: false },
+                    InputEvent::Scroll { dx: 0, dy: -3 },
+                    InputEvent::Text("hé".into()),
+                    InputEvent::ReleaseAll,
+                ],
+            })
+            .unwrap(),
+        ),
+        (
+            "request-view",
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::View {
+                monitor: None,
+                control: true,
+                max_fps: 30,
+            })
+            .unwrap(),
+        ),
+        (
+            "response-viewing",
+            encode_frame::<_, MAX_RESPONSE_FRAME>(&Response::Viewing(Box::new(ViewStart {
+                monitor: monitor.clone(),
+                monitors: vec![monitor.clone()],
+                control: true,
+                max_fps: 30,
+                backend: "x11-shm".into(),
+            })))
+            .unwrap(),
+        ),
+        (
+            "screen-frame",
+            encode_frame::<_, MAX_SCREEN_FRAME>(&ScreenMessage::Frame {
+                seq: 7,
+                encoded: vec![1, 2, 3],
+                pointer: Some((5, 6)),
+                cursor: Some(CursorShape {
+                    width: 1,
+                    height: 1,
+                    hot_x: 0,
+                    hot_y: 0,
+                    argb: vec![!0],
+                }),
+            })
+            .unwrap(),
+        ),
+        (
+            "screen-resized",
+            encode_frame::<_, MAX_SCREEN_FRAME>(&ScreenMessage::Resized { monitor }).unwrap(),
+        ),
+        (
+            "viewer-input",
+            encode_frame::<_, MAX_VIEWER_FRAME>(&ViewerMessage::Input(InputEvent::Key {
+                key: Key::Control,
+                pressed: true,
+            }))
+            .unwrap(),
+        ),
+        (
+            "viewer-ack",
+            encode_frame::<_, MAX_VIEWER_FRAME>(&ViewerMessage::Ack { seq: 7 }).unwrap(),
         ),
         ("hello", Hello::new("tether 0.1.0", Some("INC-1".into())).encode().unwrap()),
         ("hello-reply-welcome", HelloReply::Welcome(welcome).encode().unwrap()),

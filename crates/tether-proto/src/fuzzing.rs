@@ -8,6 +8,7 @@ use crate::handshake::{Hello, HelloReply};
 use crate::message::{Request, Response};
 use crate::permission::Policy;
 use crate::role::{Role, Tier};
+use crate::screen::{MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, ScreenMessage, ViewerMessage};
 use crate::session::{AgentSession, SessionContext};
 
 /// Feeds `data` to every decoder a peer can reach. Panics only on a bug:
@@ -27,6 +28,25 @@ pub fn decode_everything(data: &[u8]) {
         let again =
             encode_frame::<_, MAX_RESPONSE_FRAME>(&response).expect("decoded response re-encodes");
         assert!(parse_frame::<Response, MAX_RESPONSE_FRAME>(&again).is_ok_and(|r| r.is_some()));
+    }
+    if let Ok(Some((request, _))) = parse_frame::<Request, MAX_REQUEST_FRAME>(data) {
+        // Validation and the audit summary run on every admitted request.
+        let _ = request.validate();
+        let _ = request.audit_summary();
+    }
+    // The view stream, both directions.
+    if let Ok(Some((message, _))) = parse_frame::<ScreenMessage, MAX_SCREEN_FRAME>(data) {
+        let again =
+            encode_frame::<_, MAX_SCREEN_FRAME>(&message).expect("screen message re-encodes");
+        assert!(parse_frame::<ScreenMessage, MAX_SCREEN_FRAME>(&again).is_ok_and(|m| m.is_some()));
+    }
+    if let Ok(Some((message, _))) = parse_frame::<ViewerMessage, MAX_VIEWER_FRAME>(data) {
+        if let ViewerMessage::Input(event) = &message {
+            let _ = event.validate();
+        }
+        let again =
+            encode_frame::<_, MAX_VIEWER_FRAME>(&message).expect("viewer message re-encodes");
+        assert!(parse_frame::<ViewerMessage, MAX_VIEWER_FRAME>(&again).is_ok_and(|m| m.is_some()));
     }
     if data.len() <= MAX_HELLO_FRAME {
         let _ = Hello::decode(data);
