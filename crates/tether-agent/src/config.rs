@@ -493,6 +493,9 @@ mod tests {
         let config = parse(include_str!("../../../packaging/agent.toml")).unwrap();
         let BackendConfig::Files(store) = config.restore.unwrap().backend else { panic!("files") };
         assert_eq!(store.paths, [Path::new("/etc")]);
+        assert_eq!(config.screen.display.as_deref(), Some(":0"));
+        assert_eq!(config.consent.control, crate::consent::Consent::Prompt);
+        assert_eq!(config.consent.prompt_command[0], "/usr/bin/zenity");
     }
 
     #[test]
