@@ -205,3 +205,27 @@ fn consent_prompt_allows_denies_and_times_out() {
         .count();
     assert_eq!(denials, 2);
 }
+
+#[test]
+fn the_scrap_backend_serves_the_same_pixels() {
+    let x = Xvfb::start(320, 240);
+    fill(&x.display, &PATTERN);
+    let pki = TestPki::new("Example");
+    let extra = format!("[screen]\ndisplay = {:?}\nbackend = \"scrap\"\n", x.display);
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
+    let t1 = pki.issue_tech("tina", "tier1");
+    let out = tempfile::tempdir().unwrap();
+    let shot = out.path().join("shot.png");
+    agent.tether(&t1, &["screenshot", &agent.addr, "-o", shot.to_str().unwrap()]).ok();
+    let (w, h, rgb) = read_png(&shot);
+    assert_eq!((w, h), (320, 240));
+    let differing = (0..w * h)
+        .filter(|i| {
+            let p = (*i * 3) as usize;
+            u32::from_be_bytes([0, rgb[p], rgb[p + 1], rgb[p + 2]]) != expected(i % w, i / w)
+        })
+        .count();
+    assert_eq!(differing, 0, "pixels differing from the pattern through scrap");
+    let record = agent.wait_for_audit(|r| r.request == "screenshot");
+    assert_eq!(record.outcome, "ok");
+}

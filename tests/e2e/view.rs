@@ -86,10 +86,48 @@ fn changes_reach_the_controller_and_an_idle_screen_sends_nothing() {
         })
         .await;
         assert!(arrived.is_ok(), "the change never reached the controller");
-        let screen = state.screen();
-        let frame = screen.frame.as_ref().unwrap();
-        assert_eq!(frame.pixel(199, 110), expected(199, 110), "only the change changed");
-        assert_eq!(frame.pixel(0, 0), 0xff0000);
+        {
+            let screen = state.screen();
+            let frame = screen.frame.as_ref().unwrap();
+            assert_eq!(frame.pixel(199, 110), expected(199, 110), "only the change changed");
+            assert_eq!(frame.pixel(0, 0), 0xff0000);
+            assert!(screen.cursor.is_some(), "the cursor shape is sent");
+        }
+
+        // The pointer moves without damaging the screen; it is sent anyway.
+        x.xdotool(&["mousemove", "77", "66"]);
+        let moved = tokio::time::timeout(Duration::from_secs(5), async {
+            while state.screen().pointer != Some((77, 66)) {
+                frames.changed().await.unwrap();
+            }
+        })
+        .await;
+        assert!(moved.is_ok(), "the pointer position never arrived");
+
+        // The screen shrinks mid-session: the controller follows the new
+        // size, and changes on it arrive.
+        x.run("xrandr", "x11-xserver-utils", &["--output", "screen", "--off", "--fb", "200x150"]);
+        let resized = tokio::time::timeout(Duration::from_secs(10), async {
+            while state.screen().monitor.width != 200 {
+                frames.changed().await.unwrap();
+            }
+        })
+        .await;
+        assert!(resized.is_ok(), "the resolution change never reached the controller");
+        fill(&x.display, &[(0x123456, 150, 100, 10, 10)]);
+        let drawn = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                frames.changed().await.unwrap();
+                let screen = state.screen();
+                if screen.frame.as_ref().is_some_and(|f| {
+                    (f.width(), f.height()) == (200, 150) && f.pixel(155, 105) == 0x123456
+                }) {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(drawn.is_ok(), "a change after the resize never arrived");
     });
     agent.wait_for_audit(|r| r.request == "view" && r.outcome == "ok");
 }
@@ -203,7 +241,14 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
 fn the_local_admin_lists_and_ends_a_viewing_session() {
     let x = Xvfb::start(320, 240);
     let pki = TestPki::new("Example");
-    let agent = screen_agent(&pki, &x.display, "");
+    let notes = tempfile::tempdir().unwrap();
+    let log = notes.path().join("notify.log");
+    let script = format!(
+        "echo \"$TETHER_EVENT $TETHER_CAPABILITY $TETHER_TECHNICIAN $TETHER_TICKET\" >> '{}'",
+        log.display()
+    );
+    let extra = format!("[consent]\nnotify_command = [\"/bin/sh\", \"-c\", {script:?}]\n");
+    let agent = screen_agent(&pki, &x.display, &extra);
     let tina = pki.issue_tech("tina", "tier1");
     let addr: SocketAddr = agent.addr.parse().unwrap();
     let config = agent.config.clone();
@@ -252,4 +297,12 @@ fn the_local_admin_lists_and_ends_a_viewing_session() {
     assert_eq!(record.technician.as_deref(), Some("tina"));
     agent.wait_for_audit(|r| r.request == "view-end");
     assert!(admin(&["end", "nope"]).fails_with(1).contains("no live session"));
+    // The user was told when the view started and ended.
+    eventually(Duration::from_secs(5), "the end notification", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 2)
+    });
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "start view tina INC-42\nend view tina INC-42\n"
+    );
 }

@@ -34,6 +34,8 @@ pub enum ViewError {
 #[derive(Debug, Clone)]
 pub struct Screen {
     pub monitor: Monitor,
+    /// The screen as decoded; black until the first update (the codec
+    /// sends nothing for black).
     pub frame: Option<Frame>,
     /// Pointer position on the monitor, if on it.
     pub pointer: Option<(i32, i32)>,
@@ -83,7 +85,7 @@ impl ViewState {
     pub fn new(start: &ViewStart) -> Arc<ViewState> {
         let screen = Screen {
             monitor: start.monitor.clone(),
-            frame: None,
+            frame: black(&start.monitor),
             pointer: None,
             cursor: None,
             seq: 0,
@@ -160,6 +162,12 @@ pub async fn run(
     end
 }
 
+/// The frame both sides start a monitor from (`None` for a size the codec
+/// refuses, which no update can then match).
+fn black(monitor: &Monitor) -> Option<Frame> {
+    Frame::solid(monitor.width, monitor.height, 0).ok()
+}
+
 async fn read_screen(
     state: &ViewState,
     recv: &mut RecvStream,
@@ -215,10 +223,15 @@ async fn read_screen(
             }
             ScreenMessage::Resized { monitor } => {
                 state.count(bytes, false);
+                // Both sides start the new size from black.
                 decoder = Decoder::new();
-                let mut screen = state.screen();
-                screen.monitor = monitor;
-                screen.frame = None;
+                let seq = {
+                    let mut screen = state.screen();
+                    screen.frame = black(&monitor);
+                    screen.monitor = monitor;
+                    screen.seq
+                };
+                state.changed.send_replace(seq);
             }
             ScreenMessage::Ended { reason } => return Ok(reason),
         }

@@ -86,8 +86,8 @@ pub fn run(
 
     let mut tracker = InputTracker::new();
     let mut buffer = Vec::new();
-    // What the buffer shows: frame, window size, pointer.
-    type Drawn = (u64, usize, usize, Option<(i32, i32)>);
+    // What the buffer shows: frame, monitor size, window size, pointer.
+    type Drawn = (u64, (u32, u32), usize, usize, Option<(i32, i32)>);
     let mut drawn: Option<Drawn> = None;
     let mut last_title = Instant::now();
     while window.is_open() && !ended.load(Ordering::Relaxed) {
@@ -98,7 +98,7 @@ pub fn run(
             let screen = state.screen();
             let (sw, sh) = (screen.monitor.width, screen.monitor.height);
             placement = Placement::new(settings.scale, sw, sh, win_w as u32, win_h as u32);
-            let key = (screen.seq, win_w, win_h, screen.pointer);
+            let key = (screen.seq, (sw, sh), win_w, win_h, screen.pointer);
             if drawn != Some(key) {
                 match &screen.frame {
                     Some(frame) => blit(
