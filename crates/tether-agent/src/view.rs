@@ -379,6 +379,9 @@ fn capture_loop(
                 pointer = now_pointer;
                 pointer_moved = Some(Instant::now());
             }
+            // The frame interval runs from capture to capture, so encoding
+            // time does not lower the frame rate below the cap.
+            let captured_at = Instant::now();
             let encoded = if dirty {
                 dirty = false;
                 let frame = match capturer.grab(&monitor) {
@@ -407,7 +410,7 @@ fn capture_loop(
             if tx.blocking_send(msg).is_err() {
                 return Ok(());
             }
-            last_sent = Some(Instant::now());
+            last_sent = Some(captured_at);
         }
     })();
     if let Err(e) = result {
