@@ -140,7 +140,6 @@ async fn handle(request: AdminRequest, shared: &Arc<Shared>) -> AdminResponse {
                 return AdminResponse::Error { message: format!("no live session {id:?}") };
             };
             let reason = reason.unwrap_or_else(|| "ended by the machine's administrator".into());
-            let info = shared.sessions.list().into_iter().find(|s| s.id == id);
             let mut record = tether_audit::Record::now(&id, session.peer.to_string(), "admin-end");
             record.technician = Some(session.technician.clone());
             record.serial = Some(session.serial.clone());
@@ -155,10 +154,7 @@ async fn handle(request: AdminRequest, shared: &Arc<Shared>) -> AdminResponse {
             }
             info!(session = %id, technician = %session.technician, "session ended by the administrator");
             session.close(close::ENDED_BY_ADMIN, &reason);
-            match info {
-                Some(session) => AdminResponse::Ended { session },
-                None => AdminResponse::Error { message: format!("session {id:?} ended meanwhile") },
-            }
+            AdminResponse::Ended { session: session.info() }
         }
     }
 }

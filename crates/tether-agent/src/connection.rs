@@ -278,12 +278,15 @@ async fn serve_request(
     };
     let kind = request.kind().as_str();
     let args = request.audit_summary();
-    if matches!(request, Request::View { .. }) && session.admit(&request).is_ok() {
+    let admission = session.admit(&request);
+    if let Ok(admitted) = &admission
+        && let Request::View { .. } = admitted.request()
+    {
         // A stream that lives on after its reply.
         let stream = ViewStream { shared, who, asker: asker(shared, session, who), send, recv };
-        return stream.serve(&request, stop).await;
+        return stream.serve(admitted, stop).await;
     }
-    let (response, outcome, detail) = match session.admit(&request) {
+    let (response, outcome, detail) = match admission {
         Err(refusal) => {
             // Nothing more is read from a refused request (an upload's payload).
             let _ = recv.stop(VarInt::from_u32(0));

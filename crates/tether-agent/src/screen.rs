@@ -67,12 +67,37 @@ impl ScreenSettings {
         format!("display {display}, backend {}, up to {} fps", self.backend, self.max_fps)
     }
 
-    /// Connects a capturer to the display.
-    pub fn open_capturer(&self) -> Result<Box<dyn Capturer>, ErrorReply> {
-        tether_capture::open(self.backend, self.display.as_deref())
-            .map_err(|e| ErrorReply::unavailable(e.to_string()))
+    /// Connects a capturer to the display and picks the requested monitor
+    /// (`None`: the primary). Returns the whole layout too.
+    pub fn open_monitor(&self, requested: Option<u32>) -> Result<OpenMonitor, ErrorReply> {
+        let mut capturer =
+            tether_capture::open(self.backend, self.display.as_deref()).map_err(unavailable)?;
+        let list = capturer.monitors().map_err(unavailable)?;
+        let monitor = pick(&list, requested)?;
+        Ok((capturer, list, monitor))
+    }
+
+    /// The display's monitors, without setting up capture.
+    fn list_monitors(&self) -> Result<Vec<MonitorInfo>, ErrorReply> {
+        tether_capture::list_monitors(self.display.as_deref()).map_err(unavailable)
+    }
+
+    /// Keyboard and mouse of the display, in `monitor`'s coordinates.
+    pub fn injector(&self, monitor: &MonitorInfo) -> Result<Injector<EnigoDevice>, ErrorReply> {
+        let device = EnigoDevice::open(self.display.as_deref()).map_err(unavailable)?;
+        let mut injector = Injector::new(device);
+        injector.set_origin(monitor.x, monitor.y);
+        Ok(injector)
     }
 }
+
+/// The display (or the input device) cannot serve the request.
+fn unavailable(e: impl std::fmt::Display) -> ErrorReply {
+    ErrorReply::unavailable(e.to_string())
+}
+
+/// A capturer, the display's layout and the monitor picked from it.
+pub type OpenMonitor = (Box<dyn Capturer>, Vec<MonitorInfo>, MonitorInfo);
 
 /// Who holds mouse and keyboard: one session at a time, so two technicians
 /// never fight over the pointer.
@@ -145,9 +170,7 @@ pub fn pick(monitors: &[MonitorInfo], requested: Option<u32>) -> Result<MonitorI
 
 /// Lists the monitors.
 pub fn monitors(settings: &ScreenSettings) -> Result<Vec<Monitor>, ErrorReply> {
-    let mut capturer = settings.open_capturer()?;
-    let list = capturer.monitors().map_err(|e| ErrorReply::unavailable(e.to_string()))?;
-    Ok(list.iter().map(to_wire).collect())
+    Ok(settings.list_monitors()?.iter().map(to_wire).collect())
 }
 
 /// One full frame of a monitor, encoded losslessly.
@@ -155,10 +178,8 @@ pub fn screenshot(
     settings: &ScreenSettings,
     requested: Option<u32>,
 ) -> Result<Screenshot, ErrorReply> {
-    let mut capturer = settings.open_capturer()?;
-    let list = capturer.monitors().map_err(|e| ErrorReply::unavailable(e.to_string()))?;
-    let monitor = pick(&list, requested)?;
-    let frame = capturer.grab(&monitor).map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+    let (mut capturer, _, monitor) = settings.open_monitor(requested)?;
+    let frame = capturer.grab(&monitor).map_err(unavailable)?;
     let encoded = Encoder::new().encode(&frame).to_bytes();
     let pointer = capturer.pointer().ok().flatten().and_then(|p| relative(&monitor, p.x, p.y));
     Ok(Screenshot { monitor: to_wire(&monitor), encoded, pointer })
@@ -179,20 +200,14 @@ pub fn inject(
     requested: Option<u32>,
     events: &[InputEvent],
 ) -> Result<String, ErrorReply> {
-    let mut capturer = settings.open_capturer()?;
-    let list = capturer.monitors().map_err(|e| ErrorReply::unavailable(e.to_string()))?;
-    let monitor = pick(&list, requested)?;
-    drop(capturer);
-    let device = EnigoDevice::open(settings.display.as_deref())
-        .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
-    let mut injector = Injector::new(device);
-    injector.set_origin(monitor.x, monitor.y);
+    let monitor = pick(&settings.list_monitors()?, requested)?;
+    let mut injector = settings.injector(&monitor)?;
     let mut tally = InputTally::default();
     for event in events {
-        injector.apply(event).map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+        injector.apply(event).map_err(unavailable)?;
         tally.count(event);
     }
-    let released = injector.release_all().map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+    let released = injector.release_all().map_err(unavailable)?;
     let mut summary = tally.summary();
     if !released.is_empty() {
         summary.push_str(&format!(

@@ -102,22 +102,7 @@ impl Registry {
 
     /// Every live session, oldest first.
     pub fn list(&self) -> Vec<SessionInfo> {
-        let mut list: Vec<SessionInfo> = self
-            .lock()
-            .values()
-            .map(|s| SessionInfo {
-                id: s.id.clone(),
-                technician: s.technician.clone(),
-                role: s.role.clone(),
-                ticket: s.ticket.clone(),
-                peer: s.peer.to_string(),
-                started: s
-                    .started
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-                activities: s.activities.clone(),
-            })
-            .collect();
+        let mut list: Vec<SessionInfo> = self.lock().values().map(LiveSession::info).collect();
         list.sort_by(|a, b| (a.started, &a.id).cmp(&(b.started, &b.id)));
         list
     }
@@ -143,6 +128,19 @@ impl Registry {
 }
 
 impl LiveSession {
+    /// The session as the local administrator sees it.
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.id.clone(),
+            technician: self.technician.clone(),
+            role: self.role.clone(),
+            ticket: self.ticket.clone(),
+            peer: self.peer.to_string(),
+            started: self.started.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            activities: self.activities.clone(),
+        }
+    }
+
     /// Closes the session's connection with an application close code.
     pub fn close(&self, code: u32, reason: &str) {
         self.conn.close(VarInt::from_u32(code), reason.as_bytes());

@@ -15,7 +15,7 @@
 //!   the stream ends in any way, every key and button the session holds is
 //!   released ([`tether_input::Injector`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -185,17 +185,18 @@ pub async fn run(
         }
         "the capture ended".to_owned()
     };
-    let reader = read_viewer(&mut recv, &flow, injector.as_ref(), &mut summary.input);
+    let released = AtomicUsize::new(0);
+    let reader = read_viewer(&mut recv, &flow, injector.as_ref(), &mut summary.input, &released);
 
-    let (end, released) = tokio::select! {
-        end = writer => (end, 0),
-        (end, released) = reader => (end, released),
-        _ = stop.changed() => ("the session ended".to_owned(), 0),
+    let end = tokio::select! {
+        end = writer => end,
+        end = reader => end,
+        _ = stop.changed() => "the session ended".to_owned(),
     };
     flow.close();
     let _ = send.finish();
     summary.end = end;
-    summary.released = released;
+    summary.released = released.load(Ordering::Relaxed);
     summary.frames = frames.load(Ordering::Relaxed);
     summary.bytes = bytes.load(Ordering::Relaxed);
     if let Some(injector) = injector {
@@ -206,26 +207,15 @@ pub async fn run(
     summary
 }
 
-/// Reads viewer messages until the stream ends. Returns why it ended and
-/// how many held keys and buttons were released on the way (stalls and
-/// focus losses).
+/// Reads viewer messages until the stream ends; returns why it ended.
+/// Held keys and buttons released on the way (stalls, focus losses) are
+/// added to `released`.
 async fn read_viewer(
     recv: &mut RecvStream,
     flow: &Flow,
     injector: Option<&Arc<Mutex<Injector<EnigoDevice>>>>,
     tally: &mut InputTally,
-) -> (String, usize) {
-    let mut released = 0;
-    let end = read_viewer_until_end(recv, flow, injector, tally, &mut released).await;
-    (end, released)
-}
-
-async fn read_viewer_until_end(
-    recv: &mut RecvStream,
-    flow: &Flow,
-    injector: Option<&Arc<Mutex<Injector<EnigoDevice>>>>,
-    tally: &mut InputTally,
-    released: &mut usize,
+    released: &AtomicUsize,
 ) -> String {
     let stall = Duration::from_millis(HEARTBEAT_TIMEOUT_MS);
     loop {
@@ -240,7 +230,7 @@ async fn read_viewer_until_end(
                     let n = release(injector).await;
                     if n > 0 {
                         debug!("viewer silent for {stall:?}: released {n} held keys/buttons");
-                        *released += n;
+                        released.fetch_add(n, Ordering::Relaxed);
                     }
                 }
                 continue;
@@ -264,17 +254,17 @@ async fn read_viewer_until_end(
                     return format!("protocol violation: {e}");
                 }
                 tally.count(&event);
+                if event == InputEvent::ReleaseAll {
+                    released.fetch_add(release(injector).await, Ordering::Relaxed);
+                    continue;
+                }
                 let injector = Arc::clone(injector);
                 let outcome = tokio::task::spawn_blocking(move || {
-                    let mut injector = injector.lock().unwrap_or_else(|p| p.into_inner());
-                    let held = injector.held_keys().count();
-                    let result = injector.apply(&event);
-                    let freed = if matches!(event, InputEvent::ReleaseAll) { held } else { 0 };
-                    result.map(|()| freed)
+                    injector.lock().unwrap_or_else(|p| p.into_inner()).apply(&event)
                 })
                 .await;
                 match outcome {
-                    Ok(Ok(freed)) => *released += freed,
+                    Ok(Ok(())) => {}
                     Ok(Err(e)) => return format!("input failed: {e}"),
                     Err(e) => return format!("input task failed: {e}"),
                 }

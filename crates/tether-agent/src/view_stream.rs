@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use quinn::{RecvStream, SendStream, VarInt};
-use tether_capture::MonitorInfo;
-use tether_input::{EnigoDevice, Injector};
 use tether_proto::codec::MAX_RESPONSE_FRAME;
 use tether_proto::screen::ViewStart;
+use tether_proto::session::Admitted;
 use tether_proto::{ErrorReply, Request, Response};
 use tether_transport::framed;
 use tokio::sync::watch;
@@ -20,7 +19,7 @@ use tracing::{debug, info};
 
 use crate::connection::{Who, audit_or_log};
 use crate::consent::{self, Asker, Capability};
-use crate::screen::{ControlGuard, ScreenSettings, pick, to_wire};
+use crate::screen::{ControlGuard, ScreenSettings, to_wire};
 use crate::server::Shared;
 use crate::view::{self, View};
 
@@ -34,7 +33,8 @@ pub(crate) struct ViewStream<'a> {
 }
 
 impl<'a> ViewStream<'a> {
-    pub(crate) async fn serve(mut self, request: &Request, stop: watch::Receiver<bool>) {
+    pub(crate) async fn serve(mut self, admitted: &Admitted<'_>, stop: watch::Receiver<bool>) {
+        let request = admitted.request();
         let Request::View { monitor, control, max_fps } = *request else {
             return;
         };
@@ -48,13 +48,7 @@ impl<'a> ViewStream<'a> {
                 record.args = request.audit_summary();
                 audit_or_log(shared, record).await;
                 let _ = self.recv.stop(VarInt::from_u32(0));
-                let response = Response::Error(reply);
-                if framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut self.send, &response)
-                    .await
-                    .is_ok()
-                {
-                    let _ = self.send.finish();
-                }
+                self.refuse(reply).await;
                 return;
             }
         };
@@ -62,12 +56,11 @@ impl<'a> ViewStream<'a> {
         record.args = request.audit_summary();
         // As for every request: no reply before its record is durable.
         if let Err(e) = shared.audit(record).await {
-            let response = Response::Error(ErrorReply::internal(
-                "the agent could not write its audit log; see its log",
-            ));
             debug!("audit failed: {e}");
-            let _ = framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut self.send, &response).await;
-            let _ = self.send.finish();
+            self.refuse(ErrorReply::internal(
+                "the agent could not write its audit log; see its log",
+            ))
+            .await;
             return;
         }
         let response = Response::Viewing(Box::new(start));
@@ -88,6 +81,14 @@ impl<'a> ViewStream<'a> {
         let detail = summary.detail(started);
         info!(session = %self.who.session, "{kind} ended: {detail}");
         audit_or_log(shared, self.who.record(&format!("{kind}-end"), "closed", detail)).await;
+    }
+
+    /// Answers with an error and ends the stream.
+    async fn refuse(&mut self, reply: ErrorReply) {
+        let response = Response::Error(reply);
+        if framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut self.send, &response).await.is_ok() {
+            let _ = self.send.finish();
+        }
     }
 
     /// Consent, the control slot and the display, in that order.
@@ -142,19 +143,8 @@ fn open_display(
     control: bool,
     max_fps: u32,
 ) -> Result<(View, ViewStart), ErrorReply> {
-    let mut capturer = settings.open_capturer()?;
-    let list: Vec<MonitorInfo> =
-        capturer.monitors().map_err(|e| ErrorReply::unavailable(e.to_string()))?;
-    let chosen = pick(&list, monitor)?;
-    let injector = if control {
-        let device = EnigoDevice::open(settings.display.as_deref())
-            .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
-        let mut injector = Injector::new(device);
-        injector.set_origin(chosen.x, chosen.y);
-        Some(injector)
-    } else {
-        None
-    };
+    let (capturer, list, chosen) = settings.open_monitor(monitor)?;
+    let injector = if control { Some(settings.injector(&chosen)?) } else { None };
     let start = ViewStart {
         monitor: to_wire(&chosen),
         monitors: list.iter().map(to_wire).collect(),

@@ -149,6 +149,13 @@ impl FromStr for Backend {
 /// True if this build includes the scrap backend.
 pub const SCRAP_AVAILABLE: bool = cfg!(feature = "scrap");
 
+/// The monitors of `display` (`None`: `$DISPLAY`), as every backend lists
+/// them, without setting up capture (no shared memory, no damage object):
+/// for callers that only need the layout.
+pub fn list_monitors(display: Option<&str>) -> Result<Vec<MonitorInfo>, CaptureError> {
+    xconn::XConn::connect(display)?.monitors()
+}
+
 /// Opens a capturer on `display` (`None`: `$DISPLAY`).
 pub fn open(backend: Backend, display: Option<&str>) -> Result<Box<dyn Capturer>, CaptureError> {
     match backend {

@@ -140,10 +140,6 @@ impl<D: Device> Injector<D> {
     pub fn holds_anything(&self) -> bool {
         !self.keys.is_empty() || !self.buttons.is_empty()
     }
-
-    pub fn held_keys(&self) -> impl Iterator<Item = &Key> {
-        self.keys.iter()
-    }
 }
 
 impl<D: Device> Drop for Injector<D> {

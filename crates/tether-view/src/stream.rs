@@ -162,6 +162,24 @@ pub async fn run(
     end
 }
 
+/// Applies an update from the wire to `decoder`, holding the agent to the
+/// monitor size it announced: an update of any other size is refused
+/// before anything is allocated for it.
+pub fn decode_for<'d>(
+    decoder: &'d mut Decoder,
+    encoded: &[u8],
+    monitor: &Monitor,
+) -> Result<&'d Frame, ViewError> {
+    let update = Update::from_bytes(encoded).map_err(|e| ViewError::BadUpdate(e.to_string()))?;
+    if (update.width, update.height) != (monitor.width, monitor.height) {
+        return Err(ViewError::BadUpdate(format!(
+            "a {}x{} update for a {}x{} monitor",
+            update.width, update.height, monitor.width, monitor.height
+        )));
+    }
+    decoder.apply(&update).map_err(|e| ViewError::BadUpdate(e.to_string()))
+}
+
 /// The frame both sides start a monitor from (`None` for a size the codec
 /// refuses, which no update can then match).
 fn black(monitor: &Monitor) -> Option<Frame> {
@@ -190,18 +208,8 @@ async fn read_screen(
                 let frame = if encoded.is_empty() {
                     None
                 } else {
-                    let update = Update::from_bytes(&encoded)
-                        .map_err(|e| ViewError::BadUpdate(e.to_string()))?;
                     let monitor = state.screen().monitor.clone();
-                    if (update.width, update.height) != (monitor.width, monitor.height) {
-                        return Err(ViewError::BadUpdate(format!(
-                            "a {}x{} update for a {}x{} monitor",
-                            update.width, update.height, monitor.width, monitor.height
-                        )));
-                    }
-                    let frame =
-                        decoder.apply(&update).map_err(|e| ViewError::BadUpdate(e.to_string()))?;
-                    Some(frame.clone())
+                    Some(decode_for(&mut decoder, &encoded, &monitor)?.clone())
                 };
                 {
                     let mut screen = state.screen();

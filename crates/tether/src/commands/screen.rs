@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::Serialize;
 use tether_proto::screen::{InputEvent, Monitor, MouseButton, parse_combo};
 use tether_proto::{Request, Response};
-use tether_screen_codec::{Decoder, Frame, Update};
+use tether_screen_codec::{Decoder, Frame};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
@@ -108,18 +108,8 @@ pub async fn screenshot(
 
 /// Decodes a screenshot, holding the agent to the monitor size it named.
 pub fn decode_screenshot(encoded: &[u8], monitor: &Monitor) -> anyhow::Result<Frame> {
-    let update = Update::from_bytes(encoded)?;
-    if (update.width, update.height) != (monitor.width, monitor.height) {
-        anyhow::bail!(
-            "a {}x{} frame for a {}x{} monitor",
-            update.width,
-            update.height,
-            monitor.width,
-            monitor.height
-        );
-    }
     let mut decoder = Decoder::new();
-    Ok(decoder.apply(&update)?.clone())
+    Ok(tether_view::stream::decode_for(&mut decoder, encoded, monitor)?.clone())
 }
 
 /// Writes a frame as an 8-bit RGB PNG.
