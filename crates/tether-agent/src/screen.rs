@@ -180,7 +180,7 @@ pub fn screenshot(
 ) -> Result<Screenshot, ErrorReply> {
     let (mut capturer, _, monitor) = settings.open_monitor(requested)?;
     let frame = capturer.grab(&monitor).map_err(unavailable)?;
-    let encoded = Encoder::new().encode(&frame).to_bytes();
+    let encoded = Encoder::new().encode(frame).to_bytes();
     let pointer = capturer.pointer().ok().flatten().and_then(|p| relative(&monitor, p.x, p.y));
     Ok(Screenshot { monitor: to_wire(&monitor), encoded, pointer })
 }

@@ -383,7 +383,7 @@ fn capture_loop(
                     }
                     Err(e) => return Err(e),
                 };
-                let update = encoder.encode(&frame);
+                let update = encoder.encode(frame);
                 if update.is_empty() { Vec::new() } else { update.to_bytes() }
             } else {
                 Vec::new()

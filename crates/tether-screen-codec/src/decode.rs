@@ -1,8 +1,10 @@
 //! Updates to frames, trusting nothing in them.
 
-use crate::encode::{apply_copy, bits_for, packed_len};
-use crate::frame::{Frame, FrameError, Rect};
-use crate::{MAX_PALETTE, Op, TILE, Update};
+use crate::frame::{Frame, FrameError, check_size};
+use crate::ops::{Op, bits_for, draw_palette, packed_len, shifted};
+use crate::pack::Unpacker;
+use crate::predict;
+use crate::{MAX_PALETTE, TILE, Update};
 
 /// Why an update was refused. The decoder's frame is unchanged then.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -15,16 +17,29 @@ pub enum DecodeError {
     Palette(usize),
     #[error("the update has {0} operations, more than a frame this size needs")]
     TooManyOps(usize),
-    #[error("the raw pixels do not match their operations: {0}")]
-    Raw(String),
+    #[error("the update's data does not match its operations: {0}")]
+    Data(String),
+    #[error("the update continues streams this decoder does not have: {0}")]
+    OutOfStep(&'static str),
     #[error("malformed update: {0}")]
     Malformed(String),
 }
 
-/// Holds the viewer's copy of the screen.
+/// Bytes one operation takes at most in bincode (a palette with 16
+/// colours), to bound the shapes stream before parsing it.
+const MAX_OP_BYTES: usize = 4 + 4 * 5 + 1 + MAX_PALETTE * 5;
+
+/// Holds the viewer's copy of the screen and the decompressing ends of the
+/// update streams.
 #[derive(Debug, Default)]
 pub struct Decoder {
     frame: Option<Frame>,
+    shapes: Unpacker,
+    pixels: Unpacker,
+    /// An earlier update failed after its streams were read: later
+    /// updates cannot be decompressed until a fresh one.
+    broken: bool,
+    ops: Vec<Op>,
 }
 
 impl Decoder {
@@ -37,144 +52,169 @@ impl Decoder {
         self.frame.as_ref()
     }
 
-    /// Applies an update; on error nothing changes (every check runs
-    /// before the first pixel is drawn).
+    /// The operations of the last update applied (for tests and figures).
+    pub fn last_ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Applies an update; on error the frame does not change (every check
+    /// runs before the first pixel is drawn).
     pub fn apply(&mut self, update: &Update) -> Result<&Frame, DecodeError> {
         let (width, height) = (update.width, update.height);
+        check_size(width, height)?;
         let same_size =
             self.frame.as_ref().is_some_and(|f| f.width() == width && f.height() == height);
+        if update.fresh {
+            self.shapes.reset();
+            self.pixels.reset();
+            self.broken = false;
+        } else if self.broken {
+            return Err(DecodeError::OutOfStep("an earlier update failed"));
+        } else if self.frame.is_some() && !same_size {
+            return Err(DecodeError::OutOfStep("the size changed without a fresh start"));
+        }
+        let contents = match self.read(update) {
+            Ok(contents) => contents,
+            Err(e) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
         let mut next = match self.frame.take() {
-            Some(f) if same_size => f,
+            Some(frame) if same_size && !update.fresh => frame,
             other => {
                 self.frame = other;
                 Frame::solid(width, height, 0)?
             }
         };
-        let result = Self::draw(update, &mut next);
-        if result.is_ok() || same_size {
-            self.frame = Some(next);
-        }
-        result.map(|()| self.frame.as_ref().expect("just set"))
+        draw(&contents, &mut next);
+        self.ops = contents.ops;
+        Ok(self.frame.insert(next))
     }
 
-    fn draw(update: &Update, next: &mut Frame) -> Result<(), DecodeError> {
+    /// Decompresses and checks everything an update says: its operations,
+    /// their palette indices and their pixel residuals.
+    fn read(&mut self, update: &Update) -> Result<Contents, DecodeError> {
         let (width, height) = (update.width, update.height);
+        if update.shapes.is_empty() {
+            if !update.pixels.is_empty() {
+                return Err(DecodeError::Data("pixels without operations".into()));
+            }
+            return Ok(Contents::default());
+        }
         // Every tile once, plus a copy per tile row: the encoder never sends
         // more.
         let tiles = (width.div_ceil(TILE) as usize) * (height.div_ceil(TILE) as usize);
         let max_ops = tiles + height.div_ceil(TILE) as usize * 2 + 16;
-        if update.ops.len() > max_ops {
-            return Err(DecodeError::TooManyOps(update.ops.len()));
+        let area = width as usize * height as usize;
+        let shapes_limit = 8 + max_ops * MAX_OP_BYTES + area.div_ceil(2);
+        let shapes = self.shapes.unpack(&update.shapes, shapes_limit).map_err(DecodeError::Data)?;
+        let config = bincode::config::standard().with_limit::<{ 64 << 20 }>();
+        let (ops, used): (Vec<Op>, usize) = bincode::serde::decode_from_slice(&shapes, config)
+            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if ops.len() > max_ops {
+            return Err(DecodeError::TooManyOps(ops.len()));
         }
-        // Check everything before touching a pixel.
-        let mut raw_len: u64 = 0;
-        let mut copies = false;
-        for (i, op) in update.ops.iter().enumerate() {
-            match op {
-                Op::Copy { rect, dx, dy } => {
-                    let dest = shifted(rect, *dx, *dy);
-                    if !rect.fits(width, height) || !dest.is_some_and(|d| d.fits(width, height)) {
-                        return Err(DecodeError::Outside(i));
-                    }
-                    copies = true;
-                }
-                Op::Fill { rect, .. } => {
-                    if !rect.fits(width, height) {
-                        return Err(DecodeError::Outside(i));
-                    }
-                }
-                Op::Palette { rect, colors, indices } => {
-                    if !rect.fits(width, height) {
-                        return Err(DecodeError::Outside(i));
-                    }
-                    let n = colors.len();
-                    if !(2..=MAX_PALETTE).contains(&n)
-                        || indices.len() != packed_len(rect.w, rect.h, bits_for(n))
-                    {
-                        return Err(DecodeError::Palette(i));
-                    }
-                }
-                Op::Raw { rect } => {
-                    if !rect.fits(width, height) {
-                        return Err(DecodeError::Outside(i));
-                    }
-                    raw_len += rect.area() * 3;
-                }
-            }
-        }
-        let frame_bytes = u64::from(width) * u64::from(height) * 3;
-        if raw_len > frame_bytes {
-            return Err(DecodeError::Raw(format!(
-                "{raw_len} bytes claimed for a {frame_bytes}-byte frame"
+        let (indices_len, residuals_len) = check(&ops, width, height)?;
+        let indices = &shapes[used..];
+        if indices.len() as u64 != indices_len {
+            return Err(DecodeError::Data(format!(
+                "{} bytes of palette indices, {indices_len} expected",
+                indices.len()
             )));
         }
-        let raw = if raw_len == 0 {
-            if !update.raw.is_empty() {
-                return Err(DecodeError::Raw("raw bytes without raw operations".into()));
+        let residuals = match (residuals_len, update.pixels.is_empty()) {
+            (0, true) => Vec::new(),
+            (0, false) => return Err(DecodeError::Data("pixels without pixel operations".into())),
+            (_, true) => return Err(DecodeError::Data("pixel operations without pixels".into())),
+            (n, false) => {
+                let n = n as usize;
+                let data = self.pixels.unpack(&update.pixels, n).map_err(DecodeError::Data)?;
+                if data.len() != n {
+                    return Err(DecodeError::Data(format!(
+                        "{} bytes of pixels, {n} expected",
+                        data.len()
+                    )));
+                }
+                data
             }
-            Vec::new()
-        } else {
-            // Capped at exactly what the operations need.
-            let raw = zstd::bulk::decompress(&update.raw, raw_len as usize)
-                .map_err(|e| DecodeError::Raw(e.to_string()))?;
-            if raw.len() as u64 != raw_len {
-                return Err(DecodeError::Raw(format!("{} bytes, {raw_len} expected", raw.len())));
-            }
-            raw
         };
-        let before = copies.then(|| next.clone());
-        let mut raw_at = 0;
-        for op in &update.ops {
-            match op {
-                Op::Copy { rect, dx, dy } => apply_copy(
-                    before.as_ref().expect("cloned when copies exist"),
-                    next,
-                    rect,
-                    *dx,
-                    *dy,
-                ),
-                Op::Fill { rect, color } => {
-                    for r in 0..rect.h {
-                        next.row_mut(rect, r).fill(color & 0xFF_FFFF);
-                    }
-                }
-                Op::Palette { rect, colors, indices } => draw_palette(next, rect, colors, indices),
-                Op::Raw { rect } => {
-                    for r in 0..rect.h {
-                        let row = next.row_mut(rect, r);
-                        let bytes = &raw[raw_at..raw_at + row.len() * 3];
-                        for (p, rgb) in row.iter_mut().zip(bytes.chunks_exact(3)) {
-                            *p = u32::from(rgb[0]) << 16
-                                | u32::from(rgb[1]) << 8
-                                | u32::from(rgb[2]);
-                        }
-                        raw_at += bytes.len();
-                    }
-                }
-            }
-        }
-        Ok(())
+        Ok(Contents { indices: indices.to_vec(), ops, residuals })
     }
 }
 
-fn shifted(rect: &Rect, dx: i32, dy: i32) -> Option<Rect> {
-    let x = u32::try_from(i64::from(rect.x) + i64::from(dx)).ok()?;
-    let y = u32::try_from(i64::from(rect.y) + i64::from(dy)).ok()?;
-    Some(Rect { x, y, ..*rect })
+/// What an update carries, decompressed and checked.
+#[derive(Default)]
+struct Contents {
+    ops: Vec<Op>,
+    /// Palette indices of the `Palette` operations, in order.
+    indices: Vec<u8>,
+    /// Residuals of the `Pixels` operations, in order.
+    residuals: Vec<u8>,
 }
 
-fn draw_palette(frame: &mut Frame, rect: &Rect, colors: &[u32], indices: &[u8]) {
-    let bits = bits_for(colors.len());
-    let per_row = packed_len(rect.w, 1, bits);
-    let mask = (1u8 << bits) - 1;
-    for r in 0..rect.h {
-        let packed = &indices[r as usize * per_row..(r as usize + 1) * per_row];
-        for (x, p) in frame.row_mut(rect, r).iter_mut().enumerate() {
-            let bit = x * bits as usize;
-            let index = (packed[bit / 8] >> (8 - bits as usize - bit % 8)) & mask;
-            // An index past the palette (possible with 4 bits and fewer
-            // than 16 colours) draws the last colour rather than failing.
-            *p = colors[(index as usize).min(colors.len() - 1)] & 0xFF_FFFF;
+/// Checks every operation against a `width`×`height` frame; returns how
+/// many bytes of palette indices and of pixel residuals they need.
+fn check(ops: &[Op], width: u32, height: u32) -> Result<(u64, u64), DecodeError> {
+    let (mut indices, mut residuals) = (0u64, 0u64);
+    for (i, op) in ops.iter().enumerate() {
+        let rect = match op {
+            Op::Copy { rect, dx, dy } => {
+                if !shifted(rect, *dx, *dy).is_some_and(|d| d.fits(width, height)) {
+                    return Err(DecodeError::Outside(i));
+                }
+                rect
+            }
+            Op::Fill { rect, .. } => rect,
+            Op::Palette { rect, colors } => {
+                if !(2..=MAX_PALETTE).contains(&colors.len()) {
+                    return Err(DecodeError::Palette(i));
+                }
+                if rect.fits(width, height) {
+                    indices += packed_len(rect.w, rect.h, bits_for(colors.len())) as u64;
+                }
+                rect
+            }
+            Op::Pixels { rect, .. } => {
+                residuals += rect.area() * 3;
+                rect
+            }
+        };
+        if !rect.fits(width, height) {
+            return Err(DecodeError::Outside(i));
+        }
+    }
+    let frame_bytes = u64::from(width) * u64::from(height) * 3;
+    if residuals > frame_bytes {
+        return Err(DecodeError::Data(format!(
+            "{residuals} bytes of pixels claimed for a {frame_bytes}-byte frame"
+        )));
+    }
+    Ok((indices, residuals))
+}
+
+/// Draws checked operations.
+fn draw(contents: &Contents, frame: &mut Frame) {
+    let Contents { ops, indices, residuals } = contents;
+    let (mut indices_at, mut residuals_at) = (0, 0);
+    for op in ops {
+        match op {
+            Op::Copy { rect, dx, dy } => frame.move_rect(rect, *dx, *dy),
+            Op::Fill { rect, color } => {
+                for r in 0..rect.h {
+                    frame.row_mut(rect, r).fill(color & 0xFF_FFFF);
+                }
+            }
+            Op::Palette { rect, colors } => {
+                let n = packed_len(rect.w, rect.h, bits_for(colors.len()));
+                draw_palette(frame, rect, colors, &indices[indices_at..indices_at + n]);
+                indices_at += n;
+            }
+            Op::Pixels { rect, predictor } => {
+                let n = rect.area() as usize * 3;
+                predict::reconstruct(frame, rect, *predictor, &residuals[residuals_at..][..n]);
+                residuals_at += n;
+            }
         }
     }
 }

@@ -1,26 +1,41 @@
 //! Frames to updates.
 
 use crate::frame::{Frame, Rect};
-use crate::{MAX_PALETTE, Op, TILE, Update, scroll};
+use crate::ops::{Op, pack_palette};
+use crate::pack::Packer;
+use crate::predict::{self, Predictor};
+use crate::{MAX_PALETTE, TILE, Update, scroll};
 
-/// zstd level for raw regions: 1 is fast enough for 1080p at 30 fps.
-const RAW_LEVEL: i32 = 1;
+/// zstd level and window for the shapes stream (operations and palette
+/// indices: text). It carries kilobytes per update, so a middle level is
+/// cheap, and its window holds the last few dozen lines of text.
+const SHAPES_LEVEL: i32 = 6;
+const SHAPES_WINDOW_LOG: u32 = 21;
+
+/// zstd level and window for the pixels stream (prediction residuals of
+/// photos and video, up to megabytes per update): level 1 is fast enough
+/// for 1080p at 30 fps and compresses residuals as well as higher levels.
+const PIXELS_LEVEL: i32 = 1;
+const PIXELS_WINDOW_LOG: u32 = 20;
 
 /// Encodes frames relative to the last one encoded (what the viewer has).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Encoder {
     previous: Option<Frame>,
+    /// The streams were reset and no update has said so yet.
+    fresh: bool,
+    shapes: Packer,
+    pixels: Packer,
 }
 
-/// Applies copies from `source` into `target`.
-pub(crate) fn apply_copy(source: &Frame, target: &mut Frame, rect: &Rect, dx: i32, dy: i32) {
-    let dest = Rect {
-        x: (i64::from(rect.x) + i64::from(dx)) as u32,
-        y: (i64::from(rect.y) + i64::from(dy)) as u32,
-        ..*rect
-    };
-    for row in 0..rect.h {
-        target.row_mut(&dest, row).copy_from_slice(source.row(rect, row));
+impl Default for Encoder {
+    fn default() -> Encoder {
+        Encoder {
+            previous: None,
+            fresh: true,
+            shapes: Packer::new(SHAPES_LEVEL, SHAPES_WINDOW_LOG),
+            pixels: Packer::new(PIXELS_LEVEL, PIXELS_WINDOW_LOG),
+        }
     }
 }
 
@@ -29,44 +44,54 @@ impl Encoder {
         Encoder::default()
     }
 
-    /// Forgets what the viewer has: the next update repaints everything.
+    /// Forgets what the viewer has: the next update repaints everything
+    /// and is marked fresh.
     pub fn reset(&mut self) {
         self.previous = None;
+        self.fresh = true;
+        self.shapes.reset();
+        self.pixels.reset();
     }
 
-    /// The update that turns the viewer's frame into `frame`.
-    pub fn encode(&mut self, frame: &Frame) -> Update {
+    /// The update that turns the viewer's frame into `frame`. Takes the
+    /// frame, which becomes the new reference: the encoder holds one frame
+    /// between updates and two while encoding.
+    pub fn encode(&mut self, frame: Frame) -> Update {
         let (width, height) = (frame.width(), frame.height());
         let mut ops = Vec::new();
-        let reference = match self.previous.take() {
-            Some(previous) if previous.width() == width && previous.height() == height => {
-                let copies = scroll::detect(&previous, frame);
-                if copies.is_empty() {
-                    previous
-                } else {
-                    let mut moved = previous.clone();
-                    for op in &copies {
-                        if let Op::Copy { rect, dx, dy } = op {
-                            apply_copy(&previous, &mut moved, rect, *dx, *dy);
-                        }
-                    }
-                    ops = copies;
-                    moved
-                }
+        let mut reference = match self.previous.take() {
+            Some(previous) if previous.width() == width && previous.height() == height => previous,
+            _ => {
+                // First frame or a new size: the decoder starts from black.
+                self.reset();
+                Frame::solid(width, height, 0).expect("same size as a valid frame")
             }
-            // First frame or a new size: the decoder starts from black.
-            _ => Frame::solid(width, height, 0).expect("same size as a valid frame"),
         };
-        let mut raw = Vec::new();
-        for ty in (0..height).step_by(TILE as usize) {
-            for tx in (0..width).step_by(TILE as usize) {
+        let Some(area) = scroll::changed_box(&reference, &frame) else {
+            self.previous = Some(frame);
+            return Update { width, height, fresh: self.fresh, ..Update::default() };
+        };
+        // Scrolls first, applied to the reference as the decoder will.
+        // They stay inside the changed area, so tiles outside it still
+        // match.
+        for op in scroll::detect(&reference, &frame, area) {
+            if let Op::Copy { rect, dx, dy } = &op {
+                reference.move_rect(rect, *dx, *dy);
+            }
+            ops.push(op);
+        }
+        let mut indices = Vec::new();
+        let mut residuals = Vec::new();
+        let tiles = |from: u32, len: u32| (from / TILE * TILE..from + len).step_by(TILE as usize);
+        for ty in tiles(area.y, area.h) {
+            for tx in tiles(area.x, area.w) {
                 let tile = Rect { x: tx, y: ty, w: TILE.min(width - tx), h: TILE.min(height - ty) };
                 // Only the rows of the tile that changed.
                 let differs = |r: &u32| reference.row(&tile, *r) != frame.row(&tile, *r);
                 let Some(first) = (0..tile.h).find(differs) else { continue };
                 let last = (0..tile.h).rev().find(differs).expect("a row differs");
                 let rect = Rect { y: tile.y + first, h: last - first + 1, ..tile };
-                let op = encode_tile(frame, rect, &mut raw);
+                let op = encode_tile(&frame, rect, &mut indices, &mut residuals);
                 // Runs of same-colour tiles along a row become one fill.
                 if let (
                     Op::Fill { rect: new, color },
@@ -83,18 +108,26 @@ impl Encoder {
                 ops.push(op);
             }
         }
-        let raw = if raw.is_empty() {
-            Vec::new()
-        } else {
-            zstd::bulk::compress(&raw, RAW_LEVEL).expect("compressing into memory cannot fail")
+        drop(reference);
+        self.previous = Some(frame);
+        let mut shapes = bincode::serde::encode_to_vec(&ops, bincode::config::standard())
+            .expect("operations always encode");
+        shapes.extend_from_slice(&indices);
+        let update = Update {
+            width,
+            height,
+            fresh: self.fresh,
+            shapes: self.shapes.pack(&shapes),
+            pixels: if residuals.is_empty() { Vec::new() } else { self.pixels.pack(&residuals) },
         };
-        self.previous = Some(frame.clone());
-        Update { width, height, ops, raw }
+        self.fresh = false;
+        update
     }
 }
 
-/// The cheapest operation for one tile; raw pixels are appended to `raw`.
-fn encode_tile(frame: &Frame, rect: Rect, raw: &mut Vec<u8>) -> Op {
+/// The cheapest operation for one tile; palette indices are appended to
+/// `indices`, prediction residuals to `residuals`.
+fn encode_tile(frame: &Frame, rect: Rect, indices: &mut Vec<u8>, residuals: &mut Vec<u8>) -> Op {
     let mut colors: Vec<u32> = Vec::with_capacity(MAX_PALETTE);
     'scan: for r in 0..rect.h {
         for &p in frame.row(&rect, r) {
@@ -110,52 +143,13 @@ fn encode_tile(frame: &Frame, rect: Rect, raw: &mut Vec<u8>) -> Op {
     match colors.len() {
         1 => Op::Fill { rect, color: colors[0] },
         0 => {
-            for r in 0..rect.h {
-                for &p in frame.row(&rect, r) {
-                    raw.extend_from_slice(&[(p >> 16) as u8, (p >> 8) as u8, p as u8]);
-                }
-            }
-            Op::Raw { rect }
+            let predictor: Predictor = predict::choose(frame, &rect);
+            predict::residuals(frame, &rect, predictor, residuals);
+            Op::Pixels { rect, predictor }
         }
-        n => {
-            let bits = bits_for(n);
-            let mut indices = Vec::with_capacity(packed_len(rect.w, rect.h, bits));
-            for r in 0..rect.h {
-                let mut byte = 0u8;
-                let mut used = 0;
-                for &p in frame.row(&rect, r) {
-                    let index = colors
-                        .iter()
-                        .position(|&c| c == p)
-                        .expect("every pixel's colour is listed")
-                        as u8;
-                    byte |= index << (8 - bits - used);
-                    used += bits;
-                    if used == 8 {
-                        indices.push(byte);
-                        byte = 0;
-                        used = 0;
-                    }
-                }
-                if used > 0 {
-                    indices.push(byte);
-                }
-            }
-            Op::Palette { rect, colors, indices }
+        _ => {
+            pack_palette(frame, &rect, &colors, indices);
+            Op::Palette { rect, colors }
         }
     }
-}
-
-/// Bits per index for a palette of `n` colours.
-pub(crate) fn bits_for(n: usize) -> u8 {
-    match n {
-        0..=2 => 1,
-        3..=4 => 2,
-        _ => 4,
-    }
-}
-
-/// Bytes of packed indices for a `w`×`h` rectangle, rows padded to bytes.
-pub(crate) fn packed_len(w: u32, h: u32, bits: u8) -> usize {
-    (w as usize * bits as usize).div_ceil(8) * h as usize
 }

@@ -44,7 +44,7 @@ pub struct Frame {
     pixels: Vec<u32>,
 }
 
-fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
+pub(crate) fn check_size(width: u32, height: u32) -> Result<(), FrameError> {
     if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
         return Err(FrameError::Size(width, height));
     }
@@ -119,6 +119,26 @@ impl Frame {
     pub(crate) fn row_mut(&mut self, rect: &Rect, dy: u32) -> &mut [u32] {
         let start = (rect.y + dy) as usize * self.width as usize + rect.x as usize;
         &mut self.pixels[start..start + rect.w as usize]
+    }
+
+    /// Moves `rect` by (`dx`, `dy`) within the frame, overlap allowed
+    /// (`memmove`). The caller has checked that both rectangles fit.
+    pub(crate) fn move_rect(&mut self, rect: &Rect, dx: i32, dy: i32) {
+        let width = self.width as usize;
+        let to_x = (i64::from(rect.x) + i64::from(dx)) as usize;
+        let to_y = (i64::from(rect.y) + i64::from(dy)) as usize;
+        let mut row = |r: u32| {
+            let from = (rect.y + r) as usize * width + rect.x as usize;
+            let to = (to_y + r as usize) * width + to_x;
+            self.pixels.copy_within(from..from + rect.w as usize, to);
+        };
+        // Rows in the order that reads each source row before it is
+        // overwritten.
+        if dy > 0 {
+            (0..rect.h).rev().for_each(&mut row);
+        } else {
+            (0..rect.h).for_each(&mut row);
+        }
     }
 
     /// Sets one pixel (tests and synthetic sources draw with it).

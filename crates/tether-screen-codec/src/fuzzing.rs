@@ -1,22 +1,42 @@
 //! The code the fuzz target runs, shared with the seed-corpus test.
+//!
+//! A fuzz input is a sequence of wire updates, each prefixed by its length
+//! (u32, little-endian), applied in order to one decoder so the fuzzer
+//! reaches the stream state that later updates depend on.
 
 use crate::{Decoder, Encoder, Frame, Update};
 
-/// Decodes `data` as the wire form of an update (size-limited) and applies
-/// it to a fresh decoder and to one holding a frame. Must never panic.
-pub fn decode_update(data: &[u8]) {
-    let Ok(update) = Update::from_bytes(data) else {
-        return;
-    };
-    let _ = Decoder::new().apply(&update);
+/// Applies every update in `data` (see the module docs) to a fresh decoder,
+/// and the first also to one already holding a frame and stream state.
+/// Must never panic, whatever the bytes.
+pub fn decode_updates(data: &[u8]) {
     let mut decoder = Decoder::new();
-    let base = Frame::solid(update.width.clamp(1, 256), update.height.clamp(1, 256), 0x445566)
-        .expect("clamped to a valid size");
-    decoder.apply(&Encoder::new().encode(&base)).expect("our own update decodes");
-    let _ = decoder.apply(&update);
+    let mut rest = data;
+    let mut first = true;
+    while rest.len() >= 4 {
+        let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let piece = &rest[4..4 + len.min(rest.len() - 4)];
+        rest = &rest[4 + piece.len()..];
+        let Ok(update) = Update::from_bytes(piece) else { continue };
+        let _ = decoder.apply(&update);
+        if std::mem::take(&mut first) {
+            let mut holding = Decoder::new();
+            let base =
+                Frame::solid(update.width.clamp(1, 256), update.height.clamp(1, 256), 0x445566)
+                    .expect("clamped to a valid size");
+            holding.apply(&Encoder::new().encode(base)).expect("our own update decodes");
+            let _ = holding.apply(&update);
+        }
+    }
 }
 
-/// Encodes an update the way the fuzz seeds are stored.
-pub fn encode_update(update: &Update) -> Vec<u8> {
-    update.to_bytes()
+/// Lays out updates as a fuzz input.
+pub fn sequence(updates: &[Update]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for update in updates {
+        let bytes = update.to_bytes();
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out
 }

@@ -9,12 +9,25 @@
 //!    terminal costs a few bytes instead of a repaint;
 //! 2. compares the result with the new frame in 64×64 tiles;
 //! 3. sends each changed tile the cheapest fitting way: [`Op::Fill`] for
-//!    one colour, [`Op::Palette`] for up to 16 colours (text), else
-//!    [`Op::Raw`], whose pixels go into one zstd stream per update.
+//!    one colour, [`Op::Palette`] for up to 16 colours (text, packed
+//!    indices), else [`Op::Pixels`]: each pixel predicted from its
+//!    already-sent neighbours ([`Predictor`]) and only the small residuals
+//!    sent, as lossless image coders do;
+//! 4. compresses the operations with their palette indices, and the pixel
+//!    residuals, each through its own zstd stream that lives as long as the
+//!    view: an update is one flush of each stream, so text seen a few
+//!    frames ago (the same words on the next log line) costs a reference,
+//!    as VNC's ZRLE does with its zlib stream.
+//!
+//! Because the streams carry state from update to update, updates must be
+//! applied in the order they were made and none may be skipped; the
+//! encoder marks the first update after a start, a reset or a size change
+//! as [`Update::fresh`], where the decoder starts over.
 //!
 //! The decoder treats updates as hostile: every dimension, rectangle and
-//! length is checked against the frame before use, and decompression is
-//! capped at the exact size the update implies ([`DecodeError`]).
+//! length is checked against the frame before use, decompression is capped
+//! at what the operations can need (and the zstd window at 8 MiB), and a
+//! refused update leaves the frame as it was ([`DecodeError`]).
 //!
 //! No I/O, no clock, no threads; the agent's capture and the controller's
 //! window live elsewhere.
@@ -24,11 +37,16 @@ mod encode;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+mod ops;
+mod pack;
+mod predict;
 mod scroll;
 
 pub use decode::{DecodeError, Decoder};
 pub use encode::Encoder;
 pub use frame::{Frame, FrameError, MAX_DIMENSION, Rect};
+pub use ops::Op;
+pub use predict::Predictor;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,31 +56,22 @@ pub const TILE: u32 = 64;
 /// Most colours a palette tile carries.
 pub const MAX_PALETTE: usize = 16;
 
-/// One drawing operation, applied in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    /// Copy `rect` from the frame as it was before this update, moved by
-    /// (`dx`, `dy`): scrolling and moved windows.
-    Copy { rect: Rect, dx: i32, dy: i32 },
-    /// Fill `rect` with one colour (`0x00RRGGBB`).
-    Fill { rect: Rect, color: u32 },
-    /// `rect` drawn from `colors` by packed indices (1, 2 or 4 bits per
-    /// pixel for 2, 4 or 16 colours), rows padded to whole bytes.
-    Palette { rect: Rect, colors: Vec<u32>, indices: Vec<u8> },
-    /// `rect` as RGB bytes, the next `w * h * 3` bytes of the update's
-    /// decompressed raw stream.
-    Raw { rect: Rect },
-}
-
-/// What changed in one frame.
+/// What changed in one frame, as it goes on the wire.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
-    /// The frame's size; a change of size starts from a black frame.
+    /// The frame's size; a change of size comes with `fresh`.
     pub width: u32,
     pub height: u32,
-    pub ops: Vec<Op>,
-    /// zstd-compressed RGB of every [`Op::Raw`], in order.
-    pub raw: Vec<u8>,
+    /// The encoder started over (first update, reset, new size): the
+    /// decoder starts from a black frame and new compression streams.
+    pub fresh: bool,
+    /// The operations (bincode) followed by the palette indices of the
+    /// [`Op::Palette`]s in order: one flush of the "shapes" zstd stream.
+    /// Empty when nothing changed.
+    pub shapes: Vec<u8>,
+    /// The residuals of the [`Op::Pixels`] in order, three bytes per pixel:
+    /// one flush of the "pixels" zstd stream, or empty if there are none.
+    pub pixels: Vec<u8>,
 }
 
 /// Largest encoded update accepted from the wire: the protocol's screen
@@ -72,7 +81,7 @@ pub const MAX_ENCODED_BYTES: usize = 64 << 20;
 impl Update {
     /// True when nothing changed (the agent then sends nothing at all).
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.shapes.is_empty() && self.pixels.is_empty()
     }
 
     /// The update's wire form (bincode).

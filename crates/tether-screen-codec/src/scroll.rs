@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::Op;
 use crate::frame::{Frame, Rect};
+use crate::ops::Op;
 
 /// Fewest rows a copy must cover to be worth sending.
 const MIN_RUN: u32 = 8;
@@ -14,14 +14,18 @@ const MIN_VOTES: u32 = 16;
 const MAX_BUCKET: usize = 4;
 
 fn row_hash(row: &[u32]) -> u64 {
-    // FNV-style mixing over whole pixels: fast, and collisions only cost a
-    // failed exact comparison below.
-    row.iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &p| (h ^ u64::from(p)).wrapping_mul(0x0100_0000_01b3))
+    // FNV-style mixing over pairs of pixels: fast, and collisions only cost
+    // a failed exact comparison below.
+    let mix = |h: u64, v: u64| (h ^ v).wrapping_mul(0x0100_0000_01b3);
+    let mut pairs = row.chunks_exact(2);
+    let h = pairs
+        .by_ref()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, p| mix(h, u64::from(p[0]) | u64::from(p[1]) << 32));
+    pairs.remainder().iter().fold(h, |h, &p| mix(h, u64::from(p)))
 }
 
 /// The columns and rows where `old` and `new` differ, or `None` if equal.
-fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
+pub(crate) fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
     let full = Rect { x: 0, y: 0, w: new.width(), h: new.height() };
     let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
     for y in 0..new.height() {
@@ -40,9 +44,8 @@ fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
 }
 
 /// Copies that turn `old` into something closer to `new` by vertical
-/// shifts within the changed area.
-pub(crate) fn detect(old: &Frame, new: &Frame) -> Vec<Op> {
-    let Some(area) = changed_box(old, new) else { return Vec::new() };
+/// shifts within `area`, where they differ ([`changed_box`]).
+pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Op> {
     if area.h < MIN_RUN * 2 {
         return Vec::new();
     }
@@ -99,6 +102,12 @@ pub(crate) fn detect(old: &Frame, new: &Frame) -> Vec<Op> {
             _ => {}
         }
     }
+    // The decoder applies copies in place, one after the other: when rows
+    // move down, the lowest run goes first so no run reads rows another
+    // has already overwritten.
+    if shift < 0 {
+        ops.reverse();
+    }
     ops
 }
 
@@ -132,7 +141,7 @@ mod tests {
     fn a_scrolled_terminal_is_found_as_a_copy() {
         let old = text(320, 240, 0);
         let new = text(320, 240, 3); // scrolled up by 3 lines of 16 px
-        let ops = detect(&old, &new);
+        let ops = detect(&old, &new, changed_box(&old, &new).unwrap());
         assert_eq!(ops.len(), 1, "{ops:?}");
         let Op::Copy { rect, dx, dy } = ops[0] else { panic!() };
         assert_eq!((dx, dy), (0, -48));
@@ -145,7 +154,7 @@ mod tests {
         let old = Frame::solid(320, 240, 0).unwrap();
         let mut new = old.clone();
         new.fill(Rect { x: 10, y: 10, w: 50, h: 50 }, 0xFF0000);
-        assert!(detect(&old, &new).is_empty());
-        assert!(detect(&old, &old).is_empty());
+        assert!(detect(&old, &new, changed_box(&old, &new).unwrap()).is_empty());
+        assert!(changed_box(&old, &old).is_none());
     }
 }

@@ -9,9 +9,11 @@ fn the_decoder_survives_the_seed_corpus() {
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).expect("seed corpus is committed") {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
-        tether_screen_codec::fuzzing::decode_update(&data);
-        for cut in 0..data.len().min(4096) {
-            tether_screen_codec::fuzzing::decode_update(&data[..cut]);
+        tether_screen_codec::fuzzing::decode_updates(&data);
+        // Every cut in the headers, then a spread through the data.
+        let cuts = (0..data.len().min(256)).chain((256..data.len()).step_by(61));
+        for cut in cuts {
+            tether_screen_codec::fuzzing::decode_updates(&data[..cut]);
         }
         count += 1;
     }

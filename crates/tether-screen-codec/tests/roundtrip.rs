@@ -1,7 +1,7 @@
 //! Encoder and decoder on synthetic sequences: every decoded frame is
 //! bit-exact, and each kind of content takes the method meant for it.
 
-use tether_screen_codec::{DecodeError, Decoder, Encoder, Frame, Op, Rect, Update};
+use tether_screen_codec::{DecodeError, Decoder, Encoder, Frame, Op, Predictor, Rect, Update};
 
 /// Seeded noise standing in for photos and video.
 fn noise(frame: &mut Frame, rect: Rect, seed: u32) {
@@ -38,29 +38,23 @@ fn terminal(width: u32, height: u32, first: u32) -> Frame {
     f
 }
 
-fn roundtrip(frames: &[Frame]) -> Vec<Update> {
+/// Encodes and decodes `frames` in turn, checking each decoded frame;
+/// returns each update with the operations the decoder found in it.
+fn roundtrip(frames: &[Frame]) -> Vec<(Update, Vec<Op>)> {
     let mut encoder = Encoder::new();
     let mut decoder = Decoder::new();
     let mut updates = Vec::new();
     for (i, frame) in frames.iter().enumerate() {
-        let update = encoder.encode(frame);
+        let update = Update::from_bytes(&encoder.encode(frame.clone()).to_bytes()).unwrap();
         let decoded = decoder.apply(&update).unwrap();
         assert!(decoded == frame, "frame {i} differs after decoding");
-        updates.push(update);
+        updates.push((update, decoder.last_ops().to_vec()));
     }
     updates
 }
 
 fn wire_size(update: &Update) -> usize {
-    update.raw.len()
-        + update
-            .ops
-            .iter()
-            .map(|op| match op {
-                Op::Palette { indices, colors, .. } => indices.len() + colors.len() * 4 + 16,
-                _ => 20,
-            })
-            .sum::<usize>()
+    update.to_bytes().len()
 }
 
 #[test]
@@ -75,103 +69,172 @@ fn a_desktop_sequence_is_bit_exact() {
     f.set(999, 699, 0x123456); // the last pixel
     frames.push(f.clone());
     frames.push(f.clone()); // unchanged
-    frames.push(Frame::solid(640, 480, 0).unwrap()); // resolution change
+    frames.push(Frame::solid(640, 480, 0).unwrap()); // resolution change: all black
+    frames.push(Frame::solid(640, 480, 0x010203).unwrap());
     let updates = roundtrip(&frames);
-    assert!(updates[4].is_empty(), "an unchanged frame costs nothing");
-    assert!(matches!(updates[0].ops[..], [Op::Fill { .. }, ..]));
-    assert!(updates[0].ops.len() <= 11, "solid rows merge: {} ops", updates[0].ops.len());
-    assert!(updates[2].ops.iter().any(|op| matches!(op, Op::Raw { .. })));
+    assert!(updates[0].0.fresh && !updates[1].0.fresh);
+    assert!(updates[4].0.is_empty(), "an unchanged frame costs nothing");
+    assert!(updates[5].0.is_empty(), "black on a new size is what the decoder starts from");
+    assert!(updates[6].0.fresh, "the first update after a size change starts over");
+    assert!(matches!(updates[0].1[..], [Op::Fill { .. }, ..]));
+    assert!(updates[0].1.len() <= 11, "solid rows merge: {} ops", updates[0].1.len());
+    assert!(updates[2].1.iter().any(|op| matches!(op, Op::Pixels { .. })));
 }
 
 #[test]
 fn text_is_sent_as_palettes_and_scrolling_as_a_copy() {
     let frames: Vec<Frame> = (0..6).map(|i| terminal(800, 600, i * 2)).collect();
     let updates = roundtrip(&frames);
-    assert!(updates[0].ops.iter().all(|op| matches!(op, Op::Palette { .. } | Op::Fill { .. })));
-    for update in &updates[1..] {
-        assert!(matches!(update.ops[0], Op::Copy { dy: -32, .. }), "{:?}", &update.ops[..1]);
+    assert!(updates[0].1.iter().all(|op| matches!(op, Op::Palette { .. } | Op::Fill { .. })));
+    for (update, ops) in &updates[1..] {
+        assert!(matches!(ops[0], Op::Copy { dy: -32, .. }), "{:?}", &ops[..1]);
         // Only the two new lines at the bottom are painted.
-        let painted: u64 = update
-            .ops
+        let painted: u64 = ops
             .iter()
             .filter_map(|op| match op {
-                Op::Palette { rect, .. } | Op::Fill { rect, .. } | Op::Raw { rect } => {
+                Op::Palette { rect, .. } | Op::Fill { rect, .. } | Op::Pixels { rect, .. } => {
                     Some(rect.area())
                 }
                 Op::Copy { .. } => None,
             })
             .sum();
         assert!(painted <= 800 * 40, "{painted} pixels painted");
-        assert!(wire_size(update) * 10 < wire_size(&updates[0]), "scrolling is cheap");
+        assert!(wire_size(update) * 10 < wire_size(&updates[0].0), "scrolling is cheap");
+    }
+}
+
+#[test]
+fn scrolling_down_around_a_fixed_bar_is_bit_exact() {
+    // Content moves down 32 rows per frame while a status bar in the
+    // middle stays: two copy runs whose sources overlap each other's
+    // destinations, applied in place.
+    let bar = Rect { x: 0, y: 300, w: 800, h: 16 };
+    let frames: Vec<Frame> = (0..5)
+        .map(|i| {
+            let mut f = terminal(800, 600, 100 - i * 2);
+            f.fill(bar, 0x0000AA);
+            f
+        })
+        .collect();
+    let updates = roundtrip(&frames);
+    for (_, ops) in &updates[1..] {
+        let copies = ops.iter().filter(|op| matches!(op, Op::Copy { dy: 32, .. })).count();
+        assert!(copies >= 2, "{ops:?}");
+    }
+}
+
+#[test]
+fn text_seen_before_costs_a_reference() {
+    // The same text block repainted lower down: the shapes stream finds it
+    // in the previous update.
+    let text = terminal(256, 64, 7);
+    let mut first = Frame::solid(256, 512, 0x1E1E1E).unwrap();
+    let mut second = first.clone();
+    for y in 0..64 {
+        for x in 0..256 {
+            first.set(x, y, text.pixel(x, y));
+            second.set(x, y + 256, text.pixel(x, y));
+        }
+    }
+    let updates = roundtrip(&[Frame::solid(256, 512, 0x1E1E1E).unwrap(), first, second]);
+    let (a, b) = (wire_size(&updates[1].0), wire_size(&updates[2].0));
+    assert!(b * 3 < a, "repeated text: {b} bytes after {a}");
+}
+
+#[test]
+fn noisy_photos_are_predicted_smoothly_and_compress() {
+    // Gentle gradients with ±2 of noise per channel, as a camera gives.
+    let (w, h) = (320, 192);
+    let mut frames = Vec::new();
+    let mut s = 99u32;
+    for t in 0..3 {
+        let mut f = Frame::solid(w, h, 0).unwrap();
+        for y in 0..h {
+            for x in 0..w {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                let v = |k: u32, shift: u32| {
+                    let base = 40 + x * k / 8 + y / 4 + t * 5;
+                    base + (s >> shift) % 5 - 2
+                };
+                f.set(x, y, v(1, 0) << 16 | v(2, 8) << 8 | v(3, 16));
+            }
+        }
+        frames.push(f);
+    }
+    let updates = roundtrip(&frames);
+    for (update, ops) in &updates {
+        let smooth = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Pixels { predictor: Predictor::Smooth, .. }))
+            .count();
+        assert!(smooth * 4 > ops.len() * 3, "{smooth} of {} tiles smooth", ops.len());
+        let raw = (w * h * 3) as usize;
+        assert!(update.pixels.len() * 2 < raw, "{} of {raw} bytes", update.pixels.len());
+    }
+}
+
+/// A hand-made fresh update: `ops` and `indices` as the shapes stream's
+/// first piece, `pixels` as given.
+fn forged(ops: &[Op], indices: &[u8], pixels: Vec<u8>) -> Update {
+    let mut shapes = bincode::serde::encode_to_vec(ops, bincode::config::standard()).unwrap();
+    shapes.extend_from_slice(indices);
+    Update {
+        width: 128,
+        height: 128,
+        fresh: true,
+        shapes: zstd::bulk::compress(&shapes, 1).unwrap(),
+        pixels,
     }
 }
 
 #[test]
 fn hostile_updates_are_refused_and_change_nothing() {
     let mut decoder = Decoder::new();
-    let good = Encoder::new().encode(&Frame::solid(128, 128, 0xABCDEF).unwrap());
+    let good = Encoder::new().encode(Frame::solid(128, 128, 0xABCDEF).unwrap());
     decoder.apply(&good).unwrap();
     let before = decoder.frame().unwrap().clone();
     let rect = Rect { x: 0, y: 0, w: 64, h: 64 };
+    let pixels = Op::Pixels { rect, predictor: Predictor::Median };
+    let zeros = |n: usize| zstd::bulk::compress(&vec![0; n], 1).unwrap();
     let bad = [
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Fill { rect: Rect { x: 100, ..rect }, color: 1 }],
-            raw: vec![],
-        },
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Copy { rect, dx: 100, dy: 0 }],
-            raw: vec![],
-        },
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Copy { rect, dx: 0, dy: i32::MIN }],
-            raw: vec![],
-        },
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Palette { rect, colors: vec![1, 2], indices: vec![0; 3] }],
-            raw: vec![],
-        },
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Palette { rect, colors: vec![1], indices: vec![] }],
-            raw: vec![],
-        },
-        Update { width: 128, height: 128, ops: vec![Op::Raw { rect }], raw: vec![1, 2, 3] },
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Raw { rect }],
-            raw: zstd::bulk::compress(&[0; 10], 1).unwrap(),
-        },
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Raw { rect }],
-            raw: zstd::bulk::compress(&vec![0; 64 * 64 * 3 + 1], 1).unwrap(),
-        },
-        Update {
-            width: 128,
-            height: 128,
-            ops: vec![Op::Fill { rect, color: 0 }; 10_000],
-            raw: vec![],
-        },
-        Update { width: 128, height: 128, ops: vec![], raw: vec![1] },
-        Update { width: 0, height: 128, ops: vec![], raw: vec![] },
-        Update { width: 100_000, height: 100_000, ops: vec![], raw: vec![] },
+        forged(&[Op::Fill { rect: Rect { x: 100, ..rect }, color: 1 }], &[], vec![]),
+        forged(&[Op::Copy { rect, dx: 100, dy: 0 }], &[], vec![]),
+        forged(&[Op::Copy { rect, dx: 0, dy: i32::MIN }], &[], vec![]),
+        forged(&[Op::Palette { rect, colors: vec![1, 2] }], &[0; 3], vec![]),
+        forged(&[Op::Palette { rect, colors: vec![1] }], &[], vec![]),
+        forged(&[Op::Palette { rect, colors: vec![1; 17] }], &[0; 64 * 32], vec![]),
+        forged(std::slice::from_ref(&pixels), &[], vec![1, 2, 3]),
+        forged(std::slice::from_ref(&pixels), &[], zeros(10)),
+        forged(std::slice::from_ref(&pixels), &[], zeros(64 * 64 * 3 + 1)),
+        forged(std::slice::from_ref(&pixels), &[], vec![]),
+        forged(&[Op::Fill { rect, color: 0 }], &[], zeros(3)),
+        forged(&vec![Op::Fill { rect, color: 0 }; 10_000], &[], vec![]),
+        Update { width: 128, height: 128, fresh: true, shapes: vec![], pixels: vec![1] },
+        Update { width: 128, height: 128, fresh: true, shapes: vec![1, 2, 3, 4], pixels: vec![] },
+        // A decompression bomb: far more than 128x128 can need.
+        Update { width: 128, height: 128, fresh: true, shapes: zeros(8 << 20), pixels: vec![] },
+        Update { width: 0, height: 128, ..Update::default() },
+        Update { width: 100_000, height: 100_000, ..Update::default() },
     ];
     for (i, update) in bad.iter().enumerate() {
         let err = decoder.apply(update).expect_err(&format!("case {i} must be refused"));
-        assert!(!matches!(err, DecodeError::Frame(_)) || i >= 10, "case {i}: {err}");
+        assert!(!matches!(err, DecodeError::Frame(_)) || i >= 15, "case {i}: {err}");
         assert!(decoder.frame() == Some(&before), "case {i} changed the frame");
     }
+    // After a failure, only a fresh start is accepted; a size change must
+    // be fresh too.
+    let mut encoder = Encoder::new();
+    encoder.encode(Frame::solid(128, 128, 1).unwrap());
+    let next = encoder.encode(Frame::solid(128, 128, 2).unwrap());
+    assert!(matches!(decoder.apply(&next), Err(DecodeError::OutOfStep(_))));
+    let mut fine = Decoder::new();
+    fine.apply(&good).unwrap();
+    let other_size = Update { width: 64, ..next.clone() };
+    assert!(matches!(fine.apply(&other_size), Err(DecodeError::OutOfStep(_))));
+    assert!(decoder.frame() == Some(&before));
+    decoder.apply(&good).unwrap();
 }
 
 #[test]

@@ -1,0 +1,157 @@
+//! The compression streams an update's bytes go through: zstd contexts
+//! that live as long as the view, flushed once per update, so each update
+//! can refer back to what earlier ones carried.
+
+use zstd::zstd_safe::zstd_sys::ZSTD_EndDirective;
+use zstd::zstd_safe::{CCtx, CParameter, DCtx, DParameter, InBuffer, OutBuffer, ResetDirective};
+
+/// Largest zstd window the encoder uses and the decoder accepts, as a
+/// power of two: 8 MiB, so a hostile stream cannot make the decoder hold
+/// more history than that.
+const MAX_WINDOW_LOG: u32 = 23;
+
+/// Output grows in steps of at most this much.
+const GROW: usize = 256 << 10;
+
+/// The compressing end of one stream.
+pub(crate) struct Packer {
+    cctx: CCtx<'static>,
+    level: i32,
+    window_log: u32,
+}
+
+impl std::fmt::Debug for Packer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packer").field("level", &self.level).finish_non_exhaustive()
+    }
+}
+
+impl Packer {
+    pub(crate) fn new(level: i32, window_log: u32) -> Packer {
+        let mut packer = Packer { cctx: CCtx::create(), level, window_log };
+        packer.reset();
+        packer
+    }
+
+    /// Starts a new stream: later output does not refer to earlier input.
+    pub(crate) fn reset(&mut self) {
+        let window_log = self.window_log.min(MAX_WINDOW_LOG);
+        let configured = self
+            .cctx
+            .reset(ResetDirective::SessionAndParameters)
+            .and_then(|_| self.cctx.set_parameter(CParameter::CompressionLevel(self.level)))
+            .and_then(|_| self.cctx.set_parameter(CParameter::WindowLog(window_log)));
+        configured.expect("valid zstd parameters");
+    }
+
+    /// Compresses `data` and flushes: the result decodes completely, given
+    /// every earlier result of this stream.
+    pub(crate) fn pack(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out: Vec<u8> = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()) + 64);
+        let mut input = InBuffer::around(data);
+        loop {
+            let len = out.len();
+            let mut output = OutBuffer::around_pos(&mut out, len);
+            let remaining = self
+                .cctx
+                .compress_stream2(&mut output, &mut input, ZSTD_EndDirective::ZSTD_e_flush)
+                .expect("compressing into memory cannot fail");
+            if remaining == 0 && input.pos() == data.len() {
+                return out;
+            }
+            out.reserve(GROW);
+        }
+    }
+}
+
+/// The decompressing end of one stream.
+pub(crate) struct Unpacker {
+    dctx: DCtx<'static>,
+}
+
+impl std::fmt::Debug for Unpacker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unpacker").finish_non_exhaustive()
+    }
+}
+
+impl Default for Unpacker {
+    fn default() -> Unpacker {
+        let mut unpacker = Unpacker { dctx: DCtx::create() };
+        unpacker.reset();
+        unpacker
+    }
+}
+
+impl Unpacker {
+    /// Starts a new stream.
+    pub(crate) fn reset(&mut self) {
+        let configured = self
+            .dctx
+            .reset(ResetDirective::SessionAndParameters)
+            .and_then(|_| self.dctx.set_parameter(DParameter::WindowLogMax(MAX_WINDOW_LOG)));
+        configured.expect("valid zstd parameters");
+    }
+
+    /// Decompresses one flushed piece of the stream, refusing output past
+    /// `limit` bytes. Memory grows with what is actually produced, not with
+    /// the limit.
+    pub(crate) fn unpack(&mut self, data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+        let over = || format!("decompresses to more than {limit} bytes");
+        let mut out: Vec<u8> = Vec::new();
+        let mut input = InBuffer::around(data);
+        loop {
+            if out.len() == out.capacity() {
+                // Room up to one byte past the limit, to notice going over.
+                out.reserve_exact((limit + 1 - out.len()).min(GROW.max(out.len())));
+            }
+            let len = out.len();
+            let full = {
+                let mut output = OutBuffer::around_pos(&mut out, len);
+                self.dctx
+                    .decompress_stream(&mut output, &mut input)
+                    .map_err(|code| zstd::zstd_safe::get_error_name(code).to_owned())?;
+                output.pos() == output.capacity()
+            };
+            if out.len() > limit {
+                return Err(over());
+            }
+            // All input taken and zstd stopped short of the room it had:
+            // everything flushed into this piece is out.
+            if input.pos() == data.len() && !full {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_refer_back_and_decode_in_order() {
+        let mut packer = Packer::new(3, 20);
+        let mut unpacker = Unpacker::default();
+        let line: Vec<u8> = (0..4000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let first = packer.pack(&line);
+        let second = packer.pack(&line);
+        assert!(second.len() * 10 < first.len(), "{} vs {}", second.len(), first.len());
+        assert_eq!(unpacker.unpack(&first, 4000).unwrap(), line);
+        assert_eq!(unpacker.unpack(&second, 4000).unwrap(), line);
+        assert_eq!(unpacker.unpack(&packer.pack(&[]), 0).unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn limits_and_garbage_are_refused() {
+        let mut packer = Packer::new(1, 19);
+        let piece = packer.pack(&[7; 10_000]);
+        assert!(Unpacker::default().unpack(&piece, 9_999).is_err());
+        assert_eq!(Unpacker::default().unpack(&piece, 10_000).unwrap().len(), 10_000);
+        assert!(Unpacker::default().unpack(&[1, 2, 3, 4, 5, 6, 7, 8], 100).is_err());
+        // A later piece needs the earlier ones.
+        let later = packer.pack(&[7; 10_000]);
+        let mut fresh = Unpacker::default();
+        assert!(fresh.unpack(&later, 10_000).is_err());
+    }
+}
