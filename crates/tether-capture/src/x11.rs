@@ -1,8 +1,8 @@
 //! The default backend: x11rb (pure Rust, `Send + Sync`, no C libraries).
 //!
 //! - **Pixels** come from MIT-SHM 1.2 `ShmGetImage` into a private memfd
-//!   segment (`shm.rs`): one round trip, no pixel data on the socket
-//!   (≈0.4 ms for 1920×1080). Without MIT-SHM, or when descriptors cannot be
+//!   segment (`shm.rs`) of 1 MiB, in strips of rows (eight round trips for
+//!   1920×1080), no pixel data on the socket. Without MIT-SHM, or when descriptors cannot be
 //!   passed (a TCP display), we fall back to plain `GetImage`, which streams
 //!   the image over the socket (≈20 ms for 1920×1080) and say so in a warning
 //!   and in [`Capturer::backend`] (`"x11-getimage"`).
@@ -80,7 +80,7 @@ impl X11Capturer {
         let mut cap = X11Capturer { x, shm: None, damage: None, first_wait: true, root_size: None };
         cap.root_size = Some(root_size);
         if want_shm {
-            match cap.attach_shm(root_bytes(root_size)) {
+            match cap.attach_shm(SEGMENT_BYTES) {
                 Ok(shm) => cap.shm = Some(shm),
                 Err(e) => tracing::warn!(
                     "MIT-SHM unavailable ({e}); capturing with plain GetImage, which is much slower"
@@ -152,32 +152,34 @@ impl X11Capturer {
         }
     }
 
+    /// Grabs `r` through the segment, in strips of as many rows as fit.
     fn grab_shm(&mut self, r: XRect) -> Result<Frame, CaptureError> {
-        let needed = r.bytes();
-        let too_small = self.shm.as_ref().is_some_and(|s| s.segment.len() < needed);
-        if too_small {
-            if let Some(old) = self.shm.take() {
-                // Errors (none expected) arrive as events and are ignored.
-                let _ = self.x.conn.shm_detach(old.seg);
-            }
-            let len = needed.max(self.root_size.map(root_bytes).unwrap_or(0));
-            self.shm = Some(self.attach_shm(len)?);
-        }
-        let Some(shm) = &self.shm else {
+        let row = usize::from(r.w) * 4;
+        let strip_rows = strip_rows(r.w).min(r.h);
+        // A row is at most 256 KiB (u16 width), so a strip always fits.
+        let Some(shm) =
+            self.shm.as_ref().filter(|s| s.segment.len() >= row * usize::from(strip_rows))
+        else {
             return Err(CaptureError::Backend("MIT-SHM segment missing".into()));
         };
+        let mut frame = Frame::solid(r.w.into(), r.h.into(), 0)?;
         let format = ImageFormat::Z_PIXMAP.into();
-        let cookie =
-            self.x.conn.shm_get_image(self.x.root, r.x, r.y, r.w, r.h, !0, format, shm.seg, 0);
-        let got = reply("MIT-SHM GetImage", cookie)?;
-        if got.size as usize != needed {
-            return Err(CaptureError::UnsupportedFormat(format!(
-                "GetImage of {}x{} returned {} bytes, expected {needed}",
-                r.w, r.h, got.size
-            )));
+        for top in (0..r.h).step_by(usize::from(strip_rows)) {
+            let rows = strip_rows.min(r.h - top);
+            let y = r.y + top as i16;
+            let cookie =
+                self.x.conn.shm_get_image(self.x.root, r.x, y, r.w, rows, !0, format, shm.seg, 0);
+            let got = reply("MIT-SHM GetImage", cookie)?;
+            let expected = row * usize::from(rows);
+            if got.size as usize != expected {
+                return Err(CaptureError::UnsupportedFormat(format!(
+                    "GetImage of {}x{rows} returned {} bytes, expected {expected}",
+                    r.w, got.size
+                )));
+            }
+            frame.put_bgrx_rows(top.into(), rows.into(), row, shm.segment.bytes(expected))?;
         }
-        let bytes = shm.segment.bytes(needed);
-        Ok(Frame::from_bgrx(r.w.into(), r.h.into(), usize::from(r.w) * 4, bytes)?)
+        Ok(frame)
     }
 
     fn grab_plain(&mut self, r: XRect) -> Result<Frame, CaptureError> {
@@ -347,14 +349,19 @@ impl XRect {
         };
         (r.w > 0 && r.h > 0).then_some(r)
     }
-
-    fn bytes(&self) -> usize {
-        usize::from(self.w) * usize::from(self.h) * 4
-    }
 }
 
-fn root_bytes((w, h): (u32, u32)) -> usize {
-    w as usize * h as usize * 4
+/// Bytes of the shared segment: grabs larger than this go in strips, so
+/// the agent does not keep a whole screen's worth of shared memory
+/// resident next to the frames it encodes (8 MiB at 1080p, 32 MiB at 4K).
+/// A strip of 1 MiB costs one extra round trip of a few tens of
+/// microseconds.
+const SEGMENT_BYTES: usize = 1 << 20;
+
+/// Rows per strip for a grab `width` pixels wide: at least one.
+fn strip_rows(width: u16) -> u16 {
+    let rows = SEGMENT_BYTES / (usize::from(width.max(1)) * 4);
+    rows.clamp(1, usize::from(u16::MAX)) as u16
 }
 
 /// Refuses screens whose pixels are not 32-bit little-endian BGRX.

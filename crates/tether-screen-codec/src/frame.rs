@@ -93,6 +93,41 @@ impl Frame {
         Ok(Frame { width, height, pixels })
     }
 
+    /// Overwrites `rows` rows from `y` down with BGRX bytes, rows
+    /// `stride` bytes apart: for captures that arrive in strips.
+    pub fn put_bgrx_rows(
+        &mut self,
+        y: u32,
+        rows: u32,
+        stride: usize,
+        bytes: &[u8],
+    ) -> Result<(), FrameError> {
+        let (width, height) = (self.width, self.height);
+        let row = width as usize * 4;
+        let needed = (rows as usize).checked_sub(1).map(|r| r * stride + row).unwrap_or(0);
+        if y.checked_add(rows).is_none_or(|end| end > height)
+            || stride < row
+            || bytes.len() < needed
+        {
+            return Err(FrameError::Short {
+                width,
+                height: rows,
+                stride,
+                needed,
+                got: bytes.len(),
+            });
+        }
+        let start = y as usize * width as usize;
+        let target = &mut self.pixels[start..start + rows as usize * width as usize];
+        for (line, out) in target.chunks_exact_mut(width as usize).enumerate() {
+            let from = &bytes[line * stride..line * stride + row];
+            for (p, b) in out.iter_mut().zip(from.chunks_exact(4)) {
+                *p = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+            }
+        }
+        Ok(())
+    }
+
     pub fn width(&self) -> u32 {
         self.width
     }
@@ -173,6 +208,13 @@ mod tests {
         assert!(Frame::from_bgrx(2, 2, 12, &bytes[..19]).is_err());
         assert!(Frame::from_bgrx(2, 2, 4, &bytes).is_err(), "stride shorter than a row");
         assert_eq!(Frame::solid(0, 5, 0), Err(FrameError::Size(0, 5)));
+        // The same picture in two strips of one row each.
+        let mut strips = Frame::solid(2, 2, 0x777777).unwrap();
+        strips.put_bgrx_rows(1, 1, 12, &bytes[12..]).unwrap();
+        strips.put_bgrx_rows(0, 1, 12, &bytes[..8]).unwrap();
+        assert_eq!(strips, f);
+        assert!(strips.put_bgrx_rows(1, 2, 12, &bytes).is_err(), "past the bottom");
+        assert!(strips.put_bgrx_rows(0, 2, 12, &bytes[..19]).is_err(), "short");
     }
 
     #[test]
