@@ -12,7 +12,10 @@
 //!   than fails when an extension is missing (plain `GetImage`, ~20 ms;
 //!   sleeping instead of DAMAGE; the whole root as one monitor);
 //! - the **scrap backend** ([`Backend::Scrap`], cargo feature `scrap`), kept
-//!   as a fallback with documented caveats (`scrap_backend.rs`);
+//!   on Linux as a fallback with documented caveats (`scrap_backend.rs`),
+//!   and the only backend on Windows and macOS (`scrap_native.rs`:
+//!   **unverified**, never compiled here; this project builds and tests on
+//!   Linux);
 //! - [`Synthetic`] frames, for tests and benchmarks without an X server.
 //!
 //! Everything is blocking and single-owner: the agent runs a capturer on a
@@ -20,13 +23,18 @@
 //! the X server panics.
 
 mod error;
+#[cfg(target_os = "linux")]
 mod shm;
 mod synthetic;
+#[cfg(target_os = "linux")]
 mod x11;
+#[cfg(target_os = "linux")]
 mod xconn;
 
-#[cfg(feature = "scrap")]
+#[cfg(all(target_os = "linux", feature = "scrap"))]
 mod scrap_backend;
+#[cfg(all(any(windows, target_os = "macos"), feature = "scrap"))]
+mod scrap_native;
 
 use std::fmt;
 use std::str::FromStr;
@@ -35,6 +43,7 @@ use std::time::Duration;
 pub use error::CaptureError;
 pub use synthetic::{Synthetic, SyntheticHandle};
 pub use tether_screen_codec::Frame;
+#[cfg(target_os = "linux")]
 pub use x11::X11Capturer;
 
 /// One monitor: a rectangle of the root window.
@@ -153,16 +162,43 @@ pub const SCRAP_AVAILABLE: bool = cfg!(feature = "scrap");
 /// them, without setting up capture (no shared memory, no damage object):
 /// for callers that only need the layout.
 pub fn list_monitors(display: Option<&str>) -> Result<Vec<MonitorInfo>, CaptureError> {
+    platform_monitors(display)
+}
+
+#[cfg(target_os = "linux")]
+fn platform_monitors(display: Option<&str>) -> Result<Vec<MonitorInfo>, CaptureError> {
     xconn::XConn::connect(display)?.monitors()
+}
+
+#[cfg(all(any(windows, target_os = "macos"), feature = "scrap"))]
+fn platform_monitors(_display: Option<&str>) -> Result<Vec<MonitorInfo>, CaptureError> {
+    scrap_native::monitors()
+}
+
+#[cfg(not(any(target_os = "linux", all(any(windows, target_os = "macos"), feature = "scrap"))))]
+fn platform_monitors(_display: Option<&str>) -> Result<Vec<MonitorInfo>, CaptureError> {
+    Err(CaptureError::NotBuilt("scrap"))
 }
 
 /// Opens a capturer on `display` (`None`: `$DISPLAY`).
 pub fn open(backend: Backend, display: Option<&str>) -> Result<Box<dyn Capturer>, CaptureError> {
     match backend {
+        #[cfg(target_os = "linux")]
         Backend::X11 => Ok(Box::new(X11Capturer::connect(display)?)),
-        #[cfg(feature = "scrap")]
+        #[cfg(not(target_os = "linux"))]
+        Backend::X11 => Err(CaptureError::NotBuilt("x11")),
+        #[cfg(all(target_os = "linux", feature = "scrap"))]
         Backend::Scrap => Ok(Box::new(scrap_backend::ScrapCapturer::connect(display)?)),
-        #[cfg(not(feature = "scrap"))]
+        // Unverified: never compiled here (see scrap_native.rs).
+        #[cfg(all(any(windows, target_os = "macos"), feature = "scrap"))]
+        Backend::Scrap => {
+            let _ = display;
+            Ok(Box::new(scrap_native::ScrapCapturer::open()?))
+        }
+        #[cfg(not(all(
+            feature = "scrap",
+            any(target_os = "linux", windows, target_os = "macos")
+        )))]
         Backend::Scrap => Err(CaptureError::NotBuilt("scrap")),
     }
 }

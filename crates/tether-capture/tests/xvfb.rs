@@ -2,6 +2,8 @@
 //! display and kills it when done. A missing Xvfb, xrandr or xdotool fails
 //! the test with the package to install; nothing is skipped.
 
+#![cfg(target_os = "linux")]
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
