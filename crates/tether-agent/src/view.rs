@@ -374,7 +374,13 @@ fn capture_loop(
             let captured_at = Instant::now();
             let encoded = if dirty {
                 dirty = false;
-                let frame = match capturer.grab(&monitor) {
+                // The encoder's spare frame buffer is reused: streaming
+                // allocates no frames, so the agent's memory stays flat.
+                let grabbed = match encoder.take_spare() {
+                    Some(spare) => capturer.grab_into(&monitor, spare),
+                    None => capturer.grab(&monitor),
+                };
+                let frame = match grabbed {
                     Ok(frame) => frame,
                     Err(CaptureError::MonitorGone { .. }) => {
                         last_layout = Instant::now() - LAYOUT_CHECK;

@@ -111,6 +111,14 @@ pub trait Capturer: Send {
     /// it no longer fits the screen: list the monitors again.
     fn grab(&mut self, monitor: &MonitorInfo) -> Result<Frame, CaptureError>;
 
+    /// Like [`Capturer::grab`], reusing `buffer`'s memory when it has the
+    /// monitor's size (its pixels are all overwritten). Backends that
+    /// cannot reuse it grab as usual.
+    fn grab_into(&mut self, monitor: &MonitorInfo, buffer: Frame) -> Result<Frame, CaptureError> {
+        drop(buffer);
+        self.grab(monitor)
+    }
+
     /// Blocks up to `timeout` for the screen to change since the previous
     /// call. `Ok(true)`: changed, or may have (the first call after opening
     /// always says so). `Ok(false)`: timed out with no change.

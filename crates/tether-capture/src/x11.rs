@@ -1,8 +1,8 @@
 //! The default backend: x11rb (pure Rust, `Send + Sync`, no C libraries).
 //!
 //! - **Pixels** come from MIT-SHM 1.2 `ShmGetImage` into a private memfd
-//!   segment (`shm.rs`) of 1 MiB, in strips of rows (eight round trips for
-//!   1920×1080), no pixel data on the socket. Without MIT-SHM, or when descriptors cannot be
+//!   segments (`shm.rs`) of 1 MiB each, in strips of rows with two
+//!   requests in flight (eight for 1920×1080), no pixel data on the socket. Without MIT-SHM, or when descriptors cannot be
 //!   passed (a TCP display), we fall back to plain `GetImage`, which streams
 //!   the image over the socket (≈20 ms for 1920×1080) and say so in a warning
 //!   and in [`Capturer::backend`] (`"x11-getimage"`).
@@ -38,8 +38,9 @@ pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(33);
 /// Screen capture over an X11 connection (see the module docs).
 pub struct X11Capturer {
     x: XConn,
-    /// `Some` when MIT-SHM with descriptor passing works.
-    shm: Option<Shm>,
+    /// Two segments when MIT-SHM with descriptor passing works: the server
+    /// fills one while we read the other.
+    shm: Option<[Shm; 2]>,
     damage: Option<damage::Damage>,
     first_wait: bool,
     /// Cached root size; `None` after a RandR event made it stale.
@@ -80,7 +81,10 @@ impl X11Capturer {
         let mut cap = X11Capturer { x, shm: None, damage: None, first_wait: true, root_size: None };
         cap.root_size = Some(root_size);
         if want_shm {
-            match cap.attach_shm(SEGMENT_BYTES) {
+            match cap
+                .attach_shm(SEGMENT_BYTES)
+                .and_then(|a| Ok([a, cap.attach_shm(SEGMENT_BYTES)?]))
+            {
                 Ok(shm) => cap.shm = Some(shm),
                 Err(e) => tracing::warn!(
                     "MIT-SHM unavailable ({e}); capturing with plain GetImage, which is much slower"
@@ -152,23 +156,41 @@ impl X11Capturer {
         }
     }
 
-    /// Grabs `r` through the segment, in strips of as many rows as fit.
-    fn grab_shm(&mut self, r: XRect) -> Result<Frame, CaptureError> {
+    /// Grabs `r` through the segments in strips of as many rows as fit,
+    /// two requests in flight: the server copies the next strip into one
+    /// segment while we convert the last one from the other.
+    fn grab_shm(&mut self, r: XRect, buffer: Option<Frame>) -> Result<Frame, CaptureError> {
         let row = usize::from(r.w) * 4;
         let strip_rows = strip_rows(r.w).min(r.h);
         // A row is at most 256 KiB (u16 width), so a strip always fits.
-        let Some(shm) =
-            self.shm.as_ref().filter(|s| s.segment.len() >= row * usize::from(strip_rows))
+        let Some(shm) = self
+            .shm
+            .as_ref()
+            .filter(|s| s.iter().all(|s| s.segment.len() >= row * usize::from(strip_rows)))
         else {
             return Err(CaptureError::Backend("MIT-SHM segment missing".into()));
         };
-        let mut frame = Frame::solid(r.w.into(), r.h.into(), 0)?;
+        let strips: Vec<(u16, u16)> = (0..r.h)
+            .step_by(usize::from(strip_rows))
+            .map(|top| (top, strip_rows.min(r.h - top)))
+            .collect();
         let format = ImageFormat::Z_PIXMAP.into();
-        for top in (0..r.h).step_by(usize::from(strip_rows)) {
-            let rows = strip_rows.min(r.h - top);
-            let y = r.y + top as i16;
-            let cookie =
-                self.x.conn.shm_get_image(self.x.root, r.x, y, r.w, rows, !0, format, shm.seg, 0);
+        let conn = &self.x.conn;
+        let request = |i: usize| {
+            let (top, rows) = strips[i];
+            let seg = shm[i % 2].seg;
+            conn.shm_get_image(self.x.root, r.x, r.y + top as i16, r.w, rows, !0, format, seg, 0)
+        };
+        // Every row is overwritten below, so a buffer of the right size is
+        // as good as a new frame.
+        let mut frame = match buffer {
+            Some(b) if (b.width(), b.height()) == (r.w.into(), r.h.into()) => b,
+            _ => Frame::solid(r.w.into(), r.h.into(), 0)?,
+        };
+        let mut in_flight = std::collections::VecDeque::new();
+        in_flight.extend((0..strips.len().min(2)).map(request));
+        for (i, &(top, rows)) in strips.iter().enumerate() {
+            let cookie = in_flight.pop_front().expect("one request per strip");
             let got = reply("MIT-SHM GetImage", cookie)?;
             let expected = row * usize::from(rows);
             if got.size as usize != expected {
@@ -177,9 +199,43 @@ impl X11Capturer {
                     r.w, got.size
                 )));
             }
-            frame.put_bgrx_rows(top.into(), rows.into(), row, shm.segment.bytes(expected))?;
+            frame.put_bgrx_rows(
+                top.into(),
+                rows.into(),
+                row,
+                shm[i % 2].segment.bytes(expected),
+            )?;
+            // Only now may the server overwrite this segment.
+            if i + 2 < strips.len() {
+                in_flight.push_back(request(i + 2));
+            }
         }
         Ok(frame)
+    }
+
+    /// A grab, into `buffer` when it has the monitor's size.
+    fn grab_reusing(
+        &mut self,
+        monitor: &MonitorInfo,
+        buffer: Option<Frame>,
+    ) -> Result<Frame, CaptureError> {
+        let gone = CaptureError::MonitorGone { index: monitor.index };
+        let Some(rect) = XRect::of(monitor) else { return Err(gone) };
+        let (w, h) = self.current_root_size()?;
+        if !monitor.fits(w, h) {
+            // The cached size may be stale: ask once before giving up.
+            self.root_size = None;
+            let (w, h) = self.current_root_size()?;
+            if !monitor.fits(w, h) {
+                return Err(gone);
+            }
+        }
+        let result =
+            if self.shm.is_some() { self.grab_shm(rect, buffer) } else { self.grab_plain(rect) };
+        result.map_err(|e| match e {
+            CaptureError::Protocol(_) => self.explain_failure(monitor, e),
+            other => other,
+        })
     }
 
     fn grab_plain(&mut self, r: XRect) -> Result<Frame, CaptureError> {
@@ -231,24 +287,12 @@ impl Capturer for X11Capturer {
     }
 
     fn grab(&mut self, monitor: &MonitorInfo) -> Result<Frame, CaptureError> {
-        let gone = CaptureError::MonitorGone { index: monitor.index };
-        let Some(rect) = XRect::of(monitor) else { return Err(gone) };
-        let (w, h) = self.current_root_size()?;
-        if !monitor.fits(w, h) {
-            // The cached size may be stale: ask once before giving up.
-            self.root_size = None;
-            let (w, h) = self.current_root_size()?;
-            if !monitor.fits(w, h) {
-                return Err(gone);
-            }
-        }
-        let result = if self.shm.is_some() { self.grab_shm(rect) } else { self.grab_plain(rect) };
-        result.map_err(|e| match e {
-            CaptureError::Protocol(_) => self.explain_failure(monitor, e),
-            other => other,
-        })
+        self.grab_reusing(monitor, None)
     }
 
+    fn grab_into(&mut self, monitor: &MonitorInfo, buffer: Frame) -> Result<Frame, CaptureError> {
+        self.grab_reusing(monitor, Some(buffer))
+    }
     fn wait_for_damage(&mut self, timeout: Duration) -> Result<bool, CaptureError> {
         let Some(damage) = self.damage else {
             if self.first_wait {
@@ -297,7 +341,7 @@ impl Capturer for X11Capturer {
 impl Drop for X11Capturer {
     fn drop(&mut self) {
         // Best effort: the server frees both when the connection closes.
-        if let Some(shm) = self.shm.take() {
+        for shm in self.shm.take().into_iter().flatten() {
             let _ = self.x.conn.shm_detach(shm.seg);
         }
         if let Some(damage) = self.damage.take() {
@@ -351,11 +395,11 @@ impl XRect {
     }
 }
 
-/// Bytes of the shared segment: grabs larger than this go in strips, so
-/// the agent does not keep a whole screen's worth of shared memory
-/// resident next to the frames it encodes (8 MiB at 1080p, 32 MiB at 4K).
-/// A strip of 1 MiB costs one extra round trip of a few tens of
-/// microseconds.
+/// Bytes of each of the two shared segments: grabs larger than this go in
+/// strips, so the agent does not keep a whole screen's worth of shared
+/// memory resident next to the frames it encodes (8 MiB at 1080p, 32 MiB
+/// at 4K). With two strips in flight, a 1080p grab takes about as long as
+/// one whole-screen request did.
 const SEGMENT_BYTES: usize = 1 << 20;
 
 /// Rows per strip for a grab `width` pixels wide: at least one.

@@ -22,6 +22,9 @@ const PIXELS: Settings = Settings { level: 1, window_log: 17, table_log: 0 };
 #[derive(Debug)]
 pub struct Encoder {
     previous: Option<Frame>,
+    /// The frame before `previous`, kept so the caller can capture into
+    /// its buffer instead of allocating one per frame.
+    spare: Option<Frame>,
     /// The streams were reset and no update has said so yet.
     fresh: bool,
     shapes: Packer,
@@ -32,6 +35,7 @@ impl Default for Encoder {
     fn default() -> Encoder {
         Encoder {
             previous: None,
+            spare: None,
             fresh: true,
             shapes: Packer::new(SHAPES),
             pixels: Packer::new(PIXELS),
@@ -53,9 +57,16 @@ impl Encoder {
         self.pixels.reset();
     }
 
+    /// A frame-sized buffer to capture the next frame into (its pixels are
+    /// stale), if the encoder has one: with it, streaming allocates no
+    /// frames at all.
+    pub fn take_spare(&mut self) -> Option<Frame> {
+        self.spare.take()
+    }
+
     /// The update that turns the viewer's frame into `frame`. Takes the
-    /// frame, which becomes the new reference: the encoder holds one frame
-    /// between updates and two while encoding.
+    /// frame, which becomes the new reference: the encoder holds two frames
+    /// (the reference and a spare, see [`Encoder::take_spare`]).
     pub fn encode(&mut self, frame: Frame) -> Update {
         let (width, height) = (frame.width(), frame.height());
         let mut ops = Vec::new();
@@ -68,6 +79,7 @@ impl Encoder {
             }
         };
         let Some(area) = scroll::changed_box(&reference, &frame) else {
+            self.spare = Some(reference);
             self.previous = Some(frame);
             return Update { width, height, fresh: self.fresh, ..Update::default() };
         };
@@ -108,7 +120,7 @@ impl Encoder {
                 ops.push(op);
             }
         }
-        drop(reference);
+        self.spare = Some(reference);
         self.previous = Some(frame);
         let mut shapes = bincode::serde::encode_to_vec(&ops, bincode::config::standard())
             .expect("operations always encode");
