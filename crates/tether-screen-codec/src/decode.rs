@@ -102,10 +102,10 @@ impl Decoder {
             }
             return Ok(Contents::default());
         }
-        // Every tile once, plus a copy per tile row: the encoder never sends
-        // more.
+        // Every tile once, plus a copy per tile (moved windows) and two per
+        // tile row (scrolls): the encoder never sends more.
         let tiles = (width.div_ceil(TILE) as usize) * (height.div_ceil(TILE) as usize);
-        let max_ops = tiles + height.div_ceil(TILE) as usize * 2 + 16;
+        let max_ops = tiles * 2 + height.div_ceil(TILE) as usize * 2 + 16;
         let area = width as usize * height as usize;
         let shapes_limit = 8 + max_ops * MAX_OP_BYTES + area.div_ceil(2);
         let shapes = self.shapes.unpack(&update.shapes, shapes_limit).map_err(DecodeError::Data)?;

@@ -4,7 +4,7 @@ use crate::frame::{Frame, Rect};
 use crate::ops::{Op, pack_palette};
 use crate::pack::{Packer, Settings};
 use crate::predict::{self, Predictor};
-use crate::{MAX_PALETTE, TILE, Update, scroll};
+use crate::{MAX_PALETTE, TILE, Update, moves, scroll};
 
 /// The shapes stream (operations and palette indices: text) carries
 /// kilobytes per update, so a middle level is cheap; its 512 KiB window
@@ -27,6 +27,8 @@ pub struct Encoder {
     spare: Option<Frame>,
     /// The streams were reset and no update has said so yet.
     fresh: bool,
+    /// Where the last update changed the frame.
+    last_area: Option<Rect>,
     shapes: Packer,
     pixels: Packer,
 }
@@ -37,6 +39,7 @@ impl Default for Encoder {
             previous: None,
             spare: None,
             fresh: true,
+            last_area: None,
             shapes: Packer::new(SHAPES),
             pixels: Packer::new(PIXELS),
         }
@@ -86,7 +89,15 @@ impl Encoder {
         // Scrolls first, applied to the reference as the decoder will.
         // They stay inside the changed area, so tiles outside it still
         // match.
-        for op in scroll::detect(&reference, &frame, area) {
+        let mut copies = scroll::detect(&reference, &frame, area);
+        // An area that changes in place update after update is content
+        // (video, an animation), not a window being dragged, whose old and
+        // new places move with it: spare it the search.
+        if copies.is_empty() && self.last_area != Some(area) {
+            copies = moves::detect(&reference, &frame, area);
+        }
+        self.last_area = Some(area);
+        for op in copies {
             if let Op::Copy { rect, dx, dy } = &op {
                 reference.move_rect(rect, *dx, *dy);
             }

@@ -6,7 +6,9 @@
 //!
 //! 1. detects vertical scrolling (rows of the new frame found shifted in
 //!    the old one) and sends it as [`Op::Copy`] operations, so a scrolling
-//!    terminal costs a few bytes instead of a repaint;
+//!    terminal costs a few bytes instead of a repaint; failing that, a
+//!    block moved in any direction (a dragged window) is looked for and
+//!    sent as copies too;
 //! 2. compares the result with the new frame in 64×64 tiles;
 //! 3. sends each changed tile the cheapest fitting way: [`Op::Fill`] for
 //!    one colour, [`Op::Palette`] for up to 16 colours (text, packed
@@ -37,6 +39,7 @@ mod encode;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+mod moves;
 mod ops;
 mod pack;
 mod predict;

@@ -123,6 +123,37 @@ fn scrolling_down_around_a_fixed_bar_is_bit_exact() {
     }
 }
 
+/// A desktop with a "window" (title bar and noisy contents) at `at`.
+fn desktop_with_window(at: (u32, u32)) -> Frame {
+    let mut f = Frame::solid(800, 600, 0x3A6EA5).unwrap();
+    let window = Rect { x: at.0, y: at.1, w: 260, h: 190 };
+    noise(&mut f, window, 7);
+    f.fill(Rect { h: 24, ..window }, 0x1F3F7F);
+    f
+}
+
+#[test]
+fn a_dragged_window_is_sent_as_copies_in_every_direction() {
+    // Diagonal, left, up-left by a few pixels (source and destination
+    // overlap, so in-place order matters), then right.
+    let places = [(100, 100), (340, 260), (120, 260), (113, 255), (400, 255)];
+    let frames: Vec<Frame> = places.iter().map(|&at| desktop_with_window(at)).collect();
+    let updates = roundtrip(&frames);
+    let first = wire_size(&updates[0].0);
+    for (i, pair) in places.windows(2).enumerate() {
+        let (dx, dy) = (pair[1].0 as i32 - pair[0].0 as i32, pair[1].1 as i32 - pair[0].1 as i32);
+        let (update, ops) = &updates[i + 1];
+        assert!(
+            ops.iter()
+                .any(|op| matches!(op, Op::Copy { dx: x, dy: y, .. } if (*x, *y) == (dx, dy))),
+            "move {i} by ({dx}, {dy}): {ops:?}"
+        );
+        // The noise inside the window is incompressible: a repaint would
+        // cost about as much as the first frame.
+        assert!(wire_size(update) * 4 < first, "move {i}: {} vs {first} bytes", wire_size(update));
+    }
+}
+
 #[test]
 fn text_seen_before_costs_a_reference() {
     // The same text block repainted lower down: the shapes stream finds it
