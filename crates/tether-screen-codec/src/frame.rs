@@ -70,27 +70,9 @@ impl Frame {
         stride: usize,
         bytes: &[u8],
     ) -> Result<Frame, FrameError> {
-        check_size(width, height)?;
-        let row = width as usize * 4;
-        let needed = stride.checked_mul(height as usize - 1).and_then(|n| n.checked_add(row));
-        match needed {
-            Some(needed) if stride >= row && bytes.len() >= needed => {}
-            _ => {
-                return Err(FrameError::Short {
-                    width,
-                    height,
-                    stride,
-                    needed: needed.unwrap_or(usize::MAX),
-                    got: bytes.len(),
-                });
-            }
-        }
-        let mut pixels = Vec::with_capacity(width as usize * height as usize);
-        for y in 0..height as usize {
-            let line = &bytes[y * stride..y * stride + row];
-            pixels.extend(line.chunks_exact(4).map(|p| u32::from_le_bytes([p[0], p[1], p[2], 0])));
-        }
-        Ok(Frame { width, height, pixels })
+        let mut frame = Frame::solid(width, height, 0)?;
+        frame.put_bgrx_rows(0, height, stride, bytes)?;
+        Ok(frame)
     }
 
     /// Overwrites `rows` rows from `y` down with BGRX bytes, rows
@@ -104,18 +86,22 @@ impl Frame {
     ) -> Result<(), FrameError> {
         let (width, height) = (self.width, self.height);
         let row = width as usize * 4;
-        let needed = (rows as usize).checked_sub(1).map(|r| r * stride + row).unwrap_or(0);
-        if y.checked_add(rows).is_none_or(|end| end > height)
-            || stride < row
-            || bytes.len() < needed
-        {
-            return Err(FrameError::Short {
-                width,
-                height: rows,
-                stride,
-                needed,
-                got: bytes.len(),
-            });
+        let needed = match (rows as usize).checked_sub(1) {
+            Some(r) => stride.checked_mul(r).and_then(|n| n.checked_add(row)),
+            None => Some(0),
+        };
+        let fits = y.checked_add(rows).is_some_and(|end| end <= height);
+        match needed {
+            Some(needed) if fits && stride >= row && bytes.len() >= needed => {}
+            _ => {
+                return Err(FrameError::Short {
+                    width,
+                    height: rows,
+                    stride,
+                    needed: needed.unwrap_or(usize::MAX),
+                    got: bytes.len(),
+                });
+            }
         }
         let start = y as usize * width as usize;
         let target = &mut self.pixels[start..start + rows as usize * width as usize];

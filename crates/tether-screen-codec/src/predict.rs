@@ -101,19 +101,30 @@ fn unzigzag(byte: u8) -> i32 {
 
 const SHIFTS: [u32; 3] = [16, 8, 0];
 
+/// Calls `out` with the residual bytes of one row (red, green, blue per
+/// pixel), `above` being the row before it.
+#[inline(always)]
+fn row_residuals(
+    predictor: Predictor,
+    row: &[u32],
+    above: Option<&[u32]>,
+    mut out: impl FnMut(u8),
+) {
+    for (x, &p) in row.iter().enumerate() {
+        let guess = predict(predictor, row, above, x);
+        for shift in SHIFTS {
+            out(zigzag(channel(p, shift) - channel(guess, shift)));
+        }
+    }
+}
+
 /// Appends the residuals of `rect` under `predictor` to `out`: three bytes
 /// (red, green, blue) per pixel, row by row.
 pub(crate) fn residuals(frame: &Frame, rect: &Rect, predictor: Predictor, out: &mut Vec<u8>) {
     out.reserve(rect.area() as usize * 3);
     for r in 0..rect.h {
-        let row = frame.row(rect, r);
         let above = (r > 0).then(|| frame.row(rect, r - 1));
-        for (x, &p) in row.iter().enumerate() {
-            let guess = predict(predictor, row, above, x);
-            for shift in SHIFTS {
-                out.push(zigzag(channel(p, shift) - channel(guess, shift)));
-            }
-        }
+        row_residuals(predictor, frame.row(rect, r), above, |b| out.push(b));
     }
 }
 
@@ -123,13 +134,8 @@ pub(crate) fn choose(frame: &Frame, rect: &Rect) -> Predictor {
     let cost = |predictor| -> u64 {
         let mut sum = 0;
         for r in (1..rect.h).step_by(SAMPLE_STEP as usize) {
-            let (row, above) = (frame.row(rect, r), frame.row(rect, r - 1));
-            for (x, &p) in row.iter().enumerate() {
-                let guess = predict(predictor, row, Some(above), x);
-                for shift in SHIFTS {
-                    sum += u64::from(zigzag(channel(p, shift) - channel(guess, shift)));
-                }
-            }
+            let above = Some(frame.row(rect, r - 1));
+            row_residuals(predictor, frame.row(rect, r), above, |b| sum += u64::from(b));
         }
         sum
     };
