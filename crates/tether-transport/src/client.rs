@@ -63,13 +63,7 @@ impl Client {
                 .map_err(|source| TransportError::Handshake { target: target.clone(), source })?;
             Ok(Client { conn, welcome, target: target.clone() })
         };
-        tokio::time::timeout(timeout, attempt).await.unwrap_or_else(|_| {
-            Err(TransportError::Timeout {
-                target: target.clone(),
-                what: "connecting and greeting the agent",
-                after: timeout,
-            })
-        })
+        within(&target, timeout, "connecting and greeting the agent", attempt).await
     }
 
     /// Opens a stream and writes `request` on it; the caller finishes the
@@ -89,6 +83,32 @@ impl Client {
         Ok((send, recv))
     }
 
+    /// Reads the agent's reply on a request stream. An error reply becomes
+    /// [`TransportError::Agent`]; when the read fails because the agent
+    /// closed the connection, its close reason says more than "stream
+    /// ended".
+    async fn read_reply(&self, recv: &mut RecvStream) -> Result<Response, TransportError> {
+        match framed::read_message::<Response, MAX_RESPONSE_FRAME>(recv).await {
+            Ok(Response::Error(reply)) => {
+                Err(TransportError::Agent { target: self.target.clone(), reply })
+            }
+            Ok(response) => Ok(response),
+            Err(e) => Err(match self.conn.close_reason() {
+                Some(reason) => TransportError::from_connection(&self.target, &reason),
+                None => TransportError::from_frame(&self.target, e),
+            }),
+        }
+    }
+
+    /// A reply that does not answer `what` was asked.
+    fn unexpected(&self, what: &str) -> TransportError {
+        let reason = format!("unexpected reply to {what}");
+        TransportError::from_frame(
+            &self.target,
+            FrameIoError::Frame(tether_proto::FrameError::Malformed(reason)),
+        )
+    }
+
     /// Sends one request on its own stream and waits for the response.
     ///
     /// An error reply from the agent comes back as [`TransportError::Agent`].
@@ -100,27 +120,10 @@ impl Client {
         let target = &self.target;
         let exchange = async {
             let (mut send, mut recv) = self.open_request(request).await?;
-            let frame_err = |e| TransportError::from_frame(target, e);
-            send.finish().map_err(|e| frame_err(e.into()))?;
-            let response = framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await;
-            match response {
-                Ok(Response::Error(reply)) => {
-                    Err(TransportError::Agent { target: target.clone(), reply })
-                }
-                Ok(response) => Ok(response),
-                Err(e) => Err(match self.conn.close_reason() {
-                    Some(reason) => TransportError::from_connection(target, &reason),
-                    None => frame_err(e),
-                }),
-            }
+            send.finish().map_err(|e| TransportError::from_frame(target, e.into()))?;
+            self.read_reply(&mut recv).await
         };
-        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
-            Err(TransportError::Timeout {
-                target: target.clone(),
-                what: "waiting for the agent's reply",
-                after: timeout,
-            })
-        })
+        within(target, timeout, "waiting for the agent's reply", exchange).await
     }
 
     /// Opens a view stream: sends `Request::View` and waits for the agent's
@@ -134,28 +137,13 @@ impl Client {
         let target = &self.target;
         let exchange = async {
             let (send, mut recv) = self.open_request(request).await?;
-            let frame_err = |e| TransportError::from_frame(target, e);
-            match framed::read_message::<Response, MAX_RESPONSE_FRAME>(&mut recv).await {
-                Ok(Response::Viewing(start)) => Ok((*start, send, recv)),
-                Ok(Response::Error(reply)) => {
-                    Err(TransportError::Agent { target: target.clone(), reply })
-                }
-                Ok(_) => Err(frame_err(FrameIoError::Frame(tether_proto::FrameError::Malformed(
-                    "unexpected reply to a view request".into(),
-                )))),
-                Err(e) => Err(match self.conn.close_reason() {
-                    Some(reason) => TransportError::from_connection(target, &reason),
-                    None => frame_err(e),
-                }),
+            match self.read_reply(&mut recv).await? {
+                Response::Viewing(start) => Ok((*start, send, recv)),
+                _ => Err(self.unexpected("a view request")),
             }
         };
-        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
-            Err(TransportError::Timeout {
-                target: target.clone(),
-                what: "waiting for the agent to start the view (a consent prompt may be open)",
-                after: timeout,
-            })
-        })
+        let what = "waiting for the agent to start the view (a consent prompt may be open)";
+        within(target, timeout, what, exchange).await
     }
 
     /// Sends `bytes` bytes to the agent and returns how long the agent saw
@@ -188,19 +176,11 @@ impl Client {
                 Ok(Response::Error(reply)) => {
                     Err(TransportError::Agent { target: target.clone(), reply })
                 }
-                Ok(_) => Err(frame_err(FrameIoError::Frame(tether_proto::FrameError::Malformed(
-                    "unexpected reply to an upload".into(),
-                )))),
+                Ok(_) => Err(self.unexpected("an upload")),
                 Err(e) => Err(frame_err(e)),
             }
         };
-        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
-            Err(TransportError::Timeout {
-                target: target.clone(),
-                what: "uploading to the agent",
-                after: timeout,
-            })
-        })
+        within(target, timeout, "uploading to the agent", exchange).await
     }
 
     /// Asks the agent for `bytes` bytes and returns how long they took from
@@ -222,13 +202,7 @@ impl Client {
                     Ok(Response::Error(reply)) => {
                         return Err(TransportError::Agent { target: target.clone(), reply });
                     }
-                    Ok(_) => {
-                        return Err(frame_err(FrameIoError::Frame(
-                            tether_proto::FrameError::Malformed(
-                                "unexpected reply to a download".into(),
-                            ),
-                        )));
-                    }
+                    Ok(_) => return Err(self.unexpected("a download")),
                     Err(e) => return Err(frame_err(e)),
                 };
             let start = Instant::now();
@@ -243,13 +217,7 @@ impl Client {
             }
             Ok(start.elapsed())
         };
-        tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| {
-            Err(TransportError::Timeout {
-                target: target.clone(),
-                what: "downloading from the agent",
-                after: timeout,
-            })
-        })
+        within(target, timeout, "downloading from the agent", exchange).await
     }
 
     /// What the agent said when it accepted the session.
@@ -271,4 +239,17 @@ impl Client {
     pub fn close(&self) {
         self.conn.close(VarInt::from_u32(close::NORMAL), b"done");
     }
+}
+
+/// Runs `work`, failing with [`TransportError::Timeout`] (naming `what`)
+/// if it takes longer than `timeout`.
+async fn within<T>(
+    target: &str,
+    timeout: Duration,
+    what: &'static str,
+    work: impl Future<Output = Result<T, TransportError>>,
+) -> Result<T, TransportError> {
+    tokio::time::timeout(timeout, work).await.unwrap_or_else(|_| {
+        Err(TransportError::Timeout { target: target.to_owned(), what, after: timeout })
+    })
 }
