@@ -193,6 +193,19 @@ fn check_pattern(server: &Xvfb, cap: &mut dyn Capturer) {
     );
 }
 
+/// A 20x40 monitor at (300, 300), inside the 640x480 root.
+fn inner_monitor(index: u32) -> MonitorInfo {
+    MonitorInfo {
+        index,
+        name: "inner".into(),
+        x: 300,
+        y: 300,
+        width: 20,
+        height: 40,
+        primary: false,
+    }
+}
+
 #[test]
 fn grabs_are_pixel_exact_over_shm() {
     let server = Xvfb::start(640, 480);
@@ -200,16 +213,7 @@ fn grabs_are_pixel_exact_over_shm() {
     assert_eq!(cap.backend(), "x11-shm");
     check_pattern(&server, cap.as_mut());
     // A monitor inside the root: a sub-rectangle of the same pattern.
-    let inner = MonitorInfo {
-        index: 7,
-        name: "inner".into(),
-        x: 300,
-        y: 300,
-        width: 20,
-        height: 40,
-        primary: false,
-    };
-    let frame = cap.grab(&inner).unwrap();
+    let frame = cap.grab(&inner_monitor(7)).unwrap();
     for y in 0..40 {
         for x in 0..20 {
             assert_eq!(frame.pixel(x, y), pattern_at(300 + x, 300 + y), "at ({x}, {y})");
@@ -233,16 +237,7 @@ fn grabs_are_pixel_exact_through_scrap() {
     assert_eq!(cap.backend(), "scrap");
     check_pattern(&server, cap.as_mut());
     // Another rectangle re-creates scrap's capturer.
-    let inner = MonitorInfo {
-        index: 1,
-        name: "inner".into(),
-        x: 300,
-        y: 300,
-        width: 20,
-        height: 40,
-        primary: false,
-    };
-    let frame = cap.grab(&inner).unwrap();
+    let frame = cap.grab(&inner_monitor(1)).unwrap();
     assert_eq!(frame.pixel(6, 11), 0xFFFFFF);
     assert_eq!(frame.pixel(0, 0), 0x123456);
     assert!(matches!(cap.wait_for_damage(Duration::from_secs(5)), Ok(true)));
