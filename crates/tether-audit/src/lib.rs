@@ -13,6 +13,7 @@
 //! This crate knows nothing of the network or the protocol: the agent fills
 //! in [`Record`]s from its own types.
 
+pub mod chain;
 mod read;
 
 use std::fs::{self, File, OpenOptions};
@@ -51,6 +52,11 @@ pub struct Record {
     pub outcome: String,
     /// Why, for anything but `ok`; free text.
     pub detail: String,
+    /// The BLAKE3 hash of the log line before this one ([`chain`]): empty
+    /// for the first record of a chain, absent in records written before
+    /// the chain existed. Set by [`AuditLog::append`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 
 impl Record {
@@ -72,6 +78,7 @@ impl Record {
             args: String::new(),
             outcome: String::new(),
             detail: String::new(),
+            prev: None,
         }
     }
 }
@@ -108,6 +115,7 @@ impl Record {
             args: e.args,
             outcome: e.outcome,
             detail: e.detail,
+            prev: None,
         }
     }
 
@@ -169,9 +177,10 @@ pub enum AuditError {
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
-    /// Serialises appends so concurrent sessions never interleave inside a
+    /// The link to the last line written (the chain's head). The lock also
+    /// serialises appends so concurrent sessions never interleave inside a
     /// line and fsyncs do not pile up on the same file.
-    write_lock: Mutex<()>,
+    head: Mutex<String>,
 }
 
 /// Mode for a newly created log: the agent writes, its group (admins) reads.
@@ -190,7 +199,15 @@ impl AuditLog {
         let file = open_append(&path).map_err(io)?;
         file.sync_all().map_err(io)?;
         sync_parent(&path).map_err(io)?;
-        Ok(AuditLog { path, write_lock: Mutex::new(()) })
+        let head =
+            chain::last_line(&path).map_err(io)?.map_or_else(String::new, |l| chain::link(&l));
+        Ok(AuditLog { path, head: Mutex::new(head) })
+    }
+
+    /// The link to the last record written: logged by the agent when it
+    /// stops, so records cut from the end of the log can be noticed.
+    pub fn head(&self) -> String {
+        self.head.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -201,11 +218,15 @@ impl AuditLog {
     ///
     /// This blocks on disk I/O; async callers run it on a blocking thread.
     pub fn append(&self, record: &Record) -> Result<(), AuditError> {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
         // A poisoned lock only means another append panicked; the file is
-        // still consistent line by line, so carry on.
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // still consistent line by line, and the head is only updated after
+        // a complete write, so carry on.
+        let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let mut linked = record.clone();
+        linked.prev = Some(head.clone());
+        let mut line = serde_json::to_vec(&linked)?;
+        let next = chain::link(&line);
+        line.push(b'\n');
         let io = |source| AuditError::Io { path: self.path.clone(), source };
         let created = !self.path.exists();
         let mut file = open_append(&self.path).map_err(io)?;
@@ -215,6 +236,7 @@ impl AuditLog {
             // The file was rotated away: make its new directory entry durable too.
             sync_parent(&self.path).map_err(io)?;
         }
+        *head = next;
         Ok(())
     }
 }
@@ -255,6 +277,8 @@ mod tests {
         for (i, got) in got.into_iter().enumerate() {
             let mut want = record(i);
             want.time.clone_from(&got.time);
+            assert_eq!(got.prev.as_deref().map(str::is_empty), Some(i == 0), "chain start");
+            want.prev.clone_from(&got.prev);
             assert_eq!(got, want);
         }
         assert_eq!(fs::metadata(log.path()).unwrap().permissions().mode() & 0o777, LOG_MODE);

@@ -13,7 +13,7 @@ const CHUNK: u64 = 64 * 1024;
 /// Longest line the reader accepts; longer ones are counted as skipped. Real
 /// records are a few hundred bytes; the cap keeps a damaged file from making
 /// the reader hold unbounded data.
-const MAX_LINE: usize = 1024 * 1024;
+pub(crate) const MAX_LINE: usize = 1024 * 1024;
 
 /// Why the log could not be read.
 #[derive(Debug, thiserror::Error)]
