@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod diagnostics;
 mod doctor;
+mod hardening;
 mod network;
 mod protocol;
 mod raw;

@@ -226,6 +226,7 @@ fn the_scrap_backend_serves_the_same_pixels() {
         })
         .count();
     assert_eq!(differing, 0, "pixels differing from the pattern through scrap");
-    let record = agent.wait_for_audit(|r| r.request == "screenshot");
+    // The intent record comes first; the outcome follows it.
+    let record = agent.wait_for_audit(|r| r.request == "screenshot" && r.outcome != "started");
     assert_eq!(record.outcome, "ok");
 }

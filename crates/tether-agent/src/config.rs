@@ -15,6 +15,7 @@ use tether_proto::{Policy, RequestKind, Tier};
 use tether_restore::{BackendConfig, StoreConfig};
 
 use crate::consent::{ConsentSettings, RawConsent};
+use crate::limits::{Limits, RawLimits};
 use crate::screen::{RawScreen, ScreenSettings};
 
 /// Where the agent looks for its configuration by default.
@@ -22,11 +23,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/tether/agent.toml";
 
 /// The port agents listen on unless configured otherwise (UDP).
 pub const DEFAULT_PORT: u16 = 7433;
-
-/// Sessions an agent serves at once unless configured otherwise. A help desk
-/// rarely has more than a handful of technicians on one machine; the cap
-/// bounds memory and CPU a flood of authenticated connections can take.
-pub const DEFAULT_MAX_SESSIONS: usize = 32;
 
 /// Why a configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -131,12 +127,6 @@ struct RawAudit {
     path: PathBuf,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    max_sessions: Option<usize>,
-}
-
 /// A validated agent configuration. Relative paths in the file are resolved
 /// against the file's directory.
 #[derive(Debug, Clone)]
@@ -150,7 +140,8 @@ pub struct AgentConfig {
     pub crl: Option<PathBuf>,
     pub policy: Policy,
     pub audit_path: PathBuf,
-    pub max_sessions: usize,
+    /// What peers may hold: sessions, handshakes, views, idle time.
+    pub limits: Limits,
     /// Network check settings (resolvers to check, the default set).
     pub net: NetSettings,
     /// Where `doctor` draws the line.
@@ -236,10 +227,7 @@ impl AgentConfig {
             })?;
             policy.require.insert(kind, tier(&format!("policy.require.{name}"), n)?);
         }
-        let max_sessions = raw.limits.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS);
-        if max_sessions == 0 {
-            return Err(invalid("limits.max_sessions must be at least 1".into()));
-        }
+        let limits = Limits::from_raw(raw.limits).map_err(invalid)?;
         let net = net_settings(raw.net).map_err(invalid)?;
         let (thresholds, sample_interval) = doctor_settings(raw.doctor).map_err(invalid)?;
         let restore = match raw.restore {
@@ -267,7 +255,7 @@ impl AgentConfig {
             crl: raw.tls.crl.map(resolve),
             policy,
             audit_path: resolve(raw.audit.path),
-            max_sessions,
+            limits,
             net,
             thresholds,
             sample_interval,
@@ -428,7 +416,7 @@ mod tests {
         assert_eq!(c.ca, Path::new("/etc/tether/ca.crt"));
         assert_eq!(c.audit_path, Path::new("/etc/tether/audit.jsonl"));
         assert_eq!(c.policy, Policy::default());
-        assert_eq!(c.max_sessions, DEFAULT_MAX_SESSIONS);
+        assert_eq!(c.limits, Limits::default());
         assert!(c.crl.is_none());
         assert_eq!(c.net.resolvers, None, "the system's resolvers");
         assert_eq!(c.net.default_names, ["example.com"]);

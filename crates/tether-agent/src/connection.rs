@@ -2,10 +2,15 @@
 //!
 //! Order of events: the TLS handshake (rustls has verified the client
 //! certificate against the CA and CRL by the time it completes), the role
-//! read from that certificate, the hello, then one task per request stream.
+//! read from that certificate, a session slot for that role and
+//! certificate, the hello, then one task per request stream. Nothing but
+//! the handshake gate's place is held before the certificate is verified.
 //! Every request is admitted by the sans-IO [`AgentSession`] before the
-//! dispatcher sees it, and its audit record is durable before the reply is
-//! sent. A malformed or oversized frame closes this connection only.
+//! dispatcher sees it. A request that changes the machine or reaches the
+//! user's screen runs only once its intent record is durable; every reply
+//! waits for its record. A malformed or oversized frame closes this
+//! connection only; a session without requests for the idle limit is
+//! closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,13 +23,14 @@ use tether_pki::PeerIdentity;
 use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use tether_proto::handshake::HelloReply;
 use tether_proto::session::{AgentSession, SessionContext};
-use tether_proto::{ErrorReply, Request, Response, close};
+use tether_proto::{ErrorReply, Request, Response, Role, close};
 use tether_transport::describe_connection_error;
 use tether_transport::framed::{self, FrameIoError};
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+use crate::admission::HandshakeTicket;
 use crate::consent::{self, Asker, Capability, Grant};
 use crate::dispatch;
 use crate::server::Shared;
@@ -35,6 +41,11 @@ use crate::view_stream::ViewStream;
 /// How long a new connection may take to send its hello. Honest controllers
 /// send it immediately; the timeout frees the slot of one that never does.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a TLS handshake may take. An honest one takes a few round
+/// trips; a peer that stops answering half-way gives its place back
+/// after this instead of QUIC's 30 s idle timeout.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the agent waits for a refusal to be delivered before closing.
 const REFUSAL_LINGER: Duration = Duration::from_secs(2);
@@ -63,11 +74,43 @@ impl Who {
     }
 }
 
+/// Completes the TLS handshake within [`HANDSHAKE_TIMEOUT`]; a failure is
+/// reported to the rejection log, which keeps floods out of the audit log.
+async fn handshake(
+    incoming: Incoming,
+    ticket: HandshakeTicket,
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+) -> Option<Connection> {
+    let outcome = match incoming.accept() {
+        Ok(connecting) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
+            Ok(Ok(conn)) => Ok(conn),
+            // Most often a client certificate that is missing, from another
+            // CA, expired or revoked: rustls refused it during the handshake.
+            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+            Err(_) => {
+                Err(format!("TLS handshake not completed within {} s", HANDSHAKE_TIMEOUT.as_secs()))
+            }
+        },
+        Err(e) => Err(format!("TLS handshake failed: {e}")),
+    };
+    // The handshake is over either way: give its place back first.
+    drop(ticket);
+    match outcome {
+        Ok(conn) => Some(conn),
+        Err(why) => {
+            debug!(%peer, "connection rejected: {why}");
+            shared.handshake_rejected(peer, &why).await;
+            None
+        }
+    }
+}
+
 /// Serves one incoming connection to its end.
 pub async fn serve(
     incoming: Incoming,
+    ticket: HandshakeTicket,
     shared: Arc<Shared>,
-    permit: Option<OwnedSemaphorePermit>,
     stop: watch::Receiver<bool>,
 ) {
     let mut who = Who {
@@ -76,20 +119,7 @@ pub async fn serve(
         identity: None,
         ticket: None,
     };
-    let conn = match incoming.await {
-        Ok(conn) => conn,
-        Err(e) => {
-            // Most often a client certificate that is missing, from another
-            // CA, expired or revoked: rustls refused it during the handshake.
-            info!(peer = %who.peer, "connection rejected: {e}");
-            audit_or_log(
-                &shared,
-                who.record("connect", "rejected", format!("TLS handshake failed: {e}")),
-            )
-            .await;
-            return;
-        }
-    };
+    let Some(conn) = handshake(incoming, ticket, &shared, who.peer).await else { return };
     let identity = match peer_identity(&conn) {
         Ok(id) => id,
         Err(why) => {
@@ -100,11 +130,16 @@ pub async fn serve(
         }
     };
     who.identity = Some(identity.clone());
-    if permit.is_none() {
-        audit_or_log(&shared, who.record("connect", "rejected", "too many sessions")).await;
-        conn.close(VarInt::from_u32(close::BUSY), b"too many sessions");
-        return;
-    }
+    // The slot is taken only now that the certificate and its role are
+    // known: unauthenticated peers can never hold one.
+    let slot = match shared.slots.take(&identity.serial, identity.role == Role::Fleet) {
+        Ok(slot) => slot,
+        Err(full) => {
+            audit_or_log(&shared, who.record("connect", "rejected", full.reason())).await;
+            conn.close(VarInt::from_u32(close::BUSY), full.reason().as_bytes());
+            return;
+        }
+    };
 
     let ctx = SessionContext {
         agent_name: shared.config.name.clone(),
@@ -138,7 +173,7 @@ pub async fn serve(
     let detail = format!("{requests} request{plural} in {secs:.1} s; {end}");
     info!(session = %who.session, "session ended: {detail}");
     audit_or_log(&shared, who.record("session-end", "closed", detail)).await;
-    drop(permit);
+    drop(slot);
 }
 
 /// Runs the hello exchange. Returns whether the session was established.
@@ -231,7 +266,12 @@ async fn serve_requests(
 ) -> (u64, String) {
     let mut tasks = JoinSet::new();
     let mut handled = 0u64;
+    let idle_limit = shared.config.limits.idle_timeout;
+    // Idle means no request running and none started for the limit; a
+    // long view stream is a request running.
+    let mut idle_since = Instant::now();
     let end = loop {
+        let idle_deadline = tokio::time::Instant::from_std(idle_since + idle_limit);
         tokio::select! {
             stream = conn.accept_bi() => match stream {
                 Ok((send, recv)) => {
@@ -241,7 +281,17 @@ async fn serve_requests(
                 }
                 Err(e) => break describe_connection_error(&e).0,
             },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {
+                if tasks.is_empty() {
+                    idle_since = Instant::now();
+                }
+            }
+            _ = tokio::time::sleep_until(idle_deadline), if tasks.is_empty() => {
+                let secs = idle_limit.as_secs_f64();
+                let why = format!("no request for {secs:.0} s (the agent's idle limit)");
+                conn.close(VarInt::from_u32(close::IDLE), why.as_bytes());
+                break why;
+            }
             _ = stop.changed() => {
                 conn.close(VarInt::from_u32(close::SHUTTING_DOWN), b"agent shutting down");
                 break "the agent shut down".to_owned();
@@ -279,6 +329,25 @@ async fn serve_request(
     let kind = request.kind().as_str();
     let args = request.audit_summary();
     let admission = session.admit(&request);
+    // Actions run only once their intent is on record: if the log cannot
+    // take it, the request is refused instead of running unrecorded.
+    let intent = admission.is_ok() && request.kind().records_intent();
+    if intent {
+        let mut record = who.record(kind, "started", String::new());
+        record.args.clone_from(&args);
+        if let Err(e) = shared.audit(record).await {
+            warn!(session = %who.session, "refusing {kind}: audit write failed: {e}");
+            let _ = recv.stop(VarInt::from_u32(0));
+            let reply = Response::Error(ErrorReply::unavailable(format!(
+                "the agent cannot write its audit log, so it did not run {kind}; \
+                 the machine's administrator should check the agent's log"
+            )));
+            if framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &reply).await.is_ok() {
+                let _ = send.finish();
+            }
+            return;
+        }
+    }
     if let Ok(admitted) = &admission
         && let Request::View { .. } = admitted.request()
     {
@@ -332,10 +401,16 @@ async fn serve_request(
     };
     let mut record = who.record(kind, outcome, detail);
     record.args = args;
-    // The reply is sent only once its record is durable; if the audit log
-    // cannot be written, the technician gets an error instead of the result.
+    // The reply is sent only once its record is durable. For a query whose
+    // record fails, the technician gets an error instead of the result. An
+    // action has already run with its intent on record: hiding what it did
+    // would mislead, so its result is sent and the failure logged.
     let response = match shared.audit(record).await {
         Ok(()) => response,
+        Err(e) if intent => {
+            warn!(session = %who.session, "{kind} ran, but its outcome record failed: {e}");
+            response
+        }
         Err(e) => {
             warn!(session = %who.session, "audit write failed: {e}");
             Response::Error(ErrorReply::internal(

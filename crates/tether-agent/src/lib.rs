@@ -5,9 +5,12 @@
 //! same code runs in the binary and in in-process tests.
 //!
 //! # Layout
-//! - [`config`]: the TOML configuration, validated before any socket opens.
+//! - [`config`]: the TOML configuration, validated before any socket opens;
+//!   [`limits`]: its `[limits]` table.
+//! - [`admission`]: the handshake gate, session and view slots.
+//! - `rejections`: rejected handshakes, summarised so floods stay small.
 //! - [`tls`]: loading certificates, key, CA and CRL into a rustls config.
-//! - [`server`]: the accept loop, session cap, shutdown and CRL reloading.
+//! - [`server`]: the accept loop, shutdown and CRL reloading.
 //! - `connection`: one connection from handshake to close; the only caller
 //!   of the session's permission check.
 //! - `dispatch`: runs admitted requests through `tether-diag` and friends.
@@ -21,11 +24,14 @@
 //! - [`consent`]: the user's allow/prompt/deny policy and notify command.
 
 pub mod admin;
+pub mod admission;
 pub mod config;
 mod connection;
 pub mod consent;
 mod dispatch;
 pub mod error;
+pub mod limits;
+mod rejections;
 pub mod restore;
 pub mod screen;
 pub mod server;

@@ -25,10 +25,12 @@ Examples:
   tether-agent check-config --config /etc/tether/agent.toml
   tether-agent audit tail -n 50
   tether-agent audit tail --follow --json | jq .
+  tether-agent audit verify --file /var/log/tether/audit.jsonl.1 --file /var/log/tether/audit.jsonl
   tether-agent sessions list
   tether-agent sessions end 3f2a9c1b7d4e5f60 --reason 'user asked'
 
-Exit codes: 0 success, 1 failure, 2 usage error.";
+Exit codes: 0 success, 1 failure (for `audit verify`: the chain is broken),
+2 usage error.";
 
 /// The Tether agent: answers authorised technicians over QUIC with mutual TLS.
 #[derive(Debug, Parser)]
@@ -98,6 +100,16 @@ enum AuditCommand {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Check the records' hash chain: finds records changed, removed or
+    /// inserted anywhere but at the very end (compare the head with the
+    /// one the agent logged at its last stop for that).
+    #[command(after_help = "Exit codes: 0 the chain is intact, 1 it is broken or unreadable.")]
+    Verify {
+        /// Log files, oldest first (rotated ones before the live one);
+        /// default: the log named in the config.
+        #[arg(long)]
+        file: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -127,6 +139,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => AgentConfig::load(&cli.config)?.audit_path,
             };
             audit_tail(&path, lines, follow, json)
+        }
+        Command::Audit(AuditCommand::Verify { file }) => {
+            let files = if file.is_empty() {
+                vec![AgentConfig::load(&cli.config)?.audit_path]
+            } else {
+                file
+            };
+            audit_verify(&files)
         }
         Command::Sessions(command) => sessions(&cli.config, command),
         Command::Completions { shell } => {
@@ -169,15 +189,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let (restore, recovery) = restore::open(config.restore.as_ref());
     runtime.block_on(async move {
         let endpoint = tether_transport::server_endpoint(config.listen, tls)?;
-        let shared = Arc::new(Shared {
-            config,
-            audit,
-            software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
-            sessions: Default::default(),
-            hogs: Default::default(),
-            restore,
-            control: Default::default(),
-        });
+        let shared = Arc::new(Shared::new(config, audit, restore));
         server::announce(&endpoint, &shared.config.name)?;
         let bound = endpoint.local_addr().context("endpoint has no local address")?;
         lifecycle_record(&shared, bound, "agent-start").await?;
@@ -213,11 +225,42 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             let _ = task.await;
         }
         lifecycle_record(&shared, bound, "agent-stop").await?;
-        info!("stopped");
+        // Anchors the audit chain outside the log: records cut from its
+        // end show as a head that differs from this line.
+        info!(head = %shared.audit.head(), "stopped");
         anyhow::Ok(())
     })?;
     // Blocking audit writes may still be finishing; they hold no locks we need.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tether-agent audit verify`: one line saying what was checked.
+fn audit_verify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let v = tether_audit::chain::verify(files).context("cannot read the audit log")?;
+    if let Some(b) = &v.broken {
+        anyhow::bail!(
+            "audit chain broken at {} line {}: {} ({} records before it are intact)",
+            b.file.display(),
+            b.line,
+            b.why,
+            v.records - 1
+        );
+    }
+    let mut line = format!("{} records: chain intact", v.records);
+    if v.unchained > 0 {
+        line.push_str(&format!("; the first {} predate the chain", v.unchained));
+    }
+    if v.starts_mid_chain {
+        line.push_str("; the first record links to an older file not given here");
+    }
+    if v.restarts > 0 {
+        line.push_str(&format!("; the chain starts over {} time(s) at a file start", v.restarts));
+    }
+    if let Some(head) = v.head {
+        line.push_str(&format!("; head {head}"));
+    }
+    println!("{line}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -265,7 +308,18 @@ fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
         None => println!("  CRL          none (revoked technician certificates would be accepted)"),
     }
     println!("  audit log    {}", config.audit_path.display());
-    println!("  max sessions {}", config.max_sessions);
+    let l = &config.limits;
+    println!(
+        "  limits       {} sessions ({} fleet, {} per certificate), idle {} s, {} handshakes, \
+         {} views ({} per session)",
+        l.max_sessions,
+        l.max_fleet_sessions,
+        l.max_sessions_per_identity,
+        l.idle_timeout.as_secs_f64(),
+        l.max_handshakes,
+        l.max_views,
+        l.max_views_per_session
+    );
     println!("  restore      {}", restore_line(&config));
     println!("  screen       {}", config.screen.describe());
     println!("  consent      {}", config.consent.describe());

@@ -183,6 +183,13 @@ pub async fn schedule(shared: Arc<Shared>, restore: Arc<Restore>, every: Duratio
         tick.tick().await;
         let mut record = Record::now("-", "-", "restore-create");
         record.args = "automatic".into();
+        // As for requests: no point is taken without its intent on record.
+        let mut intent = record.clone();
+        intent.outcome = "started".into();
+        if let Err(e) = shared.audit(intent).await {
+            error!("skipping the automatic restore point: cannot write the audit log: {e}");
+            continue;
+        }
         match restore.with(|e| e.create(Some("scheduled"), false, PointKind::Automatic)).await {
             Ok(p) => {
                 info!("automatic restore point {} ({} files)", p.id, p.files);

@@ -1,5 +1,6 @@
-//! The accept loop: one task per connection, a cap on sessions, a graceful
-//! shutdown that lets sessions record their end, and CRL reloading.
+//! The accept loop: the handshake gate before anything else, one task per
+//! connection, a graceful shutdown that lets sessions record their end,
+//! CRL reloading, and the once-a-minute summary of rejected handshakes.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -9,12 +10,14 @@ use quinn::{Endpoint, VarInt};
 use tether_audit::{AuditLog, Record};
 use tether_diag::doctor::{HogTracker, ProcessSampler};
 use tether_proto::close;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
+use crate::admission::{Entry, HandshakeGate, SessionSlots, ViewSlots};
 use crate::config::AgentConfig;
 use crate::connection;
 use crate::error::AgentError;
+use crate::rejections::{self, Noted, Rejections};
 use crate::restore::{self, RestoreState};
 use crate::screen::ControlSlot;
 use crate::sessions::Registry;
@@ -44,9 +47,64 @@ pub struct Shared {
     pub restore: RestoreState,
     /// Which session controls mouse and keyboard, if any.
     pub control: ControlSlot,
+    /// TLS handshakes in progress.
+    pub handshakes: Arc<HandshakeGate>,
+    /// Established sessions by role and certificate.
+    pub slots: Arc<SessionSlots>,
+    /// View streams per session and agent.
+    pub views: Arc<ViewSlots>,
+    /// Rejected handshakes not yet summarised in the audit log.
+    pub rejections: Rejections,
 }
 
 impl Shared {
+    /// The state every connection shares, with its limits from `config`.
+    pub fn new(config: AgentConfig, audit: AuditLog, restore: RestoreState) -> Shared {
+        let limits = &config.limits;
+        Shared {
+            handshakes: HandshakeGate::new(limits.max_handshakes),
+            slots: SessionSlots::new(limits),
+            views: ViewSlots::new(limits),
+            rejections: Rejections::new(std::time::Instant::now()),
+            software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
+            sessions: Registry::default(),
+            hogs: Mutex::default(),
+            control: ControlSlot::default(),
+            config,
+            audit,
+            restore,
+        }
+    }
+
+    /// Records a rejected handshake: in full while rejections are rare,
+    /// otherwise counted for the minute's summary.
+    pub async fn handshake_rejected(self: &Arc<Self>, peer: std::net::SocketAddr, why: &str) {
+        let now = std::time::Instant::now();
+        if self.rejections.note(now, peer.ip(), why) == Noted::Record {
+            let mut record = Record::now("-", peer.to_string(), "connect");
+            record.outcome = "rejected".into();
+            record.detail = why.to_owned();
+            if let Err(e) = self.audit(record).await {
+                warn!("audit write failed: {e}");
+            }
+        }
+    }
+
+    /// Writes the summaries of counted rejections once their window is
+    /// over (or at once with `force`).
+    async fn summarise_rejections(self: &Arc<Self>, force: bool) {
+        for summary in self.rejections.drain(std::time::Instant::now(), force) {
+            let peer = summary.addr.map_or_else(|| "-".to_owned(), |a| a.to_string());
+            let mut record = Record::now("-", peer, "connect");
+            record.outcome = "rejected".into();
+            record.detail = summary.detail(rejections::WINDOW);
+            warn!("{}", record.detail);
+            if let Err(e) = self.audit(record).await {
+                warn!("audit write failed: {e}");
+            }
+        }
+    }
+
     /// Appends a record on a blocking thread and waits until it is durable.
     pub async fn audit(self: &Arc<Self>, record: Record) -> Result<(), AgentError> {
         let shared = Arc::clone(self);
@@ -67,7 +125,6 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     mut reload: mpsc::Receiver<()>,
 ) -> Result<(), AgentError> {
-    let sessions = Arc::new(Semaphore::new(shared.config.max_sessions));
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone; when all are dropped, all tasks
     // have finished (mini-redis's completion-channel pattern).
@@ -83,21 +140,42 @@ pub async fn run(
     };
     let mut crl_poll = tokio::time::interval(CRL_POLL_INTERVAL);
     crl_poll.tick().await;
+    let mut summary_tick = tokio::time::interval(rejections::WINDOW / 4);
+    summary_tick.tick().await;
     tokio::pin!(shutdown);
 
     loop {
         tokio::select! {
             incoming = endpoint.accept() => {
                 let Some(incoming) = incoming else { break };
-                let permit = Arc::clone(&sessions).try_acquire_owned().ok();
+                let peer = incoming.remote_address();
+                let ticket = match shared.handshakes.enter(peer.ip(), incoming.remote_address_validated()) {
+                    Entry::Proceed(ticket) => ticket,
+                    Entry::Retry => {
+                        // Stateless: the client must echo the token from
+                        // the address it claims before anything is held.
+                        if let Err(e) = incoming.retry() {
+                            debug!(%peer, "retry not possible: {e}");
+                            e.into_incoming().ignore();
+                        }
+                        continue;
+                    }
+                    Entry::Refuse(why) => {
+                        incoming.refuse();
+                        let shared = Arc::clone(&shared);
+                        tokio::spawn(async move { shared.handshake_rejected(peer, why).await });
+                        continue;
+                    }
+                };
                 let task_shared = Arc::clone(&shared);
                 let stop = stop_rx.clone();
                 let done = done_tx.clone();
                 tokio::spawn(async move {
-                    connection::serve(incoming, task_shared, permit, stop).await;
+                    connection::serve(incoming, ticket, task_shared, stop).await;
                     drop(done);
                 });
             }
+            _ = summary_tick.tick() => shared.summarise_rejections(false).await,
             _ = &mut shutdown => {
                 info!("shutting down: closing sessions");
                 break;
@@ -122,6 +200,7 @@ pub async fn run(
     if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv()).await.is_err() {
         warn!("some sessions did not finish within {SHUTDOWN_GRACE:?}");
     }
+    shared.summarise_rejections(true).await;
     endpoint.close(VarInt::from_u32(close::SHUTTING_DOWN), b"agent shutting down");
     // Give the close frames a moment to leave; never block shutdown on it.
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;

@@ -17,6 +17,7 @@ use tether_transport::framed;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
+use crate::admission::ViewSlot;
 use crate::connection::{Who, audit_or_log};
 use crate::consent::{self, Asker, Capability};
 use crate::screen::{ControlGuard, ScreenSettings, to_wire};
@@ -41,7 +42,7 @@ impl<'a> ViewStream<'a> {
         let kind = request.kind().as_str();
         let shared = self.shared;
         let opened = self.open(monitor, control, max_fps).await;
-        let (view, start, detail, _control) = match opened {
+        let (view, start, detail, _control, _slot) = match opened {
             Ok(opened) => opened,
             Err((reply, outcome)) => {
                 let mut record = self.who.record(kind, outcome, reply.message.clone());
@@ -81,6 +82,7 @@ impl<'a> ViewStream<'a> {
         let detail = summary.detail(started);
         info!(session = %self.who.session, "{kind} ended: {detail}");
         audit_or_log(shared, self.who.record(&format!("{kind}-end"), "closed", detail)).await;
+        release_freed_memory();
     }
 
     /// Answers with an error and ends the stream.
@@ -97,9 +99,17 @@ impl<'a> ViewStream<'a> {
         monitor: Option<u32>,
         control: bool,
         max_fps: u32,
-    ) -> Result<(View, ViewStart, String, Option<ControlGuard<'a>>), (ErrorReply, &'static str)>
-    {
+    ) -> Result<
+        (View, ViewStart, String, Option<ControlGuard<'a>>, ViewSlot),
+        (ErrorReply, &'static str),
+    > {
         let shared: &'a Arc<Shared> = self.shared;
+        // First the slot: a session over its view limit does not even
+        // get to put a consent prompt on the user's screen.
+        let slot = shared
+            .views
+            .take(&self.who.session)
+            .map_err(|why| (ErrorReply::unavailable(why), "error"))?;
         let settings = &shared.config.consent;
         let denied = |why: String| (ErrorReply::denied(why), "denied");
         let mut grants =
@@ -131,7 +141,20 @@ impl<'a> ViewStream<'a> {
             "{grant}; monitor {} ({}x{}), {} fps cap, {}",
             m.index, m.width, m.height, start.max_fps, start.backend
         );
-        Ok((view, start, detail, guard))
+        Ok((view, start, detail, guard, slot))
+    }
+}
+
+/// Gives the memory a finished view freed back to the system. A view's
+/// frames are large allocations spread over the allocator's per-thread
+/// arenas, which glibc keeps mapped after they are freed: without this,
+/// the agent's resident size stays at its peak after views end.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap under its own locks;
+    // it takes no pointers from us.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

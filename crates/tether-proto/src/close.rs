@@ -21,6 +21,8 @@ pub const BUSY: u32 = 6;
 pub const HELLO_TIMEOUT: u32 = 7;
 /// The machine's administrator ended the session locally.
 pub const ENDED_BY_ADMIN: u32 = 8;
+/// The session sent no request for the agent's idle limit.
+pub const IDLE: u32 = 9;
 
 /// A short explanation of a close code, for messages to the user.
 pub fn describe(code: u64) -> &'static str {
@@ -34,6 +36,7 @@ pub fn describe(code: u64) -> &'static str {
         6 => "the agent is busy (too many sessions); try again shortly",
         7 => "no hello was received in time",
         8 => "the machine's administrator ended the session",
+        9 => "the session was idle too long and the agent ended it",
         _ => "unknown reason",
     }
 }

@@ -150,6 +150,36 @@ impl RequestKind {
         }
     }
 
+    /// Whether the agent must make an *intent* record durable before the
+    /// request runs. True for everything that changes the machine (kill,
+    /// restore points, input) or reaches the user's screen: if the record
+    /// cannot be written, the request is refused instead of running
+    /// unrecorded. Queries that only read machine facts are recorded once,
+    /// before their reply.
+    pub const fn records_intent(self) -> bool {
+        match self {
+            RequestKind::Kill
+            | RequestKind::RestoreCreate
+            | RequestKind::RestoreRollback
+            | RequestKind::RestoreUndo
+            | RequestKind::RestoreDelete
+            | RequestKind::Screenshot
+            | RequestKind::View
+            | RequestKind::Control => true,
+            RequestKind::Info
+            | RequestKind::AuditTail
+            | RequestKind::Processes
+            | RequestKind::Net
+            | RequestKind::Doctor
+            | RequestKind::Throughput
+            | RequestKind::RestoreList
+            | RequestKind::RestoreShow
+            | RequestKind::RestoreDiff
+            | RequestKind::RestoreVerify
+            | RequestKind::Monitors => false,
+        }
+    }
+
     /// Looks a kind up by its [`as_str`](Self::as_str) name.
     pub fn from_name(name: &str) -> Option<RequestKind> {
         RequestKind::ALL.iter().copied().find(|k| k.as_str() == name)

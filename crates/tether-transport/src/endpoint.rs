@@ -29,6 +29,14 @@ pub const MAX_CONCURRENT_REQUESTS: u32 = 16;
 /// 4 MiB brought that to zero. The kernel may grant less; that is fine.
 pub const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
 
+/// Connection attempts waiting for the agent's decision (quinn's default
+/// is 65,536, a lot of memory for a flood to fill).
+pub const MAX_PENDING_INCOMING: usize = 1024;
+
+/// Early data buffered per waiting attempt, and for all of them.
+pub const PENDING_BUFFER: u64 = 16 * 1024;
+pub const PENDING_BUFFER_TOTAL: u64 = 4 * 1024 * 1024;
+
 fn transport_config() -> TransportConfig {
     let mut t = TransportConfig::default();
     // 30 s fits in IdleTimeout's VarInt milliseconds by many orders of magnitude.
@@ -51,8 +59,14 @@ pub fn server_config(tls: rustls::ServerConfig) -> Result<quinn::ServerConfig, T
         .map_err(|e| TransportError::Tls(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(Arc::new(transport_config()));
-    // Validate client addresses with a retry only when under load: loopback
-    // and LAN clients are not spoofing, and a retry costs a round trip.
+    // Connection attempts quinn holds before the agent decides on them
+    // (accept, retry or refuse). The agent decides at once, so these only
+    // bound a burst between two turns of its accept loop. Whether an
+    // address is validated with a Retry is the agent's choice (it knows
+    // its load).
+    config.max_incoming(MAX_PENDING_INCOMING);
+    config.incoming_buffer_size(PENDING_BUFFER);
+    config.incoming_buffer_size_total(PENDING_BUFFER_TOTAL);
     Ok(config)
 }
 
