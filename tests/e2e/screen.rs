@@ -230,3 +230,33 @@ fn the_scrap_backend_serves_the_same_pixels() {
     let record = agent.wait_for_audit(|r| r.request == "screenshot" && r.outcome != "started");
     assert_eq!(record.outcome, "ok");
 }
+
+#[test]
+fn the_user_is_notified_of_one_shot_screenshots_and_input() {
+    let x = Xvfb::start(320, 240);
+    let pki = TestPki::new("Example");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("notify.log");
+    let script = format!("echo \"$TETHER_EVENT $TETHER_CAPABILITY\" >> '{}'", log.display());
+    let extra = format!("[consent]\nnotify_command = [\"/bin/sh\", \"-c\", {script:?}]\n");
+    let agent = screen_agent(&pki, &x.display, &extra);
+    let tom = pki.issue_tech("tom", "tier2");
+    agent.tether(&tom, &["screenshot", &agent.addr, "-o", "/dev/null"]).ok();
+    agent.tether(&tom, &["input", &agent.addr, "--move", "5,5"]).ok();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    // Notify commands run in the background, so their lines may swap.
+    let lines = || {
+        let mut l: Vec<String> =
+            std::fs::read_to_string(&log).unwrap_or_default().lines().map(String::from).collect();
+        l.sort();
+        l
+    };
+    while lines() != ["once control", "once view"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "notify log: {:?}",
+            std::fs::read_to_string(&log)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

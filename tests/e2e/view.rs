@@ -231,10 +231,26 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
     });
     let released_after = killed.elapsed();
     assert!(released_after < Duration::from_secs(8), "released only after {released_after:?}");
-    // The session itself ends at the QUIC idle timeout.
-    let end = agent.wait_for_audit_within(|r| r.request == "control-end", Duration::from_secs(60));
+    // The view ends once the viewer has been silent for two heartbeat
+    // timeouts, which frees the control slot for the technician's next try.
+    let end = agent.wait_for_audit_within(|r| r.request == "control-end", Duration::from_secs(12));
+    assert!(end.detail.contains("the viewer went silent"), "{}", end.detail);
     assert!(end.detail.contains("released"), "{}", end.detail);
     assert!(end.detail.contains("1 clicks"), "{}", end.detail);
+    assert!(killed.elapsed() < Duration::from_secs(10), "view ended after {:?}", killed.elapsed());
+    agent.tether(&tom, &["input", &agent.addr, "--move", "10,10"]).ok();
+    // The session itself ends at the QUIC idle timeout, in the agent's words.
+    let session = end.session.clone();
+    let gone = agent.wait_for_audit_within(
+        |r| r.request == "session-end" && r.session == session,
+        Duration::from_secs(25),
+    );
+    assert!(gone.detail.contains("the controller went silent"), "{}", gone.detail);
+    assert!(
+        killed.elapsed() < Duration::from_secs(22),
+        "session ended after {:?}",
+        killed.elapsed()
+    );
 }
 
 #[test]

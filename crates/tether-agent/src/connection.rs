@@ -24,7 +24,6 @@ use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME
 use tether_proto::handshake::HelloReply;
 use tether_proto::session::{AgentSession, SessionContext};
 use tether_proto::{ErrorReply, Request, Response, Role, close};
-use tether_transport::describe_connection_error;
 use tether_transport::framed::{self, FrameIoError};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -279,7 +278,7 @@ async fn serve_requests(
                     let (conn, session, shared, who, stop) = (conn.clone(), Arc::clone(session), Arc::clone(shared), who.clone(), stop.clone());
                     tasks.spawn(async move { serve_request(&conn, &session, &shared, &who, send, recv, stop).await });
                 }
-                Err(e) => break describe_connection_error(&e).0,
+                Err(e) => break session_end(&e),
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {
                 if tasks.is_empty() {
@@ -469,7 +468,38 @@ async fn consent_for(
         Request::Input { .. } => Capability::Control,
         _ => return Ok(None),
     };
-    consent::ask(&shared.config.consent, capability, asker).await.map(Some)
+    let grant = consent::ask(&shared.config.consent, capability, asker).await?;
+    // The user learns of every access to their screen or input, one-shot
+    // ones included (a view stream notifies at its start and end).
+    consent::notify(&shared.config.consent, capability, asker, "once");
+    Ok(Some(grant))
+}
+
+/// How a session's connection ended, in the agent's words (the transport's
+/// descriptions speak to the technician about the agent).
+fn session_end(err: &quinn::ConnectionError) -> String {
+    use quinn::ConnectionError as E;
+    match err {
+        E::ApplicationClosed(c) if c.error_code.into_inner() == u64::from(close::NORMAL) => {
+            "the controller closed the session".to_owned()
+        }
+        E::ApplicationClosed(c) => {
+            let code = c.error_code.into_inner();
+            // Debug formatting quotes and escapes what the peer chose to say.
+            let reason = String::from_utf8_lossy(&c.reason);
+            format!("the controller closed the session with code {code} ({reason:?})")
+        }
+        E::ConnectionClosed(c) => format!("the controller aborted the connection: {c}"),
+        E::TimedOut => format!(
+            "the controller went silent for {} s (link lost, or the controller was killed)",
+            tether_transport::endpoint::IDLE_TIMEOUT.as_secs()
+        ),
+        E::Reset => "the controller reset the connection".to_owned(),
+        E::LocallyClosed => "the agent closed the connection (see the records before)".to_owned(),
+        E::TransportError(e) => format!("transport error: {e}"),
+        E::VersionMismatch => "QUIC version mismatch".to_owned(),
+        E::CidsExhausted => "connection ids exhausted".to_owned(),
+    }
 }
 
 /// Closes a connection whose peer broke the framing rules, and records it.

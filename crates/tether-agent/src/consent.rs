@@ -5,7 +5,8 @@
 //! Both commands are run directly (no shell) with the facts in environment
 //! variables, never spliced into arguments, so a technician's name or a
 //! ticket reference cannot inject anything:
-//! `TETHER_EVENT` (`prompt`, `start`, `end`), `TETHER_CAPABILITY` (`view`,
+//! `TETHER_EVENT` (`prompt`; `start` and `end` of a view stream; `once`
+//! for a one-shot screenshot or input), `TETHER_CAPABILITY` (`view`,
 //! `control`), `TETHER_TECHNICIAN`, `TETHER_ROLE`, `TETHER_TICKET`,
 //! `TETHER_SESSION`, `TETHER_AGENT`. The prompt command allows with exit
 //! status 0; any other status, a failure to start, or no answer within the
@@ -204,7 +205,12 @@ pub async fn ask(
                 warn!("consent prompt {:?} could not start: {e}", settings.prompt_command[0]);
                 format!("the user could not be asked for {capability} (the prompt command failed to start)")
             })?;
-            match tokio::time::timeout(settings.prompt_timeout, child.wait()).await {
+            let answer = tokio::time::timeout(settings.prompt_timeout, child.wait()).await;
+            if answer.is_ok() {
+                // A wrapper that answered may have left its dialog behind.
+                end_group(&mut child).await;
+            }
+            match answer {
                 Ok(Ok(status)) if status.success() => Ok(Grant::ByUser),
                 Ok(Ok(status)) => {
                     debug!("consent prompt answered {status}");
@@ -215,7 +221,7 @@ pub async fn ask(
                     Err(format!("the user could not be asked for {capability}"))
                 }
                 Err(_) => {
-                    let _ = child.kill().await;
+                    end_group(&mut child).await;
                     Err(format!(
                         "the user did not answer the {capability} prompt within {} s",
                         settings.prompt_timeout.as_secs_f64()
@@ -237,7 +243,7 @@ pub fn notify(settings: &ConsentSettings, capability: Capability, asker: &Asker,
         Ok(mut child) => {
             tokio::spawn(async move {
                 if tokio::time::timeout(NOTIFY_TIMEOUT, child.wait()).await.is_err() {
-                    let _ = child.kill().await;
+                    end_group(&mut child).await;
                     warn!("notify command still running after {NOTIFY_TIMEOUT:?}; killed");
                 }
             });
@@ -261,7 +267,24 @@ fn command(argv: &[String], asker: &Asker, capability: Capability, event: &str) 
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
+    // Its own process group, so that ending it ends whatever it started
+    // (a wrapper script's dialog must not outlive a timed-out prompt).
+    #[cfg(unix)]
+    command.process_group(0);
     command
+}
+
+/// Ends the command and everything in its process group, and reaps it.
+async fn end_group(child: &mut tokio::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: killpg takes plain integers; the group was created for
+        // this child by process_group(0), so it holds nothing of ours.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill().await;
 }
 
 #[cfg(test)]
@@ -313,10 +336,28 @@ mod tests {
         let silent = run("sleep 30", 1.0);
         let why = ask(&silent, Capability::Control, &asker()).await.unwrap_err();
         assert!(why.contains("did not answer"), "{why}");
+        // A wrapper's dialog (here a background sleep) goes with it.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("dialog.pid");
+        let wrapper = run(&format!("sleep 30 & echo $! > {pidfile:?}; wait"), 1.0);
+        let why = ask(&wrapper, Capability::Control, &asker()).await.unwrap_err();
+        assert!(why.contains("did not answer"), "{why}");
+        let dialog = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while running(&dialog) {
+            assert!(std::time::Instant::now() < deadline, "the wrapper's dialog {dialog} lives on");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let missing =
             settings("control = \"prompt\"\nprompt_command = [\"/nonexistent/ask\"]").unwrap();
         assert!(ask(&missing, Capability::Control, &asker()).await.is_err());
         // View stays allowed by policy meanwhile.
         assert_eq!(ask(&missing, Capability::View, &asker()).await, Ok(Grant::ByPolicy));
+    }
+
+    /// Whether the process exists and is not a zombie waiting for init.
+    fn running(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.contains(" Z ")))
     }
 }

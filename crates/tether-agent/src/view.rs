@@ -41,6 +41,10 @@ const IDLE_POINTER_POLL: Duration = Duration::from_millis(100);
 /// it is polled at the frame rate.
 const POINTER_ACTIVE: Duration = Duration::from_secs(1);
 
+/// Heartbeat timeouts in a row after which a silent viewer's view ends
+/// (held input is released after the first).
+const ABANDON_AFTER_STALLS: u32 = 2;
+
 /// How often the monitor layout is re-read while damage keeps coming.
 const LAYOUT_CHECK: Duration = Duration::from_secs(2);
 
@@ -218,6 +222,7 @@ async fn read_viewer(
     released: &AtomicUsize,
 ) -> String {
     let stall = Duration::from_millis(HEARTBEAT_TIMEOUT_MS);
+    let mut stalls = 0u32;
     loop {
         let next = tokio::time::timeout(
             stall,
@@ -225,6 +230,18 @@ async fn read_viewer(
         );
         let message = match next.await {
             Err(_) => {
+                stalls += 1;
+                if stalls >= ABANDON_AFTER_STALLS {
+                    // A viewer that sends no heartbeat for this long is gone
+                    // (killed, or its link is); end the view so its control
+                    // slot is free for the technician's next attempt, long
+                    // before QUIC's idle timeout ends the connection.
+                    let secs = stall.as_secs() * u64::from(stalls);
+                    if let Some(injector) = injector {
+                        released.fetch_add(release(injector).await, Ordering::Relaxed);
+                    }
+                    return format!("the viewer went silent for {secs} s");
+                }
                 // A stalled controller: release what it holds, keep waiting.
                 if let Some(injector) = injector {
                     let n = release(injector).await;
@@ -235,7 +252,10 @@ async fn read_viewer(
                 }
                 continue;
             }
-            Ok(Ok(message)) => message,
+            Ok(Ok(message)) => {
+                stalls = 0;
+                message
+            }
             Ok(Err(FrameIoError::Finished)) => return "the viewer closed the view".into(),
             Ok(Err(e)) => return format!("the view stream ended: {e}"),
         };

@@ -16,9 +16,10 @@ use crate::error::TransportError;
 pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A connection with no traffic at all (not even keep-alives) for this long
-/// is considered dead. With keep-alives every 5 s this means roughly six
-/// lost in a row: a dropped link, a sleeping laptop, or a killed peer.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// is considered dead. Both sides send keep-alives every 5 s, so this means
+/// about three lost in a row: a dropped link, a sleeping laptop, or a
+/// killed peer, whose session then ends within seconds, not half a minute.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Requests a controller may have in flight on one connection. Each request
 /// is a stream; the limit bounds the agent's work per connection.
@@ -39,9 +40,9 @@ pub const PENDING_BUFFER_TOTAL: u64 = 4 * 1024 * 1024;
 
 fn transport_config() -> TransportConfig {
     let mut t = TransportConfig::default();
-    // 30 s fits in IdleTimeout's VarInt milliseconds by many orders of magnitude.
+    // 15 s fits in IdleTimeout's VarInt milliseconds by many orders of magnitude.
     t.max_idle_timeout(Some(
-        IdleTimeout::try_from(IDLE_TIMEOUT).expect("30 s is a valid idle timeout"),
+        IdleTimeout::try_from(IDLE_TIMEOUT).expect("15 s is a valid idle timeout"),
     ));
     t.keep_alive_interval(Some(KEEP_ALIVE_INTERVAL));
     t.max_concurrent_bidi_streams(VarInt::from_u32(MAX_CONCURRENT_REQUESTS));
