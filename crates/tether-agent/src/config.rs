@@ -101,6 +101,7 @@ struct RawNet {
     urls: Vec<String>,
     #[serde(default)]
     ping: Vec<String>,
+    cert_warn_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,7 +343,12 @@ fn net_settings(raw: RawNet) -> Result<NetSettings, String> {
         .unwrap_or_else(|| DEFAULT_DNS_NAMES.iter().map(|s| (*s).to_owned()).collect());
     let check = NetCheckRequest { dns: default_names.clone(), ..default_targets.clone() };
     check.validate().map_err(|e| format!("net: {e}"))?;
-    Ok(NetSettings { resolvers, default_names, default_targets, controller: None })
+    let cert_warn_days = match raw.cert_warn_days {
+        None => tether_diag::net::DEFAULT_CERT_WARN_DAYS,
+        Some(d) if (0..=365).contains(&d) => d,
+        Some(d) => return Err(format!("net.cert_warn_days = {d}: use 0 to 365")),
+    };
+    Ok(NetSettings { resolvers, default_names, default_targets, controller: None, cert_warn_days })
 }
 
 fn doctor_settings(raw: RawDoctor) -> Result<(Thresholds, Duration), String> {

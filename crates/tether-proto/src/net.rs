@@ -251,6 +251,10 @@ impl Layer {
 pub struct Verdict {
     pub failing_layer: Option<Layer>,
     pub summary: String,
+    /// What works but deserves attention (a resolver that timed out while
+    /// another answered, a certificate about to expire): a WARNING when
+    /// no layer fails.
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]

@@ -8,10 +8,13 @@
 //! are resolved by the OS, as applications resolve them.
 
 pub mod dns;
+pub mod https;
 pub mod icmp;
 pub mod local;
 pub mod probes;
 pub mod verdict;
+
+pub use verdict::DEFAULT_CERT_WARN_DAYS;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -24,7 +27,7 @@ use tether_proto::net::{
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The agent's network settings and what the default set covers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NetSettings {
     /// Resolvers to check; `None` means the system's (resolv.conf).
     pub resolvers: Option<Vec<SocketAddr>>,
@@ -34,6 +37,20 @@ pub struct NetSettings {
     pub default_targets: NetCheckRequest,
     /// The controller's address; the default set pings it.
     pub controller: Option<IpAddr>,
+    /// HTTPS certificates expiring within this many days are a warning.
+    pub cert_warn_days: i64,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        NetSettings {
+            resolvers: None,
+            default_names: Vec::new(),
+            default_targets: NetCheckRequest::default(),
+            controller: None,
+            cert_warn_days: verdict::DEFAULT_CERT_WARN_DAYS,
+        }
+    }
 }
 
 /// Runs the requested checks (and the default set when asked for, or when
@@ -73,29 +90,55 @@ pub async fn run(request: &NetCheckRequest, settings: &NetSettings) -> NetReport
         tcp: Vec::new(),
         http: Vec::new(),
         ping: Vec::new(),
-        verdict: Verdict { failing_layer: None, summary: String::new() },
+        verdict: Verdict { failing_layer: None, summary: String::new(), warnings: vec![] },
     };
-    for task in dns {
-        report.dns.extend(task.await.unwrap_or_default());
+    // A probe that panicked shows up as a failed check, never vanishes.
+    let failed = |e: tokio::task::JoinError| format!("the check failed: {e}");
+    for (task, name) in dns.into_iter().zip(want.dns.iter()) {
+        match task.await {
+            Ok(checks) => report.dns.extend(checks),
+            Err(e) => report.dns.push(DnsCheck {
+                name: name.clone(),
+                resolver: "-".into(),
+                outcome: DnsOutcome::Failed(failed(e)),
+                millis: 0.0,
+            }),
+        }
     }
     for (task, target) in tcp.into_iter().zip(tcp_targets) {
         report.tcp.push(task.await.unwrap_or_else(|e| tether_proto::net::TcpCheck {
             target,
-            outcome: tether_proto::net::TcpOutcome::Failed(format!("check failed: {e}")),
+            outcome: tether_proto::net::TcpOutcome::Failed(failed(e)),
             millis: 0.0,
         }));
     }
-    for task in http {
-        if let Ok(check) = task.await {
-            report.http.push(check);
-        }
+    for (task, url) in http.into_iter().zip(want.urls.iter()) {
+        report.http.push(task.await.unwrap_or_else(|e| tether_proto::net::HttpCheck {
+            url: url.clone(),
+            status: None,
+            dns_ms: None,
+            connect_ms: None,
+            tls_ms: None,
+            first_byte_ms: None,
+            certificate: None,
+            error: Some(failed(e)),
+            failed_layer: Some(tether_proto::net::Layer::Service),
+        }));
     }
-    for task in ping {
-        if let Ok(check) = task.await {
-            report.ping.push(check);
-        }
+    for (task, target) in ping.into_iter().zip(want.ping.iter()) {
+        report.ping.push(task.await.unwrap_or_else(|e| tether_proto::net::PingCheck {
+            target: target.clone(),
+            address: None,
+            method: tether_proto::net::PingMethod::Icmp,
+            sent: 0,
+            received: 0,
+            rtt_min_ms: None,
+            rtt_avg_ms: None,
+            rtt_max_ms: None,
+            error: Some(failed(e)),
+        }));
     }
-    report.verdict = verdict::verdict(&report);
+    report.verdict = verdict::verdict(&report, settings.cert_warn_days);
     report
 }
 

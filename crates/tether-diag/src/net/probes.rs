@@ -3,16 +3,13 @@
 //! failure is a finding.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tether_proto::net::{
-    CertificateStatus, HttpCheck, Layer, PingCheck, PingMethod, TcpCheck, TcpOutcome,
-};
+use tether_proto::net::{HttpCheck, Layer, PingCheck, PingMethod, TcpCheck, TcpOutcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::icmp;
+use super::{https, icmp};
 
 /// Time allowed for one TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -167,10 +164,17 @@ pub async fn http(url: String) -> HttpCheck {
                 Ok(n) => n,
                 Err(e) => return fail(&mut check, Layer::Service, format!("bad TLS name: {e}")),
             };
-            let connector = tokio_rustls::TlsConnector::from(tls_config());
+            let (config, recording) = match https::client_config() {
+                Ok(pair) => pair,
+                Err(why) => return fail(&mut check, Layer::Service, why),
+            };
+            let connector = tokio_rustls::TlsConnector::from(config);
             let mut tls = match connector.connect(server_name, stream).await {
                 Ok(tls) => tls,
-                Err(e) => return fail(&mut check, Layer::Service, format!("TLS: {e}")),
+                Err(e) => {
+                    let why = https::describe_failure(&e, &parsed.host, recording.leaf().as_ref());
+                    return fail(&mut check, Layer::Service, why);
+                }
             };
             check.tls_ms = Some(ms(start.elapsed()));
             check.certificate = tls
@@ -178,7 +182,7 @@ pub async fn http(url: String) -> HttpCheck {
                 .1
                 .peer_certificates()
                 .and_then(|c| c.first())
-                .and_then(certificate_status);
+                .and_then(https::certificate_status);
             exchange(&mut tls, &request, start, &mut check.first_byte_ms).await
         } else {
             let mut stream = stream;
@@ -228,40 +232,6 @@ async fn exchange<S: AsyncReadExt + AsyncWriteExt + Unpin>(
         (Some(v), Some(code)) if v.starts_with("HTTP/") => Ok(code),
         _ => Err("the answer is not HTTP".into()),
     }
-}
-
-/// The client config for probing HTTPS servers as the user's machine
-/// would: the system's trust store, verified normally.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    Arc::clone(CONFIG.get_or_init(|| {
-        let mut roots = rustls::RootCertStore::empty();
-        // Unreadable system certificates leave the store smaller; every
-        // HTTPS check will then report the issuer as unknown, which is the
-        // truth from this machine's point of view.
-        let native = rustls_native_certs::load_native_certs();
-        let _ = roots.add_parsable_certificates(native.certs);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-        // The ring provider supports the default protocol versions.
-        Arc::new(config.expect("ring supports TLS 1.2 and 1.3"))
-    }))
-}
-
-fn certificate_status(der: &rustls::pki_types::CertificateDer<'_>) -> Option<CertificateStatus> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
-    let not_after = cert.validity().not_after.to_datetime();
-    let now = time::OffsetDateTime::now_utc();
-    Some(CertificateStatus {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
-        not_after: not_after
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        days_left: (not_after - now).whole_days(),
-    })
 }
 
 /// Pings `target`: ICMP echo where the OS allows it, otherwise TCP

@@ -1,16 +1,27 @@
 //! The layered diagnosis a help desk walks through: link, gateway, DNS,
 //! then the remote service. Pure: it reads a report and names the first
-//! layer that fails, with the evidence for it.
+//! layer that fails, with the evidence for it, plus warnings about what
+//! works but deserves attention.
 
 use std::collections::BTreeMap;
 
 use tether_proto::net::{DnsOutcome, HttpCheck, Layer, NetReport, TcpOutcome, Verdict};
 
-/// Diagnoses a report whose checks have run.
-pub fn verdict(r: &NetReport) -> Verdict {
+use super::probes::{parse_url, split_host_port};
+
+/// Days before a server certificate's expiry from which an HTTPS check
+/// warns, unless configured otherwise.
+pub const DEFAULT_CERT_WARN_DAYS: i64 = 14;
+
+/// Diagnoses a report whose checks have run. Certificates expiring within
+/// `cert_warn_days` are warned about.
+pub fn verdict(r: &NetReport, cert_warn_days: i64) -> Verdict {
+    let warnings = warnings(r, cert_warn_days);
     let service_failures = service_failures(r);
     let dns_failures = dns_failures(r);
-    let any_failure = !service_failures.is_empty() || !dns_failures.is_empty();
+    let unresolved = unresolved_targets(r);
+    let any_failure =
+        !service_failures.is_empty() || !dns_failures.is_empty() || !unresolved.is_empty();
 
     // Link: nothing but loopback is up, and something failed (or the
     // gateway check ran and so needed a link).
@@ -29,6 +40,7 @@ pub fn verdict(r: &NetReport) -> Verdict {
             format!(
                 "no network interface is up with an address{detail} → check the cable, Wi-Fi or VPN"
             ),
+            warnings,
         );
     }
 
@@ -43,11 +55,26 @@ pub fn verdict(r: &NetReport) -> Verdict {
                 "the default gateway {} on {} does not answer (no ARP entry, {}/{} pings lost) → local network or router problem",
                 gw.address, gw.interface, ping.sent, ping.sent
             ),
+            warnings,
         );
     }
 
     if !dns_failures.is_empty() {
-        return fail(Layer::Dns, dns_summary(r, &dns_failures, service_failures.is_empty()));
+        let summary = dns_summary(r, &dns_failures, service_failures.is_empty());
+        return fail(Layer::Dns, summary, warnings);
+    }
+    if let Some((host, needed_by)) = unresolved.first() {
+        let more = match unresolved.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        return fail(
+            Layer::Dns,
+            format!(
+                "{host} does not resolve (needed by {needed_by}){more} → check the name, or the DNS records"
+            ),
+            warnings,
+        );
     }
 
     if let Some(first) = service_failures.first() {
@@ -58,19 +85,99 @@ pub fn verdict(r: &NetReport) -> Verdict {
         return fail(
             Layer::Service,
             format!("{first}{more} → the remote service or the path to it"),
+            warnings,
         );
     }
 
     let checks = r.dns.len() + r.tcp.len() + r.http.len() + r.ping.len();
-    let mut summary = format!("all {checks} checks passed");
+    let mut summary = match warnings.len() {
+        0 => format!("all {checks} checks passed"),
+        1 => format!("all {checks} checks passed, with a warning: {}", warnings[0]),
+        n => format!("all {checks} checks passed, with {n} warnings; first: {}", warnings[0]),
+    };
     if let Some(gw) = &r.gateway {
-        summary.push_str(&format!("; gateway {} reachable", gw.address));
+        // Only what was seen: a gateway that was not pinged is not claimed.
+        match &gw.ping {
+            Some(p) if p.received > 0 => {
+                summary.push_str(&format!("; gateway {} answers", gw.address));
+            }
+            _ if gw.neighbour_known => {
+                summary.push_str(&format!("; gateway {} is in the ARP table", gw.address));
+            }
+            _ => {}
+        }
     }
-    Verdict { failing_layer: None, summary }
+    Verdict { failing_layer: None, summary, warnings }
 }
 
-fn fail(layer: Layer, why: String) -> Verdict {
-    Verdict { failing_layer: Some(layer), summary: format!("{}: {why}", layer.as_str()) }
+/// What works but deserves attention.
+fn warnings(r: &NetReport, cert_warn_days: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    // A name that resolved somewhere, but not through every resolver.
+    let mut by_name: BTreeMap<&str, (Vec<&str>, bool)> = BTreeMap::new();
+    for check in &r.dns {
+        let entry = by_name.entry(check.name.as_str()).or_default();
+        match &check.outcome {
+            DnsOutcome::Resolved(_) => entry.1 = true,
+            _ => entry.0.push(check.resolver.as_str()),
+        }
+    }
+    for (name, (failed, resolved)) in by_name {
+        if resolved && !failed.is_empty() {
+            let outcomes: Vec<String> = r
+                .dns
+                .iter()
+                .filter(|c| c.name == name && failed.contains(&c.resolver.as_str()))
+                .map(|c| format!("{} {}", c.resolver, dns_outcome_words(&c.outcome)))
+                .collect();
+            out.push(format!("{name}: {} (other resolvers answered)", outcomes.join(", ")));
+        }
+    }
+    for h in r.http.iter().filter(|h| h.failed_layer.is_none()) {
+        if let Some(cert) = &h.certificate
+            && cert.days_left < cert_warn_days
+        {
+            out.push(format!(
+                "{}: the server certificate expires in {} day{} ({})",
+                h.url,
+                cert.days_left,
+                if cert.days_left == 1 { "" } else { "s" },
+                cert.not_after
+            ));
+        }
+    }
+    out
+}
+
+fn dns_outcome_words(o: &DnsOutcome) -> String {
+    match o {
+        DnsOutcome::Resolved(_) => "answered".into(),
+        DnsOutcome::NxDomain => "says it does not exist".into(),
+        DnsOutcome::NoAddress => "has no address for it".into(),
+        DnsOutcome::Timeout => "timed out".into(),
+        DnsOutcome::Failed(why) => format!("failed ({why})"),
+    }
+}
+
+/// Hosts of TCP and HTTP checks that did not resolve, with the check that
+/// needed them: a DNS-layer failure, not the service's.
+fn unresolved_targets(r: &NetReport) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for t in &r.tcp {
+        if let TcpOutcome::Unresolved(_) = &t.outcome {
+            let host = split_host_port(&t.target).map_or_else(|| t.target.clone(), |(h, _)| h);
+            out.push((host, format!("TCP to {}", t.target)));
+        }
+    }
+    for h in r.http.iter().filter(|h| h.failed_layer == Some(Layer::Dns)) {
+        let host = parse_url(&h.url).map_or_else(|| h.url.clone(), |u| u.host);
+        out.push((host, h.url.clone()));
+    }
+    out
+}
+
+fn fail(layer: Layer, why: String, warnings: Vec<String>) -> Verdict {
+    Verdict { failing_layer: Some(layer), summary: format!("{}: {why}", layer.as_str()), warnings }
 }
 
 /// Names whose every lookup failed, with the outcomes seen.
@@ -147,11 +254,13 @@ fn service_failures(r: &NetReport) -> Vec<String> {
                 "refused (the host answers, nothing listens on that port)".to_owned()
             }
             TcpOutcome::Timeout => "timed out (no answer: host down or filtered)".to_owned(),
-            TcpOutcome::Unresolved(why) | TcpOutcome::Failed(why) => why.clone(),
+            // Unresolved hosts are a DNS failure, reported as such.
+            TcpOutcome::Unresolved(_) => continue,
+            TcpOutcome::Failed(why) => why.clone(),
         };
         out.push(format!("TCP to {} {why}", t.target));
     }
-    for h in r.http.iter().filter(|h| h.failed_layer.is_some()) {
+    for h in r.http.iter().filter(|h| h.failed_layer.is_some_and(|l| l != Layer::Dns)) {
         out.push(http_line(h));
     }
     for p in r.ping.iter().filter(|p| p.received == 0) {
@@ -183,7 +292,7 @@ mod tests {
             tcp: vec![],
             http: vec![],
             ping: vec![],
-            verdict: Verdict { failing_layer: None, summary: String::new() },
+            verdict: Verdict { failing_layer: None, summary: String::new(), warnings: vec![] },
         }
     }
 
@@ -218,7 +327,7 @@ mod tests {
             DnsOutcome::Resolved(vec!["192.0.2.9".into()]),
         ));
         r.tcp.push(tcp("192.0.2.9:443", TcpOutcome::Connected { address: "192.0.2.9:443".into() }));
-        let v = verdict(&r);
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
         assert_eq!(v.failing_layer, None);
         assert_eq!(v.summary, "all 2 checks passed");
     }
@@ -229,7 +338,7 @@ mod tests {
         r.dns.push(dns("a.example", "10.0.0.53:53", DnsOutcome::Timeout));
         r.dns.push(dns("b.example", "10.0.0.53:53", DnsOutcome::Timeout));
         r.tcp.push(tcp("1.1.1.1:443", TcpOutcome::Connected { address: "1.1.1.1:443".into() }));
-        let v = verdict(&r);
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
         assert_eq!(v.failing_layer, Some(Layer::Dns));
         assert_eq!(
             v.summary,
@@ -246,14 +355,14 @@ mod tests {
             "10.0.0.54:53",
             DnsOutcome::Resolved(vec!["192.0.2.1".into()]),
         ));
-        assert_eq!(verdict(&r).failing_layer, None);
+        assert_eq!(verdict(&r, DEFAULT_CERT_WARN_DAYS).failing_layer, None);
     }
 
     #[test]
     fn nxdomain_is_named() {
         let mut r = report();
         r.dns.push(dns("typo.example", "10.0.0.53:53", DnsOutcome::NxDomain));
-        let v = verdict(&r);
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
         assert_eq!(v.failing_layer, Some(Layer::Dns));
         assert!(
             v.summary.starts_with("DNS: typo.example does not exist (NXDOMAIN)"),
@@ -272,12 +381,12 @@ mod tests {
             ping: Some(ping(0)),
         });
         r.dns.push(dns("a.example", "10.0.0.53:53", DnsOutcome::Timeout));
-        let v = verdict(&r);
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
         assert_eq!(v.failing_layer, Some(Layer::Gateway));
         assert!(v.summary.contains("192.0.2.1 on eth0 does not answer"), "{}", v.summary);
         // A gateway that drops ICMP but is in the ARP table is alive.
         r.gateway.as_mut().unwrap().neighbour_known = true;
-        assert_eq!(verdict(&r).failing_layer, Some(Layer::Dns));
+        assert_eq!(verdict(&r, DEFAULT_CERT_WARN_DAYS).failing_layer, Some(Layer::Dns));
     }
 
     #[test]
@@ -285,7 +394,7 @@ mod tests {
         let mut r = report();
         r.links[1].up = false;
         r.tcp.push(tcp("192.0.2.9:443", TcpOutcome::Timeout));
-        let v = verdict(&r);
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
         assert_eq!(v.failing_layer, Some(Layer::Link));
         assert!(v.summary.contains("(eth0 down)"), "{}", v.summary);
     }
@@ -295,9 +404,85 @@ mod tests {
         let mut r = report();
         r.tcp.push(tcp("127.0.0.1:9", TcpOutcome::Refused { address: "127.0.0.1:9".into() }));
         r.ping.push(ping(0));
-        let v = verdict(&r);
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
         assert_eq!(v.failing_layer, Some(Layer::Service));
         assert!(v.summary.starts_with("service: TCP to 127.0.0.1:9 refused"), "{}", v.summary);
         assert!(v.summary.contains("(and 1 more)"), "{}", v.summary);
+    }
+
+    #[test]
+    fn a_gateway_that_was_not_pinged_is_not_claimed_reachable() {
+        let mut r = report();
+        r.gateway = Some(GatewayState {
+            address: "192.0.2.1".into(),
+            interface: "eth0".into(),
+            neighbour_known: false,
+            ping: None,
+        });
+        r.tcp.push(tcp("192.0.2.9:443", TcpOutcome::Connected { address: "192.0.2.9:443".into() }));
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
+        assert_eq!(v.summary, "all 1 checks passed");
+        r.gateway.as_mut().unwrap().ping = Some(ping(3));
+        assert!(verdict(&r, 14).summary.ends_with("; gateway 192.0.2.1 answers"));
+    }
+
+    #[test]
+    fn a_target_that_does_not_resolve_fails_at_dns() {
+        let mut r = report();
+        r.tcp.push(tcp("nohost.invalid:80", TcpOutcome::Unresolved("no such host".into())));
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
+        assert_eq!(v.failing_layer, Some(Layer::Dns), "{}", v.summary);
+        assert!(
+            v.summary.starts_with(
+                "DNS: nohost.invalid does not resolve (needed by TCP to nohost.invalid:80)"
+            ),
+            "{}",
+            v.summary
+        );
+    }
+
+    #[test]
+    fn one_resolver_timing_out_is_a_warning() {
+        let mut r = report();
+        r.dns.push(dns("localhost", "10.0.0.53:53", DnsOutcome::Timeout));
+        r.dns.push(dns("localhost", "/etc/hosts", DnsOutcome::Resolved(vec!["127.0.0.1".into()])));
+        let v = verdict(&r, DEFAULT_CERT_WARN_DAYS);
+        assert_eq!(v.failing_layer, None);
+        assert_eq!(v.warnings, ["localhost: 10.0.0.53:53 timed out (other resolvers answered)"]);
+        assert!(
+            v.summary.starts_with("all 2 checks passed, with a warning: localhost"),
+            "{}",
+            v.summary
+        );
+    }
+
+    #[test]
+    fn a_certificate_about_to_expire_is_a_warning() {
+        let mut r = report();
+        r.http.push(HttpCheck {
+            url: "https://intranet.example/".into(),
+            status: Some(200),
+            dns_ms: None,
+            connect_ms: None,
+            tls_ms: None,
+            first_byte_ms: None,
+            certificate: Some(tether_proto::net::CertificateStatus {
+                subject: "CN=intranet.example".into(),
+                issuer: "CN=Corp CA".into(),
+                not_after: "2026-12-04T00:00:00Z".into(),
+                days_left: 5,
+            }),
+            error: None,
+            failed_layer: None,
+        });
+        let v = verdict(&r, 14);
+        assert_eq!(v.failing_layer, None);
+        assert_eq!(
+            v.warnings,
+            [
+                "https://intranet.example/: the server certificate expires in 5 days (2026-12-04T00:00:00Z)"
+            ]
+        );
+        assert!(verdict(&r, 3).warnings.is_empty(), "outside the window");
     }
 }
