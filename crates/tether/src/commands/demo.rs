@@ -101,7 +101,7 @@ async fn query(
     println!("== 4. tether audit {addr}  (needs tier 3: denied, and audited)");
     match crate::commands::audit::run(&as_tech, &addr, 5, false).await {
         Ok(_) => bail!("the agent let a tier-1 technician read its audit log"),
-        Err(e) => println!("   tether: error: {e:#}"),
+        Err(e) => println!("   tether: error: {}", tether_proto::text::escape(&format!("{e:#}"))),
     }
     Ok(())
 }

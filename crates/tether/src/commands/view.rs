@@ -74,6 +74,8 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
     session.finish().await;
     shown?;
     let end = streamed.with_context(|| format!("{target}: the view ended"))?;
+    // The reason may be the agent's words.
+    let end = tether_proto::text::escape(&end);
     eprintln!("{target}: {end} ({frames} frames, {} KiB)", bytes / 1024);
     Ok(ExitCode::SUCCESS)
 }
