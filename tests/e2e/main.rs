@@ -6,6 +6,7 @@
 mod auth;
 mod cli;
 mod diagnostics;
+mod distrust;
 mod doctor;
 mod network;
 mod protocol;

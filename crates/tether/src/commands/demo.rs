@@ -89,6 +89,8 @@ async fn query(
         cert: Some(tech.cert_path.clone()),
         key: Some(tech.key_path.clone()),
         ca: Some(pki.ca_cert_path()),
+        // The demo PKI revokes nothing, but its own CRL is the honest setup.
+        crl: Some(pki.crl_path()),
         server_name: Some("demo-agent".into()),
         ticket: Some("DEMO-1".into()),
         hosts: Some(pki.root().join("no-hosts.toml")),
