@@ -8,6 +8,8 @@ mod cli;
 mod diagnostics;
 mod distrust;
 mod doctor;
+mod fake_agent;
+mod hostile_agent;
 mod network;
 mod protocol;
 mod raw;
