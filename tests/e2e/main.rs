@@ -8,6 +8,7 @@ mod cli;
 mod diagnostics;
 mod distrust;
 mod doctor;
+mod escapes;
 mod fake_agent;
 mod hostile_agent;
 mod network;
