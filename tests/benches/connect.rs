@@ -39,7 +39,7 @@ fn main() {
         let chain = tether_pki::load_certs(&alice.cert).unwrap();
         let key = tether_pki::load_private_key(&alice.key).unwrap();
         let ca = tether_pki::load_certs(&alice.ca).unwrap();
-        let tls = tether_pki::client_config(chain, key, &ca).unwrap();
+        let tls = tether_pki::client_config(chain, key, &ca, Vec::new()).unwrap();
         let endpoint = tether_transport::client_endpoint(addr, tls).unwrap();
         let hello = Hello::new("bench", None);
         for _ in 0..CONNECTIONS + 1 {

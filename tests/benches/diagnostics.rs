@@ -50,7 +50,7 @@ fn main() {
         let ca = tether_pki::load_certs(&alice.ca).unwrap();
         let endpoint = tether_transport::client_endpoint(
             addr,
-            tether_pki::client_config(chain, key, &ca).unwrap(),
+            tether_pki::client_config(chain, key, &ca, Vec::new()).unwrap(),
         )
         .unwrap();
         let client = Client::connect(

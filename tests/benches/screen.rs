@@ -495,7 +495,7 @@ fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
         let chain = tether_pki::load_certs(&alice.cert).expect("cert");
         let key = tether_pki::load_private_key(&alice.key).expect("key");
         let ca = tether_pki::load_certs(&alice.ca).expect("ca");
-        let tls = tether_pki::client_config(chain, key, &ca).expect("tls config");
+        let tls = tether_pki::client_config(chain, key, &ca, Vec::new()).expect("tls config");
         let endpoint = tether_transport::client_endpoint(addr, tls).expect("endpoint");
         let hello = Hello::new("bench", None);
         let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))

@@ -6,8 +6,12 @@
 mod auth;
 mod cli;
 mod diagnostics;
+mod distrust;
 mod doctor;
+mod escapes;
+mod fake_agent;
 mod hardening;
+mod hostile_agent;
 mod network;
 mod protocol;
 mod raw;

@@ -25,7 +25,7 @@ pub fn endpoint_with(id: &Identity, addr: SocketAddr) -> Endpoint {
     let chain = tether_pki::load_certs(&id.cert).unwrap();
     let key = tether_pki::load_private_key(&id.key).unwrap();
     let ca = tether_pki::load_certs(&id.ca).unwrap();
-    let tls = tether_pki::client_config(chain, key, &ca).unwrap();
+    let tls = tether_pki::client_config(chain, key, &ca, Vec::new()).unwrap();
     tether_transport::client_endpoint(addr, tls).unwrap()
 }
 

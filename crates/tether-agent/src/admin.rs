@@ -152,7 +152,9 @@ async fn handle(request: AdminRequest, shared: &Arc<Shared>) -> AdminResponse {
                     message: format!("not ended: the audit log cannot be written: {e}"),
                 };
             }
-            info!(session = %id, technician = %session.technician, "session ended by the administrator");
+            // The log's formatter escapes ESC but not newlines.
+            let technician = tether_proto::text::Escaped(&session.technician);
+            info!(session = %id, %technician, "session ended by the administrator");
             session.close(close::ENDED_BY_ADMIN, &reason);
             AdminResponse::Ended { session: session.info() }
         }

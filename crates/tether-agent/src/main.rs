@@ -16,6 +16,7 @@ use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
 use tether_agent::{Shared, restore, server, tls};
 use tether_audit::{AuditLog, Follower, Record};
 use tether_proto::permission::requirement;
+use tether_proto::text::Escaped;
 use tether_proto::{RequestKind, Role};
 use tracing::{info, warn};
 
@@ -354,23 +355,29 @@ fn sessions(config_path: &Path, command: SessionsCommand) -> anyhow::Result<Exit
                 "{:<16}  {:<16}  {:<6}  {:<12}  {:<21}  {:<20}  DOING",
                 "ID", "TECHNICIAN", "ROLE", "TICKET", "FROM", "SINCE"
             );
+            // Names and tickets come from certificates and hellos: escaped.
             for s in sessions {
                 println!(
                     "{:<16}  {:<16}  {:<6}  {:<12}  {:<21}  {:<20}  {}",
-                    s.id,
-                    s.technician,
-                    s.role,
-                    s.ticket.as_deref().unwrap_or("-"),
-                    s.peer,
+                    Escaped(&s.id),
+                    Escaped(&s.technician),
+                    Escaped(&s.role),
+                    Escaped(s.ticket.as_deref().unwrap_or("-")),
+                    Escaped(&s.peer),
                     since(s.started),
-                    s.activities.join(", ")
+                    Escaped(&s.activities.join(", "))
                 );
             }
         }
         AdminResponse::Ended { session } => {
-            println!("ended session {} of {} ({})", session.id, session.technician, session.peer);
+            println!(
+                "ended session {} of {} ({})",
+                Escaped(&session.id),
+                Escaped(&session.technician),
+                Escaped(&session.peer)
+            );
         }
-        AdminResponse::Error { message } => anyhow::bail!("{message}"),
+        AdminResponse::Error { message } => anyhow::bail!("{}", Escaped(&message)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -120,7 +120,13 @@ impl Record {
     }
 
     /// One aligned line for people: time, outcome, who, what, ticket, peer, why.
+    ///
+    /// Every field is escaped ([`tether_proto::text`]): names, tickets,
+    /// arguments and details come from peers, and a newline or ESC sequence
+    /// in one must not forge a record or reach a terminal raw. The JSON log
+    /// keeps the exact text.
     pub fn human_line(&self) -> String {
+        use tether_proto::text::Escaped;
         let who = match (&self.technician, &self.role) {
             (Some(t), Some(r)) => format!("{t} ({r})"),
             (Some(t), None) => t.clone(),
@@ -133,16 +139,16 @@ impl Record {
         };
         let mut line = format!(
             "{:<24}  {:<11}  {:<20}  {:<22}  {:<12}  {}",
-            self.time,
-            self.outcome,
-            who,
-            what,
-            self.ticket.as_deref().unwrap_or("-"),
-            self.peer
+            Escaped(&self.time),
+            Escaped(&self.outcome),
+            Escaped(&who),
+            Escaped(&what),
+            Escaped(self.ticket.as_deref().unwrap_or("-")),
+            Escaped(&self.peer)
         );
         if !self.detail.is_empty() {
             line.push_str("  ");
-            line.push_str(&self.detail);
+            line.push_str(&tether_proto::text::escape(&self.detail));
         }
         line
     }
@@ -336,5 +342,19 @@ mod tests {
         assert_eq!(timestamp(round), "2026-11-18T11:06:40.360Z");
         let whole = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
         assert_eq!(timestamp(whole), "2026-11-18T11:06:40.000Z");
+    }
+
+    #[test]
+    fn human_lines_escape_every_peer_field() {
+        let mut r = record(0);
+        r.technician = Some("eve\x1b[2J".into());
+        r.ticket = Some("T-1\n2026-11-23T12:00:00.000Z  ok".into());
+        r.request = "net".into();
+        r.args = "tcp=evil\n.example:443".into();
+        r.detail = "\x1b]0;title\x07\u{202e}".into();
+        let line = r.human_line();
+        assert!(!line.contains(['\n', '\x1b', '\x07', '\u{202e}']), "{line:?}");
+        assert!(line.contains("tcp=evil\\n.example:443"), "{line}");
+        assert!(line.contains("eve\\x1b[2J"), "{line}");
     }
 }

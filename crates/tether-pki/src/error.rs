@@ -171,6 +171,11 @@ pub enum PkiError {
     /// The client-certificate verifier could not be built, usually because of the CRL.
     #[error("cannot build the technician certificate verifier (is the CRL from this CA?): {0}")]
     Verifier(rustls::server::VerifierBuilderError),
+
+    /// The controller's agent-certificate verifier could not be built,
+    /// usually because of the CRL.
+    #[error("cannot build the agent certificate verifier (is the CRL from this CA?): {0}")]
+    AgentVerifier(rustls::client::VerifierBuilderError),
 }
 
 impl PkiError {

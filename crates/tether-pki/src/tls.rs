@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::Resumption;
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
@@ -60,21 +60,36 @@ pub fn server_config(
 }
 
 /// Builds the controller's TLS config: it trusts only the Tether CA (never
-/// the system roots, which would let any public CA vouch for an "agent") and
-/// presents the technician's `chain`/`key`.
+/// the system roots, which would let any public CA vouch for an "agent"),
+/// refuses agent certificates on any of `crls`, and presents the
+/// technician's `chain`/`key`.
 ///
 /// rustls checks the agent's certificate against the server name passed to
 /// `connect`, so the caller must pass the name or address it dialled.
 /// Resumption is disabled to match the agent, which never issues tickets.
+///
+/// The CRL rules mirror [`server_config`]: with `crls` non-empty, an agent
+/// certificate none of them covers is refused (a CRL from another CA fails
+/// closed), and `next_update` is not enforced, so a technician whose copy
+/// is stale keeps the revocations it has. With `crls` empty no revocation
+/// is checked: a stolen agent key then impersonates its machine until the
+/// certificate expires, so the controller installs the CRL when it has one.
 pub fn client_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     ca: &[CertificateDer<'static>],
+    crls: Vec<CertificateRevocationListDer<'static>>,
 ) -> Result<ClientConfig, PkiError> {
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let provider = provider();
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(trust_anchors(ca)?), provider.clone())
+            .with_crls(crls)
+            .build()
+            .map_err(PkiError::AgentVerifier)?;
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(PkiError::Tls)?
-        .with_root_certificates(trust_anchors(ca)?)
+        .with_webpki_verifier(verifier)
         .with_client_auth_cert(chain, key)
         .map_err(PkiError::Tls)?;
     config.alpn_protocols = vec![tether_proto::ALPN.to_vec()];

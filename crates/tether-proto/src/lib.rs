@@ -21,6 +21,7 @@
 //! - [`permission`]: the one table mapping each request kind to the role it
 //!   needs, and the agent policy that may only tighten it.
 //! - [`session`]: the agent's and the controller's view of one connection.
+//! - [`text`]: the one escaping function for peer text shown to people.
 //!
 //! # What this crate is not
 //! It knows nothing about certificates (see `tether-pki`), QUIC streams (see
@@ -38,6 +39,7 @@ pub mod role;
 pub mod screen;
 pub mod session;
 pub mod system;
+pub mod text;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -52,6 +52,12 @@ impl Decoder {
         self.frame.as_ref()
     }
 
+    /// The current frame, taking it from the decoder (which is done with
+    /// it): a one-shot decode keeps one frame, not a frame and its copy.
+    pub fn into_frame(self) -> Option<Frame> {
+        self.frame
+    }
+
     /// The operations of the last update applied (for tests and figures).
     pub fn last_ops(&self) -> &[Op] {
         &self.ops

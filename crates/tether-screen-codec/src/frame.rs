@@ -114,6 +114,15 @@ impl Frame {
         Ok(())
     }
 
+    /// Makes this frame a copy of `other`, reusing this frame's buffer when
+    /// it is large enough: a viewer that mirrors a decoder's frame then
+    /// copies pixels instead of allocating a third frame while two exist.
+    pub fn copy_from(&mut self, other: &Frame) {
+        self.width = other.width;
+        self.height = other.height;
+        self.pixels.clone_from(&other.pixels);
+    }
+
     pub fn width(&self) -> u32 {
         self.width
     }
@@ -181,6 +190,19 @@ impl Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_from_reuses_the_buffer_of_a_frame_that_size() {
+        let source = Frame::solid(64, 32, 0x123456).unwrap();
+        let mut shown = Frame::solid(64, 32, 0).unwrap();
+        let buffer = shown.pixels().as_ptr();
+        shown.copy_from(&source);
+        assert_eq!(shown, source);
+        assert_eq!(shown.pixels().as_ptr(), buffer, "same size, same buffer");
+        let mut smaller = Frame::solid(8, 8, 0).unwrap();
+        smaller.copy_from(&source);
+        assert_eq!(smaller, source);
+    }
 
     #[test]
     fn bgrx_with_padding_becomes_pixels() {

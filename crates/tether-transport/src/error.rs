@@ -108,7 +108,17 @@ pub fn describe_connection_error(err: &ConnectionError) -> (String, ConnectionFa
         }
         ConnectionError::TransportError(e) => {
             let reason = e.to_string();
-            if reason.contains("certificate") {
+            // rustls' own words for our CRL check refusing the agent
+            // ("invalid peer certificate: Revoked"): the machine may be in
+            // someone else's hands, which is worth its own sentence.
+            if reason.contains("certificate") && reason.to_ascii_lowercase().contains("revoked") {
+                (
+                    "the agent's certificate is revoked (it is on this controller's CRL): do not \
+                     trust this machine; tell your administrator"
+                        .to_owned(),
+                    Authentication,
+                )
+            } else if reason.contains("certificate") {
                 (
                     format!(
                         "the agent's certificate was not accepted ({reason}); check that the \

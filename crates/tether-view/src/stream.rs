@@ -2,9 +2,14 @@
 //! acknowledge it, forward input, keep the link alive.
 //!
 //! Everything from the agent is untrusted: messages are bounded by the
-//! protocol's frame limit, updates by the codec's own parser and decoder,
-//! and an update whose size differs from the monitor the agent announced
-//! ends the view. The newest decoded frame is published in [`ViewState`];
+//! protocol's frame limit, updates by the codec's own parser and decoder
+//! (which caps decompression at what the update's size implies), a
+//! monitor larger than [`MAX_MONITOR_PIXELS`] ends the view before any
+//! frame is allocated for it, and an update whose size differs from the
+//! monitor the agent announced ends the view. A view holds at most two
+//! frames: the decoder's and the published copy, which is overwritten in
+//! place; a resize drops both before the new size's black frame is
+//! allocated. The newest decoded frame is published in [`ViewState`];
 //! whoever shows it (the window, a test, a benchmark) samples it at its own
 //! pace, so a slow window never slows the stream.
 
@@ -17,15 +22,29 @@ use tether_proto::screen::{
     CursorShape, HEARTBEAT_INTERVAL_MS, InputEvent, MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, Monitor,
     ScreenMessage, ViewStart, ViewerMessage,
 };
-use tether_screen_codec::{Decoder, Frame, Update};
+use tether_screen_codec::{Decoder, Frame, MAX_DIMENSION, Update};
 use tether_transport::framed::{self, FrameIoError};
 use tokio::sync::{mpsc, watch};
+
+/// The largest monitor a controller accepts from an agent, in pixels:
+/// 7680×4320, 8K UHD, the largest monitors sold (a 32:9 7680×2160 or a
+/// 6016×3384 fits too; either side must also be at most the codec's
+/// [`MAX_DIMENSION`]). A frame is 4 bytes a pixel, so this is 126.6 MiB
+/// per frame and at most 253 MiB per view (two frames); without it a
+/// hostile agent could announce 8192×8192 (256 MiB a frame) or, on a codec
+/// with no limit, anything at all.
+pub const MAX_MONITOR_PIXELS: u64 = 7680 * 4320;
 
 /// Why a view ended abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
     #[error("the agent sent a bad screen update: {0}")]
     BadUpdate(String),
+    #[error(
+        "the agent announced a {width}x{height} monitor; a controller accepts at most \
+         {MAX_MONITOR_PIXELS} pixels (7680x4320, 8K UHD) and {MAX_DIMENSION} a side"
+    )]
+    MonitorTooLarge { width: u32, height: u32 },
     #[error("the view stream failed: {0}")]
     Stream(#[from] FrameIoError),
 }
@@ -162,14 +181,26 @@ pub async fn run(
     end
 }
 
+/// Refuses a monitor no controller should allocate frames for (see
+/// [`MAX_MONITOR_PIXELS`]) or that has no pixels at all.
+pub fn check_monitor(monitor: &Monitor) -> Result<(), ViewError> {
+    let (width, height) = (monitor.width, monitor.height);
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels == 0 || pixels > MAX_MONITOR_PIXELS || width.max(height) > MAX_DIMENSION {
+        return Err(ViewError::MonitorTooLarge { width, height });
+    }
+    Ok(())
+}
+
 /// Applies an update from the wire to `decoder`, holding the agent to the
-/// monitor size it announced: an update of any other size is refused
-/// before anything is allocated for it.
+/// monitor size it announced: a monitor beyond [`MAX_MONITOR_PIXELS`] or an
+/// update of any other size is refused before anything is allocated for it.
 pub fn decode_for<'d>(
     decoder: &'d mut Decoder,
     encoded: &[u8],
     monitor: &Monitor,
 ) -> Result<&'d Frame, ViewError> {
+    check_monitor(monitor)?;
     let update = Update::from_bytes(encoded).map_err(|e| ViewError::BadUpdate(e.to_string()))?;
     if (update.width, update.height) != (monitor.width, monitor.height) {
         return Err(ViewError::BadUpdate(format!(
@@ -180,9 +211,11 @@ pub fn decode_for<'d>(
     decoder.apply(&update).map_err(|e| ViewError::BadUpdate(e.to_string()))
 }
 
-/// The frame both sides start a monitor from (`None` for a size the codec
-/// refuses, which no update can then match).
+/// The frame both sides start a monitor from (`None` for a size this
+/// controller refuses, which no update can then match: nothing is
+/// allocated for it).
 fn black(monitor: &Monitor) -> Option<Frame> {
+    check_monitor(monitor).ok()?;
     Frame::solid(monitor.width, monitor.height, 0).ok()
 }
 
@@ -191,6 +224,8 @@ async fn read_screen(
     recv: &mut RecvStream,
     acks: mpsc::UnboundedSender<u64>,
 ) -> Result<String, ViewError> {
+    // ViewState::new allocated nothing for a refused monitor; end here.
+    check_monitor(&state.screen().monitor)?;
     let mut decoder = Decoder::new();
     loop {
         let payload = match framed::read_payload::<MAX_SCREEN_FRAME>(recv).await {
@@ -209,12 +244,17 @@ async fn read_screen(
                     None
                 } else {
                     let monitor = state.screen().monitor.clone();
-                    Some(decode_for(&mut decoder, &encoded, &monitor)?.clone())
+                    Some(decode_for(&mut decoder, &encoded, &monitor)?)
                 };
+                drop(encoded);
                 {
                     let mut screen = state.screen();
                     if let Some(frame) = frame {
-                        screen.frame = Some(frame);
+                        // Overwritten in place: no third frame, even briefly.
+                        match &mut screen.frame {
+                            Some(shown) => shown.copy_from(frame),
+                            None => screen.frame = Some(frame.clone()),
+                        }
                         screen.decoded_at = Some(Instant::now());
                     }
                     screen.pointer = pointer;
@@ -231,10 +271,13 @@ async fn read_screen(
             }
             ScreenMessage::Resized { monitor } => {
                 state.count(bytes, false);
-                // Both sides start the new size from black.
+                check_monitor(&monitor)?;
+                // Both sides start the new size from black. The old frames
+                // go first, so a resize never holds old and new at once.
                 decoder = Decoder::new();
                 let seq = {
                     let mut screen = state.screen();
+                    screen.frame = None;
                     screen.frame = black(&monitor);
                     screen.monitor = monitor;
                     screen.seq
@@ -243,5 +286,44 @@ async fn read_screen(
             }
             ScreenMessage::Ended { reason } => return Ok(reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monitor(width: u32, height: u32) -> Monitor {
+        Monitor { index: 0, name: "m".into(), x: 0, y: 0, width, height, primary: true }
+    }
+
+    #[test]
+    fn monitors_beyond_8k_are_refused() {
+        for (w, h) in [(7680, 4320), (1920, 1080), (6016, 3384), (7680, 2160), (1, 1)] {
+            assert!(check_monitor(&monitor(w, h)).is_ok(), "{w}x{h}");
+        }
+        for (w, h) in [(8192, 8192), (7681, 4320), (0, 1080), (100_000, 1), (u32::MAX, u32::MAX)] {
+            let err = check_monitor(&monitor(w, h)).unwrap_err();
+            assert!(matches!(err, ViewError::MonitorTooLarge { .. }), "{w}x{h}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_announced_monitor_allocates_nothing_and_decodes_nothing() {
+        let huge = monitor(8192, 8192);
+        let start = ViewStart {
+            monitor: huge.clone(),
+            monitors: vec![huge.clone()],
+            control: false,
+            max_fps: 30,
+            backend: "fake".into(),
+        };
+        assert!(ViewState::new(&start).screen().frame.is_none());
+        // An update that matches the announced size is still refused.
+        let update = Update { width: 8192, height: 8192, fresh: true, ..Update::default() };
+        let mut decoder = Decoder::new();
+        let err = decode_for(&mut decoder, &update.to_bytes(), &huge).unwrap_err();
+        assert!(err.to_string().contains("8192x8192 monitor"), "{err}");
+        assert!(decoder.frame().is_none());
     }
 }

@@ -1,9 +1,13 @@
 //! The command line: every flag's doc comment is its `--help` text.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+mod pki;
+mod restore;
+pub use pki::PkiCommand;
+pub use restore::RestoreCommand;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -24,8 +28,8 @@ Examples:
   tether pki init --org Example            create the organisation's CA
   tether demo                              try everything on loopback
 
-Identity: tech.crt, tech.key and ca.crt in the config directory
-(~/.config/tether by default), or --cert/--key/--ca.
+Identity: tech.crt, tech.key, ca.crt and crl.pem in the config directory
+(~/.config/tether by default), or --cert/--key/--ca/--crl.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
 5 certificate refused, 6 denied by the agent, 7 version mismatch.";
@@ -73,7 +77,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Directory holding tech.crt, tech.key, ca.crt and hosts.toml.
+    /// Directory holding tech.crt, tech.key, ca.crt, crl.pem and hosts.toml.
     #[arg(long, global = true, env = "TETHER_CONFIG_DIR", value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
     /// Technician certificate (PEM). Default: CONFIG_DIR/tech.crt.
@@ -85,6 +89,11 @@ pub struct GlobalArgs {
     /// Organisation CA certificate (PEM). Default: CONFIG_DIR/ca.crt.
     #[arg(long, global = true, env = "TETHER_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// The CA's revocation list (PEM): agents on it are refused. Default:
+    /// CONFIG_DIR/crl.pem when present; without one, revoked agent
+    /// certificates are accepted. A file named here must exist.
+    #[arg(long, global = true, env = "TETHER_CRL", value_name = "FILE")]
+    pub crl: Option<PathBuf>,
     /// Hosts file with aliases. Default: CONFIG_DIR/hosts.toml.
     #[arg(long, global = true, env = "TETHER_HOSTS", value_name = "FILE")]
     pub hosts: Option<PathBuf>,
@@ -297,113 +306,6 @@ pub enum Command {
     Man,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum RestoreCommand {
-    /// List restore points, oldest first.
-    List {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show one restore point and its files.
-    Show {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// The restore point's id (from `tether restore list`).
-        id: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// What rolling back to a point would change (a dry run).
-    Diff {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// The restore point's id (from `tether restore list`).
-        id: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Take a restore point now.
-    Create {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// A note on why, shown in the list.
-        #[arg(long)]
-        label: Option<String>,
-        /// Never prune this point automatically.
-        #[arg(long)]
-        keep: bool,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Roll back to a point; shows the changes and asks first (a restore
-    /// point taken just before makes it undoable).
-    Rollback {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// The restore point's id (from `tether restore list`).
-        id: String,
-        /// Do not ask (required when not on a terminal).
-        #[arg(long, short)]
-        yes: bool,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Undo the last rollback.
-    Undo {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// Do not ask (required when not on a terminal).
-        #[arg(long, short)]
-        yes: bool,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Delete a restore point.
-    Delete {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// The restore point's id (from `tether restore list`).
-        id: String,
-        /// Do not ask (required when not on a terminal).
-        #[arg(long, short)]
-        yes: bool,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Check the restore store's integrity (exits 1 on problems).
-    Verify {
-        /// The agent: an alias from hosts.toml, a name or an address.
-        host: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-impl RestoreCommand {
-    pub fn host(&self) -> &str {
-        match self {
-            RestoreCommand::List { host, .. }
-            | RestoreCommand::Show { host, .. }
-            | RestoreCommand::Diff { host, .. }
-            | RestoreCommand::Create { host, .. }
-            | RestoreCommand::Rollback { host, .. }
-            | RestoreCommand::Undo { host, .. }
-            | RestoreCommand::Delete { host, .. }
-            | RestoreCommand::Verify { host, .. } => host,
-        }
-    }
-}
-
 /// Network check targets, shared by `net` and `doctor`.
 #[derive(Debug, Args)]
 pub struct NetTargets {
@@ -502,86 +404,6 @@ impl Command {
     pub fn is_check(&self) -> bool {
         matches!(self, Command::Net { .. } | Command::Doctor { .. })
     }
-}
-
-#[derive(Debug, Args)]
-pub struct PkiDir {
-    /// The PKI directory (holds the CA key: keep it offline and private).
-    #[arg(long, env = "TETHER_PKI_DIR", default_value = "pki", value_name = "DIR")]
-    pub pki_dir: PathBuf,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PkiCommand {
-    /// Create the organisation CA and an empty CRL.
-    Init {
-        #[command(flatten)]
-        dir: PkiDir,
-        /// Organisation name, written into every certificate.
-        #[arg(long, default_value = "Tether")]
-        org: String,
-        /// CA validity in days.
-        #[arg(long, default_value_t = tether_pki::DEFAULT_CA_DAYS)]
-        days: u32,
-    },
-    /// Issue an agent's server certificate; NAME is what controllers dial.
-    IssueAgent {
-        #[command(flatten)]
-        dir: PkiDir,
-        /// The agent's name (a DNS name); technicians' hosts files use it.
-        name: String,
-        /// Extra IP address the certificate is valid for (repeatable).
-        #[arg(long = "ip", value_name = "IP")]
-        ips: Vec<IpAddr>,
-        /// Extra DNS name the certificate is valid for (repeatable).
-        #[arg(long = "dns", value_name = "NAME")]
-        dns: Vec<String>,
-        /// Validity in days.
-        #[arg(long, default_value_t = tether_pki::DEFAULT_AGENT_DAYS)]
-        days: u32,
-        /// Replace an existing certificate and key of that name.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Issue a technician's client certificate with a tier or the fleet role.
-    IssueTech {
-        #[command(flatten)]
-        dir: PkiDir,
-        /// The technician's name (shown in audit logs).
-        name: String,
-        /// Support tier: 1 looks and checks, 2 controls, 3 restores.
-        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3), required_unless_present = "role", conflicts_with = "role")]
-        tier: Option<u8>,
-        /// A non-human role instead of a tier: `fleet` (read-only health queries).
-        #[arg(long, value_parser = ["fleet"])]
-        role: Option<String>,
-        /// Validity in days (default: 7 for technicians, 90 for fleet).
-        #[arg(long)]
-        days: Option<u32>,
-        /// Replace an existing certificate and key of that name.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Revoke a certificate by serial and re-sign the CRL.
-    Revoke {
-        #[command(flatten)]
-        dir: PkiDir,
-        /// Serial in hex, as `pki list` shows it (colons allowed).
-        serial: String,
-    },
-    /// Re-sign the CRL with a fresh validity (run it from cron).
-    RefreshCrl {
-        #[command(flatten)]
-        dir: PkiDir,
-    },
-    /// List issued certificates.
-    List {
-        #[command(flatten)]
-        dir: PkiDir,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 #[cfg(test)]

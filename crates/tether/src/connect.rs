@@ -42,8 +42,13 @@ pub async fn connect(global: &GlobalArgs, host: &str) -> anyhow::Result<Session>
         validate_ticket(ticket).map_err(|e| anyhow::anyhow!("--ticket: {e}"))?;
     }
     let dir = global.config_dir();
-    let identity =
-        IdentityFiles::resolve(&dir, global.cert.clone(), global.key.clone(), global.ca.clone());
+    let identity = IdentityFiles::resolve(
+        &dir,
+        global.cert.clone(),
+        global.key.clone(),
+        global.ca.clone(),
+        global.crl.clone(),
+    );
     let tls = identity.client_tls()?;
     let hosts = global.load_hosts()?;
     let target = identity::resolve(host, &hosts, global.server_name.as_deref()).await?;

@@ -5,6 +5,11 @@
 //! `$XDG_CONFIG_HOME/tether`, else `~/.config/tether`):
 //! - `tech.crt`, `tech.key`: the technician's certificate and key;
 //! - `ca.crt`: the organisation CA that agent certificates chain to;
+//! - `crl.pem`: the CA's revocation list, copied from the admin's `pki/`
+//!   like `ca.crt` and refreshed whenever the admin re-issues it. Agents on
+//!   it are refused. Optional: without it the controller works as before
+//!   but cannot tell a revoked (stolen) agent certificate from a good one
+//!   (`-vv` says so);
 //! - `hosts.toml`: aliases, like ssh's config.
 
 use std::collections::BTreeMap;
@@ -34,6 +39,16 @@ pub struct IdentityFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub ca: PathBuf,
+    pub crl: Crl,
+}
+
+/// Where the revocation list comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Crl {
+    /// Named with `--crl`: it must exist.
+    Required(PathBuf),
+    /// The config directory's `crl.pem`, used when present.
+    IfPresent(PathBuf),
 }
 
 impl IdentityFiles {
@@ -43,12 +58,35 @@ impl IdentityFiles {
         cert: Option<PathBuf>,
         key: Option<PathBuf>,
         ca: Option<PathBuf>,
+        crl: Option<PathBuf>,
     ) -> Self {
         IdentityFiles {
             cert: cert.unwrap_or_else(|| dir.join("tech.crt")),
             key: key.unwrap_or_else(|| dir.join("tech.key")),
             ca: ca.unwrap_or_else(|| dir.join("ca.crt")),
+            crl: crl.map_or_else(|| Crl::IfPresent(dir.join("crl.pem")), Crl::Required),
         }
+    }
+
+    /// The CRLs to check agents against: none when no file is installed.
+    fn crls(
+        &self,
+    ) -> anyhow::Result<Vec<rustls::pki_types::CertificateRevocationListDer<'static>>> {
+        let path = match &self.crl {
+            Crl::Required(path) if !path.exists() => {
+                bail!("CRL {} not found (named with --crl or TETHER_CRL)", path.display())
+            }
+            Crl::IfPresent(path) if !path.exists() => {
+                tracing::debug!(
+                    "no CRL at {}: revoked agent certificates cannot be recognised",
+                    path.display()
+                );
+                return Ok(Vec::new());
+            }
+            Crl::Required(path) | Crl::IfPresent(path) => path,
+        };
+        tether_pki::load_crls(path)
+            .with_context(|| format!("cannot use the CRL {}", path.display()))
     }
 
     /// Builds the TLS client config, explaining which file is missing.
@@ -67,7 +105,7 @@ impl IdentityFiles {
         let chain = tether_pki::load_certs(&self.cert)?;
         let key = tether_pki::load_private_key(&self.key)?;
         let ca = tether_pki::load_certs(&self.ca)?;
-        Ok(tether_pki::client_config(chain, key, &ca)?)
+        Ok(tether_pki::client_config(chain, key, &ca, self.crls()?)?)
     }
 }
 
@@ -212,6 +250,21 @@ mod tests {
         assert_eq!((t.addr.port(), t.server_name.as_str()), (DEFAULT_PORT, "lab"));
         let t = resolve("127.0.0.1:5", &hosts, Some("agent-9")).await.unwrap();
         assert_eq!(t.server_name, "agent-9");
+    }
+
+    #[test]
+    fn crl_is_optional_in_the_config_directory_but_not_when_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let implicit = IdentityFiles::resolve(dir.path(), None, None, None, None);
+        assert_eq!(implicit.crl, Crl::IfPresent(dir.path().join("crl.pem")));
+        assert!(implicit.crls().unwrap().is_empty());
+        let named = dir.path().join("gone.pem");
+        let explicit = IdentityFiles::resolve(dir.path(), None, None, None, Some(named));
+        let err = explicit.crls().unwrap_err().to_string();
+        assert!(err.contains("gone.pem") && err.contains("--crl"), "{err}");
+        std::fs::write(dir.path().join("crl.pem"), "not a CRL").unwrap();
+        let err = format!("{:#}", implicit.crls().unwrap_err());
+        assert!(err.contains("cannot use the CRL"), "{err}");
     }
 
     #[test]

@@ -34,7 +34,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("tether: error: {e:#}");
+            // The chain may hold the agent's words (error replies, close
+            // reasons): the one line is escaped as a whole.
+            eprintln!("tether: error: {}", tether_proto::text::escape(&format!("{e:#}")));
             if is_check { ExitCode::from(exit::UNKNOWN) } else { exit::for_error(&e) }
         }
     }

@@ -1,4 +1,19 @@
 //! Small formatting helpers for reports meant for people.
+//!
+//! Nearly everything in a report comes from the agent, which the controller
+//! does not trust: [`table`] escapes every cell and [`remote`] every other
+//! field (with [`tether_proto::text::escape`]), so no ESC sequence, newline
+//! or bidi control from the other side reaches the terminal raw. Escape
+//! each string exactly once, where it becomes part of the report.
+
+use std::borrow::Cow;
+
+pub use tether_proto::text::Escaped;
+
+/// A string from the agent, made safe for a terminal line.
+pub fn remote(text: &str) -> Cow<'_, str> {
+    tether_proto::text::escape(text)
+}
 
 /// Bytes in IEC units with one decimal, e.g. "3.1 GiB".
 pub fn bytes(n: u64) -> String {
@@ -51,8 +66,11 @@ pub enum Align {
 
 /// An aligned text table: a header row and rows, two spaces between
 /// columns, the last column never padded (so long commands do not push
-/// trailing spaces). Widths count characters, not bytes.
+/// trailing spaces). Widths count characters, not bytes. Every cell is
+/// escaped here, so callers pass the agent's strings as they came.
 pub fn table(headers: &[(&str, Align)], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<Cow<'_, str>>> =
+        rows.iter().map(|r| r.iter().map(|c| remote(c)).collect()).collect();
     let widths: Vec<usize> = headers
         .iter()
         .enumerate()
@@ -91,7 +109,7 @@ pub fn table(headers: &[(&str, Align)], rows: &[Vec<String>]) -> String {
     };
     let mut out = line(headers.iter().map(|(h, _)| *h).collect());
     for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push_str(&line(row.iter().map(|c| c.as_ref()).collect()));
     }
     out
 }
@@ -143,5 +161,17 @@ mod tests {
             ],
         );
         assert_eq!(t, " PID  NAME   CMD\n   7  sleep  sleep 300\n1234  sh     sh -c x\n");
+    }
+
+    #[test]
+    fn table_cells_from_the_agent_are_escaped() {
+        let t = table(
+            &[("NAME", Align::Left), ("CMD", Align::Left)],
+            &[vec!["\x1b[31mred".into(), "a\nforged line".into()]],
+        );
+        assert!(!t.contains('\x1b'), "{t:?}");
+        assert_eq!(t.lines().count(), 2, "{t:?}");
+        // Widths count the escaped text, so columns still line up.
+        assert_eq!(t, "NAME         CMD\n\\x1b[31mred  a\\nforged line\n");
     }
 }

@@ -26,7 +26,7 @@ fn agent_config(pki: &tether_pki::Pki) -> rustls::ServerConfig {
 
 fn tech_config(tech: &tether_pki::Issued, trust: &tether_pki::Pki) -> rustls::ClientConfig {
     let (chain, key) = credentials(tech);
-    client_config(chain, key, &ca(trust)).expect("client config")
+    client_config(chain, key, &ca(trust), Vec::new()).expect("client config")
 }
 
 fn assert_server_refused(
@@ -105,6 +105,30 @@ fn revoked_technician_is_refused_after_crl_reload() {
     let result = handshake(tech_config(&tech, &pki), agent_config(&pki), AGENT);
 
     assert_server_refused(result, CertificateError::Revoked);
+}
+
+#[test]
+fn revoked_agent_is_refused_by_a_controller_with_the_crl() {
+    let (_dir, pki) = new_pki();
+    let tech = pki.issue_tech("carol", Role::Tier(Tier::One), DEFAULT_TECH_DAYS, false).unwrap();
+    let server = agent_config(&pki);
+    let with_crl = |pki: &tether_pki::Pki| {
+        let (chain, key) = credentials(&tech);
+        let crls = load_crls(&pki.crl_path()).unwrap();
+        client_config(chain, key, &ca(pki), crls).unwrap()
+    };
+    assert!(handshake(with_crl(&pki), server.clone(), AGENT).is_ok());
+
+    let agent_serial = pki.list().unwrap().into_iter().find(|e| e.name == AGENT).unwrap().serial;
+    pki.revoke(&agent_serial).unwrap();
+    let result = handshake(with_crl(&pki), server.clone(), AGENT);
+
+    match result {
+        Err(Failure::Client(Error::InvalidCertificate(CertificateError::Revoked))) => {}
+        other => panic!("expected the controller to refuse a revoked agent, got {other:?}"),
+    }
+    // Without the CRL the controller cannot know: why technicians install it.
+    assert!(handshake(tech_config(&tech, &pki), server, AGENT).is_ok());
 }
 
 #[test]
@@ -223,7 +247,7 @@ fn agent_certificate_cannot_serve_as_technician() {
     let server = agent_config(&pki);
     let other_agent = pki.issue_agent("agent-z", &[], &[], 30, false).unwrap();
     let (chain, key) = credentials(&other_agent);
-    let client = client_config(chain, key, &ca(&pki)).unwrap();
+    let client = client_config(chain, key, &ca(&pki), Vec::new()).unwrap();
 
     let result = handshake(client, server, AGENT);
 
@@ -257,7 +281,7 @@ fn configs_need_a_ca() {
     let tech = pki.issue_tech("hank", Role::Fleet, 1, false).unwrap();
     let (chain, key) = credentials(&tech);
     assert!(matches!(
-        client_config(chain.clone(), key.clone_key(), &[]),
+        client_config(chain.clone(), key.clone_key(), &[], Vec::new()),
         Err(PkiError::NoTrustAnchors)
     ));
     assert!(matches!(server_config(chain, key, &[], Vec::new()), Err(PkiError::NoTrustAnchors)));

@@ -25,6 +25,7 @@ pub async fn run(
     if json {
         println!("{}", serde_json::to_string_pretty(&records)?);
     } else {
+        // human_line escapes every field: records hold peers' words.
         for record in &records {
             println!("{}", record.human_line());
         }

@@ -89,6 +89,8 @@ async fn query(
         cert: Some(tech.cert_path.clone()),
         key: Some(tech.key_path.clone()),
         ca: Some(pki.ca_cert_path()),
+        // The demo PKI revokes nothing, but its own CRL is the honest setup.
+        crl: Some(pki.crl_path()),
         server_name: Some("demo-agent".into()),
         ticket: Some("DEMO-1".into()),
         hosts: Some(pki.root().join("no-hosts.toml")),
@@ -101,7 +103,7 @@ async fn query(
     println!("== 4. tether audit {addr}  (needs tier 3: denied, and audited)");
     match crate::commands::audit::run(&as_tech, &addr, 5, false).await {
         Ok(_) => bail!("the agent let a tier-1 technician read its audit log"),
-        Err(e) => println!("   tether: error: {e:#}"),
+        Err(e) => println!("   tether: error: {}", tether_proto::text::escape(&format!("{e:#}"))),
     }
     Ok(())
 }

@@ -79,17 +79,30 @@ pub fn human(agent: &str, r: &DoctorReport) -> String {
         Severity::Unknown => "UNKNOWN",
     };
     let mut out = format!(
-        "Doctor for {agent}: {status} ({} critical, {} warning, {} unknown, {} ok)\n",
+        "Doctor for {}: {status} ({} critical, {} warning, {} unknown, {} ok)\n",
+        render::remote(agent),
         count(Severity::Crit),
         count(Severity::Warn),
         count(Severity::Unknown),
         count(Severity::Ok)
     );
-    let width = r.findings.iter().map(|f| f.check.len()).max().unwrap_or(0);
+    // Findings and their next steps are the agent's words: escaped.
+    let width = r.findings.iter().map(|f| render::remote(&f.check).chars().count()).max();
+    let width = width.unwrap_or(0);
     for f in &r.findings {
-        out.push_str(&format!("  {:<7} {:<width$}  {}\n", f.severity.as_str(), f.check, f.summary));
+        out.push_str(&format!(
+            "  {:<7} {:<width$}  {}\n",
+            f.severity.as_str(),
+            render::Escaped(&f.check),
+            render::remote(&f.summary)
+        ));
         if !f.next_step.is_empty() {
-            out.push_str(&format!("  {:<7} {:<width$}  → {}\n", "", "", f.next_step));
+            out.push_str(&format!(
+                "  {:<7} {:<width$}  → {}\n",
+                "",
+                "",
+                render::remote(&f.next_step)
+            ));
         }
     }
     out
@@ -132,5 +145,22 @@ mod tests {
              → restart the parent\n  \
              OK      memory   memory summary\n"
         );
+    }
+
+    #[test]
+    fn agent_findings_are_escaped() {
+        let report = DoctorReport {
+            findings: vec![Finding {
+                severity: Severity::Warn,
+                check: "disk\x1b[8m".into(),
+                summary: "/mnt/x\nOK      all good".into(),
+                next_step: "\x1b]0;t\x07".into(),
+            }],
+            net: None,
+            agent_time_unix_ms: 0,
+        };
+        let text = human("pc\r", &report);
+        assert!(!text.contains(['\x1b', '\r']), "{text:?}");
+        assert_eq!(text.lines().count(), 3, "{text}");
     }
 }

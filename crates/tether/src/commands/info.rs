@@ -69,7 +69,13 @@ pub fn clock_offset(agent_ms: u64, sent_ms: u64, received_ms: u64) -> i64 {
 pub fn human(r: &InfoReport, you: &str) -> String {
     let s = &r.system;
     let h = &s.host;
-    let mut out = format!("{} at {}  (session {}, you are {you})\n", r.agent, r.address, r.session);
+    let mut out = format!(
+        "{} at {}  (session {}, you are {})\n",
+        render::remote(&r.agent),
+        r.address,
+        render::remote(&r.session),
+        render::remote(you)
+    );
     let os = format!("{} {}", h.os_name, h.os_version).trim_end().to_owned();
     let rows = [
         ("host", format!("{} · {os} · kernel {} {}", h.hostname, h.kernel, h.arch)),
@@ -236,9 +242,11 @@ pub fn human(r: &InfoReport, you: &str) -> String {
     out
 }
 
+/// Labelled lines; each value is escaped here, since nearly all of it
+/// (host name, OS, CPU model, sensors, users, batteries) is the agent's.
 fn push_rows(out: &mut String, rows: &[(&str, String)]) {
     for (label, value) in rows {
-        out.push_str(&format!("  {label:<8} {value}\n"));
+        out.push_str(&format!("  {label:<8} {}\n", render::remote(value)));
     }
 }
 
@@ -337,6 +345,19 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn agent_strings_cannot_reach_the_terminal_raw() {
+        let mut r = report();
+        r.agent = "pc\x1b]0;owned\x07".into();
+        r.system.host.hostname = "ws\nforged  line".into();
+        r.system.disks[0].mount_point = "/mnt/\x1b[2J".into();
+        r.system.users[0].user = "\u{202e}nimda".into();
+        let text = human(&r, "alice\r (tier1)");
+        assert!(!text.contains(['\x1b', '\r', '\u{202e}']), "{text}");
+        assert!(text.contains("ws\\nforged  line"), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("forged")), "{text}");
     }
 
     #[test]

@@ -124,9 +124,10 @@ fn opt_ms(v: Option<f32>) -> String {
     v.map_or_else(|| "-".to_owned(), ms)
 }
 
-/// The report for people.
+/// The report for people. Tables escape their cells; every other string
+/// from the agent goes through [`render::remote`] here.
 pub fn human(agent: &str, r: &NetReport) -> String {
-    let mut out = format!("Network as seen from {agent}\n");
+    let mut out = format!("Network as seen from {}\n", render::remote(agent));
     out.push_str("Link\n");
     let links: Vec<Vec<String>> = r
         .links
@@ -160,15 +161,19 @@ pub fn human(agent: &str, r: &NetReport) -> String {
             format!("{} on {} ({arp}); {ping}", g.address, g.interface)
         }
     };
-    out.push_str(&format!("Gateway    {gateway}\n"));
+    out.push_str(&format!("Gateway    {}\n", render::remote(&gateway)));
     let resolvers =
         if r.resolvers.is_empty() { "none configured".to_owned() } else { r.resolvers.join(", ") };
-    out.push_str(&format!("Resolvers  {resolvers}\n"));
+    out.push_str(&format!("Resolvers  {}\n", render::remote(&resolvers)));
     let proxies: Vec<String> =
         r.proxies.iter().map(|p| format!("{}={}", p.variable, p.value)).collect();
     out.push_str(&format!(
         "Proxy      {}\n",
-        if proxies.is_empty() { "none".to_owned() } else { proxies.join(" ") }
+        if proxies.is_empty() {
+            "none".to_owned()
+        } else {
+            render::remote(&proxies.join(" ")).into_owned()
+        }
     ));
 
     if !r.dns.is_empty() {
@@ -285,6 +290,6 @@ pub fn human(agent: &str, r: &NetReport) -> String {
         render::indent(&mut out, &table(&headers, &rows));
     }
     let status = if r.verdict.failing_layer.is_some() { "PROBLEM" } else { "OK" };
-    out.push_str(&format!("Verdict    {status} — {}\n", r.verdict.summary));
+    out.push_str(&format!("Verdict    {status} — {}\n", render::remote(&r.verdict.summary)));
     out
 }

@@ -92,12 +92,17 @@ pub async fn kill(
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if outcome.exited {
-        println!("sent SIG{} to {} (pid {}): it exited", signal.as_str(), outcome.name, pid);
+        println!(
+            "sent SIG{} to {} (pid {}): it exited",
+            signal.as_str(),
+            render::remote(&outcome.name),
+            pid
+        );
     } else {
         println!(
             "sent SIG{} to {} (pid {}): still running{}",
             signal.as_str(),
-            outcome.name,
+            render::remote(&outcome.name),
             pid,
             if signal == KillSignal::Term { "; try --signal KILL" } else { "" }
         );

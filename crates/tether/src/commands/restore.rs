@@ -58,7 +58,9 @@ async fn run_on(
     command: RestoreCommand,
 ) -> anyhow::Result<(Output, ExitCode)> {
     let ok = ExitCode::from(exit::SUCCESS);
-    let agent = session.client.welcome().agent_name.clone();
+    // The agent's name, ids and paths are the agent's words: every one is
+    // escaped where it enters the text (tables escape their own cells).
+    let agent = render::remote(&session.client.welcome().agent_name).into_owned();
     match command {
         RestoreCommand::List { json, .. } => {
             let Response::RestorePoints(points) =
@@ -108,7 +110,7 @@ async fn run_on(
             let text = || {
                 format!(
                     "created restore point {} on {agent}\n{}",
-                    point.id,
+                    render::remote(&point.id),
                     points_table(std::slice::from_ref(&point))
                 )
             };
@@ -116,7 +118,9 @@ async fn run_on(
         }
         RestoreCommand::Rollback { id, yes, json, .. } => {
             let diff = fetch_diff(global, session, &id).await?;
-            confirm(yes, &format!("{}Roll {agent} back to {id}?", diff_text(&diff)))?;
+            let question =
+                format!("{}Roll {agent} back to {}?", diff_text(&diff), render::remote(&id));
+            confirm(yes, &question)?;
             let Response::RolledBack(done) =
                 request(global, session, Request::RestoreRollback { id }).await?
             else {
@@ -133,7 +137,7 @@ async fn run_on(
             Ok((out(json, &done, || rollback_text(&agent, &done))?, ok))
         }
         RestoreCommand::Delete { id, yes, json, .. } => {
-            confirm(yes, &format!("Delete restore point {id} on {agent}?"))?;
+            confirm(yes, &format!("Delete restore point {} on {agent}?", render::remote(&id)))?;
             let Response::RestoreDeleted { id } =
                 request(global, session, Request::RestoreDelete { id }).await?
             else {
@@ -141,7 +145,7 @@ async fn run_on(
             };
             Ok((
                 out(json, &serde_json::json!({ "deleted": id }), || {
-                    format!("deleted restore point {id}\n")
+                    format!("deleted restore point {}\n", render::remote(&id))
                 })?,
                 ok,
             ))
@@ -164,7 +168,7 @@ async fn run_on(
                 } else {
                     text.push_str(&format!("{} problems\n", v.problems.len()));
                     for p in &v.problems {
-                        text.push_str(&format!("  {p}\n"));
+                        text.push_str(&format!("  {}\n", render::remote(p)));
                     }
                 }
                 text
@@ -235,7 +239,10 @@ fn points_table(points: &[RestorePoint]) -> String {
 pub fn diff_text(d: &RestoreDiff) -> String {
     let mut text = format!(
         "rolling back to {} would restore {} modified, recreate {} removed and move aside {} added paths\n",
-        d.point, d.modified_count, d.removed_count, d.added_count
+        render::remote(&d.point),
+        d.modified_count,
+        d.removed_count,
+        d.added_count
     );
     text.push_str(&paths_text(d));
     text
@@ -251,7 +258,7 @@ fn paths_text(d: &RestoreDiff) -> String {
         ("A", &d.added_since, d.added_count),
     ] {
         for path in list {
-            text.push_str(&format!("  {mark} {path}\n"));
+            text.push_str(&format!("  {mark} {}\n", render::remote(path)));
         }
         if count > list.len() as u64 {
             text.push_str(&format!("  {mark} … and {} more\n", count - list.len() as u64));
@@ -260,10 +267,14 @@ fn paths_text(d: &RestoreDiff) -> String {
     text
 }
 
+/// A rollback's outcome for people; `agent` is already escaped.
 fn rollback_text(agent: &str, r: &RollbackOutcome) -> String {
     let mut text = format!(
         "{agent} rolled back to {}: {} restored, {} moved aside, {} unchanged\n",
-        r.point, r.restored, r.moved_aside, r.unchanged
+        render::remote(&r.point),
+        r.restored,
+        r.moved_aside,
+        r.unchanged
     );
     text.push_str(&paths_text(&r.changes));
     if r.kept > 0 {
@@ -271,7 +282,7 @@ fn rollback_text(agent: &str, r: &RollbackOutcome) -> String {
     }
     text.push_str(&format!(
         "moved-aside files are kept in point {}; undo with: tether restore undo {agent}\n",
-        r.pre_rollback_point
+        render::remote(&r.pre_rollback_point)
     ));
     text
 }
@@ -294,6 +305,23 @@ mod tests {
         let text = diff_text(&d);
         assert!(text.starts_with("rolling back to P1 would restore 3 modified, recreate 0 removed and move aside 1 added paths\n"));
         assert!(text.contains("  M /etc/hosts\n  M … and 2 more\n  A /etc/new.conf\n"), "{text}");
+    }
+
+    #[test]
+    fn agent_paths_cannot_forge_lines_or_colour_the_terminal() {
+        let d = RestoreDiff {
+            point: "P\x1b[31m".into(),
+            modified: vec!["/etc/\x1b]0;owned\x07name".into()],
+            added_since: vec!["/tmp/a\n  R /etc/shadow".into()],
+            removed_since: vec![],
+            modified_count: 1,
+            added_count: 1,
+            removed_count: 0,
+        };
+        let text = diff_text(&d);
+        assert!(!text.contains('\x1b'), "{text:?}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.contains("  A /tmp/a\\n  R /etc/shadow\n"), "{text}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! screen commands for scripts and tickets.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -81,6 +81,8 @@ pub async fn screenshot(
     };
     let frame = decode_screenshot(&shot.encoded, &shot.monitor)
         .with_context(|| format!("{target}: the screenshot could not be decoded"))?;
+    let encoded_bytes = shot.encoded.len();
+    drop(shot.encoded);
     write_png(&frame, output).with_context(|| format!("cannot write {}", output.display()))?;
     let report = ScreenshotReport {
         host,
@@ -88,7 +90,7 @@ pub async fn screenshot(
         monitor: &shot.monitor,
         width: frame.width(),
         height: frame.height(),
-        encoded_bytes: shot.encoded.len(),
+        encoded_bytes,
         pointer: shot.pointer,
     };
     if json {
@@ -106,25 +108,34 @@ pub async fn screenshot(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Decodes a screenshot, holding the agent to the monitor size it named.
+/// Decodes a screenshot, holding the agent to the monitor size it named
+/// and to [`tether_view::stream::MAX_MONITOR_PIXELS`]: a larger monitor is
+/// refused before anything is allocated, and the decoder's own frame is
+/// kept rather than copied (one frame, at most 126.6 MiB).
 pub fn decode_screenshot(encoded: &[u8], monitor: &Monitor) -> anyhow::Result<Frame> {
     let mut decoder = Decoder::new();
-    Ok(tether_view::stream::decode_for(&mut decoder, encoded, monitor)?.clone())
+    tether_view::stream::decode_for(&mut decoder, encoded, monitor)?;
+    decoder.into_frame().context("the decoder kept no frame")
 }
 
-/// Writes a frame as an 8-bit RGB PNG.
+/// Writes a frame as an 8-bit RGB PNG, a row at a time (no second copy of
+/// the image in memory).
 pub fn write_png(frame: &Frame, path: &Path) -> anyhow::Result<()> {
     let file = File::create(path)?;
     let mut encoder = png::Encoder::new(BufWriter::new(file), frame.width(), frame.height());
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header()?;
-    let mut rgb = Vec::with_capacity(frame.pixels().len() * 3);
-    for &p in frame.pixels() {
-        rgb.extend_from_slice(&[(p >> 16) as u8, (p >> 8) as u8, p as u8]);
+    let mut stream = writer.stream_writer()?;
+    let mut rgb = Vec::with_capacity(frame.width() as usize * 3);
+    for row in frame.pixels().chunks_exact(frame.width() as usize) {
+        rgb.clear();
+        for &p in row {
+            rgb.extend_from_slice(&[(p >> 16) as u8, (p >> 8) as u8, p as u8]);
+        }
+        stream.write_all(&rgb)?;
     }
-    writer.write_image_data(&rgb)?;
-    writer.finish()?;
+    stream.finish()?;
     Ok(())
 }
 

@@ -45,6 +45,9 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
         );
     }
     let (start, send, recv) = session.client.open_view(&request, timeout).await?;
+    // No window for a monitor the stream would refuse.
+    stream::check_monitor(&start.monitor)
+        .with_context(|| format!("{}: the view cannot start", session.client.target()))?;
     let state = ViewState::new(&start);
     let (input_tx, input_rx) = tokio::sync::mpsc::unbounded_channel();
     let ended = Arc::new(AtomicBool::new(false));
@@ -74,6 +77,8 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
     session.finish().await;
     shown?;
     let end = streamed.with_context(|| format!("{target}: the view ended"))?;
+    // The reason may be the agent's words.
+    let end = tether_proto::text::escape(&end);
     eprintln!("{target}: {end} ({frames} frames, {} KiB)", bytes / 1024);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,184 @@
+//! A hostile agent for the controller's tests: a real QUIC server with a
+//! real agent certificate from the test PKI that greets like an agent and
+//! then answers every request from a script, saying whatever a compromised
+//! machine might say.
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::{Endpoint, SendStream};
+use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
+use tether_proto::handshake::{HelloReply, Welcome};
+use tether_proto::screen::{MAX_SCREEN_FRAME, Monitor, ScreenMessage, ViewStart};
+use tether_proto::{Request, Response, Role, Tier};
+use tether_tests::{Identity, Run, TestPki};
+use tether_transport::framed;
+
+/// What the fake agent does with one request.
+pub enum Reply {
+    /// One response on the request's stream.
+    Once(Response),
+    /// `Viewing(start)`, then these screen messages on the same stream.
+    View(ViewStart, Vec<ScreenMessage>),
+}
+
+type Script = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
+
+/// A running fake agent; stops when dropped.
+pub struct FakeAgent {
+    pub addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl FakeAgent {
+    /// Serves as `agent-01` with a certificate issued by `pki`.
+    pub fn start(
+        pki: &TestPki,
+        script: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let id = pki.issue_agent("agent-01");
+        let chain = tether_pki::load_certs(&id.cert).unwrap();
+        let key = tether_pki::load_private_key(&id.key).unwrap();
+        let ca = tether_pki::load_certs(&id.ca).unwrap();
+        let tls = tether_pki::server_config(chain, key, &ca, Vec::new()).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let endpoint = runtime
+            .block_on(async {
+                tether_transport::server_endpoint("127.0.0.1:0".parse().unwrap(), tls)
+            })
+            .unwrap();
+        let addr = endpoint.local_addr().unwrap();
+        let script: Script = Arc::new(script);
+        runtime.spawn(serve(endpoint, script));
+        FakeAgent { addr, runtime: Some(runtime) }
+    }
+
+    /// Runs the real `tether ARGS` as `id` against this agent, measuring the
+    /// controller's peak resident memory (KiB, from wait4's rusage).
+    pub fn tether(&self, id: &Identity, args: &[&str]) -> (Run, u64) {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd: Command = tether_tests::tether_as(id, home.path());
+        cmd.args(["--server-name", "agent-01", "--timeout", "10"]).args(args);
+        run_measured(cmd)
+    }
+}
+
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Runs `cmd` and reaps it with wait4, so its own peak RSS is known (not
+/// the maximum over every child of this test process).
+fn run_measured(mut cmd: Command) -> (Run, u64) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        stdout.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        stderr.read_to_end(&mut v).unwrap();
+        v
+    });
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter; wait4 reaps our
+    // own child, which `child` then never waits for again.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4 failed");
+    std::mem::forget(child);
+    let run = Run {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+    };
+    (run, usage.ru_maxrss as u64)
+}
+
+async fn serve(endpoint: Endpoint, script: Script) {
+    while let Some(incoming) = endpoint.accept().await {
+        let script = Arc::clone(&script);
+        tokio::spawn(async move {
+            let Ok(conn) = incoming.await else { return };
+            let Ok((mut send, mut recv)) = conn.accept_bi().await else { return };
+            if framed::read_payload::<MAX_HELLO_FRAME>(&mut recv).await.is_err() {
+                return;
+            }
+            let welcome = Welcome {
+                agent_name: "agent-01".into(),
+                agent_software: "tether-agent 0.1.0".into(),
+                session_id: "fa4e".into(),
+                technician: "alice".into(),
+                role: Role::Tier(Tier::Three),
+            };
+            let reply = HelloReply::Welcome(welcome).encode().unwrap();
+            if framed::write_payload(&mut send, reply).await.is_err() {
+                return;
+            }
+            let _ = send.finish();
+            while let Ok((send, mut recv)) = conn.accept_bi().await {
+                let Ok(request) =
+                    framed::read_message::<Request, MAX_REQUEST_FRAME>(&mut recv).await
+                else {
+                    return;
+                };
+                let reply = script(&request);
+                tokio::spawn(answer(send, recv, reply));
+            }
+        });
+    }
+}
+
+async fn answer(mut send: SendStream, mut recv: quinn::RecvStream, reply: Reply) {
+    match reply {
+        Reply::Once(response) => {
+            let _ = framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &response).await;
+            let _ = send.finish();
+        }
+        Reply::View(start, messages) => {
+            let viewing = Response::Viewing(Box::new(start));
+            let _ = framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &viewing).await;
+            for message in &messages {
+                if framed::write_message::<_, MAX_SCREEN_FRAME>(&mut send, message).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    // Keep the stream open until the controller goes: it must end the view
+    // itself, not because the agent hung up.
+    let _ = tokio::time::timeout(Duration::from_secs(20), recv.read_to_end(1 << 20)).await;
+}
+
+/// A monitor of the given size.
+pub fn monitor(width: u32, height: u32) -> Monitor {
+    Monitor { index: 0, name: "fake".into(), x: 0, y: 0, width, height, primary: true }
+}
+
+/// A zstd frame of `bytes` zeros, compressed as it goes (a few KiB hold
+/// hundreds of MiB): the shape of a decompression bomb.
+pub fn zstd_bomb(bytes: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..bytes / chunk.len() {
+        encoder.write_all(&chunk).unwrap();
+    }
+    encoder.finish().unwrap()
+}
