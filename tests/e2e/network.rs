@@ -61,7 +61,7 @@ fn net_reports_each_check_and_names_the_failing_layer() {
     assert!(text.contains("NXDOMAIN (no such name)"), "{text}");
     assert!(text.contains("REFUSED by"), "{text}");
     let verdict = text.lines().find(|l| l.starts_with("Verdict")).expect("verdict line");
-    assert!(verdict.contains("PROBLEM — DNS: typo.test does not exist (NXDOMAIN)"), "{verdict}");
+    assert!(verdict.contains("CRITICAL — DNS: typo.test does not exist (NXDOMAIN)"), "{verdict}");
 
     // DNS fine, the service down: the service layer is named.
     let down = agent.tether(
@@ -89,6 +89,31 @@ fn net_reports_each_check_and_names_the_failing_layer() {
     assert_eq!(record.outcome, "ok");
     assert!(record.detail.contains("NXDOMAIN"), "{}", record.detail);
     drop(listener);
+}
+
+#[test]
+fn one_resolver_timing_out_is_a_warning() {
+    let resolver =
+        FakeResolver::start(&[("intranet.test", Ipv4Addr::new(127, 0, 0, 1))], &["typo.test"]);
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let pki = TestPki::new("Example");
+    let extra = format!(
+        "[net]\nresolvers = [\"{}\", \"{}\"]\n",
+        resolver.addr,
+        silent.local_addr().unwrap()
+    );
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
+    let alice = pki.issue_tech("alice", "tier1");
+    let out = agent.tether(&alice, &["net", &agent.addr, "--dns", "intranet.test"]);
+    assert_eq!(out.code(), Some(1), "WARNING: {}{}", out.stdout, out.stderr);
+    let verdict = out.stdout.lines().find(|l| l.starts_with("Verdict")).expect("verdict line");
+    assert!(verdict.starts_with("Verdict    WARNING — all "), "{verdict}");
+    let warning = format!("intranet.test: {} timed out", silent.local_addr().unwrap());
+    assert!(
+        out.stdout.contains(&format!("  warning  {warning} (other resolvers answered)")),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

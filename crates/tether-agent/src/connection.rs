@@ -485,9 +485,9 @@ fn session_end(err: &quinn::ConnectionError) -> String {
         }
         E::ApplicationClosed(c) => {
             let code = c.error_code.into_inner();
-            // Debug formatting quotes and escapes what the peer chose to say.
-            let reason = String::from_utf8_lossy(&c.reason);
-            format!("the controller closed the session with code {code} ({reason:?})")
+            let reason =
+                tether_proto::text::escape(&String::from_utf8_lossy(&c.reason)).into_owned();
+            format!("the controller closed the session with code {code} ({reason})")
         }
         E::ConnectionClosed(c) => format!("the controller aborted the connection: {c}"),
         E::TimedOut => format!(

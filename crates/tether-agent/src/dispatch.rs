@@ -73,7 +73,8 @@ pub async fn dispatch(
                 outcome.name,
                 if outcome.exited { "exited" } else { "still running" }
             );
-            info!("SIG{} sent to {detail}", signal.as_str());
+            // The name is a local user's choice: no forged log lines.
+            info!("SIG{} sent to {}", signal.as_str(), tether_proto::text::escape(&detail));
             Ok(Handled { response: Response::Killed(outcome), detail })
         }
         Request::Doctor(request) => {

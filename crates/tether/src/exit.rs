@@ -30,6 +30,21 @@ pub const AUTHENTICATION: u8 = 5;
 pub const DENIED: u8 = 6;
 pub const VERSION_MISMATCH: u8 = 7;
 
+/// Nagios plugin codes for a check's result.
+pub const NAGIOS_OK: u8 = 0;
+pub const NAGIOS_WARNING: u8 = 1;
+pub const NAGIOS_CRITICAL: u8 = 2;
+
+/// `tether net`: CRITICAL when a layer fails, WARNING when everything
+/// works but something deserves attention, else OK.
+pub fn for_net(verdict: &tether_proto::net::Verdict) -> ExitCode {
+    ExitCode::from(match (&verdict.failing_layer, verdict.warnings.is_empty()) {
+        (Some(_), _) => NAGIOS_CRITICAL,
+        (None, false) => NAGIOS_WARNING,
+        (None, true) => NAGIOS_OK,
+    })
+}
+
 /// The exit code for an error: the first transport error in its chain
 /// decides; anything else is a plain failure.
 pub fn for_error(err: &anyhow::Error) -> ExitCode {

@@ -1,7 +1,7 @@
 //! `tether net HOST`: network checks from the user's machine, ending in a
-//! layered verdict. A check command: exits 0 when every layer works, 2
-//! (CRITICAL) naming the first that fails, 3 (UNKNOWN) when the checks
-//! could not run.
+//! layered verdict. A check command: exits 0 when every layer works, 1
+//! (WARNING) when they work with warnings, 2 (CRITICAL) naming the first
+//! layer that fails, 3 (UNKNOWN) when the checks could not run.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -70,7 +70,7 @@ pub async fn run(
             print!("{}", human_link(link));
         }
     }
-    Ok(ExitCode::from(if report.verdict.failing_layer.is_some() { 2 } else { 0 }))
+    Ok(crate::exit::for_net(&report.verdict))
 }
 
 /// Downloads then uploads `bytes` over the session.
@@ -289,7 +289,14 @@ pub fn human(agent: &str, r: &NetReport) -> String {
         ];
         render::indent(&mut out, &table(&headers, &rows));
     }
-    let status = if r.verdict.failing_layer.is_some() { "PROBLEM" } else { "OK" };
+    let status = match (&r.verdict.failing_layer, r.verdict.warnings.is_empty()) {
+        (Some(_), _) => "CRITICAL",
+        (None, false) => "WARNING",
+        (None, true) => "OK",
+    };
     out.push_str(&format!("Verdict    {status} — {}\n", render::remote(&r.verdict.summary)));
+    for warning in &r.verdict.warnings {
+        out.push_str(&format!("  warning  {}\n", render::remote(warning)));
+    }
     out
 }
