@@ -327,10 +327,17 @@ impl InputEvent {
                 Err("text may not hold control characters other than newline and tab".into())
             }
             InputEvent::Key { key, .. } if !key.is_valid() => Err(format!("{key:?} is not a key")),
-            InputEvent::Scroll { dx, dy } if dx.abs() > 1_000 || dy.abs() > 1_000 => {
+            // unsigned_abs: i32::MIN has no positive counterpart, and abs()
+            // of it overflows (found by fuzzing: a panic in checked builds,
+            // a wrapped negative that passed the check in release builds).
+            InputEvent::Scroll { dx, dy }
+                if dx.unsigned_abs() > 1_000 || dy.unsigned_abs() > 1_000 =>
+            {
                 Err("at most 1000 wheel steps at once".into())
             }
-            InputEvent::MouseMove { x, y } if x.abs() > 1 << 20 || y.abs() > 1 << 20 => {
+            InputEvent::MouseMove { x, y }
+                if x.unsigned_abs() > 1 << 20 || y.unsigned_abs() > 1 << 20 =>
+            {
                 Err("pointer position out of range".into())
             }
             _ => Ok(()),
@@ -396,6 +403,9 @@ mod tests {
         assert!(InputEvent::Key { key: Key::F(0), pressed: true }.validate().is_err());
         assert!(InputEvent::Key { key: Key::Char('\u{7}'), pressed: true }.validate().is_err());
         assert!(InputEvent::Scroll { dx: 0, dy: 5000 }.validate().is_err());
+        // Found by fuzzing: abs() of i32::MIN overflowed.
+        assert!(InputEvent::Scroll { dx: i32::MIN, dy: 0 }.validate().is_err());
+        assert!(InputEvent::MouseMove { x: 0, y: i32::MIN }.validate().is_err());
     }
 
     #[test]
