@@ -211,6 +211,18 @@ pub fn open(backend: Backend, display: Option<&str>) -> Result<Box<dyn Capturer>
     }
 }
 
+/// Flags the first monitor as primary when none is: X servers without a
+/// primary output set (Xvfb, many single-monitor setups) put the desktop's
+/// panels and new windows on the first one, and a list with no primary
+/// told technicians something false.
+pub fn ensure_primary(monitors: &mut [MonitorInfo]) {
+    if !monitors.iter().any(|m| m.primary)
+        && let Some(first) = monitors.first_mut()
+    {
+        first.primary = true;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +252,26 @@ mod tests {
         assert!(!m.fits(1919, 1080));
         assert!(!MonitorInfo { x: -1, ..m.clone() }.fits(4000, 4000));
         assert!(!MonitorInfo { width: 0, ..m }.fits(4000, 4000));
+    }
+
+    #[test]
+    fn the_first_monitor_is_primary_when_none_is() {
+        let m = |index, primary| MonitorInfo {
+            index,
+            name: format!("m{index}"),
+            x: 0,
+            y: 0,
+            width: 10,
+            height: 10,
+            primary,
+        };
+        let mut none = vec![m(0, false), m(1, false)];
+        ensure_primary(&mut none);
+        assert_eq!((none[0].primary, none[1].primary), (true, false));
+        let mut second = vec![m(0, false), m(1, true)];
+        ensure_primary(&mut second);
+        assert_eq!((second[0].primary, second[1].primary), (false, true));
+        ensure_primary(&mut []);
     }
 
     #[test]

@@ -116,6 +116,7 @@ impl XConn {
                 primary: m.primary,
             });
         }
+        crate::ensure_primary(&mut out);
         Ok(out)
     }
 

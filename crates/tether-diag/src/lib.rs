@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod host;
 pub mod net;
 pub mod processes;
+mod statfs;
 pub mod system;
 
 pub use processes::{KillError, kill, processes};

@@ -30,7 +30,7 @@ pub fn system_info(agent_version: &str) -> Result<SystemInfo, DiagError> {
     std::thread::sleep(CPU_SAMPLE);
     sys.refresh_cpu_usage();
 
-    Ok(SystemInfo {
+    let mut info = SystemInfo {
         host: host_info(agent_version),
         cpu: cpu_info(&sys),
         memory: MemoryInfo {
@@ -45,7 +45,11 @@ pub fn system_info(agent_version: &str) -> Result<SystemInfo, DiagError> {
         temperatures: temperatures(),
         users: host::login_sessions(),
         batteries: host::batteries(),
-    })
+    };
+    // Stamped last, just before the reply leaves: the controller compares
+    // it with the moment half a round trip before the reply arrived.
+    info.host.agent_time_unix_ms = unix_millis_now();
+    Ok(info)
 }
 
 fn host_info(agent_version: &str) -> HostInfo {
@@ -109,14 +113,21 @@ pub(crate) fn disk_list() -> Vec<DiskInfo> {
     let Ok(disks) = Disks::new_with_refreshed_list() else { return Vec::new() };
     disks
         .iter()
-        .map(|d| DiskInfo {
-            mount_point: d.mount_point().to_string_lossy().into_owned(),
-            device: d.name().to_string_lossy().into_owned(),
-            file_system: d.file_system().to_string_lossy().into_owned(),
-            total: d.total_space(),
-            available: d.available_space(),
-            read_only: d.is_read_only(),
-            removable: d.is_removable(),
+        .map(|d| {
+            let mount_point = d.mount_point().to_string_lossy().into_owned();
+            // As `df` counts: root's reserved blocks are not "used".
+            let usage = crate::statfs::usage(&mount_point);
+            let total = d.total_space();
+            DiskInfo {
+                device: d.name().to_string_lossy().into_owned(),
+                file_system: d.file_system().to_string_lossy().into_owned(),
+                total,
+                used: usage.map_or(total.saturating_sub(d.available_space()), |u| u.used),
+                available: usage.map_or(d.available_space(), |u| u.available),
+                read_only: d.is_read_only(),
+                removable: d.is_removable(),
+                mount_point,
+            }
         })
         .filter(|d| !PSEUDO_FS.contains(&d.file_system.as_str()))
         .collect()

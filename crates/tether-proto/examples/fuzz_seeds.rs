@@ -56,6 +56,7 @@ fn main() -> std::io::Result<()> {
             device: "/dev/vda1".into(),
             file_system: "ext4".into(),
             total: 1 << 36,
+            used: 1 << 35,
             available: 1 << 35,
             read_only: false,
             removable: false,

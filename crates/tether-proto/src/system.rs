@@ -79,18 +79,25 @@ pub struct DiskInfo {
     pub device: String,
     pub file_system: String,
     pub total: u64,
+    /// Bytes in use (blocks minus free blocks; root's reserve counts as
+    /// free, as `df` has it).
+    pub used: u64,
+    /// Bytes an unprivileged user can still write.
     pub available: u64,
     pub read_only: bool,
     pub removable: bool,
 }
 
 impl DiskInfo {
-    /// Share of the filesystem in use, 0–100 (0 for an empty filesystem).
+    /// Share of the filesystem in use, 0–100, as `df` computes Use%: used
+    /// against what users can have (used + available), so root's reserve
+    /// neither counts as used nor dilutes the figure.
     pub fn used_percent(&self) -> f64 {
-        if self.total == 0 {
+        let usable = self.used.saturating_add(self.available);
+        if usable == 0 {
             return 0.0;
         }
-        (self.total - self.available.min(self.total)) as f64 * 100.0 / self.total as f64
+        self.used as f64 * 100.0 / usable as f64
     }
 }
 

@@ -191,13 +191,7 @@ fn swap_pages() -> Option<u64> {
 
 /// Share of inodes in use on the filesystem at `mount`, if it has inodes.
 fn inode_use(mount: &str) -> Option<f64> {
-    let path = std::ffi::CString::new(mount).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is a valid C string and `st` a properly sized out-parameter.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 || st.f_files == 0 {
-        return None;
-    }
-    Some((st.f_files - st.f_ffree) as f64 * 100.0 / st.f_files as f64)
+    crate::statfs::usage(mount)?.inodes_used_percent
 }
 
 /// Load well above the core count means work is queueing.

@@ -12,6 +12,7 @@ fn disk(mount: &str, total: u64, available: u64) -> DiskInfo {
         device: "/dev/x".into(),
         file_system: "ext4".into(),
         total,
+        used: total - available,
         available,
         read_only: false,
         removable: false,

@@ -14,8 +14,8 @@ use crate::connect;
 use crate::render;
 
 /// Clock skew beyond which TLS, Kerberos and TOTP logins start failing.
-const SKEW_WARN_MS: i64 = 5_000;
-const SKEW_CRIT_MS: i64 = 60_000;
+const SKEW_WARN_MS: u64 = 5_000;
+const SKEW_CRIT_MS: u64 = 60_000;
 
 pub async fn run(
     global: &GlobalArgs,
@@ -51,7 +51,7 @@ pub async fn run(
 
 /// A finding for the clock offset between agent and controller.
 pub fn skew_finding(offset_ms: i64) -> Finding {
-    let severity = match offset_ms.abs() {
+    let severity = match offset_ms.unsigned_abs() {
         o if o >= SKEW_CRIT_MS => Severity::Crit,
         o if o >= SKEW_WARN_MS => Severity::Warn,
         _ => Severity::Ok,

@@ -30,9 +30,12 @@ pub struct InfoReport {
 
 pub async fn run(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let sent = unix_ms();
     let response = session.client.request(&Request::Info, global.timeout()?).await?;
     let received = unix_ms();
+    // The agent reads its clock just before it replies (after its CPU
+    // sample): half a round trip before the reply arrived.
+    let half_rtt = (session.client.connection().rtt().as_millis() / 2) as u64;
+    let at_agent = received.saturating_sub(half_rtt);
     let Response::Info(system) = response else {
         anyhow::bail!("{}: unexpected reply to info", session.client.target());
     };
@@ -41,7 +44,7 @@ pub async fn run(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<
         agent: session.client.welcome().agent_name.clone(),
         address: session.target.addr.to_string(),
         session: session.client.welcome().session_id.clone(),
-        clock_offset_ms: clock_offset(system.host.agent_time_unix_ms, sent, received),
+        clock_offset_ms: clock_offset(system.host.agent_time_unix_ms, at_agent, at_agent),
         system: *system,
     };
     let welcome = session.client.welcome().clone();
@@ -62,7 +65,10 @@ pub fn unix_ms() -> u64 {
 /// The agent's clock minus ours, taking the middle of the round trip as
 /// the moment the agent read its clock.
 pub fn clock_offset(agent_ms: u64, sent_ms: u64, received_ms: u64) -> i64 {
-    agent_ms as i64 - ((sent_ms + received_ms) / 2) as i64
+    // Wide arithmetic: the agent's figure is untrusted and may be anything.
+    let mid = (i128::from(sent_ms) + i128::from(received_ms)) / 2;
+    let offset = i128::from(agent_ms) - mid;
+    i64::try_from(offset).unwrap_or(if offset < 0 { i64::MIN + 1 } else { i64::MAX })
 }
 
 /// The report for people: a header, then one block per section.
@@ -159,8 +165,10 @@ pub fn human(r: &InfoReport, you: &str) -> String {
                 d.mount_point.clone(),
                 d.file_system.clone(),
                 render::bytes(d.total),
+                render::bytes(d.used),
                 render::bytes(d.available),
-                format!("{:.0}%", d.used_percent()),
+                // Rounded up, as df does: 99.2% full is not "99%".
+                format!("{:.0}%", d.used_percent().ceil()),
                 [d.read_only.then_some("read-only"), d.removable.then_some("removable")]
                     .into_iter()
                     .flatten()
@@ -173,8 +181,9 @@ pub fn human(r: &InfoReport, you: &str) -> String {
         ("MOUNT", Align::Left),
         ("FS", Align::Left),
         ("SIZE", Align::Right),
-        ("FREE", Align::Right),
         ("USED", Align::Right),
+        ("AVAIL", Align::Right),
+        ("USE%", Align::Right),
         ("FLAGS", Align::Left),
     ];
     render::indent(&mut out, &table(&headers, &disks));
@@ -299,6 +308,7 @@ mod tests {
                     device: "/dev/vda1".into(),
                     file_system: "ext4".into(),
                     total: 100 << 30,
+                    used: 75 << 30,
                     available: 25 << 30,
                     read_only: false,
                     removable: false,
@@ -338,7 +348,7 @@ mod tests {
             "  model    Example CPU, 2 logical / 1 physical, 2.4 GHz",
             "  ram      2.0 GiB used of 8.0 GiB (6.0 GiB available)",
             "  swap     none",
-            "  /      ext4  100.0 GiB  25.0 GiB   75%\n",
+            "  /      ext4  100.0 GiB  75.0 GiB  25.0 GiB   75%\n",
             "  eth0   DOWN  192.0.2.2/24  1.0 MiB  2.0 MiB     3/0",
             "  users    alice on tty1 since 2026-11-18 11:06 UTC",
             "  sensors  no temperature sensors reported",
@@ -365,5 +375,9 @@ mod tests {
         assert_eq!(clock_offset(1_000, 900, 1_100), 0);
         assert_eq!(clock_offset(5_000, 1_000, 1_000), 4_000);
         assert_eq!(clock_offset(0, 1_000, 3_000), -2_000);
+        // A hostile agent's clock cannot overflow the arithmetic.
+        assert_eq!(clock_offset(u64::MAX, 0, 0), i64::MAX);
+        assert_eq!(clock_offset(1 << 63, 0, 0), i64::MAX);
+        assert_eq!(clock_offset(0, u64::MAX, u64::MAX), i64::MIN + 1);
     }
 }
