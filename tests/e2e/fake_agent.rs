@@ -77,38 +77,29 @@ impl Drop for FakeAgent {
     }
 }
 
-/// Runs `cmd` and reaps it with wait4, so its own peak RSS is known (not
-/// the maximum over every child of this test process).
-fn run_measured(mut cmd: Command) -> (Run, u64) {
-    use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        stdout.read_to_end(&mut v).unwrap();
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        stderr.read_to_end(&mut v).unwrap();
-        v
-    });
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid out-parameter; wait4 reaps our
-    // own child, which `child` then never waits for again.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4 failed");
-    std::mem::forget(child);
-    let run = Run {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
-    };
-    (run, usage.ru_maxrss as u64)
+/// Runs `cmd` under GNU time, so its own peak RSS is known. Measuring it
+/// from this process does not work: a child's ru_maxrss starts from the
+/// resident size of the process that spawned it (Linux carries the old
+/// address space's high-water mark across exec), and this test process is
+/// large when the whole suite runs. GNU time is small, so the controller it
+/// forks starts from almost nothing.
+fn run_measured(cmd: Command) -> (Run, u64) {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut timed = Command::new("/usr/bin/time");
+    timed.env_clear();
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            timed.env(key, value);
+        }
+    }
+    timed.args(["-f", "%M", "-o"]).arg(report.path()).arg(cmd.get_program()).args(cmd.get_args());
+    timed.stdin(Stdio::null());
+    let run = tether_tests::run(timed);
+    let text = std::fs::read_to_string(report.path()).unwrap();
+    // The last line is the figure; a line before it may say the command
+    // exited with a non-zero status.
+    let peak = text.lines().last().and_then(|l| l.trim().parse().ok());
+    (run, peak.unwrap_or_else(|| panic!("no peak RSS from GNU time: {text:?}")))
 }
 
 async fn serve(endpoint: Endpoint, script: Script) {
