@@ -148,3 +148,17 @@ fn completions_and_man_pages_are_generated() {
         assert!(out.ok().contains(needle), "{bin} {args:?}");
     }
 }
+
+#[test]
+fn usage_errors_exit_2_but_3_for_nagios_checks() {
+    let home = tempfile::tempdir().unwrap();
+    let usage = |args: &[&str]| {
+        let mut cmd = tether_tests::command("tether", home.path());
+        cmd.args(args);
+        tether_tests::run(cmd).code()
+    };
+    assert_eq!(usage(&["info"]), Some(2), "missing HOST");
+    assert_eq!(usage(&["net"]), Some(3), "a check's usage error is UNKNOWN, not CRITICAL");
+    assert_eq!(usage(&["doctor", "h", "--bogus"]), Some(3));
+    assert_eq!(usage(&["--help"]), Some(0));
+}

@@ -13,6 +13,7 @@ mod fake_agent;
 mod hardening;
 mod hostile_agent;
 mod network;
+mod pipes;
 mod protocol;
 mod raw;
 mod restore;

@@ -131,6 +131,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Commands that print end quietly when their reader goes (`| head`).
+    // The service keeps ignoring SIGPIPE; `sessions` talks to it over a
+    // Unix socket and resets it itself once that exchange is over.
+    if !matches!(cli.command, Command::Run | Command::Sessions(_)) {
+        tether_os::die_quietly_on_closed_pipe();
+    }
     match cli.command {
         Command::Run => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
@@ -345,6 +351,8 @@ fn sessions(config_path: &Path, command: SessionsCommand) -> anyhow::Result<Exit
         }
     };
     let response = runtime.block_on(admin::ask(&config.control_socket, &request))?;
+    drop(runtime);
+    tether_os::die_quietly_on_closed_pipe();
     match response {
         AdminResponse::Sessions { sessions } if json => {
             println!("{}", serde_json::to_string_pretty(&sessions)?);

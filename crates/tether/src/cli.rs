@@ -406,10 +406,46 @@ impl Command {
     }
 }
 
+/// Whether a command line that failed to parse asks for a check command
+/// (`net`, `doctor`), whose usage errors exit 3 (UNKNOWN), not 2.
+pub fn names_a_check(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    // The first word that is not a global option or its value names the
+    // subcommand; a parse that failed cannot say, so walk the words.
+    let takes_value = |word: &str| {
+        cli.get_arguments().any(|a| {
+            let named = a.get_long().is_some_and(|l| word == format!("--{l}"))
+                || a.get_short().is_some_and(|c| word == format!("-{c}"));
+            named && a.get_action().takes_values()
+        })
+    };
+    let mut words = args.into_iter().skip(1).map(|w| w.to_string_lossy().into_owned());
+    while let Some(word) = words.next() {
+        if word.starts_with('-') {
+            if !word.contains('=') && takes_value(&word) {
+                words.next();
+            }
+            continue;
+        }
+        return matches!(word.as_str(), "net" | "doctor");
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn usage_errors_of_checks_are_recognised() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(names_a_check(args(&["tether", "net", "h", "--bogus"])));
+        assert!(names_a_check(args(&["tether", "--timeout", "2", "doctor"])));
+        assert!(!names_a_check(args(&["tether", "info", "--bogus"])));
+        assert!(!names_a_check(args(&["tether", "info", "net"])));
+    }
 
     #[test]
     fn cli_is_well_formed() {

@@ -4,7 +4,7 @@
 //! |------|---------|
 //! | 0 | success |
 //! | 1 | failure not covered below (local files, bad arguments to the agent, agent-side errors) |
-//! | 2 | command-line usage error |
+//! | 2 | command-line usage error (3 for the check commands `net` and `doctor`) |
 //! | 3 | UNKNOWN: a check command (`net`, `doctor`) could not run |
 //! | 4 | the agent could not be reached (no answer, timed out, reset) |
 //! | 5 | authentication failed: a certificate was refused by either side |

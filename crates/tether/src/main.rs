@@ -22,14 +22,21 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(exit::USAGE)
-            } else {
-                ExitCode::from(exit::SUCCESS)
+            return match (e.use_stderr(), cli::names_a_check(std::env::args_os())) {
+                (false, _) => ExitCode::from(exit::SUCCESS),
+                // Nagios reads 2 as CRITICAL: a check's usage error is UNKNOWN.
+                (true, true) => ExitCode::from(exit::UNKNOWN),
+                (true, false) => ExitCode::from(exit::USAGE),
             };
         }
     };
     init_logging(cli.global.verbose);
+    // The controller's sockets are UDP; a closed stdout ends it quietly.
+    // The viewer keeps Rust's default: its X connection is a stream socket
+    // and losing the X server must be an error message, not silence.
+    if !matches!(cli.command, Command::View { .. }) {
+        tether_os::die_quietly_on_closed_pipe();
+    }
     let is_check = cli.command.is_check();
     match run(cli) {
         Ok(code) => code,
