@@ -159,3 +159,20 @@ fn sessions_beyond_the_cap_are_told_the_agent_is_busy() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_refused_command_ends_its_session_at_once() {
+    let pki = TestPki::new("Example");
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
+    let tina = pki.issue_tech("tina", "tier1");
+    // Denied: the controller exits with an error, not through its happy path.
+    agent.tether(&tina, &["input", &agent.addr, "--move", "1,1"]).fails_with(6);
+    let exited = std::time::Instant::now();
+    let denied = agent.wait_for_audit(|r| r.request == "control" && r.outcome == "denied");
+    let end = agent.wait_for_audit_within(
+        |r| r.request == "session-end" && r.session == denied.session,
+        Duration::from_secs(5),
+    );
+    assert!(end.detail.contains("the controller closed the session"), "{}", end.detail);
+    assert!(exited.elapsed() < Duration::from_secs(3), "ended after {:?}", exited.elapsed());
+}

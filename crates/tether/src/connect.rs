@@ -56,7 +56,30 @@ pub async fn connect(global: &GlobalArgs, host: &str) -> anyhow::Result<Session>
     let hello = Hello::new(format!("tether {}", env!("CARGO_PKG_VERSION")), global.ticket.clone());
     let client =
         Client::connect(&endpoint, target.addr, &target.server_name, &hello, timeout).await?;
+    lock_open().push((endpoint.clone(), client.connection().clone()));
     Ok(Session { client, target, endpoint })
+}
+
+/// Every connection this process opened, so that [`close_all`] can close
+/// them whichever way a command ends.
+static OPEN: std::sync::Mutex<Vec<(Endpoint, quinn::Connection)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn lock_open() -> std::sync::MutexGuard<'static, Vec<(Endpoint, quinn::Connection)>> {
+    // Pushing and taking a Vec cannot be left half-done by a panic.
+    OPEN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Closes every connection still open and gives each close the time to
+/// reach its agent (see [`Session::finish`]). Called once a command has
+/// ended, successfully or not.
+pub async fn close_all() {
+    let open = std::mem::take(&mut *lock_open());
+    for (endpoint, conn) in open {
+        let grace = (conn.rtt() * 2 + Duration::from_millis(5)).min(Duration::from_secs(1));
+        conn.close(quinn::VarInt::from_u32(tether_proto::close::NORMAL), b"done");
+        let _ = tokio::time::timeout(grace, endpoint.wait_idle()).await;
+    }
 }
 
 impl Session {

@@ -83,7 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            runtime.block_on(async {
+            let result = runtime.block_on(async {
                 match network {
                     Command::Info { host, json } => commands::info::run(&global, &host, json).await,
                     Command::Ps { host, sort, filter, limit, json } => {
@@ -144,7 +144,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         unreachable!("handled above without a runtime")
                     }
                 }
-            })
+            });
+            // However the command ended (a refusal, an error, `?` on the
+            // way), its connections are closed properly, so the agent ends
+            // the session at once instead of at its idle timeout.
+            runtime.block_on(connect::close_all());
+            result
         }
     }
 }
