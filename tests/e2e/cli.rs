@@ -162,3 +162,21 @@ fn usage_errors_exit_2_but_3_for_nagios_checks() {
     assert_eq!(usage(&["doctor", "h", "--bogus"]), Some(3));
     assert_eq!(usage(&["--help"]), Some(0));
 }
+
+#[test]
+fn an_error_says_each_cause_once() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tether_tests::command("tether-agent", home.path());
+    cmd.args(["check-config", "--config", "/nonexistent/agent.toml"]);
+    let line = tether_tests::run(cmd).fails_with(1);
+    assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
+    let pki = TestPki::new("Example");
+    let tina = pki.issue_tech("tina", "tier1");
+    let mut cmd = tether_tests::tether_as(&tina, home.path());
+    cmd.args(["--hosts", "/nonexistent/hosts.toml", "info", "somewhere"]);
+    let run = tether_tests::run(cmd);
+    let text = run.stderr.trim();
+    for cause in ["No such file", "os error"] {
+        assert!(text.matches(cause).count() <= 1, "{text}");
+    }
+}

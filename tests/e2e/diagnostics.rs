@@ -97,11 +97,13 @@ fn ps_lists_a_child_and_filters() {
 
     let table = agent.tether(&alice, &["ps", &agent.addr, "--sort", "pid", "-n", "500"]);
     let text = table.ok();
-    assert!(text.lines().next().unwrap().contains("PID  USER"), "{text}");
-    assert!(
-        text.lines().any(|l| l.trim_start().starts_with(&format!("{} ", child.pid()))),
-        "{text}"
-    );
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("PID  NAME") && header.contains("USER"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{} ", child.pid())))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(" sleep "), "the NAME column: {row}");
 }
 
 #[test]

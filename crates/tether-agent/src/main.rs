@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("tether-agent: error: {e:#}");
+            eprintln!("tether-agent: error: {}", tether_proto::text::error_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }

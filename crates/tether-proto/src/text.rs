@@ -47,6 +47,24 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// An error and its causes as one line, each cause said once: where an
+/// error's message already includes its source's (as `"cannot read X:
+/// {source}"` does), the source is not repeated. The line is escaped, since
+/// causes may quote the other side.
+pub fn error_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    escape(&line).into_owned()
+}
+
 /// Like [`escape`] for bytes that may not be UTF-8 (file names, raw command
 /// lines): each byte that is not part of a valid character becomes `\xNN`.
 pub fn escape_bytes(bytes: &[u8]) -> Cow<'_, str> {
@@ -182,5 +200,37 @@ mod tests {
     fn display_wrapper_escapes_and_pads() {
         assert_eq!(format!("[{:<6}]", Escaped("a\nb")), "[a\\nb  ]");
         assert_eq!(format!("{}", Escaped("plain")), "plain");
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        #[derive(Debug)]
+        struct E(String, Option<Box<E>>);
+        impl fmt::Display for E {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let io = E("No such file or directory (os error 2)".into(), None);
+        let outer = E(
+            "cannot read x.pem: No such file or directory (os error 2)".into(),
+            Some(Box::new(io)),
+        );
+        assert_eq!(error_line(&outer), "cannot read x.pem: No such file or directory (os error 2)");
+        let lost = E("connection lost: closed by peer".into(), None);
+        let read =
+            E("stream read failed: connection lost: closed by peer".into(), Some(Box::new(lost)));
+        let top = E("fetching the report".into(), Some(Box::new(read)));
+        assert_eq!(
+            error_line(&top),
+            "fetching the report: stream read failed: connection lost: closed by peer"
+        );
+        let plain = E("outer".into(), Some(Box::new(E("inner\x1b[31m".into(), None))));
+        assert_eq!(error_line(&plain), r"outer: inner\x1b[31m", "escaped");
     }
 }

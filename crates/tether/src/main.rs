@@ -42,8 +42,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // The chain may hold the agent's words (error replies, close
-            // reasons): the one line is escaped as a whole.
-            eprintln!("tether: error: {}", tether_proto::text::escape(&format!("{e:#}")));
+            // reasons): the one line is escaped as a whole, each cause
+            // said once.
+            eprintln!("tether: error: {}", tether_proto::text::error_line(e.as_ref()));
             if is_check { ExitCode::from(exit::UNKNOWN) } else { exit::for_error(&e) }
         }
     }

@@ -13,6 +13,10 @@ use crate::render::{self, Align, table};
 /// Widest command column in the table; `--json` carries the full line.
 const COMMAND_WIDTH: usize = 60;
 
+/// Widest process name shown (Linux names are at most 15 bytes; others
+/// may be longer).
+const NAME_WIDTH: usize = 20;
+
 pub async fn list(
     global: &GlobalArgs,
     host: &str,
@@ -46,6 +50,7 @@ pub fn human(list: &ProcessList) -> String {
                 if p.command.is_empty() { format!("[{}]", p.name) } else { p.command.clone() };
             vec![
                 p.pid.to_string(),
+                render::ellipsize(&p.name, NAME_WIDTH),
                 p.user.clone(),
                 format!("{:.1}", p.cpu_percent),
                 render::bytes(p.rss),
@@ -57,6 +62,7 @@ pub fn human(list: &ProcessList) -> String {
         .collect();
     let headers = [
         ("PID", Align::Right),
+        ("NAME", Align::Left),
         ("USER", Align::Left),
         ("CPU%", Align::Right),
         ("RSS", Align::Right),
