@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod examples;
 mod pki;
 mod restore;
 pub use pki::PkiCommand;
@@ -32,7 +33,8 @@ Identity: tech.crt, tech.key, ca.crt and crl.pem in the config directory
 (~/.config/tether by default), or --cert/--key/--ca/--crl.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
-5 certificate refused, 6 denied by the agent, 7 version mismatch.";
+5 certificate refused, 6 denied by the agent, 7 version mismatch.
+net and doctor are Nagios plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.";
 
 const RESTORE_HELP: &str = "\
 Examples:
@@ -44,7 +46,10 @@ Examples:
   tether restore verify ws-042                              exit 1 if the store is damaged
 
 A rollback first takes a restore point of the current state: files added
-since the point are moved into it, never deleted, and undo returns to it.";
+since the point are moved into it, never deleted, and undo returns to it.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.";
 
 const VIEW_HELP: &str = "\
 Examples:
@@ -54,7 +59,10 @@ Examples:
 
 In the window: Ctrl+Alt+End sends Ctrl+Alt+Delete. Leaving the window
 releases every key and button held on the remote machine; so does closing
-it, or losing the link for a few seconds.";
+it, or losing the link for a few seconds.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.";
 
 const INPUT_HELP: &str = "\
 Examples:
@@ -63,7 +71,10 @@ Examples:
   tether input ws-042 --click 200,300 --type 'hello' --keys enter
   tether input ws-042 --scroll -5 --monitor 1
 
-The typed text is never written to the agent's audit log, only counts.";
+The typed text is never written to the agent's audit log, only counts.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.";
 
 /// Tether controller: reach help-desk agents over QUIC with mutual TLS.
 #[derive(Debug, Parser)]
@@ -155,8 +166,8 @@ pub enum Command {
     },
     /// Check the network from the machine's point of view: link, gateway, DNS
     /// per resolver, TCP, HTTP(S), ping, ending in a layered verdict (tier 1,
-    /// fleet). Without targets it runs the default set. Exits 0 OK, 2 CRITICAL,
-    /// 3 UNKNOWN.
+    /// fleet). Without targets it runs the default set. Exits 0 OK, 1 WARNING,
+    /// 2 CRITICAL, 3 UNKNOWN.
     Net {
         /// Alias from hosts.toml, or host[:port].
         host: String,
@@ -302,8 +313,13 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print the man page (roff) to stdout, or write one page per command
+    /// into a directory.
+    Man {
+        /// Write tether.1, tether-info.1, tether-restore-list.1, … here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Network check targets, shared by `net` and `doctor`.
@@ -406,6 +422,20 @@ impl Command {
     }
 }
 
+/// The command line definition with every subcommand's examples and exit
+/// codes: what `--help`, the man pages and completions are made from.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    examples::decorate(Cli::command())
+}
+
+/// Parses the process's arguments against [`command`].
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// Whether a command line that failed to parse asks for a check command
 /// (`net`, `doctor`), whose usage errors exit 3 (UNKNOWN), not 2.
 pub fn names_a_check(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
@@ -437,6 +467,28 @@ pub fn names_a_check(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn every_command_has_examples_and_exit_codes() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let sub_path = format!("{path} {}", sub.get_name()).trim().to_owned();
+                if sub.has_subcommands() {
+                    walk(sub, &sub_path, missing);
+                    continue;
+                }
+                let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                if !help.contains("Examples:") || !help.contains("Exit codes") {
+                    missing.push(sub_path);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&command(), "", &mut missing);
+        assert!(missing.is_empty(), "without examples or exit codes: {missing:?}");
+        let net = command().find_subcommand("net").unwrap().get_after_help().unwrap().to_string();
+        assert!(net.contains("3 UNKNOWN"), "{net}");
+    }
 
     #[test]
     fn usage_errors_of_checks_are_recognised() {

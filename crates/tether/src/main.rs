@@ -13,12 +13,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -71,11 +70,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pki(command) => commands::pki::run(command),
         Command::Hosts { json } => commands::hosts::run(&global, json),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "tether", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut cli::command(), "tether", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+        Command::Man { dir: None } => {
+            commands::man::print(cli::command())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir: Some(dir) } => {
+            let written = commands::man::write_all(cli::command(), &dir)?;
+            println!("{} man pages written to {}", written.len(), dir.display());
             Ok(ExitCode::SUCCESS)
         }
         network => {
@@ -141,7 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Pki(_)
                     | Command::Hosts { .. }
                     | Command::Completions { .. }
-                    | Command::Man => {
+                    | Command::Man { .. } => {
                         unreachable!("handled above without a runtime")
                     }
                 }

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod hosts;
 pub mod info;
+pub mod man;
 pub mod net;
 pub mod pki;
 pub mod ps;
