@@ -91,6 +91,30 @@ fn check_config_accepts_good_and_names_bad() {
     assert!(text.contains("audit-tail       tier 3+"), "{text}");
     assert!(text.contains("restore-rollback tier 3+\n"), "{text}");
     assert!(text.contains("restore      off (no [restore] table)"), "{text}");
+    assert!(!text.contains("warning:"), "a sound config has no warnings: {text}");
+
+    // What would fail once running is named: a name the certificate does
+    // not carry, a prompt program that is not there.
+    let doubtful = agent.dir.path().join("doubtful.toml");
+    let config = std::fs::read_to_string(&agent.config).unwrap().replacen(
+        "name = \"agent-01\"",
+        "name = \"front-desk\"",
+        1,
+    ) + "\n[consent]\ncontrol = \"prompt\"\nprompt_command = [\"/usr/bin/no-such-dialog\"]\n";
+    std::fs::write(&doubtful, config).unwrap();
+    let mut cmd = command("tether-agent", agent.dir.path());
+    cmd.args(["check-config", "--config"]).arg(&doubtful);
+    let text = run(cmd).ok().to_owned();
+    assert!(
+        text.contains("warning: name \"front-desk\" is not in the agent's certificate (it carries agent-01, 127.0.0.1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warning: the consent prompt \"/usr/bin/no-such-dialog\" is not an executable"
+        ),
+        "{text}"
+    );
 
     let bad = agent.dir.path().join("bad.toml");
     std::fs::write(&bad, "listen = \"nowhere\"\n").unwrap();

@@ -16,6 +16,7 @@ mod network;
 mod pipes;
 mod protocol;
 mod raw;
+mod readme;
 mod restore;
 mod screen;
 mod view;

@@ -8,6 +8,7 @@
 //! - [`config`]: the TOML configuration, validated before any socket opens;
 //!   [`limits`]: its `[limits]` table.
 //! - [`admission`]: the handshake gate, session and view slots.
+//! - [`check`]: `check-config`'s report and warnings.
 //! - `rejections`: rejected handshakes, summarised so floods stay small.
 //! - [`tls`]: loading certificates, key, CA and CRL into a rustls config.
 //! - [`server`]: the accept loop, shutdown and CRL reloading.
@@ -25,6 +26,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod check;
 pub mod config;
 mod connection;
 pub mod consent;

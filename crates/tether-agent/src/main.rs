@@ -15,9 +15,7 @@ use tether_agent::admin::{self, AdminRequest, AdminResponse};
 use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
 use tether_agent::{Shared, restore, server, tls};
 use tether_audit::{AuditLog, Follower, Record};
-use tether_proto::permission::requirement;
 use tether_proto::text::Escaped;
-use tether_proto::{RequestKind, Role};
 use tracing::{info, warn};
 
 const AFTER_HELP: &str = "\
@@ -303,37 +301,13 @@ fn shutdown_signal(
 
 fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = AgentConfig::load(config_path)?;
-    tls::server_config(&config).context("TLS material is not usable")?;
-    check_audit_writable(&config.audit_path)?;
+    let report = tether_agent::check::check(&config)?;
     println!("{}: ok", config_path.display());
-    println!("  name         {}", config.name);
-    println!("  listen       {} (UDP)", config.listen);
-    println!("  certificate  {}", config.cert.display());
-    println!("  CA           {}", config.ca.display());
-    match &config.crl {
-        Some(crl) => println!("  CRL          {}", crl.display()),
-        None => println!("  CRL          none (revoked technician certificates would be accepted)"),
+    for line in &report.lines {
+        println!("{line}");
     }
-    println!("  audit log    {}", config.audit_path.display());
-    let l = &config.limits;
-    println!(
-        "  limits       {} sessions ({} fleet, {} per certificate), idle {} s, {} handshakes, \
-         {} views ({} per session)",
-        l.max_sessions,
-        l.max_fleet_sessions,
-        l.max_sessions_per_identity,
-        l.idle_timeout.as_secs_f64(),
-        l.max_handshakes,
-        l.max_views,
-        l.max_views_per_session
-    );
-    println!("  restore      {}", restore_line(&config));
-    println!("  screen       {}", config.screen.describe());
-    println!("  consent      {}", config.consent.describe());
-    println!("  admin socket {}", config.control_socket.display());
-    println!("  permissions on this machine:");
-    for kind in RequestKind::ALL {
-        println!("    {:<16} {}", kind.as_str(), who_may(&config, *kind));
+    for warning in &report.warnings {
+        println!("  warning: {warning}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -395,52 +369,6 @@ fn since(unix_secs: u64) -> String {
     let secs = i64::try_from(unix_secs).unwrap_or(i64::MAX);
     time::OffsetDateTime::from_unix_timestamp(secs)
         .map_or_else(|_| unix_secs.to_string(), |t| tether_audit::timestamp(t)[..19].to_owned())
-}
-
-fn restore_line(config: &AgentConfig) -> String {
-    use tether_restore::BackendConfig;
-    let Some(restore) = &config.restore else { return "off (no [restore] table)".into() };
-    let schedule = match restore.schedule {
-        Some(every) => format!("automatic point every {:.1} h", every.as_secs_f64() / 3600.0),
-        None => "no automatic points".into(),
-    };
-    match &restore.backend {
-        BackendConfig::Files(store) => {
-            let paths: Vec<String> = store.paths.iter().map(|p| p.display().to_string()).collect();
-            format!("{} in {}, {schedule}", paths.join(", "), store.state_dir.display())
-        }
-        BackendConfig::Snapper { config, .. } => format!("snapper config {config:?}, {schedule}"),
-        #[allow(unreachable_patterns)]
-        _ => format!("other backend, {schedule}"),
-    }
-}
-
-fn who_may(config: &AgentConfig, kind: RequestKind) -> String {
-    let need = config.policy.effective(kind);
-    let mut text = format!("tier {}+", need.min_tier.number());
-    if need.min_tier > requirement(kind).min_tier {
-        text.push_str(" (raised by policy)");
-    }
-    if config.policy.authorize(Role::Fleet, kind).is_ok() {
-        text.push_str(", fleet");
-    }
-    text
-}
-
-/// Checks the audit log could be appended to without creating it.
-fn check_audit_writable(path: &Path) -> anyhow::Result<()> {
-    if path.exists() {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .with_context(|| format!("audit log {} is not writable", path.display()))?;
-        return Ok(());
-    }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let meta = std::fs::metadata(dir)
-        .with_context(|| format!("audit log directory {} does not exist", dir.display()))?;
-    anyhow::ensure!(meta.is_dir(), "{} is not a directory", dir.display());
-    Ok(())
 }
 
 fn audit_tail(path: &Path, lines: usize, follow: bool, json: bool) -> anyhow::Result<ExitCode> {

@@ -39,7 +39,7 @@ mod store;
 mod tls;
 
 pub use error::PkiError;
-pub use identity::{IdentityError, PeerIdentity, peer_identity, revoked_serials};
+pub use identity::{IdentityError, PeerIdentity, peer_identity, revoked_serials, server_names};
 pub use store::{CertKind, IndexEntry, Issued, Pki};
 pub use tls::{client_config, load_certs, load_crls, load_private_key, server_config};
 

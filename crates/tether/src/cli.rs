@@ -12,16 +12,16 @@ pub use restore::RestoreCommand;
 
 const AFTER_HELP: &str = "\
 Examples:
-  tether info alice-laptop                 summary of a host from hosts.toml
+  tether info ws-042                       summary of a host from hosts.toml
   tether info 10.0.0.7 --json              an agent whose certificate carries that IP
   tether ps ws-042 --sort mem --filter chrome
-  tether kill ws-042 4711 --signal KILL     (tier 2)
-  tether net ws-042                         default network checks and a verdict
+  tether kill ws-042 4711 --signal KILL    (tier 2)
+  tether net ws-042                        default network checks and a verdict
   tether net ws-042 --dns intranet.lan --url https://intranet.lan/ --tcp files.lan:445
-  tether doctor ws-042                      ranked health findings (Nagios exit codes)
+  tether doctor ws-042                     ranked health findings (Nagios exit codes)
   tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
   tether audit ws-042 -n 50                the agent's audit log (tier 3)
-  tether view alice-laptop                 live screen in a window; control with tier 2
+  tether view ws-042                       live screen in a window; control with tier 2
   tether screenshot ws-042 -o shot.png     one frame for the ticket
   tether input ws-042 --keys ctrl+alt+delete   (tier 2)
   tether restore list ws-042               the machine's restore points
@@ -42,8 +42,8 @@ Examples:
   tether restore create ws-042 --label 'before driver update' --keep   (tier 2)
   tether restore diff ws-042 20261123T101500Z-3fa29c01      what a rollback would change
   tether restore rollback ws-042 20261123T101500Z-3fa29c01  asks first; --yes in scripts (tier 3)
-  tether restore undo ws-042 --yes                          back to before the rollback (tier 3)
-  tether restore verify ws-042                              exit 1 if the store is damaged
+  tether restore undo ws-042 --yes         back to before the rollback (tier 3)
+  tether restore verify ws-042             exit 1 if the store is damaged
 
 A rollback first takes a restore point of the current state: files added
 since the point are moved into it, never deleted, and undo returns to it.
@@ -53,9 +53,9 @@ Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
 
 const VIEW_HELP: &str = "\
 Examples:
-  tether view alice-laptop                       watch and control (tier 2)
-  tether view alice-laptop --view-only           only watch (tier 1)
-  tether view alice-laptop --monitor 1 --scale 1
+  tether view ws-042                       watch and control (tier 2)
+  tether view ws-042 --view-only           only watch (tier 1)
+  tether view ws-042 --monitor 1 --scale 1
 
 In the window: Ctrl+Alt+End sends Ctrl+Alt+Delete. Leaving the window
 releases every key and button held on the remote machine; so does closing

@@ -6,7 +6,7 @@
 const EXAMPLES: &[(&str, &str)] = &[
     (
         "info",
-        "  tether info alice-laptop             a host from hosts.toml
+        "  tether info ws-042             a host from hosts.toml
   tether info 10.0.4.42 --json         an agent whose certificate carries that IP
   tether --ticket INC-1042 info ws-042 record the ticket in the agent's audit log",
     ),
