@@ -21,13 +21,37 @@ pub fn decode_updates(data: &[u8]) {
         let _ = decoder.apply(&update);
         if std::mem::take(&mut first) {
             let mut holding = Decoder::new();
-            let base =
-                Frame::solid(update.width.clamp(1, 256), update.height.clamp(1, 256), 0x445566)
-                    .expect("clamped to a valid size");
-            holding.apply(&Encoder::new().encode(base)).expect("our own update decodes");
+            let size = (update.width.clamp(1, 256), update.height.clamp(1, 256));
+            holding.apply(&base_update(size)).expect("our own update decodes");
             let _ = holding.apply(&update);
         }
     }
+}
+
+/// The encoded first frame of a solid screen of `size`. Encoding it means
+/// setting up zstd compression contexts, which cost more than the rest of
+/// a fuzz run; the result depends only on the size, so recent ones are
+/// kept (a bounded number, so memory stays flat over millions of runs).
+fn base_update(size: (u32, u32)) -> Update {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const KEPT: usize = 256;
+    thread_local! {
+        static BASES: RefCell<HashMap<(u32, u32), Update>> = RefCell::new(HashMap::new());
+    }
+    BASES.with(|bases| {
+        let mut bases = bases.borrow_mut();
+        if let Some(update) = bases.get(&size) {
+            return update.clone();
+        }
+        let frame = Frame::solid(size.0, size.1, 0x445566).expect("clamped to a valid size");
+        let update = Encoder::new().encode(frame);
+        if bases.len() >= KEPT {
+            bases.clear();
+        }
+        bases.insert(size, update.clone());
+        update
+    })
 }
 
 /// Lays out updates as a fuzz input.
