@@ -38,6 +38,21 @@ impl FakeAgent {
         pki: &TestPki,
         script: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     ) -> Self {
+        Self::start_lacking(pki, &[], script)
+    }
+
+    /// Like [`FakeAgent::start`], for an older agent that does not serve
+    /// the `lacking` request kinds (its welcome does not list them).
+    pub fn start_lacking(
+        pki: &TestPki,
+        lacking: &[tether_proto::RequestKind],
+        script: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let supported: Vec<String> = tether_proto::RequestKind::ALL
+            .iter()
+            .filter(|k| !lacking.contains(k))
+            .map(|k| k.as_str().to_owned())
+            .collect();
         let id = pki.issue_agent("agent-01");
         let chain = tether_pki::load_certs(&id.cert).unwrap();
         let key = tether_pki::load_private_key(&id.key).unwrap();
@@ -55,7 +70,7 @@ impl FakeAgent {
             .unwrap();
         let addr = endpoint.local_addr().unwrap();
         let script: Script = Arc::new(script);
-        runtime.spawn(serve(endpoint, script));
+        runtime.spawn(serve(endpoint, script, supported));
         FakeAgent { addr, runtime: Some(runtime) }
     }
 
@@ -102,9 +117,10 @@ fn run_measured(cmd: Command) -> (Run, u64) {
     (run, peak.unwrap_or_else(|| panic!("no peak RSS from GNU time: {text:?}")))
 }
 
-async fn serve(endpoint: Endpoint, script: Script) {
+async fn serve(endpoint: Endpoint, script: Script, supported: Vec<String>) {
     while let Some(incoming) = endpoint.accept().await {
         let script = Arc::clone(&script);
+        let supported = supported.clone();
         tokio::spawn(async move {
             let Ok(conn) = incoming.await else { return };
             let Ok((mut send, mut recv)) = conn.accept_bi().await else { return };
@@ -117,6 +133,7 @@ async fn serve(endpoint: Endpoint, script: Script) {
                 session_id: "fa4e".into(),
                 technician: "alice".into(),
                 role: Role::Tier(Tier::Three),
+                supported,
             };
             let reply = HelloReply::Welcome(welcome).encode().unwrap();
             if framed::write_payload(&mut send, reply).await.is_err() {

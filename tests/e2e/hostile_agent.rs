@@ -225,3 +225,30 @@ fn escape_sequences_from_the_agent_never_reach_the_terminal_raw() {
     let line = shot.fails_with(1);
     assert!(raw_free(&line) && line.contains("\\x1b]0;owned\\x07no display\\n"), "{line}");
 }
+
+#[test]
+fn an_older_agent_is_asked_nothing_it_does_not_serve() {
+    use tether_proto::RequestKind;
+    let pki = TestPki::new("Example");
+    let alice = pki.issue_tech("alice", "tier1");
+    let lacking = [RequestKind::Net, RequestKind::Monitors];
+    let agent = FakeAgent::start_lacking(&pki, &lacking, |request| match request {
+        Request::Info => Reply::Once(Response::Error(tether_proto::ErrorReply::unavailable(
+            "served by the old agent",
+        ))),
+        other => panic!("an older agent was sent {other:?}"),
+    });
+    let addr = agent.addr.to_string();
+    let (run, _) = agent.tether(&alice, &["monitors", &addr]);
+    let line = run.fails_with(7);
+    assert!(
+        line.contains("this agent (tether-agent 0.1.0) does not support monitors; upgrade it"),
+        "{line}"
+    );
+    // A check: anything that stops it from running is UNKNOWN.
+    let (run, _) = agent.tether(&alice, &["net", &addr, "--tcp", "127.0.0.1:9"]);
+    assert!(run.fails_with(3).contains("does not support net"), "{}", run.stderr);
+    // What it does serve still reaches it.
+    let (run, _) = agent.tether(&alice, &["info", &addr]);
+    assert!(run.fails_with(1).contains("served by the old agent"), "{}", run.stderr);
+}

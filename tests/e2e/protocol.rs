@@ -97,7 +97,10 @@ fn version_mismatch_fails_clearly_on_both_sides() {
         let err = reply.unwrap_err();
         assert_eq!(
             err,
-            HandshakeError::VersionMismatch { ours: tether_proto::PROTOCOL_VERSION, theirs: 1 }
+            HandshakeError::VersionMismatch {
+                ours: tether_proto::PROTOCOL_VERSION,
+                theirs: tether_proto::PROTOCOL_VERSION
+            }
         );
         assert!(err.to_string().contains("protocol version mismatch"), "{err}");
         assert_eq!(raw::close_code(&conn).await, u64::from(close::VERSION_MISMATCH));
@@ -175,4 +178,50 @@ fn a_refused_command_ends_its_session_at_once() {
     );
     assert!(end.detail.contains("the controller closed the session"), "{}", end.detail);
     assert!(exited.elapsed() < Duration::from_secs(3), "ended after {:?}", exited.elapsed());
+}
+
+#[test]
+fn a_request_kind_the_agent_does_not_know_is_unsupported_and_the_session_goes_on() {
+    let pki = TestPki::new("Example");
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
+    let alice = pki.issue_tech("alice", "tier1");
+    let addr = agent.addr.parse().unwrap();
+    let rt = raw::runtime();
+    let (_endpoint, conn) = raw::session(&rt, &alice, addr);
+    rt.block_on(async {
+        // What a newer controller sends for a kind this agent lacks: the
+        // next variant index, with some body.
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        let payload = vec![tether_proto::message::REQUEST_VARIANTS, 1, 2, 3];
+        tether_transport::framed::write_payload(&mut send, payload).await.unwrap();
+        send.finish().unwrap();
+        let reply: Response = tether_transport::framed::read_message::<
+            Response,
+            { tether_proto::codec::MAX_RESPONSE_FRAME },
+        >(&mut recv)
+        .await
+        .unwrap();
+        let Response::Error(e) = reply else { panic!("{reply:?}") };
+        assert_eq!(e.kind, tether_proto::ErrorKind::Unsupported);
+        assert!(e.message.contains("does not support that request; upgrade it"), "{e}");
+        // The connection is still up: the next request is answered.
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        tether_transport::framed::write_message::<_, { tether_proto::codec::MAX_REQUEST_FRAME }>(
+            &mut send,
+            &Request::Monitors,
+        )
+        .await
+        .unwrap();
+        send.finish().unwrap();
+        let reply: Response = tether_transport::framed::read_message::<
+            Response,
+            { tether_proto::codec::MAX_RESPONSE_FRAME },
+        >(&mut recv)
+        .await
+        .unwrap();
+        assert!(!matches!(reply, Response::Error(ref e) if e.kind == tether_proto::ErrorKind::Unsupported), "{reply:?}");
+        assert!(conn.close_reason().is_none(), "the session goes on");
+    });
+    let record = agent.wait_for_audit(|r| r.request == "unsupported");
+    assert!(record.detail.contains("unknown to tether-agent"), "{}", record.detail);
 }

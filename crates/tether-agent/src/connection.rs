@@ -20,7 +20,7 @@ use quinn::{Connection, Incoming, RecvStream, SendStream, VarInt};
 use rustls_pki_types::CertificateDer;
 use tether_audit::Record;
 use tether_pki::PeerIdentity;
-use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
+use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, decode_payload};
 use tether_proto::handshake::HelloReply;
 use tether_proto::session::{AgentSession, SessionContext};
 use tether_proto::{ErrorReply, Request, Response, Role, close};
@@ -313,15 +313,36 @@ async fn serve_request(
     mut recv: RecvStream,
     stop: watch::Receiver<bool>,
 ) {
-    let request: Request = match framed::read_message::<Request, MAX_REQUEST_FRAME>(&mut recv).await
-    {
-        Ok(request) => request,
+    let payload = match framed::read_payload::<MAX_REQUEST_FRAME>(&mut recv).await {
+        Ok(payload) => payload,
         Err(FrameIoError::Read(e)) => {
             debug!(session = %who.session, "request stream lost: {e}");
             return;
         }
         Err(e) => {
             protocol_violation(conn, shared, who, "request", &e).await;
+            return;
+        }
+    };
+    let request: Request = match decode_payload::<Request, MAX_REQUEST_FRAME>(&payload) {
+        Ok(request) => request,
+        // A newer controller asking for something this agent does not
+        // know: say so and keep the session, as the versioning policy
+        // promises (ARCHITECTURE.md, "Protocol versions").
+        Err(_) if tether_proto::message::is_unknown_request_kind(&payload) => {
+            let detail = format!("request kind #{} is unknown to {}", payload[0], shared.software);
+            audit_or_log(shared, who.record("unsupported", "bad-request", detail)).await;
+            let reply = Response::Error(ErrorReply::unsupported(format!(
+                "this agent ({}) does not support that request; upgrade it",
+                shared.software
+            )));
+            if framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &reply).await.is_ok() {
+                let _ = send.finish();
+            }
+            return;
+        }
+        Err(e) => {
+            protocol_violation(conn, shared, who, "request", &FrameIoError::Frame(e)).await;
             return;
         }
     };

@@ -124,6 +124,7 @@ fn main() -> std::io::Result<()> {
         session_id: "00ff".into(),
         technician: "alice".into(),
         role: Role::Tier(Tier::Two),
+        supported: vec!["info".into(), "ps".into(), "view".into()],
     };
     let monitor = Monitor {
         index: 0,

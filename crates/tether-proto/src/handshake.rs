@@ -18,7 +18,11 @@ use crate::codec::{FrameError, MAX_HELLO_FRAME, decode_payload, encode_payload};
 use crate::role::Role;
 
 /// The message-set version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// Version 2 added the screen and restore messages, `Welcome::supported`
+/// and `ErrorKind::Unsupported`. See ARCHITECTURE.md, "Protocol versions",
+/// for what may change within a version and what needs a new one.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The TLS application protocol both sides require.
 pub const ALPN: &[u8] = b"tether/1";
@@ -59,6 +63,18 @@ pub struct Welcome {
     /// The technician as the agent saw them in the client certificate.
     pub technician: String,
     pub role: Role,
+    /// The request kinds this agent serves, by name
+    /// ([`crate::RequestKind::as_str`]). A newer controller checks it
+    /// before sending a kind the agent may not know; names it does not
+    /// know itself are ignored.
+    pub supported: Vec<String>,
+}
+
+impl Welcome {
+    /// Whether the agent serves requests of `kind`.
+    pub fn supports(&self, kind: crate::RequestKind) -> bool {
+        self.supported.iter().any(|k| k == kind.as_str())
+    }
 }
 
 /// The agent's answer to a hello.
@@ -198,6 +214,7 @@ mod tests {
 
     fn welcome() -> Welcome {
         Welcome {
+            supported: crate::RequestKind::ALL.iter().map(|k| k.as_str().to_owned()).collect(),
             agent_name: "agent-01".into(),
             agent_software: "tether-agent 0.1.0".into(),
             session_id: "00ff".into(),
@@ -239,10 +256,11 @@ mod tests {
     #[test]
     fn reply_from_a_newer_agent_is_a_version_mismatch() {
         let mut payload = HelloReply::Welcome(welcome()).encode().unwrap();
-        payload[4..6].copy_from_slice(&2u16.to_le_bytes());
+        let newer = PROTOCOL_VERSION + 1;
+        payload[4..6].copy_from_slice(&newer.to_le_bytes());
         assert_eq!(
             HelloReply::decode(&payload),
-            Err(HandshakeError::VersionMismatch { ours: PROTOCOL_VERSION, theirs: 2 })
+            Err(HandshakeError::VersionMismatch { ours: PROTOCOL_VERSION, theirs: newer })
         );
     }
 

@@ -192,6 +192,19 @@ impl fmt::Display for RequestKind {
     }
 }
 
+/// How many variants [`Request`] has: a request payload whose first byte
+/// (its variant index, one byte in bincode's varint form below 251) is at
+/// or above this comes from a newer controller that knows more kinds.
+pub const REQUEST_VARIANTS: u8 = 20;
+
+/// Whether an undecodable request payload names a request kind this build
+/// does not know (a newer controller), as opposed to being malformed. The
+/// agent answers the first with [`ErrorKind::Unsupported`] and keeps the
+/// connection; the second is a protocol violation.
+pub fn is_unknown_request_kind(payload: &[u8]) -> bool {
+    payload.first().is_some_and(|&index| (REQUEST_VARIANTS..251).contains(&index))
+}
+
 impl Request {
     /// The request's kind, for the permission table and the audit log.
     pub const fn kind(&self) -> RequestKind {
@@ -389,6 +402,9 @@ pub enum ErrorKind {
     Unavailable,
     /// The agent failed unexpectedly; details are in its log.
     Internal,
+    /// The agent does not know this kind of request (it is older than the
+    /// controller); the connection stays up.
+    Unsupported,
 }
 
 /// A typed error reply, rendered by the controller as one line.
@@ -411,6 +427,9 @@ impl ErrorReply {
     pub fn internal(message: impl Into<String>) -> Self {
         Self { kind: ErrorKind::Internal, message: message.into() }
     }
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Unsupported, message: message.into() }
+    }
 }
 
 impl fmt::Display for ErrorReply {
@@ -420,6 +439,7 @@ impl fmt::Display for ErrorReply {
             ErrorKind::BadRequest => "bad request",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "agent error",
+            ErrorKind::Unsupported => "unsupported",
         };
         write!(f, "{what}: {}", self.message)
     }
@@ -447,6 +467,49 @@ pub struct AuditEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each variant's wire index. Exhaustive on purpose: a new variant does
+    /// not compile here until it is listed, and the test below then checks
+    /// REQUEST_VARIANTS.
+    fn index(r: &Request) -> u8 {
+        match r {
+            Request::Info => 0,
+            Request::AuditTail { .. } => 1,
+            Request::Processes { .. } => 2,
+            Request::Kill { .. } => 3,
+            Request::Net(_) => 4,
+            Request::Doctor(_) => 5,
+            Request::Upload { .. } => 6,
+            Request::Download { .. } => 7,
+            Request::RestoreList => 8,
+            Request::RestoreShow { .. } => 9,
+            Request::RestoreDiff { .. } => 10,
+            Request::RestoreVerify => 11,
+            Request::RestoreCreate { .. } => 12,
+            Request::RestoreRollback { .. } => 13,
+            Request::RestoreUndo => 14,
+            Request::RestoreDelete { .. } => 15,
+            Request::Monitors => 16,
+            Request::Screenshot { .. } => 17,
+            Request::View { .. } => 18,
+            Request::Input { .. } => 19,
+        }
+    }
+
+    #[test]
+    fn the_variant_count_matches_the_wire() {
+        use crate::codec::{MAX_REQUEST_FRAME, encode_payload};
+        let last = Request::Input { monitor: None, events: vec![] };
+        assert_eq!(index(&last) + 1, REQUEST_VARIANTS);
+        for r in [Request::Info, Request::RestoreUndo, Request::Monitors, last] {
+            let payload = encode_payload::<_, MAX_REQUEST_FRAME>(&r).unwrap();
+            assert_eq!(payload[0], index(&r), "{r:?}");
+            assert!(!is_unknown_request_kind(&payload));
+        }
+        assert!(is_unknown_request_kind(&[REQUEST_VARIANTS, 0, 0]));
+        assert!(!is_unknown_request_kind(&[251, 0, 0, 0]), "not a one-byte index: malformed");
+        assert!(!is_unknown_request_kind(&[]));
+    }
 
     #[test]
     fn kind_names_are_unique_and_round_trip() {

@@ -133,6 +133,7 @@ impl AgentSession {
             session_id: self.ctx.session_id.clone(),
             technician: self.ctx.technician.clone(),
             role: self.ctx.role,
+            supported: crate::RequestKind::ALL.iter().map(|k| k.as_str().to_owned()).collect(),
         }))
     }
 

@@ -72,6 +72,15 @@ impl Client {
         &self,
         request: &Request,
     ) -> Result<(SendStream, RecvStream), TransportError> {
+        // An older agent says which kinds it serves: ask it nothing else.
+        let kind = request.kind();
+        if !self.welcome.supports(kind) {
+            return Err(TransportError::Unsupported {
+                target: self.target.clone(),
+                agent: self.welcome.agent_software.clone(),
+                kind: kind.as_str(),
+            });
+        }
         let (mut send, recv) = self
             .conn
             .open_bi()

@@ -47,6 +47,10 @@ pub enum TransportError {
     /// The agent answered with a typed error.
     #[error("{target}: {reply}")]
     Agent { target: String, reply: ErrorReply },
+    /// The agent (older than this controller) does not serve this kind of
+    /// request, as its welcome said; nothing was sent.
+    #[error("{target}: this agent ({agent}) does not support {kind}; upgrade it")]
+    Unsupported { target: String, agent: String, kind: &'static str },
 }
 
 /// What kind of connection failure happened, for exit codes.
@@ -184,6 +188,12 @@ impl TransportError {
             TransportError::Handshake {
                 source: HandshakeError::VersionMismatch { .. }, ..
             } => ConnectionFailure::Version,
+            TransportError::Unsupported { .. } => ConnectionFailure::Version,
+            TransportError::Agent { reply, .. }
+                if reply.kind == tether_proto::ErrorKind::Unsupported =>
+            {
+                ConnectionFailure::Version
+            }
             _ => ConnectionFailure::Other,
         }
     }

@@ -9,7 +9,7 @@
 //! | 4 | the agent could not be reached (no answer, timed out, reset) |
 //! | 5 | authentication failed: a certificate was refused by either side |
 //! | 6 | denied: the agent's permission table or policy refused the request |
-//! | 7 | protocol version mismatch between controller and agent |
+//! | 7 | protocol version mismatch between controller and agent, or the agent does not support the request |
 //!
 //! Check commands use Nagios plugin codes throughout: 0 OK, 1 WARNING,
 //! 2 CRITICAL, 3 UNKNOWN (including any failure to reach the agent).
@@ -51,6 +51,7 @@ pub fn for_error(err: &anyhow::Error) -> ExitCode {
     let code = err.chain().find_map(|e| e.downcast_ref::<TransportError>()).map_or(FAILURE, |t| {
         match (t.agent_reply(), t.failure()) {
             (Some(reply), _) if reply.kind == ErrorKind::Denied => DENIED,
+            (Some(reply), _) if reply.kind == ErrorKind::Unsupported => VERSION_MISMATCH,
             (Some(_), _) => FAILURE,
             (None, ConnectionFailure::Unreachable) => UNREACHABLE,
             (None, ConnectionFailure::Authentication) => AUTHENTICATION,
