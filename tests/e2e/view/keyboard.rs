@@ -1,5 +1,6 @@
 //! Keyboard fidelity through the real viewer window: typing at any speed
-//! arrives byte for byte, and holding a system combination sends it once.
+//! arrives byte for byte, holding a system combination sends it once, and
+//! a clipboard-sized `tether input --type` arrives whole.
 //!
 //! The viewer runs on its own Xvfb; xdotool types into its window there
 //! (real XTEST key events, as a person's keyboard makes them) and an xterm
@@ -18,7 +19,7 @@ use x11rb::protocol::xproto::{Keycode, WindowClass};
 use x11rb::wrapper::ConnectionExt as _;
 
 use super::eventually;
-use crate::screen::{keys_down, screen_agent};
+use crate::screen::{assert_no_keys_down, keys_down, screen_agent};
 
 /// 200 characters: letters, digits, and the punctuation that garbles a
 /// shell line when lost or reordered (`&`, `>`, `?`, quotes, spaces).
@@ -245,6 +246,35 @@ fn holding_ctrl_alt_end_in_the_viewer_sends_ctrl_alt_delete_once() {
         keys_down(&agent_x.display).is_empty()
     });
     drop(viewer);
+}
+
+#[test]
+fn a_clipboard_sized_paste_through_tether_input_arrives_whole() {
+    let agent_x = Xvfb::start(800, 400);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tom = pki.issue_tech("tom", "tier2");
+    let cat = Cat::start(&agent_x);
+    // 2 KB in 32 lines of 63 characters and a newline, every printable
+    // ASCII character on each line in a shifting order.
+    let printable: Vec<char> = (' '..='~').collect();
+    let text: String = (0..32)
+        .map(|line| {
+            let row: String =
+                (0..63).map(|i| printable[(i * 7 + line) % printable.len()]).collect();
+            format!("{row}\n")
+        })
+        .collect();
+    assert_eq!(text.len(), 2048);
+    let home = tempfile::tempdir().unwrap();
+    let mut paste = tether_as(&tom, home.path());
+    paste.args(["--server-name", "agent-01", "--timeout", "60"]);
+    paste.args(["input", &agent.addr, "--type", &text]);
+    tether_tests::run(paste).ok();
+    let got = cat.lines(32);
+    assert_eq!(lost(&text, &got), 0, "characters lost from the paste: {got:?}");
+    assert_eq!(got, text);
+    assert_no_keys_down(&agent_x.display);
 }
 
 #[test]
