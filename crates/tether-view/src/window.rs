@@ -74,11 +74,7 @@ pub fn run(
     input: Option<&mpsc::UnboundedSender<InputEvent>>,
     ended: &AtomicBool,
 ) -> Result<(), WindowError> {
-    if cfg!(all(unix, not(target_os = "macos")))
-        && std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty())
-    {
-        return Err(WindowError::NoDisplay);
-    }
+    check_display()?;
     let event_loop = event_loop().map_err(|e| WindowError::Open(e.to_string()))?;
     let mut app = App {
         state,
@@ -102,6 +98,25 @@ pub fn run(
         return Err(error);
     }
     ran.map_err(|e| WindowError::Update(e.to_string()))
+}
+
+/// Whether a window can be opened at all: the X display is named and
+/// accepts a client. Cheap, so a controller can ask before it starts a
+/// view (and before the user is asked for consent).
+#[cfg(all(unix, not(target_os = "macos")))]
+pub fn check_display() -> Result<(), WindowError> {
+    let display = std::env::var("DISPLAY").unwrap_or_default();
+    if display.is_empty() {
+        return Err(WindowError::NoDisplay);
+    }
+    x11rb::connect(Some(&display))
+        .map(drop)
+        .map_err(|e| WindowError::Open(format!("display {display}: {e}")))
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+pub fn check_display() -> Result<(), WindowError> {
+    Ok(())
 }
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -189,11 +204,17 @@ impl App<'_> {
     fn create(&mut self, event_loop: &ActiveEventLoop) -> Result<View, String> {
         let (src_w, src_h) = self.monitor_size();
         let (src_w, src_h) = (src_w.max(1), src_h.max(1));
+        // No larger than the technician's own screen, so that a larger
+        // remote screen at 1:1 pans rather than running off it.
+        let (max_w, max_h) = event_loop.primary_monitor().map_or(MAX_INITIAL, |m| {
+            let size = m.size();
+            (size.width.clamp(1, MAX_INITIAL.0), size.height.clamp(1, MAX_INITIAL.1))
+        });
         let (w, h) = match self.settings.scale {
-            ScaleMode::One => (src_w.min(MAX_INITIAL.0), src_h.min(MAX_INITIAL.1)),
-            ScaleMode::Fit if src_w <= MAX_INITIAL.0 && src_h <= MAX_INITIAL.1 => (src_w, src_h),
+            ScaleMode::One => (src_w.min(max_w), src_h.min(max_h)),
+            ScaleMode::Fit if src_w <= max_w && src_h <= max_h => (src_w, src_h),
             ScaleMode::Fit => {
-                let p = Placement::new(ScaleMode::Fit, src_w, src_h, MAX_INITIAL.0, MAX_INITIAL.1);
+                let p = Placement::new(ScaleMode::Fit, src_w, src_h, max_w, max_h);
                 (p.width, p.height)
             }
         };

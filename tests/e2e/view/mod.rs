@@ -23,6 +23,7 @@ use crate::raw;
 use crate::screen::{PATTERN, expected, fill, keys_down, screen_agent};
 
 mod keyboard;
+mod window;
 
 /// Waits up to `timeout` for `check`.
 pub(crate) fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {

@@ -1,0 +1,125 @@
+//! The viewer window itself: without a display it says so in one line
+//! before asking the agent for anything, and a remote screen larger than the technician's pans at 1:1, with
+//! clicks landing where the panned view shows them.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tether_capture::Backend;
+use tether_tests::xvfb::Xvfb;
+use tether_tests::{TestPki, tether_as};
+use x11rb::connection::Connection;
+use x11rb::protocol::Event;
+use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, EventMask, WindowClass};
+
+use super::eventually;
+use crate::screen::{fill, screen_agent};
+
+#[test]
+fn without_a_display_the_viewer_says_so_in_one_line() {
+    let x = Xvfb::start(320, 240);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &x.display, "");
+    let tom = pki.issue_tech("tom", "tier2");
+    // The harness clears the environment: no DISPLAY at all.
+    let home = tempfile::tempdir().unwrap();
+    let mut view = tether_as(&tom, home.path());
+    view.args(["--server-name", "agent-01", "--timeout", "5", "view", &agent.addr]);
+    let line = tether_tests::run(view).fails_with(1);
+    assert!(line.contains("no display"), "{line}");
+    // A display that is not there: one line too, no panic.
+    let mut view = tether_as(&tom, home.path());
+    view.env("DISPLAY", ":4077").args(["--server-name", "agent-01", "view", &agent.addr]);
+    let line = tether_tests::run(view).fails_with(1);
+    assert!(line.contains("cannot open the view window"), "{line}");
+    // Checked before the agent was asked: no view, no consent prompt.
+    let audit = agent.audit();
+    assert!(audit.iter().all(|r| r.request != "control"), "{audit:#?}");
+}
+
+#[test]
+fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
+    const RED: u32 = 0xff0000;
+    const GREEN: u32 = 0x00ff00;
+    let agent_x = Xvfb::start(640, 480);
+    fill(&agent_x.display, &[(RED, 0, 0, 40, 40), (GREEN, 600, 440, 40, 40)]);
+    let viewer_x = Xvfb::start(400, 300);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tom = pki.issue_tech("tom", "tier2");
+
+    // Records clicks on the agent's display without covering it.
+    let (observer, screen) = x11rb::connect(Some(&agent_x.display)).unwrap();
+    let root = observer.setup().roots[screen].root;
+    let win = observer.generate_id().unwrap();
+    let aux = CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS);
+    observer
+        .create_window(0, win, root, 0, 0, 640, 480, 0, WindowClass::INPUT_ONLY, 0, &aux)
+        .unwrap();
+    observer.map_window(win).unwrap();
+    observer.flush().unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let mut viewer = tether_as(&tom, home.path())
+        .env("DISPLAY", &viewer_x.display)
+        .args(["--server-name", "agent-01", "view", &agent.addr, "--scale", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    agent.wait_for_audit(|r| r.request == "control" && r.outcome == "ok");
+
+    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
+    let monitor = grabber.monitors().unwrap().remove(0);
+    let mut shown = |x: u32, y: u32| grabber.grab(&monitor).map(|f| f.pixel(x, y)).unwrap_or(0);
+    // The window fits the technician's 400x300 screen and shows the
+    // remote's top-left corner first.
+    eventually(Duration::from_secs(20), "the remote's corner in the window", || {
+        shown(10, 10) == RED
+    });
+    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
+    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    let geometry = viewer_x.xdotool(&["getwindowgeometry", "--shell", &id]);
+    let value = |name: &str| -> i32 {
+        geometry
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {geometry:?}"))
+    };
+    let (wx, wy, ww, wh) = (value("X"), value("Y"), value("WIDTH"), value("HEIGHT"));
+    assert_eq!((ww, wh), (400, 300), "the window is as large as the technician's screen");
+    viewer_x.xdotool(&["windowfocus", "--sync", &id]);
+
+    // The pointer in the bottom-right corner pans to the remote's.
+    let corner = ((wx + ww - 1).to_string(), (wy + wh - 1).to_string());
+    viewer_x.xdotool(&["mousemove", &corner.0, &corner.1]);
+    eventually(Duration::from_secs(10), "the remote's far corner in the window", || {
+        shown((wx + ww - 20) as u32, (wy + wh - 20) as u32) == GREEN
+    });
+    assert_ne!(shown(10, 10), RED, "the view moved");
+    eventually(Duration::from_secs(5), "the agent's pointer at its far corner", || {
+        agent_x.pointer() == (639, 479)
+    });
+
+    // Back in the middle, the pan stays and a click lands where the view
+    // shows it: 240 and 180 remote pixels further.
+    let middle = ((wx + 200).to_string(), (wy + 150).to_string());
+    viewer_x.xdotool(&["mousemove", &middle.0, &middle.1]);
+    eventually(Duration::from_secs(5), "the agent's pointer under the middle", || {
+        agent_x.pointer() == (440, 330)
+    });
+    viewer_x.xdotool(&["click", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut pressed = None;
+    while pressed.is_none() && Instant::now() < deadline {
+        match observer.poll_for_event().unwrap() {
+            Some(Event::ButtonPress(e)) => pressed = Some((e.detail, e.event_x, e.event_y)),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert_eq!(pressed, Some((1, 440, 330)), "the click did not follow the pan");
+    let _ = viewer.kill();
+    let _ = viewer.wait();
+}
