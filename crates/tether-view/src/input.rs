@@ -10,6 +10,8 @@
 //! - the local system's auto-repeat is dropped: the agent holds the key
 //!   down (XTEST) and the remote system repeats it itself, so a held key
 //!   never turns into a storm of presses;
+//! - keys already down when the window gains the focus are not pressed
+//!   remotely (the Alt+Tab that switched to the viewer stays local);
 //! - Ctrl+Alt+End sends Ctrl+Alt+Delete (the combo the local desktop would
 //!   otherwise take for itself, as in RDP clients), exactly once per
 //!   physical press of End.
@@ -38,6 +40,9 @@ pub struct KeyInput {
     pub pressed: bool,
     /// Whether the local system generated this press by auto-repeat.
     pub repeat: bool,
+    /// Whether the window made this event up for a key that was already
+    /// down when it gained the focus (or still down when it lost it).
+    pub synthetic: bool,
 }
 
 /// The remote side's input state as this viewer has made it.
@@ -65,7 +70,9 @@ impl Translator {
 
     /// Events for one key event.
     pub fn key(&mut self, input: &KeyInput) -> Vec<InputEvent> {
-        if input.repeat {
+        // Keys already down when the focus came (Alt and Tab of the Alt+Tab
+        // that brought the technician here) are not the remote's business.
+        if input.repeat || (input.synthetic && input.pressed) {
             return Vec::new();
         }
         let Some(code) = input.code else {

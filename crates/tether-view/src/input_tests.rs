@@ -7,11 +7,19 @@ fn down(code: KeyCode, text: &str) -> KeyInput {
         text: (!text.is_empty()).then(|| text.to_owned()),
         pressed: true,
         repeat: false,
+        synthetic: false,
     }
 }
 
 fn up(code: KeyCode) -> KeyInput {
-    KeyInput { code: Some(code), named: None, text: None, pressed: false, repeat: false }
+    KeyInput {
+        code: Some(code),
+        named: None,
+        text: None,
+        pressed: false,
+        repeat: false,
+        synthetic: false,
+    }
 }
 
 fn repeat(code: KeyCode, text: &str) -> KeyInput {
@@ -64,9 +72,21 @@ fn every_press_and_release_is_sent_in_order() {
 }
 
 #[test]
-fn a_key_down_before_the_focus_came_is_not_released() {
+fn keys_down_before_the_focus_came_stay_local() {
     let mut t = Translator::new();
     assert_eq!(t.key(&up(KeyCode::KeyQ)), []);
+    // Alt+Tab into the window: the window reports Alt and Tab as pressed
+    // when the focus arrives; neither is sent, nor their releases.
+    let arrived = |code| KeyInput { synthetic: true, ..down(code, "") };
+    let sent = feed(
+        &mut t,
+        &[arrived(KeyCode::AltLeft), arrived(KeyCode::Tab), up(KeyCode::Tab), up(KeyCode::AltLeft)],
+    );
+    assert_eq!(sent, []);
+    // A synthetic release of a key pressed here releases it.
+    t.key(&down(KeyCode::ShiftLeft, ""));
+    let left = KeyInput { synthetic: true, ..up(KeyCode::ShiftLeft) };
+    assert_eq!(t.key(&left), [key(Key::Shift, false)]);
 }
 
 #[test]

@@ -258,7 +258,7 @@ impl App<'_> {
         buffer.present().map_err(|e| e.to_string())
     }
 
-    fn key(&mut self, event_loop: &ActiveEventLoop, event: &KeyEvent) {
+    fn key(&mut self, event_loop: &ActiveEventLoop, event: &KeyEvent, synthetic: bool) {
         let input = KeyInput {
             code: match event.physical_key {
                 PhysicalKey::Code(code) => Some(code),
@@ -271,6 +271,7 @@ impl App<'_> {
             text: event.text.as_ref().map(|t| t.to_string()),
             pressed: event.state == ElementState::Pressed,
             repeat: event.repeat,
+            synthetic,
         };
         let events = self.translator.key(&input);
         self.send(event_loop, events);
@@ -324,7 +325,9 @@ impl ApplicationHandler for App<'_> {
                 let events = self.translator.focus(focused);
                 self.send(event_loop, events);
             }
-            WindowEvent::KeyboardInput { event, .. } if control => self.key(event_loop, &event),
+            WindowEvent::KeyboardInput { event, is_synthetic, .. } if control => {
+                self.key(event_loop, &event, is_synthetic);
+            }
             WindowEvent::CursorMoved { position, .. } => {
                 self.pointer = Some((position.x, position.y));
                 if control {
