@@ -185,6 +185,35 @@ impl Translator {
     }
 }
 
+/// Tells the wheel events winit 0.30 reports twice from the real ones.
+///
+/// On X11, a wheel click that arrives as buttons 4 to 7 (XTEST, evdev
+/// wheel emulation, a nested or VNC-fed server) is reported as a wheel
+/// step for its press and again for its release (fixed in winit after
+/// 0.30.13), which would scroll the remote twice per click. Such a click
+/// also comes as raw button events, press before its window event and
+/// release before its; a wheel with smooth-scroll axes (libinput) sends no
+/// raw button events at all. So a wheel event right after a raw release of
+/// a wheel button is the echo.
+#[derive(Debug, Default)]
+pub struct WheelEcho {
+    release_seen: bool,
+}
+
+impl WheelEcho {
+    /// A raw button event from any device.
+    pub fn raw_button(&mut self, button: u32, pressed: bool) {
+        if (4..=7).contains(&button) {
+            self.release_seen = !pressed;
+        }
+    }
+
+    /// Whether this wheel event is the release's echo, to be dropped.
+    pub fn is_echo(&mut self) -> bool {
+        std::mem::take(&mut self.release_seen)
+    }
+}
+
 /// The key's text, if it typed something printable.
 fn typed_text(input: &KeyInput) -> Option<String> {
     input.text.clone().filter(|t| !t.is_empty() && !t.chars().any(char::is_control))

@@ -235,3 +235,24 @@ fn pointer_buttons_and_wheel() {
     );
     assert_eq!(t.wheel(0.0, 3.0), []);
 }
+
+#[test]
+fn a_button_wheel_click_counts_once_and_a_smooth_wheel_every_time() {
+    let mut echo = WheelEcho::default();
+    // Button 5 clicked: raw press, wheel, raw release, wheel (the echo).
+    echo.raw_button(5, true);
+    assert!(!echo.is_echo());
+    echo.raw_button(5, false);
+    assert!(echo.is_echo());
+    // A smooth-scroll wheel sends no raw button events: every step counts.
+    assert!(!echo.is_echo());
+    assert!(!echo.is_echo());
+    // Other buttons do not matter.
+    echo.raw_button(1, false);
+    assert!(!echo.is_echo());
+    // A release whose window event went to another window is forgotten at
+    // the next click's press.
+    echo.raw_button(4, false);
+    echo.raw_button(4, true);
+    assert!(!echo.is_echo());
+}

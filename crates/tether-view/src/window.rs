@@ -21,12 +21,12 @@ use tether_proto::screen::{CursorShape, InputEvent, MouseButton};
 use tokio::sync::mpsc;
 use winit::application::ApplicationHandler;
 use winit::dpi::PhysicalSize;
-use winit::event::{ElementState, KeyEvent, MouseScrollDelta, WindowEvent};
-use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::event::{DeviceEvent, DeviceId, ElementState, KeyEvent, MouseScrollDelta, WindowEvent};
+use winit::event_loop::{ActiveEventLoop, ControlFlow, DeviceEvents, EventLoop};
 use winit::keyboard::{Key as Logical, PhysicalKey};
 use winit::window::{Window, WindowId};
 
-use crate::input::{KeyInput, Translator};
+use crate::input::{KeyInput, Translator, WheelEcho};
 use crate::scale::{Image, Placement, ScaleMode, blit, edge_pan, pan_by};
 use crate::stream::ViewState;
 
@@ -83,6 +83,7 @@ pub fn run(
         ended,
         view: None,
         translator: Translator::new(),
+        wheel_echo: WheelEcho::default(),
         pointer: None,
         pan: (0, 0),
         drawn: None,
@@ -147,6 +148,7 @@ struct App<'a> {
     ended: &'a AtomicBool,
     view: Option<View>,
     translator: Translator,
+    wheel_echo: WheelEcho,
     /// The local pointer in window pixels, while over the window.
     pointer: Option<(f64, f64)>,
     /// Top-left remote pixel of a 1:1 view larger than the window.
@@ -304,6 +306,9 @@ impl ApplicationHandler for App<'_> {
             Ok(view) => self.view = Some(view),
             Err(e) => self.fail(event_loop, WindowError::Open(e)),
         }
+        // Raw button events tell a wheel click's echo from a step
+        // (WheelEcho), also while the pointer scrolls an unfocused window.
+        event_loop.listen_device_events(DeviceEvents::Always);
         event_loop.set_control_flow(ControlFlow::WaitUntil(Instant::now() + TICK));
     }
 
@@ -354,6 +359,7 @@ impl ApplicationHandler for App<'_> {
                 let events = self.translator.button(button, state == ElementState::Pressed);
                 self.send(event_loop, events);
             }
+            WindowEvent::MouseWheel { .. } if self.wheel_echo.is_echo() => {}
             WindowEvent::MouseWheel { delta, .. } => {
                 let (dx, dy) = match delta {
                     MouseScrollDelta::LineDelta(x, y) => (x, y),
@@ -375,6 +381,12 @@ impl ApplicationHandler for App<'_> {
                 self.shift = modifiers.state().shift_key();
             }
             _ => {}
+        }
+    }
+
+    fn device_event(&mut self, _: &ActiveEventLoop, _: DeviceId, event: DeviceEvent) {
+        if let DeviceEvent::Button { button, state } = event {
+            self.wheel_echo.raw_button(button, state == ElementState::Pressed);
         }
     }
 

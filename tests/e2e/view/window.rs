@@ -120,6 +120,78 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
         }
     }
     assert_eq!(pressed, Some((1, 440, 330)), "the click did not follow the pan");
+    // One wheel click is one scroll step on the agent (button 5, once).
+    viewer_x.xdotool(&["click", "5"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut steps = 0;
+    while let Some(event) = observer.poll_for_event().unwrap() {
+        if let Event::ButtonPress(e) = event {
+            assert_eq!(e.detail, 5, "only the wheel was used");
+            steps += 1;
+        }
+    }
+    assert_eq!(steps, 1, "scroll steps on the agent for one wheel click");
+    let _ = viewer.kill();
+    let _ = viewer.wait();
+}
+
+#[test]
+fn a_view_only_window_pans_with_the_wheel_and_draws_the_remote_cursor() {
+    const BLUE: u32 = 0x0000ff;
+    const GREEN: u32 = 0x00ff00;
+    let agent_x = Xvfb::start(640, 480);
+    fill(&agent_x.display, &[(BLUE, 0, 0, 640, 480), (GREEN, 0, 300, 40, 100)]);
+    agent_x.xdotool(&["mousemove", "600", "20"]);
+    let viewer_x = Xvfb::start(400, 300);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tina = pki.issue_tech("tina", "tier1");
+    let home = tempfile::tempdir().unwrap();
+    let mut viewer = tether_as(&tina, home.path())
+        .env("DISPLAY", &viewer_x.display)
+        .args(["--server-name", "agent-01", "view", &agent.addr, "--view-only", "--scale", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
+    let monitor = grabber.monitors().unwrap().remove(0);
+    let mut grab = || grabber.grab(&monitor).ok();
+    eventually(Duration::from_secs(20), "the remote screen in the window", || {
+        grab().is_some_and(|f| f.pixel(100, 100) == BLUE)
+    });
+    assert_ne!(grab().unwrap().pixel(10, 290), GREEN, "not in view before panning");
+
+    // A wheel step down over the middle pans 48 pixels: the block below
+    // the view (remote y 300 to 399) comes into it. A synthetic click (as
+    // here) is one step, not two (see WheelEcho).
+    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
+    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    viewer_x.xdotool(&["mousemove", "--window", &id, "200", "150"]);
+    viewer_x.xdotool(&["click", "5"]);
+    eventually(Duration::from_secs(10), "the panned view", || {
+        grab().is_some_and(|f| f.pixel(10, 290) == GREEN && f.pixel(10, 150) == BLUE)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let panned = (0..300).rev().take_while(|&y| grab().unwrap().pixel(10, y) == GREEN).count();
+    assert_eq!(panned, 48, "pixels panned by one wheel click");
+
+    // The remote pointer moves under the panned view: its cursor is drawn
+    // there (remote 300,200 is window 300,200 less the pan), and nothing of
+    // it is left where it was.
+    agent_x.xdotool(&["mousemove", "300", "200"]);
+    let at = (294, 194 - panned as u32);
+    let cursor_at = |f: &tether_capture::Frame, (x, y): (u32, u32)| {
+        (x.saturating_sub(2)..x + 12)
+            .any(|cx| (y.saturating_sub(2)..y + 12).any(|cy| f.pixel(cx, cy) != BLUE))
+    };
+    eventually(Duration::from_secs(10), "the remote cursor in the window", || {
+        grab().is_some_and(|f| cursor_at(&f, at))
+    });
+    let frame = grab().unwrap();
+    assert!(!cursor_at(&frame, (150, 60)), "a stray cursor in the window");
+    // View only: the viewer's pointer and wheel never reached the agent.
+    assert_eq!(agent_x.pointer(), (300, 200));
     let _ = viewer.kill();
     let _ = viewer.wait();
 }
