@@ -1,5 +1,6 @@
 //! The viewer window itself: without a display it says so in one line
-//! before asking the agent for anything, and a remote screen larger than the technician's pans at 1:1, with
+//! before asking the agent for anything, closing it ends the view, and a
+//! remote screen larger than the technician's pans at 1:1, with
 //! clicks landing where the panned view shows them.
 
 use std::process::Stdio;
@@ -10,7 +11,9 @@ use tether_tests::xvfb::Xvfb;
 use tether_tests::{TestPki, tether_as};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
-use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, EventMask, WindowClass};
+use x11rb::protocol::xproto::{
+    ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, WindowClass,
+};
 
 use super::eventually;
 use crate::screen::{fill, screen_agent};
@@ -192,6 +195,32 @@ fn a_view_only_window_pans_with_the_wheel_and_draws_the_remote_cursor() {
     assert!(!cursor_at(&frame, (150, 60)), "a stray cursor in the window");
     // View only: the viewer's pointer and wheel never reached the agent.
     assert_eq!(agent_x.pointer(), (300, 200));
-    let _ = viewer.kill();
-    let _ = viewer.wait();
+
+    // Closing the window (as a window manager asks) ends the view and the
+    // viewer, successfully.
+    close_window(&viewer_x.display, id.parse().expect("a window id"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = viewer.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = viewer.kill();
+            panic!("the viewer did not end when its window was closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    agent.wait_for_audit(|r| r.request == "view-end");
+}
+
+/// Sends `window` the WM_DELETE_WINDOW message a window manager sends for
+/// its close button.
+fn close_window(display: &str, window: u32) {
+    let (conn, _) = x11rb::connect(Some(display)).unwrap();
+    let atom = |name: &str| conn.intern_atom(false, name.as_bytes()).unwrap().reply().unwrap().atom;
+    let (protocols, delete) = (atom("WM_PROTOCOLS"), atom("WM_DELETE_WINDOW"));
+    let message = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+    conn.send_event(false, window, EventMask::NO_EVENT, message).unwrap();
+    conn.flush().unwrap();
 }
