@@ -199,7 +199,7 @@ fn keycodes_of(conn: &impl Connection, keysym: u32) -> Vec<Keycode> {
 }
 
 #[test]
-fn holding_ctrl_alt_end_in_the_viewer_sends_ctrl_alt_delete_once() {
+fn holding_ctrl_alt_end_in_the_viewer_sends_ctrl_alt_delete_once_and_focus_loss_releases() {
     const XK_DELETE: u32 = 0xffff;
     const XK_END: u32 = 0xff57;
     let agent_x = Xvfb::start(320, 240);
@@ -253,6 +253,21 @@ fn holding_ctrl_alt_end_in_the_viewer_sends_ctrl_alt_delete_once() {
     eventually(Duration::from_secs(5), "Ctrl and Alt released", || {
         keys_down(&agent_x.display).is_empty()
     });
+
+    // Shift held in the viewer is held on the agent until the viewer
+    // loses the focus, though it is still down on the technician's side.
+    viewer.x.xdotool(&["keydown", "shift"]);
+    eventually(Duration::from_secs(5), "Shift down on the agent", || {
+        !keys_down(&agent_x.display).is_empty()
+    });
+    let (conn, _) = x11rb::connect(Some(&viewer.x.display)).unwrap();
+    conn.set_input_focus(InputFocus::NONE, x11rb::NONE, x11rb::CURRENT_TIME).unwrap();
+    conn.sync().unwrap();
+    eventually(Duration::from_secs(5), "everything released on focus loss", || {
+        keys_down(&agent_x.display).is_empty()
+    });
+    assert!(!keys_down(&viewer.x.display).is_empty(), "Shift is still down locally");
+    viewer.x.xdotool(&["keyup", "shift"]);
     drop(viewer);
 }
 
