@@ -1,7 +1,8 @@
 //! The viewer window itself: without a display it says so in one line
-//! before asking the agent for anything, closing it ends the view, and a
-//! remote screen larger than the technician's pans at 1:1, with
-//! clicks landing where the panned view shows them.
+//! before asking the agent for anything, closing it ends the view, a
+//! fitted view scales clicks, and a remote screen larger than the
+//! technician's pans at 1:1, with clicks landing where the panned view
+//! shows them.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -223,4 +224,57 @@ fn close_window(display: &str, window: u32) {
     let message = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
     conn.send_event(false, window, EventMask::NO_EVENT, message).unwrap();
     conn.flush().unwrap();
+}
+
+#[test]
+fn a_fitted_view_scales_clicks_to_remote_pixels() {
+    const RED: u32 = 0xff0000;
+    let agent_x = Xvfb::start(640, 480);
+    fill(&agent_x.display, &[(RED, 0, 0, 64, 48)]);
+    let viewer_x = Xvfb::start(400, 300);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tom = pki.issue_tech("tom", "tier2");
+    let (observer, screen) = x11rb::connect(Some(&agent_x.display)).unwrap();
+    let root = observer.setup().roots[screen].root;
+    let win = observer.generate_id().unwrap();
+    let aux = CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS);
+    observer
+        .create_window(0, win, root, 0, 0, 640, 480, 0, WindowClass::INPUT_ONLY, 0, &aux)
+        .unwrap();
+    observer.map_window(win).unwrap();
+    observer.flush().unwrap();
+
+    let home = tempfile::tempdir().unwrap();
+    let mut viewer = tether_as(&tom, home.path())
+        .env("DISPLAY", &viewer_x.display)
+        .args(["--server-name", "agent-01", "view", &agent.addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // 640x480 fitted into the 400x300 screen: scaled by 5/8, the red
+    // 64x48 corner shows 40x30.
+    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
+    let monitor = grabber.monitors().unwrap().remove(0);
+    eventually(Duration::from_secs(20), "the scaled corner", || {
+        grabber.grab(&monitor).is_ok_and(|f| f.pixel(38, 28) == RED && f.pixel(41, 31) != RED)
+    });
+    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
+    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    viewer_x.xdotool(&["windowfocus", "--sync", &id]);
+    viewer_x.xdotool(&["mousemove", "--window", &id, "250", "100"]);
+    viewer_x.xdotool(&["click", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut pressed = None;
+    while pressed.is_none() && Instant::now() < deadline {
+        match observer.poll_for_event().unwrap() {
+            Some(Event::ButtonPress(e)) => pressed = Some((e.detail, e.event_x, e.event_y)),
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    assert_eq!(pressed, Some((1, 400, 160)), "window 250,100 is remote 400,160");
+    let _ = viewer.kill();
+    let _ = viewer.wait();
 }
