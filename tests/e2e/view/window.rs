@@ -11,12 +11,9 @@ use tether_capture::Backend;
 use tether_tests::xvfb::Xvfb;
 use tether_tests::{TestPki, tether_as};
 use x11rb::connection::Connection;
-use x11rb::protocol::Event;
-use x11rb::protocol::xproto::{
-    ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, WindowClass,
-};
+use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt as _, EventMask};
 
-use super::eventually;
+use super::{Clicks, eventually};
 use crate::screen::{fill, screen_agent};
 
 #[test]
@@ -52,16 +49,7 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
     let agent = screen_agent(&pki, &agent_x.display, "");
     let tom = pki.issue_tech("tom", "tier2");
 
-    // Records clicks on the agent's display without covering it.
-    let (observer, screen) = x11rb::connect(Some(&agent_x.display)).unwrap();
-    let root = observer.setup().roots[screen].root;
-    let win = observer.generate_id().unwrap();
-    let aux = CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS);
-    observer
-        .create_window(0, win, root, 0, 0, 640, 480, 0, WindowClass::INPUT_ONLY, 0, &aux)
-        .unwrap();
-    observer.map_window(win).unwrap();
-    observer.flush().unwrap();
+    let clicks = Clicks::watch(&agent_x.display);
 
     let home = tempfile::tempdir().unwrap();
     let mut viewer = tether_as(&tom, home.path())
@@ -114,25 +102,14 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
         agent_x.pointer() == (440, 330)
     });
     viewer_x.xdotool(&["click", "1"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut pressed = None;
-    while pressed.is_none() && Instant::now() < deadline {
-        match observer.poll_for_event().unwrap() {
-            Some(Event::ButtonPress(e)) => pressed = Some((e.detail, e.event_x, e.event_y)),
-            Some(_) => {}
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
+    let pressed = clicks.next(Duration::from_secs(5));
     assert_eq!(pressed, Some((1, 440, 330)), "the click did not follow the pan");
     // One wheel click is one scroll step on the agent (button 5, once).
     viewer_x.xdotool(&["click", "5"]);
-    std::thread::sleep(Duration::from_secs(1));
     let mut steps = 0;
-    while let Some(event) = observer.poll_for_event().unwrap() {
-        if let Event::ButtonPress(e) = event {
-            assert_eq!(e.detail, 5, "only the wheel was used");
-            steps += 1;
-        }
+    while let Some((button, _, _)) = clicks.next(Duration::from_secs(1)) {
+        assert_eq!(button, 5, "only the wheel was used");
+        steps += 1;
     }
     assert_eq!(steps, 1, "scroll steps on the agent for one wheel click");
     let _ = viewer.kill();
@@ -235,15 +212,7 @@ fn a_fitted_view_scales_clicks_to_remote_pixels() {
     let pki = TestPki::new("Example");
     let agent = screen_agent(&pki, &agent_x.display, "");
     let tom = pki.issue_tech("tom", "tier2");
-    let (observer, screen) = x11rb::connect(Some(&agent_x.display)).unwrap();
-    let root = observer.setup().roots[screen].root;
-    let win = observer.generate_id().unwrap();
-    let aux = CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS);
-    observer
-        .create_window(0, win, root, 0, 0, 640, 480, 0, WindowClass::INPUT_ONLY, 0, &aux)
-        .unwrap();
-    observer.map_window(win).unwrap();
-    observer.flush().unwrap();
+    let clicks = Clicks::watch(&agent_x.display);
 
     let home = tempfile::tempdir().unwrap();
     let mut viewer = tether_as(&tom, home.path())
@@ -265,15 +234,7 @@ fn a_fitted_view_scales_clicks_to_remote_pixels() {
     viewer_x.xdotool(&["windowfocus", "--sync", &id]);
     viewer_x.xdotool(&["mousemove", "--window", &id, "250", "100"]);
     viewer_x.xdotool(&["click", "1"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut pressed = None;
-    while pressed.is_none() && Instant::now() < deadline {
-        match observer.poll_for_event().unwrap() {
-            Some(Event::ButtonPress(e)) => pressed = Some((e.detail, e.event_x, e.event_y)),
-            Some(_) => {}
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
+    let pressed = clicks.next(Duration::from_secs(5));
     assert_eq!(pressed, Some((1, 400, 160)), "window 250,100 is remote 400,160");
     let _ = viewer.kill();
     let _ = viewer.wait();
