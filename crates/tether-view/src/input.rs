@@ -19,8 +19,9 @@
 //! Keys are sent by where they sit (US layout: the remote keymap decides
 //! what they type), so shortcuts and Shift work as on a local keyboard.
 //! A key that types a non-ASCII character locally (ä on a German layout,
-//! a dead-key composition) or has no place in the US layout is sent as
-//! the text it typed instead.
+//! a dead-key composition), a character of the AltGr level (@ on a German
+//! Q), or that has no place in the US layout is sent as the text it typed
+//! instead; AltGr and dead keys themselves stay local.
 
 use std::collections::BTreeSet;
 
@@ -43,6 +44,9 @@ pub struct KeyInput {
     /// Whether the window made this event up for a key that was already
     /// down when it gained the focus (or still down when it lost it).
     pub synthetic: bool,
+    /// Whether the layout makes this a dead key (an accent waiting for the
+    /// next key, which then types the composed character).
+    pub dead: bool,
 }
 
 /// The remote side's input state as this viewer has made it.
@@ -52,8 +56,12 @@ pub struct Translator {
     /// keys press the one remote Shift, released with the last of them).
     held: Vec<(KeyCode, Key)>,
     /// Physical keys whose press sent something other than a key press
-    /// (text, the Ctrl+Alt+Delete shortcut): their release sends nothing.
+    /// (text, the Ctrl+Alt+Delete shortcut, AltGr, a dead key): their
+    /// release sends nothing.
     swallowed: BTreeSet<KeyCode>,
+    /// AltGr keys held: the layout's third level, whose characters (@ on
+    /// a German Q) only the local layout knows, so they go as text.
+    alt_graph: BTreeSet<KeyCode>,
     buttons: BTreeSet<MouseButton>,
     /// The pointer in remote pixels, when over the image.
     pointer: Option<(i32, i32)>,
@@ -79,6 +87,7 @@ impl Translator {
             return self.text_only(input);
         };
         if !input.pressed {
+            self.alt_graph.remove(&code);
             if self.swallowed.remove(&code) {
                 return Vec::new();
             }
@@ -95,8 +104,18 @@ impl Translator {
                 InputEvent::Key { key: Key::Delete, pressed: false },
             ];
         }
+        if input.named == Some(NamedKey::AltGraph) {
+            self.alt_graph.insert(code);
+            self.swallowed.insert(code);
+            return Vec::new();
+        }
+        if input.dead {
+            // The composed character comes as text with the next key.
+            self.swallowed.insert(code);
+            return Vec::new();
+        }
         if let Some(text) = typed_text(input)
-            && (!text.is_ascii() || map_key(code, input).is_none())
+            && (!text.is_ascii() || !self.alt_graph.is_empty() || map_key(code, input).is_none())
             && !self.holds(Key::Control)
         {
             self.swallowed.insert(code);
@@ -139,6 +158,7 @@ impl Translator {
         let held = !self.held.is_empty() || !self.buttons.is_empty();
         self.held.clear();
         self.swallowed.clear();
+        self.alt_graph.clear();
         self.buttons.clear();
         if held { vec![InputEvent::ReleaseAll] } else { Vec::new() }
     }

@@ -8,6 +8,7 @@ fn down(code: KeyCode, text: &str) -> KeyInput {
         pressed: true,
         repeat: false,
         synthetic: false,
+        dead: false,
     }
 }
 
@@ -19,6 +20,7 @@ fn up(code: KeyCode) -> KeyInput {
         pressed: false,
         repeat: false,
         synthetic: false,
+        dead: false,
     }
 }
 
@@ -255,4 +257,25 @@ fn a_button_wheel_click_counts_once_and_a_smooth_wheel_every_time() {
     echo.raw_button(4, false);
     echo.raw_button(4, true);
     assert!(!echo.is_echo());
+}
+
+#[test]
+fn alt_gr_characters_and_dead_keys_go_as_the_text_they_make() {
+    let mut t = Translator::new();
+    let alt_gr = KeyInput { named: Some(NamedKey::AltGraph), ..down(KeyCode::AltRight, "") };
+    // German AltGr+Q types @: not Alt+Q on the remote.
+    let sent = feed(
+        &mut t,
+        &[alt_gr.clone(), down(KeyCode::KeyQ, "@"), up(KeyCode::KeyQ), up(KeyCode::AltRight)],
+    );
+    assert_eq!(sent, [InputEvent::Text("@".into())]);
+    // Released, Q is Q again; on a US layout the right Alt is Alt.
+    assert_eq!(t.key(&down(KeyCode::KeyQ, "q")), [key(Key::Char('q'), true)]);
+    assert_eq!(t.key(&down(KeyCode::AltRight, "")), [key(Key::Alt, true)]);
+    // A dead accent stays local; the composed character goes as text.
+    let mut t = Translator::new();
+    let dead = KeyInput { dead: true, ..down(KeyCode::Equal, "") };
+    let sent =
+        feed(&mut t, &[dead, up(KeyCode::Equal), down(KeyCode::KeyE, "é"), up(KeyCode::KeyE)]);
+    assert_eq!(sent, [InputEvent::Text("é".into())]);
 }

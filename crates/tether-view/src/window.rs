@@ -274,6 +274,7 @@ impl App<'_> {
             pressed: event.state == ElementState::Pressed,
             repeat: event.repeat,
             synthetic,
+            dead: matches!(event.logical_key, Logical::Dead(_)),
         };
         let events = self.translator.key(&input);
         self.send(event_loop, events);
