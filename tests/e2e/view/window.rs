@@ -81,6 +81,12 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
     };
     let (wx, wy, ww, wh) = (value("X"), value("Y"), value("WIDTH"), value("HEIGHT"));
     assert_eq!((ww, wh), (400, 300), "the window is as large as the technician's screen");
+    // The title names the host, the monitor, and the rate (updated each
+    // second while the view runs).
+    let title = viewer_x.xdotool(&["getwindowname", &id]);
+    for part in [agent.addr.as_str(), "monitor 0 640x480", " fps, ", " Mbit/s", "control"] {
+        assert!(title.contains(part), "{part:?} not in the title {title:?}");
+    }
     viewer_x.xdotool(&["windowfocus", "--sync", &id]);
 
     // The pointer in the bottom-right corner pans to the remote's.
