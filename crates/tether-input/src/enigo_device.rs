@@ -2,7 +2,9 @@
 //!
 //! On Linux this is enigo's x11rb backend, which injects through XTEST and
 //! types characters missing from the keymap by remapping a spare keycode
-//! for the keystroke. `linux_delay` is 0: enigo's default 12 ms per event
+//! for the keystroke. Text is typed with the keymap's own keys where it
+//! has them (see [`crate::keymap`]), through a second connection that
+//! reads the keymap. `linux_delay` is 0: enigo's default 12 ms per event
 //! would put 24 ms into every click. enigo's own release-on-drop is left on
 //! as a second line of defence behind [`crate::Injector`]'s tracking.
 
@@ -14,6 +16,9 @@ use crate::{Device, InputError};
 /// Keyboard and mouse of one display.
 pub struct EnigoDevice {
     enigo: Enigo,
+    /// Reads the display's keymap for typing text.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    keymap: x11rb::rust_connection::RustConnection,
 }
 
 impl EnigoDevice {
@@ -26,14 +31,70 @@ impl EnigoDevice {
             release_keys_when_dropped: true,
             ..Settings::default()
         };
-        let enigo = Enigo::new(&settings).map_err(|e| InputError::Connect {
+        let connect = |reason: String| InputError::Connect {
             display: display.map_or_else(
                 || std::env::var("DISPLAY").unwrap_or_else(|_| "(unset $DISPLAY)".into()),
                 str::to_owned,
             ),
-            reason: e.to_string(),
-        })?;
-        Ok(EnigoDevice { enigo })
+            reason,
+        };
+        let enigo = Enigo::new(&settings).map_err(|e| connect(e.to_string()))?;
+        #[cfg(all(unix, not(target_os = "macos")))]
+        let keymap = x11rb::connect(display).map_err(|e| connect(e.to_string()))?.0;
+        Ok(EnigoDevice {
+            enigo,
+            #[cfg(all(unix, not(target_os = "macos")))]
+            keymap,
+        })
+    }
+
+    /// The display's keymap as it is now (the user may switch layouts).
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn current_keymap(&self) -> Result<crate::keymap::Keymap, InputError> {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::ConnectionExt;
+        let setup = self.keymap.setup();
+        let (min, max) = (setup.min_keycode, setup.max_keycode);
+        let reply = self
+            .keymap
+            .get_keyboard_mapping(min, max - min + 1)
+            .map_err(|e| InputError::Inject(format!("reading the keymap: {e}")))?
+            .reply()
+            .map_err(|e| InputError::Inject(format!("reading the keymap: {e}")))?;
+        Ok(crate::keymap::Keymap {
+            min,
+            per: usize::from(reply.keysyms_per_keycode),
+            keysyms: reply.keysyms,
+        })
+    }
+
+    /// Types `text` with the keymap's keys, Shift pressed for the shifted
+    /// column, and leaves Shift as the session holds it.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn type_with_keymap(&mut self, text: &str, shift_held: bool) -> Result<(), InputError> {
+        let keymap = self.current_keymap()?;
+        let mut shifted = shift_held;
+        let mut typed = Ok(());
+        for c in text.chars() {
+            typed = match keymap.find(c) {
+                Some((keycode, shift)) => {
+                    if shift != shifted {
+                        self.enigo.key(enigo::Key::Shift, direction(shift)).map_err(inject)?;
+                        shifted = shift;
+                    }
+                    self.enigo.raw(u16::from(keycode), Direction::Click).map_err(inject)
+                }
+                // Not in the keymap: enigo binds a spare keycode for it.
+                None => self.enigo.text(c.encode_utf8(&mut [0; 4])).map_err(inject),
+            };
+            if typed.is_err() {
+                break;
+            }
+        }
+        if shifted != shift_held {
+            self.enigo.key(enigo::Key::Shift, direction(shift_held)).map_err(inject)?;
+        }
+        typed
     }
 }
 
@@ -149,10 +210,16 @@ impl Device for EnigoDevice {
         Ok(())
     }
 
-    fn text(&mut self, text: &str) -> Result<(), InputError> {
+    fn text(&mut self, text: &str, shift_held: bool) -> Result<(), InputError> {
         if text.is_empty() {
             return Ok(());
         }
-        self.enigo.text(text).map_err(inject)
+        #[cfg(all(unix, not(target_os = "macos")))]
+        return self.type_with_keymap(text, shift_held);
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        {
+            let _ = shift_held;
+            self.enigo.text(text).map_err(inject)
+        }
     }
 }

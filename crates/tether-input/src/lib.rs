@@ -18,6 +18,8 @@ use std::collections::BTreeSet;
 use tether_proto::screen::{InputEvent, Key, MouseButton};
 
 mod enigo_device;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod keymap;
 
 pub use enigo_device::EnigoDevice;
 
@@ -39,7 +41,9 @@ pub trait Device: Send {
     /// Moves the pointer to absolute display coordinates.
     fn move_to(&mut self, x: i32, y: i32) -> Result<(), InputError>;
     fn scroll(&mut self, dx: i32, dy: i32) -> Result<(), InputError>;
-    fn text(&mut self, text: &str) -> Result<(), InputError>;
+    /// Types `text`. `shift_held`: the session holds Shift, which the
+    /// device must leave held when it is done.
+    fn text(&mut self, text: &str, shift_held: bool) -> Result<(), InputError>;
 }
 
 /// What a release freed.
@@ -95,7 +99,7 @@ impl<D: Device> Injector<D> {
                 let changed = if *pressed { self.keys.insert(*key) } else { self.keys.remove(key) };
                 if changed { self.device.key(*key, *pressed) } else { Ok(()) }
             }
-            InputEvent::Text(text) => self.device.text(text),
+            InputEvent::Text(text) => self.device.text(text, self.keys.contains(&Key::Shift)),
             InputEvent::ReleaseAll => self.release_all().map(|_| ()),
         }
     }
@@ -181,8 +185,8 @@ mod tests {
             self.0.push(format!("scroll {dx},{dy}"));
             Ok(())
         }
-        fn text(&mut self, text: &str) -> Result<(), InputError> {
-            self.0.push(format!("text {text}"));
+        fn text(&mut self, text: &str, shift_held: bool) -> Result<(), InputError> {
+            self.0.push(format!("text {text}{}", if shift_held { " (shift held)" } else { "" }));
             Ok(())
         }
     }
@@ -254,5 +258,17 @@ mod tests {
                 "key Control up",
             ]
         );
+    }
+
+    #[test]
+    fn text_is_told_whether_the_session_holds_shift() {
+        let mut log = Log::default();
+        {
+            let mut inj = Injector::new(&mut log);
+            inj.apply(&InputEvent::Text("a".into())).unwrap();
+            inj.apply(&key(Key::Shift, true)).unwrap();
+            inj.apply(&InputEvent::Text("b".into())).unwrap();
+        }
+        assert_eq!(log.0, ["text a", "key Shift down", "text b (shift held)", "key Shift up"]);
     }
 }

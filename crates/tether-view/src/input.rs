@@ -1,283 +1,383 @@
-//! Turning the window's input state into input events, by difference.
+//! Turning the window's input events into input events for the agent,
+//! one for one and in order.
 //!
-//! Each turn of the window loop hands [`InputTracker::update`] what is down
-//! now; the tracker sends presses and releases for what changed since the
-//! last turn. Working from states rather than the window's own events keeps
-//! both sides in step by construction: a modifier released while another
-//! window had focus is released remotely on the next turn, and losing focus
-//! releases everything ([`InputEvent::ReleaseAll`]).
+//! The window hands every key, button, pointer and wheel event to a
+//! [`Translator`] as it arrives; nothing is sampled, so no press or release
+//! typed faster than the screen refreshes can be lost. The translator
+//! remembers what it pressed remotely, so that:
+//! - a release is sent only for what it pressed, and losing focus releases
+//!   everything once ([`InputEvent::ReleaseAll`]);
+//! - the local system's auto-repeat is dropped: the agent holds the key
+//!   down (XTEST) and the remote system repeats it itself, so a held key
+//!   never turns into a storm of presses;
+//! - keys already down when the window gains the focus are not pressed
+//!   remotely (the Alt+Tab that switched to the viewer stays local);
+//! - Ctrl+Alt+End sends Ctrl+Alt+Delete (the combo the local desktop would
+//!   otherwise take for itself, as in RDP clients), exactly once per
+//!   physical press of End.
 //!
-//! Local shortcut: Ctrl+Alt+End sends Ctrl+Alt+Delete (the combo the local
-//! desktop would otherwise take for itself), as in RDP clients.
+//! Keys are sent by where they sit (US layout: the remote keymap decides
+//! what they type), so shortcuts and Shift work as on a local keyboard.
+//! A key that types a non-ASCII character locally (ä on a German layout,
+//! a dead-key composition), a character of the AltGr level (@ on a German
+//! Q), or that has no place in the US layout is sent as the text it typed
+//! instead; AltGr and dead keys themselves stay local.
 
 use std::collections::BTreeSet;
 
-use minifb::Key as Local;
 use tether_proto::screen::{InputEvent, Key, MouseButton};
+use winit::keyboard::{KeyCode, NamedKey};
 
-/// What the window saw on one turn.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    pub active: bool,
-    pub keys: Vec<Local>,
-    /// Pointer position in remote pixels, when over the image.
-    pub pointer: Option<(i32, i32)>,
-    /// Left, middle, right.
-    pub buttons: [bool; 3],
-    /// Wheel movement since the last turn (positive y: away from the user).
-    pub wheel: Option<(f32, f32)>,
-    /// Characters typed through keys with no mapping (dead keys, IMEs).
-    pub unmapped_text: String,
+/// One key event as the window saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInput {
+    /// The physical key, when the window could identify it.
+    pub code: Option<KeyCode>,
+    /// The layout's meaning of the key when it has a name (numeric keypad
+    /// keys are Home, End… with NumLock off).
+    pub named: Option<NamedKey>,
+    /// What the key typed with the modifiers held, if anything.
+    pub text: Option<String>,
+    pub pressed: bool,
+    /// Whether the local system generated this press by auto-repeat.
+    pub repeat: bool,
+    /// Whether the window made this event up for a key that was already
+    /// down when it gained the focus (or still down when it lost it).
+    pub synthetic: bool,
+    /// Whether the layout makes this a dead key (an accent waiting for the
+    /// next key, which then types the composed character).
+    pub dead: bool,
 }
 
-/// The remote side's state as this viewer has made it.
+/// The remote side's input state as this viewer has made it.
 #[derive(Debug, Default)]
-pub struct InputTracker {
-    keys: BTreeSet<Key>,
-    buttons: [bool; 3],
+pub struct Translator {
+    /// Physical keys held and the remote key each one pressed (both Shift
+    /// keys press the one remote Shift, released with the last of them).
+    held: Vec<(KeyCode, Key)>,
+    /// Physical keys whose press sent something other than a key press
+    /// (text, the Ctrl+Alt+Delete shortcut, AltGr, a dead key): their
+    /// release sends nothing.
+    swallowed: BTreeSet<KeyCode>,
+    /// AltGr keys held: the layout's third level, whose characters (@ on
+    /// a German Q) only the local layout knows, so they go as text.
+    alt_graph: BTreeSet<KeyCode>,
+    buttons: BTreeSet<MouseButton>,
+    /// The pointer in remote pixels, when over the image.
     pointer: Option<(i32, i32)>,
-    active: bool,
-    /// Sub-step wheel movement carried to the next turn.
+    /// The last position sent.
+    sent_pointer: Option<(i32, i32)>,
+    /// Sub-step wheel movement carried to the next event.
     wheel: (f32, f32),
 }
 
-const BUTTONS: [MouseButton; 3] = [MouseButton::Left, MouseButton::Middle, MouseButton::Right];
-
-impl InputTracker {
+impl Translator {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Events that bring the remote side to `now`.
-    pub fn update(&mut self, now: &Snapshot) -> Vec<InputEvent> {
-        let mut events = Vec::new();
-        if !now.active {
-            if self.active && (self.holds_anything()) {
-                events.push(InputEvent::ReleaseAll);
+    /// Events for one key event.
+    pub fn key(&mut self, input: &KeyInput) -> Vec<InputEvent> {
+        // Keys already down when the focus came (Alt and Tab of the Alt+Tab
+        // that brought the technician here) are not the remote's business.
+        if input.repeat || (input.synthetic && input.pressed) {
+            return Vec::new();
+        }
+        let Some(code) = input.code else {
+            return self.text_only(input);
+        };
+        if !input.pressed {
+            self.alt_graph.remove(&code);
+            if self.swallowed.remove(&code) {
+                return Vec::new();
             }
-            self.keys.clear();
-            self.buttons = [false; 3];
-            self.active = false;
-            return events;
+            return self.release(code);
         }
-        self.active = true;
-        let shortcut = is_ctrl_alt(&now.keys) && now.keys.contains(&Local::End);
-        let wanted: BTreeSet<Key> = now
-            .keys
-            .iter()
-            .filter(|k| !(shortcut && **k == Local::End))
-            .filter_map(|k| map_key(*k))
-            .collect();
-        for key in self.keys.difference(&wanted) {
-            events.push(InputEvent::Key { key: *key, pressed: false });
+        if self.swallowed.contains(&code) || self.held.iter().any(|(c, _)| *c == code) {
+            // A second press without a release between: nothing changed.
+            return Vec::new();
         }
-        // Modifiers first, so a combo's other keys land with them held.
-        let mut presses: Vec<Key> = wanted.difference(&self.keys).copied().collect();
-        presses.sort_by_key(|k| !k.is_modifier());
-        for key in presses {
-            events.push(InputEvent::Key { key, pressed: true });
+        if code == KeyCode::End && self.holds(Key::Control) && self.holds(Key::Alt) {
+            self.swallowed.insert(code);
+            return vec![
+                InputEvent::Key { key: Key::Delete, pressed: true },
+                InputEvent::Key { key: Key::Delete, pressed: false },
+            ];
         }
-        self.keys = wanted;
-        if shortcut && !self.keys.contains(&Key::Delete) {
-            events.push(InputEvent::Key { key: Key::Delete, pressed: true });
-            events.push(InputEvent::Key { key: Key::Delete, pressed: false });
+        if input.named == Some(NamedKey::AltGraph) {
+            self.alt_graph.insert(code);
+            self.swallowed.insert(code);
+            return Vec::new();
         }
-        if !now.unmapped_text.is_empty() {
-            events.push(InputEvent::Text(now.unmapped_text.clone()));
+        if input.dead {
+            // The composed character comes as text with the next key.
+            self.swallowed.insert(code);
+            return Vec::new();
         }
-        if let Some(pointer) = now.pointer
-            && self.pointer != Some(pointer)
+        if let Some(text) = typed_text(input)
+            && (!text.is_ascii() || !self.alt_graph.is_empty() || map_key(code, input).is_none())
+            && !self.holds(Key::Control)
         {
-            events.push(InputEvent::MouseMove { x: pointer.0, y: pointer.1 });
-            self.pointer = Some(pointer);
+            self.swallowed.insert(code);
+            return vec![InputEvent::Text(text)];
         }
-        for (i, button) in BUTTONS.iter().enumerate() {
-            let (was, is) = (self.buttons[i], now.buttons[i]);
-            // Presses only over the image; releases wherever they happen.
-            if was != is && (!is || now.pointer.is_some()) {
-                events.push(InputEvent::Button { button: *button, pressed: is });
-                self.buttons[i] = is;
-            }
-        }
-        if let (Some((wx, wy)), Some(_)) = (now.wheel, now.pointer) {
-            self.wheel.0 += wx;
-            self.wheel.1 += wy;
-            let (dx, dy) = (self.wheel.0.trunc() as i32, self.wheel.1.trunc() as i32);
-            if dx != 0 || dy != 0 {
-                self.wheel.0 -= dx as f32;
-                self.wheel.1 -= dy as f32;
-                // Away from the user scrolls up: negative steps remotely.
-                events.push(InputEvent::Scroll { dx, dy: -dy });
-            }
-        }
-        events
+        let Some(key) = map_key(code, input) else {
+            return Vec::new();
+        };
+        let already = self.holds(key);
+        self.held.push((code, key));
+        if already { Vec::new() } else { vec![InputEvent::Key { key, pressed: true }] }
     }
 
-    fn holds_anything(&self) -> bool {
-        !self.keys.is_empty() || self.buttons.iter().any(|b| *b)
+    /// A key the window could not place: only its text can be sent.
+    fn text_only(&mut self, input: &KeyInput) -> Vec<InputEvent> {
+        match typed_text(input) {
+            Some(text) if input.pressed => vec![InputEvent::Text(text)],
+            _ => Vec::new(),
+        }
+    }
+
+    fn release(&mut self, code: KeyCode) -> Vec<InputEvent> {
+        let Some(i) = self.held.iter().position(|(c, _)| *c == code) else {
+            // Pressed before the window had the focus: not ours to release.
+            return Vec::new();
+        };
+        let (_, key) = self.held.remove(i);
+        if self.holds(key) { Vec::new() } else { vec![InputEvent::Key { key, pressed: false }] }
+    }
+
+    fn holds(&self, key: Key) -> bool {
+        self.held.iter().any(|(_, k)| *k == key)
+    }
+
+    /// The window gained or lost the keyboard focus.
+    pub fn focus(&mut self, focused: bool) -> Vec<InputEvent> {
+        if focused {
+            return Vec::new();
+        }
+        let held = !self.held.is_empty() || !self.buttons.is_empty();
+        self.held.clear();
+        self.swallowed.clear();
+        self.alt_graph.clear();
+        self.buttons.clear();
+        if held { vec![InputEvent::ReleaseAll] } else { Vec::new() }
+    }
+
+    /// The pointer moved: to this remote pixel, or off the image.
+    pub fn pointer(&mut self, at: Option<(i32, i32)>) -> Vec<InputEvent> {
+        self.pointer = at;
+        match at {
+            Some((x, y)) if self.sent_pointer != at => {
+                self.sent_pointer = at;
+                vec![InputEvent::MouseMove { x, y }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A button changed. Presses count only over the image; a release is
+    /// sent wherever it happens, for a button pressed there.
+    pub fn button(&mut self, button: MouseButton, pressed: bool) -> Vec<InputEvent> {
+        let changed = if pressed {
+            self.pointer.is_some() && self.buttons.insert(button)
+        } else {
+            self.buttons.remove(&button)
+        };
+        if changed { vec![InputEvent::Button { button, pressed }] } else { Vec::new() }
+    }
+
+    /// The wheel turned by (`dx`, `dy`) lines, positive `dy` away from the
+    /// user. Fractions (touchpads) add up to whole steps.
+    pub fn wheel(&mut self, dx: f32, dy: f32) -> Vec<InputEvent> {
+        if self.pointer.is_none() {
+            return Vec::new();
+        }
+        self.wheel.0 += dx;
+        self.wheel.1 += dy;
+        let (sx, sy) = (self.wheel.0.trunc() as i32, self.wheel.1.trunc() as i32);
+        if sx == 0 && sy == 0 {
+            return Vec::new();
+        }
+        self.wheel.0 -= sx as f32;
+        self.wheel.1 -= sy as f32;
+        // Away from the user scrolls up: negative steps remotely.
+        vec![InputEvent::Scroll { dx: sx.clamp(-1000, 1000), dy: (-sy).clamp(-1000, 1000) }]
     }
 }
 
-fn is_ctrl_alt(keys: &[Local]) -> bool {
-    let ctrl = keys.iter().any(|k| matches!(k, Local::LeftCtrl | Local::RightCtrl));
-    let alt = keys.iter().any(|k| matches!(k, Local::LeftAlt | Local::RightAlt));
-    ctrl && alt
+/// Tells the wheel events winit 0.30 reports twice from the real ones.
+///
+/// On X11, a wheel click that arrives as buttons 4 to 7 (XTEST, evdev
+/// wheel emulation, a nested or VNC-fed server) is reported as a wheel
+/// step for its press and again for its release (fixed in winit after
+/// 0.30.13), which would scroll the remote twice per click. Such a click
+/// also comes as raw button events, press before its window event and
+/// release before its; a wheel with smooth-scroll axes (libinput) sends no
+/// raw button events at all. So a wheel event right after a raw release of
+/// a wheel button is the echo.
+#[derive(Debug, Default)]
+pub struct WheelEcho {
+    release_seen: bool,
 }
 
-/// A window key as a remote key (US layout for the symbol keys: the
-/// remote keymap decides what they type).
-pub fn map_key(key: Local) -> Option<Key> {
-    let n = key as u8;
-    Some(match key {
-        _ if n <= 9 => Key::Char((b'0' + n) as char),
-        _ if (10..=35).contains(&n) => Key::Char((b'a' + n - 10) as char),
-        Local::F1 => Key::F(1),
-        Local::F2 => Key::F(2),
-        Local::F3 => Key::F(3),
-        Local::F4 => Key::F(4),
-        Local::F5 => Key::F(5),
-        Local::F6 => Key::F(6),
-        Local::F7 => Key::F(7),
-        Local::F8 => Key::F(8),
-        Local::F9 => Key::F(9),
-        Local::F10 => Key::F(10),
-        Local::F11 => Key::F(11),
-        Local::F12 => Key::F(12),
-        Local::F13 => Key::F(13),
-        Local::F14 => Key::F(14),
-        Local::F15 => Key::F(15),
-        Local::Down => Key::Down,
-        Local::Left => Key::Left,
-        Local::Right => Key::Right,
-        Local::Up => Key::Up,
-        Local::Apostrophe => Key::Char('\''),
-        Local::Backquote => Key::Char('`'),
-        Local::Backslash => Key::Char('\\'),
-        Local::Comma => Key::Char(','),
-        Local::Equal => Key::Char('='),
-        Local::LeftBracket => Key::Char('['),
-        Local::Minus | Local::NumPadMinus => Key::Char('-'),
-        Local::Period | Local::NumPadDot => Key::Char('.'),
-        Local::RightBracket => Key::Char(']'),
-        Local::Semicolon => Key::Char(';'),
-        Local::Slash | Local::NumPadSlash => Key::Char('/'),
-        Local::NumPadAsterisk => Key::Char('*'),
-        Local::NumPadPlus => Key::Char('+'),
-        Local::NumPad0 => Key::Char('0'),
-        Local::NumPad1 => Key::Char('1'),
-        Local::NumPad2 => Key::Char('2'),
-        Local::NumPad3 => Key::Char('3'),
-        Local::NumPad4 => Key::Char('4'),
-        Local::NumPad5 => Key::Char('5'),
-        Local::NumPad6 => Key::Char('6'),
-        Local::NumPad7 => Key::Char('7'),
-        Local::NumPad8 => Key::Char('8'),
-        Local::NumPad9 => Key::Char('9'),
-        Local::Backspace => Key::Backspace,
-        Local::Delete => Key::Delete,
-        Local::End => Key::End,
-        Local::Enter | Local::NumPadEnter => Key::Return,
-        Local::Escape => Key::Escape,
-        Local::Home => Key::Home,
-        Local::Insert => Key::Insert,
-        Local::Menu => Key::Menu,
-        Local::PageDown => Key::PageDown,
-        Local::PageUp => Key::PageUp,
-        Local::Space => Key::Space,
-        Local::Tab => Key::Tab,
-        Local::CapsLock => Key::CapsLock,
-        Local::LeftShift | Local::RightShift => Key::Shift,
-        Local::LeftCtrl | Local::RightCtrl => Key::Control,
-        Local::LeftAlt | Local::RightAlt => Key::Alt,
-        Local::LeftSuper | Local::RightSuper => Key::Meta,
+impl WheelEcho {
+    /// A raw button event from any device.
+    pub fn raw_button(&mut self, button: u32, pressed: bool) {
+        if (4..=7).contains(&button) {
+            self.release_seen = !pressed;
+        }
+    }
+
+    /// Whether this wheel event is the release's echo, to be dropped.
+    pub fn is_echo(&mut self) -> bool {
+        std::mem::take(&mut self.release_seen)
+    }
+}
+
+/// The key's text, if it typed something printable.
+fn typed_text(input: &KeyInput) -> Option<String> {
+    input.text.clone().filter(|t| !t.is_empty() && !t.chars().any(char::is_control))
+}
+
+/// A physical key as a remote key, by its place on a US keyboard.
+/// Numeric keypad keys follow NumLock: digits with it, else what they name.
+pub fn map_key(code: KeyCode, input: &KeyInput) -> Option<Key> {
+    use KeyCode as C;
+    let pad = |digit: char| match (&input.text, input.named) {
+        (Some(t), _) if t.chars().eq([digit]) => Some(Key::Char(digit)),
+        (_, Some(named)) => map_named(named),
+        _ => Some(Key::Char(digit)),
+    };
+    let ch = |c: char| Some(Key::Char(c));
+    match code {
+        C::KeyA => ch('a'),
+        C::KeyB => ch('b'),
+        C::KeyC => ch('c'),
+        C::KeyD => ch('d'),
+        C::KeyE => ch('e'),
+        C::KeyF => ch('f'),
+        C::KeyG => ch('g'),
+        C::KeyH => ch('h'),
+        C::KeyI => ch('i'),
+        C::KeyJ => ch('j'),
+        C::KeyK => ch('k'),
+        C::KeyL => ch('l'),
+        C::KeyM => ch('m'),
+        C::KeyN => ch('n'),
+        C::KeyO => ch('o'),
+        C::KeyP => ch('p'),
+        C::KeyQ => ch('q'),
+        C::KeyR => ch('r'),
+        C::KeyS => ch('s'),
+        C::KeyT => ch('t'),
+        C::KeyU => ch('u'),
+        C::KeyV => ch('v'),
+        C::KeyW => ch('w'),
+        C::KeyX => ch('x'),
+        C::KeyY => ch('y'),
+        C::KeyZ => ch('z'),
+        C::Digit0 => ch('0'),
+        C::Digit1 => ch('1'),
+        C::Digit2 => ch('2'),
+        C::Digit3 => ch('3'),
+        C::Digit4 => ch('4'),
+        C::Digit5 => ch('5'),
+        C::Digit6 => ch('6'),
+        C::Digit7 => ch('7'),
+        C::Digit8 => ch('8'),
+        C::Digit9 => ch('9'),
+        C::Quote => ch('\''),
+        C::Backquote => ch('`'),
+        C::Backslash => ch('\\'),
+        C::Comma => ch(','),
+        C::Equal => ch('='),
+        C::BracketLeft => ch('['),
+        C::BracketRight => ch(']'),
+        C::Minus | C::NumpadSubtract => ch('-'),
+        C::Period => ch('.'),
+        C::Semicolon => ch(';'),
+        C::Slash | C::NumpadDivide => ch('/'),
+        C::NumpadMultiply => ch('*'),
+        C::NumpadAdd => ch('+'),
+        C::Numpad0 => pad('0'),
+        C::Numpad1 => pad('1'),
+        C::Numpad2 => pad('2'),
+        C::Numpad3 => pad('3'),
+        C::Numpad4 => pad('4'),
+        C::Numpad5 => pad('5'),
+        C::Numpad6 => pad('6'),
+        C::Numpad7 => pad('7'),
+        C::Numpad8 => pad('8'),
+        C::Numpad9 => pad('9'),
+        C::NumpadDecimal => pad('.'),
+        C::Enter | C::NumpadEnter => Some(Key::Return),
+        C::Space => Some(Key::Space),
+        C::Tab => Some(Key::Tab),
+        C::Backspace => Some(Key::Backspace),
+        C::Delete => Some(Key::Delete),
+        C::Escape => Some(Key::Escape),
+        C::Insert => Some(Key::Insert),
+        C::Home => Some(Key::Home),
+        C::End => Some(Key::End),
+        C::PageUp => Some(Key::PageUp),
+        C::PageDown => Some(Key::PageDown),
+        C::ArrowLeft => Some(Key::Left),
+        C::ArrowRight => Some(Key::Right),
+        C::ArrowUp => Some(Key::Up),
+        C::ArrowDown => Some(Key::Down),
+        C::CapsLock => Some(Key::CapsLock),
+        C::ContextMenu => Some(Key::Menu),
+        C::PrintScreen => Some(Key::PrintScreen),
+        C::ShiftLeft | C::ShiftRight => Some(Key::Shift),
+        C::ControlLeft | C::ControlRight => Some(Key::Control),
+        C::AltLeft | C::AltRight => Some(Key::Alt),
+        C::SuperLeft | C::SuperRight | C::Meta => Some(Key::Meta),
+        C::F1 => Some(Key::F(1)),
+        C::F2 => Some(Key::F(2)),
+        C::F3 => Some(Key::F(3)),
+        C::F4 => Some(Key::F(4)),
+        C::F5 => Some(Key::F(5)),
+        C::F6 => Some(Key::F(6)),
+        C::F7 => Some(Key::F(7)),
+        C::F8 => Some(Key::F(8)),
+        C::F9 => Some(Key::F(9)),
+        C::F10 => Some(Key::F(10)),
+        C::F11 => Some(Key::F(11)),
+        C::F12 => Some(Key::F(12)),
+        C::F13 => Some(Key::F(13)),
+        C::F14 => Some(Key::F(14)),
+        C::F15 => Some(Key::F(15)),
+        C::F16 => Some(Key::F(16)),
+        C::F17 => Some(Key::F(17)),
+        C::F18 => Some(Key::F(18)),
+        C::F19 => Some(Key::F(19)),
+        C::F20 => Some(Key::F(20)),
+        C::F21 => Some(Key::F(21)),
+        C::F22 => Some(Key::F(22)),
+        C::F23 => Some(Key::F(23)),
+        C::F24 => Some(Key::F(24)),
+        _ => None,
+    }
+}
+
+/// Keypad keys with NumLock off, by what they name.
+fn map_named(named: NamedKey) -> Option<Key> {
+    use NamedKey as N;
+    Some(match named {
+        N::Home => Key::Home,
+        N::End => Key::End,
+        N::PageUp => Key::PageUp,
+        N::PageDown => Key::PageDown,
+        N::ArrowLeft => Key::Left,
+        N::ArrowRight => Key::Right,
+        N::ArrowUp => Key::Up,
+        N::ArrowDown => Key::Down,
+        N::Insert => Key::Insert,
+        N::Delete => Key::Delete,
         _ => return None,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn snap(keys: &[Local]) -> Snapshot {
-        Snapshot { active: true, keys: keys.to_vec(), ..Snapshot::default() }
-    }
-
-    fn key(key: Key, pressed: bool) -> InputEvent {
-        InputEvent::Key { key, pressed }
-    }
-
-    #[test]
-    fn keys_are_sent_by_difference_modifiers_first() {
-        let mut t = InputTracker::new();
-        assert_eq!(
-            t.update(&snap(&[Local::C, Local::LeftCtrl])),
-            [key(Key::Control, true), key(Key::Char('c'), true)]
-        );
-        assert_eq!(t.update(&snap(&[Local::C, Local::LeftCtrl])), []);
-        assert_eq!(t.update(&snap(&[Local::LeftCtrl])), [key(Key::Char('c'), false)]);
-        assert_eq!(map_key(Local::Key7), Some(Key::Char('7')));
-        assert_eq!(map_key(Local::Z), Some(Key::Char('z')));
-    }
-
-    #[test]
-    fn losing_focus_releases_everything_once() {
-        let mut t = InputTracker::new();
-        t.update(&Snapshot {
-            buttons: [true, false, false],
-            pointer: Some((5, 5)),
-            ..snap(&[Local::LeftAlt])
-        });
-        let away = Snapshot { active: false, ..Snapshot::default() };
-        assert_eq!(t.update(&away), [InputEvent::ReleaseAll]);
-        assert_eq!(t.update(&away), []);
-        // Back: Alt is still down locally, so it is pressed again.
-        assert_eq!(t.update(&snap(&[Local::LeftAlt])), [key(Key::Alt, true)]);
-    }
-
-    #[test]
-    fn ctrl_alt_end_sends_ctrl_alt_delete() {
-        let mut t = InputTracker::new();
-        let events = t.update(&snap(&[Local::LeftCtrl, Local::LeftAlt, Local::End]));
-        assert_eq!(
-            events,
-            [
-                key(Key::Control, true),
-                key(Key::Alt, true),
-                key(Key::Delete, true),
-                key(Key::Delete, false)
-            ]
-        );
-    }
-
-    #[test]
-    fn pointer_buttons_and_wheel() {
-        let mut t = InputTracker::new();
-        let over = |buttons, wheel| Snapshot {
-            active: true,
-            pointer: Some((10, 20)),
-            buttons,
-            wheel,
-            ..Snapshot::default()
-        };
-        assert_eq!(
-            t.update(&over([true, false, false], None)),
-            [
-                InputEvent::MouseMove { x: 10, y: 20 },
-                InputEvent::Button { button: MouseButton::Left, pressed: true }
-            ]
-        );
-        assert_eq!(
-            t.update(&over([false, false, false], Some((0.0, 0.5)))),
-            [InputEvent::Button { button: MouseButton::Left, pressed: false }]
-        );
-        assert_eq!(
-            t.update(&over([false, false, false], Some((0.0, 0.5)))),
-            [InputEvent::Scroll { dx: 0, dy: -1 }],
-            "half steps add up"
-        );
-        // A press outside the image is not sent.
-        let outside =
-            Snapshot { active: true, buttons: [true, false, false], ..Snapshot::default() };
-        assert_eq!(t.update(&outside), []);
-    }
-}
+#[path = "input_tests.rs"]
+mod tests;

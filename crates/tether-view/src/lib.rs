@@ -4,11 +4,12 @@
 //!   decodes screen updates into the newest [`stream::Screen`], sends
 //!   acknowledgements, heartbeats and input. Tests and benchmarks use it
 //!   directly.
-//! - [`window`]: the native window (minifb) that shows it and, in control
-//!   mode, turns mouse and keyboard into input events.
-//! - [`input`]: the pure difference from window state to input events,
-//!   focus loss included.
-//! - [`scale`]: the pure fitting of the image into the window and back.
+//! - [`window`]: the native window (winit + softbuffer) that shows it and,
+//!   in control mode, forwards every mouse and keyboard event as it comes.
+//! - [`input`]: the pure translation of window events into input events:
+//!   key mapping, local auto-repeat dropped, Ctrl+Alt+End, focus loss.
+//! - [`scale`]: the pure fitting of the image into the window and back,
+//!   and panning a 1:1 view larger than the window.
 
 pub mod input;
 pub mod scale;

@@ -57,9 +57,13 @@ Examples:
   tether view ws-042 --view-only           only watch (tier 1)
   tether view ws-042 --monitor 1 --scale 1
 
-In the window: Ctrl+Alt+End sends Ctrl+Alt+Delete. Leaving the window
-releases every key and button held on the remote machine; so does closing
-it, or losing the link for a few seconds.
+In the window: every key press and release is sent as it happens; a held
+key is held remotely and repeats there (local auto-repeat is not sent).
+Ctrl+Alt+End sends Ctrl+Alt+Delete, once per press. With --scale 1 and a
+remote screen larger than the window, rest the pointer at a window edge to
+pan (with --view-only the wheel pans too; Shift+wheel sideways). Leaving
+the window releases every key and button held on the remote machine; so
+does closing it, or losing the link for a few seconds.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
 5 certificate refused, 6 denied by the agent, 7 version mismatch.";
@@ -227,7 +231,8 @@ pub enum Command {
         /// Which monitor (see `tether monitors`). Default: the primary.
         #[arg(long, value_name = "N")]
         monitor: Option<u32>,
-        /// Fit the screen to the window, or show it 1:1.
+        /// Fit the screen to the window, or show it 1:1 (a larger screen
+        /// pans with the pointer at the window's edges).
         #[arg(long, value_enum, default_value_t = ScaleArg::Fit)]
         scale: ScaleArg,
         /// Frame rate cap (the agent's own cap may be lower).

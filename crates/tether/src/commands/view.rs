@@ -31,6 +31,9 @@ pub struct Options {
 }
 
 pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::Result<ExitCode> {
+    // Before anything reaches the agent: no view (and no consent prompt
+    // for the user) when no window can be shown.
+    window::check_display()?;
     let session = connect::connect(global, host).await?;
     let request = Request::View {
         monitor: options.monitor,

@@ -18,12 +18,49 @@ use tether_view::{ViewState, stream};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
 use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, EventMask, WindowClass};
+use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
 
 use crate::raw;
 use crate::screen::{PATTERN, expected, fill, keys_down, screen_agent};
 
+mod keyboard;
+mod window;
+
+/// Records the clicks on a display through an input-only window over its
+/// whole screen, which covers nothing that is drawn.
+pub(crate) struct Clicks(RustConnection);
+
+impl Clicks {
+    pub(crate) fn watch(display: &str) -> Clicks {
+        let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+        let root = &conn.setup().roots[screen];
+        let (root, width, height) = (root.root, root.width_in_pixels, root.height_in_pixels);
+        let win = conn.generate_id().unwrap();
+        let aux = CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS);
+        conn.create_window(0, win, root, 0, 0, width, height, 0, WindowClass::INPUT_ONLY, 0, &aux)
+            .unwrap();
+        conn.map_window(win).unwrap();
+        conn.sync().unwrap();
+        Clicks(conn)
+    }
+
+    /// The next button press as (button, x, y), waiting up to `timeout`.
+    pub(crate) fn next(&self, timeout: Duration) -> Option<(u8, i16, i16)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.0.poll_for_event().unwrap() {
+                Some(Event::ButtonPress(e)) => return Some((e.detail, e.event_x, e.event_y)),
+                Some(_) => {}
+                None if Instant::now() >= deadline => return None,
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
 /// Waits up to `timeout` for `check`.
-fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -160,18 +197,7 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
     let agent = screen_agent(&pki, &agent_x.display, "");
     let tom = pki.issue_tech("tom", "tier2");
 
-    // An input-only window over the agent's screen records clicks without
-    // covering the pattern.
-    let (observer, screen) = x11rb::connect(Some(&agent_x.display)).unwrap();
-    let root = observer.setup().roots[screen].root;
-    let win = observer.generate_id().unwrap();
-    let aux =
-        CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS | EventMask::BUTTON_RELEASE);
-    observer
-        .create_window(0, win, root, 0, 0, 320, 240, 0, WindowClass::INPUT_ONLY, 0, &aux)
-        .unwrap();
-    observer.map_window(win).unwrap();
-    observer.flush().unwrap();
+    let clicks = Clicks::watch(&agent_x.display);
 
     let home = tempfile::tempdir().unwrap();
     let mut viewer = tether_as(&tom, home.path())
@@ -203,18 +229,10 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
     eventually(Duration::from_secs(5), "the pointer on the agent", || {
         agent_x.pointer() == (150, 100)
     });
-    // Held as long as a person holds a click: minifb samples button state
-    // once per window frame, so a zero-length synthetic click would be missed.
-    viewer_x.xdotool(&["mousedown", "1", "sleep", "0.1", "mouseup", "1"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut pressed = None;
-    while pressed.is_none() && Instant::now() < deadline {
-        match observer.poll_for_event().unwrap() {
-            Some(Event::ButtonPress(e)) => pressed = Some((e.detail, e.event_x, e.event_y)),
-            Some(_) => {}
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
+    // A zero-length click, faster than any window frame: the viewer
+    // forwards button events, not sampled button state, so it still lands.
+    viewer_x.xdotool(&["click", "1"]);
+    let pressed = clicks.next(Duration::from_secs(5));
     assert_eq!(pressed, Some((1, 150, 100)), "the click did not land on the agent");
 
     // Hold Shift in the viewer: it is held on the agent. Kill the viewer:
