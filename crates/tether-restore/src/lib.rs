@@ -32,6 +32,7 @@
 
 mod backend;
 mod config;
+mod dirfd;
 mod engine;
 mod error;
 #[doc(hidden)]
@@ -44,12 +45,13 @@ mod rollback;
 mod scan;
 mod snapper;
 mod store;
+mod tree;
 #[cfg(windows)]
 mod windows;
 
 pub use backend::{Backend, BackendConfig, open};
-pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_STORE_BYTES, StoreConfig};
-pub use engine::{Engine, Recovery, RollbackReport, VerifyReport};
+pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
+pub use engine::{Engine, PendingRollback, Recovery, RollbackReport, VerifyReport};
 pub use error::RestoreError;
 pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time};
 pub use plan::Diff;

@@ -77,6 +77,7 @@ fn a_crash_at_any_step_leaves_the_old_or_the_new_tree() {
                 assert_eq!(p, &point);
                 assert_same(&now, &changed, &format!("crash at step {steps}, reverted"));
             }
+            Some(Recovery::Unfinished(p)) => panic!("step {steps}: unfinished: {p}"),
             None => {
                 untouched += 1;
                 assert_same(&now, &changed, &format!("crash at step {steps}, before the journal"));
