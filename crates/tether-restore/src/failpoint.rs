@@ -64,6 +64,12 @@ pub fn disarm() -> bool {
     })
 }
 
+/// How many armed faults have not fired yet.
+#[doc(hidden)]
+pub fn remaining() -> usize {
+    ARMED.with(|a| a.borrow().len())
+}
+
 /// Steps passed on this thread so far (armed or not).
 #[doc(hidden)]
 pub fn steps() -> u64 {
