@@ -418,15 +418,19 @@ fn hash_of(entry: &Entry) -> Result<&str, RestoreError> {
         .ok_or_else(|| RestoreError::Corrupt(format!("{} has no recorded content", entry.path)))
 }
 
-/// The directory of `path`, or the error a rollback reports: a symlink on
-/// the way (ELOOP) is a conflict, never followed.
+/// The directory of `path`, or the error a rollback reports.
 fn parent_dir(roots: &[String], path: &str) -> Result<(Dir, OsString), RestoreError> {
-    locate(roots, path).map_err(|e| match e.raw_os_error() {
+    locate(roots, path).map_err(|e| locate_error(path, e))
+}
+
+/// A symlink on the way (ELOOP) is a conflict: it is never followed.
+fn locate_error(path: &str, e: io::Error) -> RestoreError {
+    match e.raw_os_error() {
         Some(libc::ELOOP) => RestoreError::Conflict(format!(
             "a directory on the way to {path} was replaced by a symlink; it is never followed"
         )),
         _ => RestoreError::Io { action: "open the directory of", path: path.into(), source: e },
-    })
+    }
 }
 
 fn apply(
@@ -440,7 +444,7 @@ fn apply(
         Op::Remove { path, kind, dev_ino } => {
             let (dir, name) = match locate(roots, path) {
                 Err(e) if is_gone(&e) => return Ok(()),
-                _ => parent_dir(roots, path)?,
+                other => other.map_err(|e| locate_error(path, e))?,
             };
             let now = match dir.stat_at(&name) {
                 Err(e) if is_gone(&e) => return Ok(()),
