@@ -216,7 +216,7 @@ fn the_audit_log_is_never_recorded_or_rolled_back() {
     let audit = f.path("log/tether/audit.jsonl");
     let mut config = f.config();
     config.protected = vec![audit.clone()];
-    assert_eq!(config.protected_inside(), [audit.clone()]);
+    assert_eq!(config.protected_inside(), std::slice::from_ref(&audit));
     f.write("etc/app.conf", b"v1\n");
     let (engine, _) = Engine::open(config.clone()).unwrap();
     let point = engine.create(None, false, PointKind::Manual).unwrap().id;
