@@ -79,6 +79,11 @@ pub(crate) enum Op {
     },
     SetMetadata {
         entry: Entry,
+        /// For a file: device and inode the scan saw. Metadata goes only
+        /// to that file, never to another one swapped in (a hard link to
+        /// a file outside the roots, where hard links are not protected).
+        #[serde(default)]
+        dev_ino: Option<(u64, u64)>,
     },
 }
 
@@ -244,9 +249,12 @@ pub(crate) fn plan(
         match want.kind {
             EntryKind::Dir if !same_kind => make_dirs.push(Op::MakeDir { path: want.path.clone() }),
             EntryKind::Dir => {}
-            EntryKind::File | EntryKind::Symlink if same_content => {
-                places.push(Op::SetMetadata { entry: want.clone() })
-            }
+            EntryKind::File | EntryKind::Symlink if same_content => places.push(Op::SetMetadata {
+                entry: want.clone(),
+                dev_ino: now
+                    .filter(|n| n.kind == EntryKind::File)
+                    .map(|n| (n.probe.dev, n.probe.ino)),
+            }),
             EntryKind::File => places
                 .push(Op::PlaceFile { entry: want.clone(), prepared: parent_stays(&want.path) }),
             EntryKind::Symlink => places.push(Op::PlaceSymlink { entry: want.clone() }),
@@ -275,7 +283,7 @@ pub(crate) fn plan(
             point.binary_search_by(|e| e.path.as_str().cmp(path)).ok().map(|i| &point[i])
         })
         .filter(|e| e.kind == EntryKind::Dir)
-        .map(|e| Op::SetMetadata { entry: e.clone() })
+        .map(|e| Op::SetMetadata { entry: e.clone(), dev_ino: None })
         .collect();
     dir_ops.sort_by(|a, b| op_path(b).cmp(op_path(a)));
 
@@ -297,7 +305,7 @@ impl Op {
             Op::Remove { path, .. } | Op::MakeDir { path } => path,
             Op::PlaceFile { entry, .. }
             | Op::PlaceSymlink { entry }
-            | Op::SetMetadata { entry } => &entry.path,
+            | Op::SetMetadata { entry, .. } => &entry.path,
         }
     }
 }
@@ -546,9 +554,9 @@ fn apply(
             dir.lchown(&temp, entry.uid, entry.gid).ctx("change owner of", path)?;
             dir.rename(&temp, &name).ctx("rename into place", path)
         }
-        Op::SetMetadata { entry } => {
+        Op::SetMetadata { entry, dev_ino } => {
             let (dir, name) = parent_dir(roots, &entry.path)?;
-            tree::apply_metadata(&dir, &name, entry)
+            tree::apply_metadata(&dir, &name, entry, *dev_ino)
         }
     }
 }

@@ -72,8 +72,14 @@ pub(crate) fn special(path: &str) -> RestoreError {
 
 /// Gives `name` the owner, mode and mtime `entry` records, through an
 /// open descriptor (symlinks: owner only, without following). Anything
-/// else than the recorded kind there is a conflict.
-pub(crate) fn apply_metadata(dir: &Dir, name: &OsStr, entry: &Entry) -> Result<(), RestoreError> {
+/// else than the recorded kind there, or a file that is not the inode
+/// `expect`ed, is a conflict.
+pub(crate) fn apply_metadata(
+    dir: &Dir,
+    name: &OsStr,
+    entry: &Entry,
+    expect: Option<(u64, u64)>,
+) -> Result<(), RestoreError> {
     let path = Path::new(&entry.path);
     match entry.kind {
         EntryKind::Symlink => {
@@ -91,12 +97,15 @@ pub(crate) fn apply_metadata(dir: &Dir, name: &OsStr, entry: &Entry) -> Result<(
                 .ctx("set owner, mode and time of", path)
         }
         EntryKind::File => {
-            let Some((file, _)) = dir.open_file(name).ctx("open", path)? else {
+            let Some((file, st)) = dir.open_file(name).ctx("open", path)? else {
                 return Err(match kind_at(dir, name).ctx("inspect", path)? {
                     Some(Kind::Special) => special(&entry.path),
                     _ => changed(&entry.path, "a file"),
                 });
             };
+            if expect.is_some_and(|id| id != (st.dev, st.ino)) {
+                return Err(changed(&entry.path, "the same file"));
+            }
             dirfd::set_metadata(&file, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
                 .ctx("set owner, mode and time of", path)
         }

@@ -25,6 +25,7 @@ fn make_outside(f: &Fixture) -> PathBuf {
     fs::write(o.join("secret"), b"root-only secret\n").unwrap();
     chmod(&o.join("secret"), 0o600);
     chmod(&o.join("a.conf"), 0o600);
+    chmod(&o.join("sub/c.conf"), 0o640);
     o
 }
 
@@ -53,6 +54,9 @@ enum Swap {
     Dir,
     /// A file becomes a symlink to root's secret.
     File,
+    /// A file whose mode the rollback restores becomes a hard link to
+    /// root's file (possible where fs.protected_hardlinks is 0).
+    Hardlink,
 }
 
 fn swap(kind: Swap, home: PathBuf, outside: PathBuf) -> impl FnOnce() + 'static {
@@ -65,6 +69,12 @@ fn swap(kind: Swap, home: PathBuf, outside: PathBuf) -> impl FnOnce() + 'static 
             let _ = fs::rename(home.join("u/a.conf"), home.join("u/a.moved"));
             let _ = fs::remove_file(home.join("u/a.conf"));
             symlink(outside.join("secret"), home.join("u/a.conf")).unwrap();
+        }
+        Swap::Hardlink => {
+            let c = home.join("u/sub/c.conf");
+            if fs::remove_file(&c).is_ok() {
+                fs::hard_link(outside.join("sub/c.conf"), &c).unwrap();
+            }
         }
     }
 }
@@ -94,7 +104,7 @@ fn at_every_step(kind: Swap, op: impl Fn(&Engine, &str) -> Result<(), RestoreErr
 
 #[test]
 fn a_swap_at_any_step_of_a_rollback_never_touches_outside() {
-    for kind in [Swap::Dir, Swap::File] {
+    for kind in [Swap::Dir, Swap::File, Swap::Hardlink] {
         let steps = at_every_step(kind, |e, p| e.rollback(p).map(drop));
         assert!(steps > 10, "{steps} steps");
     }
@@ -102,7 +112,7 @@ fn a_swap_at_any_step_of_a_rollback_never_touches_outside() {
 
 #[test]
 fn a_swap_at_any_step_of_undo_never_touches_outside() {
-    for kind in [Swap::Dir, Swap::File] {
+    for kind in [Swap::Dir, Swap::File, Swap::Hardlink] {
         let steps = at_every_step(kind, |e, p| {
             // The rollback runs before the hook's step count matters
             // little: the hook fires wherever step n falls.
@@ -117,7 +127,7 @@ fn a_swap_at_any_step_of_undo_never_touches_outside() {
 fn a_swap_at_any_step_of_a_point_never_reads_outside() {
     let secret = blake3::hash(b"root-only secret\n").to_hex().to_string();
     let theirs = blake3::hash(b"root's own a.conf\n").to_hex().to_string();
-    for kind in [Swap::Dir, Swap::File] {
+    for kind in [Swap::Dir, Swap::File, Swap::Hardlink] {
         at_every_step(kind, |e, _| {
             let point = e.create(None, false, PointKind::Manual)?;
             let detail = e.show(&point.id)?;
