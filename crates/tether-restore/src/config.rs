@@ -33,7 +33,9 @@ pub struct StoreConfig {
     /// Ceiling on the store's size on disk, enforced the same way.
     pub max_store_bytes: u64,
     /// Directories this deep below a root are recorded, their content is
-    /// not (it is listed in the point's `skipped`).
+    /// not (it is listed in the point's `skipped`). The scan holds one
+    /// descriptor per level; a level it cannot open (the process's
+    /// descriptor limit) is reported as skipped the same way.
     pub max_depth: usize,
     /// Paths that are always left out, whatever `paths` and `exclude` say:
     /// the agent's audit log and its state. A point never records them and

@@ -423,6 +423,10 @@ impl Backend for Engine {
         "files"
     }
 
+    fn pending(&self) -> Option<PendingRollback> {
+        self.pending_rollback()
+    }
+
     /// Every point, oldest first.
     fn list(&self) -> Result<Vec<PointSummary>, RestoreError> {
         self.points.list()

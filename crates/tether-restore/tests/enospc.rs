@@ -79,6 +79,9 @@ fn a_full_disk_in_the_commit_and_in_the_return_is_finished_later() {
         let never_reached = failpoint::disarm();
         if let Err(RestoreError::Pending(message)) = &result {
             assert!(engine.pending().is_some());
+            // Seen through the trait too, as the agent holds it.
+            let backend: &dyn Backend = &engine;
+            assert!(backend.pending().is_some_and(|p| !p.paths.is_empty()));
             assert!(
                 matches!(engine.rollback(&point), Err(RestoreError::Pending(_))),
                 "refused while pending"

@@ -30,6 +30,10 @@ impl Engine {
     /// undo are refused while there is one; the next [`Engine::open`]
     /// (the agent's next start) tries again.
     pub fn pending(&self) -> Option<PendingRollback> {
+        self.pending_rollback()
+    }
+
+    pub(super) fn pending_rollback(&self) -> Option<PendingRollback> {
         let error = self.last_error.lock().map(|e| e.clone()).unwrap_or(None);
         let (rollback, revert) = match self.journals() {
             Ok(journals) => journals,
