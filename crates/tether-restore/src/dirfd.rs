@@ -408,6 +408,12 @@ impl Dir {
         })
         .map(drop)
     }
+
+    /// Flushes the whole filesystem the directory is on.
+    pub fn syncfs(&self) -> io::Result<()> {
+        // SAFETY: the descriptor is open.
+        check(unsafe { libc::syncfs(self.fd.as_raw_fd()) }).map(drop)
+    }
 }
 
 impl AsRawFd for Dir {

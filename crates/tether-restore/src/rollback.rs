@@ -328,17 +328,21 @@ pub(crate) fn read_journal(path: &Path) -> Result<Option<Journal>, RestoreError>
     }
 }
 
-/// Flushes the filesystems of the configured roots.
+/// Flushes the filesystems of the configured roots. Each root is opened
+/// from its trusted parent without following it and without blocking
+/// (a user may have put a symlink or a FIFO where a root inside their
+/// home was); if it is not a directory, its parent's filesystem is
+/// flushed, which is where anything written in its place went.
 pub(crate) fn sync_roots(roots: &[String]) -> Result<(), RestoreError> {
     for root in roots {
-        let mut at = Some(Path::new(root));
-        while let Some(p) = at {
-            if p.is_dir() {
-                store::syncfs(p)?;
-                break;
-            }
-            at = p.parent();
-        }
+        let path = Path::new(root);
+        let (Some(top), Some(name)) = (path.parent(), path.file_name()) else { continue };
+        let top = match Dir::open_trusted(top) {
+            Err(e) if is_gone(&e) => continue,
+            other => other.ctx("open", top)?,
+        };
+        let dir = top.open_dir(name).unwrap_or(top);
+        dir.syncfs().ctx("flush the filesystem of", path)?;
     }
     Ok(())
 }

@@ -244,3 +244,31 @@ fn the_audit_log_is_never_recorded_or_rolled_back() {
     engine.undo().unwrap();
     assert_eq!(fs::read(&audit).unwrap(), b"record 1\nrecord 2\n", "audit records survive undo");
 }
+
+#[test]
+fn a_root_swapped_for_a_fifo_blocks_nothing() {
+    // A root inside a user's home (here home/u) can be swapped by them.
+    let f = Fixture::in_memory();
+    f.write("home/u/a.conf", b"a = 1\n");
+    let config = tether_restore::StoreConfig::new(&f.state, vec![f.path("home/u")]);
+    let (engine, _) = Engine::open(config).unwrap();
+    let point = engine.create(None, false, PointKind::Manual).unwrap().id;
+    fs::rename(f.path("home/u"), f.path("home/u.moved")).unwrap();
+    mkfifo(&f.path("home/u"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let created = engine.create(None, false, PointKind::Manual).map(|p| p.skipped);
+        let diff = engine.diff(&point).map(drop);
+        let rolled = engine.rollback(&point).map(|r| r.skipped);
+        drop(engine);
+        let _ = tx.send((created, diff, rolled));
+    });
+    let (created, diff, rolled) =
+        rx.recv_timeout(Duration::from_secs(30)).expect("a FIFO root blocked the engine");
+    let root = f.path("home/u").to_str().unwrap().to_owned();
+    assert!(created.unwrap().iter().any(|s| s.starts_with(&format!("{root}:"))));
+    diff.unwrap();
+    let skipped = rolled.expect("nothing to do but report");
+    assert!(skipped.iter().any(|s| s.starts_with(&format!("{root}:"))), "{skipped:?}");
+    assert!(fs::symlink_metadata(f.path("home/u")).unwrap().file_type().is_fifo());
+}
