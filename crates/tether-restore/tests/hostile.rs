@@ -272,3 +272,30 @@ fn a_root_swapped_for_a_fifo_blocks_nothing() {
     assert!(skipped.iter().any(|s| s.starts_with(&format!("{root}:"))), "{skipped:?}");
     assert!(fs::symlink_metadata(f.path("home/u")).unwrap().file_type().is_fifo());
 }
+
+#[test]
+fn a_point_lists_everything_it_left_out() {
+    use std::os::unix::ffi::OsStrExt;
+    let f = Fixture::in_memory();
+    f.write("ok.conf", b"fine\n");
+    f.write("a/b/c/too-deep.conf", b"below the limit\n");
+    let odd = f.root.join(std::ffi::OsStr::from_bytes(b"latin1-\xe9t\xe9"));
+    fs::write(&odd, b"not UTF-8 name\n").unwrap();
+    mkfifo(&f.path("pipe"));
+    let mut config = f.config();
+    config.max_depth = 2;
+    let (engine, _) = Engine::open(config).unwrap();
+    let point = engine.create(None, false, PointKind::Manual).unwrap();
+    let has = |needle: &str, why: &str| {
+        point.skipped.iter().any(|s| s.contains(needle) && s.contains(why))
+    };
+    assert!(has("latin1-", "not UTF-8"), "{:?}", point.skipped);
+    assert!(has("/pipe", "FIFO"), "{:?}", point.skipped);
+    assert!(has("/a/b/*", "deeper than 2 levels"), "{:?}", point.skipped);
+    assert_eq!(point.skipped.len(), 3, "{:?}", point.skipped);
+    let paths: Vec<String> =
+        engine.show(&point.id).unwrap().entries.into_iter().map(|e| e.path).collect();
+    assert!(paths.iter().any(|p| p.ends_with("/ok.conf")));
+    assert!(paths.iter().any(|p| p.ends_with("/a/b")));
+    assert!(!paths.iter().any(|p| p.contains("/a/b/")), "{paths:?}");
+}
