@@ -98,8 +98,14 @@ fn a_full_disk_in_the_commit_and_in_the_return_is_finished_later() {
             let (engine, recovery) = Engine::open(f.config()).expect("opens on a full disk");
             assert!(matches!(recovery, Some(Recovery::Unfinished(_))), "step {n}: {recovery:?}");
             assert!(engine.list().is_ok(), "the rest works");
+            // Space is freed; trying again finishes the job in place.
+            fs::remove_file(&filler).unwrap();
+            let resumed = engine.resume();
+            assert!(
+                matches!(resumed, Some(Recovery::Completed(_) | Recovery::Reverted { .. })),
+                "step {n}: {resumed:?}"
+            );
         }
-        // Space is freed; the next start finishes the job.
         let _ = fs::remove_file(&filler);
         let (engine, recovery) = Engine::open(f.config()).unwrap();
         assert!(!matches!(recovery, Some(Recovery::Unfinished(_))), "step {n}: {recovery:?}");
