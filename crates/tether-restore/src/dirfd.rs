@@ -150,9 +150,8 @@ pub(crate) struct Dir {
 }
 
 impl Dir {
-    /// Opens a directory by absolute path, following symlinks: only for
-    /// the parents of the configured roots and the state directory, which
-    /// the administrator chose.
+    /// Opens a directory by path, following symlinks: only for `/` and in
+    /// tests (the roots' parents go through [`crate::tree::open_anchor`]).
     pub fn open_trusted(path: &Path) -> io::Result<Dir> {
         let c = cstr(path.as_os_str())?;
         // SAFETY: `c` is a NUL-terminated string that outlives the call.

@@ -21,7 +21,7 @@ use crate::points::{PointStore, new_id};
 use crate::rollback::{self, Counts, Journal, Phase};
 use crate::scan::{Scan, scan};
 use crate::store::{ObjectStore, hash_file, random_name};
-use crate::tree;
+use crate::tree::Anchors;
 
 mod journaled;
 
@@ -147,13 +147,13 @@ fn now_unix() -> u64 {
 /// where stat data says the file is unchanged, read otherwise (opened
 /// safely, and only if it is still the file the scan saw). A file that
 /// vanished or cannot be read keeps no hash, so it compares as different.
-fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>, roots: &[String]) {
+fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>, anchors: &Anchors) {
     for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
         if let Some(old) = reference.get(entry.path.as_str())
             && entry.unchanged_since(old)
         {
             entry.hash = old.hash.clone();
-        } else if let Ok(Some((mut file, st))) = tree::open_regular(roots, &entry.path)
+        } else if let Ok(Some((mut file, st))) = anchors.open_regular(&entry.path)
             && (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino)
             && let Ok((hash, len)) = hash_file(&mut file, Path::new(&entry.path))
         {
@@ -221,7 +221,8 @@ impl Engine {
         keep: bool,
         kind: PointKind,
     ) -> Result<(PointSummary, Manifest, Scan), RestoreError> {
-        let mut live = scan(&self.selection)?;
+        let anchors = Anchors::open(&self.roots);
+        let mut live = scan(&self.selection, &anchors)?;
         let mut entries = std::mem::take(&mut live.entries);
         let latest = self.points.list()?.pop();
         let seq = latest.as_ref().map_or(1, |p| p.seq + 1);
@@ -239,7 +240,7 @@ impl Engine {
                 continue;
             }
             let path = Path::new(&entry.path);
-            match tree::open_regular(&self.roots, &entry.path) {
+            match anchors.open_regular(&entry.path) {
                 Ok(Some((mut file, st)))
                     if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) =>
                 {
@@ -251,7 +252,7 @@ impl Engine {
                     // Gone, or not the file the scan saw: a symlink, a FIFO
                     // or another file swapped in. Never followed or read;
                     // a rollback leaves whatever is there alone.
-                    if found.is_some() || tree::exists(&self.roots, &entry.path) {
+                    if found.is_some() || anchors.exists(&entry.path) {
                         live.skipped.push(format!(
                             "{}: replaced while the point was taken, not recorded",
                             entry.path
@@ -454,8 +455,9 @@ impl Backend for Engine {
     /// What rolling back to `id` would change now (a dry run).
     fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
         let point = self.points.manifest(id)?;
-        let Scan { mut entries, .. } = scan(&self.selection)?;
-        hash_live(&mut entries, &point.by_path(), &self.roots);
+        let anchors = Anchors::open(&self.roots);
+        let Scan { mut entries, .. } = scan(&self.selection, &anchors)?;
+        hash_live(&mut entries, &point.by_path(), &anchors);
         Ok(Diff::of(&compare(&point.entries, &entries)))
     }
 

@@ -41,7 +41,7 @@ use crate::manifest::{Entry, EntryKind};
 use crate::plan::{Changes, Diff};
 use crate::scan::TEMP_PREFIX;
 use crate::store::{self, ObjectStore};
-use crate::tree::{self, is_gone, kind_at, kind_of, locate};
+use crate::tree::{self, Anchors, is_gone, kind_at, kind_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -329,20 +329,16 @@ pub(crate) fn read_journal(path: &Path) -> Result<Option<Journal>, RestoreError>
 }
 
 /// Flushes the filesystems of the configured roots. Each root is opened
-/// from its trusted parent without following it and without blocking
+/// from its anchored parent without following it and without blocking
 /// (a user may have put a symlink or a FIFO where a root inside their
 /// home was); if it is not a directory, its parent's filesystem is
 /// flushed, which is where anything written in its place went.
-pub(crate) fn sync_roots(roots: &[String]) -> Result<(), RestoreError> {
-    for root in roots {
-        let path = Path::new(root);
-        let (Some(top), Some(name)) = (path.parent(), path.file_name()) else { continue };
-        let top = match Dir::open_trusted(top) {
-            Err(e) if is_gone(&e) => continue,
-            other => other.ctx("open", top)?,
-        };
-        let dir = top.open_dir(name).unwrap_or(top);
-        dir.syncfs().ctx("flush the filesystem of", path)?;
+pub(crate) fn sync_roots(anchors: &Anchors) -> Result<(), RestoreError> {
+    for (root, name, parent) in anchors.roots() {
+        let Ok(parent) = parent else { continue };
+        let dir =
+            parent.open_dir(name).or_else(|_| parent.try_clone()).ctx("open", Path::new(root))?;
+        dir.syncfs().ctx("flush the filesystem of", Path::new(root))?;
     }
     Ok(())
 }
@@ -350,16 +346,17 @@ pub(crate) fn sync_roots(roots: &[String]) -> Result<(), RestoreError> {
 /// Prepare phase: every prepared file written next to its target, and the
 /// identity of each temporary noted in `journal.temps`; all flushed.
 pub(crate) fn prepare(objects: &ObjectStore, journal: &mut Journal) -> Result<(), RestoreError> {
+    let anchors = Anchors::open(&journal.roots);
     for index in 0..journal.ops.len() {
         if let Op::PlaceFile { entry, prepared: true } = &journal.ops[index] {
-            let (dir, _) = locate(&journal.roots, &entry.path)
-                .ctx("open the directory of", Path::new(&entry.path))?;
+            let (dir, _) =
+                anchors.locate(&entry.path).ctx("open the directory of", Path::new(&entry.path))?;
             let id = materialise(objects, &dir, &temp_name(&journal.id, index), entry)?;
             journal.temps.insert(index, id);
             hit("prepare: temporary written")?;
         }
     }
-    sync_roots(&journal.roots)
+    sync_roots(&anchors)
 }
 
 /// Writes `entry`'s content into a new temporary `temp` in `dir` with the
@@ -396,11 +393,12 @@ fn materialise(
 /// name, a parent that is a file now) is returned, for the log, and is
 /// harmless where it is (scans never record temporaries).
 pub(crate) fn remove_temporaries(journal: &Journal) -> Vec<String> {
+    let anchors = Anchors::open(&journal.roots);
     let mut left = Vec::new();
     for (index, op) in journal.ops.iter().enumerate() {
         let (Op::PlaceFile { entry, .. } | Op::PlaceSymlink { entry }) = op else { continue };
         let name = temp_name(&journal.id, index);
-        let removed = locate(&journal.roots, &entry.path).and_then(|(dir, _)| dir.unlink(&name));
+        let removed = anchors.locate(&entry.path).and_then(|(dir, _)| dir.unlink(&name));
         match removed {
             Ok(()) => {}
             Err(e) if is_gone(&e) => {}
@@ -416,11 +414,12 @@ pub(crate) fn remove_temporaries(journal: &Journal) -> Vec<String> {
 
 /// Commit phase: runs every operation (again, after a crash).
 pub(crate) fn commit(objects: &ObjectStore, journal: &Journal) -> Result<(), RestoreError> {
+    let anchors = Anchors::open(&journal.roots);
     for (index, op) in journal.ops.iter().enumerate() {
-        apply(objects, journal, index, op)?;
+        apply(objects, journal, &anchors, index, op)?;
         hit("commit: operation done")?;
     }
-    sync_roots(&journal.roots)
+    sync_roots(&anchors)
 }
 
 fn hash_of(entry: &Entry) -> Result<&str, RestoreError> {
@@ -431,8 +430,8 @@ fn hash_of(entry: &Entry) -> Result<&str, RestoreError> {
 }
 
 /// The directory of `path`, or the error a rollback reports.
-fn parent_dir(roots: &[String], path: &str) -> Result<(Dir, OsString), RestoreError> {
-    locate(roots, path).map_err(|e| locate_error(path, e))
+fn parent_dir(anchors: &Anchors, path: &str) -> Result<(Dir, OsString), RestoreError> {
+    anchors.locate(path).map_err(|e| locate_error(path, e))
 }
 
 /// A symlink on the way (ELOOP) is a conflict: it is never followed.
@@ -448,13 +447,13 @@ fn locate_error(path: &str, e: io::Error) -> RestoreError {
 fn apply(
     objects: &ObjectStore,
     journal: &Journal,
+    roots: &Anchors,
     index: usize,
     op: &Op,
 ) -> Result<(), RestoreError> {
-    let roots = &journal.roots;
     match op {
         Op::Remove { path, kind, dev_ino } => {
-            let (dir, name) = match locate(roots, path) {
+            let (dir, name) = match roots.locate(path) {
                 Err(e) if is_gone(&e) => return Ok(()),
                 other => other.map_err(|e| locate_error(path, e))?,
             };

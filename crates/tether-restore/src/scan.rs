@@ -11,7 +11,7 @@ use crate::config::Selection;
 use crate::dirfd::{Dir, Kind, Stat};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind, Probe};
-use crate::tree::is_gone;
+use crate::tree::{Anchors, is_gone};
 
 /// Prefix of the temporaries a rollback writes next to their targets.
 /// Scans never record them.
@@ -66,23 +66,31 @@ struct Frame {
     depth: usize,
 }
 
-pub(crate) fn scan(selection: &Selection) -> Result<Scan, RestoreError> {
+pub(crate) fn scan(selection: &Selection, anchors: &Anchors) -> Result<Scan, RestoreError> {
     let mut out = Scan::default();
-    for root in &selection.roots {
-        if selection.is_excluded(root) {
+    for (root, name, parent) in anchors.roots() {
+        if selection.is_excluded(Path::new(root)) {
             continue;
         }
-        let path = root.to_str().expect("roots are checked to be UTF-8");
-        let (Some(top), Some(name)) = (root.parent(), root.file_name()) else { continue };
-        let top = match Dir::open_trusted(top) {
-            Err(e) if is_gone(&e) => continue,
-            other => other.ctx("open", top)?,
+        let top = match parent {
+            Ok(top) => top,
+            // A root whose directory is gone holds nothing.
+            Err(libc::ENOENT | libc::ENOTDIR) => continue,
+            // Anything else (a symlink on the way that is not root's):
+            // recording nothing would make a rollback recreate it all.
+            Err(code) => {
+                return Err(RestoreError::Io {
+                    action: "open the directory of",
+                    path: root.into(),
+                    source: std::io::Error::from_raw_os_error(code),
+                });
+            }
         };
         let stat = match top.stat_at(name) {
             Err(e) if is_gone(&e) => continue,
-            other => other.ctx("inspect", root)?,
+            other => other.ctx("inspect", Path::new(root))?,
         };
-        walk(selection, &top, name, path.to_owned(), stat, &mut out)?;
+        walk(selection, top, name, root.to_owned(), stat, &mut out)?;
     }
     out.entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)

@@ -299,3 +299,51 @@ fn a_point_lists_everything_it_left_out() {
     assert!(paths.iter().any(|p| p.ends_with("/a/b")));
     assert!(!paths.iter().any(|p| p.contains("/a/b/")), "{paths:?}");
 }
+
+#[test]
+fn a_swap_above_a_root_inside_a_home_never_touches_outside() {
+    // The root is home/u/cfg/app, in a home that user 1000 owns: they can
+    // swap home/u/cfg for a symlink to root's directory holding an `app`.
+    quiet_failpoints();
+    for n in 0.. {
+        let f = Fixture::in_memory();
+        let outside = f.dir.path().join("outside");
+        fs::create_dir_all(outside.join("app/sub")).unwrap();
+        fs::write(outside.join("app/a.conf"), b"root's own\n").unwrap();
+        fs::write(outside.join("app/new"), b"root's own\n").unwrap();
+        fs::write(outside.join("app/sub/c.conf"), b"root's own\n").unwrap();
+        chmod(&outside.join("app/sub/c.conf"), 0o640);
+        f.write("home/u/cfg/app/a.conf", b"a = 1\n");
+        f.write("home/u/cfg/app/sub/c.conf", b"c = 1\n");
+        for p in ["home/u", "home/u/cfg"] {
+            std::os::unix::fs::chown(f.path(p), Some(1000), Some(1000)).unwrap();
+        }
+        let config = tether_restore::StoreConfig::new(&f.state, vec![f.path("home/u/cfg/app")]);
+        let (engine, _) = Engine::open(config.clone()).unwrap();
+        let point = engine.create(None, false, PointKind::Manual).unwrap().id;
+        f.write("home/u/cfg/app/a.conf", b"a = 2\n");
+        chmod(&f.path("home/u/cfg/app/sub/c.conf"), 0o666);
+        f.write("home/u/cfg/app/new", b"added\n");
+        let untouched = snapshot(&outside);
+        let (cfg, target) = (f.path("home/u/cfg"), outside.clone());
+        failpoint::arm_hook(n, move || {
+            fs::rename(&cfg, cfg.with_extension("moved")).unwrap();
+            symlink(&target, &cfg).unwrap();
+            std::os::unix::fs::lchown(&cfg, Some(1000), Some(1000)).unwrap();
+        });
+        let result = engine.rollback(&point);
+        let never_reached = failpoint::disarm();
+        let what = format!("swap above the root at step {n}: {result:?}");
+        assert_same(&snapshot(&outside), &untouched, &what);
+        drop(engine);
+        let (engine, _) = Engine::open(config).expect("opens");
+        assert_same(&snapshot(&outside), &untouched, &format!("{what}, after recovery"));
+        if !never_reached {
+            // Points refuse the redirected root rather than record it.
+            assert!(engine.create(None, false, PointKind::Manual).is_err(), "{what}");
+        }
+        if never_reached {
+            break;
+        }
+    }
+}

@@ -251,9 +251,10 @@ impl Engine {
     /// Plans, journals and prepares the return to `failed.pre_point`.
     fn prepare_revert(&self, failed: &Journal) -> Result<Journal, RestoreError> {
         let pre = self.points.manifest(&failed.pre_point)?;
-        let mut live = scan(&self.selection)?;
+        let anchors = Anchors::open(&self.roots);
+        let mut live = scan(&self.selection, &anchors)?;
         let mut entries = std::mem::take(&mut live.entries);
-        hash_live(&mut entries, &pre.by_path(), &self.roots);
+        hash_live(&mut entries, &pre.by_path(), &anchors);
         let mut revert = self.journal_for(
             &failed.pre_point,
             &pre.entries,
