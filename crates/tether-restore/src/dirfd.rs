@@ -177,14 +177,28 @@ impl Dir {
                     // refuses it): the per-component walk is as safe.
                     OPENAT2.store(false, Ordering::Relaxed);
                 }
-                // Longer than PATH_MAX (a very deep tree): walk it.
-                Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => {}
+                // Longer than PATH_MAX (a very deep tree): walk it. And
+                // ENOTDIR: a file, or a symlink as the last component;
+                // the walk tells which.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENAMETOOLONG | libc::ENOTDIR)) => {}
                 other => return other,
             }
         }
         let mut dir = self.try_clone()?;
         for part in rel.split('/') {
-            dir = dir.open_dir(OsStr::new(part))?;
+            let part = OsStr::new(part);
+            dir = match dir.open_dir(part) {
+                // O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR:
+                // answer ELOOP, as openat2 does, so that callers tell a
+                // symlink in the way from a path that is gone.
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOTDIR)
+                        && dir.stat_at(part).is_ok_and(|st| st.kind == Kind::Symlink) =>
+                {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                other => other?,
+            };
         }
         Ok(dir)
     }
@@ -479,9 +493,12 @@ mod tests {
             top.open_beneath("a").unwrap().stat_at(OsStr::new("l")).unwrap().kind,
             Kind::Symlink
         );
+        assert_eq!(top.open_beneath("a/l").unwrap_err().raw_os_error(), Some(libc::ELOOP));
         force_openat_fallback();
         assert!(top.open_beneath("a/b").is_ok());
-        assert!(top.open_beneath("a/l").is_err(), "symlink followed by the fallback");
+        let e = top.open_beneath("a/l").expect_err("symlink followed by the fallback");
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "the fallback answers as openat2");
+        assert!(top.open_beneath("a/l/x").is_err());
         assert!(top.open_file(OsStr::new("a")).unwrap().is_none(), "a directory is no file");
     }
 }
