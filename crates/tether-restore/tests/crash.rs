@@ -221,3 +221,23 @@ fn temporaries_a_user_turned_into_directories_do_not_brick_the_start() {
         return;
     }
 }
+
+#[test]
+fn a_damaged_journal_is_reported_and_the_rest_works() {
+    let (f, point, _, changed) = scenario();
+    drop(f.open());
+    fs::write(f.state.join("journal.json"), b"{ not json").unwrap();
+    let (engine, recovery) = reopen(&f);
+    let Some(Recovery::Unfinished(pending)) = recovery else {
+        panic!("a damaged journal must be reported: {recovery:?}")
+    };
+    assert!(pending.error.as_deref().is_some_and(|e| e.contains("journal")), "{pending:?}");
+    assert!(engine.pending().is_some());
+    let refused = engine.rollback(&point).expect_err("no rollback over an unknown journal");
+    assert!(matches!(refused, tether_restore::RestoreError::Pending(_)), "{refused}");
+    assert!(refused.to_string().contains("restart the agent"), "{refused}");
+    // Points, lists and verify still work, and the tree was not touched.
+    engine.create(None, false, PointKind::Manual).unwrap();
+    assert!(engine.verify().unwrap().problems.is_empty());
+    assert_same(&f.snapshot(), &changed, "untouched");
+}
