@@ -141,7 +141,12 @@ fn restore_line(config: &AgentConfig) -> String {
     match &restore.backend {
         BackendConfig::Files(store) => {
             let paths: Vec<String> = store.paths.iter().map(|p| p.display().to_string()).collect();
-            format!("{} in {}, {schedule}", paths.join(", "), store.state_dir.display())
+            let mut line =
+                format!("{} in {}, {schedule}", paths.join(", "), store.state_dir.display());
+            for inside in store.protected_inside() {
+                line.push_str(&format!("; {} is always left out", inside.display()));
+            }
+            line
         }
         BackendConfig::Snapper { config, .. } => format!("snapper config {config:?}, {schedule}"),
         #[allow(unreachable_patterns)]

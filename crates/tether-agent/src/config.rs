@@ -231,10 +231,16 @@ impl AgentConfig {
         let limits = Limits::from_raw(raw.limits).map_err(invalid)?;
         let net = net_settings(raw.net).map_err(invalid)?;
         let (thresholds, sample_interval) = doctor_settings(raw.doctor).map_err(invalid)?;
-        let restore = match raw.restore {
+        let audit_path = resolve(raw.audit.path);
+        let mut restore = match raw.restore {
             None => None,
             Some(raw) => Some(restore_settings(raw, &resolve).map_err(invalid)?),
         };
+        // A rollback must never rewrite or remove audit records: the audit
+        // log is always left out of restore points (check-config says so).
+        if let Some(RestoreSettings { backend: BackendConfig::Files(store), .. }) = &mut restore {
+            store.protected.push(audit_path.clone());
+        }
         let screen = ScreenSettings::from_raw(raw.screen).map_err(invalid)?;
         let consent = ConsentSettings::from_raw(raw.consent).map_err(invalid)?;
         let control_socket =
@@ -255,7 +261,7 @@ impl AgentConfig {
             ca: resolve(raw.tls.ca),
             crl: raw.tls.crl.map(resolve),
             policy,
-            audit_path: resolve(raw.audit.path),
+            audit_path,
             limits,
             net,
             thresholds,
@@ -468,6 +474,7 @@ mod tests {
         assert_eq!(store.exclude, ["**/*.swp"]);
         assert_eq!(store.max_store_bytes, 512 << 20);
         assert_eq!(store.keep_count, tether_restore::DEFAULT_KEEP_COUNT);
+        assert_eq!(store.protected, [parse(MINIMAL).unwrap().audit_path], "audit log protected");
         assert_eq!(r.schedule, Some(DEFAULT_RESTORE_SCHEDULE));
         let off = format!(
             "[restore]\npaths = [\"/etc\"]\nstate_dir = \"state\"\nschedule_hours = 0\n{MINIMAL}"

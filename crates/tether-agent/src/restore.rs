@@ -54,9 +54,15 @@ pub fn open(settings: Option<&RestoreSettings>) -> (RestoreState, Option<(String
                 ),
                 Recovery::Reverted { point } => (
                     format!(
-                        "reverted the rollback to {point} a crash interrupted; nothing had changed"
+                        "reverted the rollback to {point} a crash interrupted; the tree is as before it"
                     ),
                     true,
+                ),
+                Recovery::Unfinished(pending) => (
+                    format!(
+                        "could not finish the interrupted rollback: {pending}; rollbacks are refused until a restart finishes it"
+                    ),
+                    false,
                 ),
             });
             (Ok(Arc::new(Restore { engine: Mutex::new(engine) })), recovered)

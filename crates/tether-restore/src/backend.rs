@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::config::StoreConfig;
-use crate::engine::{Engine, Recovery, RollbackReport, VerifyReport};
+use crate::engine::{Engine, PendingRollback, Recovery, RollbackReport, VerifyReport};
 use crate::error::RestoreError;
 use crate::manifest::{PointDetail, PointKind, PointSummary};
 use crate::plan::Diff;
@@ -28,6 +28,12 @@ pub trait Backend: Send + std::fmt::Debug {
     fn undo(&self) -> Result<RollbackReport, RestoreError>;
     fn delete(&self, id: &str) -> Result<(), RestoreError>;
     fn verify(&self) -> Result<VerifyReport, RestoreError>;
+    /// A rollback that could be neither finished nor returned from, for
+    /// `restore list` and `check-config` to show (only the file-set engine
+    /// journals its rollbacks).
+    fn pending(&self) -> Option<PendingRollback> {
+        None
+    }
 }
 
 /// Which backend the agent's `[restore]` table asks for.

@@ -10,6 +10,10 @@ use crate::error::RestoreError;
 pub const DEFAULT_KEEP_COUNT: usize = 20;
 /// Default ceiling on the store's size on disk.
 pub const DEFAULT_MAX_STORE_BYTES: u64 = 2 << 30;
+/// Default depth below a root past which a scan records nothing (and
+/// reports what it left out). Deep enough for any real tree, shallow
+/// enough that a hostile one costs little.
+pub const DEFAULT_MAX_DEPTH: usize = 256;
 
 /// The engine's configuration (the agent's `[restore]` table).
 #[derive(Debug, Clone)]
@@ -28,6 +32,17 @@ pub struct StoreConfig {
     pub keep_count: usize,
     /// Ceiling on the store's size on disk, enforced the same way.
     pub max_store_bytes: u64,
+    /// Directories this deep below a root are recorded, their content is
+    /// not (it is listed in the point's `skipped`). The scan holds one
+    /// descriptor per level; a level it cannot open (the process's
+    /// descriptor limit) is reported as skipped the same way.
+    pub max_depth: usize,
+    /// Paths that are always left out, whatever `paths` and `exclude` say:
+    /// the agent's audit log and its state. A point never records them and
+    /// a rollback never touches them ([`StoreConfig::protected_inside`]
+    /// tells `check-config` which of them the roots would have covered).
+    /// The state directory is always protected too.
+    pub protected: Vec<PathBuf>,
 }
 
 impl StoreConfig {
@@ -38,7 +53,22 @@ impl StoreConfig {
             exclude: Vec::new(),
             keep_count: DEFAULT_KEEP_COUNT,
             max_store_bytes: DEFAULT_MAX_STORE_BYTES,
+            max_depth: DEFAULT_MAX_DEPTH,
+            protected: Vec::new(),
         }
+    }
+
+    /// The protected paths (the state directory included) that lie inside
+    /// a configured root: points leave them out, which the administrator
+    /// should know.
+    pub fn protected_inside(&self) -> Vec<PathBuf> {
+        let mut inside: Vec<PathBuf> = std::iter::once(&self.state_dir)
+            .chain(&self.protected)
+            .filter(|p| self.paths.iter().any(|root| p.starts_with(root)))
+            .cloned()
+            .collect();
+        inside.dedup();
+        inside
     }
 }
 
@@ -48,7 +78,9 @@ impl StoreConfig {
 pub(crate) struct Selection {
     pub roots: Vec<PathBuf>,
     excludes: GlobSet,
-    state_dir: PathBuf,
+    /// The state directory and the configured protected paths.
+    protected: Vec<PathBuf>,
+    pub max_depth: usize,
 }
 
 impl Selection {
@@ -111,12 +143,22 @@ impl Selection {
         }
         let excludes =
             builder.build().map_err(|e| RestoreError::Config(format!("exclude patterns: {e}")))?;
-        Ok(Selection { roots, excludes, state_dir: config.state_dir.clone() })
+        let mut protected = vec![config.state_dir.clone()];
+        for path in &config.protected {
+            if !path.is_absolute() {
+                return Err(RestoreError::Config(format!(
+                    "protected path {} must be absolute",
+                    path.display()
+                )));
+            }
+            protected.push(path.components().collect());
+        }
+        Ok(Selection { roots, excludes, protected, max_depth: config.max_depth })
     }
 
     /// True for paths points leave out (and rollbacks never touch).
     pub fn is_excluded(&self, path: &Path) -> bool {
-        path.starts_with(&self.state_dir) || self.excludes.is_match(path)
+        self.protected.iter().any(|p| path.starts_with(p)) || self.excludes.is_match(path)
     }
 }
 
@@ -152,5 +194,17 @@ mod tests {
         assert!(s.is_excluded(Path::new("/var/lib/tether/restore/objects")));
         assert!(!s.is_excluded(Path::new("/etc/passwd")));
         assert!(Selection::new(&config(&["/etc"], &["a{"])).is_err());
+    }
+
+    #[test]
+    fn protected_paths_are_always_excluded_and_reported() {
+        let mut c = config(&["/var/log", "/etc"], &[]);
+        c.protected = vec!["/var/log/tether/audit.jsonl".into(), "/srv/elsewhere".into()];
+        let s = Selection::new(&c).unwrap();
+        assert!(s.is_excluded(Path::new("/var/log/tether/audit.jsonl")));
+        assert!(!s.is_excluded(Path::new("/var/log/tether/other.log")));
+        assert_eq!(c.protected_inside(), [PathBuf::from("/var/log/tether/audit.jsonl")]);
+        c.protected = vec!["relative".into()];
+        assert!(Selection::new(&c).is_err());
     }
 }

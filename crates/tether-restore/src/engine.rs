@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,9 @@ use crate::points::{PointStore, new_id};
 use crate::rollback::{self, Counts, Journal, Phase};
 use crate::scan::{Scan, scan};
 use crate::store::{ObjectStore, hash_file, random_name};
+use crate::tree::Anchors;
+
+mod journaled;
 
 /// What a rollback (or undo) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +34,9 @@ pub struct RollbackReport {
     pub counts: Counts,
     /// The paths it changed.
     pub changes: Diff,
+    /// Paths of the point it left alone (a special file is there now, or
+    /// the scan could not look there), one line each with the reason.
+    pub skipped: Vec<String>,
 }
 
 /// What opening the store found and did about an interrupted rollback.
@@ -37,8 +44,44 @@ pub struct RollbackReport {
 pub enum Recovery {
     /// The rollback had committed; it was finished.
     Completed(RollbackReport),
-    /// It had not; the tree was never touched and the temporaries are gone.
+    /// The tree is as before the rollback to `point`: it was interrupted
+    /// before it changed anything, or what it changed was returned.
     Reverted { point: String },
+    /// It could be neither finished nor returned (an immutable file, a
+    /// full disk): the tree may be half-way. The store works otherwise;
+    /// rollbacks are refused until a later start finishes it.
+    Unfinished(PendingRollback),
+}
+
+/// A rollback the engine could not finish: see [`Engine::pending`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRollback {
+    /// The point the rollback went to.
+    pub point: String,
+    /// The point taken before it, which the tree is being returned to.
+    pub pre_rollback_point: String,
+    /// True once returning to `pre_rollback_point` has begun.
+    pub returning: bool,
+    /// The paths the unfinished operations act on.
+    pub paths: Vec<String>,
+    /// Why the last attempt stopped, if one was made in this process.
+    pub error: Option<String>,
+}
+
+impl std::fmt::Display for PendingRollback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.returning { "returning from the rollback" } else { "the rollback" };
+        write!(f, "{what} to {} is unfinished", self.point)?;
+        if let Some(error) = &self.error {
+            write!(f, " ({error})")?;
+        }
+        let shown: Vec<&str> = self.paths.iter().take(8).map(String::as_str).collect();
+        write!(f, "; paths in question: {}", shown.join(", "))?;
+        if self.paths.len() > shown.len() {
+            write!(f, " and {} more", self.paths.len() - shown.len())?;
+        }
+        Ok(())
+    }
 }
 
 /// The store's integrity.
@@ -53,7 +96,7 @@ pub struct VerifyReport {
 }
 
 /// The last rollback, for `undo`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LastRollback {
     pub point: String,
     pub pre_point: String,
@@ -80,11 +123,19 @@ impl LastRollback {
 #[derive(Debug)]
 pub struct Engine {
     selection: Selection,
+    /// The configured roots as strings, for [`crate::tree::locate`].
+    roots: Vec<String>,
     config: StoreConfig,
     objects: ObjectStore,
     points: PointStore,
+    /// The running rollback's journal.
     journal_path: PathBuf,
+    /// The journal of returning from a failed rollback; exists only while
+    /// `journal_path` does (or, briefly, just after it was removed).
+    revert_path: PathBuf,
     last_path: PathBuf,
+    /// Why the pending rollback could not be finished, if it was tried.
+    last_error: Mutex<Option<String>>,
     _lock: File,
 }
 
@@ -93,15 +144,19 @@ fn now_unix() -> u64 {
 }
 
 /// Fills in the content hashes of live files: reused from `reference`
-/// where stat data says the file is unchanged, read otherwise. A file that
+/// where stat data says the file is unchanged, read otherwise (opened
+/// safely, and only if it is still the file the scan saw). A file that
 /// vanished or cannot be read keeps no hash, so it compares as different.
-fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>) {
+fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>, anchors: &Anchors) {
     for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
         if let Some(old) = reference.get(entry.path.as_str())
             && entry.unchanged_since(old)
         {
             entry.hash = old.hash.clone();
-        } else if let Ok((hash, len)) = hash_file(entry.path.as_ref()) {
+        } else if let Ok(Some((mut file, st))) = anchors.open_regular(&entry.path)
+            && (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino)
+            && let Ok((hash, len)) = hash_file(&mut file, Path::new(&entry.path))
+        {
             entry.hash = Some(hash);
             entry.size = len;
         }
@@ -110,7 +165,9 @@ fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>) {
 
 impl Engine {
     /// Opens (creating if needed) the store, takes its lock, and finishes
-    /// or reverts a rollback a crash interrupted.
+    /// or reverts a rollback a crash interrupted. A rollback that can be
+    /// neither is reported as [`Recovery::Unfinished`], not as an error:
+    /// everything but rollbacks keeps working.
     pub fn open(config: StoreConfig) -> Result<(Engine, Option<Recovery>), RestoreError> {
         let selection = Selection::new(&config)?;
         let dir = config.state_dir.clone();
@@ -127,16 +184,27 @@ impl Engine {
             Err(TryLockError::WouldBlock) => return Err(RestoreError::Locked(dir)),
             Err(TryLockError::Error(e)) => return Err(e).ctx("lock", &lock_path),
         }
+        for path in config.protected_inside() {
+            warn!("{} is inside the restore paths; points always leave it out", path.display());
+        }
+        let roots = selection
+            .roots
+            .iter()
+            .map(|r| r.to_str().expect("roots are UTF-8").to_owned())
+            .collect();
         let engine = Engine {
             selection,
+            roots,
             objects: ObjectStore::open(dir.join("objects"))?,
             points: PointStore::open(dir.join("points"))?,
             journal_path: dir.join("journal.json"),
+            revert_path: dir.join("revert.json"),
             last_path: dir.join("last-rollback.json"),
+            last_error: Mutex::new(None),
             config,
             _lock: lock,
         };
-        let recovery = engine.recover()?;
+        let recovery = engine.recover();
         engine.objects.clean_tmp()?;
         let orphans = engine.points.clean_incomplete()?;
         if orphans > 0 {
@@ -145,50 +213,17 @@ impl Engine {
         Ok((engine, recovery))
     }
 
-    fn recover(&self) -> Result<Option<Recovery>, RestoreError> {
-        let Some(journal) = rollback::read_journal(&self.journal_path)? else { return Ok(None) };
-        match journal.phase {
-            Phase::Preparing => {
-                warn!(
-                    "a rollback to {} was interrupted before it changed anything; reverting",
-                    journal.target
-                );
-                rollback::remove_temporaries(&journal)?;
-                fsutil::remove_file_if_present(&self.journal_path)?;
-                Ok(Some(Recovery::Reverted { point: journal.target }))
-            }
-            Phase::Committing if journal.revert => {
-                warn!(
-                    "returning to {} after a failed rollback was interrupted; finishing it",
-                    journal.target
-                );
-                self.finish(&journal)?;
-                Ok(Some(Recovery::Reverted { point: journal.target }))
-            }
-            Phase::Committing => {
-                warn!("a rollback to {} was interrupted; finishing it", journal.target);
-                match self.finish(&journal) {
-                    Ok(report) => Ok(Some(Recovery::Completed(report))),
-                    Err(e) => {
-                        warn!("cannot finish it ({e}); returning to {}", journal.pre_point);
-                        rollback::remove_temporaries(&journal)?;
-                        self.return_to_pre_point(&journal)?;
-                        Ok(Some(Recovery::Reverted { point: journal.target }))
-                    }
-                }
-            }
-        }
-    }
-
-    /// Records a point; returns it with its entries and the scan's hidden
-    /// directories.
+    /// Records a point; returns it with its entries and the scan (whose
+    /// entries moved into the manifest).
     fn record(
         &self,
         label: Option<&str>,
         keep: bool,
         kind: PointKind,
-    ) -> Result<(PointSummary, Manifest, HashSet<String>), RestoreError> {
-        let Scan { mut entries, mut skipped, hidden_children } = scan(&self.selection)?;
+    ) -> Result<(PointSummary, Manifest, Scan), RestoreError> {
+        let anchors = Anchors::open(&self.roots);
+        let mut live = scan(&self.selection, &anchors)?;
+        let mut entries = std::mem::take(&mut live.entries);
         let latest = self.points.list()?.pop();
         let seq = latest.as_ref().map_or(1, |p| p.seq + 1);
         let previous = latest.and_then(|p| self.points.manifest(&p.id).ok());
@@ -196,6 +231,7 @@ impl Engine {
             previous.as_ref().map(|m| m.by_path()).unwrap_or_default();
         let mut vanished = HashSet::new();
         for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
+            hit("create: file")?;
             if let Some(old) = reference.get(entry.path.as_str())
                 && entry.unchanged_since(old)
                 && old.hash.as_deref().is_some_and(|h| self.objects.has(h))
@@ -203,23 +239,34 @@ impl Engine {
                 entry.hash = old.hash.clone();
                 continue;
             }
-            match self.objects.put_file(entry.path.as_ref()) {
-                Ok((hash, len)) => {
+            let path = Path::new(&entry.path);
+            match anchors.open_regular(&entry.path) {
+                Ok(Some((mut file, st)))
+                    if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) =>
+                {
+                    let (hash, len) = self.objects.put_file(&mut file, path)?;
                     entry.hash = Some(hash);
                     entry.size = len;
                 }
-                Err(RestoreError::Io { source, .. })
-                    if source.kind() == io::ErrorKind::NotFound =>
-                {
+                Ok(found) => {
+                    // Gone, or not the file the scan saw: a symlink, a FIFO
+                    // or another file swapped in. Never followed or read;
+                    // a rollback leaves whatever is there alone.
+                    if found.is_some() || anchors.exists(&entry.path) {
+                        live.skipped.push(format!(
+                            "{}: replaced while the point was taken, not recorded",
+                            entry.path
+                        ));
+                        live.special.insert(entry.path.clone());
+                    }
                     vanished.insert(entry.path.clone());
                 }
-                Err(RestoreError::Io { source, path, .. })
-                    if source.kind() == io::ErrorKind::PermissionDenied =>
-                {
-                    skipped.push(format!("{}: {source}", path.display()));
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    live.skipped.push(format!("{}: {e}", entry.path));
+                    live.special.insert(entry.path.clone());
                     vanished.insert(entry.path.clone());
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e).ctx("read", path),
             }
         }
         entries.retain(|e| !vanished.contains(&e.path));
@@ -237,132 +284,58 @@ impl Engine {
             files: files.len() as u64,
             entries: entries.len() as u64,
             total_bytes: files.iter().map(|e| e.size).sum(),
-            skipped,
+            skipped: live.skipped.clone(),
         };
         let manifest = Manifest { entries };
         self.points.write(&summary, &manifest)?;
         hit("create: point published")?;
-        Ok((summary, manifest, hidden_children))
+        Ok((summary, manifest, live))
     }
 
-    /// Plans the way from `live` to `target` as a journal.
+    /// Plans the way from `live` (described by `scan`) to `target` as a
+    /// journal. Entries of the point that a special file now stands on or
+    /// above, or that lie where the scan could not look, are left alone
+    /// and listed.
     fn journal_for(
         &self,
         target_id: &str,
         target: &[Entry],
         pre_point: String,
         live: &[Entry],
-        hidden: &HashSet<String>,
+        scan: &Scan,
         revert: bool,
     ) -> Result<Journal, RestoreError> {
-        let changes = compare(target, live);
-        let roots: Vec<String> = self
-            .selection
-            .roots
-            .iter()
-            .map(|r| r.to_str().expect("roots are UTF-8").to_owned())
-            .collect();
-        let (ops, counts) = rollback::plan(&changes, target, live, hidden, &roots)?;
+        let mut changes = compare(target, live);
+        let mut skipped = Vec::new();
+        let mut keep = |e: &Entry| {
+            let untouchable = scan.untouchable(&e.path);
+            if untouchable {
+                skipped.push(format!(
+                    "{}: a special file is there or above it, or it could not be inspected; left alone",
+                    e.path
+                ));
+            }
+            !untouchable
+        };
+        changes.modified.retain(|(p, _)| keep(p));
+        changes.removed.retain(|p| keep(p));
+        let (ops, mut counts) =
+            rollback::plan(&changes, target, live, &scan.hidden_children, &self.roots)?;
+        counts.skipped = skipped.len() as u64;
         Ok(Journal {
             id: random_name(),
             target: target_id.to_owned(),
             pre_point,
             phase: Phase::Preparing,
             revert,
-            roots,
+            reverting: None,
+            previous_undo: None,
+            temps: Default::default(),
+            skipped,
+            roots: self.roots.clone(),
             counts,
             changes: Diff::of(&changes),
             ops,
-        })
-    }
-
-    /// Runs a journal. A failure before the commit leaves the tree
-    /// untouched; a failure during it (a full disk, a refused write)
-    /// returns the tree to the pre-rollback point, so the result is the
-    /// whole old state or the whole new one here too.
-    fn run(&self, mut journal: Journal) -> Result<RollbackReport, RestoreError> {
-        let previous_undo = LastRollback::read(&self.last_path).ok();
-        rollback::write_journal(&self.journal_path, &journal)?;
-        let prepared = hit("journal written")
-            .and_then(|()| rollback::prepare(&self.objects, &journal))
-            .and_then(|()| hit("prepared"));
-        if let Err(e) = prepared {
-            // Nothing the user sees was touched: clean up and report.
-            rollback::remove_temporaries(&journal)?;
-            fsutil::remove_file_if_present(&self.journal_path)?;
-            return Err(e);
-        }
-        journal.phase = Phase::Committing;
-        rollback::write_journal(&self.journal_path, &journal)?;
-        let failure = match hit("committing").and_then(|()| self.finish(&journal)) {
-            Ok(report) => return Ok(report),
-            Err(e) => e,
-        };
-        if journal.revert {
-            return Err(failure); // The caller restores the original journal.
-        }
-        warn!(
-            "rollback to {} failed ({failure}); returning to {}",
-            journal.target, journal.pre_point
-        );
-        let returned = rollback::remove_temporaries(&journal)
-            .and_then(|()| self.return_to_pre_point(&journal))
-            // Undo goes where it went before this rollback.
-            .and_then(|()| match &previous_undo {
-                Some(last) => last.write(&self.last_path),
-                None => fsutil::remove_file_if_present(&self.last_path),
-            });
-        match returned {
-            Ok(()) => Err(RestoreError::Conflict(format!(
-                "{failure}; nothing was changed: the tree was returned to the state before the rollback (point {})",
-                journal.pre_point
-            ))),
-            Err(again) => {
-                // Leave the rollback for the next start to finish.
-                rollback::write_journal(&self.journal_path, &journal)?;
-                Err(RestoreError::Conflict(format!(
-                    "{failure}; returning to the state before the rollback failed too ({again}); \
-                     the agent completes the rollback at its next start"
-                )))
-            }
-        }
-    }
-
-    /// Brings the tree back to the point a failed rollback took first.
-    fn return_to_pre_point(&self, failed: &Journal) -> Result<(), RestoreError> {
-        let pre = self.points.manifest(&failed.pre_point)?;
-        let Scan { mut entries, hidden_children, .. } = scan(&self.selection)?;
-        hash_live(&mut entries, &pre.by_path());
-        let journal = self.journal_for(
-            &failed.pre_point,
-            &pre.entries,
-            failed.pre_point.clone(),
-            &entries,
-            &hidden_children,
-            true,
-        )?;
-        self.run(journal).map(drop)
-    }
-
-    /// Runs (or re-runs) a committed rollback to its end.
-    fn finish(&self, journal: &Journal) -> Result<RollbackReport, RestoreError> {
-        rollback::commit(&self.objects, journal)?;
-        hit("committed")?;
-        if !journal.revert {
-            let last = LastRollback {
-                point: journal.target.clone(),
-                pre_point: journal.pre_point.clone(),
-            };
-            last.write(&self.last_path)?;
-            hit("undo recorded")?;
-        }
-        fs::remove_file(&self.journal_path).ctx("remove", &self.journal_path)?;
-        fsutil::fsync_dir(&self.config.state_dir)?;
-        Ok(RollbackReport {
-            point: journal.target.clone(),
-            pre_rollback_point: journal.pre_point.clone(),
-            counts: journal.counts,
-            changes: journal.changes.clone(),
         })
     }
 
@@ -402,13 +375,16 @@ impl Engine {
     /// Applies retention: at most `keep_count` points not marked keep, and
     /// at most `max_store_bytes` on disk. Automatic and pre-rollback points
     /// go before manual ones, oldest first. `protect` (the point just
-    /// taken) and the point `undo` needs are never removed.
+    /// taken), the point `undo` needs and those an unfinished rollback
+    /// needs are never removed.
     fn prune(&self, protect: &str) -> Result<(), RestoreError> {
         let points = self.points.list()?;
         let undo_point = LastRollback::read(&self.last_path).ok().map(|l| l.pre_point);
+        let pinned = self.pinned();
         let mut candidates: Vec<&PointSummary> = points
             .iter()
             .filter(|p| !p.keep && p.id != protect && Some(&p.id) != undo_point.as_ref())
+            .filter(|p| !pinned.contains(&p.id))
             .collect();
         candidates.sort_by_key(|p| (p.kind == PointKind::Manual, p.seq));
         let mut unkept = points.iter().filter(|p| !p.keep).count();
@@ -448,6 +424,10 @@ impl Backend for Engine {
         "files"
     }
 
+    fn pending(&self) -> Option<PendingRollback> {
+        self.pending_rollback()
+    }
+
     /// Every point, oldest first.
     fn list(&self) -> Result<Vec<PointSummary>, RestoreError> {
         self.points.list()
@@ -475,19 +455,21 @@ impl Backend for Engine {
     /// What rolling back to `id` would change now (a dry run).
     fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
         let point = self.points.manifest(id)?;
-        let Scan { mut entries, .. } = scan(&self.selection)?;
-        hash_live(&mut entries, &point.by_path());
+        let anchors = Anchors::open(&self.roots);
+        let Scan { mut entries, .. } = scan(&self.selection, &anchors)?;
+        hash_live(&mut entries, &point.by_path(), &anchors);
         Ok(Diff::of(&compare(&point.entries, &entries)))
     }
 
     /// Rolls the configured paths back to point `id`, after taking a
-    /// pre-rollback point that [`Engine::undo`] returns to.
+    /// pre-rollback point that [`Engine::undo`] returns to. Refused while
+    /// an earlier rollback is unfinished ([`Engine::pending`]).
     fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError> {
+        self.refuse_if_pending()?;
         let target = self.points.manifest(id)?;
         let label = format!("before rollback to {id}");
-        let (pre, live, hidden) = self.record(Some(&label), false, PointKind::PreRollback)?;
-        let journal =
-            self.journal_for(id, &target.entries, pre.id, &live.entries, &hidden, false)?;
+        let (pre, live, scan) = self.record(Some(&label), false, PointKind::PreRollback)?;
+        let journal = self.journal_for(id, &target.entries, pre.id, &live.entries, &scan, false)?;
         let report = self.run(journal)?;
         self.prune(&report.pre_rollback_point)?;
         Ok(report)
@@ -495,6 +477,7 @@ impl Backend for Engine {
 
     /// Rolls back the last rollback: back to the point it took first.
     fn undo(&self) -> Result<RollbackReport, RestoreError> {
+        self.refuse_if_pending()?;
         let last = LastRollback::read(&self.last_path)?;
         match self.points.summary(&last.pre_point) {
             Err(RestoreError::NoSuchPoint(id)) => Err(RestoreError::UndoPointGone(id)),
@@ -503,8 +486,16 @@ impl Backend for Engine {
         }
     }
 
-    /// Deletes a point and whatever content only it referred to.
+    /// Deletes a point and whatever content only it referred to. The
+    /// points an unfinished rollback needs cannot be deleted.
     fn delete(&self, id: &str) -> Result<(), RestoreError> {
+        if self.pinned().contains(id)
+            && let Some(pending) = self.pending()
+        {
+            return Err(RestoreError::Pending(format!(
+                "point {id} is needed to finish it: {pending}"
+            )));
+        }
         self.points.delete(id)?;
         self.collect_garbage()
     }

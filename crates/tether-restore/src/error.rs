@@ -30,6 +30,12 @@ pub enum RestoreError {
     Corrupt(String),
     #[error("cannot roll back: {0}")]
     Conflict(String),
+    /// A rollback is unfinished (it could be neither finished nor
+    /// returned from); nothing else may roll back until it is.
+    #[error(
+        "{0}. Fix what stopped it (an immutable file: `chattr -i`; a full disk: free space), then restart the agent, which finishes it; rollbacks are refused until then"
+    )]
+    Pending(String),
     /// The OS mechanism behind the points (snapper, System Restore) failed.
     #[error("{0}")]
     Backend(String),

@@ -4,34 +4,55 @@
 //! This crate does no networking; the agent drives it on a blocking thread.
 //!
 //! # Layout
-//! - `config`: which paths ([`StoreConfig`]), exclusions, retention.
-//! - `scan`: walking the roots into [`Entry`]s.
+//! - `config`: which paths ([`StoreConfig`]), exclusions, protected paths,
+//!   depth limit, retention.
+//! - `dirfd`: directory descriptors, the only `unsafe` (syscalls that
+//!   never follow a symlink); `tree`: a path under a root resolved to its
+//!   directory and one name, safely.
+//! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
 //! - `store`: the content-addressed object store (BLAKE3 names, zstd).
 //! - `points`: point files (a compressed manifest, then a summary).
 //! - `plan`: comparing a point with the live tree ([`Diff`]).
 //! - `rollback`: the journal and its idempotent operations.
-//! - [`Engine`]: the operations, the lock, recovery and retention.
+//! - [`Engine`]: the operations, the lock, recovery and retention;
+//!   `engine/journaled`: running journals and recovering them.
 //! - [`Backend`]: the operations over any backend: the engine, [`Snapper`]
 //!   (btrfs), and Windows System Restore (`cfg(windows)`, unverified).
 //!
 //! # On disk (under `state_dir`, mode 0700)
 //! `lock`, `objects/ab/cdef…`, `points/<id>.manifest.zst` + `<id>.json`,
-//! `journal.json` while a rollback runs, `last-rollback.json` for undo.
+//! `journal.json` while a rollback runs, `revert.json` while a failed one
+//! is being returned from, `last-rollback.json` for undo.
 //!
 //! # Guarantees
 //! - A point is published only after every object it refers to is flushed.
 //! - A rollback first records the live tree as a pre-rollback point, so
 //!   nothing it replaces or moves aside is lost; `undo` returns to it.
-//! - An interrupted rollback is reverted (not yet committed) or finished
-//!   (committed) by [`Engine::open`]: the tree is never left half-way.
-//! - Excluded paths, special files and names that are not UTF-8 are never
-//!   recorded and never touched.
+//! - A rollback, its return after a failure, and the recovery of either
+//!   at [`Engine::open`] leave the tree wholly old or wholly new, even
+//!   with a crash or an error at any step of each (tested exhaustively).
+//!   What cannot be finished yet (a full disk, an immutable file) stays
+//!   journaled and is reported ([`Recovery::Unfinished`],
+//!   [`Engine::pending`]); rollbacks are refused until it is finished,
+//!   and the rest of the store keeps working.
+//! - A local user who can write inside the paths cannot make the engine
+//!   write, remove, chmod, chown or read anything outside them: nothing is
+//!   opened through a symlink, metadata is set on open descriptors,
+//!   temporaries are created `O_EXCL | O_NOFOLLOW`, and files are read
+//!   only if still the regular file the scan saw (`O_NONBLOCK`, so a FIFO
+//!   never blocks).
+//! - Excluded and protected paths (the state directory, the agent's audit
+//!   log), special files and what lies beneath them, names that are not
+//!   UTF-8 and what lies deeper than `max_depth` are never recorded and
+//!   never touched; they are listed in the point's (or rollback's)
+//!   `skipped`.
 //!
 //! Not recorded: extended attributes and ACLs, hard-link identity (each
 //! link is restored as its own file), sparseness, symlink timestamps.
 
 mod backend;
 mod config;
+mod dirfd;
 mod engine;
 mod error;
 #[doc(hidden)]
@@ -44,12 +65,13 @@ mod rollback;
 mod scan;
 mod snapper;
 mod store;
+mod tree;
 #[cfg(windows)]
 mod windows;
 
 pub use backend::{Backend, BackendConfig, open};
-pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_STORE_BYTES, StoreConfig};
-pub use engine::{Engine, Recovery, RollbackReport, VerifyReport};
+pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
+pub use engine::{Engine, PendingRollback, Recovery, RollbackReport, VerifyReport};
 pub use error::RestoreError;
 pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time};
 pub use plan::Diff;

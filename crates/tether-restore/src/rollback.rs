@@ -24,13 +24,16 @@
 //! Added files are never deleted before the pre-rollback point holds their
 //! content: that point is taken before planning.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dirfd::{self, Dir, Kind};
+use crate::engine::LastRollback;
 use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
 use crate::fsutil;
@@ -38,6 +41,7 @@ use crate::manifest::{Entry, EntryKind};
 use crate::plan::{Changes, Diff};
 use crate::scan::TEMP_PREFIX;
 use crate::store::{self, ObjectStore};
+use crate::tree::{self, Anchors, is_gone, kind_at, kind_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +59,10 @@ pub(crate) enum Op {
     Remove {
         path: String,
         kind: EntryKind,
+        /// Device and inode the scan saw: a file or symlink that is another
+        /// one now (replaced since) is not removed.
+        #[serde(default)]
+        dev_ino: Option<(u64, u64)>,
     },
     /// Create a directory (metadata comes with the directory pass).
     MakeDir {
@@ -71,6 +79,11 @@ pub(crate) enum Op {
     },
     SetMetadata {
         entry: Entry,
+        /// For a file: device and inode the scan saw. Metadata goes only
+        /// to that file, never to another one swapped in (a hard link to
+        /// a file outside the roots, where hard links are not protected).
+        #[serde(default)]
+        dev_ino: Option<(u64, u64)>,
     },
 }
 
@@ -86,6 +99,11 @@ pub struct Counts {
     /// excluded or unreadable entries.
     pub kept: u64,
     pub unchanged: u64,
+    /// Entries of the point left alone because a special file (FIFO,
+    /// socket, device) is there now or above them, or the scan could not
+    /// see there (see the report's `skipped`).
+    #[serde(default)]
+    pub skipped: u64,
 }
 
 /// The journal: everything recovery needs, written before the tree is
@@ -102,6 +120,21 @@ pub(crate) struct Journal {
     /// Undoing a failed rollback (back to `pre_point`): no undo record.
     #[serde(default)]
     pub revert: bool,
+    /// For a revert: the point the failed rollback went to.
+    #[serde(default)]
+    pub reverting: Option<String>,
+    /// What `last-rollback.json` held before this rollback, put back if
+    /// it is reverted.
+    #[serde(default)]
+    pub previous_undo: Option<LastRollback>,
+    /// Device and inode of each prepared temporary, by operation index:
+    /// the commit renames a temporary into place only if it is still the
+    /// file the prepare phase wrote.
+    #[serde(default)]
+    pub temps: BTreeMap<usize, (u64, u64)>,
+    /// Paths of the point left alone, one line each with the reason.
+    #[serde(default)]
+    pub skipped: Vec<String>,
     /// The configured roots, flushed after each phase.
     pub roots: Vec<String>,
     pub counts: Counts,
@@ -114,10 +147,9 @@ fn parent(path: &str) -> Option<&str> {
     path.rsplit_once('/').map(|(p, _)| p).filter(|p| !p.is_empty())
 }
 
-/// The temporary for operation `index`, next to its target.
-pub(crate) fn temp_path(journal_id: &str, index: usize, path: &str) -> PathBuf {
-    let dir = parent(path).unwrap_or("/");
-    Path::new(dir).join(format!("{TEMP_PREFIX}{journal_id}-{index}"))
+/// The name of operation `index`'s temporary, in its target's directory.
+pub(crate) fn temp_name(journal_id: &str, index: usize) -> OsString {
+    OsString::from(format!("{TEMP_PREFIX}{journal_id}-{index}"))
 }
 
 /// Orders the changes into operations. `point` and `live` are the two
@@ -183,11 +215,19 @@ pub(crate) fn plan(
         if entry.kind == EntryKind::Dir && kept.contains(entry.path.as_str()) {
             continue;
         }
-        removes.push(Op::Remove { path: entry.path.clone(), kind: entry.kind });
+        removes.push(Op::Remove {
+            path: entry.path.clone(),
+            kind: entry.kind,
+            dev_ino: Some((entry.probe.dev, entry.probe.ino)),
+        });
         counts.moved_aside += 1;
     }
     for (_, now) in &type_changed {
-        removes.push(Op::Remove { path: now.path.clone(), kind: now.kind });
+        removes.push(Op::Remove {
+            path: now.path.clone(),
+            kind: now.kind,
+            dev_ino: Some((now.probe.dev, now.probe.ino)),
+        });
     }
     removes.sort_by(|a, b| op_path(b).cmp(op_path(a)));
 
@@ -209,9 +249,12 @@ pub(crate) fn plan(
         match want.kind {
             EntryKind::Dir if !same_kind => make_dirs.push(Op::MakeDir { path: want.path.clone() }),
             EntryKind::Dir => {}
-            EntryKind::File | EntryKind::Symlink if same_content => {
-                places.push(Op::SetMetadata { entry: want.clone() })
-            }
+            EntryKind::File | EntryKind::Symlink if same_content => places.push(Op::SetMetadata {
+                entry: want.clone(),
+                dev_ino: now
+                    .filter(|n| n.kind == EntryKind::File)
+                    .map(|n| (n.probe.dev, n.probe.ino)),
+            }),
             EntryKind::File => places
                 .push(Op::PlaceFile { entry: want.clone(), prepared: parent_stays(&want.path) }),
             EntryKind::Symlink => places.push(Op::PlaceSymlink { entry: want.clone() }),
@@ -240,7 +283,7 @@ pub(crate) fn plan(
             point.binary_search_by(|e| e.path.as_str().cmp(path)).ok().map(|i| &point[i])
         })
         .filter(|e| e.kind == EntryKind::Dir)
-        .map(|e| Op::SetMetadata { entry: e.clone() })
+        .map(|e| Op::SetMetadata { entry: e.clone(), dev_ino: None })
         .collect();
     dir_ops.sort_by(|a, b| op_path(b).cmp(op_path(a)));
 
@@ -252,10 +295,17 @@ pub(crate) fn plan(
 }
 
 fn op_path(op: &Op) -> &str {
-    match op {
-        Op::Remove { path, .. } | Op::MakeDir { path } => path,
-        Op::PlaceFile { entry, .. } | Op::PlaceSymlink { entry } | Op::SetMetadata { entry } => {
-            &entry.path
+    op.path()
+}
+
+impl Op {
+    /// The path the operation acts on.
+    pub(crate) fn path(&self) -> &str {
+        match self {
+            Op::Remove { path, .. } | Op::MakeDir { path } => path,
+            Op::PlaceFile { entry, .. }
+            | Op::PlaceSymlink { entry }
+            | Op::SetMetadata { entry, .. } => &entry.path,
         }
     }
 }
@@ -278,52 +328,98 @@ pub(crate) fn read_journal(path: &Path) -> Result<Option<Journal>, RestoreError>
     }
 }
 
-/// Flushes the filesystems of the configured roots.
-pub(crate) fn sync_roots(roots: &[String]) -> Result<(), RestoreError> {
-    for root in roots {
-        let mut at = Some(Path::new(root));
-        while let Some(p) = at {
-            if p.is_dir() {
-                store::syncfs(p)?;
-                break;
-            }
-            at = p.parent();
-        }
+/// Flushes the filesystems of the configured roots. Each root is opened
+/// from its anchored parent without following it and without blocking
+/// (a user may have put a symlink or a FIFO where a root inside their
+/// home was); if it is not a directory, its parent's filesystem is
+/// flushed, which is where anything written in its place went.
+pub(crate) fn sync_roots(anchors: &Anchors) -> Result<(), RestoreError> {
+    for (root, name, parent) in anchors.roots() {
+        let Ok(parent) = parent else { continue };
+        let dir =
+            parent.open_dir(name).or_else(|_| parent.try_clone()).ctx("open", Path::new(root))?;
+        dir.syncfs().ctx("flush the filesystem of", Path::new(root))?;
     }
     Ok(())
 }
 
-/// Prepare phase: every prepared file written next to its target, flushed.
-pub(crate) fn prepare(objects: &ObjectStore, journal: &Journal) -> Result<(), RestoreError> {
-    for (index, op) in journal.ops.iter().enumerate() {
-        if let Op::PlaceFile { entry, prepared: true } = op {
-            let temp = temp_path(&journal.id, index, &entry.path);
-            objects.restore_to(hash_of(entry)?, entry.size, &temp)?;
-            fsutil::apply_metadata(&temp, entry)?;
+/// Prepare phase: every prepared file written next to its target, and the
+/// identity of each temporary noted in `journal.temps`; all flushed.
+pub(crate) fn prepare(objects: &ObjectStore, journal: &mut Journal) -> Result<(), RestoreError> {
+    let anchors = Anchors::open(&journal.roots);
+    for index in 0..journal.ops.len() {
+        if let Op::PlaceFile { entry, prepared: true } = &journal.ops[index] {
+            let (dir, _) =
+                anchors.locate(&entry.path).ctx("open the directory of", Path::new(&entry.path))?;
+            let id = materialise(objects, &dir, &temp_name(&journal.id, index), entry)?;
+            journal.temps.insert(index, id);
             hit("prepare: temporary written")?;
         }
     }
-    sync_roots(&journal.roots)
+    sync_roots(&anchors)
+}
+
+/// Writes `entry`'s content into a new temporary `temp` in `dir` with the
+/// entry's owner, mode and mtime; returns the temporary's device and
+/// inode. The temporary is created `O_EXCL | O_NOFOLLOW`, so nothing
+/// already there (a symlink planted by a user) is ever written through.
+fn materialise(
+    objects: &ObjectStore,
+    dir: &Dir,
+    temp: &OsStr,
+    entry: &Entry,
+) -> Result<(u64, u64), RestoreError> {
+    let path = Path::new(&entry.path);
+    let mut file = dir.create_new(temp, 0o600).ctx("create a temporary for", path)?;
+    let written = objects
+        .restore_to(hash_of(entry)?, entry.size, &mut file, path)
+        .and_then(|()| {
+            dirfd::set_metadata(&file, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
+                .ctx("set owner, mode and time of", path)
+        })
+        .and_then(|()| dirfd::fstat(&file).ctx("inspect", path));
+    match written {
+        Ok(st) => Ok((st.dev, st.ino)),
+        Err(e) => {
+            let _ = dir.unlink(temp);
+            Err(e)
+        }
+    }
 }
 
 /// Removes every temporary the journal's operations may have left: the
-/// prepare phase's, and any a failed commit left half-written.
-pub(crate) fn remove_temporaries(journal: &Journal) -> Result<(), RestoreError> {
+/// prepare phase's, and any a failed commit left half-written. Never
+/// fails: what cannot be removed (a directory a user put at a temporary's
+/// name, a parent that is a file now) is returned, for the log, and is
+/// harmless where it is (scans never record temporaries).
+pub(crate) fn remove_temporaries(journal: &Journal) -> Vec<String> {
+    let anchors = Anchors::open(&journal.roots);
+    let mut left = Vec::new();
     for (index, op) in journal.ops.iter().enumerate() {
-        if let Op::PlaceFile { entry, .. } | Op::PlaceSymlink { entry } = op {
-            fsutil::remove_file_if_present(&temp_path(&journal.id, index, &entry.path))?;
+        let (Op::PlaceFile { entry, .. } | Op::PlaceSymlink { entry }) = op else { continue };
+        let name = temp_name(&journal.id, index);
+        let removed = anchors.locate(&entry.path).and_then(|(dir, _)| dir.unlink(&name));
+        match removed {
+            Ok(()) => {}
+            Err(e) if is_gone(&e) => {}
+            Err(e) => left.push(format!(
+                "temporary {} next to {}: {e}",
+                name.to_string_lossy(),
+                entry.path
+            )),
         }
     }
-    Ok(())
+    left
 }
 
 /// Commit phase: runs every operation (again, after a crash).
 pub(crate) fn commit(objects: &ObjectStore, journal: &Journal) -> Result<(), RestoreError> {
+    let anchors = Anchors::open(&journal.roots);
     for (index, op) in journal.ops.iter().enumerate() {
-        apply(objects, journal, index, op)?;
+        apply(objects, journal, &anchors, index, op)?;
         hit("commit: operation done")?;
     }
-    sync_roots(&journal.roots)
+    sync_roots(&anchors)
 }
 
 fn hash_of(entry: &Entry) -> Result<&str, RestoreError> {
@@ -333,86 +429,137 @@ fn hash_of(entry: &Entry) -> Result<&str, RestoreError> {
         .ok_or_else(|| RestoreError::Corrupt(format!("{} has no recorded content", entry.path)))
 }
 
-fn kind_at(path: &Path) -> Result<Option<EntryKind>, RestoreError> {
-    match fs::symlink_metadata(path) {
-        // NotADirectory: an ancestor is a file now (a rollback that was
-        // interrupted after replacing a directory by a file).
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
-            Ok(None)
-        }
-        Err(e) => Err(e).ctx("inspect", path),
-        Ok(m) if m.is_dir() => Ok(Some(EntryKind::Dir)),
-        Ok(m) if m.is_symlink() => Ok(Some(EntryKind::Symlink)),
-        Ok(m) if m.is_file() => Ok(Some(EntryKind::File)),
-        Ok(_) => Err(RestoreError::Conflict(format!("{} is a special file now", path.display()))),
+/// The directory of `path`, or the error a rollback reports.
+fn parent_dir(anchors: &Anchors, path: &str) -> Result<(Dir, OsString), RestoreError> {
+    anchors.locate(path).map_err(|e| locate_error(path, e))
+}
+
+/// A symlink on the way (ELOOP) is a conflict: it is never followed.
+fn locate_error(path: &str, e: io::Error) -> RestoreError {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => RestoreError::Conflict(format!(
+            "a directory on the way to {path} was replaced by a symlink; it is never followed"
+        )),
+        _ => RestoreError::Io { action: "open the directory of", path: path.into(), source: e },
     }
 }
 
 fn apply(
     objects: &ObjectStore,
     journal: &Journal,
+    roots: &Anchors,
     index: usize,
     op: &Op,
 ) -> Result<(), RestoreError> {
     match op {
-        Op::Remove { path, kind } => {
-            let path = Path::new(path);
-            if kind_at(path)? != Some(*kind) {
+        Op::Remove { path, kind, dev_ino } => {
+            let (dir, name) = match roots.locate(path) {
+                Err(e) if is_gone(&e) => return Ok(()),
+                other => other.map_err(|e| locate_error(path, e))?,
+            };
+            let now = match dir.stat_at(&name) {
+                Err(e) if is_gone(&e) => return Ok(()),
+                other => other.ctx("inspect", Path::new(path))?,
+            };
+            if now.kind == Kind::Special {
+                return Err(tree::special(path));
+            }
+            if now.kind != kind_of(*kind) {
                 return Ok(()); // Gone already, or replaced by the point's entry.
             }
+            if *kind != EntryKind::Dir && dev_ino.is_some_and(|id| id != (now.dev, now.ino)) {
+                return Err(RestoreError::Conflict(format!(
+                    "{path} was replaced during the rollback"
+                )));
+            }
             let removed =
-                if *kind == EntryKind::Dir { fs::remove_dir(path) } else { fs::remove_file(path) };
+                if *kind == EntryKind::Dir { dir.rmdir(&name) } else { dir.unlink(&name) };
             match removed {
-                Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
-                    Err(RestoreError::Conflict(format!(
-                        "{} gained entries during the rollback",
-                        path.display()
-                    )))
-                }
-                other => other.ctx("remove", path),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => Err(RestoreError::Conflict(
+                    format!("{path} gained entries during the rollback"),
+                )),
+                Err(e) if is_gone(&e) => Ok(()),
+                other => other.ctx("remove", Path::new(path)),
             }
         }
         Op::MakeDir { path } => {
-            let path = Path::new(path);
-            match kind_at(path)? {
-                Some(EntryKind::Dir) => Ok(()),
-                Some(_) => Err(RestoreError::Conflict(format!(
-                    "{} is in the way of a directory",
-                    path.display()
-                ))),
-                None => fs::create_dir(path).ctx("create directory", path),
+            let (dir, name) = parent_dir(roots, path)?;
+            match kind_at(&dir, &name).ctx("inspect", Path::new(path))? {
+                Some(Kind::Dir) => Ok(()),
+                Some(Kind::Special) => Err(tree::special(path)),
+                Some(_) => {
+                    Err(RestoreError::Conflict(format!("{path} is in the way of a directory")))
+                }
+                // Private until the directory pass gives it its metadata.
+                None => dir.mkdir(&name, 0o700).ctx("create directory", Path::new(path)),
             }
         }
         Op::PlaceFile { entry, prepared } => {
-            let target = Path::new(&entry.path);
-            let temp = temp_path(&journal.id, index, &entry.path);
-            if *prepared && temp.exists() {
-                return fs::rename(&temp, target).ctx("rename into place", target);
-            }
-            if kind_at(target)? == Some(EntryKind::File) {
-                let (hash, len) = store::hash_file(target)?;
-                if len == entry.size && Some(hash.as_str()) == entry.hash.as_deref() {
-                    return fsutil::apply_metadata(target, entry);
+            let path = Path::new(&entry.path);
+            let (dir, name) = parent_dir(roots, &entry.path)?;
+            let temp = temp_name(&journal.id, index);
+            if *prepared {
+                match dir.stat_at(&temp) {
+                    Ok(st) if journal.temps.get(&index) == Some(&(st.dev, st.ino)) => {
+                        return dir.rename(&temp, &name).ctx("rename into place", path);
+                    }
+                    Err(e) if is_gone(&e) => {}
+                    // Not the temporary the prepare phase wrote: a user put
+                    // something else there. Written again below.
+                    _ => {}
                 }
             }
-            objects.restore_to(hash_of(entry)?, entry.size, &temp)?;
-            fsutil::apply_metadata(&temp, entry)?;
-            fs::rename(&temp, target).ctx("rename into place", target)
+            match kind_at(&dir, &name).ctx("inspect", path)? {
+                Some(Kind::Special) => return Err(tree::special(&entry.path)),
+                Some(Kind::File) => {
+                    if let Some((mut file, _)) = dir.open_file(&name).ctx("open", path)? {
+                        let (hash, len) = store::hash_file(&mut file, path)?;
+                        if len == entry.size && Some(hash.as_str()) == entry.hash.as_deref() {
+                            return dirfd::set_metadata(
+                                &file,
+                                entry.uid,
+                                entry.gid,
+                                entry.mode,
+                                Some(entry.mtime),
+                            )
+                            .ctx("set owner, mode and time of", path);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            match dir.unlink(&temp) {
+                Err(e) if !is_gone(&e) => return Err(e).ctx("remove a stale temporary for", path),
+                _ => {}
+            }
+            materialise(objects, &dir, &temp, entry)?;
+            dir.rename(&temp, &name).ctx("rename into place", path)
         }
         Op::PlaceSymlink { entry } => {
-            let target = Path::new(&entry.path);
+            let path = Path::new(&entry.path);
+            let (dir, name) = parent_dir(roots, &entry.path)?;
             let link = entry.target.as_deref().unwrap_or_default();
-            if kind_at(target)? == Some(EntryKind::Symlink)
-                && fs::read_link(target).ctx("read link", target)? == Path::new(link)
-            {
-                return fsutil::apply_metadata(target, entry);
+            match kind_at(&dir, &name).ctx("inspect", path)? {
+                Some(Kind::Special) => return Err(tree::special(&entry.path)),
+                Some(Kind::Symlink)
+                    if dir.read_link(&name).ctx("read link", path)? == OsStr::new(link) =>
+                {
+                    return dir.lchown(&name, entry.uid, entry.gid).ctx("change owner of", path);
+                }
+                _ => {}
             }
-            let temp = temp_path(&journal.id, index, &entry.path);
-            fsutil::remove_file_if_present(&temp)?;
-            std::os::unix::fs::symlink(link, &temp).ctx("create symlink", &temp)?;
-            fsutil::apply_metadata(&temp, entry)?;
-            fs::rename(&temp, target).ctx("rename into place", target)
+            let temp = temp_name(&journal.id, index);
+            match dir.unlink(&temp) {
+                Err(e) if !is_gone(&e) => return Err(e).ctx("remove a stale temporary for", path),
+                _ => {}
+            }
+            dir.symlink(OsStr::new(link), &temp).ctx("create symlink", path)?;
+            dir.lchown(&temp, entry.uid, entry.gid).ctx("change owner of", path)?;
+            dir.rename(&temp, &name).ctx("rename into place", path)
         }
-        Op::SetMetadata { entry } => fsutil::apply_metadata(Path::new(&entry.path), entry),
+        Op::SetMetadata { entry, dev_ino } => {
+            let (dir, name) = parent_dir(roots, &entry.path)?;
+            tree::apply_metadata(&dir, &name, entry, *dev_ino)
+        }
     }
 }

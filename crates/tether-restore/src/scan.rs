@@ -1,14 +1,17 @@
-//! Walking the configured roots into entries.
+//! Walking the configured roots into entries: iteratively (an explicit
+//! stack, so no tree is deep enough to overflow the thread's stack), with
+//! a depth limit, through directory descriptors (see [`crate::dirfd`]) so
+//! a directory swapped for a symlink mid-scan is never followed.
 
 use std::collections::HashSet;
-use std::fs;
-use std::io;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use crate::config::Selection;
+use crate::dirfd::{Dir, Kind, Stat};
 use crate::error::{IoContext, RestoreError};
-use crate::fsutil;
-use crate::manifest::{Entry, EntryKind};
+use crate::manifest::{Entry, EntryKind, Probe};
+use crate::tree::{Anchors, is_gone};
 
 /// Prefix of the temporaries a rollback writes next to their targets.
 /// Scans never record them.
@@ -20,81 +23,224 @@ pub(crate) struct Scan {
     /// Sorted by path.
     pub entries: Vec<Entry>,
     /// Paths left out for a reason worth telling (not UTF-8, special file,
-    /// unreadable directory).
+    /// unreadable directory, too deep), one line each with the reason.
     pub skipped: Vec<String>,
     /// Directories holding something the scan left out (excluded, special,
     /// unreadable): a rollback must not try to remove them.
     pub hidden_children: HashSet<String>,
+    /// Special files (FIFOs, sockets, devices): a rollback never replaces,
+    /// writes into or follows them, nor restores anything beneath them.
+    pub special: HashSet<String>,
+    /// Directories whose content the scan does not know (unreadable, too
+    /// deep, replaced while scanned): a rollback leaves what is beneath.
+    pub unknown_below: HashSet<String>,
 }
 
-pub(crate) fn scan(selection: &Selection) -> Result<Scan, RestoreError> {
+impl Scan {
+    /// True if a rollback must leave `path` alone: it is a special file,
+    /// or lies beneath one or beneath a directory the scan could not see
+    /// into.
+    pub fn untouchable(&self, path: &str) -> bool {
+        if self.special.contains(path) {
+            return true;
+        }
+        let mut at = path;
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            if parent.is_empty() {
+                break;
+            }
+            if self.special.contains(parent) || self.unknown_below.contains(parent) {
+                return true;
+            }
+            at = parent;
+        }
+        false
+    }
+}
+
+/// A directory being listed.
+struct Frame {
+    dir: Dir,
+    path: String,
+    names: std::vec::IntoIter<OsString>,
+    depth: usize,
+}
+
+pub(crate) fn scan(selection: &Selection, anchors: &Anchors) -> Result<Scan, RestoreError> {
     let mut out = Scan::default();
-    for root in &selection.roots {
-        if selection.is_excluded(root) {
+    for (root, name, parent) in anchors.roots() {
+        if selection.is_excluded(Path::new(root)) {
             continue;
         }
-        let root = root.to_str().expect("roots are checked to be UTF-8");
-        match fs::symlink_metadata(root) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            other => {
-                let meta = other.ctx("inspect", Path::new(root))?;
-                visit(selection, root, &meta, &mut out)?;
+        let top = match parent {
+            Ok(top) => top,
+            // A root whose directory is gone holds nothing.
+            Err(libc::ENOENT | libc::ENOTDIR) => continue,
+            // Anything else (a symlink on the way that is not root's):
+            // recording nothing would make a rollback recreate it all.
+            Err(code) => {
+                return Err(RestoreError::Io {
+                    action: "open the directory of",
+                    path: root.into(),
+                    source: std::io::Error::from_raw_os_error(code),
+                });
             }
-        }
+        };
+        let stat = match top.stat_at(name) {
+            Err(e) if is_gone(&e) => continue,
+            other => other.ctx("inspect", Path::new(root))?,
+        };
+        walk(selection, top, name, root.to_owned(), stat, &mut out)?;
     }
     out.entries.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
-fn visit(
+fn walk(
     selection: &Selection,
-    path: &str,
-    meta: &fs::Metadata,
+    top: &Dir,
+    name: &OsStr,
+    path: String,
+    stat: Stat,
     out: &mut Scan,
 ) -> Result<(), RestoreError> {
-    let Some(entry) = fsutil::entry_of(path, meta)? else {
-        out.skipped.push(format!("{path}: not a file, directory or symlink"));
-        return Ok(());
-    };
-    let is_dir = entry.kind == EntryKind::Dir;
-    out.entries.push(entry);
-    if !is_dir {
-        return Ok(());
+    let mut stack: Vec<Frame> = Vec::new();
+    if let Some(frame) = visit(selection, top, name, path, stat, 0, out)? {
+        stack.push(frame);
     }
-    let children = match fs::read_dir(path) {
-        Ok(children) => children,
-        Err(e) => {
-            out.skipped.push(format!("{path}/*: {e}"));
-            out.hidden_children.insert(path.to_owned());
-            return Ok(());
-        }
-    };
-    let mut names = Vec::new();
-    for child in children {
-        names.push(child.ctx("list", Path::new(path))?.file_name());
-    }
-    names.sort();
-    for name in names {
-        let Some(name) = name.to_str() else {
-            out.skipped.push(format!("{path}/{}: name is not UTF-8", name.to_string_lossy()));
-            out.hidden_children.insert(path.to_owned());
+    while let Some(frame) = stack.last_mut() {
+        let Some(name) = frame.names.next() else {
+            stack.pop();
             continue;
         };
-        let child = format!("{path}/{name}");
-        if name.starts_with(TEMP_PREFIX) || selection.is_excluded(Path::new(&child)) {
-            out.hidden_children.insert(path.to_owned());
+        let Some(utf8) = name.to_str() else {
+            out.skipped.push(format!(
+                "{}/{}: name is not UTF-8, not recorded",
+                frame.path,
+                name.to_string_lossy()
+            ));
+            out.hidden_children.insert(frame.path.clone());
+            continue;
+        };
+        let child = format!("{}/{utf8}", frame.path);
+        if utf8.starts_with(TEMP_PREFIX) || selection.is_excluded(Path::new(&child)) {
+            out.hidden_children.insert(frame.path.clone());
             continue;
         }
-        let meta = match fs::symlink_metadata(&child) {
+        let stat = match frame.dir.stat_at(&name) {
             // Gone between listing and inspecting: it is simply not there.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            other => other.ctx("inspect", Path::new(&child))?,
+            Err(e) if is_gone(&e) => continue,
+            Err(e) => {
+                out.skipped.push(format!("{child}: {e}"));
+                out.hidden_children.insert(frame.path.clone());
+                out.unknown_below.insert(child);
+                continue;
+            }
+            Ok(stat) => stat,
         };
+        let parent = frame.path.clone();
+        let depth = frame.depth + 1;
         let recorded = out.entries.len();
-        visit(selection, &child, &meta, out)?;
+        let next = visit(selection, &frame.dir, &name, child, stat, depth, out)?;
         if out.entries.len() == recorded {
-            out.hidden_children.insert(path.to_owned());
+            out.hidden_children.insert(parent);
+        }
+        if let Some(frame) = next {
+            stack.push(frame);
         }
     }
     Ok(())
+}
+
+/// Records one name of `parent`; returns the frame to list if it is a
+/// directory within the depth limit.
+fn visit(
+    selection: &Selection,
+    parent: &Dir,
+    name: &OsStr,
+    path: String,
+    stat: Stat,
+    depth: usize,
+    out: &mut Scan,
+) -> Result<Option<Frame>, RestoreError> {
+    match stat.kind {
+        Kind::Special => {
+            out.skipped
+                .push(format!("{path}: a FIFO, socket or device node, never recorded or touched"));
+            out.special.insert(path);
+            Ok(None)
+        }
+        Kind::File => {
+            out.entries.push(entry(path, EntryKind::File, &stat, None));
+            Ok(None)
+        }
+        Kind::Symlink => {
+            let target = match parent.read_link(name) {
+                Err(e) if is_gone(&e) => return Ok(None),
+                // Replaced by something else since it was inspected.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
+                other => other.ctx("read link", Path::new(&path))?,
+            };
+            match target.into_string() {
+                Ok(t) => out.entries.push(entry(path, EntryKind::Symlink, &stat, Some(t))),
+                Err(_) => out.skipped.push(format!("{path}: link target is not UTF-8")),
+            }
+            Ok(None)
+        }
+        Kind::Dir => {
+            let dir = match parent.open_dir(name) {
+                Err(e) if is_gone(&e) && e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+                Err(e) => {
+                    // ELOOP/ENOTDIR: swapped for a symlink or a file since
+                    // it was inspected. Never followed; left for next time.
+                    out.skipped.push(format!("{path}: {e}"));
+                    out.unknown_below.insert(path);
+                    return Ok(None);
+                }
+                Ok(dir) => dir,
+            };
+            let now = dir.stat().ctx("inspect", Path::new(&path))?;
+            if (now.dev, now.ino) != (stat.dev, stat.ino) {
+                out.skipped.push(format!("{path}: replaced while it was scanned"));
+                out.unknown_below.insert(path);
+                return Ok(None);
+            }
+            out.entries.push(entry(path.clone(), EntryKind::Dir, &now, None));
+            if depth >= selection.max_depth {
+                out.skipped.push(format!(
+                    "{path}/*: deeper than {} levels, not recorded",
+                    selection.max_depth
+                ));
+                out.hidden_children.insert(path.clone());
+                out.unknown_below.insert(path);
+                return Ok(None);
+            }
+            let mut names = match dir.list() {
+                Ok(names) => names,
+                Err(e) => {
+                    out.skipped.push(format!("{path}/*: {e}"));
+                    out.hidden_children.insert(path.clone());
+                    out.unknown_below.insert(path);
+                    return Ok(None);
+                }
+            };
+            names.sort();
+            Ok(Some(Frame { dir, path, names: names.into_iter(), depth }))
+        }
+    }
+}
+
+pub(crate) fn entry(path: String, kind: EntryKind, st: &Stat, target: Option<String>) -> Entry {
+    Entry {
+        path,
+        kind,
+        mode: st.mode,
+        uid: st.uid,
+        gid: st.gid,
+        mtime: st.mtime,
+        size: if kind == EntryKind::File { st.size } else { 0 },
+        hash: None,
+        target,
+        probe: Probe { dev: st.dev, ino: st.ino, ctime: st.ctime },
+    }
 }

@@ -217,8 +217,15 @@ impl Backend for Snapper {
             moved_aside: changes.added_since.len() as u64,
             kept: 0,
             unchanged: 0,
+            skipped: 0,
         };
-        Ok(RollbackReport { point: id.to_owned(), pre_rollback_point: pre.id, counts, changes })
+        Ok(RollbackReport {
+            point: id.to_owned(),
+            pre_rollback_point: pre.id,
+            counts,
+            changes,
+            skipped: Vec::new(),
+        })
     }
 
     fn undo(&self) -> Result<RollbackReport, RestoreError> {

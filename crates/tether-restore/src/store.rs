@@ -9,7 +9,7 @@
 //! be lost.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -41,9 +41,10 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Hashes a file's content: (hex BLAKE3, length).
-pub(crate) fn hash_file(path: &Path) -> Result<(String, u64), RestoreError> {
-    let file = File::open(path).ctx("read", path)?;
+/// Hashes an open file's content from its start: (hex BLAKE3, length).
+/// `path` only names it in errors.
+pub(crate) fn hash_file(file: &mut File, path: &Path) -> Result<(String, u64), RestoreError> {
+    file.seek(SeekFrom::Start(0)).ctx("read", path)?;
     let mut reader = HashingReader { inner: file, hasher: blake3::Hasher::new(), len: 0 };
     io::copy(&mut reader, &mut io::sink()).ctx("read", path)?;
     Ok((reader.hasher.finalize().to_hex().to_string(), reader.len))
@@ -75,18 +76,20 @@ impl ObjectStore {
         valid_hash(hash) && self.path_of(hash).is_file()
     }
 
-    /// Stores a file's content unless an equal content is stored already.
-    /// Returns the hash and length of what was read.
-    pub fn put_file(&self, path: &Path) -> Result<(String, u64), RestoreError> {
-        let (hash, len) = hash_file(path)?;
+    /// Stores an open file's content unless an equal content is stored
+    /// already. Returns the hash and length of what was read. The caller
+    /// opened the file safely (see [`crate::tree::open_regular`]); `path`
+    /// only names it in errors.
+    pub fn put_file(&self, file: &mut File, path: &Path) -> Result<(String, u64), RestoreError> {
+        let (hash, len) = hash_file(file, path)?;
         if self.has(&hash) {
             return Ok((hash, len));
         }
         // Compress while hashing again: if the file changed since the first
         // pass, the object is named after what was actually stored.
+        file.seek(SeekFrom::Start(0)).ctx("read", path)?;
         let tmp = self.dir.join("tmp").join(random_name());
         let out = fsutil::create_private_file(&tmp)?;
-        let file = File::open(path).ctx("read", path)?;
         let mut reader = HashingReader { inner: file, hasher: blake3::Hasher::new(), len: 0 };
         let mut encoder = zstd::stream::Encoder::new(out, LEVEL).ctx("compress", path)?;
         let copied = io::copy(&mut reader, &mut encoder);
@@ -106,9 +109,17 @@ impl ObjectStore {
         syncfs(&self.dir)
     }
 
-    /// Writes the content named `hash` into a new file at `dest` (mode
-    /// 0600), checking hash and length as it goes. Does not flush.
-    pub fn restore_to(&self, hash: &str, size: u64, dest: &Path) -> Result<(), RestoreError> {
+    /// Writes the content named `hash` into `out` (a new, empty file the
+    /// caller created), checking hash and length as it goes. Does not
+    /// flush; on error the caller removes the file. `dest` names it in
+    /// errors.
+    pub fn restore_to(
+        &self,
+        hash: &str,
+        size: u64,
+        out: &mut File,
+        dest: &Path,
+    ) -> Result<(), RestoreError> {
         if !valid_hash(hash) {
             return Err(RestoreError::Corrupt(format!("invalid object name {hash:?}")));
         }
@@ -122,7 +133,6 @@ impl ObjectStore {
         // a damaged object can never make us write more than that.
         let mut reader =
             HashingReader { inner: decoder.take(size + 1), hasher: blake3::Hasher::new(), len: 0 };
-        let mut out = fsutil::create_private_file(dest)?;
         let mut buf = vec![0; BUF];
         loop {
             let n = reader
@@ -134,8 +144,6 @@ impl ObjectStore {
             out.write_all(&buf[..n]).ctx("write", dest)?;
         }
         if reader.len != size || reader.hasher.finalize().to_hex().as_str() != hash {
-            drop(out);
-            let _ = fs::remove_file(dest);
             return Err(RestoreError::Corrupt(format!("object {hash} does not match its name")));
         }
         Ok(())
@@ -239,19 +247,22 @@ mod tests {
         let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         fs::write(&a, &content).unwrap();
         fs::write(&b, &content).unwrap();
-        let (ha, la) = store.put_file(&a).unwrap();
-        let (hb, _) = store.put_file(&b).unwrap();
+        let (ha, la) = store.put_file(&mut File::open(&a).unwrap(), &a).unwrap();
+        let (hb, _) = store.put_file(&mut File::open(&b).unwrap(), &b).unwrap();
         assert_eq!(ha, hb);
         assert_eq!(la, 300_000);
         assert_eq!(store.list().unwrap(), vec![ha.clone()]);
         assert!(store.disk_bytes().unwrap() < 100_000, "compressed");
         let out = dir.path().join("out");
-        store.restore_to(&ha, la, &out).unwrap();
+        store.restore_to(&ha, la, &mut File::create(&out).unwrap(), &out).unwrap();
         assert_eq!(fs::read(&out).unwrap(), content);
         store.check(&ha).unwrap();
-        // A wrong expected size is caught, and the partial output removed.
-        assert!(matches!(store.restore_to(&ha, la - 1, &out), Err(RestoreError::Corrupt(_))));
-        assert!(!out.exists());
+        // A wrong expected size is caught.
+        let mut again = File::create(&out).unwrap();
+        assert!(matches!(
+            store.restore_to(&ha, la - 1, &mut again, &out),
+            Err(RestoreError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -260,12 +271,13 @@ mod tests {
         let store = ObjectStore::open(dir.path().join("objects")).unwrap();
         let a = dir.path().join("a");
         fs::write(&a, b"hello world").unwrap();
-        let (h, len) = store.put_file(&a).unwrap();
+        let (h, len) = store.put_file(&mut File::open(&a).unwrap(), &a).unwrap();
         fs::write(store.path_of(&h), b"not zstd").unwrap();
         assert!(store.check(&h).is_err());
-        assert!(store.restore_to(&h, len, &dir.path().join("o")).is_err());
+        let o = dir.path().join("o");
+        assert!(store.restore_to(&h, len, &mut File::create(&o).unwrap(), &o).is_err());
         assert!(matches!(
-            store.restore_to(&"0".repeat(64), 1, &dir.path().join("o")),
+            store.restore_to(&"0".repeat(64), 1, &mut File::create(&o).unwrap(), &o),
             Err(RestoreError::Corrupt(_))
         ));
     }

@@ -29,7 +29,22 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
+        Fixture::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    /// On tmpfs where there is one: the exhaustive fault tests run
+    /// thousands of rollbacks, each flushing its filesystem (syncfs),
+    /// which on a disk shared with builds costs more than the test.
+    pub fn in_memory() -> Fixture {
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() {
+            Fixture::in_dir(tempfile::tempdir_in(shm).unwrap())
+        } else {
+            Fixture::new()
+        }
+    }
+
+    fn in_dir(dir: tempfile::TempDir) -> Fixture {
         let root = dir.path().join("root");
         let state = dir.path().join("state");
         fs::create_dir(&root).unwrap();

@@ -1,0 +1,275 @@
+//! Paths of the restored trees, resolved safely: an absolute path under a
+//! configured root becomes the directory that holds it (opened from the
+//! root's parent without following any symlink, see [`crate::dirfd`]) and
+//! one name in it.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::path::Path;
+
+use crate::dirfd::{self, Dir, Kind};
+use crate::error::{IoContext, RestoreError};
+use crate::manifest::{Entry, EntryKind};
+
+/// The configured roots, each with its parent directory opened once. The
+/// administrator chose the roots, so the path to a root's parent is
+/// followed as configured, at that one instant; everything below is
+/// reached from that descriptor without following any symlink, so a
+/// directory swapped for a symlink anywhere on the way afterwards, even
+/// above the root (a root inside a user's home), redirects nothing.
+/// Opened once per scan and per rollback phase.
+#[derive(Debug)]
+pub(crate) struct Anchors {
+    anchors: Vec<Anchor>,
+}
+
+#[derive(Debug)]
+struct Anchor {
+    root: String,
+    name: OsString,
+    /// The root's parent, or the errno opening it gave (ENOENT: a root
+    /// whose parent is gone holds nothing).
+    parent: Result<Dir, i32>,
+}
+
+impl Anchors {
+    pub fn open(roots: &[String]) -> Anchors {
+        let anchors = roots
+            .iter()
+            .map(|root| {
+                let path = Path::new(root);
+                let parent = match (path.parent(), path.file_name()) {
+                    (Some(top), Some(_)) => {
+                        open_anchor(top).map_err(|e| e.raw_os_error().unwrap_or(libc::EACCES))
+                    }
+                    _ => Err(libc::EINVAL),
+                };
+                let name = path.file_name().unwrap_or_default().to_owned();
+                Anchor { root: root.clone(), name, parent }
+            })
+            .collect();
+        Anchors { anchors }
+    }
+
+    /// Each root with its name and its parent (or the errno opening the
+    /// parent gave).
+    pub fn roots(&self) -> impl Iterator<Item = (&str, &OsStr, Result<&Dir, i32>)> {
+        self.anchors
+            .iter()
+            .map(|a| (a.root.as_str(), a.name.as_os_str(), a.parent.as_ref().map_err(|e| *e)))
+    }
+
+    /// The directory holding `path` and its last name. `path` must be a
+    /// root or lie under one.
+    pub fn locate(&self, path: &str) -> io::Result<(Dir, OsString)> {
+        let anchor = self
+            .anchors
+            .iter()
+            .find(|a| {
+                path == a.root
+                    || path.strip_prefix(a.root.as_str()).is_some_and(|t| t.starts_with('/'))
+            })
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "outside the configured restore paths")
+            })?;
+        let parent = anchor.parent.as_ref().map_err(|e| io::Error::from_raw_os_error(*e))?;
+        let root_name = anchor.name.to_str().unwrap_or_default();
+        let rest = format!("{root_name}{}", &path[anchor.root.len()..]);
+        let (rel, name) = match rest.rsplit_once('/') {
+            Some((rel, name)) => (rel, name),
+            None => ("", rest.as_str()),
+        };
+        Ok((parent.open_beneath(rel)?, OsString::from(name)))
+    }
+
+    /// Reads the regular file at `path`, or `None` if it is gone or is no
+    /// longer a regular file (a symlink or FIFO swapped in).
+    pub fn open_regular(&self, path: &str) -> io::Result<Option<(std::fs::File, dirfd::Stat)>> {
+        let (dir, name) = match self.locate(path) {
+            Err(e) if is_gone(&e) || e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+            other => other?,
+        };
+        match dir.open_file(&name) {
+            Err(e) if is_gone(&e) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// True if something (anything) is at `path`; false if it is gone or
+    /// cannot be reached without following a symlink.
+    pub fn exists(&self, path: &str) -> bool {
+        self.locate(path).is_ok_and(|(dir, name)| dir.stat_at(&name).is_ok())
+    }
+}
+
+/// Opens a root's parent directory, `dir` (absolute), one component at a
+/// time from `/`. A symlink on the way is followed only if root owns it
+/// and the directory holding it is root's and writable by no one else
+/// (`/var/run -> ../run`): a user who can write somewhere on the way (a
+/// root inside their home) can put a symlink there, but never one that
+/// root owns, so none of theirs is ever followed.
+pub(crate) fn open_anchor(dir: &Path) -> io::Result<Dir> {
+    let mut stack = vec![Dir::open_trusted(Path::new("/"))?];
+    let mut pending: std::collections::VecDeque<OsString> =
+        dir.iter().filter(|c| *c != OsStr::new("/")).map(OsStr::to_owned).collect();
+    let mut followed = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == "." || name.is_empty() {
+            continue;
+        }
+        if name == ".." {
+            if stack.len() > 1 {
+                stack.pop();
+            }
+            continue;
+        }
+        let here = stack.last().expect("the stack keeps /");
+        // O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR (or
+        // ELOOP): look at what is there before following anything.
+        let opened = here.open_dir(&name);
+        let symlink = match &opened {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                here.stat_at(&name).is_ok_and(|st| st.kind == Kind::Symlink)
+            }
+            _ => false,
+        };
+        match opened {
+            Ok(next) => stack.push(next),
+            Err(_) if symlink => {
+                let link = here.stat_at(&name)?;
+                let holder = here.stat()?;
+                if link.uid != 0 || holder.uid != 0 || holder.mode & 0o022 != 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "{} is a symlink someone other than root could have made there; not followed",
+                            Path::new(&name).display()
+                        ),
+                    ));
+                }
+                followed += 1;
+                if followed > 40 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = std::path::PathBuf::from(here.read_link(&name)?);
+                if target.is_absolute() {
+                    stack.truncate(1);
+                }
+                for part in target.iter().rev().filter(|c| *c != OsStr::new("/")) {
+                    pending.push_front(part.to_owned());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(stack.pop().expect("the stack keeps /"))
+}
+
+/// True for errors meaning "nothing there": the name or a directory on
+/// the way is gone, or an ancestor is a file now (a rollback interrupted
+/// after replacing a directory by a file).
+pub(crate) fn is_gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))
+}
+
+/// What is at `name` now, `None` if nothing.
+pub(crate) fn kind_at(dir: &Dir, name: &OsStr) -> io::Result<Option<Kind>> {
+    match dir.stat_at(name) {
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(e),
+        Ok(st) => Ok(Some(st.kind)),
+    }
+}
+
+pub(crate) fn kind_of(kind: EntryKind) -> Kind {
+    match kind {
+        EntryKind::File => Kind::File,
+        EntryKind::Dir => Kind::Dir,
+        EntryKind::Symlink => Kind::Symlink,
+    }
+}
+
+/// The error for a special file (FIFO, socket, device) found where a
+/// rollback would act: such files are never written, replaced or followed.
+pub(crate) fn special(path: &str) -> RestoreError {
+    RestoreError::Conflict(format!(
+        "{path} is a special file (FIFO, socket or device) now; it is never replaced"
+    ))
+}
+
+/// Gives `name` the owner, mode and mtime `entry` records, through an
+/// open descriptor (symlinks: owner only, without following). Anything
+/// else than the recorded kind there, or a file that is not the inode
+/// `expect`ed, is a conflict.
+pub(crate) fn apply_metadata(
+    dir: &Dir,
+    name: &OsStr,
+    entry: &Entry,
+    expect: Option<(u64, u64)>,
+) -> Result<(), RestoreError> {
+    let path = Path::new(&entry.path);
+    match entry.kind {
+        EntryKind::Symlink => {
+            if kind_at(dir, name).ctx("inspect", path)? != Some(Kind::Symlink) {
+                return Err(changed(&entry.path, "a symlink"));
+            }
+            dir.lchown(name, entry.uid, entry.gid).ctx("change owner of", path)
+        }
+        EntryKind::Dir => {
+            let sub = dir.open_dir(name).map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOTDIR | libc::ELOOP) => changed(&entry.path, "a directory"),
+                _ => RestoreError::Io { action: "open", path: path.to_owned(), source: e },
+            })?;
+            dirfd::set_metadata(&sub, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
+                .ctx("set owner, mode and time of", path)
+        }
+        EntryKind::File => {
+            let Some((file, st)) = dir.open_file(name).ctx("open", path)? else {
+                return Err(match kind_at(dir, name).ctx("inspect", path)? {
+                    Some(Kind::Special) => special(&entry.path),
+                    _ => changed(&entry.path, "a file"),
+                });
+            };
+            if expect.is_some_and(|id| id != (st.dev, st.ino)) {
+                return Err(changed(&entry.path, "the same file"));
+            }
+            dirfd::set_metadata(&file, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
+                .ctx("set owner, mode and time of", path)
+        }
+    }
+}
+
+fn changed(path: &str, was: &str) -> RestoreError {
+    RestoreError::Conflict(format!("{path} is no longer {was}: it changed during the rollback"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{lchown, symlink};
+
+    #[test]
+    fn anchors_follow_only_symlinks_root_made_where_only_root_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real/sub")).unwrap();
+        symlink("real", dir.path().join("rel")).unwrap();
+        symlink(dir.path().join("real"), dir.path().join("abs")).unwrap();
+        for via in ["rel/sub", "abs/sub", "real/../real/sub"] {
+            let opened = open_anchor(&dir.path().join(via)).unwrap().stat().unwrap();
+            let real = Dir::open_trusted(&dir.path().join("real/sub")).unwrap().stat().unwrap();
+            assert_eq!((opened.dev, opened.ino), (real.dev, real.ino), "{via}");
+        }
+        // A user's symlink is never followed.
+        lchown(dir.path().join("rel"), Some(1000), Some(1000)).unwrap();
+        assert!(open_anchor(&dir.path().join("rel/sub")).is_err());
+        // Nor root's, in a directory others may write.
+        std::fs::create_dir(dir.path().join("open")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("open"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        symlink(dir.path().join("real"), dir.path().join("open/l")).unwrap();
+        assert!(open_anchor(&dir.path().join("open/l/sub")).is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! A full disk during the commit and again while returning from it, on a
+//! real 4 MiB tmpfs (this test mounts it: it needs root, as the agent
+//! runs). Another process fills the disk at step N of the rollback, for
+//! every N; whatever fails, once space is freed the next open leaves the
+//! tree wholly as before or wholly as the point had it.
+
+mod common;
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Fixture, Snapshot, assert_same, quiet_failpoints};
+use tether_restore::{Backend, Engine, PointKind, Recovery, RestoreError, failpoint};
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn new(at: &Path, size: &str) -> Mount {
+        fs::create_dir_all(at).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Mount(at.to_owned())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes until the filesystem is full.
+fn fill(path: &Path) {
+    let mut file = File::options().create(true).append(true).open(path).unwrap();
+    let chunk = vec![7u8; 16 << 10];
+    while file.write_all(&chunk).is_ok() {}
+    let _ = file.write_all(&[7]);
+}
+
+fn mib(seed: u8) -> Vec<u8> {
+    (0..1u32 << 20).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+}
+
+#[test]
+fn a_full_disk_in_the_commit_and_in_the_return_is_finished_later() {
+    quiet_failpoints();
+    let base = tempfile::tempdir().unwrap();
+    let (mut both_full, mut cases) = (0, 0);
+    for n in 0.. {
+        let mnt = base.path().join(format!("mnt{n}"));
+        let _mount = Mount::new(&mnt, "4m");
+        let f = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            root: mnt.join("root"),
+            state: base.path().join(format!("state{n}")),
+        };
+        fs::create_dir(&f.root).unwrap();
+        f.write("keep", b"small\n");
+        f.write("dir/f", &mib(1));
+        let engine = f.open();
+        let point = engine.create(None, false, PointKind::Manual).unwrap().id;
+        let point_state: Snapshot = f.snapshot();
+        fs::remove_dir_all(f.path("dir")).unwrap();
+        f.write("y", &mib(2));
+        let before = f.snapshot();
+
+        // Another process fills the disk at step n.
+        let filler = mnt.join("filler");
+        let fill_at = filler.clone();
+        failpoint::arm_hook(n, move || fill(&fill_at));
+        let result = engine.rollback(&point);
+        let never_reached = failpoint::disarm();
+        if let Err(RestoreError::Pending(message)) = &result {
+            assert!(engine.pending().is_some());
+            // Seen through the trait too, as the agent holds it.
+            let backend: &dyn Backend = &engine;
+            assert!(backend.pending().is_some_and(|p| !p.paths.is_empty()));
+            assert!(
+                matches!(engine.rollback(&point), Err(RestoreError::Pending(_))),
+                "refused while pending"
+            );
+            if message.contains("returning failed too")
+                && message.matches("No space left").count() >= 2
+            {
+                both_full += 1;
+            }
+        }
+        drop(engine);
+        // A full disk at the next start: still unfinished, never an error.
+        if f.state.join("journal.json").exists() {
+            let (engine, recovery) = Engine::open(f.config()).expect("opens on a full disk");
+            assert!(matches!(recovery, Some(Recovery::Unfinished(_))), "step {n}: {recovery:?}");
+            assert!(engine.list().is_ok(), "the rest works");
+            // Space is freed; trying again finishes the job in place.
+            fs::remove_file(&filler).unwrap();
+            let resumed = engine.resume();
+            assert!(
+                matches!(resumed, Some(Recovery::Completed(_) | Recovery::Reverted { .. })),
+                "step {n}: {resumed:?}"
+            );
+        }
+        let _ = fs::remove_file(&filler);
+        let (engine, recovery) = Engine::open(f.config()).unwrap();
+        assert!(!matches!(recovery, Some(Recovery::Unfinished(_))), "step {n}: {recovery:?}");
+        let now = f.snapshot();
+        if now != point_state {
+            assert_same(&now, &before, &format!("disk full at step {n}: {result:?}"));
+        }
+        assert!(engine.pending().is_none());
+        cases += 1;
+        drop(engine);
+        if never_reached {
+            break;
+        }
+    }
+    eprintln!("{cases} cases, {both_full} with the commit and the return both out of space");
+    assert!(both_full >= 1, "no case ran out of space twice ({cases} cases)");
+}
