@@ -224,3 +224,34 @@ fn a_fitted_view_scales_clicks_to_remote_pixels() {
     let _ = viewer.kill();
     let _ = viewer.wait();
 }
+
+#[test]
+fn a_tier1_technician_gets_a_view_only_window_and_is_told_why() {
+    let agent_x = Xvfb::start(320, 240);
+    let viewer_x = Xvfb::start(400, 300);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tina = pki.issue_tech("tina", "tier1");
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("viewer.log");
+    let mut viewer = tether_as(&tina, home.path())
+        .env("DISPLAY", &viewer_x.display)
+        .args(["--server-name", "agent-01", "view", &agent.addr])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Granted as a view, not denied as control.
+    let granted = agent.wait_for_audit(|r| r.request == "view" && r.outcome == "ok");
+    assert_eq!(granted.role.as_deref(), Some("tier1"));
+    assert!(!agent.audit().iter().any(|r| r.request == "control"), "control was asked for");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains(
+            "your certificate is tier1; control needs tier 2, so the view opens view-only"
+        ),
+        "{said}"
+    );
+    let _ = viewer.kill();
+    let _ = viewer.wait();
+}

@@ -35,13 +35,22 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
     // for the user) when no window can be shown.
     window::check_display()?;
     let session = connect::connect(global, host).await?;
-    let request = Request::View {
-        monitor: options.monitor,
-        control: !options.view_only,
-        max_fps: options.fps,
-    };
+    // A tier-1 technician may look but not control: open view-only and
+    // say so, rather than ask for control and be denied.
+    let role = session.client.welcome().role;
+    let may_control =
+        tether_proto::Policy::default().authorize(role, tether_proto::RequestKind::Control).is_ok();
+    let view_only = options.view_only || !may_control;
+    if !options.view_only && !may_control {
+        eprintln!(
+            "{}: your certificate is {role}; control needs tier 2, so the view opens view-only",
+            session.client.target()
+        );
+    }
+    let request =
+        Request::View { monitor: options.monitor, control: !view_only, max_fps: options.fps };
     let timeout = global.timeout()?.max(START_TIMEOUT);
-    if !options.view_only {
+    if !view_only {
         eprintln!(
             "waiting for {} to start the view (the user may be asked)…",
             session.client.target()
