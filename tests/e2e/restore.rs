@@ -128,6 +128,12 @@ fn tiers_dry_run_rollback_and_undo() {
     let kinds: Vec<&str> =
         list.as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["manual", "pre-rollback", "pre-rollback"]);
+    // The point the last rollback (the undo) can be undone to is not
+    // deleted by accident.
+    let undo_point = list[2]["id"].as_str().unwrap();
+    let kept = agent.tether(&t3, &["restore", "delete", host, undo_point, "--yes"]).fails_with(1);
+    assert!(kept.contains("cannot be undone") && kept.contains("--force"), "{kept}");
+    agent.tether(&t3, &["restore", "delete", host, undo_point, "--yes", "--force"]).ok();
     agent.tether(&t2, &["restore", "delete", host, &id, "--yes"]).fails_with(6);
     agent.tether(&t3, &["restore", "delete", host, &id, "--yes"]).ok();
     let gone = agent.tether(&t1, &["restore", "show", host, &id]).fails_with(1);

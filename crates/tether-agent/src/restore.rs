@@ -168,9 +168,19 @@ impl Restore {
                 let report = self.with(|e| e.undo()).await?;
                 Ok(rolled_back(report))
             }
-            Request::RestoreDelete { id } => {
+            Request::RestoreDelete { id, force } => {
                 let deleted = id.clone();
-                self.with(move |e| e.delete(&id)).await?;
+                self.with(move |e| {
+                    if !force && e.undo_point().as_deref() == Some(id.as_str()) {
+                        return Err(RestoreError::Refused(format!(
+                            "point {id} holds what the last rollback replaced and moved aside; \
+                             without it that rollback cannot be undone. Delete it anyway with \
+                             --force"
+                        )));
+                    }
+                    e.delete(&id)
+                })
+                .await?;
                 Ok((Response::RestoreDeleted { id: deleted.clone() }, format!("point {deleted}")))
             }
             other => {

@@ -58,7 +58,8 @@ pub enum Request {
     /// Undo the last rollback.
     RestoreUndo,
     /// Delete a restore point.
-    RestoreDelete { id: String },
+    /// `force`: also the point the last rollback can be undone to.
+    RestoreDelete { id: String, force: bool },
     /// The monitors of the agent's display.
     Monitors,
     /// One frame of a monitor (`None`: the primary).
@@ -254,7 +255,7 @@ impl Request {
             Request::RestoreShow { id }
             | Request::RestoreDiff { id }
             | Request::RestoreRollback { id }
-            | Request::RestoreDelete { id } => format!("point={id}"),
+            | Request::RestoreDelete { id, .. } => format!("point={id}"),
             Request::RestoreCreate { label, keep } => {
                 format!("label={:?} keep={keep}", label.as_deref().unwrap_or(""))
             }
@@ -307,7 +308,7 @@ impl Request {
             Request::RestoreShow { id }
             | Request::RestoreDiff { id }
             | Request::RestoreRollback { id }
-            | Request::RestoreDelete { id }
+            | Request::RestoreDelete { id, .. }
                 if id.is_empty()
                     || id.len() > 64
                     || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>

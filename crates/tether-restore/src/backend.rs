@@ -34,6 +34,11 @@ pub trait Backend: Send + std::fmt::Debug {
     fn pending(&self) -> Option<PendingRollback> {
         None
     }
+    /// The point that holds what the last rollback replaced, which `undo`
+    /// returns to; deleting it makes that rollback final.
+    fn undo_point(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Which backend the agent's `[restore]` table asks for.

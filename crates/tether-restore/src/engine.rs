@@ -428,6 +428,10 @@ impl Backend for Engine {
         self.pending_rollback()
     }
 
+    fn undo_point(&self) -> Option<String> {
+        LastRollback::read(&self.last_path).ok().map(|l| l.pre_point)
+    }
+
     /// Every point, oldest first.
     fn list(&self) -> Result<Vec<PointSummary>, RestoreError> {
         self.points.list()

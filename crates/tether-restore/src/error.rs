@@ -42,13 +42,20 @@ pub enum RestoreError {
     /// Windows creates at most one restore point per 24 hours by default.
     #[error("{0}")]
     Throttled(String),
+    /// The request would lose something the user may still need (the
+    /// undo point); the message says how to insist.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl RestoreError {
     /// True when the request named something that does not exist, as
     /// opposed to the store failing.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, RestoreError::NoSuchPoint(_) | RestoreError::NothingToUndo)
+        matches!(
+            self,
+            RestoreError::NoSuchPoint(_) | RestoreError::NothingToUndo | RestoreError::Refused(_)
+        )
     }
 }
 

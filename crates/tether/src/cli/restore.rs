@@ -28,6 +28,9 @@ pub enum RestoreCommand {
         host: String,
         /// The restore point's id (from `tether restore list`).
         id: String,
+        /// List every path the agent sent, not only the first few of each kind.
+        #[arg(long)]
+        all: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -56,6 +59,9 @@ pub enum RestoreCommand {
         /// Do not ask (required when not on a terminal).
         #[arg(long, short)]
         yes: bool,
+        /// List every path the agent sent, not only the first few of each kind.
+        #[arg(long)]
+        all: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -67,6 +73,9 @@ pub enum RestoreCommand {
         /// Do not ask (required when not on a terminal).
         #[arg(long, short)]
         yes: bool,
+        /// List every path the agent sent, not only the first few of each kind.
+        #[arg(long)]
+        all: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -77,6 +86,10 @@ pub enum RestoreCommand {
         host: String,
         /// The restore point's id (from `tether restore list`).
         id: String,
+        /// Also delete the point the last rollback can be undone to (the
+        /// rollback then becomes final).
+        #[arg(long)]
+        force: bool,
         /// Do not ask (required when not on a terminal).
         #[arg(long, short)]
         yes: bool,

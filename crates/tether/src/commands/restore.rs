@@ -97,9 +97,9 @@ async fn run_on(
             };
             Ok((out(json, &detail, text)?, ok))
         }
-        RestoreCommand::Diff { id, json, .. } => {
+        RestoreCommand::Diff { id, all, json, .. } => {
             let diff = fetch_diff(global, session, &id).await?;
-            Ok((out(json, &diff, || diff_text(&diff))?, ok))
+            Ok((out(json, &diff, || diff_text(&diff, all))?, ok))
         }
         RestoreCommand::Create { label, keep, json, .. } => {
             let Response::RestoreCreated(point) =
@@ -116,30 +116,29 @@ async fn run_on(
             };
             Ok((out(json, &point, text)?, ok))
         }
-        RestoreCommand::Rollback { id, yes, json, .. } => {
+        RestoreCommand::Rollback { id, yes, all, json, .. } => {
             let diff = fetch_diff(global, session, &id).await?;
             let question =
-                format!("{}Roll {agent} back to {}?", diff_text(&diff), render::remote(&id));
+                format!("{}Roll {agent} back to {}?", diff_text(&diff, all), render::remote(&id));
             confirm(yes, &question)?;
-            let Response::RolledBack(done) =
-                request(global, session, Request::RestoreRollback { id }).await?
-            else {
+            let reply = request(global, session, Request::RestoreRollback { id }).await;
+            let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
                 bail!("unexpected reply to restore rollback");
             };
-            Ok((out(json, &done, || rollback_text(&agent, &done))?, ok))
+            Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
         }
-        RestoreCommand::Undo { yes, json, .. } => {
+        RestoreCommand::Undo { yes, all, json, .. } => {
             confirm(yes, &format!("Undo the last rollback on {agent}?"))?;
-            let Response::RolledBack(done) = request(global, session, Request::RestoreUndo).await?
-            else {
+            let reply = request(global, session, Request::RestoreUndo).await;
+            let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
                 bail!("unexpected reply to restore undo");
             };
-            Ok((out(json, &done, || rollback_text(&agent, &done))?, ok))
+            Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
         }
-        RestoreCommand::Delete { id, yes, json, .. } => {
+        RestoreCommand::Delete { id, force, yes, json, .. } => {
             confirm(yes, &format!("Delete restore point {} on {agent}?", render::remote(&id)))?;
             let Response::RestoreDeleted { id } =
-                request(global, session, Request::RestoreDelete { id }).await?
+                request(global, session, Request::RestoreDelete { id, force }).await?
             else {
                 bail!("unexpected reply to restore delete");
             };
@@ -235,8 +234,29 @@ fn points_table(points: &[RestorePoint]) -> String {
     table(&headers, &rows)
 }
 
-/// The dry run for people: counts, then the paths.
-pub fn diff_text(d: &RestoreDiff) -> String {
+/// Paths of each kind listed before "… and N more", unless `--all`: a
+/// rollback of thousands of files is a summary, not a scroll.
+const FIRST_PATHS: usize = 10;
+
+/// A rollback or undo that failed without an answer from the agent: the
+/// agent may have stopped in the middle, and says what happens then.
+fn interrupted(err: anyhow::Error, agent: &str) -> anyhow::Error {
+    let answered = err
+        .chain()
+        .filter_map(|e| e.downcast_ref::<tether_transport::TransportError>())
+        .any(|t| t.agent_reply().is_some());
+    if answered {
+        return err;
+    }
+    err.context(format!(
+        "no answer about the rollback: if {agent} stopped in the middle, it finishes or reverts \
+         it when it starts again (check with `tether restore list {agent}`)"
+    ))
+}
+
+/// The dry run for people: counts, then the first paths of each kind
+/// (all of them with `all`).
+pub fn diff_text(d: &RestoreDiff, all: bool) -> String {
     let mut text = format!(
         "rolling back to {} would restore {} modified, recreate {} removed and move aside {} added paths\n",
         render::remote(&d.point),
@@ -244,31 +264,37 @@ pub fn diff_text(d: &RestoreDiff) -> String {
         d.removed_count,
         d.added_count
     );
-    text.push_str(&paths_text(d));
+    text.push_str(&paths_text(d, all));
     text
 }
 
 /// One line per path: M modified, R recreated (removed since), A added
 /// since (moved aside).
-fn paths_text(d: &RestoreDiff) -> String {
+fn paths_text(d: &RestoreDiff, all: bool) -> String {
     let mut text = String::new();
+    let mut cut = false;
     for (mark, list, count) in [
         ("M", &d.modified, d.modified_count),
         ("R", &d.removed_since, d.removed_count),
         ("A", &d.added_since, d.added_count),
     ] {
-        for path in list {
+        let shown = if all { list.len() } else { list.len().min(FIRST_PATHS) };
+        for path in &list[..shown] {
             text.push_str(&format!("  {mark} {}\n", render::remote(path)));
         }
-        if count > list.len() as u64 {
-            text.push_str(&format!("  {mark} … and {} more\n", count - list.len() as u64));
+        if count > shown as u64 {
+            text.push_str(&format!("  {mark} … and {} more\n", count - shown as u64));
+            cut |= shown < list.len();
         }
+    }
+    if cut {
+        text.push_str("  (--all lists every path the agent sent; --json gives them to scripts)\n");
     }
     text
 }
 
 /// A rollback's outcome for people; `agent` is already escaped.
-fn rollback_text(agent: &str, r: &RollbackOutcome) -> String {
+fn rollback_text(agent: &str, r: &RollbackOutcome, all: bool) -> String {
     let mut text = format!(
         "{agent} rolled back to {}: {} restored, {} moved aside, {} unchanged\n",
         render::remote(&r.point),
@@ -276,7 +302,7 @@ fn rollback_text(agent: &str, r: &RollbackOutcome) -> String {
         r.moved_aside,
         r.unchanged
     );
-    text.push_str(&paths_text(&r.changes));
+    text.push_str(&paths_text(&r.changes, all));
     if r.kept > 0 {
         text.push_str(&format!("{} added directories stay: they hold excluded files\n", r.kept));
     }
@@ -302,7 +328,7 @@ mod tests {
             added_count: 1,
             removed_count: 0,
         };
-        let text = diff_text(&d);
+        let text = diff_text(&d, false);
         assert!(text.starts_with("rolling back to P1 would restore 3 modified, recreate 0 removed and move aside 1 added paths\n"));
         assert!(text.contains("  M /etc/hosts\n  M … and 2 more\n  A /etc/new.conf\n"), "{text}");
     }
@@ -318,10 +344,48 @@ mod tests {
             added_count: 1,
             removed_count: 0,
         };
-        let text = diff_text(&d);
+        let text = diff_text(&d, false);
         assert!(!text.contains('\x1b'), "{text:?}");
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(text.contains("  A /tmp/a\\n  R /etc/shadow\n"), "{text}");
+    }
+
+    #[test]
+    fn a_large_change_is_a_summary_unless_all_is_asked() {
+        let paths: Vec<String> = (0..3000).map(|i| format!("/srv/app/f{i}")).collect();
+        let d = RestoreDiff {
+            point: "P1".into(),
+            modified: paths.clone(),
+            added_since: vec![],
+            removed_since: vec![],
+            modified_count: 3000,
+            added_count: 0,
+            removed_count: 0,
+        };
+        let short = diff_text(&d, false);
+        assert_eq!(short.lines().count(), 1 + FIRST_PATHS + 2, "{short}");
+        assert!(short.contains("  M … and 2990 more\n"), "{short}");
+        assert!(short.contains("--all lists every path"), "{short}");
+        let long = diff_text(&d, true);
+        assert_eq!(long.lines().count(), 1 + 3000, "every path, no note");
+    }
+
+    #[test]
+    fn a_rollback_without_an_answer_says_what_the_agent_will_do() {
+        use tether_transport::TransportError;
+        let lost = anyhow::Error::new(TransportError::Timeout {
+            target: "ws-042".into(),
+            what: "waiting for the agent's reply",
+            after: std::time::Duration::from_secs(70),
+        });
+        let line = tether_proto::text::error_line(interrupted(lost, "ws-042").as_ref());
+        assert!(line.contains("it finishes or reverts it when it starts again"), "{line}");
+        let refused = anyhow::Error::new(TransportError::Agent {
+            target: "ws-042".into(),
+            reply: tether_proto::ErrorReply::denied("rollback needs tier 3"),
+        });
+        let line = tether_proto::text::error_line(interrupted(refused, "ws-042").as_ref());
+        assert!(!line.contains("starts again"), "an answer is not an interruption: {line}");
     }
 
     #[test]
