@@ -83,6 +83,10 @@ fn unanswered_initials_neither_lock_technicians_out_nor_grow_the_log() {
     agent.tether(&alice, &["info", &agent.addr]).ok();
     std::thread::sleep(Duration::from_millis(500));
     let rss_after = status_kib(agent.pid(), "VmRSS:");
+    eprintln!(
+        "3,000 unanswered Initials: agent RSS {rss_before} -> {rss_after} KiB, {} threads",
+        threads(agent.pid())
+    );
     assert!(
         rss_after < rss_before + 20 * 1024,
         "agent RSS grew from {rss_before} to {rss_after} KiB under the flood"
@@ -273,6 +277,7 @@ fn a_tier1_session_cannot_open_views_without_bound() {
     assert_eq!(refused.len(), 98);
     assert!(refused.iter().all(|e| e.contains("view stream")), "{:?}", refused.first());
     let peak_mib = status_kib(agent.pid(), "VmHWM:") / 1024;
+    eprintln!("100 view requests from one tier-1 session: agent peak RSS {peak_mib} MiB");
     assert!(peak_mib < 150, "agent peak RSS {peak_mib} MiB for 100 view requests");
 }
 
