@@ -121,7 +121,11 @@ async fn run_on(
             let question =
                 format!("{}Roll {agent} back to {}?", diff_text(&diff, all), render::remote(&id));
             confirm(yes, &question)?;
-            let reply = request(global, session, Request::RestoreRollback { id }).await;
+            let paths = diff.modified_count + diff.removed_count + diff.added_count;
+            let what = format!("rolling {agent} back ({paths} paths)");
+            let reply =
+                with_progress(&what, request(global, session, Request::RestoreRollback { id }))
+                    .await;
             let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
                 bail!("unexpected reply to restore rollback");
             };
@@ -129,7 +133,8 @@ async fn run_on(
         }
         RestoreCommand::Undo { yes, all, json, .. } => {
             confirm(yes, &format!("Undo the last rollback on {agent}?"))?;
-            let reply = request(global, session, Request::RestoreUndo).await;
+            let what = format!("undoing the last rollback on {agent}");
+            let reply = with_progress(&what, request(global, session, Request::RestoreUndo)).await;
             let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
                 bail!("unexpected reply to restore undo");
             };
@@ -232,6 +237,40 @@ fn points_table(points: &[RestorePoint]) -> String {
         ("LABEL", Align::Left),
     ];
     table(&headers, &rows)
+}
+
+/// Runs `work`, and on a terminal, once it has taken a second, shows that
+/// it is still going (the agent reports no progress of its own yet, so the
+/// line says what is being done and for how long).
+async fn with_progress<T>(what: &str, work: impl std::future::Future<Output = T>) -> T {
+    if !std::io::stderr().is_terminal() {
+        return work.await;
+    }
+    tokio::pin!(work);
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    let mut shown = false;
+    let out = loop {
+        tokio::select! {
+            out = &mut work => break out,
+            _ = tick.tick() => {
+                let secs = started.elapsed().as_secs_f64();
+                if secs >= 1.0 {
+                    const SPIN: [char; 4] = ['|', '/', '-', '\\'];
+                    let frame = SPIN[(secs * 4.0) as usize % SPIN.len()];
+                    eprint!("\r{frame} {what}… {secs:.0} s ");
+                    std::io::stderr().flush().ok();
+                    shown = true;
+                }
+            }
+        }
+    };
+    if shown {
+        // Clear the progress line before the result is printed.
+        eprint!("\r\x1b[2K");
+        std::io::stderr().flush().ok();
+    }
+    out
 }
 
 /// Paths of each kind listed before "… and N more", unless `--all`: a
