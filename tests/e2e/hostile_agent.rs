@@ -186,6 +186,7 @@ fn escape_script(request: &Request) -> Reply {
         Request::RestoreDiff { .. } => Response::RestoreDiff(Box::new(RestoreDiff {
             point: "P1\x1b[2J".into(),
             modified: vec![format!("/etc/{ESC_NAME}")],
+            modified_what: vec![format!("content{ESC_NAME}")],
             added_since: vec!["/tmp/a\n  R /etc/shadow".into()],
             removed_since: vec![],
             modified_count: 1,

@@ -91,8 +91,14 @@ fn tiers_dry_run_rollback_and_undo() {
     assert_eq!(strings(&diff["modified"]), [p("app.conf")]);
     assert_eq!(strings(&diff["removed_since"]), [p("old.conf")]);
     assert_eq!(strings(&diff["added_since"]), [p("conf.d/20-new.conf")]);
+    // ...and says what differs for each modified path.
+    assert_eq!(strings(&diff["modified_what"]), ["content"]);
     let text = agent.tether(&t1, &["restore", "diff", host, &id]);
-    assert!(text.ok().contains(&format!("  M {}\n", p("app.conf"))), "{}", text.ok());
+    assert!(text.ok().contains(&format!("  M {} (content)\n", p("app.conf"))), "{}", text.ok());
+    // show gives each entry's mode, owner and time.
+    let show = agent.tether(&t1, &["restore", "show", host, &id]);
+    let line = show.ok().lines().find(|l| l.ends_with(&p("app.conf"))).expect("app.conf listed");
+    assert!(line.starts_with("file") && line.contains("0644") && line.contains("0:0"), "{line}");
 
     // Only tier 3 rolls back; tier 2 is denied and audited.
     agent.tether(&t2, &["restore", "rollback", host, &id, "--yes"]).fails_with(6);

@@ -118,6 +118,11 @@ impl Restore {
                     path: e.path,
                     kind: e.kind.as_str().to_owned(),
                     size: e.size,
+                    mode: e.mode,
+                    uid: e.uid,
+                    gid: e.gid,
+                    mtime_unix: e.mtime.secs,
+                    target: e.target,
                 };
                 let mut budget = MAX_LISTED_BYTES;
                 let entries =
@@ -256,9 +261,12 @@ fn wire_diff(point: String, d: Diff) -> RestoreDiff {
         [d.modified.len() as u64, d.added_since.len() as u64, d.removed_since.len() as u64];
     let [modified, added_since, removed_since] =
         cut_lists([d.modified, d.added_since, d.removed_since]);
+    let mut modified_what = d.modified_what;
+    modified_what.resize(modified.len(), String::new());
     RestoreDiff {
         point,
         modified,
+        modified_what,
         added_since,
         removed_since,
         modified_count: counts[0],

@@ -32,6 +32,14 @@ pub struct RestoreEntry {
     /// "file", "dir" or "symlink".
     pub kind: String,
     pub size: u64,
+    /// Permission bits (`mode & 0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime_unix: i64,
+    /// Where a symlink points.
+    pub target: Option<String>,
 }
 
 /// A restore point with its entries (at most [`MAX_LISTED_PATHS`]).
@@ -49,6 +57,9 @@ pub struct RestoreDiff {
     pub point: String,
     /// Paths whose content or metadata differ.
     pub modified: Vec<String>,
+    /// What differs for each of `modified`, same order and length ("content,
+    /// mode"; "type", "link target", "owner", "modification time").
+    pub modified_what: Vec<String>,
     /// Paths that exist now but not in the point (moved aside by a rollback,
     /// never deleted).
     pub added_since: Vec<String>,

@@ -88,6 +88,29 @@ impl Entry {
         mode && mtime && self.uid == other.uid && self.gid == other.gid
     }
 
+    /// What differs between this entry (as in a point) and `now` (as it
+    /// is), in words a technician reads: "type", "content", "link target",
+    /// "mode", "owner", "modification time".
+    pub fn differences(&self, now: &Entry) -> Vec<&'static str> {
+        if self.kind != now.kind {
+            return vec!["type"];
+        }
+        let mut what = Vec::new();
+        if !self.same_content(now) {
+            what.push(if self.kind == EntryKind::Symlink { "link target" } else { "content" });
+        }
+        if self.kind != EntryKind::Symlink && self.mode != now.mode {
+            what.push("mode");
+        }
+        if self.uid != now.uid || self.gid != now.gid {
+            what.push("owner");
+        }
+        if self.kind == EntryKind::File && self.mtime != now.mtime && what.is_empty() {
+            what.push("modification time");
+        }
+        what
+    }
+
     /// True if a file's stat data says its content is as recorded in
     /// `earlier` (same inode, size, mtime and ctime).
     pub fn unchanged_since(&self, earlier: &Entry) -> bool {
@@ -164,4 +187,42 @@ impl Manifest {
 pub struct PointDetail {
     pub summary: PointSummary,
     pub entries: Vec<Entry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> Entry {
+        Entry {
+            path: "/etc/app.conf".into(),
+            kind: EntryKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: Time { secs: 100, nanos: 0 },
+            size: 5,
+            hash: Some("aa".into()),
+            target: None,
+            probe: Probe { dev: 1, ino: 2, ctime: Time { secs: 100, nanos: 0 } },
+        }
+    }
+
+    #[test]
+    fn differences_name_what_a_technician_would_check() {
+        let point = file();
+        let mut now = point.clone();
+        assert!(point.differences(&now).is_empty());
+        now.mtime.secs = 200;
+        assert_eq!(point.differences(&now), ["modification time"]);
+        now.hash = Some("bb".into());
+        now.mode = 0o600;
+        now.uid = 1000;
+        assert_eq!(point.differences(&now), ["content", "mode", "owner"]);
+        let link = Entry { kind: EntryKind::Symlink, target: Some("/a".into()), ..file() };
+        let moved = Entry { target: Some("/b".into()), mode: 0o777, ..link.clone() };
+        assert_eq!(link.differences(&moved), ["link target"]);
+        let dir = Entry { kind: EntryKind::Dir, ..file() };
+        assert_eq!(point.differences(&dir), ["type"]);
+    }
 }

@@ -56,6 +56,11 @@ pub(crate) fn compare<'a>(point: &'a [Entry], live: &'a [Entry]) -> Changes<'a> 
 pub struct Diff {
     /// Content, kind or metadata differ.
     pub modified: Vec<String>,
+    /// For each of `modified`, in the same order, what differs ("content,
+    /// mode"; see `Entry::differences`). Empty in reports written before
+    /// it existed.
+    #[serde(default)]
+    pub modified_what: Vec<String>,
     /// Exist now but not in the point: a rollback moves them aside.
     pub added_since: Vec<String>,
     /// In the point but gone now: a rollback recreates them.
@@ -67,6 +72,11 @@ impl Diff {
     pub(crate) fn of(changes: &Changes<'_>) -> Diff {
         Diff {
             modified: changes.modified.iter().map(|(p, _)| p.path.clone()).collect(),
+            modified_what: changes
+                .modified
+                .iter()
+                .map(|(p, l)| p.differences(l).join(", "))
+                .collect(),
             added_since: changes.added.iter().map(|e| e.path.clone()).collect(),
             removed_since: changes.removed.iter().map(|e| e.path.clone()).collect(),
             unchanged: changes.unchanged as u64,

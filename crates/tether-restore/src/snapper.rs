@@ -158,7 +158,10 @@ fn parse_status(text: &str) -> Diff {
         match code.as_bytes()[0] {
             b'+' => diff.added_since.push(path),
             b'-' => diff.removed_since.push(path),
-            _ => diff.modified.push(path),
+            _ => {
+                diff.modified.push(path);
+                diff.modified_what.push("changed".into());
+            }
         }
     }
     diff

@@ -81,10 +81,34 @@ async fn run_on(
                 let rows: Vec<Vec<String>> = detail
                     .entries
                     .iter()
-                    .map(|e| vec![e.kind.clone(), render::bytes(e.size), e.path.clone()])
+                    .map(|e| {
+                        let path = match &e.target {
+                            Some(target) => format!("{} -> {target}", e.path),
+                            None => e.path.clone(),
+                        };
+                        vec![
+                            e.kind.clone(),
+                            if e.kind == "symlink" {
+                                "-".into()
+                            } else {
+                                format!("{:04o}", e.mode)
+                            },
+                            format!("{}:{}", e.uid, e.gid),
+                            render::unix_time(u64::try_from(e.mtime_unix).unwrap_or(0)),
+                            render::bytes(e.size),
+                            path,
+                        ]
+                    })
                     .collect();
                 text.push_str(&table(
-                    &[("TYPE", Align::Left), ("SIZE", Align::Right), ("PATH", Align::Left)],
+                    &[
+                        ("TYPE", Align::Left),
+                        ("MODE", Align::Left),
+                        ("OWNER", Align::Left),
+                        ("MODIFIED", Align::Left),
+                        ("SIZE", Align::Right),
+                        ("PATH", Align::Left),
+                    ],
                     &rows,
                 ));
                 if detail.more_entries > 0 {
@@ -318,8 +342,13 @@ fn paths_text(d: &RestoreDiff, all: bool) -> String {
         ("A", &d.added_since, d.added_count),
     ] {
         let shown = if all { list.len() } else { list.len().min(FIRST_PATHS) };
-        for path in &list[..shown] {
-            text.push_str(&format!("  {mark} {}\n", render::remote(path)));
+        for (i, path) in list[..shown].iter().enumerate() {
+            // What differs, for modified paths (older agents send nothing).
+            let what = match d.modified_what.get(i).filter(|w| mark == "M" && !w.is_empty()) {
+                Some(what) => format!(" ({})", render::remote(what)),
+                None => String::new(),
+            };
+            text.push_str(&format!("  {mark} {}{what}\n", render::remote(path)));
         }
         if count > shown as u64 {
             text.push_str(&format!("  {mark} … and {} more\n", count - shown as u64));
@@ -361,6 +390,7 @@ mod tests {
         let d = RestoreDiff {
             point: "P1".into(),
             modified: vec!["/etc/hosts".into()],
+            modified_what: vec!["content, mode".into()],
             added_since: vec!["/etc/new.conf".into()],
             removed_since: vec![],
             modified_count: 3,
@@ -369,7 +399,10 @@ mod tests {
         };
         let text = diff_text(&d, false);
         assert!(text.starts_with("rolling back to P1 would restore 3 modified, recreate 0 removed and move aside 1 added paths\n"));
-        assert!(text.contains("  M /etc/hosts\n  M … and 2 more\n  A /etc/new.conf\n"), "{text}");
+        assert!(
+            text.contains("  M /etc/hosts (content, mode)\n  M … and 2 more\n  A /etc/new.conf\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -377,6 +410,7 @@ mod tests {
         let d = RestoreDiff {
             point: "P\x1b[31m".into(),
             modified: vec!["/etc/\x1b]0;owned\x07name".into()],
+            modified_what: vec!["content\x1b[2J".into()],
             added_since: vec!["/tmp/a\n  R /etc/shadow".into()],
             removed_since: vec![],
             modified_count: 1,
@@ -395,6 +429,7 @@ mod tests {
         let d = RestoreDiff {
             point: "P1".into(),
             modified: paths.clone(),
+            modified_what: vec![],
             added_since: vec![],
             removed_since: vec![],
             modified_count: 3000,
