@@ -18,5 +18,6 @@ mod protocol;
 mod raw;
 mod readme;
 mod restore;
+mod restore_kills;
 mod screen;
 mod view;
