@@ -108,6 +108,10 @@ fn write_config(bundle: &AgentBundle, path: &Path) -> Result<&'static str, Enrol
     let tmp = path.with_extension("toml.enroll-tmp");
     let io = |action, source| EnrollError::Io { action, path: path.to_owned(), source };
     std::fs::write(&tmp, text).map_err(|e| io("write", e))?;
+    // An admin who made the file private keeps it private.
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(&tmp, meta.permissions()).map_err(|e| io("set the mode of", e))?;
+    }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io("replace", e)
@@ -209,10 +213,12 @@ mod tests {
         let mut text = std::fs::read_to_string(&config).unwrap();
         text.push_str("[limits]\nmax_sessions = 3\n");
         std::fs::write(&config, &text).unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
         let again = enroll(&bundle(dir.path(), "ws-6"), &config).unwrap();
         assert_eq!(again.config_note, "kept, name set to the certificate's");
         let config = AgentConfig::load(&config).unwrap();
         assert_eq!((config.name.as_str(), config.limits.max_sessions), ("ws-6", 3));
+        assert_eq!(mode(&config.source), 0o600);
     }
 
     #[test]
