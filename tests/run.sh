@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: system packages, formatting, lints,
-# a build of every binary (the end-to-end tests run the real ones), tests.
+# a build of every binary (the end-to-end tests run the real ones), tests,
+# then the Debian packages built, installed, run and purged on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/deps.sh
@@ -8,3 +9,9 @@ cargo fmt --all -- --check
 cargo build --workspace --locked --all-targets
 cargo clippy --workspace --locked --all-targets -- -D warnings
 cargo test --workspace --locked
+# Needs root (dpkg -i), as CI has; prints its own PASSED/FAILED.
+if [[ $(id -u) == 0 ]]; then
+  bash packaging/test-packages.sh
+else
+  echo "run.sh: skipping packaging/test-packages.sh: it installs packages and needs root"
+fi

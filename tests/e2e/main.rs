@@ -8,6 +8,7 @@ mod cli;
 mod diagnostics;
 mod distrust;
 mod doctor;
+mod enroll;
 mod escapes;
 mod fake_agent;
 mod hardening;

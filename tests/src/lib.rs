@@ -273,6 +273,13 @@ impl Agent {
         Agent { child, addr, name: setup.name.to_owned(), dir, config, audit_path, log }
     }
 
+    /// Starts an agent from a configuration made elsewhere (an enrolled
+    /// one, say) in `dir`, which the agent owns from now on.
+    pub fn run_config(name: &str, dir: TempDir, config: PathBuf, audit_path: PathBuf) -> Agent {
+        let (child, addr, log) = spawn_agent(dir.path(), &config);
+        Agent { child, addr, name: name.to_owned(), dir, config, audit_path, log }
+    }
+
     /// Kills the agent with SIGKILL: no chance to clean up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

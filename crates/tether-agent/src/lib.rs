@@ -9,6 +9,7 @@
 //!   [`limits`]: its `[limits]` table.
 //! - [`admission`]: the handshake gate, session and view slots.
 //! - [`check`]: `check-config`'s report and warnings.
+//! - [`enroll`]: installing an enrolment bundle, then checking.
 //! - `rejections`: rejected handshakes, summarised so floods stay small.
 //! - [`tls`]: loading certificates, key, CA and CRL into a rustls config.
 //! - [`server`]: the accept loop, shutdown and CRL reloading.
@@ -31,6 +32,7 @@ pub mod config;
 mod connection;
 pub mod consent;
 mod dispatch;
+pub mod enroll;
 pub mod error;
 pub mod limits;
 mod rejections;

@@ -22,6 +22,7 @@ const AFTER_HELP: &str = "\
 Examples:
   tether-agent run --config /etc/tether/agent.toml
   tether-agent check-config --config /etc/tether/agent.toml
+  tether-agent enroll ws-042.bundle
   tether-agent audit tail -n 50
   tether-agent audit tail --follow --json | jq .
   tether-agent audit verify --file /var/log/tether/audit.jsonl.1 --file /var/log/tether/audit.jsonl
@@ -48,6 +49,19 @@ enum Command {
     Run,
     /// Validate the configuration and TLS material, then exit.
     CheckConfig,
+    /// Install an enrolment bundle (from `tether pki issue-agent --bundle`)
+    /// where the configuration expects it, then check as `check-config`.
+    #[command(after_help = "The configuration is --config, or agent.toml in --config-dir; one is \
+written from the bundle (or the packaged default) if missing, and its `name` is set to \
+the certificate's. The key is written with mode 0600 and never printed.\n\n\
+Exit codes: 0 enrolled and checked, 1 the bundle or the result is unusable.")]
+    Enroll {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// Directory holding agent.toml (default: that of --config).
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+    },
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -138,6 +152,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
+        Command::Enroll { bundle, config_dir } => {
+            let config = match config_dir {
+                Some(dir) => dir.join("agent.toml"),
+                None => cli.config.clone(),
+            };
+            enroll(&bundle, &config)
+        }
         Command::Audit(AuditCommand::Tail { lines, follow, json, file }) => {
             let path = match file {
                 Some(path) => path,
@@ -309,6 +330,29 @@ fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
     for warning in &report.warnings {
         println!("  warning: {warning}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn enroll(bundle: &Path, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let done = tether_agent::enroll::enroll(bundle, config_path)?;
+    let i = &done.installed;
+    println!("enrolled {}", done.name);
+    println!("  config       {} ({})", done.config_path.display(), done.config_note);
+    println!("  certificate  {}", i.cert.display());
+    println!("  key          {}  (mode 0600)", i.key.display());
+    println!("  CA           {}", i.ca.display());
+    match &i.crl {
+        Some(crl) => println!("  CRL          {}", crl.display()),
+        None => println!("  CRL          not installed: the configuration names none"),
+    }
+    println!("{}: ok", config_path.display());
+    for line in &done.report.lines {
+        println!("{line}");
+    }
+    for warning in &done.report.warnings {
+        println!("  warning: {warning}");
+    }
+    println!("start or restart the service to use it: systemctl restart tether-agent");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -168,6 +168,16 @@ pub enum PkiError {
         detail: String,
     },
 
+    /// An enrolment bundle cannot be written, read or used. The detail never
+    /// quotes the bundle's text, which holds a private key.
+    #[error("bundle {}: {detail}", path.display())]
+    Bundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+
     /// The client-certificate verifier could not be built, usually because of the CRL.
     #[error("cannot build the technician certificate verifier (is the CRL from this CA?): {0}")]
     Verifier(rustls::server::VerifierBuilderError),

@@ -16,6 +16,8 @@
 //!   [`Pki::revoke`] and [`Pki::refresh_crl`] maintain the CRL.
 //! - [`server_config`] / [`client_config`]: TLS 1.3, ring, mutual
 //!   authentication, ALPN [`tether_proto::ALPN`]; plus the PEM loaders.
+//! - [`AgentBundle`]: one agent's certificate, key, CA, CRL and optional
+//!   configuration in one file, for `tether-agent enroll`.
 //! - [`peer_identity`]: the name, serial and [`tether_proto::Role`] of a
 //!   verified technician certificate.
 //!
@@ -27,6 +29,7 @@
 //! `tether_proto::permission`). Private keys are only ever written to files
 //! with mode 0600, never returned as strings, printed or logged.
 
+mod bundle;
 mod ca;
 mod crl;
 mod error;
@@ -38,6 +41,7 @@ mod serial;
 mod store;
 mod tls;
 
+pub use bundle::{AgentBundle, BUNDLE_FORMAT, InstallPaths};
 pub use error::PkiError;
 pub use identity::{IdentityError, PeerIdentity, peer_identity, revoked_serials, server_names};
 pub use store::{CertKind, IndexEntry, Issued, Pki};

@@ -72,7 +72,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("pki init", "  tether pki init --org 'Example Corp' --pki-dir pki"),
     (
         "pki issue-agent",
-        "  tether pki issue-agent ws-042 --dns ws-042.corp.example --ip 10.0.4.42 --pki-dir pki",
+        "  tether pki issue-agent ws-042 --dns ws-042.corp.example --ip 10.0.4.42 --pki-dir pki
+  tether pki issue-agent ws-042 --pki-dir pki --bundle ws-042.bundle   then: tether-agent enroll ws-042.bundle",
     ),
     (
         "pki issue-tech",

@@ -41,9 +41,18 @@ pub enum PkiCommand {
         /// Validity in days.
         #[arg(long, default_value_t = tether_pki::DEFAULT_AGENT_DAYS)]
         days: u32,
-        /// Replace an existing certificate and key of that name.
+        /// Replace an existing certificate and key of that name (and the
+        /// bundle file).
         #[arg(long)]
         force: bool,
+        /// Also write an enrolment bundle (certificate, key, CA, CRL; mode
+        /// 0600) for `tether-agent enroll FILE` on the workstation.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// agent.toml to put in the bundle, used by `enroll` where the
+        /// workstation has no configuration yet.
+        #[arg(long, value_name = "FILE", requires = "bundle")]
+        bundle_config: Option<PathBuf>,
     },
     /// Issue a technician's client certificate with a tier or the fleet role.
     IssueTech {

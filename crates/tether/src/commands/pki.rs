@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use tether_pki::{CertKind, IndexEntry, Issued, Pki};
 use tether_proto::{Role, Tier};
 
@@ -25,10 +27,34 @@ pub fn run(command: PkiCommand) -> anyhow::Result<ExitCode> {
             );
             println!("  CRL       {}  (give to every agent)", pki.crl_path().display());
         }
-        PkiCommand::IssueAgent { dir, name, ips, dns, days, force } => {
+        PkiCommand::IssueAgent { dir, name, ips, dns, days, force, bundle, bundle_config } => {
             let pki = Pki::open(&dir.pki_dir);
+            // Read the config first: a wrong path should not leave a
+            // certificate issued without the bundle asked for.
+            let config = match &bundle_config {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                ),
+                None => None,
+            };
+            if let Some(path) = bundle.as_ref().filter(|p| !force && p.exists()) {
+                anyhow::bail!(
+                    "{} already exists; refusing to overwrite it (pass --force to replace it)",
+                    path.display()
+                );
+            }
             let issued = pki.issue_agent(&name, &dns, &ips, days, force)?;
             print_issued("agent", &issued);
+            if let Some(path) = bundle {
+                pki.agent_bundle(&issued, config)?.write(&path, force)?;
+                println!(
+                    "  bundle    {}  (mode 0600; on the agent: tether-agent enroll {})",
+                    path.display(),
+                    path.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "  install   {} and {} on the agent with {}, and point its agent.toml at them",
                 issued.cert_path.display(),
