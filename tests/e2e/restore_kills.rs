@@ -45,10 +45,8 @@ impl Rng {
 
 #[test]
 fn random_sigkills_during_rollback_and_undo_never_leave_a_mixed_tree() {
-    let kills: usize = std::env::var("TETHER_RESTORE_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CI_KILLS);
+    let kills: usize =
+        std::env::var("TETHER_RESTORE_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(CI_KILLS);
     let seed: u64 = std::env::var("TETHER_RESTORE_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
