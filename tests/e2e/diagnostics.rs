@@ -1,34 +1,9 @@
 //! Diagnostics over the real transport: info, ps, kill.
 
-use std::process::{Child, Command};
-
-use tether_tests::{Agent, AgentSetup, TestPki};
+use tether_tests::{Agent, AgentSetup, Reaped, TestPki};
 
 fn agent(pki: &TestPki) -> Agent {
     Agent::start(AgentSetup { pki, name: "agent-01", extra: "" })
-}
-
-/// A child the test owns, killed if the test fails first.
-struct Sleeper(Child);
-
-impl Sleeper {
-    fn start(tag: &str) -> Sleeper {
-        // `exec -a` gives the process a recognisable name in its command line.
-        Sleeper(
-            Command::new("bash").args(["-c", &format!("exec -a {tag} sleep 600")]).spawn().unwrap(),
-        )
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -75,7 +50,7 @@ fn ps_lists_a_child_and_filters() {
     let pki = TestPki::new("Example");
     let agent = agent(&pki);
     let alice = pki.issue_tech("alice", "tier1");
-    let child = Sleeper::start("tether-ps-probe");
+    let child = Reaped::sleeper("tether-ps-probe");
 
     let out = agent.tether(&alice, &["ps", &agent.addr, "--filter", "TETHER-PS-PROBE", "--json"]);
     let list: serde_json::Value = serde_json::from_str(out.ok()).unwrap();
@@ -112,7 +87,7 @@ fn kill_needs_tier_2_and_is_audited() {
     let agent = agent(&pki);
     let alice = pki.issue_tech("alice", "tier1");
     let bob = pki.issue_tech("bob", "tier2");
-    let mut child = Sleeper::start("tether-kill-probe");
+    let mut child = Reaped::sleeper("tether-kill-probe");
     let pid = child.pid().to_string();
 
     let line = agent.tether(&alice, &["kill", &agent.addr, &pid]).fails_with(6);

@@ -2,19 +2,10 @@
 //! machine: a zombie (a parent that never reaps its child), a process
 //! pegging a CPU, and an unreachable service.
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tether_tests::{Agent, AgentSetup, TestPki};
-
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use tether_tests::{Agent, AgentSetup, Reaped, TestPki};
 
 fn doctor_json(
     agent: &Agent,

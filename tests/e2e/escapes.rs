@@ -7,21 +7,11 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use tether_tests::{Agent, AgentSetup, TestPki, command, run};
+use tether_tests::{Agent, AgentSetup, Reaped, TestPki, command, run};
 
 /// No terminal control byte at all: ESC, BEL or CR.
 fn raw_free(text: &str) -> bool {
     !text.contains(['\x1b', '\x07', '\r'])
-}
-
-/// A child killed when dropped.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

@@ -172,16 +172,6 @@ fn idle_sessions_are_closed_and_recorded() {
     assert!(end.detail.contains("idle limit"), "{}", end.detail);
 }
 
-/// A child the test owns, killed if the test fails first.
-struct Sleeper(std::process::Child);
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn actions_are_refused_when_their_intent_cannot_be_recorded() {
     let pki = TestPki::new("Example");
@@ -195,12 +185,7 @@ fn actions_are_refused_when_their_intent_cannot_be_recorded() {
     );
     let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
     let tom = pki.issue_tech("tom", "tier2");
-    let mut child = Sleeper(
-        std::process::Command::new("bash")
-            .args(["-c", "exec -a tether-audit-probe sleep 600"])
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = tether_tests::Reaped::sleeper("tether-audit-probe");
     let pid = child.0.id().to_string();
 
     // Root ignores permissions, so the log is made unwritable by putting a

@@ -113,6 +113,29 @@ pub fn run(mut cmd: Command) -> Run {
     Run::from(cmd.output().expect("binary can be spawned"))
 }
 
+/// A child process the test owns, killed and reaped when dropped, so a
+/// test that fails first leaves nothing running.
+pub struct Reaped(pub Child);
+
+impl Reaped {
+    /// `sleep 600` under the name `tag` (`exec -a`), recognisable in `ps`.
+    pub fn sleeper(tag: &str) -> Reaped {
+        let script = format!("exec -a {tag} sleep 600");
+        Reaped(Command::new("bash").args(["-c", &script]).spawn().expect("bash runs"))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// An organisation PKI made with `tether pki`.
 pub struct TestPki {
     pub dir: TempDir,

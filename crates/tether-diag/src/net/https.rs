@@ -215,4 +215,4 @@ pub fn describe_failure(
 
 #[cfg(test)]
 #[path = "https_tests.rs"]
-mod tests;
+pub(super) mod tests;

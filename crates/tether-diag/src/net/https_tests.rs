@@ -9,8 +9,11 @@ use tokio::io::AsyncWriteExt;
 
 use super::*;
 
-/// Serves `chain` (leaf first) with `key` on loopback.
-async fn server(chain: Vec<CertificateDer<'static>>, key: &KeyPair) -> SocketAddr {
+/// Serves `chain` (leaf first) with `key` on loopback, answering 200.
+pub(in crate::net) async fn server(
+    chain: Vec<CertificateDer<'static>>,
+    key: &KeyPair,
+) -> SocketAddr {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -29,7 +32,7 @@ async fn server(chain: Vec<CertificateDer<'static>>, key: &KeyPair) -> SocketAdd
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 if let Ok(mut tls) = acceptor.accept(stream).await {
-                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
                 }
             });
         }
