@@ -114,15 +114,9 @@ pub async fn run(request: &NetCheckRequest, settings: &NetSettings) -> NetReport
     }
     for (task, url) in http.into_iter().zip(want.urls.iter()) {
         report.http.push(task.await.unwrap_or_else(|e| tether_proto::net::HttpCheck {
-            url: url.clone(),
-            status: None,
-            dns_ms: None,
-            connect_ms: None,
-            tls_ms: None,
-            first_byte_ms: None,
-            certificate: None,
             error: Some(failed(e)),
             failed_layer: Some(tether_proto::net::Layer::Service),
+            ..probes::http_check(url.clone())
         }));
     }
     for (task, target) in ping.into_iter().zip(want.ping.iter()) {

@@ -119,11 +119,9 @@ pub fn parse_url(url: &str) -> Option<Url> {
     Some(Url { tls, host, port, path })
 }
 
-/// GETs `url` and reports status, timings and, for HTTPS, the verified
-/// server certificate's validity.
-pub async fn http(url: String) -> HttpCheck {
-    let parsed = parse_url(&url);
-    let mut check = HttpCheck {
+/// An HTTP check of `url` with nothing measured yet.
+pub(crate) fn http_check(url: String) -> HttpCheck {
+    HttpCheck {
         url,
         status: None,
         dns_ms: None,
@@ -133,7 +131,14 @@ pub async fn http(url: String) -> HttpCheck {
         certificate: None,
         error: None,
         failed_layer: None,
-    };
+    }
+}
+
+/// GETs `url` and reports status, timings and, for HTTPS, the verified
+/// server certificate's validity.
+pub async fn http(url: String) -> HttpCheck {
+    let parsed = parse_url(&url);
+    let mut check = http_check(url);
     let fail = |check: &mut HttpCheck, layer: Layer, why: String| {
         check.error = Some(why);
         check.failed_layer = Some(layer);

@@ -1,6 +1,77 @@
 //! Examples and exit codes for every subcommand's `--help` and man page,
 //! kept in one table so that a test can hold every command to having them.
 
+/// The top level's, view's, input's and restore's own after-help texts.
+pub(super) const AFTER_HELP: &str = "\
+Examples:
+  tether info ws-042                       summary of a host from hosts.toml
+  tether info 10.0.0.7 --json              an agent whose certificate carries that IP
+  tether ps ws-042 --sort mem --filter chrome
+  tether kill ws-042 4711 --signal KILL    (tier 2)
+  tether net ws-042                        default network checks and a verdict
+  tether net ws-042 --dns intranet.lan --url https://intranet.lan/ --tcp files.lan:445
+  tether doctor ws-042                     ranked health findings (Nagios exit codes)
+  tether --ticket INC-1042 info ws-042     attach the session to a trouble ticket
+  tether audit ws-042 -n 50                the agent's audit log (tier 3)
+  tether view ws-042                       live screen in a window; control with tier 2
+  tether screenshot ws-042 -o shot.png     one frame for the ticket
+  tether input ws-042 --keys ctrl+alt+delete   (tier 2)
+  tether restore list ws-042               the machine's restore points
+  tether restore rollback ws-042 ID        roll back, after showing what changes (tier 3)
+  tether pki init --org Example            create the organisation's CA
+  tether demo                              try everything on loopback
+
+Identity: tech.crt, tech.key, ca.crt and crl.pem in the config directory
+(~/.config/tether by default), or --cert/--key/--ca/--crl.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.
+net and doctor are Nagios plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.";
+
+pub(super) const RESTORE_HELP: &str = "\
+Examples:
+  tether restore list ws-042
+  tether restore create ws-042 --label 'before driver update' --keep   (tier 2)
+  tether restore diff ws-042 20261123T101500Z-3fa29c01      what a rollback would change
+  tether restore rollback ws-042 20261123T101500Z-3fa29c01  asks first; --yes in scripts (tier 3)
+  tether restore undo ws-042 --yes         back to before the rollback (tier 3)
+  tether restore verify ws-042             exit 1 if the store is damaged
+
+A rollback first takes a restore point of the current state: files added
+since the point are moved into it, never deleted, and undo returns to it.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.";
+
+pub(super) const VIEW_HELP: &str = "\
+Examples:
+  tether view ws-042                       watch and control (tier 2)
+  tether view ws-042 --view-only           only watch (tier 1)
+  tether view ws-042 --monitor 1 --scale 1
+
+In the window: every key press and release is sent as it happens; a held
+key is held remotely and repeats there (local auto-repeat is not sent).
+Ctrl+Alt+End sends Ctrl+Alt+Delete, once per press. With --scale 1 and a
+remote screen larger than the window, rest the pointer at a window edge to
+pan (with --view-only the wheel pans too; Shift+wheel sideways). Leaving
+the window releases every key and button held on the remote machine; so
+does closing it, or losing the link for a few seconds.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.";
+
+pub(super) const INPUT_HELP: &str = "\
+Examples:
+  tether input ws-042 --click 640,400
+  tether input ws-042 --keys ctrl+alt+delete
+  tether input ws-042 --click 200,300 --type 'hello' --keys enter
+  tether input ws-042 --scroll -5 --monitor 1
+
+The typed text is never written to the agent's audit log, only counts.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch.";
+
 /// Examples by command path (words after `tether`). A command that already
 /// declares its own `after_help` keeps it.
 const EXAMPLES: &[(&str, &str)] = &[
