@@ -1,15 +1,14 @@
 //! One interface over the ways a machine can keep restore points: the
-//! built-in file-set [`Engine`] (default, everywhere), snapper on btrfs,
+//! built-in file-set [`crate::Engine`] (default, everywhere), snapper on btrfs,
 //! and Windows System Restore.
 
 use std::path::PathBuf;
 
 use crate::config::StoreConfig;
-use crate::engine::{Engine, PendingRollback, Recovery, RollbackReport, VerifyReport};
 use crate::error::RestoreError;
 use crate::manifest::{PointDetail, PointKind, PointSummary};
 use crate::plan::Diff;
-use crate::snapper::Snapper;
+use crate::report::{PendingRollback, RollbackReport, VerifyReport};
 
 /// The operations technicians run, whatever keeps the points.
 pub trait Backend: Send + std::fmt::Debug {
@@ -53,22 +52,4 @@ pub enum BackendConfig {
     /// built or run on this project's Linux machines).
     #[cfg(windows)]
     Windows { state_dir: PathBuf },
-}
-
-/// Opens the configured backend. Only the file-set engine has a journal to
-/// recover from.
-pub fn open(config: BackendConfig) -> Result<(Box<dyn Backend>, Option<Recovery>), RestoreError> {
-    match config {
-        BackendConfig::Files(store) => {
-            let (engine, recovery) = Engine::open(store)?;
-            Ok((Box::new(engine), recovery))
-        }
-        BackendConfig::Snapper { program, config, state_dir } => {
-            Ok((Box::new(Snapper::open(program, config, state_dir)?), None))
-        }
-        #[cfg(windows)]
-        BackendConfig::Windows { state_dir } => {
-            Ok((Box::new(crate::windows::SystemRestore::open(state_dir)?), None))
-        }
-    }
 }

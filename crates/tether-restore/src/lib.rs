@@ -61,6 +61,7 @@ mod fsutil;
 mod manifest;
 mod plan;
 mod points;
+mod report;
 mod rollback;
 mod scan;
 mod snapper;
@@ -69,11 +70,29 @@ mod tree;
 #[cfg(windows)]
 mod windows;
 
-pub use backend::{Backend, BackendConfig, open};
+pub use backend::{Backend, BackendConfig};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
-pub use engine::{Engine, PendingRollback, Recovery, RollbackReport, VerifyReport};
+pub use engine::Engine;
 pub use error::RestoreError;
 pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time};
 pub use plan::Diff;
-pub use rollback::Counts;
+pub use report::{Counts, PendingRollback, Recovery, RollbackReport, VerifyReport};
 pub use snapper::Snapper;
+
+/// Opens the configured backend. Only the file-set engine has a journal to
+/// recover from.
+pub fn open(config: BackendConfig) -> Result<(Box<dyn Backend>, Option<Recovery>), RestoreError> {
+    match config {
+        BackendConfig::Files(store) => {
+            let (engine, recovery) = Engine::open(store)?;
+            Ok((Box::new(engine), recovery))
+        }
+        BackendConfig::Snapper { program, config, state_dir } => {
+            Ok((Box::new(Snapper::open(program, config, state_dir)?), None))
+        }
+        #[cfg(windows)]
+        BackendConfig::Windows { state_dir } => {
+            Ok((Box::new(crate::windows::SystemRestore::open(state_dir)?), None))
+        }
+    }
+}

@@ -33,12 +33,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::dirfd::{self, Dir, Kind};
-use crate::engine::LastRollback;
 use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
 use crate::fsutil;
 use crate::manifest::{Entry, EntryKind};
 use crate::plan::{Changes, Diff};
+use crate::report::{Counts, LastRollback};
 use crate::scan::TEMP_PREFIX;
 use crate::store::{self, ObjectStore};
 use crate::tree::{self, Anchors, is_gone, kind_at, kind_of};
@@ -85,25 +85,6 @@ pub(crate) enum Op {
         #[serde(default)]
         dev_ino: Option<(u64, u64)>,
     },
-}
-
-/// How many entries a rollback changes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Entries put back as in the point (content, kind or metadata).
-    pub restored: u64,
-    /// Entries added since the point, removed from the tree (their content
-    /// stays in the pre-rollback point).
-    pub moved_aside: u64,
-    /// Directories added since the point that stay because they hold
-    /// excluded or unreadable entries.
-    pub kept: u64,
-    pub unchanged: u64,
-    /// Entries of the point left alone because a special file (FIFO,
-    /// socket, device) is there now or above them, or the scan could not
-    /// see there (see the report's `skipped`).
-    #[serde(default)]
-    pub skipped: u64,
 }
 
 /// The journal: everything recovery needs, written before the tree is

@@ -23,13 +23,12 @@ use time::PrimitiveDateTime;
 use time::macros::format_description;
 
 use crate::backend::Backend;
-use crate::engine::{LastRollback, RollbackReport, VerifyReport};
 use crate::error::RestoreError;
 use crate::fsutil;
 use crate::manifest::{PointDetail, PointKind, PointSummary};
 use crate::plan::Diff;
 use crate::points::valid_id;
-use crate::rollback::Counts;
+use crate::report::{Counts, LastRollback, RollbackReport, VerifyReport};
 
 /// Restore points kept by snapper.
 #[derive(Debug)]

@@ -15,11 +15,10 @@ use std::process::Command;
 use serde::Deserialize;
 
 use crate::backend::Backend;
-use crate::engine::{LastRollback, RollbackReport, VerifyReport};
 use crate::error::RestoreError;
 use crate::manifest::{PointDetail, PointKind, PointSummary};
 use crate::plan::Diff;
-use crate::rollback::Counts;
+use crate::report::{Counts, LastRollback, RollbackReport, VerifyReport};
 
 #[derive(Debug)]
 pub struct SystemRestore {
