@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use tether_proto::handshake::Hello;
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 use tether_tests::{Agent, AgentSetup, TestPki};
 use tether_transport::Client;
 
@@ -49,7 +49,8 @@ fn main() {
                     .await
                     .unwrap();
             let greeted = start.elapsed();
-            let response = client.request(&Request::Info, Duration::from_secs(5)).await.unwrap();
+            let response =
+                client.request(&Request::Call(Call::Info), Duration::from_secs(5)).await.unwrap();
             let done = start.elapsed();
             assert!(matches!(response, Response::Info(_)));
             client.close();

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tether_proto::doctor::DoctorRequest;
 use tether_proto::handshake::Hello;
 use tether_proto::net::NetCheckRequest;
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 use tether_tests::{Agent, AgentSetup, FakeResolver, TestPki, http_server};
 use tether_transport::Client;
 
@@ -72,23 +72,25 @@ fn main() {
                 start.elapsed()
             }
         };
-        time(Request::Info).await; // warm-up
+        time(Request::Call(Call::Info)).await; // warm-up
         let cpu_before = cpu_ticks(agent.pid());
         let mut info = Vec::new();
         for _ in 0..RUNS {
-            info.push(time(Request::Info).await);
+            info.push(time(Request::Call(Call::Info)).await);
         }
         let cpu_ms =
             (cpu_ticks(agent.pid()) - cpu_before) as f64 * 1000.0 / ticks_per_sec() / RUNS as f64;
         let mut net_times = Vec::new();
         for _ in 0..RUNS {
-            net_times.push(time(Request::Net(net.clone())).await);
+            net_times.push(time(Request::Call(Call::Net(net.clone()))).await);
         }
         let mut doctor_local = Vec::new();
         let mut doctor_net = Vec::new();
         for _ in 0..5 {
-            doctor_local.push(time(Request::Doctor(DoctorRequest { net: None })).await);
-            doctor_net.push(time(Request::Doctor(DoctorRequest { net: Some(net.clone()) })).await);
+            doctor_local.push(time(Request::Call(Call::Doctor(DoctorRequest { net: None }))).await);
+            doctor_net.push(
+                time(Request::Call(Call::Doctor(DoctorRequest { net: Some(net.clone()) }))).await,
+            );
         }
         client.close();
         (info, cpu_ms, net_times, doctor_local, doctor_net)

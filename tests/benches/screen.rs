@@ -65,9 +65,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
-use tether_proto::Request;
 use tether_proto::handshake::Hello;
 use tether_proto::screen::InputEvent;
+use tether_proto::{Request, ViewRequest};
 use tether_tests::xvfb::Xvfb;
 use tether_tests::{Agent, AgentSetup, Identity, TestPki};
 use tether_transport::Client;
@@ -507,7 +507,7 @@ fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
 
     // The initial frame.
     let udp_before = udp_rx();
-    let request = Request::View { monitor: None, control: false, max_fps: 30 };
+    let request = Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
     let (start, send, recv) =
         rt.block_on(client.open_view(&request, Duration::from_secs(10))).expect("view opens");
     assert_eq!((start.monitor.width, start.monitor.height), (WIDTH, HEIGHT));

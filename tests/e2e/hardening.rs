@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tether_proto::handshake::Hello;
-use tether_proto::{Request, close};
+use tether_proto::{Request, ViewRequest, close};
 use tether_tests::xvfb::Xvfb;
 use tether_tests::{Agent, AgentSetup, TestPki};
 use tether_transport::Client;
@@ -238,7 +238,8 @@ fn a_tier1_session_cannot_open_views_without_bound() {
         for _ in 0..100 {
             let client = Arc::clone(&client);
             tasks.spawn(async move {
-                let request = Request::View { monitor: None, control: false, max_fps: 30 };
+                let request =
+                    Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
                 client.open_view(&request, Duration::from_secs(20)).await
             });
         }

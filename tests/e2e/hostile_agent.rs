@@ -8,7 +8,7 @@ use std::time::Duration;
 use tether_proto::restore::RestoreDiff;
 use tether_proto::screen::{ScreenMessage, Screenshot, ViewStart};
 use tether_proto::system::{ProcessInfo, ProcessList};
-use tether_proto::{ErrorKind, ErrorReply, Request, Response};
+use tether_proto::{Call, ErrorKind, ErrorReply, Request, Response, RestoreRequest, ViewRequest};
 use tether_screen_codec::{Op, Rect, Update};
 use tether_tests::TestPki;
 use tether_transport::Client;
@@ -89,7 +89,7 @@ fn screenshot_decompression_bomb_is_refused_with_bounded_memory() {
 
 /// The view scenarios, chosen by the monitor the controller asks for.
 fn view_script(request: &Request) -> Reply {
-    let Request::View { monitor: Some(which), .. } = request else {
+    let Request::View(ViewRequest { monitor: Some(which), .. }) = request else {
         return Reply::Once(Response::Error(ErrorReply::bad_request("view only")));
     };
     let start = |width, height| ViewStart {
@@ -126,7 +126,8 @@ fn view_refuses_huge_monitors_and_bombs_without_allocating_for_them() {
             let timeout = Duration::from_secs(10);
             let client =
                 Client::connect(&endpoint, agent.addr, "agent-01", &hello, timeout).await.unwrap();
-            let request = Request::View { monitor: Some(which), control: false, max_fps: 30 };
+            let request =
+                Request::View(ViewRequest { monitor: Some(which), control: false, max_fps: 30 });
             let (start, send, recv) = client.open_view(&request, timeout).await.unwrap();
             let state = ViewState::new(&start);
             let (_input_tx, input_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -168,7 +169,7 @@ const FORGED: &str = "x\n  999 root  0.0  1 B  running  2026-01-01 00:00  /bin/f
 
 fn escape_script(request: &Request) -> Reply {
     Reply::Once(match request {
-        Request::Processes { .. } => Response::Processes(ProcessList {
+        Request::Call(Call::Processes { .. }) => Response::Processes(ProcessList {
             total: 1,
             sample_ms: 250,
             processes: vec![ProcessInfo {
@@ -183,16 +184,18 @@ fn escape_script(request: &Request) -> Reply {
                 command: format!("{ESC_NAME} {FORGED}"),
             }],
         }),
-        Request::RestoreDiff { .. } => Response::RestoreDiff(Box::new(RestoreDiff {
-            point: "P1\x1b[2J".into(),
-            modified: vec![format!("/etc/{ESC_NAME}")],
-            modified_what: vec![format!("content{ESC_NAME}")],
-            added_since: vec!["/tmp/a\n  R /etc/shadow".into()],
-            removed_since: vec![],
-            modified_count: 1,
-            added_count: 1,
-            removed_count: 0,
-        })),
+        Request::Call(Call::Restore(RestoreRequest::Diff { .. })) => {
+            Response::RestoreDiff(Box::new(RestoreDiff {
+                point: "P1\x1b[2J".into(),
+                modified: vec![format!("/etc/{ESC_NAME}")],
+                modified_what: vec![format!("content{ESC_NAME}")],
+                added_since: vec!["/tmp/a\n  R /etc/shadow".into()],
+                removed_since: vec![],
+                modified_count: 1,
+                added_count: 1,
+                removed_count: 0,
+            }))
+        }
         _ => Response::Error(ErrorReply {
             kind: ErrorKind::Unavailable,
             message: format!("\x1b]0;owned\x07no display\n{FORGED}"),
@@ -234,9 +237,9 @@ fn an_older_agent_is_asked_nothing_it_does_not_serve() {
     let alice = pki.issue_tech("alice", "tier1");
     let lacking = [RequestKind::Net, RequestKind::Monitors];
     let agent = FakeAgent::start_lacking(&pki, &lacking, |request| match request {
-        Request::Info => Reply::Once(Response::Error(tether_proto::ErrorReply::unavailable(
-            "served by the old agent",
-        ))),
+        Request::Call(Call::Info) => Reply::Once(Response::Error(
+            tether_proto::ErrorReply::unavailable("served by the old agent"),
+        )),
         other => panic!("an older agent was sent {other:?}"),
     });
     let addr = agent.addr.to_string();

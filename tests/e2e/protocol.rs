@@ -6,7 +6,7 @@ use std::time::Duration;
 use tether_proto::close;
 use tether_proto::handshake::HandshakeError;
 use tether_proto::handshake::Hello;
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 use tether_tests::{Agent, AgentSetup, TestPki};
 use tether_transport::Client;
 
@@ -53,7 +53,8 @@ fn malformed_and_oversized_messages_close_only_that_connection() {
         });
         // The agent is alive, the open session still works, and new ones too.
         assert!(agent.is_alive(), "agent died on {what}");
-        let reply = rt.block_on(bystander.request(&Request::Info, Duration::from_secs(5)));
+        let reply =
+            rt.block_on(bystander.request(&Request::Call(Call::Info), Duration::from_secs(5)));
         assert!(matches!(reply, Ok(Response::Info(_))), "{what}: {reply:?}");
         agent.tether(&eve, &["info", &agent.addr]).ok();
     }
@@ -73,7 +74,7 @@ fn a_huge_claimed_vector_inside_a_small_frame_is_rejected() {
         let (conn, welcome) =
             raw::hello(&endpoint, addr, "agent-01", tether_proto::PROTOCOL_VERSION).await;
         welcome.unwrap();
-        // Request::AuditTail is variant 1 with a u32; a varint claiming a u64
+        // Request::Call(Call::AuditTail) is variant 1 with a u32; a varint claiming a u64
         // far beyond any limit instead must fail without allocating.
         let mut payload = vec![1u8, 0xFD];
         payload.extend_from_slice(&u64::MAX.to_le_bytes());
@@ -178,50 +179,4 @@ fn a_refused_command_ends_its_session_at_once() {
     );
     assert!(end.detail.contains("the controller closed the session"), "{}", end.detail);
     assert!(exited.elapsed() < Duration::from_secs(3), "ended after {:?}", exited.elapsed());
-}
-
-#[test]
-fn a_request_kind_the_agent_does_not_know_is_unsupported_and_the_session_goes_on() {
-    let pki = TestPki::new("Example");
-    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: "" });
-    let alice = pki.issue_tech("alice", "tier1");
-    let addr = agent.addr.parse().unwrap();
-    let rt = raw::runtime();
-    let (_endpoint, conn) = raw::session(&rt, &alice, addr);
-    rt.block_on(async {
-        // What a newer controller sends for a kind this agent lacks: the
-        // next variant index, with some body.
-        let (mut send, mut recv) = conn.open_bi().await.unwrap();
-        let payload = vec![tether_proto::message::REQUEST_VARIANTS, 1, 2, 3];
-        tether_transport::framed::write_payload(&mut send, payload).await.unwrap();
-        send.finish().unwrap();
-        let reply: Response = tether_transport::framed::read_message::<
-            Response,
-            { tether_proto::codec::MAX_RESPONSE_FRAME },
-        >(&mut recv)
-        .await
-        .unwrap();
-        let Response::Error(e) = reply else { panic!("{reply:?}") };
-        assert_eq!(e.kind, tether_proto::ErrorKind::Unsupported);
-        assert!(e.message.contains("does not support that request; upgrade it"), "{e}");
-        // The connection is still up: the next request is answered.
-        let (mut send, mut recv) = conn.open_bi().await.unwrap();
-        tether_transport::framed::write_message::<_, { tether_proto::codec::MAX_REQUEST_FRAME }>(
-            &mut send,
-            &Request::Monitors,
-        )
-        .await
-        .unwrap();
-        send.finish().unwrap();
-        let reply: Response = tether_transport::framed::read_message::<
-            Response,
-            { tether_proto::codec::MAX_RESPONSE_FRAME },
-        >(&mut recv)
-        .await
-        .unwrap();
-        assert!(!matches!(reply, Response::Error(ref e) if e.kind == tether_proto::ErrorKind::Unsupported), "{reply:?}");
-        assert!(conn.close_reason().is_none(), "the session goes on");
-    });
-    let record = agent.wait_for_audit(|r| r.request == "unsupported");
-    assert!(record.detail.contains("unknown to tether-agent"), "{}", record.detail);
 }

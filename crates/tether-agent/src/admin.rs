@@ -20,8 +20,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::server::Shared;
 use crate::sessions::SessionInfo;
+use crate::state::Shared;
 
 /// Largest request line; a list or an end request is a few dozen bytes.
 const MAX_REQUEST: u64 = 4096;
@@ -147,7 +147,7 @@ async fn handle(request: AdminRequest, shared: &Arc<Shared>) -> AdminResponse {
             record.ticket.clone_from(&session.ticket);
             record.outcome = "ok".into();
             record.detail = reason.clone();
-            if let Err(e) = shared.audit(record).await {
+            if let Err(e) = shared.audit.append(record).await {
                 return AdminResponse::Error {
                     message: format!("not ended: the audit log cannot be written: {e}"),
                 };

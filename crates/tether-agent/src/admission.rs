@@ -230,6 +230,19 @@ pub struct ViewSlot {
     session: String,
 }
 
+/// Why a view stream was not given a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ViewsFull {
+    #[error("this session already has {} open (the limit); close one first", streams(*.0))]
+    Session(usize),
+    #[error("the agent already serves {0} view streams (its limit); try again when one ends")]
+    Agent(usize),
+}
+
+fn streams(n: usize) -> String {
+    format!("{n} view stream{}", if n == 1 { "" } else { "s" })
+}
+
 impl ViewSlots {
     pub fn new(limits: &Limits) -> Arc<ViewSlots> {
         Arc::new(ViewSlots {
@@ -240,20 +253,14 @@ impl ViewSlots {
     }
 
     /// Takes a slot for a view of `session`, or says why not.
-    pub fn take(self: &Arc<Self>, session: &str) -> Result<ViewSlot, String> {
+    pub fn take(self: &Arc<Self>, session: &str) -> Result<ViewSlot, ViewsFull> {
         let mut c = lock(&self.counts);
         let mine = c.per_session.get(session).copied().unwrap_or(0);
         if mine >= self.max_per_session {
-            return Err(format!(
-                "this session already has {mine} view stream{} open (the limit); close one first",
-                if mine == 1 { "" } else { "s" }
-            ));
+            return Err(ViewsFull::Session(mine));
         }
         if c.total >= self.max {
-            return Err(format!(
-                "the agent already serves {} view streams (its limit); try again when one ends",
-                c.total
-            ));
+            return Err(ViewsFull::Agent(c.total));
         }
         c.total += 1;
         *c.per_session.entry(session.to_owned()).or_default() += 1;
@@ -362,10 +369,11 @@ mod tests {
         let a1 = slots.take("a").unwrap();
         let _a2 = slots.take("a").unwrap();
         let err = slots.take("a").unwrap_err();
-        assert!(err.contains("this session already has 2"), "{err}");
+        assert_eq!(err, ViewsFull::Session(2));
+        assert!(err.to_string().contains("already has 2 view streams open"), "{err}");
         let _b1 = slots.take("b").unwrap();
         let err = slots.take("c").unwrap_err();
-        assert!(err.contains("already serves 3"), "{err}");
+        assert_eq!(err, ViewsFull::Agent(3));
         drop(a1);
         assert!(slots.take("c").is_ok());
     }

@@ -189,21 +189,36 @@ impl Grant {
     }
 }
 
+/// Why a capability was not granted; the message is for the technician.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    #[error("this machine's policy does not allow {0}")]
+    ByPolicy(Capability),
+    #[error("the user could not be asked for {0} (the prompt command failed to start)")]
+    PromptDidNotStart(Capability),
+    #[error("the user declined {0}")]
+    Declined(Capability),
+    #[error("the user could not be asked for {0}")]
+    PromptFailed(Capability),
+    #[error("the user did not answer the {capability} prompt within {secs} s")]
+    NoAnswer { capability: Capability, secs: f64 },
+}
+
 /// Decides whether `capability` may go ahead, asking the user if the
-/// policy says so. `Err` carries the reason for the technician.
+/// policy says so.
 pub async fn ask(
     settings: &ConsentSettings,
     capability: Capability,
     asker: &Asker,
-) -> Result<Grant, String> {
+) -> Result<Grant, Refused> {
     match settings.policy(capability) {
         Consent::Allow => Ok(Grant::ByPolicy),
-        Consent::Deny => Err(format!("this machine's policy does not allow {capability}")),
+        Consent::Deny => Err(Refused::ByPolicy(capability)),
         Consent::Prompt => {
             let mut command = command(&settings.prompt_command, asker, capability, "prompt");
             let mut child = command.spawn().map_err(|e| {
                 warn!("consent prompt {:?} could not start: {e}", settings.prompt_command[0]);
-                format!("the user could not be asked for {capability} (the prompt command failed to start)")
+                Refused::PromptDidNotStart(capability)
             })?;
             let answer = tokio::time::timeout(settings.prompt_timeout, child.wait()).await;
             if answer.is_ok() {
@@ -214,18 +229,18 @@ pub async fn ask(
                 Ok(Ok(status)) if status.success() => Ok(Grant::ByUser),
                 Ok(Ok(status)) => {
                     debug!("consent prompt answered {status}");
-                    Err(format!("the user declined {capability}"))
+                    Err(Refused::Declined(capability))
                 }
                 Ok(Err(e)) => {
                     warn!("consent prompt failed: {e}");
-                    Err(format!("the user could not be asked for {capability}"))
+                    Err(Refused::PromptFailed(capability))
                 }
                 Err(_) => {
                     end_group(&mut child).await;
-                    Err(format!(
-                        "the user did not answer the {capability} prompt within {} s",
-                        settings.prompt_timeout.as_secs_f64()
-                    ))
+                    Err(Refused::NoAnswer {
+                        capability,
+                        secs: settings.prompt_timeout.as_secs_f64(),
+                    })
                 }
             }
         }
@@ -332,16 +347,16 @@ mod tests {
         assert_eq!(ask(&allow, Capability::Control, &asker()).await, Ok(Grant::ByUser));
         let deny = run("exit 1", 5.0);
         let why = ask(&deny, Capability::Control, &asker()).await.unwrap_err();
-        assert!(why.contains("declined"), "{why}");
+        assert_eq!(why, Refused::Declined(Capability::Control));
         let silent = run("sleep 30", 1.0);
         let why = ask(&silent, Capability::Control, &asker()).await.unwrap_err();
-        assert!(why.contains("did not answer"), "{why}");
+        assert_eq!(why.to_string(), "the user did not answer the control prompt within 1 s");
         // A wrapper's dialog (here a background sleep) goes with it.
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("dialog.pid");
         let wrapper = run(&format!("sleep 30 & echo $! > {pidfile:?}; wait"), 1.0);
         let why = ask(&wrapper, Capability::Control, &asker()).await.unwrap_err();
-        assert!(why.contains("did not answer"), "{why}");
+        assert!(matches!(why, Refused::NoAnswer { .. }), "{why}");
         let dialog = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while running(&dialog) {
@@ -350,7 +365,8 @@ mod tests {
         }
         let missing =
             settings("control = \"prompt\"\nprompt_command = [\"/nonexistent/ask\"]").unwrap();
-        assert!(ask(&missing, Capability::Control, &asker()).await.is_err());
+        let why = ask(&missing, Capability::Control, &asker()).await.unwrap_err();
+        assert_eq!(why, Refused::PromptDidNotStart(Capability::Control));
         // View stays allowed by policy meanwhile.
         assert_eq!(ask(&missing, Capability::View, &asker()).await, Ok(Grant::ByPolicy));
     }

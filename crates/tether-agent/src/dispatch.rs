@@ -7,11 +7,11 @@ use std::sync::Arc;
 use tether_diag::KillError;
 use tether_diag::doctor::DoctorSettings;
 use tether_proto::session::Admitted;
-use tether_proto::{ErrorReply, Request, Response};
+use tether_proto::{Call, ErrorReply, Response, ScreenRequest};
 use tracing::{info, warn};
 
 use crate::screen;
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// A handled request: the response and a line for the audit record.
 pub struct Handled {
@@ -26,22 +26,22 @@ impl From<Response> for Handled {
     }
 }
 
-/// Runs one admitted request and returns its response or a typed error.
+/// Runs one admitted call and returns its response or a typed error.
 pub async fn dispatch(
-    admitted: Admitted<'_>,
+    admitted: Admitted<'_, Call>,
     shared: &Arc<Shared>,
     peer: SocketAddr,
     session: &str,
 ) -> Result<Handled, ErrorReply> {
     match admitted.request().clone() {
-        Request::Info => {
+        Call::Info => {
             let software = shared.software.clone();
             let info = blocking(move || tether_diag::system_info(&software))
                 .await?
                 .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
             Ok(Response::Info(Box::new(info)).into())
         }
-        Request::AuditTail { limit } => {
+        Call::AuditTail { limit } => {
             let path = shared.config.audit_path.clone();
             let limit = limit as usize;
             let tail = blocking(move || tether_audit::read_tail(&path, limit))
@@ -53,14 +53,14 @@ pub async fn dispatch(
             let entries = tail.records.into_iter().map(tether_audit::Record::into_wire).collect();
             Ok(Response::AuditTail(entries).into())
         }
-        Request::Processes { sort, filter, limit } => {
+        Call::Processes { sort, filter, limit } => {
             let list =
                 blocking(move || tether_diag::processes(sort, filter.as_deref(), limit as usize))
                     .await?
                     .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
             Ok(Response::Processes(list).into())
         }
-        Request::Kill { pid, signal } => {
+        Call::Kill { pid, signal } => {
             let outcome =
                 blocking(move || tether_diag::kill(pid, signal)).await?.map_err(|e| match e {
                     KillError::NoSuchProcess(_) | KillError::Agent(_) => {
@@ -77,38 +77,28 @@ pub async fn dispatch(
             info!("SIG{} sent to {}", signal.as_str(), tether_proto::text::escape(&detail));
             Ok(Handled { response: Response::Killed(outcome), detail })
         }
-        Request::Doctor(request) => {
+        Call::Doctor(request) => {
             let mut net = shared.config.net.clone();
             net.controller = Some(peer.ip().to_canonical());
             let settings = DoctorSettings { thresholds: shared.config.thresholds.clone(), net };
-            let report = tether_diag::doctor::gather(&request, &settings, &shared.hogs).await;
+            let report =
+                tether_diag::doctor::gather(&request, &settings, &shared.diagnostics.hogs).await;
             let status = tether_proto::doctor::overall(&report.findings);
             let detail = format!("{}: {} findings", status.as_str(), report.findings.len());
             Ok(Handled { response: Response::Doctor(Box::new(report)), detail })
         }
-        // connection.rs serves these on their stream before dispatching.
-        Request::Upload { .. } | Request::Download { .. } => {
-            Err(ErrorReply::internal("throughput requests are served on their own stream"))
-        }
-        request @ (Request::RestoreList
-        | Request::RestoreShow { .. }
-        | Request::RestoreDiff { .. }
-        | Request::RestoreVerify
-        | Request::RestoreCreate { .. }
-        | Request::RestoreRollback { .. }
-        | Request::RestoreUndo
-        | Request::RestoreDelete { .. }) => {
+        Call::Restore(request) => {
             let service =
                 shared.restore.as_ref().map_err(|why| ErrorReply::unavailable(why.clone()))?;
             let (response, detail) = service.handle(request).await?;
             Ok(Handled { response, detail })
         }
-        Request::Monitors => {
+        Call::Screen(ScreenRequest::Monitors) => {
             let settings = shared.config.screen.clone();
             let list = blocking(move || screen::monitors(&settings)).await??;
             Ok(Response::Monitors(list).into())
         }
-        Request::Screenshot { monitor } => {
+        Call::Screen(ScreenRequest::Screenshot { monitor }) => {
             let settings = shared.config.screen.clone();
             let shot = blocking(move || screen::screenshot(&settings, monitor)).await??;
             let m = &shot.monitor;
@@ -121,18 +111,14 @@ pub async fn dispatch(
             );
             Ok(Handled { response: Response::Screenshot(Box::new(shot)), detail })
         }
-        Request::Input { monitor, events } => {
+        Call::Screen(ScreenRequest::Input { monitor, events }) => {
             let _control = shared.control.take(session)?;
             let settings = shared.config.screen.clone();
             let count = events.len() as u32;
             let detail = blocking(move || screen::inject(&settings, monitor, &events)).await??;
             Ok(Handled { response: Response::InputDone { events: count }, detail })
         }
-        // connection.rs serves the view stream itself.
-        Request::View { .. } => {
-            Err(ErrorReply::internal("view requests are served on their own stream"))
-        }
-        Request::Net(request) => {
+        Call::Net(request) => {
             let mut settings = shared.config.net.clone();
             settings.controller = Some(peer.ip().to_canonical());
             let report = tether_diag::net::run(&request, &settings).await;

@@ -1,36 +1,46 @@
-//! The Tether agent as a library: configuration, the QUIC accept loop, the
-//! per-connection session and the request dispatcher.
+//! The Tether agent as a library: [`Agent::open`] a configuration, then
+//! [`Agent::run`] it until a shutdown future completes.
 //!
-//! `main.rs` only parses the command line and wires these together, so the
-//! same code runs in the binary and in in-process tests.
+//! `main.rs` only parses the command line, sets up logging and signals,
+//! and calls these two, so the same code runs in the binary and in
+//! in-process tests (`tests/inproc`).
 //!
 //! # Layout
-//! - [`config`]: the TOML configuration, validated before any socket opens;
-//!   [`limits`]: its `[limits]` table.
-//! - [`admission`]: the handshake gate, session and view slots.
-//! - [`check`]: `check-config`'s report and warnings.
-//! - [`enroll`]: installing an enrolment bundle, then checking.
-//! - `rejections`: rejected handshakes, summarised so floods stay small.
-//! - [`tls`]: loading certificates, key, CA and CRL into a rustls config.
-//! - [`server`]: the accept loop, shutdown and CRL reloading.
-//! - `connection`: one connection from handshake to close; the only caller
-//!   of the session's permission check.
-//! - `dispatch`: runs admitted requests through `tether-diag` and friends.
-//! - [`restore`]: restore points: the engine, its requests, the schedule.
-//! - [`sessions`]: the registry of live sessions.
-//! - `throughput`: the raw payloads of upload and download measurements.
-//! - [`screen`]: monitors, screenshots and one-shot input; the control slot.
-//! - `view`: the view stream's capture thread, writer and reader.
-//! - `view_stream`: a view request from consent to its end record.
-//! - [`admin`]: the local admin socket behind `tether-agent sessions`.
-//! - [`consent`]: the user's allow/prompt/deny policy and notify command.
+//! Bottom to top; a module imports only modules on its own line or above
+//! (`tests/modules.rs` checks that no imports loop):
+//! - [`error`] ([`AgentError`]).
+//! - [`limits`], [`consent`], [`screen`]: the `[limits]`, `[consent]` and
+//!   `[screen]` settings and what they govern (consent prompts, monitors,
+//!   screenshots, one-shot input, the control slot); [`config`], the whole
+//!   TOML configuration, validated before any socket opens; [`tls`], the
+//!   certificates, key, CA and CRL for rustls.
+//! - [`audit`], the audit log handle and who a record is about.
+//! - [`admission`] (the handshake gate, session and view slots),
+//!   `rejections` (rejected handshakes, summarised so floods stay small),
+//!   [`sessions`] (the registry of live sessions), [`diagnostics`] (the
+//!   CPU-hog record), [`restore`] (the restore engine, its requests, the
+//!   schedule), `throughput` (raw upload and download payloads), `view`
+//!   (the view stream's capture thread, writer and reader).
+//! - [`state`] ([`Shared`]), the handles above held together.
+//! - `dispatch`, which runs admitted one-shot calls, and `view_stream`, a
+//!   view request from consent to its end record.
+//! - `connection`, one connection from handshake to close and the only
+//!   caller of the session's permission check; [`admin`], the local admin
+//!   socket behind `tether-agent sessions`.
+//! - [`server`], the accept loop, shutdown and CRL reloading; [`agent`]
+//!   ([`Agent`]), the lifecycle around it.
+//! - [`check`] and [`enroll`]: `check-config`'s report and enrolment,
+//!   beside the serving stack.
 
 pub mod admin;
 pub mod admission;
+pub mod agent;
+pub mod audit;
 pub mod check;
 pub mod config;
 mod connection;
 pub mod consent;
+pub mod diagnostics;
 mod dispatch;
 pub mod enroll;
 pub mod error;
@@ -40,11 +50,13 @@ pub mod restore;
 pub mod screen;
 pub mod server;
 pub mod sessions;
+pub mod state;
 mod throughput;
 pub mod tls;
 mod view;
 mod view_stream;
 
+pub use agent::Agent;
 pub use config::AgentConfig;
 pub use error::AgentError;
-pub use server::{Shared, run};
+pub use state::Shared;

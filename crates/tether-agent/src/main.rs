@@ -6,17 +6,16 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
+use tether_agent::Agent;
 use tether_agent::admin::{self, AdminRequest, AdminResponse};
 use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
-use tether_agent::{Shared, restore, server, tls};
-use tether_audit::{AuditLog, Follower, Record};
+use tether_audit::{Follower, Record};
 use tether_proto::text::Escaped;
-use tracing::{info, warn};
+use tracing::info;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -204,56 +203,15 @@ fn init_logging() {
 fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = AgentConfig::load(config_path)?;
-    let tls = tls::server_config(&config)?;
-    let audit = AuditLog::open(&config.audit_path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tether-agent")
         .build()
         .context("cannot start the async runtime")?;
-    // Before serving anyone: finish or revert a rollback a crash interrupted.
-    let (restore, recovery) = restore::open(config.restore.as_ref());
     runtime.block_on(async move {
-        let endpoint = tether_transport::server_endpoint(config.listen, tls)?;
-        let shared = Arc::new(Shared::new(config, audit, restore));
-        server::announce(&endpoint, &shared.config.name)?;
-        let bound = endpoint.local_addr().context("endpoint has no local address")?;
-        lifecycle_record(&shared, bound, "agent-start").await?;
-        if let Some((line, ok)) = recovery {
-            warn!("{line}");
-            let mut record = Record::now("-", bound.to_string(), "restore-recovery");
-            record.outcome = if ok { "ok" } else { "error" }.into();
-            record.detail = line;
-            shared.audit(record).await.context("cannot record the restore recovery")?;
-        }
-        let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
-        let socket = shared.config.control_socket.clone();
-        let admin_task = match admin::bind(&socket) {
-            Ok(listener) => Some(tokio::spawn(admin::serve(
-                listener,
-                socket,
-                Arc::clone(&shared),
-                admin_stopped,
-            ))),
-            Err(e) => {
-                warn!(
-                    "admin socket {} unavailable ({e}); `tether-agent sessions` will not reach this agent",
-                    socket.display()
-                );
-                None
-            }
-        };
-        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
-        let shutdown = shutdown_signal(reload_tx)?;
-        server::run(endpoint, Arc::clone(&shared), shutdown, reload_rx).await?;
-        let _ = admin_stop.send(true);
-        if let Some(task) = admin_task {
-            let _ = task.await;
-        }
-        lifecycle_record(&shared, bound, "agent-stop").await?;
-        // Anchors the audit chain outside the log: records cut from its
-        // end show as a head that differs from this line.
-        info!(head = %shared.audit.head(), "stopped");
+        let agent = Agent::open(config)?;
+        let shutdown = shutdown_signal(agent.reloader())?;
+        agent.run(shutdown).await?;
         anyhow::Ok(())
     })?;
     // Blocking audit writes may still be finishing; they hold no locks we need.
@@ -288,17 +246,6 @@ fn audit_verify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     }
     println!("{line}");
     Ok(ExitCode::SUCCESS)
-}
-
-async fn lifecycle_record(
-    shared: &Arc<Shared>,
-    bound: std::net::SocketAddr,
-    event: &str,
-) -> anyhow::Result<()> {
-    let mut record = Record::now("-", bound.to_string(), event);
-    record.outcome = "ok".into();
-    record.detail = shared.software.clone();
-    shared.audit(record).await.with_context(|| format!("cannot record {event}"))
 }
 
 /// Resolves on SIGTERM or SIGINT; forwards SIGHUP as a reload request.

@@ -11,14 +11,14 @@ use tether_proto::restore::{
     MAX_LISTED_BYTES, RestoreDiff, RestoreEntry, RestorePoint, RestorePointDetail, RollbackOutcome,
     VerifyOutcome, cut, cut_lists,
 };
-use tether_proto::{ErrorReply, Request, Response};
+use tether_proto::{ErrorReply, Response, RestoreRequest};
 use tether_restore::{
     Backend, Diff, PointKind, PointSummary, Recovery, RestoreError, RollbackReport,
 };
 use tracing::{error, info, warn};
 
+use crate::audit::Auditor;
 use crate::config::RestoreSettings;
-use crate::server::Shared;
 
 /// The engine, serialised: rollback, create and delete must not interleave.
 #[derive(Debug)]
@@ -103,15 +103,15 @@ impl Restore {
     /// Serves one restore request; returns the response and an audit detail.
     pub async fn handle(
         self: &Arc<Self>,
-        request: Request,
+        request: RestoreRequest,
     ) -> Result<(Response, String), ErrorReply> {
         match request {
-            Request::RestoreList => {
+            RestoreRequest::List => {
                 let points = self.with(|e| e.list()).await?;
                 let detail = format!("{} points", points.len());
                 Ok((Response::RestorePoints(points.into_iter().map(point).collect()), detail))
             }
-            Request::RestoreShow { id } => {
+            RestoreRequest::Show { id } => {
                 let detail = self.with(move |e| e.show(&id)).await?;
                 let total = detail.entries.len();
                 let to_wire = |e: tether_restore::Entry| RestoreEntry {
@@ -135,7 +135,7 @@ impl Restore {
                 };
                 Ok((Response::RestorePoint(Box::new(reply)), String::new()))
             }
-            Request::RestoreDiff { id } => {
+            RestoreRequest::Diff { id } => {
                 let point_id = id.clone();
                 let diff = self.with(move |e| e.diff(&id)).await?;
                 let detail = format!(
@@ -146,7 +146,7 @@ impl Restore {
                 );
                 Ok((Response::RestoreDiff(Box::new(wire_diff(point_id, diff))), detail))
             }
-            Request::RestoreVerify => {
+            RestoreRequest::Verify => {
                 let report = self.with(|e| e.verify()).await?;
                 let detail = format!("{} problems", report.problems.len());
                 let mut problems = report.problems;
@@ -159,21 +159,21 @@ impl Restore {
                 };
                 Ok((Response::RestoreVerified(reply), detail))
             }
-            Request::RestoreCreate { label, keep } => {
+            RestoreRequest::Create { label, keep } => {
                 let summary =
                     self.with(move |e| e.create(label.as_deref(), keep, PointKind::Manual)).await?;
                 let detail = format!("point {} ({} files)", summary.id, summary.files);
                 Ok((Response::RestoreCreated(point(summary)), detail))
             }
-            Request::RestoreRollback { id } => {
+            RestoreRequest::Rollback { id } => {
                 let report = self.with(move |e| e.rollback(&id)).await?;
                 Ok(rolled_back(report))
             }
-            Request::RestoreUndo => {
+            RestoreRequest::Undo => {
                 let report = self.with(|e| e.undo()).await?;
                 Ok(rolled_back(report))
             }
-            Request::RestoreDelete { id, force } => {
+            RestoreRequest::Delete { id, force } => {
                 let deleted = id.clone();
                 self.with(move |e| {
                     if !force && e.undo_point().as_deref() == Some(id.as_str()) {
@@ -188,16 +188,13 @@ impl Restore {
                 .await?;
                 Ok((Response::RestoreDeleted { id: deleted.clone() }, format!("point {deleted}")))
             }
-            other => {
-                Err(ErrorReply::internal(format!("{} is not a restore request", other.kind())))
-            }
         }
     }
 }
 
 /// Takes an automatic point every `every`, recording each in the audit
 /// log, until the task is aborted.
-pub async fn schedule(shared: Arc<Shared>, restore: Arc<Restore>, every: Duration) {
+pub async fn schedule(audit: Auditor, restore: Arc<Restore>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await; // The first tick is immediate; start one period in.
     loop {
@@ -207,7 +204,7 @@ pub async fn schedule(shared: Arc<Shared>, restore: Arc<Restore>, every: Duratio
         // As for requests: no point is taken without its intent on record.
         let mut intent = record.clone();
         intent.outcome = "started".into();
-        if let Err(e) = shared.audit(intent).await {
+        if let Err(e) = audit.append(intent).await {
             error!("skipping the automatic restore point: cannot write the audit log: {e}");
             continue;
         }
@@ -223,7 +220,7 @@ pub async fn schedule(shared: Arc<Shared>, restore: Arc<Restore>, every: Duratio
                 record.detail = e.message;
             }
         }
-        if let Err(e) = shared.audit(record).await {
+        if let Err(e) = audit.append(record).await {
             error!("cannot record the automatic restore point: {e}");
         }
     }

@@ -3,24 +3,22 @@
 //! CRL reloading, and the once-a-minute summary of rejected handshakes.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use quinn::{Endpoint, VarInt};
-use tether_audit::{AuditLog, Record};
-use tether_diag::doctor::{HogTracker, ProcessSampler};
+use tether_audit::Record;
 use tether_proto::close;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
-use crate::admission::{Entry, HandshakeGate, SessionSlots, ViewSlots};
+use crate::admission::Entry;
 use crate::config::AgentConfig;
 use crate::connection;
 use crate::error::AgentError;
-use crate::rejections::{self, Noted, Rejections};
-use crate::restore::{self, RestoreState};
-use crate::screen::ControlSlot;
-use crate::sessions::Registry;
+use crate::rejections;
+use crate::restore;
+use crate::state::Shared;
 use crate::tls;
 
 /// How long shutdown waits for sessions to close and record their end.
@@ -30,90 +28,6 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// takes effect for new connections within this time (or at once on
 /// SIGHUP).
 pub const CRL_POLL_INTERVAL: Duration = Duration::from_secs(30);
-
-/// What every connection task shares.
-#[derive(Debug)]
-pub struct Shared {
-    pub config: AgentConfig,
-    pub audit: AuditLog,
-    /// "tether-agent X.Y.Z", as told to controllers.
-    pub software: String,
-    /// Established sessions, so a CRL reload can end revoked ones.
-    pub sessions: Registry,
-    /// Which processes have pegged a CPU and since when, fed by the
-    /// background sampler, read by `doctor`.
-    pub hogs: Mutex<HogTracker>,
-    /// Restore points, or why they are unavailable.
-    pub restore: RestoreState,
-    /// Which session controls mouse and keyboard, if any.
-    pub control: ControlSlot,
-    /// TLS handshakes in progress.
-    pub handshakes: Arc<HandshakeGate>,
-    /// Established sessions by role and certificate.
-    pub slots: Arc<SessionSlots>,
-    /// View streams per session and agent.
-    pub views: Arc<ViewSlots>,
-    /// Rejected handshakes not yet summarised in the audit log.
-    pub rejections: Rejections,
-}
-
-impl Shared {
-    /// The state every connection shares, with its limits from `config`.
-    pub fn new(config: AgentConfig, audit: AuditLog, restore: RestoreState) -> Shared {
-        let limits = &config.limits;
-        Shared {
-            handshakes: HandshakeGate::new(limits.max_handshakes),
-            slots: SessionSlots::new(limits),
-            views: ViewSlots::new(limits),
-            rejections: Rejections::new(std::time::Instant::now()),
-            software: format!("tether-agent {}", env!("CARGO_PKG_VERSION")),
-            sessions: Registry::default(),
-            hogs: Mutex::default(),
-            control: ControlSlot::default(),
-            config,
-            audit,
-            restore,
-        }
-    }
-
-    /// Records a rejected handshake: in full while rejections are rare,
-    /// otherwise counted for the minute's summary.
-    pub async fn handshake_rejected(self: &Arc<Self>, peer: std::net::SocketAddr, why: &str) {
-        let now = std::time::Instant::now();
-        if self.rejections.note(now, peer.ip(), why) == Noted::Record {
-            let mut record = Record::now("-", peer.to_string(), "connect");
-            record.outcome = "rejected".into();
-            record.detail = why.to_owned();
-            if let Err(e) = self.audit(record).await {
-                warn!("audit write failed: {e}");
-            }
-        }
-    }
-
-    /// Writes the summaries of counted rejections once their window is
-    /// over (or at once with `force`).
-    async fn summarise_rejections(self: &Arc<Self>, force: bool) {
-        for summary in self.rejections.drain(std::time::Instant::now(), force) {
-            let peer = summary.addr.map_or_else(|| "-".to_owned(), |a| a.to_string());
-            let mut record = Record::now("-", peer, "connect");
-            record.outcome = "rejected".into();
-            record.detail = summary.detail(rejections::WINDOW);
-            warn!("{}", record.detail);
-            if let Err(e) = self.audit(record).await {
-                warn!("audit write failed: {e}");
-            }
-        }
-    }
-
-    /// Appends a record on a blocking thread and waits until it is durable.
-    pub async fn audit(self: &Arc<Self>, record: Record) -> Result<(), AgentError> {
-        let shared = Arc::clone(self);
-        tokio::task::spawn_blocking(move || shared.audit.append(&record))
-            .await
-            .map_err(|e| AgentError::Internal(format!("audit task failed: {e}")))?
-            .map_err(AgentError::Audit)
-    }
-}
 
 /// Serves connections on `endpoint` until `shutdown` completes, then closes
 /// every session, waits up to [`SHUTDOWN_GRACE`] for them to finish, and
@@ -130,11 +44,14 @@ pub async fn run(
     // have finished (mini-redis's completion-channel pattern).
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let mut crl_stamp = crl_modified(&shared.config);
-    let sampler = tokio::spawn(sample_processes(Arc::clone(&shared)));
+    let sampler = tokio::spawn(
+        Arc::clone(&shared.diagnostics)
+            .sample(shared.config.sample_interval, shared.config.thresholds.cpu_hog_percent),
+    );
     let schedule = match (&shared.restore, shared.config.restore.as_ref().and_then(|r| r.schedule))
     {
         (Ok(service), Some(every)) => {
-            Some(tokio::spawn(restore::schedule(Arc::clone(&shared), Arc::clone(service), every)))
+            Some(tokio::spawn(restore::schedule(shared.audit.clone(), Arc::clone(service), every)))
         }
         _ => None,
     };
@@ -207,36 +124,6 @@ pub async fn run(
     Ok(())
 }
 
-/// Samples per-process CPU use every `sample_interval` for the hog check.
-async fn sample_processes(shared: Arc<Shared>) {
-    let sampler = match ProcessSampler::new() {
-        Ok(s) => Arc::new(Mutex::new(s)),
-        Err(e) => {
-            warn!("CPU sampling disabled: {e}");
-            return;
-        }
-    };
-    let mut tick = tokio::time::interval(shared.config.sample_interval);
-    loop {
-        tick.tick().await;
-        let (sampler, shared) = (Arc::clone(&sampler), Arc::clone(&shared));
-        let sampled = tokio::task::spawn_blocking(move || {
-            // A poisoned lock only means an earlier sample panicked; sampling again is safe.
-            let facts = sampler.lock().unwrap_or_else(|p| p.into_inner()).sample();
-            let threshold = shared.config.thresholds.cpu_hog_percent;
-            shared.hogs.lock().unwrap_or_else(|p| p.into_inner()).observe(
-                std::time::Instant::now(),
-                &facts,
-                threshold,
-            );
-        })
-        .await;
-        if let Err(e) = sampled {
-            warn!("CPU sample failed: {e}");
-        }
-    }
-}
-
 fn crl_modified(config: &AgentConfig) -> Option<SystemTime> {
     let path = config.crl.as_ref()?;
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
@@ -278,17 +165,7 @@ async fn reload_tls(
         record.serial = Some(session.serial.clone());
         record.outcome = "closed".into();
         record.detail = "certificate revoked (CRL reloaded); session ended".into();
-        if let Err(e) = shared.audit(record).await {
-            warn!("audit write failed: {e}");
-        }
+        shared.audit.append_or_log(record).await;
     }
     info!("reloaded TLS material ({why})");
-}
-
-/// Logs the bound address in the one line tests and operators look for.
-pub fn announce(endpoint: &Endpoint, name: &str) -> Result<(), AgentError> {
-    let addr = endpoint.local_addr().map_err(|e| AgentError::Internal(e.to_string()))?;
-    info!("tether-agent {name} listening on {addr}");
-    debug!("protocol {} (ALPN tether/1)", tether_proto::PROTOCOL_VERSION);
-    Ok(())
 }

@@ -41,20 +41,27 @@ pub async fn receive(recv: &mut RecvStream, bytes: u64) -> Result<u64, ErrorRepl
     })
 }
 
+/// Why a download's payload was not all sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendFailed {
+    #[error(transparent)]
+    Write(#[from] quinn::WriteError),
+    #[error("download not finished within {TRANSFER_TIMEOUT:?}")]
+    TimedOut,
+}
+
 /// Writes `bytes` payload bytes after the reply.
-pub async fn send(send: &mut SendStream, bytes: u64) -> Result<(), String> {
+pub async fn send(send: &mut SendStream, bytes: u64) -> Result<(), SendFailed> {
     // Zeros: the point is the link, not the content; QUIC encrypts it anyway.
     static CHUNK: [u8; 64 * 1024] = [0; 64 * 1024];
     let transfer = async {
         let mut left = bytes;
         while left > 0 {
             let n = usize::try_from(left).unwrap_or(usize::MAX).min(CHUNK.len());
-            send.write_all(&CHUNK[..n]).await.map_err(|e| e.to_string())?;
+            send.write_all(&CHUNK[..n]).await?;
             left -= n as u64;
         }
         Ok(())
     };
-    tokio::time::timeout(TRANSFER_TIMEOUT, transfer)
-        .await
-        .unwrap_or_else(|_| Err("download timed out".into()))
+    tokio::time::timeout(TRANSFER_TIMEOUT, transfer).await.unwrap_or(Err(SendFailed::TimedOut))
 }

@@ -12,16 +12,16 @@ use quinn::{RecvStream, SendStream, VarInt};
 use tether_proto::codec::MAX_RESPONSE_FRAME;
 use tether_proto::screen::ViewStart;
 use tether_proto::session::Admitted;
-use tether_proto::{ErrorReply, Request, Response};
+use tether_proto::{ErrorReply, Request, Response, ViewRequest};
 use tether_transport::framed;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::admission::ViewSlot;
-use crate::connection::{Who, audit_or_log};
+use crate::audit::Who;
 use crate::consent::{self, Asker, Capability};
 use crate::screen::{ControlGuard, ScreenSettings, to_wire};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::view::{self, View};
 
 /// One admitted view request and its stream.
@@ -34,11 +34,13 @@ pub(crate) struct ViewStream<'a> {
 }
 
 impl<'a> ViewStream<'a> {
-    pub(crate) async fn serve(mut self, admitted: &Admitted<'_>, stop: watch::Receiver<bool>) {
-        let request = admitted.request();
-        let Request::View { monitor, control, max_fps } = *request else {
-            return;
-        };
+    pub(crate) async fn serve(
+        mut self,
+        admitted: Admitted<'_, ViewRequest>,
+        stop: watch::Receiver<bool>,
+    ) {
+        let ViewRequest { monitor, control, max_fps } = *admitted.request();
+        let request = Request::View(*admitted.request());
         let kind = request.kind().as_str();
         let shared = self.shared;
         let opened = self.open(monitor, control, max_fps).await;
@@ -47,7 +49,7 @@ impl<'a> ViewStream<'a> {
             Err((reply, outcome)) => {
                 let mut record = self.who.record(kind, outcome, reply.message.clone());
                 record.args = request.audit_summary();
-                audit_or_log(shared, record).await;
+                shared.audit.append_or_log(record).await;
                 let _ = self.recv.stop(VarInt::from_u32(0));
                 self.refuse(reply).await;
                 return;
@@ -56,7 +58,7 @@ impl<'a> ViewStream<'a> {
         let mut record = self.who.record(kind, "ok", detail);
         record.args = request.audit_summary();
         // As for every request: no reply before its record is durable.
-        if let Err(e) = shared.audit(record).await {
+        if let Err(e) = shared.audit.append(record).await {
             debug!("audit failed: {e}");
             self.refuse(ErrorReply::internal(
                 "the agent could not write its audit log; see its log",
@@ -81,7 +83,7 @@ impl<'a> ViewStream<'a> {
         consent::notify(consent_settings, capability, &self.asker, "end");
         let detail = summary.detail(started);
         info!(session = %self.who.session, "{kind} ended: {detail}");
-        audit_or_log(shared, self.who.record(&format!("{kind}-end"), "closed", detail)).await;
+        shared.audit.append_or_log(self.who.record(&format!("{kind}-end"), "closed", detail)).await;
         release_freed_memory();
     }
 
@@ -109,9 +111,9 @@ impl<'a> ViewStream<'a> {
         let slot = shared
             .views
             .take(&self.who.session)
-            .map_err(|why| (ErrorReply::unavailable(why), "error"))?;
+            .map_err(|full| (ErrorReply::unavailable(full.to_string()), "error"))?;
         let settings = &shared.config.consent;
-        let denied = |why: String| (ErrorReply::denied(why), "denied");
+        let denied = |why: consent::Refused| (ErrorReply::denied(why.to_string()), "denied");
         let mut grants =
             vec![consent::ask(settings, Capability::View, &self.asker).await.map_err(denied)?];
         if control {

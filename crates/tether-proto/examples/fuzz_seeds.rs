@@ -16,7 +16,10 @@ use tether_proto::system::{
     Battery, CpuInfo, DiskInfo, HostInfo, InterfaceInfo, KillOutcome, KillSignal, LoginSession,
     MemoryInfo, ProcessInfo, ProcessList, ProcessSort, SystemInfo, Temperature,
 };
-use tether_proto::{ErrorReply, Request, Response, Role, Tier};
+use tether_proto::{
+    Call, ErrorReply, Request, Response, RestoreRequest, Role, ScreenRequest, Throughput, Tier,
+    ViewRequest,
+};
 
 fn main() -> std::io::Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/decode");
@@ -136,10 +139,11 @@ fn main() -> std::io::Result<()> {
         primary: true,
     };
     let seeds: Vec<(&str, Vec<u8>)> = vec![
-        ("request-info", encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Info).unwrap()),
+        ("request-info", encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Info)).unwrap()),
         (
             "request-audit-tail",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::AuditTail { limit: 20 }).unwrap(),
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::AuditTail { limit: 20 }))
+                .unwrap(),
         ),
         (
             "response-info",
@@ -151,19 +155,19 @@ fn main() -> std::io::Result<()> {
         ),
         (
             "request-ps",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Processes {
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Processes {
                 sort: ProcessSort::Cpu,
                 filter: Some("fox".into()),
                 limit: 40,
-            })
+            }))
             .unwrap(),
         ),
         (
             "request-kill",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Kill {
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Kill {
                 pid: 4711,
                 signal: KillSignal::Term,
-            })
+            }))
             .unwrap(),
         ),
         (
@@ -182,23 +186,28 @@ fn main() -> std::io::Result<()> {
         ),
         (
             "request-net",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Net(NetCheckRequest {
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Net(NetCheckRequest {
                 dns: vec!["intranet.lan".into()],
                 tcp: vec!["files.lan:445".into()],
                 urls: vec!["https://intranet.lan/".into()],
                 ping: vec!["10.0.0.1".into()],
                 defaults: true,
-            }))
+            })))
             .unwrap(),
         ),
         (
             "request-doctor",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Doctor(DoctorRequest { net: None }))
-                .unwrap(),
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Doctor(DoctorRequest {
+                net: None,
+            })))
+            .unwrap(),
         ),
         (
             "request-upload",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Upload { bytes: 1 << 20 }).unwrap(),
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Throughput(Throughput::Upload {
+                bytes: 1 << 20,
+            }))
+            .unwrap(),
         ),
         (
             "response-sending",
@@ -225,9 +234,9 @@ fn main() -> std::io::Result<()> {
         ),
         (
             "request-restore-rollback",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::RestoreRollback {
-                id: "20261123T101500Z-3fa29c01".into(),
-            })
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Restore(
+                RestoreRequest::Rollback { id: "20261123T101500Z-3fa29c01".into() },
+            )))
             .unwrap(),
         ),
         (
@@ -264,27 +273,29 @@ fn main() -> std::io::Result<()> {
         ),
         (
             "request-input",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Input {
-                monitor: Some(0),
-                events: vec![
-                    InputEvent::MouseMove { x: 10, y: 20 },
-                    InputEvent::Button { button: MouseButton::Left, pressed: true },
-                    InputEvent::Key { key: Key::Char('a'), pressed: true },
-                    InputEvent::Key { key: Key::F(5), pressed: false },
-                    InputEvent::Scroll { dx: 0, dy: -3 },
-                    InputEvent::Text("hé".into()),
-                    InputEvent::ReleaseAll,
-                ],
-            })
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Screen(
+                ScreenRequest::Input {
+                    monitor: Some(0),
+                    events: vec![
+                        InputEvent::MouseMove { x: 10, y: 20 },
+                        InputEvent::Button { button: MouseButton::Left, pressed: true },
+                        InputEvent::Key { key: Key::Char('a'), pressed: true },
+                        InputEvent::Key { key: Key::F(5), pressed: false },
+                        InputEvent::Scroll { dx: 0, dy: -3 },
+                        InputEvent::Text("hé".into()),
+                        InputEvent::ReleaseAll,
+                    ],
+                },
+            )))
             .unwrap(),
         ),
         (
             "request-view",
-            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::View {
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::View(ViewRequest {
                 monitor: None,
                 control: true,
                 max_fps: 30,
-            })
+            }))
             .unwrap(),
         ),
         (

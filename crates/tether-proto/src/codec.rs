@@ -131,11 +131,12 @@ pub fn parse_frame<T: DeserializeOwned, const MAX: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{Request, Response};
+    use crate::message::Response;
+    use crate::request::{Call, Request};
 
     #[test]
     fn request_round_trips() {
-        let req = Request::AuditTail { limit: 25 };
+        let req = Request::Call(Call::AuditTail { limit: 25 });
         let bytes = encode_frame::<_, MAX_REQUEST_FRAME>(&req).unwrap();
         let (back, used) = parse_frame::<Request, MAX_REQUEST_FRAME>(&bytes).unwrap().unwrap();
         assert_eq!(back, req);
@@ -144,7 +145,9 @@ mod tests {
 
     #[test]
     fn truncated_input_is_incomplete_not_invalid() {
-        let bytes = encode_frame::<_, MAX_REQUEST_FRAME>(&Request::AuditTail { limit: 7 }).unwrap();
+        let bytes =
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::AuditTail { limit: 7 }))
+                .unwrap();
         for cut in 0..bytes.len() {
             assert_eq!(
                 parse_frame::<Request, MAX_REQUEST_FRAME>(&bytes[..cut]).unwrap(),
@@ -184,7 +187,8 @@ mod tests {
 
     #[test]
     fn trailing_bytes_are_invalid() {
-        let mut payload = encode_payload::<_, MAX_REQUEST_FRAME>(&Request::Info).unwrap();
+        let mut payload =
+            encode_payload::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Info)).unwrap();
         payload.push(0);
         assert_eq!(
             decode_payload::<Request, MAX_REQUEST_FRAME>(&payload),
@@ -212,10 +216,16 @@ mod tests {
 
     #[test]
     fn two_frames_in_one_buffer_parse_in_order() {
-        let mut buf = encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Info).unwrap();
-        buf.extend(encode_frame::<_, MAX_REQUEST_FRAME>(&Request::AuditTail { limit: 3 }).unwrap());
+        let mut buf = encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::Info)).unwrap();
+        buf.extend(
+            encode_frame::<_, MAX_REQUEST_FRAME>(&Request::Call(Call::AuditTail { limit: 3 }))
+                .unwrap(),
+        );
         let (first, used) = parse_frame::<Request, MAX_REQUEST_FRAME>(&buf).unwrap().unwrap();
         let (second, _) = parse_frame::<Request, MAX_REQUEST_FRAME>(&buf[used..]).unwrap().unwrap();
-        assert_eq!((first, second), (Request::Info, Request::AuditTail { limit: 3 }));
+        assert_eq!(
+            (first, second),
+            (Request::Call(Call::Info), Request::Call(Call::AuditTail { limit: 3 }))
+        );
     }
 }

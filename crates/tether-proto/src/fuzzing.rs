@@ -5,8 +5,9 @@ use crate::codec::{
     MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, encode_frame, parse_frame,
 };
 use crate::handshake::{Hello, HelloReply};
-use crate::message::{Request, Response};
+use crate::message::Response;
 use crate::permission::Policy;
+use crate::request::{Call, Request};
 use crate::role::{Role, Tier};
 use crate::screen::{MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, ScreenMessage, ViewerMessage};
 use crate::session::{AgentSession, SessionContext};
@@ -60,7 +61,7 @@ pub fn decode_everything(data: &[u8]) {
             policy: Policy::default(),
         });
         if session.handle_hello(data).is_ok() {
-            let _ = session.admit(&Request::Info);
+            let _ = session.admit(&Request::Call(Call::Info));
         }
     }
 }

@@ -20,9 +20,10 @@ use crate::role::Role;
 /// The message-set version this build speaks.
 ///
 /// Version 2 added the screen and restore messages, `Welcome::supported`
-/// and `ErrorKind::Unsupported`. See ARCHITECTURE.md, "Protocol versions",
+/// and `ErrorKind::Unsupported`; version 3 grouped requests by route
+/// ([`crate::Request`]) and added `Hello::supported`. See ARCHITECTURE.md, "Protocol versions",
 /// for what may change within a version and what needs a new one.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The TLS application protocol both sides require.
 pub const ALPN: &[u8] = b"tether/1";
@@ -43,12 +44,16 @@ pub struct Hello {
     pub software: String,
     /// The trouble ticket this session works on, if any.
     pub ticket: Option<String>,
+    /// The request kinds this controller knows, by name
+    /// ([`crate::RequestKind::as_str`]): what a newer agent may rely on.
+    pub supported: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct HelloBody {
     software: String,
     ticket: Option<String>,
+    supported: Vec<String>,
 }
 
 /// What the agent tells a controller it accepted.
@@ -108,12 +113,17 @@ pub enum HandshakeError {
 impl Hello {
     /// A hello for this build's protocol version.
     pub fn new(software: impl Into<String>, ticket: Option<String>) -> Self {
-        Hello { version: PROTOCOL_VERSION, software: software.into(), ticket }
+        let supported = crate::RequestKind::ALL.iter().map(|k| k.as_str().to_owned()).collect();
+        Hello { version: PROTOCOL_VERSION, software: software.into(), ticket, supported }
     }
 
     /// Encodes the hello as a frame payload (without the length header).
     pub fn encode(&self) -> Result<Vec<u8>, FrameError> {
-        let body = HelloBody { software: self.software.clone(), ticket: self.ticket.clone() };
+        let body = HelloBody {
+            software: self.software.clone(),
+            ticket: self.ticket.clone(),
+            supported: self.supported.clone(),
+        };
         Ok(with_prefix(self.version, &[], encode_payload::<_, MAX_HELLO_FRAME>(&body)?))
     }
 
@@ -124,10 +134,15 @@ impl Hello {
     pub fn decode(payload: &[u8]) -> Result<Hello, HandshakeError> {
         let (version, body) = split_prefix(payload)?;
         if version != PROTOCOL_VERSION {
-            return Ok(Hello { version, software: String::new(), ticket: None });
+            return Ok(Hello { version, software: String::new(), ticket: None, supported: vec![] });
         }
         let body: HelloBody = decode_payload::<_, MAX_HELLO_FRAME>(body)?;
-        Ok(Hello { version, software: body.software, ticket: body.ticket })
+        Ok(Hello {
+            version,
+            software: body.software,
+            ticket: body.ticket,
+            supported: body.supported,
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::message::RequestKind;
+use crate::kind::RequestKind;
 use crate::role::{Role, Tier};
 
 /// What a request kind needs from the caller.

@@ -43,7 +43,7 @@ pub const HEARTBEAT_INTERVAL_MS: u64 = 1_000;
 /// it releases every key and button the session holds.
 pub const HEARTBEAT_TIMEOUT_MS: u64 = 3_000;
 
-/// Most events one `Request::Input` may carry.
+/// Most events one `ScreenRequest::Input` may carry.
 pub const MAX_INPUT_EVENTS: usize = 1_000;
 
 /// Longest text one [`InputEvent::Text`] may type.

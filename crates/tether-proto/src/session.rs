@@ -8,8 +8,9 @@
 //! first frame, then [`AgentSession::admit`] for each request frame.
 
 use crate::handshake::{Hello, HelloReply, PROTOCOL_VERSION, Welcome, validate_ticket};
-use crate::message::{ErrorReply, Request};
+use crate::message::ErrorReply;
 use crate::permission::{Denial, Policy};
+use crate::request::{Call, Request, Throughput, ViewRequest};
 use crate::role::Role;
 
 /// Facts about the agent and the peer that the session needs to answer a
@@ -40,6 +41,8 @@ pub struct AgentSession {
     state: State,
     ticket: Option<String>,
     client_software: Option<String>,
+    /// The request kinds the controller said it knows.
+    client_supported: Vec<String>,
 }
 
 /// Why a hello was not accepted. The reply to send is inside.
@@ -80,21 +83,52 @@ impl Refusal {
     }
 }
 
-/// A request that passed [`AgentSession::admit`]. Only `admit` creates one.
+/// A request that passed [`AgentSession::admit`]. Only `admit` creates
+/// one, and only [`Admitted::route`] narrows it, so every handler's
+/// argument proves its request was admitted.
 #[derive(Debug)]
-pub struct Admitted<'r> {
-    request: &'r Request,
+pub struct Admitted<'r, T = Request> {
+    request: &'r T,
+}
+
+impl<'r, T> Admitted<'r, T> {
+    pub fn request(&self) -> &'r T {
+        self.request
+    }
+}
+
+/// An admitted request by how its stream is served: the one place the
+/// agent looks at a request's shape before its handler does.
+#[derive(Debug)]
+pub enum Route<'r> {
+    /// One response frame answers it.
+    Call(Admitted<'r, Call>),
+    /// Raw bytes follow on the stream.
+    Throughput(Admitted<'r, Throughput>),
+    /// The stream lives on with screen messages.
+    View(Admitted<'r, ViewRequest>),
 }
 
 impl<'r> Admitted<'r> {
-    pub fn request(&self) -> &'r Request {
-        self.request
+    /// The request's route, with the admission carried over.
+    pub fn route(&self) -> Route<'r> {
+        match self.request {
+            Request::Call(request) => Route::Call(Admitted { request }),
+            Request::Throughput(request) => Route::Throughput(Admitted { request }),
+            Request::View(request) => Route::View(Admitted { request }),
+        }
     }
 }
 
 impl AgentSession {
     pub fn new(ctx: SessionContext) -> Self {
-        AgentSession { ctx, state: State::AwaitingHello, ticket: None, client_software: None }
+        AgentSession {
+            ctx,
+            state: State::AwaitingHello,
+            ticket: None,
+            client_software: None,
+            client_supported: Vec::new(),
+        }
     }
 
     /// Handles the first frame on the connection.
@@ -127,6 +161,7 @@ impl AgentSession {
         self.state = State::Established;
         self.ticket = hello.ticket;
         self.client_software = Some(hello.software);
+        self.client_supported = hello.supported;
         Ok(HelloReply::Welcome(Welcome {
             agent_name: self.ctx.agent_name.clone(),
             agent_software: self.ctx.agent_software.clone(),
@@ -162,6 +197,12 @@ impl AgentSession {
         self.client_software.as_deref()
     }
 
+    /// Whether the controller said it knows requests of `kind` (so an
+    /// agent can tell an older controller from a newer one).
+    pub fn client_supports(&self, kind: crate::RequestKind) -> bool {
+        self.client_supported.iter().any(|k| k == kind.as_str())
+    }
+
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
@@ -174,7 +215,8 @@ fn refused(reason: String) -> Box<HelloRejected> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{MAX_AUDIT_TAIL, RequestKind};
+    use crate::kind::RequestKind;
+    use crate::request::MAX_AUDIT_TAIL;
     use crate::role::Tier;
 
     fn session(role: Role, policy: Policy) -> AgentSession {
@@ -195,7 +237,7 @@ mod tests {
     #[test]
     fn requests_before_hello_are_refused() {
         let s = session(Role::Tier(Tier::Three), Policy::default());
-        assert_eq!(s.admit(&Request::Info).unwrap_err(), Refusal::NotEstablished);
+        assert_eq!(s.admit(&Request::Call(Call::Info)).unwrap_err(), Refusal::NotEstablished);
     }
 
     #[test]
@@ -206,7 +248,7 @@ mod tests {
         };
         assert_eq!((w.technician.as_str(), w.role), ("alice", Role::Tier(Tier::One)));
         assert_eq!(s.ticket(), Some("INC-7"));
-        assert!(s.admit(&Request::Info).is_ok());
+        assert!(s.admit(&Request::Call(Call::Info)).is_ok());
     }
 
     #[test]
@@ -214,7 +256,7 @@ mod tests {
         let mut s = session(Role::Tier(Tier::One), Policy::default());
         s.handle_hello(&hello(None)).unwrap();
         assert!(s.handle_hello(&hello(None)).is_err());
-        assert_eq!(s.admit(&Request::Info).unwrap_err(), Refusal::NotEstablished);
+        assert_eq!(s.admit(&Request::Call(Call::Info)).unwrap_err(), Refusal::NotEstablished);
     }
 
     #[test]
@@ -238,10 +280,11 @@ mod tests {
     fn denied_and_invalid_requests_are_told_apart() {
         let mut s = session(Role::Tier(Tier::One), Policy::default());
         s.handle_hello(&hello(None)).unwrap();
-        let denied = s.admit(&Request::AuditTail { limit: 5 }).unwrap_err();
+        let denied = s.admit(&Request::Call(Call::AuditTail { limit: 5 })).unwrap_err();
         assert_eq!(denied.outcome(), "denied");
         assert_eq!(denied.to_reply().kind, crate::message::ErrorKind::Denied);
-        let invalid = s.admit(&Request::AuditTail { limit: MAX_AUDIT_TAIL + 1 }).unwrap_err();
+        let invalid =
+            s.admit(&Request::Call(Call::AuditTail { limit: MAX_AUDIT_TAIL + 1 })).unwrap_err();
         assert_eq!(invalid.outcome(), "bad-request");
     }
 
@@ -250,7 +293,7 @@ mod tests {
         let policy = Policy { min_tier: Tier::Two, ..Policy::default() };
         let mut s = session(Role::Tier(Tier::One), policy);
         s.handle_hello(&hello(None)).unwrap();
-        let refusal = s.admit(&Request::Info).unwrap_err();
+        let refusal = s.admit(&Request::Call(Call::Info)).unwrap_err();
         assert!(matches!(refusal, Refusal::Denied(d) if d.kind == RequestKind::Info));
     }
 }

@@ -7,7 +7,7 @@ use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use tether_proto::codec::{MAX_HELLO_FRAME, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use tether_proto::handshake::{Hello, HelloReply, Welcome};
 use tether_proto::screen::ViewStart;
-use tether_proto::{Request, Response, close};
+use tether_proto::{Request, Response, Throughput, close};
 
 use crate::error::TransportError;
 use crate::framed::{self, FrameIoError};
@@ -135,7 +135,7 @@ impl Client {
         within(target, timeout, "waiting for the agent's reply", exchange).await
     }
 
-    /// Opens a view stream: sends `Request::View` and waits for the agent's
+    /// Opens a view stream: sends `Request::View(ViewRequest)` and waits for the agent's
     /// `Viewing` reply. The stream then carries screen messages in and
     /// viewer messages out (see `tether_proto::screen`).
     pub async fn open_view(
@@ -166,7 +166,8 @@ impl Client {
         let target = &self.target;
         let exchange = async {
             let start = Instant::now();
-            let (mut send, mut recv) = self.open_request(&Request::Upload { bytes }).await?;
+            let (mut send, mut recv) =
+                self.open_request(&Request::Throughput(Throughput::Upload { bytes })).await?;
             let frame_err = |e| TransportError::from_frame(target, e);
             let mut left = bytes;
             while left > 0 {
@@ -202,7 +203,8 @@ impl Client {
     ) -> Result<Duration, TransportError> {
         let target = &self.target;
         let exchange = async {
-            let (mut send, mut recv) = self.open_request(&Request::Download { bytes }).await?;
+            let (mut send, mut recv) =
+                self.open_request(&Request::Throughput(Throughput::Download { bytes })).await?;
             let frame_err = |e| TransportError::from_frame(target, e);
             send.finish().map_err(|e| frame_err(e.into()))?;
             let announced =

@@ -8,8 +8,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tether_capture::Backend;
-use tether_proto::Request;
 use tether_proto::handshake::Hello;
+use tether_proto::{Request, ViewRequest};
 use tether_tests::TestPki;
 use tether_tests::tether_as;
 use tether_tests::xvfb::Xvfb;
@@ -83,7 +83,7 @@ fn changes_reach_the_controller_and_an_idle_screen_sends_nothing() {
         let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
             .await
             .unwrap();
-        let request = Request::View { monitor: None, control: false, max_fps: 30 };
+        let request = Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
         let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
         assert_eq!((start.monitor.width, start.monitor.height), (320, 240));
         assert!(!start.control);
@@ -299,7 +299,7 @@ fn the_local_admin_lists_and_ends_a_viewing_session() {
         let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
             .await
             .unwrap();
-        let request = Request::View { monitor: None, control: false, max_fps: 30 };
+        let request = Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
         let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
         let state = ViewState::new(&start);
         let (_input, input_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use tether_audit::Record;
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
@@ -15,8 +15,10 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response =
-        session.client.request(&Request::AuditTail { limit: lines }, global.timeout()?).await;
+    let response = session
+        .client
+        .request(&Request::Call(Call::AuditTail { limit: lines }), global.timeout()?)
+        .await;
     session.finish().await;
     let Response::AuditTail(entries) = response? else {
         anyhow::bail!("unexpected reply to audit");

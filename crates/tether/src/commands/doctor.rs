@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use tether_proto::doctor::{DoctorReport, DoctorRequest, Finding, Severity, overall, rank};
 use tether_proto::net::NetCheckRequest;
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::commands::info::{clock_offset, unix_ms};
@@ -27,7 +27,10 @@ pub async fn run(
     let agent = session.client.welcome().agent_name.clone();
     let response = session
         .client
-        .request(&Request::Doctor(DoctorRequest { net }), global.timeout()? + CHECK_ALLOWANCE)
+        .request(
+            &Request::Call(Call::Doctor(DoctorRequest { net })),
+            global.timeout()? + CHECK_ALLOWANCE,
+        )
         .await;
     let received = unix_ms();
     let half_rtt = (session.client.connection().rtt().as_millis() / 2) as u64;

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tether_proto::system::SystemInfo;
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
@@ -30,7 +30,7 @@ pub struct InfoReport {
 
 pub async fn run(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response = session.client.request(&Request::Info, global.timeout()?).await?;
+    let response = session.client.request(&Request::Call(Call::Info), global.timeout()?).await?;
     let received = unix_ms();
     // The agent reads its clock just before it replies (after its CPU
     // sample): half a round trip before the reply arrived.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use tether_proto::net::{DnsOutcome, NetCheckRequest, NetReport, PingMethod, TcpOutcome};
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
@@ -51,8 +51,10 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
     let agent = session.client.welcome().agent_name.clone();
-    let response =
-        session.client.request(&Request::Net(request), global.timeout()? + CHECK_ALLOWANCE).await;
+    let response = session
+        .client
+        .request(&Request::Call(Call::Net(request)), global.timeout()? + CHECK_ALLOWANCE)
+        .await;
     let link = match (&response, throughput_bytes) {
         (Ok(_), Some(bytes)) => Some(measure_link(&session.client, bytes, global.timeout()?).await),
         _ => None,

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use tether_proto::system::{KillSignal, ProcessList, ProcessSort};
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
@@ -26,7 +26,7 @@ pub async fn list(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let request = Request::Processes { sort, filter, limit };
+    let request = Request::Call(Call::Processes { sort, filter, limit });
     let response = session.client.request(&request, global.timeout()?).await;
     session.finish().await;
     let Response::Processes(list) = response? else {
@@ -90,7 +90,8 @@ pub async fn kill(
     let session = connect::connect(global, host).await?;
     // The agent waits a few seconds for the process to exit.
     let timeout = global.timeout()? + std::time::Duration::from_secs(5);
-    let response = session.client.request(&Request::Kill { pid, signal }, timeout).await;
+    let response =
+        session.client.request(&Request::Call(Call::Kill { pid, signal }), timeout).await;
     session.finish().await;
     let Response::Killed(outcome) = response? else {
         anyhow::bail!("unexpected reply to kill");

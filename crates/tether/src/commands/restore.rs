@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tether_proto::restore::{RestoreDiff, RestorePoint, RollbackOutcome};
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response, RestoreRequest};
 
 use crate::cli::{GlobalArgs, RestoreCommand};
 use crate::connect::{self, Session};
@@ -64,7 +64,8 @@ async fn run_on(
     match command {
         RestoreCommand::List { json, .. } => {
             let Response::RestorePoints(points) =
-                request(global, session, Request::RestoreList).await?
+                request(global, session, Request::Call(Call::Restore(RestoreRequest::List)))
+                    .await?
             else {
                 bail!("unexpected reply to restore list");
             };
@@ -72,7 +73,8 @@ async fn run_on(
         }
         RestoreCommand::Show { id, json, .. } => {
             let Response::RestorePoint(detail) =
-                request(global, session, Request::RestoreShow { id }).await?
+                request(global, session, Request::Call(Call::Restore(RestoreRequest::Show { id })))
+                    .await?
             else {
                 bail!("unexpected reply to restore show");
             };
@@ -126,8 +128,12 @@ async fn run_on(
             Ok((out(json, &diff, || diff_text(&diff, all))?, ok))
         }
         RestoreCommand::Create { label, keep, json, .. } => {
-            let Response::RestoreCreated(point) =
-                request(global, session, Request::RestoreCreate { label, keep }).await?
+            let Response::RestoreCreated(point) = request(
+                global,
+                session,
+                Request::Call(Call::Restore(RestoreRequest::Create { label, keep })),
+            )
+            .await?
             else {
                 bail!("unexpected reply to restore create");
             };
@@ -147,9 +153,15 @@ async fn run_on(
             confirm(yes, &question)?;
             let paths = diff.modified_count + diff.removed_count + diff.added_count;
             let what = format!("rolling {agent} back ({paths} paths)");
-            let reply =
-                with_progress(&what, request(global, session, Request::RestoreRollback { id }))
-                    .await;
+            let reply = with_progress(
+                &what,
+                request(
+                    global,
+                    session,
+                    Request::Call(Call::Restore(RestoreRequest::Rollback { id })),
+                ),
+            )
+            .await;
             let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
                 bail!("unexpected reply to restore rollback");
             };
@@ -158,7 +170,11 @@ async fn run_on(
         RestoreCommand::Undo { yes, all, json, .. } => {
             confirm(yes, &format!("Undo the last rollback on {agent}?"))?;
             let what = format!("undoing the last rollback on {agent}");
-            let reply = with_progress(&what, request(global, session, Request::RestoreUndo)).await;
+            let reply = with_progress(
+                &what,
+                request(global, session, Request::Call(Call::Restore(RestoreRequest::Undo))),
+            )
+            .await;
             let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
                 bail!("unexpected reply to restore undo");
             };
@@ -166,8 +182,12 @@ async fn run_on(
         }
         RestoreCommand::Delete { id, force, yes, json, .. } => {
             confirm(yes, &format!("Delete restore point {} on {agent}?", render::remote(&id)))?;
-            let Response::RestoreDeleted { id } =
-                request(global, session, Request::RestoreDelete { id, force }).await?
+            let Response::RestoreDeleted { id } = request(
+                global,
+                session,
+                Request::Call(Call::Restore(RestoreRequest::Delete { id, force })),
+            )
+            .await?
             else {
                 bail!("unexpected reply to restore delete");
             };
@@ -180,7 +200,8 @@ async fn run_on(
         }
         RestoreCommand::Verify { json, .. } => {
             let Response::RestoreVerified(v) =
-                request(global, session, Request::RestoreVerify).await?
+                request(global, session, Request::Call(Call::Restore(RestoreRequest::Verify)))
+                    .await?
             else {
                 bail!("unexpected reply to restore verify");
             };
@@ -211,7 +232,13 @@ async fn fetch_diff(
     session: &Session,
     id: &str,
 ) -> anyhow::Result<RestoreDiff> {
-    match request(global, session, Request::RestoreDiff { id: id.to_owned() }).await? {
+    match request(
+        global,
+        session,
+        Request::Call(Call::Restore(RestoreRequest::Diff { id: id.to_owned() })),
+    )
+    .await?
+    {
         Response::RestoreDiff(diff) => Ok(*diff),
         _ => bail!("unexpected reply to restore diff"),
     }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 use tether_proto::screen::{InputEvent, Monitor, MouseButton, parse_combo};
-use tether_proto::{Request, Response};
+use tether_proto::{Call, Request, Response, ScreenRequest};
 use tether_screen_codec::{Decoder, Frame};
 
 use crate::cli::GlobalArgs;
@@ -18,7 +18,10 @@ use crate::render::{Align, table};
 
 pub async fn monitors(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response = session.client.request(&Request::Monitors, global.timeout()?).await?;
+    let response = session
+        .client
+        .request(&Request::Call(Call::Screen(ScreenRequest::Monitors)), global.timeout()?)
+        .await?;
     let target = session.client.target().to_owned();
     session.finish().await;
     let Response::Monitors(list) = response else {
@@ -72,8 +75,13 @@ pub async fn screenshot(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response =
-        session.client.request(&Request::Screenshot { monitor }, global.timeout()?).await?;
+    let response = session
+        .client
+        .request(
+            &Request::Call(Call::Screen(ScreenRequest::Screenshot { monitor })),
+            global.timeout()?,
+        )
+        .await?;
     let target = session.client.target().to_owned();
     session.finish().await;
     let Response::Screenshot(shot) = response else {
@@ -192,7 +200,7 @@ pub async fn input(
 ) -> anyhow::Result<ExitCode> {
     let events = actions.events()?;
     let session = connect::connect(global, host).await?;
-    let request = Request::Input { monitor, events };
+    let request = Request::Call(Call::Screen(ScreenRequest::Input { monitor, events }));
     let response = session.client.request(&request, global.timeout()?).await?;
     let target = session.client.target().to_owned();
     session.finish().await;

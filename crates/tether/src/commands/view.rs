@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use tether_proto::Request;
+use tether_proto::{Request, ViewRequest};
 use tether_view::window::{self, WindowSettings};
 use tether_view::{ScaleMode, ViewState, stream};
 
@@ -47,8 +47,11 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
             session.client.target()
         );
     }
-    let request =
-        Request::View { monitor: options.monitor, control: !view_only, max_fps: options.fps };
+    let request = Request::View(ViewRequest {
+        monitor: options.monitor,
+        control: !view_only,
+        max_fps: options.fps,
+    });
     let timeout = global.timeout()?.max(START_TIMEOUT);
     if !view_only {
         eprintln!(
