@@ -1,0 +1,96 @@
+//! Restore points through the in-process agent: create, diff, rollback,
+//! undo, verify and delete, each with its audit records; and the schedule
+//! and lock are the agent's, not the test's.
+
+use std::fs;
+
+use tether_proto::{ErrorKind, Request, Response, RestoreRequest, Role, Tier};
+
+use crate::harness::{TIMEOUT, TestAgent, error_kind, exists, message};
+
+async fn call(client: &tether_transport::Client, request: RestoreRequest) -> Response {
+    let request: Request = request.into();
+    client.request(&request, TIMEOUT).await.unwrap_or_else(|e| panic!("{request:?}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_restores_the_point_and_undo_brings_the_changes_back() {
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    fs::create_dir_all(tree.join("docs")).unwrap();
+    fs::write(tree.join("docs/report.txt"), "draft 1\n").unwrap();
+    fs::write(tree.join("settings.ini"), "volume=3\n").unwrap();
+    let extra = format!(
+        "[restore]\nstate_dir = {:?}\npaths = [{tree:?}]\nschedule_hours = 0\n",
+        data.path().join("state")
+    );
+    let agent = TestAgent::start(&extra).await;
+    let client = agent.connect(Role::Tier(Tier::Three)).await;
+
+    let Response::RestoreCreated(point) =
+        call(&client, RestoreRequest::Create { label: Some("before".into()), keep: true }).await
+    else {
+        panic!("not a created point");
+    };
+    assert_eq!(point.files, 2);
+    fs::write(tree.join("docs/report.txt"), "draft 2, broken\n").unwrap();
+    fs::remove_file(tree.join("settings.ini")).unwrap();
+    fs::write(tree.join("new.tmp"), "added\n").unwrap();
+
+    let Response::RestoreDiff(diff) =
+        call(&client, RestoreRequest::Diff { id: point.id.clone() }).await
+    else {
+        panic!("not a diff");
+    };
+    assert_eq!(diff.modified.len(), 1, "{diff:?}");
+    assert!(diff.modified[0].ends_with("docs/report.txt"), "{diff:?}");
+    assert_eq!(diff.removed_since.len(), 1, "{diff:?}");
+    assert_eq!(diff.added_since.len(), 1, "{diff:?}");
+
+    let Response::RolledBack(rolled) =
+        call(&client, RestoreRequest::Rollback { id: point.id.clone() }).await
+    else {
+        panic!("not a rollback");
+    };
+    assert_eq!(fs::read_to_string(tree.join("docs/report.txt")).unwrap(), "draft 1\n");
+    assert_eq!(fs::read_to_string(tree.join("settings.ini")).unwrap(), "volume=3\n");
+    assert!(!exists(&tree.join("new.tmp")), "added files are moved aside");
+    assert_eq!((rolled.restored, rolled.moved_aside), (2, 1), "{rolled:?}");
+
+    let Response::RolledBack(undone) = call(&client, RestoreRequest::Undo).await else {
+        panic!("not an undo");
+    };
+    assert_eq!(undone.point, rolled.pre_rollback_point);
+    assert_eq!(fs::read_to_string(tree.join("docs/report.txt")).unwrap(), "draft 2, broken\n");
+    assert!(!exists(&tree.join("settings.ini")));
+    assert_eq!(fs::read_to_string(tree.join("new.tmp")).unwrap(), "added\n");
+
+    let Response::RestoreVerified(verified) = call(&client, RestoreRequest::Verify).await else {
+        panic!("not a verification");
+    };
+    assert!(verified.problems.is_empty(), "{verified:?}");
+    let Response::RestoreDeleted { id } =
+        call(&client, RestoreRequest::Delete { id: point.id.clone(), force: false }).await
+    else {
+        panic!("not a deletion");
+    };
+    assert_eq!(id, point.id);
+
+    // Each action has its intent and its outcome on record, in order.
+    for kind in ["restore-create", "restore-rollback", "restore-undo", "restore-delete"] {
+        let outcomes: Vec<_> = agent.records_of(kind).into_iter().map(|r| r.outcome).collect();
+        assert_eq!(outcomes, ["started", "ok"], "{kind}");
+    }
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_restore_table_restore_requests_are_unavailable_not_fatal() {
+    let agent = TestAgent::start("").await;
+    let client = agent.connect(Role::Tier(Tier::Three)).await;
+    let result = client.request(&RestoreRequest::List.into(), TIMEOUT).await;
+    assert_eq!(error_kind(&result), Some(ErrorKind::Unavailable), "{result:?}");
+    let message = message(result);
+    assert!(message.contains("not configured"), "{message}");
+    agent.stop().await;
+}
