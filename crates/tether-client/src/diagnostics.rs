@@ -30,6 +30,7 @@ pub const TRANSFER_ALLOWANCE: Duration = Duration::from_secs(60);
 /// The answer to [`Session::info`].
 #[derive(Debug, Clone)]
 pub struct InfoReply {
+    /// The agent's report.
     pub system: SystemInfo,
     /// Agent clock minus this machine's clock, in milliseconds, estimated
     /// from the middle of the round trip.
@@ -41,12 +42,16 @@ pub struct InfoReply {
 pub struct LinkQuality {
     /// QUIC's smoothed round-trip estimate, milliseconds.
     pub rtt_ms: f64,
+    /// Bytes sent each way.
     pub bytes: u64,
-    /// Agent to technician.
+    /// Agent to technician, seconds.
     pub download_secs: f64,
+    /// Agent to technician, megabits a second.
     pub download_mbit_per_sec: f64,
-    /// Technician to agent, as the agent timed it (first to last byte).
+    /// Technician to agent, as the agent timed it (first to last byte),
+    /// seconds.
     pub upload_secs: f64,
+    /// Technician to agent, megabits a second.
     pub upload_mbit_per_sec: f64,
 }
 

@@ -23,15 +23,21 @@ pub enum ClientError {
     IdentityFileMissing {
         /// "certificate", "key" or "CA certificate".
         what: &'static str,
+        /// The file.
         path: PathBuf,
     },
     /// A revocation list that was asked for by name does not exist.
     #[error("CRL {} not found", path.display())]
-    CrlMissing { path: PathBuf },
+    CrlMissing {
+        /// The file.
+        path: PathBuf,
+    },
     /// The revocation list exists but cannot be used.
     #[error("cannot use the CRL {}", path.display())]
     Crl {
+        /// The file.
         path: PathBuf,
+        /// What is wrong with it.
         #[source]
         source: PkiError,
     },
@@ -41,33 +47,47 @@ pub enum ClientError {
     /// The hosts file exists but cannot be read.
     #[error("cannot read hosts file {}", path.display())]
     HostsUnreadable {
+        /// The file.
         path: PathBuf,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },
     /// The hosts file is not valid TOML of the expected shape.
     #[error("invalid hosts file {}: {message}", path.display())]
-    HostsInvalid { path: PathBuf, message: String },
+    HostsInvalid {
+        /// The file.
+        path: PathBuf,
+        /// TOML's words for what is wrong.
+        message: String,
+    },
     /// The ticket reference would not be accepted by an agent.
     #[error("{0}")]
     InvalidTicket(String),
     /// A `host[:port]` text that is not an address.
     #[error("{reason}")]
     InvalidAddress {
+        /// What is wrong with the text.
         reason: String,
+        /// The port that did not parse, if that was it.
         #[source]
         source: Option<std::num::ParseIntError>,
     },
     /// The host name could not be looked up.
     #[error("cannot resolve {host:?}")]
     Resolve {
+        /// The host name.
         host: String,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },
     /// The host name resolved to nothing.
     #[error("{host:?} has no address")]
-    NoAddress { host: String },
+    NoAddress {
+        /// The host name.
+        host: String,
+    },
     /// The agent did not answer, timed out or went away.
     #[error(transparent)]
     Unreachable(TransportError),
@@ -86,18 +106,34 @@ pub enum ClientError {
         target: String,
         /// The agent's software and version, e.g. "tether-agent 0.1.0".
         agent: String,
+        /// The request's kind.
         kind: RequestKind,
     },
     /// The agent's permission table or policy refused the request.
     #[error("{target}: {reply}")]
-    Denied { target: String, reply: ErrorReply },
+    Denied {
+        /// "name (address)" of the agent.
+        target: String,
+        /// The agent's reply.
+        reply: ErrorReply,
+    },
     /// The agent could not do what was asked (bad arguments, unavailable
     /// here, failed); `reply` says why in the agent's words.
     #[error("{target}: {reply}")]
-    Agent { target: String, reply: ErrorReply },
+    Agent {
+        /// "name (address)" of the agent.
+        target: String,
+        /// The agent's reply.
+        reply: ErrorReply,
+    },
     /// The agent answered with a reply of the wrong kind.
     #[error("{target}: unexpected reply to {what}")]
-    UnexpectedReply { target: String, what: &'static str },
+    UnexpectedReply {
+        /// "name (address)" of the agent.
+        target: String,
+        /// The request, as messages name it.
+        what: &'static str,
+    },
     /// Any other failure on the connection: a local socket, a refused
     /// session, a malformed frame.
     #[error(transparent)]

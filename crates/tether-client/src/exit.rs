@@ -28,14 +28,21 @@ use tether_proto::net::Verdict;
 
 use crate::error::ClientError;
 
+/// The command did what was asked.
 pub const SUCCESS: u8 = 0;
+/// A failure not covered below.
 pub const FAILURE: u8 = 1;
+/// The command line could not be parsed.
 pub const USAGE: u8 = 2;
 /// Check commands (Nagios plugins) report any failure to run as UNKNOWN.
 pub const UNKNOWN: u8 = 3;
+/// The agent could not be reached.
 pub const UNREACHABLE: u8 = 4;
+/// A certificate was refused by either side.
 pub const AUTHENTICATION: u8 = 5;
+/// The agent's permission table or policy refused the request.
 pub const DENIED: u8 = 6;
+/// Protocol versions differ, or the agent does not support the request.
 pub const VERSION_MISMATCH: u8 = 7;
 
 /// What a command that ran came to.
@@ -66,11 +73,20 @@ impl Outcome {
     }
 }
 
+impl From<Outcome> for std::process::ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        std::process::ExitCode::from(outcome.exit_code())
+    }
+}
+
 /// A check's result, as Nagios plugins report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CheckStatus {
+    /// All is well.
     Ok,
+    /// It works, but something deserves attention.
     Warning,
+    /// Something fails.
     Critical,
     /// The check could not run.
     Unknown,

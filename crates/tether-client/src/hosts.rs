@@ -116,6 +116,7 @@ impl Hosts {
 pub struct Target {
     /// What the user typed (alias or address), for messages.
     pub label: String,
+    /// The address dialled.
     pub addr: SocketAddr,
     /// The name the agent's certificate must be valid for.
     pub server_name: String,

@@ -20,8 +20,11 @@ pub const VIEW_START_TIMEOUT: Duration = Duration::from_secs(120);
 /// [`Session`] until the view has ended.
 #[derive(Debug)]
 pub struct ViewStream {
+    /// The monitor, the control granted and the frame rate in force.
     pub start: ViewStart,
+    /// Viewer messages out: acks, heartbeats, input.
     pub send: SendStream,
+    /// Screen messages in.
     pub recv: RecvStream,
 }
 

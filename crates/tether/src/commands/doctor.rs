@@ -28,7 +28,7 @@ pub async fn run(
         print!("{}", human(&agent, &report));
     }
     let status = CheckStatus::of_findings(&report.findings);
-    Ok(ExitCode::from(Outcome::Check(status).exit_code()))
+    Ok(Outcome::Check(status).into())
 }
 
 /// The findings for people, worst first.

@@ -50,7 +50,7 @@ pub async fn run(
         }
     }
     let status = CheckStatus::of_verdict(&report.verdict);
-    Ok(ExitCode::from(Outcome::Check(status).exit_code()))
+    Ok(Outcome::Check(status).into())
 }
 
 fn human_link(l: &LinkQuality) -> String {

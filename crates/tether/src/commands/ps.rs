@@ -105,5 +105,5 @@ pub async fn kill(
             if signal == KillSignal::Term { "; try --signal KILL" } else { "" }
         );
     }
-    Ok(ExitCode::from(Outcome::success_if(outcome.exited).exit_code()))
+    Ok(Outcome::success_if(outcome.exited).into())
 }

@@ -41,7 +41,7 @@ fn out<T: serde::Serialize>(
 }
 
 async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(Output, ExitCode)> {
-    let ok = ExitCode::from(Outcome::Success.exit_code());
+    let ok = ExitCode::from(Outcome::Success);
     // The agent's name, ids and paths are the agent's words: every one is
     // escaped where it enters the text (tables escape their own cells).
     let agent = render::remote(&session.welcome().agent_name).into_owned();
@@ -142,7 +142,7 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
         }
         RestoreCommand::Verify { json, .. } => {
             let v = session.restore_verify().await?;
-            let code = ExitCode::from(Outcome::success_if(v.problems.is_empty()).exit_code());
+            let code = ExitCode::from(Outcome::success_if(v.problems.is_empty()));
             let text = || {
                 let mut text = format!(
                     "{} points, {} stored contents ({} unreferenced): ",
