@@ -1,18 +1,17 @@
 //! `tether`: the technician's controller. This file only parses the command
 //! line, runs the chosen command and turns its result into an exit code
-//! (see `exit.rs` for the table).
+//! (the table and the only choice of codes: `tether_client::exit`).
 
 mod cli;
 mod commands;
 mod connect;
-mod exit;
-mod identity;
 mod render;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use tether_client::{ClientError, exit};
 
 use crate::cli::{Cli, Command};
 
@@ -21,12 +20,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return match (e.use_stderr(), cli::names_a_check(std::env::args_os())) {
-                (false, _) => ExitCode::from(exit::SUCCESS),
-                // Nagios reads 2 as CRITICAL: a check's usage error is UNKNOWN.
-                (true, true) => ExitCode::from(exit::UNKNOWN),
-                (true, false) => ExitCode::from(exit::USAGE),
-            };
+            return ExitCode::from(match e.use_stderr() {
+                false => exit::SUCCESS,
+                true => exit::for_usage_error(cli::names_a_check(std::env::args_os())),
+            });
         }
     };
     init_logging(cli.global.verbose);
@@ -44,7 +41,8 @@ fn main() -> ExitCode {
             // reasons): the one line is escaped as a whole, each cause
             // said once.
             eprintln!("tether: error: {}", tether_proto::text::error_line(e.as_ref()));
-            if is_check { ExitCode::from(exit::UNKNOWN) } else { exit::for_error(&e) }
+            let cause = e.chain().find_map(|c| c.downcast_ref::<ClientError>());
+            ExitCode::from(exit::for_failure(cause, is_check))
         }
     }
 }
@@ -153,7 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // However the command ended (a refusal, an error, `?` on the
             // way), its connections are closed properly, so the agent ends
             // the session at once instead of at its idle timeout.
-            runtime.block_on(connect::close_all());
+            runtime.block_on(tether_client::close_all());
             result
         }
     }

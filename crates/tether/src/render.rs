@@ -49,12 +49,7 @@ pub fn unix_time(secs: u64) -> String {
 
 /// A clock offset in plain words.
 pub fn clock_offset(offset_ms: i64) -> String {
-    let secs = offset_ms.unsigned_abs() as f64 / 1000.0;
-    match offset_ms {
-        o if o.unsigned_abs() < 500 => "in step with this machine (within 0.5 s)".to_owned(),
-        o if o > 0 => format!("{secs:.1} s ahead of this machine"),
-        _ => format!("{secs:.1} s behind this machine"),
-    }
+    tether_client::clock::describe_offset(offset_ms)
 }
 
 /// Column alignment for [`table`].

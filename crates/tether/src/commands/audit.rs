@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use tether_audit::Record;
-use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
@@ -15,14 +14,9 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response = session
-        .client
-        .request(&Request::Call(Call::AuditTail { limit: lines }), global.timeout()?)
-        .await;
+    let entries = session.audit_tail(lines).await;
     session.finish().await;
-    let Response::AuditTail(entries) = response? else {
-        anyhow::bail!("unexpected reply to audit");
-    };
+    let entries = entries?;
     let records: Vec<Record> = entries.into_iter().map(Record::from_wire).collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&records)?);

@@ -3,19 +3,13 @@
 
 use std::process::ExitCode;
 
-use tether_proto::doctor::{DoctorReport, DoctorRequest, Finding, Severity, overall, rank};
+use tether_client::exit::{CheckStatus, Outcome};
+use tether_proto::doctor::{DoctorReport, Severity};
 use tether_proto::net::NetCheckRequest;
-use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
-use crate::commands::info::{clock_offset, unix_ms};
-use crate::commands::net::CHECK_ALLOWANCE;
 use crate::connect;
 use crate::render;
-
-/// Clock skew beyond which TLS, Kerberos and TOTP logins start failing.
-const SKEW_WARN_MS: u64 = 5_000;
-const SKEW_CRIT_MS: u64 = 60_000;
 
 pub async fn run(
     global: &GlobalArgs,
@@ -24,63 +18,23 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let agent = session.client.welcome().agent_name.clone();
-    let response = session
-        .client
-        .request(
-            &Request::Call(Call::Doctor(DoctorRequest { net })),
-            global.timeout()? + CHECK_ALLOWANCE,
-        )
-        .await;
-    let received = unix_ms();
-    let half_rtt = (session.client.connection().rtt().as_millis() / 2) as u64;
+    let agent = session.welcome().agent_name.clone();
+    let report = session.doctor(net).await;
     session.finish().await;
-    let Response::Doctor(mut report) = response? else {
-        anyhow::bail!("unexpected reply to doctor");
-    };
-    // The agent reads its clock at the end of its checks, just before it
-    // replies: half a round trip before the reply arrived.
-    let at_agent = received.saturating_sub(half_rtt);
-    report.findings.push(skew_finding(clock_offset(report.agent_time_unix_ms, at_agent, at_agent)));
-    rank(&mut report.findings);
-    let status = overall(&report.findings);
+    let report = report?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", human(&agent, &report));
     }
-    Ok(ExitCode::from(status.nagios_code()))
-}
-
-/// A finding for the clock offset between agent and controller.
-pub fn skew_finding(offset_ms: i64) -> Finding {
-    let severity = match offset_ms.unsigned_abs() {
-        o if o >= SKEW_CRIT_MS => Severity::Crit,
-        o if o >= SKEW_WARN_MS => Severity::Warn,
-        _ => Severity::Ok,
-    };
-    Finding {
-        severity,
-        check: "clock".into(),
-        summary: format!("the agent's clock is {}", render::clock_offset(offset_ms)),
-        next_step: if severity == Severity::Ok {
-            String::new()
-        } else {
-            "fix time synchronisation (NTP); skew breaks TLS, Kerberos and one-time-password logins"
-                .into()
-        },
-    }
+    let status = CheckStatus::of_findings(&report.findings);
+    Ok(Outcome::Check(status).into())
 }
 
 /// The findings for people, worst first.
 pub fn human(agent: &str, r: &DoctorReport) -> String {
     let count = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
-    let status = match overall(&r.findings) {
-        Severity::Ok => "OK",
-        Severity::Warn => "WARNING",
-        Severity::Crit => "CRITICAL",
-        Severity::Unknown => "UNKNOWN",
-    };
+    let status = CheckStatus::of_findings(&r.findings).as_str();
     let mut out = format!(
         "Doctor for {}: {status} ({} critical, {} warning, {} unknown, {} ok)\n",
         render::remote(agent),
@@ -114,14 +68,7 @@ pub fn human(agent: &str, r: &DoctorReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn skew_thresholds() {
-        assert_eq!(skew_finding(200).severity, Severity::Ok);
-        assert_eq!(skew_finding(-6_000).severity, Severity::Warn);
-        assert_eq!(skew_finding(120_000).severity, Severity::Crit);
-        assert!(skew_finding(-6_000).summary.contains("6.0 s behind"));
-    }
+    use tether_proto::doctor::{Finding, rank};
 
     #[test]
     fn report_is_ranked_with_next_steps() {

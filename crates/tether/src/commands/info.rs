@@ -1,11 +1,9 @@
 //! `tether info HOST`: the machine's system information.
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tether_proto::system::SystemInfo;
-use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
@@ -30,24 +28,16 @@ pub struct InfoReport {
 
 pub async fn run(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response = session.client.request(&Request::Call(Call::Info), global.timeout()?).await?;
-    let received = unix_ms();
-    // The agent reads its clock just before it replies (after its CPU
-    // sample): half a round trip before the reply arrived.
-    let half_rtt = (session.client.connection().rtt().as_millis() / 2) as u64;
-    let at_agent = received.saturating_sub(half_rtt);
-    let Response::Info(system) = response else {
-        anyhow::bail!("{}: unexpected reply to info", session.client.target());
-    };
+    let info = session.info().await?;
+    let welcome = session.welcome().clone();
     let report = InfoReport {
         host: host.to_owned(),
-        agent: session.client.welcome().agent_name.clone(),
-        address: session.target.addr.to_string(),
-        session: session.client.welcome().session_id.clone(),
-        clock_offset_ms: clock_offset(system.host.agent_time_unix_ms, at_agent, at_agent),
-        system: *system,
+        agent: welcome.agent_name.clone(),
+        address: session.target().addr.to_string(),
+        session: welcome.session_id.clone(),
+        clock_offset_ms: info.clock_offset_ms,
+        system: info.system,
     };
-    let welcome = session.client.welcome().clone();
     session.finish().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -55,20 +45,6 @@ pub async fn run(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<
         print!("{}", human(&report, &format!("{} ({})", welcome.technician, welcome.role)));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Milliseconds since the Unix epoch by this machine's clock.
-pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The agent's clock minus ours, taking the middle of the round trip as
-/// the moment the agent read its clock.
-pub fn clock_offset(agent_ms: u64, sent_ms: u64, received_ms: u64) -> i64 {
-    // Wide arithmetic: the agent's figure is untrusted and may be anything.
-    let mid = (i128::from(sent_ms) + i128::from(received_ms)) / 2;
-    let offset = i128::from(agent_ms) - mid;
-    i64::try_from(offset).unwrap_or(if offset < 0 { i64::MIN + 1 } else { i64::MAX })
 }
 
 /// The report for people: a header, then one block per section.
@@ -368,16 +344,5 @@ mod tests {
         assert!(!text.contains(['\x1b', '\r', '\u{202e}']), "{text}");
         assert!(text.contains("ws\\nforged  line"), "{text}");
         assert!(!text.lines().any(|l| l.starts_with("forged")), "{text}");
-    }
-
-    #[test]
-    fn clock_offset_uses_the_middle_of_the_round_trip() {
-        assert_eq!(clock_offset(1_000, 900, 1_100), 0);
-        assert_eq!(clock_offset(5_000, 1_000, 1_000), 4_000);
-        assert_eq!(clock_offset(0, 1_000, 3_000), -2_000);
-        // A hostile agent's clock cannot overflow the arithmetic.
-        assert_eq!(clock_offset(u64::MAX, 0, 0), i64::MAX);
-        assert_eq!(clock_offset(1 << 63, 0, 0), i64::MAX);
-        assert_eq!(clock_offset(0, u64::MAX, u64::MAX), i64::MIN + 1);
     }
 }

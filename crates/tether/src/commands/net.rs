@@ -4,34 +4,16 @@
 //! layer that fails, 3 (UNKNOWN) when the checks could not run.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use serde::Serialize;
 
+use tether_client::diagnostics::LinkQuality;
+use tether_client::exit::{CheckStatus, Outcome};
 use tether_proto::net::{DnsOutcome, NetCheckRequest, NetReport, PingMethod, TcpOutcome};
-use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
 use crate::render::{self, Align, table};
-
-/// Time the agent may take beyond the technician's timeout: checks wait for
-/// their own timeouts (up to 10 s for HTTP) before the report comes back.
-pub const CHECK_ALLOWANCE: Duration = Duration::from_secs(15);
-
-/// Link quality between agent and technician, measured over the session.
-#[derive(Debug, Serialize)]
-pub struct LinkQuality {
-    /// QUIC's smoothed round-trip estimate, milliseconds.
-    pub rtt_ms: f64,
-    pub bytes: u64,
-    /// Agent to technician.
-    pub download_secs: f64,
-    pub download_mbit_per_sec: f64,
-    /// Technician to agent, as the agent timed it (first to last byte).
-    pub upload_secs: f64,
-    pub upload_mbit_per_sec: f64,
-}
 
 /// The `--json` document: the agent's report, plus the link when measured.
 #[derive(Debug, Serialize)]
@@ -50,19 +32,14 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let agent = session.client.welcome().agent_name.clone();
-    let response = session
-        .client
-        .request(&Request::Call(Call::Net(request)), global.timeout()? + CHECK_ALLOWANCE)
-        .await;
-    let link = match (&response, throughput_bytes) {
-        (Ok(_), Some(bytes)) => Some(measure_link(&session.client, bytes, global.timeout()?).await),
+    let agent = session.welcome().agent_name.clone();
+    let report = session.net(request).await;
+    let link = match (&report, throughput_bytes) {
+        (Ok(_), Some(bytes)) => Some(session.link_quality(bytes).await),
         _ => None,
     };
     session.finish().await;
-    let Response::Net(report) = response? else {
-        anyhow::bail!("unexpected reply to net");
-    };
+    let report = report?;
     let link = link.transpose()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&NetOutput { report: &report, link })?);
@@ -72,29 +49,8 @@ pub async fn run(
             print!("{}", human_link(link));
         }
     }
-    Ok(crate::exit::for_net(&report.verdict))
-}
-
-/// Downloads then uploads `bytes` over the session.
-async fn measure_link(
-    client: &tether_transport::Client,
-    bytes: u64,
-    timeout: Duration,
-) -> anyhow::Result<LinkQuality> {
-    // Transfers get the agent's own 60 s limit plus the technician's timeout.
-    let limit = timeout + Duration::from_secs(60);
-    let down = client.download(bytes, limit).await?;
-    let (up_agent, _) = client.upload(bytes, limit).await?;
-    let mbit =
-        |d: Duration| if d.is_zero() { 0.0 } else { bytes as f64 * 8.0 / d.as_secs_f64() / 1e6 };
-    Ok(LinkQuality {
-        rtt_ms: client.connection().rtt().as_secs_f64() * 1000.0,
-        bytes,
-        download_secs: down.as_secs_f64(),
-        download_mbit_per_sec: mbit(down),
-        upload_secs: up_agent.as_secs_f64(),
-        upload_mbit_per_sec: mbit(up_agent),
-    })
+    let status = CheckStatus::of_verdict(&report.verdict);
+    Ok(Outcome::Check(status).into())
 }
 
 fn human_link(l: &LinkQuality) -> String {
@@ -291,11 +247,7 @@ pub fn human(agent: &str, r: &NetReport) -> String {
         ];
         render::indent(&mut out, &table(&headers, &rows));
     }
-    let status = match (&r.verdict.failing_layer, r.verdict.warnings.is_empty()) {
-        (Some(_), _) => "CRITICAL",
-        (None, false) => "WARNING",
-        (None, true) => "OK",
-    };
+    let status = CheckStatus::of_verdict(&r.verdict).as_str();
     out.push_str(&format!("Verdict    {status} — {}\n", render::remote(&r.verdict.summary)));
     for warning in &r.verdict.warnings {
         out.push_str(&format!("  warning  {}\n", render::remote(warning)));

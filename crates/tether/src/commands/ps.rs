@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
+use tether_client::exit::Outcome;
 use tether_proto::system::{KillSignal, ProcessList, ProcessSort};
-use tether_proto::{Call, Request, Response};
 
 use crate::cli::GlobalArgs;
 use crate::connect;
-use crate::exit;
 use crate::render::{self, Align, table};
 
 /// Widest command column in the table; `--json` carries the full line.
@@ -26,12 +25,9 @@ pub async fn list(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let request = Request::Call(Call::Processes { sort, filter, limit });
-    let response = session.client.request(&request, global.timeout()?).await;
+    let list = session.processes(sort, filter, limit).await;
     session.finish().await;
-    let Response::Processes(list) = response? else {
-        anyhow::bail!("unexpected reply to ps");
-    };
+    let list = list?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
@@ -88,14 +84,9 @@ pub async fn kill(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    // The agent waits a few seconds for the process to exit.
-    let timeout = global.timeout()? + std::time::Duration::from_secs(5);
-    let response =
-        session.client.request(&Request::Call(Call::Kill { pid, signal }), timeout).await;
+    let outcome = session.kill(pid, signal).await;
     session.finish().await;
-    let Response::Killed(outcome) = response? else {
-        anyhow::bail!("unexpected reply to kill");
-    };
+    let outcome = outcome?;
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if outcome.exited {
@@ -114,5 +105,5 @@ pub async fn kill(
             if signal == KillSignal::Term { "; try --signal KILL" } else { "" }
         );
     }
-    Ok(ExitCode::from(if outcome.exited { exit::SUCCESS } else { exit::FAILURE }))
+    Ok(Outcome::success_if(outcome.exited).into())
 }

@@ -3,24 +3,20 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tether_client::exit::Outcome;
+use tether_client::{ClientError, Session};
 use tether_proto::restore::{RestoreDiff, RestorePoint, RollbackOutcome};
-use tether_proto::{Call, Request, Response, RestoreRequest};
 
 use crate::cli::{GlobalArgs, RestoreCommand};
-use crate::connect::{self, Session};
-use crate::exit;
+use crate::connect;
 use crate::render::{self, Align, table};
-
-/// Taking a point or rolling back copies files: allow for large trees.
-const RESTORE_ALLOWANCE: Duration = Duration::from_secs(600);
 
 pub async fn run(global: &GlobalArgs, command: RestoreCommand) -> anyhow::Result<ExitCode> {
     let host = command.host().to_owned();
     let session = connect::connect(global, &host).await?;
-    let result = run_on(global, &session, command).await;
+    let result = run_on(&session, command).await;
     session.finish().await;
     let (output, code) = result?;
     // `out` gives JSON exactly when --json was asked for.
@@ -36,14 +32,6 @@ enum Output {
     Json(serde_json::Value),
 }
 
-async fn request(
-    global: &GlobalArgs,
-    session: &Session,
-    request: Request,
-) -> anyhow::Result<Response> {
-    Ok(session.client.request(&request, global.timeout()? + RESTORE_ALLOWANCE).await?)
-}
-
 fn out<T: serde::Serialize>(
     json: bool,
     value: &T,
@@ -52,32 +40,18 @@ fn out<T: serde::Serialize>(
     Ok(if json { Output::Json(serde_json::to_value(value)?) } else { Output::Text(text()) })
 }
 
-async fn run_on(
-    global: &GlobalArgs,
-    session: &Session,
-    command: RestoreCommand,
-) -> anyhow::Result<(Output, ExitCode)> {
-    let ok = ExitCode::from(exit::SUCCESS);
+async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(Output, ExitCode)> {
+    let ok = ExitCode::from(Outcome::Success);
     // The agent's name, ids and paths are the agent's words: every one is
     // escaped where it enters the text (tables escape their own cells).
-    let agent = render::remote(&session.client.welcome().agent_name).into_owned();
+    let agent = render::remote(&session.welcome().agent_name).into_owned();
     match command {
         RestoreCommand::List { json, .. } => {
-            let Response::RestorePoints(points) =
-                request(global, session, Request::Call(Call::Restore(RestoreRequest::List)))
-                    .await?
-            else {
-                bail!("unexpected reply to restore list");
-            };
+            let points = session.restore_list().await?;
             Ok((out(json, &points, || points_table(&points))?, ok))
         }
         RestoreCommand::Show { id, json, .. } => {
-            let Response::RestorePoint(detail) =
-                request(global, session, Request::Call(Call::Restore(RestoreRequest::Show { id })))
-                    .await?
-            else {
-                bail!("unexpected reply to restore show");
-            };
+            let detail = session.restore_show(&id).await?;
             let text = || {
                 let mut text = points_table(std::slice::from_ref(&detail.point));
                 let rows: Vec<Vec<String>> = detail
@@ -124,19 +98,11 @@ async fn run_on(
             Ok((out(json, &detail, text)?, ok))
         }
         RestoreCommand::Diff { id, all, json, .. } => {
-            let diff = fetch_diff(global, session, &id).await?;
+            let diff = session.restore_diff(&id).await?;
             Ok((out(json, &diff, || diff_text(&diff, all))?, ok))
         }
         RestoreCommand::Create { label, keep, json, .. } => {
-            let Response::RestoreCreated(point) = request(
-                global,
-                session,
-                Request::Call(Call::Restore(RestoreRequest::Create { label, keep })),
-            )
-            .await?
-            else {
-                bail!("unexpected reply to restore create");
-            };
+            let point = session.restore_create(label, keep).await?;
             let text = || {
                 format!(
                     "created restore point {} on {agent}\n{}",
@@ -147,50 +113,26 @@ async fn run_on(
             Ok((out(json, &point, text)?, ok))
         }
         RestoreCommand::Rollback { id, yes, all, json, .. } => {
-            let diff = fetch_diff(global, session, &id).await?;
+            let diff = session.restore_diff(&id).await?;
             let question =
                 format!("{}Roll {agent} back to {}?", diff_text(&diff, all), render::remote(&id));
             confirm(yes, &question)?;
             let paths = diff.modified_count + diff.removed_count + diff.added_count;
             let what = format!("rolling {agent} back ({paths} paths)");
-            let reply = with_progress(
-                &what,
-                request(
-                    global,
-                    session,
-                    Request::Call(Call::Restore(RestoreRequest::Rollback { id })),
-                ),
-            )
-            .await;
-            let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
-                bail!("unexpected reply to restore rollback");
-            };
+            let reply = with_progress(&what, session.restore_rollback(&id)).await;
+            let done = reply.map_err(|e| interrupted(e, &agent))?;
             Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
         }
         RestoreCommand::Undo { yes, all, json, .. } => {
             confirm(yes, &format!("Undo the last rollback on {agent}?"))?;
             let what = format!("undoing the last rollback on {agent}");
-            let reply = with_progress(
-                &what,
-                request(global, session, Request::Call(Call::Restore(RestoreRequest::Undo))),
-            )
-            .await;
-            let Response::RolledBack(done) = reply.map_err(|e| interrupted(e, &agent))? else {
-                bail!("unexpected reply to restore undo");
-            };
+            let reply = with_progress(&what, session.restore_undo()).await;
+            let done = reply.map_err(|e| interrupted(e, &agent))?;
             Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
         }
         RestoreCommand::Delete { id, force, yes, json, .. } => {
             confirm(yes, &format!("Delete restore point {} on {agent}?", render::remote(&id)))?;
-            let Response::RestoreDeleted { id } = request(
-                global,
-                session,
-                Request::Call(Call::Restore(RestoreRequest::Delete { id, force })),
-            )
-            .await?
-            else {
-                bail!("unexpected reply to restore delete");
-            };
+            let id = session.restore_delete(&id, force).await?;
             Ok((
                 out(json, &serde_json::json!({ "deleted": id }), || {
                     format!("deleted restore point {}\n", render::remote(&id))
@@ -199,14 +141,8 @@ async fn run_on(
             ))
         }
         RestoreCommand::Verify { json, .. } => {
-            let Response::RestoreVerified(v) =
-                request(global, session, Request::Call(Call::Restore(RestoreRequest::Verify)))
-                    .await?
-            else {
-                bail!("unexpected reply to restore verify");
-            };
-            let code =
-                ExitCode::from(if v.problems.is_empty() { exit::SUCCESS } else { exit::FAILURE });
+            let v = session.restore_verify().await?;
+            let code = ExitCode::from(Outcome::success_if(v.problems.is_empty()));
             let text = || {
                 let mut text = format!(
                     "{} points, {} stored contents ({} unreferenced): ",
@@ -224,23 +160,6 @@ async fn run_on(
             };
             Ok((out(json, &v, text)?, code))
         }
-    }
-}
-
-async fn fetch_diff(
-    global: &GlobalArgs,
-    session: &Session,
-    id: &str,
-) -> anyhow::Result<RestoreDiff> {
-    match request(
-        global,
-        session,
-        Request::Call(Call::Restore(RestoreRequest::Diff { id: id.to_owned() })),
-    )
-    .await?
-    {
-        Response::RestoreDiff(diff) => Ok(*diff),
-        _ => bail!("unexpected reply to restore diff"),
     }
 }
 
@@ -330,15 +249,11 @@ const FIRST_PATHS: usize = 10;
 
 /// A rollback or undo that failed without an answer from the agent: the
 /// agent may have stopped in the middle, and says what happens then.
-fn interrupted(err: anyhow::Error, agent: &str) -> anyhow::Error {
-    let answered = err
-        .chain()
-        .filter_map(|e| e.downcast_ref::<tether_transport::TransportError>())
-        .any(|t| t.agent_reply().is_some());
-    if answered {
-        return err;
+fn interrupted(err: ClientError, agent: &str) -> anyhow::Error {
+    if err.agent_reply().is_some() {
+        return err.into();
     }
-    err.context(format!(
+    anyhow::Error::new(err).context(format!(
         "no answer about the rollback: if {agent} stopped in the middle, it finishes or reverts \
          it when it starts again (check with `tether restore list {agent}`)"
     ))
@@ -474,17 +389,17 @@ mod tests {
     #[test]
     fn a_rollback_without_an_answer_says_what_the_agent_will_do() {
         use tether_transport::TransportError;
-        let lost = anyhow::Error::new(TransportError::Timeout {
+        let lost = ClientError::Unreachable(TransportError::Timeout {
             target: "ws-042".into(),
             what: "waiting for the agent's reply",
             after: std::time::Duration::from_secs(70),
         });
         let line = tether_proto::text::error_line(interrupted(lost, "ws-042").as_ref());
         assert!(line.contains("it finishes or reverts it when it starts again"), "{line}");
-        let refused = anyhow::Error::new(TransportError::Agent {
+        let refused = ClientError::Denied {
             target: "ws-042".into(),
             reply: tether_proto::ErrorReply::denied("rollback needs tier 3"),
-        });
+        };
         let line = tether_proto::text::error_line(interrupted(refused, "ws-042").as_ref());
         assert!(!line.contains("starts again"), "an answer is not an interruption: {line}");
     }

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::Serialize;
 use tether_proto::screen::{InputEvent, Monitor, MouseButton, parse_combo};
-use tether_proto::{Call, Request, Response, ScreenRequest};
 use tether_screen_codec::{Decoder, Frame};
 
 use crate::cli::GlobalArgs;
@@ -18,15 +17,8 @@ use crate::render::{Align, table};
 
 pub async fn monitors(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response = session
-        .client
-        .request(&Request::Call(Call::Screen(ScreenRequest::Monitors)), global.timeout()?)
-        .await?;
-    let target = session.client.target().to_owned();
+    let list = session.monitors().await?;
     session.finish().await;
-    let Response::Monitors(list) = response else {
-        anyhow::bail!("{target}: unexpected reply to monitors");
-    };
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -75,18 +67,9 @@ pub async fn screenshot(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let session = connect::connect(global, host).await?;
-    let response = session
-        .client
-        .request(
-            &Request::Call(Call::Screen(ScreenRequest::Screenshot { monitor })),
-            global.timeout()?,
-        )
-        .await?;
-    let target = session.client.target().to_owned();
+    let shot = session.screenshot(monitor).await?;
+    let target = session.describe().to_owned();
     session.finish().await;
-    let Response::Screenshot(shot) = response else {
-        anyhow::bail!("{target}: unexpected reply to screenshot");
-    };
     let frame = decode_screenshot(&shot.encoded, &shot.monitor)
         .with_context(|| format!("{target}: the screenshot could not be decoded"))?;
     let encoded_bytes = shot.encoded.len();
@@ -200,13 +183,9 @@ pub async fn input(
 ) -> anyhow::Result<ExitCode> {
     let events = actions.events()?;
     let session = connect::connect(global, host).await?;
-    let request = Request::Call(Call::Screen(ScreenRequest::Input { monitor, events }));
-    let response = session.client.request(&request, global.timeout()?).await?;
-    let target = session.client.target().to_owned();
+    let events = session.input(monitor, events).await?;
+    let target = session.describe().to_owned();
     session.finish().await;
-    let Response::InputDone { events } = response else {
-        anyhow::bail!("{target}: unexpected reply to input");
-    };
     if json {
         println!("{}", serde_json::json!({ "host": host, "events": events }));
     } else {

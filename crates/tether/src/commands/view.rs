@@ -8,19 +8,14 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::Context;
-use tether_proto::{Request, ViewRequest};
+use tether_client::screen::ViewStream;
 use tether_view::window::{self, WindowSettings};
 use tether_view::{ScaleMode, ViewState, stream};
 
 use crate::cli::{GlobalArgs, ScaleArg};
 use crate::connect;
-
-/// How long to wait for the view to start: the agent may be asking the
-/// user for consent.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug)]
 pub struct Options {
@@ -37,32 +32,23 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
     let session = connect::connect(global, host).await?;
     // A tier-1 technician may look but not control: open view-only and
     // say so, rather than ask for control and be denied.
-    let role = session.client.welcome().role;
-    let may_control =
-        tether_proto::Policy::default().authorize(role, tether_proto::RequestKind::Control).is_ok();
+    let role = session.welcome().role;
+    let may_control = session.role_allows(tether_proto::RequestKind::Control);
     let view_only = options.view_only || !may_control;
     if !options.view_only && !may_control {
         eprintln!(
             "{}: your certificate is {role}; control needs tier 2, so the view opens view-only",
-            session.client.target()
+            session.describe()
         );
     }
-    let request = Request::View(ViewRequest {
-        monitor: options.monitor,
-        control: !view_only,
-        max_fps: options.fps,
-    });
-    let timeout = global.timeout()?.max(START_TIMEOUT);
     if !view_only {
-        eprintln!(
-            "waiting for {} to start the view (the user may be asked)…",
-            session.client.target()
-        );
+        eprintln!("waiting for {} to start the view (the user may be asked)…", session.describe());
     }
-    let (start, send, recv) = session.client.open_view(&request, timeout).await?;
+    let ViewStream { start, send, recv } =
+        session.open_view(options.monitor, !view_only, options.fps).await?;
     // No window for a monitor the stream would refuse.
     stream::check_monitor(&start.monitor)
-        .with_context(|| format!("{}: the view cannot start", session.client.target()))?;
+        .with_context(|| format!("{}: the view cannot start", session.describe()))?;
     let state = ViewState::new(&start);
     let (input_tx, input_rx) = tokio::sync::mpsc::unbounded_channel();
     let ended = Arc::new(AtomicBool::new(false));
@@ -87,7 +73,7 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
     let streamed = stream::run(Arc::clone(&state), send, recv, input_rx).await;
     ended.store(true, Ordering::Relaxed);
     let shown = window.await.context("the window thread failed")?;
-    let target = session.client.target().to_owned();
+    let target = session.describe().to_owned();
     let (frames, bytes) = state.totals();
     session.finish().await;
     shown?;
