@@ -1,5 +1,6 @@
-//! Filesystem-wide calls: space and inode counts (`statvfs`) and flushing
-//! a whole filesystem at once (`syncfs`).
+//! Filesystem calls std lacks: space and inode counts (`statvfs`),
+//! flushing a whole filesystem at once (`syncfs`), and named pipes
+//! (`make_fifo`).
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd};
@@ -40,9 +41,7 @@ pub struct FsStats {
 
 /// The statistics of the filesystem holding `path`.
 pub fn statvfs(path: &Path) -> Result<FsStats, FsError> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| FsError::NulInPath(path.to_owned()))?;
+    let c_path = c_path(path)?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
     // SAFETY: `c_path` is a NUL-terminated string that outlives the call,
     // and `st` is a properly sized and aligned out-parameter.
@@ -62,6 +61,24 @@ pub fn statvfs(path: &Path) -> Result<FsStats, FsError> {
         inodes: u64::from(st.f_files),
         inodes_free: u64::from(st.f_ffree),
     })
+}
+
+/// Creates a named pipe (FIFO) at `path` with permission bits `mode`
+/// (less the umask), without forking a `mkfifo` process.
+pub fn make_fifo(path: &Path, mode: u32) -> Result<(), FsError> {
+    let c_path = c_path(path)?;
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call;
+    // mkfifo reads nothing else of ours.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), mode as libc::mode_t) } != 0 {
+        let source = std::io::Error::last_os_error();
+        return Err(FsError::Os { call: "mkfifo", path: path.to_owned(), source });
+    }
+    Ok(())
+}
+
+fn c_path(path: &Path) -> Result<CString, FsError> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| FsError::NulInPath(path.to_owned()))
 }
 
 /// Flushes everything written to the filesystem holding `file` to stable
@@ -99,6 +116,24 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let nul = std::ffi::OsStr::from_bytes(b"/tmp/a\0b");
         assert!(matches!(statvfs(Path::new(nul)), Err(FsError::NulInPath(_))));
+    }
+
+    #[test]
+    fn a_fifo_is_made_once() {
+        use std::os::unix::fs::FileTypeExt;
+        let path = std::env::temp_dir().join(format!("tether-os-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        make_fifo(&path, 0o600).unwrap();
+        let made = std::fs::symlink_metadata(&path).unwrap().file_type().is_fifo();
+        let again = make_fifo(&path, 0o600);
+        std::fs::remove_file(&path).unwrap();
+        assert!(made, "{} is not a FIFO", path.display());
+        match again {
+            Err(FsError::Os { call: "mkfifo", source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::AlreadyExists)
+            }
+            other => panic!("expected EEXIST, got {other:?}"),
+        }
     }
 
     #[cfg(target_os = "linux")]
