@@ -13,6 +13,8 @@
 //! This crate knows nothing of the network or the protocol: the agent fills
 //! in [`Record`]s from its own types.
 
+#![forbid(unsafe_code)]
+
 pub mod chain;
 mod read;
 

@@ -22,6 +22,8 @@
 //! blocking thread. X errors become [`CaptureError`]s; nothing reachable from
 //! the X server panics.
 
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
 mod error;
 #[cfg(target_os = "linux")]
 mod shm;

@@ -107,19 +107,7 @@ impl Xvfb {
 impl Drop for Xvfb {
     /// SIGTERM first: a killed Xvfb leaves its lock file and socket behind.
     fn drop(&mut self) {
-        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: signals our own child, which has not been reaped yet.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = tether_os::process::terminate(&mut self.child, Duration::from_secs(5));
     }
 }
 

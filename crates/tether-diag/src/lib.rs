@@ -12,6 +12,10 @@
 //! - [`processes`]: the process list and signalling a process.
 //! - [`net`]: network checks and the layered verdict.
 //! - [`doctor`]: health findings with severities and next steps.
+//!
+//! System calls go through `tether-os`; this crate has no `unsafe`.
+
+#![forbid(unsafe_code)]
 
 pub mod doctor;
 pub mod host;

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System, UpdateKind, Users};
+use tether_os::signal::{Signal, SignalError};
 use tether_proto::system::{
     KillOutcome, KillSignal, MAX_CMDLINE, ProcessInfo, ProcessList, ProcessSort,
 };
@@ -135,19 +136,14 @@ pub fn kill(pid: u32, signal: KillSignal) -> Result<KillOutcome, KillError> {
         return Err(KillError::Agent(pid));
     }
     let name = process_name(pid).ok_or(KillError::NoSuchProcess(pid))?;
-    let raw_pid = i32::try_from(pid).map_err(|_| KillError::NoSuchProcess(pid))?;
     let sig = match signal {
-        KillSignal::Term => libc::SIGTERM,
-        KillSignal::Kill => libc::SIGKILL,
+        KillSignal::Term => Signal::Term,
+        KillSignal::Kill => Signal::Kill,
     };
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    if unsafe { libc::kill(raw_pid, sig) } != 0 {
-        let source = std::io::Error::last_os_error();
-        return Err(match source.raw_os_error() {
-            Some(libc::ESRCH) => KillError::NoSuchProcess(pid),
-            _ => KillError::Os { pid, source },
-        });
-    }
+    tether_os::signal::send(pid, sig).map_err(|e| match e {
+        SignalError::NoSuchProcess(_) | SignalError::InvalidPid(_) => KillError::NoSuchProcess(pid),
+        SignalError::Os { source, .. } => KillError::Os { pid, source },
+    })?;
     let deadline = Instant::now() + KILL_WAIT;
     let mut exited = has_exited(pid);
     while !exited && Instant::now() < deadline {

@@ -1,4 +1,5 @@
-//! Filesystem usage as `df` reports it, from statvfs(3).
+//! Filesystem usage as `df` reports it, from statvfs(3) through
+//! `tether_os::fs`.
 
 /// One filesystem's space and inodes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,23 +13,16 @@ pub(crate) struct FsUsage {
     pub inodes_used_percent: Option<f64>,
 }
 
-/// The usage of the filesystem mounted at `mount`.
+/// The usage of the filesystem mounted at `mount`, or `None` when it
+/// cannot be read (gone, or not ours to see).
 pub(crate) fn usage(mount: &str) -> Option<FsUsage> {
-    let path = std::ffi::CString::new(mount).ok()?;
-    // SAFETY: statvfs is plain old data; all-zero is a valid value for it.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is a valid C string and `st` a properly sized out-parameter.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let unit = st.f_frsize as u64;
-    let blocks = st.f_blocks as u64;
-    let free = (st.f_bfree as u64).min(blocks);
-    let inodes_used_percent = (st.f_files > 0)
-        .then(|| (st.f_files - st.f_ffree.min(st.f_files)) as f64 * 100.0 / st.f_files as f64);
+    let st = tether_os::fs::statvfs(std::path::Path::new(mount)).ok()?;
+    let free = st.blocks_free.min(st.blocks);
+    let inodes_used_percent = (st.inodes > 0)
+        .then(|| (st.inodes - st.inodes_free.min(st.inodes)) as f64 * 100.0 / st.inodes as f64);
     Some(FsUsage {
-        used: (blocks - free).saturating_mul(unit),
-        available: (st.f_bavail as u64).saturating_mul(unit),
+        used: (st.blocks - free).saturating_mul(st.block_size),
+        available: st.blocks_available.saturating_mul(st.block_size),
         inodes_used_percent,
     })
 }

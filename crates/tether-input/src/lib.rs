@@ -13,6 +13,8 @@
 //! Linux with `linux_delay` 0. The enigo backends for Windows and macOS are
 //! compiled there but unverified: this project only tests on X11.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 
 use tether_proto::screen::{InputEvent, Key, MouseButton};

@@ -1,19 +1,28 @@
-//! Thin wrappers over operating-system calls that the binaries share, so
-//! that each `unsafe` block lives in one place with the reason it is sound.
-//! Nothing here knows about Tether's protocol or policy.
+//! Thin wrappers over operating-system calls that Tether's crates share, so
+//! that each `unsafe` block lives in one place with the reason it is sound
+//! and each failure comes back as a typed error. Nothing here knows about
+//! Tether's protocol or policy; a wrapper takes plain values (a pid, a
+//! path, a descriptor) and returns plain facts.
+//!
+//! # Layout
+//! - [`signal`]: sending signals to a process or a process group, and the
+//!   SIGPIPE disposition of printing commands.
+//! - [`process`]: ending a child politely (SIGTERM, a grace period, then
+//!   SIGKILL) and reaping it.
+//! - [`fs`]: filesystem-wide facts and operations (`statvfs`, `syncfs`).
+//! - [`random`]: bytes from the system's random source and unique ids.
+//!
+//! Crates whose `unsafe` is specific to them keep it (the restore engine's
+//! directory descriptors, the capture's shared memory); this crate holds
+//! what more than one crate needs.
 
-/// Makes writes to a closed pipe end the process quietly, as Unix tools
-/// do (`tether ps HOST | head -1`). Rust ignores SIGPIPE by default, so
-/// `println!` to a closed pipe panics with a backtrace instead.
-///
-/// Only for processes whose sockets cannot raise SIGPIPE (UDP, or none):
-/// a long-running service must keep ignoring it, or a peer closing a
-/// stream socket would kill it.
-pub fn die_quietly_on_closed_pipe() {
-    #[cfg(unix)]
-    // SAFETY: signal(2) with SIG_DFL installs no handler of ours; it only
-    // restores the kernel's default disposition for SIGPIPE.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+#[cfg(unix)]
+pub mod fs;
+#[cfg(unix)]
+pub mod process;
+pub mod random;
+pub mod signal;
+
+pub use signal::die_quietly_on_closed_pipe;

@@ -125,8 +125,8 @@ pub enum PkiError {
     RepeatedSerial,
 
     /// The operating system's random number generator failed.
-    #[error("the system random number generator failed: {0}")]
-    Random(getrandom::Error),
+    #[error(transparent)]
+    Random(#[from] tether_os::random::RandomError),
 
     /// A PEM file is malformed.
     #[error("cannot parse {}: {detail}", path.display())]

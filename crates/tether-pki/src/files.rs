@@ -92,7 +92,7 @@ fn parent(path: &Path) -> &Path {
 /// A hidden, randomly named sibling of `path`.
 fn temp_path(path: &Path) -> Result<PathBuf, PkiError> {
     let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix).map_err(PkiError::Random)?;
+    tether_os::random::fill(&mut suffix)?;
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     Ok(parent(path).join(format!(".{name}.tmp-{}", crate::serial::to_hex(&suffix))))
 }

@@ -29,6 +29,8 @@
 //! `tether_proto::permission`). Private keys are only ever written to files
 //! with mode 0600, never returned as strings, printed or logged.
 
+#![forbid(unsafe_code)]
+
 mod bundle;
 mod ca;
 mod crl;

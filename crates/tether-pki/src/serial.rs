@@ -19,7 +19,7 @@ pub(crate) const SERIAL_LEN: usize = 16;
 /// number stays positive, as RFC 5280 requires.
 pub(crate) fn random() -> Result<[u8; SERIAL_LEN], PkiError> {
     let mut bytes = [0u8; SERIAL_LEN];
-    getrandom::fill(&mut bytes).map_err(PkiError::Random)?;
+    tether_os::random::fill(&mut bytes)?;
     bytes[0] &= 0x7f;
     Ok(bytes)
 }

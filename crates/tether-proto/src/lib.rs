@@ -27,6 +27,8 @@
 //! It knows nothing about certificates (see `tether-pki`), QUIC streams (see
 //! `tether-transport`) or how the agent gathers facts (see `tether-diag`).
 
+#![forbid(unsafe_code)]
+
 pub mod close;
 pub mod codec;
 pub mod doctor;

@@ -1,5 +1,7 @@
 //! Which paths restore points cover, and how much the store may keep.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Component, Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};

@@ -424,8 +424,7 @@ impl Dir {
 
     /// Flushes the whole filesystem the directory is on.
     pub fn syncfs(&self) -> io::Result<()> {
-        // SAFETY: the descriptor is open.
-        check(unsafe { libc::syncfs(self.fd.as_raw_fd()) }).map(drop)
+        tether_os::fs::syncfs(&self.fd)
     }
 }
 

@@ -49,9 +49,19 @@
 //!
 //! Not recorded: extended attributes and ACLs, hard-link identity (each
 //! link is restored as its own file), sparseness, symlink timestamps.
+//!
+//! # `unsafe`
+//! Only `dirfd` may use it (every block with its `SAFETY:` reason); the
+//! crate denies it everywhere else, and the modules that only plan
+//! (`config`, `manifest`, `plan`, `rollback`) forbid it outright.
+//! Filesystem-wide calls (`syncfs`) and random names come from `tether-os`.
+
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod backend;
 mod config;
+#[allow(unsafe_code)]
 mod dirfd;
 mod engine;
 mod error;

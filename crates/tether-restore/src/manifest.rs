@@ -3,6 +3,8 @@
 //! These types are the store's on-disk format (JSON), not the wire format:
 //! the agent converts them into `tether_proto::restore` types.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};

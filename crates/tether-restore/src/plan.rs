@@ -1,6 +1,8 @@
 //! Comparing a point with the live tree: pure functions over sorted entry
 //! lists, shared by `diff` (reporting) and `rollback` (planning).
 
+#![forbid(unsafe_code)]
+
 use std::cmp::Ordering;
 
 use crate::manifest::Entry;

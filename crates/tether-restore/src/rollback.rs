@@ -24,6 +24,8 @@
 //! Added files are never deleted before the pre-rollback point holds their
 //! content: that point is taken before planning.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;

@@ -10,7 +10,6 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, RestoreError};
@@ -213,25 +212,12 @@ impl ObjectStore {
 /// fsync per file written.
 pub(crate) fn syncfs(path: &Path) -> Result<(), RestoreError> {
     let dir = File::open(path).ctx("open", path)?;
-    // SAFETY: the descriptor is valid for the duration of the call.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-        return Err(io::Error::last_os_error()).ctx("flush filesystem of", path);
-    }
-    Ok(())
+    tether_os::fs::syncfs(&dir).ctx("flush filesystem of", path)
 }
 
+/// A fresh name for a temporary or a point: unique, not secret.
 pub(crate) fn random_name() -> String {
-    let mut bytes = [0u8; 8];
-    // A failing system RNG is not worth dying for here: the name only needs
-    // to differ from other temporaries of this process, so fall back.
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        bytes = (nanos ^ u64::from(std::process::id())).to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    tether_os::random::unique_hex_id()
 }
 
 #[cfg(test)]

@@ -181,10 +181,7 @@ fn a_fifo_swapped_in_while_a_point_is_taken_never_blocks() {
 /// hold store locks, and the child's copy of their descriptors would keep
 /// those locks until it execs.
 fn mkfifo(path: &Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: `c` is a NUL-terminated path that outlives the call.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo {}", path.display());
+    tether_os::fs::make_fifo(path, 0o644).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

@@ -34,6 +34,8 @@
 //! No I/O, no clock, no threads; the agent's capture and the controller's
 //! window live elsewhere.
 
+#![forbid(unsafe_code)]
+
 mod decode;
 mod encode;
 mod frame;

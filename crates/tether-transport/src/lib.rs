@@ -15,6 +15,8 @@
 //! - [`client`]: the controller's session with one agent.
 //! - [`error`]: typed errors with messages a technician can act on.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod endpoint;
 pub mod error;

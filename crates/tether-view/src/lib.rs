@@ -11,6 +11,8 @@
 //! - [`scale`]: the pure fitting of the image into the window and back,
 //!   and panning a 1:1 view larger than the window.
 
+#![forbid(unsafe_code)]
+
 pub mod input;
 pub mod scale;
 pub mod stream;

@@ -139,9 +139,7 @@ pub async fn query(
     qtype: u16,
     timeout: Duration,
 ) -> Result<Answer, DnsError> {
-    let mut id_bytes = [0u8; 2];
-    getrandom::fill(&mut id_bytes).map_err(|e| DnsError::Io(e.to_string()))?;
-    let id = u16::from_ne_bytes(id_bytes);
+    let id = tether_os::random::u16().map_err(|e| DnsError::Io(e.to_string()))?;
     let packet = build_query(id, name, qtype)?;
     let local: SocketAddr = if resolver.is_ipv4() {
         ([0, 0, 0, 0], 0).into()

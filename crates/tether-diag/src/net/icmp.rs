@@ -74,9 +74,8 @@ impl Pinger {
         socket
             .connect(&SocketAddr::new(addr, 0).into())
             .map_err(|e| IcmpError::Io(e.to_string()))?;
-        let mut r = [0u8; 2];
-        getrandom::fill(&mut r).map_err(|e| IcmpError::Io(e.to_string()))?;
-        Ok(Pinger { socket, raw, v6, ident: u16::from_ne_bytes(r) })
+        let ident = tether_os::random::u16().map_err(|e| IcmpError::Io(e.to_string()))?;
+        Ok(Pinger { socket, raw, v6, ident })
     }
 
     fn send(&self, seq: u16) -> Result<(), IcmpError> {

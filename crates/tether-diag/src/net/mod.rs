@@ -7,6 +7,7 @@
 //! the hosts file is consulted as the OS would. TCP, HTTP and ping targets
 //! are resolved by the OS, as applications resolve them.
 
+mod collect;
 pub mod dns;
 pub mod https;
 pub mod icmp;
@@ -15,6 +16,8 @@ pub mod probes;
 pub mod verdict;
 
 pub use verdict::DEFAULT_CERT_WARN_DAYS;
+
+use collect::join_probes;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -70,68 +73,33 @@ pub async fn run(request: &NetCheckRequest, settings: &NetSettings) -> NetReport
     }
     let resolvers = settings.resolvers.clone().unwrap_or_else(local::system_resolvers);
 
-    let gateway = tokio::spawn(gateway(defaults));
+    // Every probe runs in its own task, so one that panics (a bug) ends
+    // only itself; `join_probes` turns it into a failed check that says so.
     let dns: Vec<_> = want
         .dns
         .iter()
-        .map(|name| tokio::spawn(resolve_everywhere(name.clone(), resolvers.clone())))
+        .map(|name| {
+            (name.clone(), tokio::spawn(resolve_everywhere(name.clone(), resolvers.clone())))
+        })
         .collect();
-    let tcp: Vec<_> = want.tcp.iter().map(|t| tokio::spawn(probes::tcp(t.clone()))).collect();
-    let tcp_targets = want.tcp.clone();
-    let http: Vec<_> = want.urls.iter().map(|u| tokio::spawn(probes::http(u.clone()))).collect();
-    let ping: Vec<_> = want.ping.iter().map(|p| tokio::spawn(probes::ping(p.clone()))).collect();
+    let tcp: Vec<_> =
+        want.tcp.iter().map(|t| (t.clone(), tokio::spawn(probes::tcp(t.clone())))).collect();
+    let http: Vec<_> =
+        want.urls.iter().map(|u| (u.clone(), tokio::spawn(probes::http(u.clone())))).collect();
+    let ping: Vec<_> =
+        want.ping.iter().map(|p| (p.clone(), tokio::spawn(probes::ping(p.clone())))).collect();
 
     let mut report = NetReport {
         links: links(),
-        gateway: gateway.await.unwrap_or(None),
+        gateway: gateway(defaults).await,
         resolvers: resolvers.iter().map(SocketAddr::to_string).collect(),
         proxies: local::proxies(std::env::vars()),
-        dns: Vec::new(),
-        tcp: Vec::new(),
-        http: Vec::new(),
-        ping: Vec::new(),
+        dns: join_probes(dns, collect::failed_dns).await.concat(),
+        tcp: join_probes(tcp, collect::failed_tcp).await,
+        http: join_probes(http, collect::failed_http).await,
+        ping: join_probes(ping, collect::failed_ping).await,
         verdict: Verdict { failing_layer: None, summary: String::new(), warnings: vec![] },
     };
-    // A probe that panicked shows up as a failed check, never vanishes.
-    let failed = |e: tokio::task::JoinError| format!("the check failed: {e}");
-    for (task, name) in dns.into_iter().zip(want.dns.iter()) {
-        match task.await {
-            Ok(checks) => report.dns.extend(checks),
-            Err(e) => report.dns.push(DnsCheck {
-                name: name.clone(),
-                resolver: "-".into(),
-                outcome: DnsOutcome::Failed(failed(e)),
-                millis: 0.0,
-            }),
-        }
-    }
-    for (task, target) in tcp.into_iter().zip(tcp_targets) {
-        report.tcp.push(task.await.unwrap_or_else(|e| tether_proto::net::TcpCheck {
-            target,
-            outcome: tether_proto::net::TcpOutcome::Failed(failed(e)),
-            millis: 0.0,
-        }));
-    }
-    for (task, url) in http.into_iter().zip(want.urls.iter()) {
-        report.http.push(task.await.unwrap_or_else(|e| tether_proto::net::HttpCheck {
-            error: Some(failed(e)),
-            failed_layer: Some(tether_proto::net::Layer::Service),
-            ..probes::http_check(url.clone())
-        }));
-    }
-    for (task, target) in ping.into_iter().zip(want.ping.iter()) {
-        report.ping.push(task.await.unwrap_or_else(|e| tether_proto::net::PingCheck {
-            target: target.clone(),
-            address: None,
-            method: tether_proto::net::PingMethod::Icmp,
-            sent: 0,
-            received: 0,
-            rtt_min_ms: None,
-            rtt_avg_ms: None,
-            rtt_max_ms: None,
-            error: Some(failed(e)),
-        }));
-    }
     report.verdict = verdict::verdict(&report, settings.cert_warn_days);
     report
 }
@@ -148,7 +116,13 @@ async fn gateway(probe: bool) -> Option<GatewayState> {
     let routes = std::fs::read_to_string("/proc/net/route").ok()?;
     let (interface, address) = local::default_route(&routes)?;
     let arp = std::fs::read_to_string("/proc/net/arp").unwrap_or_default();
-    let ping = if probe { Some(probes::ping(address.to_string()).await) } else { None };
+    let ping = if probe {
+        let target = address.to_string();
+        let task = tokio::spawn(probes::ping(target.clone()));
+        join_probes(vec![(target, task)], collect::failed_ping).await.pop()
+    } else {
+        None
+    };
     Some(GatewayState {
         address: address.to_string(),
         interface,
@@ -177,9 +151,8 @@ async fn resolve_everywhere(name: String, resolvers: Vec<SocketAddr>) -> Vec<Dns
     let lookups: Vec<_> =
         resolvers.iter().map(|r| tokio::spawn(resolve_with(name.clone(), *r))).collect();
     for (task, resolver) in lookups.into_iter().zip(&resolvers) {
-        let (outcome, millis) = task
-            .await
-            .unwrap_or_else(|e| (DnsOutcome::Failed(format!("lookup task failed: {e}")), 0.0));
+        let (outcome, millis) =
+            task.await.unwrap_or_else(|e| (DnsOutcome::Failed(collect::crash_detail(e)), 0.0));
         checks.push(DnsCheck {
             name: name.clone(),
             resolver: resolver.to_string(),

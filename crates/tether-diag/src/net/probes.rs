@@ -239,11 +239,9 @@ async fn exchange<S: AsyncReadExt + AsyncWriteExt + Unpin>(
     }
 }
 
-/// Pings `target`: ICMP echo where the OS allows it, otherwise TCP
-/// connection set-up to a common port, labelled as such.
-pub async fn ping(target: String) -> PingCheck {
-    let host = target.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let mut check = PingCheck {
+/// A ping of `target` that has not run yet: nothing sent, no error.
+pub(crate) fn ping_check(target: String) -> PingCheck {
+    PingCheck {
         target,
         address: None,
         method: PingMethod::Icmp,
@@ -253,7 +251,14 @@ pub async fn ping(target: String) -> PingCheck {
         rtt_avg_ms: None,
         rtt_max_ms: None,
         error: None,
-    };
+    }
+}
+
+/// Pings `target`: ICMP echo where the OS allows it, otherwise TCP
+/// connection set-up to a common port, labelled as such.
+pub async fn ping(target: String) -> PingCheck {
+    let host = target.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let mut check = ping_check(target);
     let addr = match resolve(&host, 0).await.0 {
         Ok(addr) => addr.ip(),
         Err(why) => {
@@ -275,7 +280,7 @@ pub async fn ping(target: String) -> PingCheck {
             return check;
         }
         Err(e) => {
-            check.error = Some(format!("ping task failed: {e}"));
+            check.error = Some(super::collect::crash_detail(e));
             return check;
         }
     };
