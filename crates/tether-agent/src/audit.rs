@@ -58,7 +58,8 @@ pub struct Who {
 impl Who {
     /// A peer not yet identified: a new session id, no certificate yet.
     pub fn new(peer: SocketAddr) -> Who {
-        Who { session: new_session_id(), peer, identity: None, ticket: None }
+        // 64 random bits: unique within one agent's audit log.
+        Who { session: tether_os::random::unique_hex_id(), peer, identity: None, ticket: None }
     }
 
     /// A record about this session, stamped now.
@@ -74,19 +75,4 @@ impl Who {
         r.detail = detail.into();
         r
     }
-}
-
-/// A random 64-bit session id in hex. Ids only need to be unique within one
-/// agent's audit log; 64 random bits make collisions negligible.
-fn new_session_id() -> String {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Falls back to the clock; still unique enough for log correlation.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        bytes = nanos.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -291,13 +291,10 @@ fn command(argv: &[String], asker: &Asker, capability: Capability, event: &str) 
 
 /// Ends the command and everything in its process group, and reaps it.
 async fn end_group(child: &mut tokio::process::Child) {
-    #[cfg(unix)]
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        // SAFETY: killpg takes plain integers; the group was created for
-        // this child by process_group(0), so it holds nothing of ours.
-        unsafe {
-            libc::killpg(pid, libc::SIGKILL);
-        }
+    // The group was created for this child by process_group(0), so it
+    // holds nothing of ours.
+    if let Some(pid) = child.id() {
+        let _ = tether_os::signal::send_to_group(pid, tether_os::signal::Signal::Kill);
     }
     let _ = child.kill().await;
 }

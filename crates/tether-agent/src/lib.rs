@@ -32,6 +32,9 @@
 //! - [`check`] and [`enroll`]: `check-config`'s report and enrolment,
 //!   beside the serving stack.
 
+// Every OS call that needs `unsafe` goes through tether-os.
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod admission;
 pub mod agent;

@@ -84,7 +84,8 @@ impl<'a> ViewStream<'a> {
         let detail = summary.detail(started);
         info!(session = %self.who.session, "{kind} ended: {detail}");
         shared.audit.append_or_log(self.who.record(&format!("{kind}-end"), "closed", detail)).await;
-        release_freed_memory();
+        // A view's frames are large allocations glibc would keep mapped.
+        tether_os::memory::release_freed();
     }
 
     /// Answers with an error and ends the stream.
@@ -144,19 +145,6 @@ impl<'a> ViewStream<'a> {
             m.index, m.width, m.height, start.max_fps, start.backend
         );
         Ok((view, start, detail, guard, slot))
-    }
-}
-
-/// Gives the memory a finished view freed back to the system. A view's
-/// frames are large allocations spread over the allocator's per-thread
-/// arenas, which glibc keeps mapped after they are freed: without this,
-/// the agent's resident size stays at its peak after views end.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own heap under its own locks;
-    // it takes no pointers from us.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

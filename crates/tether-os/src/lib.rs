@@ -11,6 +11,7 @@
 //!   SIGKILL) and reaping it.
 //! - [`fs`]: filesystem-wide facts and operations (`statvfs`, `syncfs`).
 //! - [`random`]: bytes from the system's random source and unique ids.
+//! - [`memory`]: giving freed memory back to the system.
 //!
 //! Crates whose `unsafe` is specific to them keep it (the restore engine's
 //! directory descriptors, the capture's shared memory); this crate holds
@@ -20,6 +21,7 @@
 
 #[cfg(unix)]
 pub mod fs;
+pub mod memory;
 #[cfg(unix)]
 pub mod process;
 pub mod random;
