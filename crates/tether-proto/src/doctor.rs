@@ -15,16 +15,6 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The Nagios exit code: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN.
-    pub const fn nagios_code(self) -> u8 {
-        match self {
-            Severity::Ok => 0,
-            Severity::Warn => 1,
-            Severity::Crit => 2,
-            Severity::Unknown => 3,
-        }
-    }
-
     /// Order for ranking findings and for the overall status: CRIT first,
     /// then WARN, then UNKNOWN, then OK (as Nagios aggregates).
     pub const fn rank(self) -> u8 {
@@ -111,7 +101,6 @@ mod tests {
             overall(&[finding(Severity::Ok, "x"), finding(Severity::Unknown, "y")]),
             Severity::Unknown
         );
-        assert_eq!(Severity::Crit.nagios_code(), 2);
     }
 
     #[test]
