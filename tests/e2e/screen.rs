@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tether_tests::xvfb::Xvfb;
+use tether_tests::xvfb::{self, Xvfb};
 use tether_tests::{Agent, AgentSetup, TestPki};
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{ChangeGCAux, ConnectionExt as _, CreateGCAux, Rectangle};
+use x11rb::protocol::xproto::ConnectionExt as _;
 
 /// The test pattern: (colour, x, y, width, height) on a black screen.
 pub const PATTERN: [(u32, i16, i16, u16, u16); 5] = [
@@ -32,17 +32,13 @@ pub fn expected(x: u32, y: u32) -> u32 {
         .map_or(0, |p| p.0)
 }
 
-/// Fills rectangles of the root window and waits until they are drawn.
+/// Fills rectangles `(colour, x, y, width, height)` of the root window of
+/// `display` and waits until they are drawn.
 pub fn fill(display: &str, rects: &[(u32, i16, i16, u16, u16)]) {
     let (conn, screen) = x11rb::connect(Some(display)).expect("connect");
     let root = conn.setup().roots[screen].root;
-    let gc = conn.generate_id().unwrap();
-    conn.create_gc(gc, root, &CreateGCAux::new().graphics_exposures(0)).unwrap();
-    for &(color, x, y, width, height) in rects {
-        conn.change_gc(gc, &ChangeGCAux::new().foreground(color)).unwrap();
-        conn.poly_fill_rectangle(root, gc, &[Rectangle { x, y, width, height }]).unwrap();
-    }
-    conn.get_input_focus().unwrap().reply().unwrap();
+    let rects: Vec<_> = rects.iter().map(|&(c, x, y, w, h)| (c, xvfb::rect(x, y, w, h))).collect();
+    xvfb::fill(&conn, root, &rects);
 }
 
 /// An agent serving `display`, with extra config.
