@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tether_tests::xvfb::{self, Xvfb};
-use tether_tests::{Agent, AgentSetup, TestPki};
+use tether_tests::{Agent, AgentSetup, TestPki, eventually};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::ConnectionExt as _;
 
@@ -116,16 +116,8 @@ fn input_lands_where_sent_and_text_arrives_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let typed = dir.path().join("typed.txt");
     let script = format!("cat > '{}'", typed.display());
-    let mut xterm = x
-        .command("xterm")
-        .args(["-geometry", "80x10+0+0", "-e", "sh", "-c", &script])
-        .spawn()
-        .expect("xterm runs (apt-get install xterm)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !typed.exists() {
-        assert!(Instant::now() < deadline, "xterm did not start cat");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut xterm = x.xterm("80x10+0+0", &script);
+    eventually(Duration::from_secs(20), "cat in the xterm", || typed.exists());
     std::thread::sleep(Duration::from_millis(300));
     let text = "Hello World! 123 (a+b=c) <>_~ \"quotes\" äöü €";
     agent
@@ -137,7 +129,7 @@ fn input_lands_where_sent_and_text_arrives_byte_for_byte() {
     agent.tether(&t2, &["input", &agent.addr, "--keys", "ctrl+d"]).ok();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(Some(_)) = xterm.try_wait() {
+        if let Ok(Some(_)) = xterm.0.try_wait() {
             break;
         }
         assert!(

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::pki::Identity;
 use crate::process::Reaped;
@@ -106,6 +107,16 @@ pub fn run(mut cmd: Command) -> Run {
     Run::from(cmd.output().expect("binary can be spawned"))
 }
 
+/// Polls `check` every 50 ms until it holds; panics naming `what` after
+/// `timeout`.
+pub fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 impl Reaped {
     /// `sleep 600` under the name `tag` (`exec -a`), recognisable in `ps`.
     pub fn sleeper(tag: &str) -> Reaped {
@@ -140,14 +151,25 @@ mod tests {
     #[test]
     fn a_sleeper_shows_its_tag_in_proc() {
         let sleeper = Reaped::sleeper("testkit-probe");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            let cmdline = std::fs::read(format!("/proc/{}/cmdline", sleeper.pid())).unwrap();
-            if cmdline.starts_with(b"testkit-probe\x00600") {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{cmdline:?}");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let cmdline = format!("/proc/{}/cmdline", sleeper.pid());
+        eventually(Duration::from_secs(5), "the tag in the command line", || {
+            std::fs::read(&cmdline).unwrap().starts_with(b"testkit-probe\x00600")
+        });
+    }
+
+    #[test]
+    fn eventually_returns_once_the_check_holds_and_names_what_never_did() {
+        let mut calls = 0;
+        eventually(Duration::from_secs(5), "the third call", || {
+            calls += 1;
+            calls == 3
+        });
+        assert_eq!(calls, 3);
+        let caught = std::panic::catch_unwind(|| {
+            eventually(Duration::from_millis(100), "a miracle", || false)
+        })
+        .expect_err("false never holds");
+        let message = caught.downcast::<String>().expect("a formatted panic message");
+        assert_eq!(*message, "timed out waiting for a miracle");
     }
 }

@@ -141,7 +141,7 @@ pub use agent::{
     listening_address,
 };
 #[cfg(feature = "harness")]
-pub use harness::{Run, command, run, tether_as, workspace_binary};
+pub use harness::{Run, command, eventually, run, tether_as, workspace_binary};
 #[cfg(feature = "harness")]
 pub use pki::{Identity, TestPki};
 pub use process::{Reaped, beside_current_exe, on_path};

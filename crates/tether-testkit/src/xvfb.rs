@@ -17,6 +17,8 @@ use x11rb::protocol::xproto::{
 };
 use x11rb::rust_connection::RustConnection;
 
+use crate::process::Reaped;
+
 /// How long a new server may take to accept clients.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -137,6 +139,20 @@ impl Xvfb {
         let mut cmd = Command::new(tool);
         cmd.env("DISPLAY", &self.display).env_remove("XAUTHORITY");
         cmd
+    }
+
+    /// `xterm -geometry GEOMETRY -e sh -c SCRIPT` on this display, its
+    /// output discarded; killed when the guard is dropped.
+    pub fn xterm(&self, geometry: &str, script: &str) -> Reaped {
+        let child = self
+            .command("xterm")
+            .args(["-geometry", geometry, "-e", "sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run xterm ({e}); apt-get install xterm"));
+        Reaped(child)
     }
 
     /// Runs `tool ARGS` and returns its output, asserting success; panics
@@ -265,13 +281,11 @@ mod tests {
         let x = Xvfb::start(200, 100);
         x.xdotool(&["mousemove", "123", "45"]);
         assert_eq!(x.pointer(), (123, 45));
-        let _xterm = crate::Reaped(
-            x.command("xterm")
-                .args(["-title", "testkit-window", "-geometry", "20x5+0+0"])
-                .spawn()
-                .expect("xterm runs (apt-get install xterm)"),
-        );
+        let xterm = x.xterm("20x5+0+0", "printf '\\033]2;testkit-window\\007'; exec sleep 30");
         let id = x.find_window("testkit-window", Duration::from_secs(20));
         assert!(id.parse::<u32>().is_ok(), "{id}");
+        let pid = xterm.pid().to_string();
+        let by_pid = x.xdotool(&["search", "--pid", &pid, "--class", "xterm"]);
+        assert!(by_pid.lines().any(|l| l.trim() == id), "{id} not in {by_pid:?}");
     }
 }

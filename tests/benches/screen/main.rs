@@ -54,6 +54,14 @@
 //! has been read, as viewers do. x11vnc runs with its defaults (XDamage,
 //! `-wait 20`, `-defer 20`) plus `-ncache 0` so the framebuffer is the screen.
 //! The two servers run one after the other, never together.
+//!
+//! # Layout
+//!
+//! `main.rs` (this text, the workload's constants, the order of runs),
+//! `scene` (the Xvfb, the xterm and the workload on it), `motion` (the
+//! motion window's frames), `measure` (one phase measured: counters, CPU,
+//! RSS), `tether` and `vnc` (one run each), `results` (the tables and the
+//! targets).
 
 mod measure;
 mod motion;
@@ -115,10 +123,13 @@ fn main() {
     targets(&tether, &zrle);
 }
 
+/// A duration in milliseconds, for printing.
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Sleeps until `t` (not at all if it has passed), so a workload's ticks
+/// do not drift.
 fn sleep_until(t: Instant) {
     let now = Instant::now();
     if t > now {

@@ -3,12 +3,12 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use tether_testkit::random::XorShift32;
 use tether_tests::xvfb::Xvfb;
+use tether_tests::{Reaped, eventually};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
     ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, KEY_PRESS_EVENT,
@@ -25,7 +25,7 @@ use crate::{
 
 /// The X server and what runs on it.
 pub(crate) struct Scene {
-    pub(crate) xterm: Child,
+    _xterm: Reaped,
     /// The xterm's `cat` reads what is written here.
     pub(crate) fifo: File,
     pub(crate) conn: RustConnection,
@@ -55,19 +55,8 @@ impl Scene {
             ready.display(),
             fifo.display()
         );
-        let xterm = x
-            .command("xterm")
-            .args(["-geometry", "120x40+0+0", "-e", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("xterm runs (apt-get install xterm)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !ready.exists() {
-            assert!(Instant::now() < deadline, "xterm did not start its shell");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let xterm = x.xterm("120x40+0+0", &script);
+        eventually(Duration::from_secs(20), "the xterm's shell", || ready.exists());
         // Blocks until the xterm's cat opens it for reading.
         let fifo = File::options().write(true).open(&fifo).expect("fifo opens");
         let (conn, screen) = x11rb::connect(Some(&x.display)).expect("connect to Xvfb");
@@ -76,7 +65,8 @@ impl Scene {
         let mapping =
             conn.get_keyboard_mapping(min, max - min + 1).unwrap().reply().expect("keymap");
         let keymap = (min, mapping.keysyms_per_keycode, mapping.keysyms);
-        let scene = Scene { xterm, fifo, conn, root, keymap, motion_window: None, _dir: dir, x };
+        let scene =
+            Scene { _xterm: xterm, fifo, conn, root, keymap, motion_window: None, _dir: dir, x };
         scene
             .conn
             .xtest_fake_input(MOTION_NOTIFY_EVENT, 0, 0, root, POINTER.0, POINTER.1, 0)
@@ -197,13 +187,6 @@ impl Scene {
         self.conn
             .put_image(ImageFormat::Z_PIXMAP, window, gc, w, h, 0, 0, 0, 24, &image.bgrx)
             .expect("put image");
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        let _ = self.xterm.kill();
-        let _ = self.xterm.wait();
     }
 }
 

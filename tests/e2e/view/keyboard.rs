@@ -10,14 +10,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tether_tests::xvfb::Xvfb;
-use tether_tests::{Agent, Identity, Reaped, TestPki, Viewer, tether_as};
+use tether_tests::{Agent, Identity, Reaped, TestPki, Viewer, eventually, tether_as};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
 use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, EventMask, InputFocus};
 use x11rb::protocol::xproto::{Keycode, WindowClass};
 use x11rb::wrapper::ConnectionExt as _;
 
-use super::eventually;
 use crate::screen::{assert_no_keys_down, keys_down, screen_agent};
 
 /// 200 characters: letters, digits, and the punctuation that garbles a
@@ -66,12 +65,7 @@ impl Cat {
         // Not canonical: cat gets (and writes) every character as it
         // arrives, so a lost Return cannot hide what did arrive.
         let script = format!("stty -icanon; cat > '{}'", file.display());
-        let xterm = Reaped(
-            x.command("xterm")
-                .args(["-geometry", "100x20+0+0", "-e", "sh", "-c", &script])
-                .spawn()
-                .expect("xterm runs (apt-get install xterm)"),
-        );
+        let xterm = x.xterm("100x20+0+0", &script);
         eventually(Duration::from_secs(20), "cat in the xterm", || file.exists());
         // This xterm's window, not another test step's.
         let pid = xterm.pid().to_string();

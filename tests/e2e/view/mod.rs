@@ -10,8 +10,8 @@ use tether_capture::Backend;
 use tether_proto::Request;
 use tether_proto::handshake::Hello;
 use tether_tests::TestPki;
-use tether_tests::Viewer;
 use tether_tests::xvfb::Xvfb;
+use tether_tests::{Viewer, eventually};
 use tether_transport::Client;
 use tether_view::{ViewState, stream};
 use x11rb::connection::Connection;
@@ -55,15 +55,6 @@ impl Clicks {
                 None => std::thread::sleep(Duration::from_millis(20)),
             }
         }
-    }
-}
-
-/// Waits up to `timeout` for `check`.
-pub(crate) fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

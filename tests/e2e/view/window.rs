@@ -10,7 +10,9 @@ use tether_capture::Backend;
 use tether_tests::xvfb::Xvfb;
 use tether_tests::{TestPki, Viewer, tether_as};
 
-use super::{Clicks, eventually};
+use tether_tests::eventually;
+
+use super::Clicks;
 use crate::screen::{fill, screen_agent};
 
 #[test]
