@@ -11,7 +11,7 @@
 //! | feature   | what it adds                                            | who enables it |
 //! |-----------|---------------------------------------------------------|----------------|
 //! | (none)    | [`AgentConfig`], [`AgentProcess`], [`Reaped`], binary lookup, [`random`] | `tether demo` |
-//! | `harness` | [`TestPki`], [`Identity`], [`command`], [`run`], [`Run`] | e2e tests, benches |
+//! | `harness` | [`TestPki`], [`Identity`], [`command`], [`run`], [`Run`], [`eventually`] | e2e tests, benches |
 //! | `proc`    | [`proc`]: RSS, CPU time and threads of a pid             | benches, resource tests |
 //! | `xvfb`    | [`Xvfb`] and X drawing helpers                           | screen and input tests |
 //! | `viewer`  | [`Viewer`]: the real `tether view` window on an Xvfb     | e2e view tests |
@@ -74,12 +74,18 @@
 //! A private X server, drawn on and read back (feature `xvfb`):
 //!
 //! ```no_run
-//! use tether_testkit::{Xvfb, xvfb::rect};
+//! use std::time::Duration;
+//! use tether_testkit::{Xvfb, eventually, xvfb::rect};
 //!
 //! let x = Xvfb::start(320, 240);
 //! x.fill_root(&[(0xff0000, rect(0, 0, 40, 30))]);
 //! x.xdotool(&["mousemove", "10", "20"]);
 //! assert_eq!(x.pointer(), (10, 20));
+//! // An xterm on it, killed when `_xterm` is dropped.
+//! let _xterm = x.xterm("80x24+0+0", "touch /tmp/started; exec cat");
+//! eventually(Duration::from_secs(20), "the xterm's shell", || {
+//!     std::path::Path::new("/tmp/started").exists()
+//! });
 //! ```
 //!
 //! The viewer window of a technician, on its own X server (feature
