@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tether_proto::handshake::Hello;
 use tether_proto::{Call, Request, Response};
-use tether_tests::{Agent, AgentSetup, TestPki};
+use tether_tests::{Agent, AgentSetup, TestPki, endpoint_with, proc};
 use tether_transport::Client;
 
 const CONNECTIONS: usize = 50;
@@ -36,11 +36,7 @@ fn main() {
     let mut connect_only = Vec::new();
     let mut total = Vec::new();
     rt.block_on(async {
-        let chain = tether_pki::load_certs(&alice.cert).unwrap();
-        let key = tether_pki::load_private_key(&alice.key).unwrap();
-        let ca = tether_pki::load_certs(&alice.ca).unwrap();
-        let tls = tether_pki::client_config(chain, key, &ca, Vec::new()).unwrap();
-        let endpoint = tether_transport::client_endpoint(addr, tls).unwrap();
+        let endpoint = endpoint_with(&alice, addr);
         let hello = Hello::new("bench", None);
         for _ in 0..CONNECTIONS + 1 {
             let start = Instant::now();
@@ -105,10 +101,5 @@ fn stats(samples: &mut [Duration]) -> String {
 }
 
 fn rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    proc::rss_kib(pid).expect("the agent is running")
 }

@@ -20,7 +20,8 @@ use tether_proto::doctor::DoctorRequest;
 use tether_proto::handshake::Hello;
 use tether_proto::net::NetCheckRequest;
 use tether_proto::{Call, Request, Response};
-use tether_tests::{Agent, AgentSetup, FakeResolver, TestPki, http_server};
+use tether_tests::proc::ticks_per_sec;
+use tether_tests::{Agent, AgentSetup, FakeResolver, TestPki, endpoint_with, http_server, proc};
 use tether_transport::Client;
 
 const RUNS: usize = 20;
@@ -45,14 +46,7 @@ fn main() {
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let (info, cpu_ms, net_times, doctor_local, doctor_net) = rt.block_on(async {
-        let chain = tether_pki::load_certs(&alice.cert).unwrap();
-        let key = tether_pki::load_private_key(&alice.key).unwrap();
-        let ca = tether_pki::load_certs(&alice.ca).unwrap();
-        let endpoint = tether_transport::client_endpoint(
-            addr,
-            tether_pki::client_config(chain, key, &ca, Vec::new()).unwrap(),
-        )
-        .unwrap();
+        let endpoint = endpoint_with(&alice, addr);
         let client = Client::connect(
             &endpoint,
             addr,
@@ -122,16 +116,6 @@ fn stats(mut samples: Vec<Duration>) -> String {
     )
 }
 
-/// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = stat.rsplit_once(") ").unwrap().1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of stat, counted after the command name (which ends field 2).
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-fn ticks_per_sec() -> f64 {
-    // SAFETY: sysconf takes an integer name and touches no memory of ours.
-    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
+    proc::cpu_ticks(pid).expect("the agent is running")
 }

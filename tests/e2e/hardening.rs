@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tether_proto::handshake::Hello;
 use tether_proto::{Request, ViewRequest, close};
 use tether_tests::xvfb::Xvfb;
-use tether_tests::{Agent, AgentSetup, TestPki};
+use tether_tests::{Agent, AgentSetup, TestPki, proc};
 use tether_transport::Client;
 
 use crate::raw;
@@ -55,13 +55,11 @@ fn flood(agent: &Agent, pki: &TestPki, n: usize) {
 }
 
 fn status_kib(pid: i32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    proc::status_kib(pid, field).unwrap_or_else(|| panic!("no {field} for pid {pid}"))
 }
 
 fn threads(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().count()
+    proc::threads(pid).expect("the agent's /proc/PID/task")
 }
 
 #[test]

@@ -20,14 +20,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A client endpoint presenting `id`'s certificate.
-pub fn endpoint_with(id: &Identity, addr: SocketAddr) -> Endpoint {
-    let chain = tether_pki::load_certs(&id.cert).unwrap();
-    let key = tether_pki::load_private_key(&id.key).unwrap();
-    let ca = tether_pki::load_certs(&id.ca).unwrap();
-    let tls = tether_pki::client_config(chain, key, &ca, Vec::new()).unwrap();
-    tether_transport::client_endpoint(addr, tls).unwrap()
-}
+pub use tether_tests::endpoint_with;
 
 /// A client endpoint that trusts `ca` but presents no certificate at all.
 pub fn endpoint_without_certificate(ca: &std::path::Path, addr: SocketAddr) -> Endpoint {

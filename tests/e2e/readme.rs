@@ -47,7 +47,7 @@ fn the_readme_walkthrough_works_as_typed() {
         std::fs::create_dir_all(root.join(dir)).unwrap();
     }
     for name in ["tether", "tether-agent"] {
-        std::fs::copy(tether_tests::binary(name), release.join(name)).unwrap();
+        std::fs::copy(tether_tests::workspace_binary(name), release.join(name)).unwrap();
     }
     let packaging = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging");
     for file in ["agent.toml", "tether-agent.service", "deps.sh"] {

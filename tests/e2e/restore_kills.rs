@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use tether_testkit::random::{XorShift64, random_seed};
 use tether_tests::{Agent, AgentSetup, TestPki, tether_as};
 
 /// Kills in a CI run.
@@ -30,19 +31,6 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
     out
 }
 
-/// A small xorshift generator: the seed is printed, so a failing run can
-/// be repeated with `TETHER_RESTORE_SEED`.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn random_sigkills_during_rollback_and_undo_never_leave_a_mixed_tree() {
     let kills: usize =
@@ -50,13 +38,10 @@ fn random_sigkills_during_rollback_and_undo_never_leave_a_mixed_tree() {
     let seed: u64 = std::env::var("TETHER_RESTORE_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-                | 1
-        });
+        .unwrap_or_else(random_seed);
     eprintln!("random kills: {kills}, seed {seed}");
-    let mut rng = Rng(seed);
+    // Printed above, so a failing run can be repeated with TETHER_RESTORE_SEED.
+    let mut rng = XorShift64::new(seed);
 
     let pki = TestPki::new("Example");
     let data = tempfile::tempdir().unwrap();

@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tether_tests::xvfb::Xvfb;
-use tether_tests::{Agent, AgentSetup, TestPki};
+use tether_tests::xvfb::{self, Xvfb};
+use tether_tests::{Agent, AgentSetup, TestPki, eventually};
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{ChangeGCAux, ConnectionExt as _, CreateGCAux, Rectangle};
+use x11rb::protocol::xproto::ConnectionExt as _;
 
 /// The test pattern: (colour, x, y, width, height) on a black screen.
 pub const PATTERN: [(u32, i16, i16, u16, u16); 5] = [
@@ -32,17 +32,13 @@ pub fn expected(x: u32, y: u32) -> u32 {
         .map_or(0, |p| p.0)
 }
 
-/// Fills rectangles of the root window and waits until they are drawn.
+/// Fills rectangles `(colour, x, y, width, height)` of the root window of
+/// `display` and waits until they are drawn.
 pub fn fill(display: &str, rects: &[(u32, i16, i16, u16, u16)]) {
     let (conn, screen) = x11rb::connect(Some(display)).expect("connect");
     let root = conn.setup().roots[screen].root;
-    let gc = conn.generate_id().unwrap();
-    conn.create_gc(gc, root, &CreateGCAux::new().graphics_exposures(0)).unwrap();
-    for &(color, x, y, width, height) in rects {
-        conn.change_gc(gc, &ChangeGCAux::new().foreground(color)).unwrap();
-        conn.poly_fill_rectangle(root, gc, &[Rectangle { x, y, width, height }]).unwrap();
-    }
-    conn.get_input_focus().unwrap().reply().unwrap();
+    let rects: Vec<_> = rects.iter().map(|&(c, x, y, w, h)| (c, xvfb::rect(x, y, w, h))).collect();
+    xvfb::fill(&conn, root, &rects);
 }
 
 /// An agent serving `display`, with extra config.
@@ -120,16 +116,8 @@ fn input_lands_where_sent_and_text_arrives_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let typed = dir.path().join("typed.txt");
     let script = format!("cat > '{}'", typed.display());
-    let mut xterm = x
-        .command("xterm")
-        .args(["-geometry", "80x10+0+0", "-e", "sh", "-c", &script])
-        .spawn()
-        .expect("xterm runs (apt-get install xterm)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !typed.exists() {
-        assert!(Instant::now() < deadline, "xterm did not start cat");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut xterm = x.xterm("80x10+0+0", &script);
+    eventually(Duration::from_secs(20), "cat in the xterm", || typed.exists());
     std::thread::sleep(Duration::from_millis(300));
     let text = "Hello World! 123 (a+b=c) <>_~ \"quotes\" äöü €";
     agent
@@ -141,7 +129,7 @@ fn input_lands_where_sent_and_text_arrives_byte_for_byte() {
     agent.tether(&t2, &["input", &agent.addr, "--keys", "ctrl+d"]).ok();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(Some(_)) = xterm.try_wait() {
+        if let Ok(Some(_)) = xterm.0.try_wait() {
             break;
         }
         assert!(

@@ -6,215 +6,39 @@
 //! temporary directory and every command runs with a clean environment, so
 //! nothing from the developer's `~/.config/tether` leaks in.
 //!
-//! Only throw-away certificates are made here, and only through the same
-//! `tether pki` commands an administrator runs.
+//! The general pieces (binary lookup, `tether pki` fixtures, agent configs
+//! and spawning, Xvfb, /proc figures) live in `tether-testkit` and are
+//! re-exported here; this crate keeps what only these tests need: an
+//! [`Agent`] with its audit log, a fake DNS resolver, an HTTP server and a
+//! controller-side QUIC endpoint.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use tether_audit::Record;
-
-pub mod xvfb;
+use tether_testkit::{AgentConfig, AgentProcess, LOOPBACK_ANY_PORT};
+pub use tether_testkit::{
+    Identity, Reaped, Run, TestPki, Viewer, command, eventually, proc, run, tether_as,
+    workspace_binary, xvfb,
+};
 
 /// How long an agent may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Path of a workspace binary, failing loudly when it was not built.
-pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    // target/<profile>/deps/<test> or target/<profile>/<bench>: look in both.
-    let mut dir = exe.parent().expect("test executable has a parent directory").to_owned();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: build the workspace first (cargo build --workspace{})",
-        path.display(),
-        if dir.ends_with("release") { " --release" } else { "" }
-    );
-    path
-}
+/// How long [`Agent::stop`] waits for the agent to obey SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A command for a workspace binary with a clean environment rooted at `home`.
-pub fn command(name: &str, home: &Path) -> Command {
-    let mut cmd = Command::new(binary(name));
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// `tether` running as the technician `id` (explicit --cert/--key/--ca).
-pub fn tether_as(id: &Identity, home: &Path) -> Command {
-    let mut cmd = command("tether", home);
-    cmd.arg("--cert").arg(&id.cert).arg("--key").arg(&id.key).arg("--ca").arg(&id.ca);
-    cmd
-}
-
-/// The result of running a binary, with text helpers.
-#[derive(Debug)]
-pub struct Run {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    fn from(output: Output) -> Run {
-        Run {
-            status: output.status,
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    pub fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    /// Asserts success and returns stdout.
-    pub fn ok(&self) -> &str {
-        assert!(
-            self.status.success(),
-            "command failed ({:?}):\n--- stdout\n{}\n--- stderr\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-        &self.stdout
-    }
-
-    /// Asserts the exit code and that stderr is one clear line, no panic.
-    pub fn fails_with(&self, code: i32) -> String {
-        assert_eq!(
-            self.code(),
-            Some(code),
-            "unexpected exit:\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
-        );
-        assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
-        let lines: Vec<_> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "expected one error line, got:\n{}", self.stderr);
-        lines[0].to_owned()
-    }
-}
-
-/// Runs a binary to completion.
-pub fn run(mut cmd: Command) -> Run {
-    Run::from(cmd.output().expect("binary can be spawned"))
-}
-
-/// A child process the test owns, killed and reaped when dropped, so a
-/// test that fails first leaves nothing running.
-pub struct Reaped(pub Child);
-
-impl Reaped {
-    /// `sleep 600` under the name `tag` (`exec -a`), recognisable in `ps`.
-    pub fn sleeper(tag: &str) -> Reaped {
-        let script = format!("exec -a {tag} sleep 600");
-        Reaped(Command::new("bash").args(["-c", &script]).spawn().expect("bash runs"))
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// An organisation PKI made with `tether pki`.
-pub struct TestPki {
-    pub dir: TempDir,
-}
-
-impl TestPki {
-    /// `tether pki init` in a fresh directory.
-    pub fn new(org: &str) -> TestPki {
-        let pki = TestPki { dir: tempfile::tempdir().expect("temp dir") };
-        pki.tether(&["init", "--org", org]).ok();
-        pki
-    }
-
-    pub fn root(&self) -> PathBuf {
-        self.dir.path().join("pki")
-    }
-
-    /// Runs `tether pki ARGS --pki-dir ROOT`.
-    pub fn tether(&self, args: &[&str]) -> Run {
-        let mut cmd = command("tether", self.dir.path());
-        cmd.arg("pki").args(args).arg("--pki-dir").arg(self.root());
-        run(cmd)
-    }
-
-    pub fn ca(&self) -> PathBuf {
-        self.root().join("ca.crt")
-    }
-
-    pub fn crl(&self) -> PathBuf {
-        self.root().join("crl.pem")
-    }
-
-    pub fn library(&self) -> tether_pki::Pki {
-        tether_pki::Pki::open(self.root())
-    }
-
-    /// Issues an agent certificate for `name` valid for 127.0.0.1 too.
-    pub fn issue_agent(&self, name: &str) -> Identity {
-        self.tether(&["issue-agent", name, "--ip", "127.0.0.1"]).ok();
-        self.identity("agents", name)
-    }
-
-    /// Issues a technician certificate; `role` is `tier1`..`tier3` or `fleet`.
-    pub fn issue_tech(&self, name: &str, role: &str) -> Identity {
-        let run = match role.strip_prefix("tier") {
-            Some(n) => self.tether(&["issue-tech", name, "--tier", n]),
-            None => self.tether(&["issue-tech", name, "--role", role]),
-        };
-        run.ok();
-        self.identity("techs", name)
-    }
-
-    pub fn identity(&self, sub: &str, name: &str) -> Identity {
-        let dir = self.root().join(sub);
-        let serial = self
-            .library()
-            .list()
-            .expect("index readable")
-            .into_iter()
-            .rev()
-            .find(|e| e.name == name)
-            .map(|e| e.serial)
-            .expect("issued certificate is in the index");
-        Identity {
-            cert: dir.join(format!("{name}.crt")),
-            key: dir.join(format!("{name}.key")),
-            ca: self.ca(),
-            serial,
-        }
-    }
-}
-
-/// A certificate, its key and the CA to trust.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    pub ca: PathBuf,
-    pub serial: String,
+/// A client endpoint presenting `id`'s certificate, for in-process
+/// controllers (tests and benches).
+pub fn endpoint_with(id: &Identity, addr: SocketAddr) -> quinn::Endpoint {
+    let chain = tether_pki::load_certs(&id.cert).expect("certificate readable");
+    let key = tether_pki::load_private_key(&id.key).expect("key readable");
+    let ca = tether_pki::load_certs(&id.ca).expect("CA readable");
+    let tls = tether_pki::client_config(chain, key, &ca, Vec::new()).expect("TLS config");
+    tether_transport::client_endpoint(addr, tls).expect("client endpoint")
 }
 
 /// Options for an agent under test.
@@ -225,47 +49,21 @@ pub struct AgentSetup<'a> {
     pub extra: &'a str,
 }
 
-type AgentLog = Arc<Mutex<Vec<String>>>;
-
-/// Starts `tether-agent run` and waits until it listens.
-fn spawn_agent(home: &Path, config: &Path) -> (Child, String, AgentLog) {
-    let mut child = command("tether-agent", home)
-        .args(["run", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("agent spawns");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr piped");
-    let sink = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-            sink.lock().expect("log lock").push(line);
-        }
-    });
-    match rx.recv_timeout(START_TIMEOUT) {
-        Ok(addr) => (child, addr, log),
-        Err(_) => {
-            let _ = child.kill();
-            panic!("agent did not start:\n{}", log.lock().expect("log lock").join("\n"));
-        }
-    }
+/// Starts `tether-agent run --config CONFIG` with a clean environment
+/// rooted at `home`, panicking with the agent's log if it does not listen.
+fn spawn_agent(home: &std::path::Path, config: &std::path::Path) -> AgentProcess {
+    AgentProcess::spawn(command("tether-agent", home), config, START_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A running `tether-agent`, killed when dropped.
 pub struct Agent {
-    child: Child,
+    process: AgentProcess,
     pub addr: String,
     pub name: String,
     pub dir: TempDir,
     pub config: PathBuf,
     pub audit_path: PathBuf,
-    log: AgentLog,
 }
 
 impl Agent {
@@ -280,47 +78,45 @@ impl Agent {
         let dir = tempfile::tempdir().expect("temp dir");
         let audit_path = dir.path().join("log/audit.jsonl");
         let config = dir.path().join("agent.toml");
-        let text = format!(
-            "name = {:?}\nlisten = \"127.0.0.1:0\"\ncontrol_socket = {:?}\n{}\n[tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\ncrl = {:?}\n\n[audit]\npath = {:?}\n",
-            setup.name,
-            dir.path().join("agent.sock"),
-            setup.extra,
-            id.cert,
-            id.key,
-            id.ca,
-            setup.pki.crl(),
-            audit_path
-        );
-        std::fs::write(&config, text).expect("config written");
-        let (child, addr, log) = spawn_agent(dir.path(), &config);
-        Agent { child, addr, name: setup.name.to_owned(), dir, config, audit_path, log }
+        AgentConfig {
+            name: setup.name.to_owned(),
+            listen: LOOPBACK_ANY_PORT.to_owned(),
+            control_socket: Some(dir.path().join("agent.sock")),
+            extra: setup.extra.to_owned(),
+            cert: id.cert.clone(),
+            key: id.key.clone(),
+            ca: id.ca.clone(),
+            crl: setup.pki.crl(),
+            audit_path: audit_path.clone(),
+        }
+        .write(&config)
+        .expect("config written");
+        Self::run_config(setup.name, dir, config, audit_path)
     }
 
     /// Starts an agent from a configuration made elsewhere (an enrolled
     /// one, say) in `dir`, which the agent owns from now on.
     pub fn run_config(name: &str, dir: TempDir, config: PathBuf, audit_path: PathBuf) -> Agent {
-        let (child, addr, log) = spawn_agent(dir.path(), &config);
-        Agent { child, addr, name: name.to_owned(), dir, config, audit_path, log }
+        let process = spawn_agent(dir.path(), &config);
+        let addr = process.addr().to_owned();
+        Agent { process, addr, name: name.to_owned(), dir, config, audit_path }
     }
 
     /// Kills the agent with SIGKILL: no chance to clean up.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 
     /// Starts the agent again with the same configuration and files.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, addr, log) = spawn_agent(self.dir.path(), &self.config);
-        self.child = child;
-        self.addr = addr;
-        self.log = log;
+        self.process = spawn_agent(self.dir.path(), &self.config);
+        self.addr = self.process.addr().to_owned();
     }
 
     /// The agent's log so far.
     pub fn log(&self) -> String {
-        self.log.lock().expect("log lock").join("\n")
+        self.process.log()
     }
 
     /// Waits until a log line contains `needle`.
@@ -363,30 +159,26 @@ impl Agent {
     }
 
     pub fn pid(&self) -> i32 {
-        i32::try_from(self.child.id()).expect("pid fits in i32")
+        i32::try_from(self.process.pid()).expect("pid fits in i32")
     }
 
     /// Whether the process is still running.
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.process.is_alive()
     }
 
     pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on a child we own; no memory is shared.
-        let rc = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(rc, 0, "kill({}, {signal}) failed", self.pid());
+        if let Err(e) = self.process.signal(signal) {
+            panic!("kill({}, {signal}) failed: {e}", self.pid());
+        }
     }
 
     /// Sends SIGTERM and waits for the agent to exit.
     pub fn stop(&mut self) -> ExitStatus {
-        self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait works") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "agent ignored SIGTERM:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
+        match self.process.terminate(STOP_TIMEOUT) {
+            Ok(Some(status)) => status,
+            Ok(None) => panic!("agent ignored SIGTERM:\n{}", self.log()),
+            Err(e) => panic!("cannot stop the agent ({e}):\n{}", self.log()),
         }
     }
 
@@ -397,13 +189,6 @@ impl Agent {
         cmd.args(["--server-name", &self.name, "--timeout", "5"]);
         cmd.args(args);
         run(cmd)
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -6,57 +6,40 @@
 //! (real XTEST key events, as a person's keyboard makes them) and an xterm
 //! running `cat > FILE` on the agent's Xvfb records what arrived.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tether_tests::xvfb::Xvfb;
-use tether_tests::{Agent, Identity, TestPki, tether_as};
+use tether_tests::{Agent, Identity, Reaped, TestPki, Viewer, eventually, tether_as};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
 use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, EventMask, InputFocus};
 use x11rb::protocol::xproto::{Keycode, WindowClass};
 use x11rb::wrapper::ConnectionExt as _;
 
-use super::eventually;
 use crate::screen::{assert_no_keys_down, keys_down, screen_agent};
 
 /// 200 characters: letters, digits, and the punctuation that garbles a
 /// shell line when lost or reordered (`&`, `>`, `?`, quotes, spaces).
 const TEXT: &str = "Hi Tom & team: is 3 > 2? Yes! \"Quoted\" and 'single' text, (parens) [brackets] {braces} <angles> a|b ~tilde `tick` ^caret #hash $5.00 100% *star* _under_ +plus -minus =eq; back\\slash/ OK 0123456789 end";
 
-/// A controlling viewer on its own display, killed on drop.
-struct Viewer {
-    child: Child,
+/// A controlling viewer on its own display, its window focused.
+struct FocusedViewer {
+    /// Declared first, so the viewer goes before its X server.
+    _viewer: Viewer,
     x: Xvfb,
     /// The viewer window's id on `x`.
     window: String,
 }
 
-impl Viewer {
-    fn start(agent: &Agent, tech: &Identity, home: &Path) -> Viewer {
+impl FocusedViewer {
+    fn start(agent: &Agent, tech: &Identity) -> FocusedViewer {
         let x = Xvfb::start(800, 600);
-        let child = tether_as(tech, home)
-            .env("DISPLAY", &x.display)
-            .args(["--server-name", "agent-01", "view", &agent.addr, "--scale", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let viewer = Viewer::start(tech, &x, "agent-01", &agent.addr, &["--scale", "1"]);
         agent.wait_for_audit(|r| r.request == "control" && r.outcome == "ok");
-        let mut window = String::new();
-        eventually(Duration::from_secs(20), "the viewer window", || {
-            let found = x
-                .command("xdotool")
-                .args(["search", "--name", "tether"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
-            window = found.lines().next().unwrap_or_default().trim().to_owned();
-            !window.is_empty()
-        });
+        let window = viewer.window(&x);
         x.xdotool(&["windowfocus", "--sync", &window]);
-        Viewer { child, x, window }
+        FocusedViewer { _viewer: viewer, x, window }
     }
 
     /// Types `text` into the viewer window, `delay_ms` per key, then Return.
@@ -68,16 +51,9 @@ impl Viewer {
     }
 }
 
-impl Drop for Viewer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An xterm on `x` running `cat > FILE`, with the keyboard focus.
 struct Cat {
-    child: Child,
+    _xterm: Reaped,
     file: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -89,19 +65,15 @@ impl Cat {
         // Not canonical: cat gets (and writes) every character as it
         // arrives, so a lost Return cannot hide what did arrive.
         let script = format!("stty -icanon; cat > '{}'", file.display());
-        let child = x
-            .command("xterm")
-            .args(["-geometry", "100x20+0+0", "-e", "sh", "-c", &script])
-            .spawn()
-            .expect("xterm runs (apt-get install xterm)");
+        let xterm = x.xterm("100x20+0+0", &script);
         eventually(Duration::from_secs(20), "cat in the xterm", || file.exists());
         // This xterm's window, not another test step's.
-        let pid = child.id().to_string();
+        let pid = xterm.pid().to_string();
         let id = x.xdotool(&["search", "--sync", "--pid", &pid, "--class", "xterm"]);
         let id = id.lines().next().expect("the xterm window").trim().to_owned();
         x.xdotool(&["windowfocus", "--sync", &id]);
         std::thread::sleep(Duration::from_millis(300));
-        Cat { child, file, _dir: dir }
+        Cat { _xterm: xterm, file, _dir: dir }
     }
 
     /// What cat has written once `lines` lines have arrived, or once
@@ -118,13 +90,6 @@ impl Cat {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Cat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -151,8 +116,7 @@ fn typing_through_the_viewer_loses_nothing_repeats_remotely_and_keeps_non_ascii(
     let pki = TestPki::new("Example");
     let agent = screen_agent(&pki, &agent_x.display, "");
     let tom = pki.issue_tech("tom", "tier2");
-    let home = tempfile::tempdir().unwrap();
-    let viewer = Viewer::start(&agent, &tom, home.path());
+    let viewer = FocusedViewer::start(&agent, &tom);
 
     let mut report = Vec::new();
     // 0: as fast as xdotool can send them, far faster than anyone types.
@@ -240,8 +204,7 @@ fn holding_ctrl_alt_end_in_the_viewer_sends_ctrl_alt_delete_once_and_focus_loss_
     let ends = keycodes_of(&observer, XK_END);
     assert!(!deletes.is_empty(), "no Delete key in the agent's keymap");
 
-    let home = tempfile::tempdir().unwrap();
-    let viewer = Viewer::start(&agent, &tom, home.path());
+    let viewer = FocusedViewer::start(&agent, &tom);
     // Auto-repeat on the viewer's display, fast: a held End repeats there
     // about 50 times in 2 s, as a technician's desktop would.
     viewer.x.run("xset", "x11-xserver-utils", &["r", "on", "r", "rate", "200", "30"]);

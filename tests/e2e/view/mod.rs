@@ -4,15 +4,14 @@
 //! released once the controller is killed.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tether_capture::Backend;
 use tether_proto::handshake::Hello;
 use tether_proto::{Request, ViewRequest};
 use tether_tests::TestPki;
-use tether_tests::tether_as;
 use tether_tests::xvfb::Xvfb;
+use tether_tests::{Viewer, eventually};
 use tether_transport::Client;
 use tether_view::{ViewState, stream};
 use x11rb::connection::Connection;
@@ -56,15 +55,6 @@ impl Clicks {
                 None => std::thread::sleep(Duration::from_millis(20)),
             }
         }
-    }
-}
-
-/// Waits up to `timeout` for `check`.
-pub(crate) fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -199,14 +189,7 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
 
     let clicks = Clicks::watch(&agent_x.display);
 
-    let home = tempfile::tempdir().unwrap();
-    let mut viewer = tether_as(&tom, home.path())
-        .env("DISPLAY", &viewer_x.display)
-        .args(["--server-name", "agent-01", "view", &agent.addr, "--scale", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut viewer = Viewer::start(&tom, &viewer_x, "agent-01", &agent.addr, &["--scale", "1"]);
     agent.wait_for_audit(|r| r.request == "control" && r.outcome == "ok");
 
     // The window shows the agent's screen pixel for pixel.
@@ -221,8 +204,7 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
 
     // Focus the window and click into it: the click lands on the agent's
     // display at the same place.
-    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
-    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    let id = viewer.window(&viewer_x);
     viewer_x.xdotool(&["windowfocus", "--sync", &id]);
     let (cx, cy) = (150, 100);
     viewer_x.xdotool(&["mousemove", &(ox + cx).to_string(), &(oy + cy).to_string()]);
@@ -241,9 +223,8 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
     eventually(Duration::from_secs(5), "Shift down on the agent", || {
         !keys_down(&agent_x.display).is_empty()
     });
-    viewer.kill().unwrap();
+    viewer.kill();
     let killed = Instant::now();
-    let _ = viewer.wait();
     eventually(Duration::from_secs(10), "held keys released", || {
         keys_down(&agent_x.display).is_empty()
     });

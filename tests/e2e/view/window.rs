@@ -4,14 +4,15 @@
 //! technician's pans at 1:1, with clicks landing where the panned view
 //! shows them.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use tether_capture::Backend;
 use tether_tests::xvfb::Xvfb;
-use tether_tests::{TestPki, tether_as};
+use tether_tests::{TestPki, Viewer, tether_as};
 
-use super::{Clicks, eventually};
+use tether_tests::eventually;
+
+use super::Clicks;
 use crate::screen::{fill, screen_agent};
 
 #[test]
@@ -49,14 +50,7 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
 
     let clicks = Clicks::watch(&agent_x.display);
 
-    let home = tempfile::tempdir().unwrap();
-    let mut viewer = tether_as(&tom, home.path())
-        .env("DISPLAY", &viewer_x.display)
-        .args(["--server-name", "agent-01", "view", &agent.addr, "--scale", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut viewer = Viewer::start(&tom, &viewer_x, "agent-01", &agent.addr, &["--scale", "1"]);
     agent.wait_for_audit(|r| r.request == "control" && r.outcome == "ok");
 
     let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
@@ -67,8 +61,7 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
     eventually(Duration::from_secs(20), "the remote's corner in the window", || {
         shown(10, 10) == RED
     });
-    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
-    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    let id = viewer.window(&viewer_x);
     let geometry = viewer_x.xdotool(&["getwindowgeometry", "--shell", &id]);
     let value = |name: &str| -> i32 {
         geometry
@@ -116,8 +109,7 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
         steps += 1;
     }
     assert_eq!(steps, 1, "scroll steps on the agent for one wheel click");
-    let _ = viewer.kill();
-    let _ = viewer.wait();
+    viewer.kill();
 }
 
 #[test]
@@ -131,14 +123,8 @@ fn a_view_only_window_pans_with_the_wheel_and_draws_the_remote_cursor() {
     let pki = TestPki::new("Example");
     let agent = screen_agent(&pki, &agent_x.display, "");
     let tina = pki.issue_tech("tina", "tier1");
-    let home = tempfile::tempdir().unwrap();
-    let mut viewer = tether_as(&tina, home.path())
-        .env("DISPLAY", &viewer_x.display)
-        .args(["--server-name", "agent-01", "view", &agent.addr, "--view-only", "--scale", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut viewer =
+        Viewer::start(&tina, &viewer_x, "agent-01", &agent.addr, &["--view-only", "--scale", "1"]);
     let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
     let monitor = grabber.monitors().unwrap().remove(0);
     let mut grab = || grabber.grab(&monitor).ok();
@@ -150,8 +136,7 @@ fn a_view_only_window_pans_with_the_wheel_and_draws_the_remote_cursor() {
     // A wheel step down over the middle pans 48 pixels: the block below
     // the view (remote y 300 to 399) comes into it. A synthetic click (as
     // here) is one step, not two (see WheelEcho).
-    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
-    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    let id = viewer.window(&viewer_x);
     viewer_x.xdotool(&["mousemove", "--window", &id, "200", "150"]);
     viewer_x.xdotool(&["click", "5"]);
     eventually(Duration::from_secs(10), "the panned view", || {
@@ -183,8 +168,7 @@ fn a_view_only_window_pans_with_the_wheel_and_draws_the_remote_cursor() {
     // loop (about one run in eight under load on Xvfb; a second request is
     // lost too), so the viewer keeps running. Closing is left out of this
     // test until that is found; the view still ends when the viewer goes.
-    let _ = viewer.kill();
-    let _ = viewer.wait();
+    viewer.kill();
     agent.wait_for_audit(|r| r.request == "view-end");
 }
 
@@ -199,14 +183,7 @@ fn a_fitted_view_scales_clicks_to_remote_pixels() {
     let tom = pki.issue_tech("tom", "tier2");
     let clicks = Clicks::watch(&agent_x.display);
 
-    let home = tempfile::tempdir().unwrap();
-    let mut viewer = tether_as(&tom, home.path())
-        .env("DISPLAY", &viewer_x.display)
-        .args(["--server-name", "agent-01", "view", &agent.addr])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut viewer = Viewer::start(&tom, &viewer_x, "agent-01", &agent.addr, &[]);
     // 640x480 fitted into the 400x300 screen: scaled by 5/8, the red
     // 64x48 corner shows 40x30.
     let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
@@ -214,15 +191,13 @@ fn a_fitted_view_scales_clicks_to_remote_pixels() {
     eventually(Duration::from_secs(20), "the scaled corner", || {
         grabber.grab(&monitor).is_ok_and(|f| f.pixel(38, 28) == RED && f.pixel(41, 31) != RED)
     });
-    let id = viewer_x.xdotool(&["search", "--name", "tether"]);
-    let id = id.lines().next().expect("the viewer window").trim().to_owned();
+    let id = viewer.window(&viewer_x);
     viewer_x.xdotool(&["windowfocus", "--sync", &id]);
     viewer_x.xdotool(&["mousemove", "--window", &id, "250", "100"]);
     viewer_x.xdotool(&["click", "1"]);
     let pressed = clicks.next(Duration::from_secs(5));
     assert_eq!(pressed, Some((1, 400, 160)), "window 250,100 is remote 400,160");
-    let _ = viewer.kill();
-    let _ = viewer.wait();
+    viewer.kill();
 }
 
 #[test]
@@ -232,26 +207,17 @@ fn a_tier1_technician_gets_a_view_only_window_and_is_told_why() {
     let pki = TestPki::new("Example");
     let agent = screen_agent(&pki, &agent_x.display, "");
     let tina = pki.issue_tech("tina", "tier1");
-    let home = tempfile::tempdir().unwrap();
-    let log = home.path().join("viewer.log");
-    let mut viewer = tether_as(&tina, home.path())
-        .env("DISPLAY", &viewer_x.display)
-        .args(["--server-name", "agent-01", "view", &agent.addr])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut viewer = Viewer::start(&tina, &viewer_x, "agent-01", &agent.addr, &[]);
     // Granted as a view, not denied as control.
     let granted = agent.wait_for_audit(|r| r.request == "view" && r.outcome == "ok");
     assert_eq!(granted.role.as_deref(), Some("tier1"));
     assert!(!agent.audit().iter().any(|r| r.request == "control"), "control was asked for");
-    let said = std::fs::read_to_string(&log).unwrap();
+    let said = viewer.said();
     assert!(
         said.contains(
             "your certificate is tier1; control needs tier 2, so the view opens view-only"
         ),
         "{said}"
     );
-    let _ = viewer.kill();
-    let _ = viewer.wait();
+    viewer.kill();
 }

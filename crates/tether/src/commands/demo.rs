@@ -4,21 +4,23 @@
 //! queries it as a tier-1 technician, shows a request the tier does not
 //! allow being denied, prints the agent's audit log and stops the agent.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tether_pki::Pki;
 use tether_proto::{Role, Tier};
+use tether_testkit::{AgentConfig, AgentProcess, LOOPBACK_ANY_PORT, SpawnError};
 
 use crate::cli::GlobalArgs;
 use crate::commands::info;
 
 /// How long the agent may take to start listening.
 const AGENT_START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long the agent may take to stop after SIGTERM before it is killed.
+const AGENT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let temp;
@@ -45,27 +47,21 @@ pub async fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> anyhow::Result<Ex
     println!("== 2. An agent on 127.0.0.1");
     let audit_path = root.join("audit.jsonl");
     let config_path = root.join("agent.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "name = \"demo-agent\"\nlisten = \"127.0.0.1:0\"\n\n[tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\ncrl = {:?}\n\n[audit]\npath = {:?}\n",
-            agent.cert_path,
-            agent.key_path,
-            pki.ca_cert_path(),
-            pki.crl_path(),
-            audit_path
-        ),
-    )?;
-    let mut child = Command::new(&agent_bin)
-        .args(["run", "--config"])
-        .arg(&config_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", agent_bin.display()))?;
-    let result = query(global, &mut child, &tech, &pki).await;
-    stop(&mut child);
+    AgentConfig {
+        name: "demo-agent".into(),
+        listen: LOOPBACK_ANY_PORT.into(),
+        control_socket: None,
+        extra: String::new(),
+        cert: agent.cert_path,
+        key: agent.key_path,
+        ca: pki.ca_cert_path(),
+        crl: pki.crl_path(),
+        audit_path: audit_path.clone(),
+    }
+    .write(&config_path)?;
+    let mut agent = start_agent(&agent_bin, &config_path)?;
+    let result = query(global, agent.addr(), &tech, &pki).await;
+    stop(&mut agent);
     result?;
 
     println!("== 5. The agent's audit log ({})", audit_path.display());
@@ -77,13 +73,10 @@ pub async fn run(global: &GlobalArgs, dir: Option<PathBuf>) -> anyhow::Result<Ex
 
 async fn query(
     global: &GlobalArgs,
-    child: &mut Child,
+    addr: &str,
     tech: &tether_pki::Issued,
     pki: &Pki,
 ) -> anyhow::Result<()> {
-    let addr = wait_for_listening(child)?;
-    println!("   listening on {addr}");
-
     println!("== 3. tether info {addr}  (as demo-tech, tier 1)");
     let as_tech = GlobalArgs {
         cert: Some(tech.cert_path.clone()),
@@ -98,65 +91,45 @@ async fn query(
         timeout: global.timeout,
         verbose: global.verbose,
     };
-    info::run(&as_tech, &addr, false).await?;
+    info::run(&as_tech, addr, false).await?;
 
     println!("== 4. tether audit {addr}  (needs tier 3: denied, and audited)");
-    match crate::commands::audit::run(&as_tech, &addr, 5, false).await {
+    match crate::commands::audit::run(&as_tech, addr, 5, false).await {
         Ok(_) => bail!("the agent let a tier-1 technician read its audit log"),
         Err(e) => println!("   tether: error: {}", tether_proto::text::escape(&format!("{e:#}"))),
     }
     Ok(())
 }
 
-/// Reads the agent's log until it says where it listens.
-fn wait_for_listening(child: &mut Child) -> anyhow::Result<String> {
-    let stderr = child.stderr.take().context("agent stderr not captured")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                let _ = tx.send(Ok(addr.trim().to_owned()));
-            } else if line.contains("error") {
-                let _ = tx.send(Err(line));
-            }
+/// Starts the agent and waits until its log says where it listens.
+fn start_agent(binary: &std::path::Path, config: &std::path::Path) -> anyhow::Result<AgentProcess> {
+    match AgentProcess::spawn(Command::new(binary), config, AGENT_START_TIMEOUT) {
+        Ok(agent) => {
+            println!("   listening on {}", agent.addr());
+            Ok(agent)
         }
-    });
-    match rx.recv_timeout(AGENT_START_TIMEOUT) {
-        Ok(Ok(addr)) => Ok(addr),
-        Ok(Err(line)) => bail!("the agent failed to start: {line}"),
-        Err(_) => bail!("the agent did not start listening within {AGENT_START_TIMEOUT:?}"),
+        Err(SpawnError::Spawn { program, source }) => {
+            Err(source).with_context(|| format!("cannot start {}", program.display()))
+        }
+        Err(e @ SpawnError::Exited { .. }) => {
+            bail!("the agent failed to start: {}", e.failure_line().unwrap_or("it said nothing"))
+        }
+        Err(SpawnError::Timeout { .. }) => {
+            bail!("the agent did not start listening within {AGENT_START_TIMEOUT:?}")
+        }
     }
 }
 
 /// Asks the agent to stop (SIGTERM) and waits; kills it if it hangs.
-fn stop(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: kill(2) with a pid we spawned and still own; no memory involved.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
+fn stop(agent: &mut AgentProcess) {
+    if !matches!(agent.terminate(AGENT_STOP_TIMEOUT), Ok(Some(_))) {
+        agent.kill();
     }
-    for _ in 0..100 {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The agent binary: next to this one (as installed and as built), else PATH.
 fn find_agent_binary() -> anyhow::Result<PathBuf> {
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("tether-agent")))
-        .filter(|p| p.is_file());
-    if let Some(path) = beside {
-        return Ok(path);
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join("tether-agent")).find(|p| Path::is_file(p))
-    });
-    on_path.context("tether-agent not found next to tether or on PATH; build the workspace first")
+    tether_testkit::beside_current_exe("tether-agent")
+        .or_else(|| tether_testkit::on_path("tether-agent"))
+        .context("tether-agent not found next to tether or on PATH; build the workspace first")
 }
