@@ -118,7 +118,7 @@ fn revoked_serial_is_rejected_after_crl_reload() {
     let with_colons: Vec<String> =
         carol.serial.as_bytes().chunks(2).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
     pki.tether(&["revoke", &with_colons.join(":")]).ok();
-    agent.signal(libc::SIGHUP);
+    agent.signal(tether_os::signal::Signal::Hangup);
     assert!(
         agent.wait_for_log("reloaded TLS material", std::time::Duration::from_secs(10)),
         "{}",

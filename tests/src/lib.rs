@@ -167,9 +167,9 @@ impl Agent {
         self.process.is_alive()
     }
 
-    pub fn signal(&self, signal: i32) {
+    pub fn signal(&self, signal: tether_os::signal::Signal) {
         if let Err(e) = self.process.signal(signal) {
-            panic!("kill({}, {signal}) failed: {e}", self.pid());
+            panic!("kill({}, {signal:?}) failed: {e}", self.pid());
         }
     }
 

@@ -13,6 +13,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
+use tether_os::signal::Signal;
+
 use crate::process::Reaped;
 
 /// What the agent logs, followed by its address, once it accepts
@@ -232,23 +234,16 @@ impl AgentProcess {
         matches!(self.child.0.try_wait(), Ok(None))
     }
 
-    /// Sends it `signal` (`libc::SIGTERM`, say).
-    pub fn signal(&self, signal: i32) -> std::io::Result<()> {
-        let pid = libc::pid_t::try_from(self.pid())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        // SAFETY: kill(2) on our own child, which is not reaped before drop,
-        // so the pid cannot have been reused; no memory is involved.
-        if unsafe { libc::kill(pid, signal) } == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
+    /// Sends it `signal`. Our own child is not reaped before drop, so
+    /// its pid cannot have been reused.
+    pub fn signal(&self, signal: Signal) -> Result<(), tether_os::signal::SignalError> {
+        tether_os::signal::send(self.pid(), signal)
     }
 
     /// Asks it to stop (SIGTERM) and waits up to `grace` for it to exit:
     /// `Ok(Some(status))` if it did, `Ok(None)` if it is still running.
     pub fn terminate(&mut self, grace: Duration) -> std::io::Result<Option<ExitStatus>> {
-        self.signal(libc::SIGTERM)?;
+        self.signal(Signal::Term).map_err(std::io::Error::other)?;
         let deadline = Instant::now() + grace;
         loop {
             if let Some(status) = self.child.0.try_wait()? {

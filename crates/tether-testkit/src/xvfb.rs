@@ -212,10 +212,8 @@ impl Xvfb {
 impl Drop for Xvfb {
     fn drop(&mut self) {
         // SIGTERM lets Xvfb remove its lock file and socket.
-        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own, not yet reaped, child.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
+        // Our own, not yet reaped, child: the pid is still its.
+        let _ = tether_os::signal::send(self.child.id(), tether_os::signal::Signal::Term);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

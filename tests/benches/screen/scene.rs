@@ -46,9 +46,7 @@ impl Scene {
         std::fs::write(&banner, listing()).expect("banner written");
         let fifo = dir.path().join("fifo");
         let ready = dir.path().join("ready");
-        let c_fifo = std::ffi::CString::new(fifo.to_str().expect("utf-8 path")).expect("no NUL");
-        // SAFETY: mkfifo reads the NUL-terminated path we own.
-        assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0, "mkfifo failed");
+        tether_os::fs::make_fifo(&fifo, 0o600).expect("mkfifo");
         let script = format!(
             "cat '{}'; : > '{}'; exec cat '{}'",
             banner.display(),
