@@ -10,3 +10,4 @@ mod admission;
 mod consent;
 mod restore;
 mod versions;
+mod view;
