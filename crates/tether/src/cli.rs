@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 mod examples;
 use examples::{AFTER_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
 mod pki;
-mod restore;
+pub mod restore;
 pub use pki::PkiCommand;
 pub use restore::RestoreCommand;
 

@@ -9,6 +9,7 @@ use tether_client::exit::Outcome;
 use tether_client::{ClientError, Session};
 use tether_proto::restore::{RestoreDiff, RestorePoint, RollbackOutcome};
 
+use crate::cli::restore::{Confirm, Detail, On, Point};
 use crate::cli::{GlobalArgs, RestoreCommand};
 use crate::connect;
 use crate::render::{self, Align, table};
@@ -46,11 +47,11 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
     // escaped where it enters the text (tables escape their own cells).
     let agent = render::remote(&session.welcome().agent_name).into_owned();
     match command {
-        RestoreCommand::List { json, .. } => {
+        RestoreCommand::List { on: On { json, .. } } => {
             let points = session.restore_list().await?;
             Ok((out(json, &points, || points_table(&points))?, ok))
         }
-        RestoreCommand::Show { id, json, .. } => {
+        RestoreCommand::Show { on: On { json, .. }, point: Point { id } } => {
             let detail = session.restore_show(&id).await?;
             let text = || {
                 let mut text = points_table(std::slice::from_ref(&detail.point));
@@ -97,11 +98,15 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             };
             Ok((out(json, &detail, text)?, ok))
         }
-        RestoreCommand::Diff { id, all, json, .. } => {
+        RestoreCommand::Diff {
+            on: On { json, .. },
+            point: Point { id },
+            detail: Detail { all },
+        } => {
             let diff = session.restore_diff(&id).await?;
             Ok((out(json, &diff, || diff_text(&diff, all))?, ok))
         }
-        RestoreCommand::Create { label, keep, json, .. } => {
+        RestoreCommand::Create { on: On { json, .. }, label, keep } => {
             let point = session.restore_create(label, keep).await?;
             let text = || {
                 format!(
@@ -112,7 +117,12 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             };
             Ok((out(json, &point, text)?, ok))
         }
-        RestoreCommand::Rollback { id, yes, all, json, .. } => {
+        RestoreCommand::Rollback {
+            on: On { json, .. },
+            point: Point { id },
+            confirm: Confirm { yes },
+            detail: Detail { all },
+        } => {
             let diff = session.restore_diff(&id).await?;
             let question =
                 format!("{}Roll {agent} back to {}?", diff_text(&diff, all), render::remote(&id));
@@ -123,14 +133,23 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             let done = reply.map_err(|e| interrupted(e, &agent))?;
             Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
         }
-        RestoreCommand::Undo { yes, all, json, .. } => {
+        RestoreCommand::Undo {
+            on: On { json, .. },
+            confirm: Confirm { yes },
+            detail: Detail { all },
+        } => {
             confirm(yes, &format!("Undo the last rollback on {agent}?"))?;
             let what = format!("undoing the last rollback on {agent}");
             let reply = with_progress(&what, session.restore_undo()).await;
             let done = reply.map_err(|e| interrupted(e, &agent))?;
             Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
         }
-        RestoreCommand::Delete { id, force, yes, json, .. } => {
+        RestoreCommand::Delete {
+            on: On { json, .. },
+            point: Point { id },
+            force,
+            confirm: Confirm { yes },
+        } => {
             confirm(yes, &format!("Delete restore point {} on {agent}?", render::remote(&id)))?;
             let id = session.restore_delete(&id, force).await?;
             Ok((
@@ -140,7 +159,7 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
                 ok,
             ))
         }
-        RestoreCommand::Verify { json, .. } => {
+        RestoreCommand::Verify { on: On { json, .. } } => {
             let v = session.restore_verify().await?;
             let code = ExitCode::from(Outcome::success_if(v.problems.is_empty()));
             let text = || {
