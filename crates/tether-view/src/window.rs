@@ -136,6 +136,10 @@ fn event_loop() -> Result<EventLoop<()>, winit::error::EventLoopError> {
 struct View {
     window: Rc<Window>,
     surface: Surface<Rc<Window>, Rc<Window>>,
+    /// The window's size, from `Resized` events: on X11 winit's
+    /// `inner_size()` is a GetGeometry round trip, and the window needs the
+    /// size several times per frame.
+    size: (u32, u32),
 }
 
 /// What the window shows: frame, monitor size, window size, pointer, pan.
@@ -184,10 +188,7 @@ impl App<'_> {
     }
 
     fn window_size(&self) -> (u32, u32) {
-        self.view.as_ref().map_or((0, 0), |v| {
-            let size = v.window.inner_size();
-            (size.width, size.height)
-        })
+        self.view.as_ref().map_or((0, 0), |v| v.size)
     }
 
     /// Where the image sits now, pan included.
@@ -226,7 +227,8 @@ impl App<'_> {
         let window = Rc::new(event_loop.create_window(attributes).map_err(|e| e.to_string())?);
         let context = Context::new(Rc::clone(&window)).map_err(|e| e.to_string())?;
         let surface = Surface::new(&context, Rc::clone(&window)).map_err(|e| e.to_string())?;
-        Ok(View { window, surface })
+        let size = window.inner_size();
+        Ok(View { window, surface, size: (size.width, size.height) })
     }
 
     fn redraw(&mut self) -> Result<(), String> {
@@ -322,8 +324,9 @@ impl ApplicationHandler for App<'_> {
                     self.fail(event_loop, WindowError::Update(e));
                 }
             }
-            WindowEvent::Resized(_) => {
-                if let Some(view) = &self.view {
+            WindowEvent::Resized(size) => {
+                if let Some(view) = &mut self.view {
+                    view.size = (size.width, size.height);
                     view.window.request_redraw();
                 }
             }
