@@ -8,5 +8,6 @@ mod harness;
 
 mod admission;
 mod consent;
+mod fleet;
 mod restore;
 mod versions;
