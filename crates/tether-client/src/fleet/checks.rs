@@ -263,8 +263,12 @@ pub fn judge_facts(
         out.push(match facts.cert_not_after_unix {
             Some(not_after) => {
                 let days = (not_after - now_unix) as f64 / 86_400.0;
-                // Fewer days is worse: judge the negation.
-                let status = Limits::new(-l.warn, -l.crit).judge(-days);
+                // Fewer days is worse.
+                let status = match days {
+                    d if d < l.crit => CheckStatus::Critical,
+                    d if d < l.warn => CheckStatus::Warning,
+                    _ => CheckStatus::Ok,
+                };
                 CheckResult::new(
                     "cert_expiry",
                     status,

@@ -4,6 +4,8 @@
 pub mod audit;
 pub mod demo;
 pub mod doctor;
+pub mod fleet;
+mod fleet_prometheus;
 pub mod hosts;
 pub mod info;
 pub mod man;
