@@ -11,6 +11,7 @@ mod doctor;
 mod enroll;
 mod escapes;
 mod fake_agent;
+mod fleet;
 mod hardening;
 mod hostile_agent;
 mod network;
