@@ -17,21 +17,21 @@ use crate::fake_agent::{FakeAgent, Reply};
 
 /// A check set that passes on any test machine: its load belongs to the
 /// other builds and its disk may be fairly full.
-const CALM: &str = "[load]\nenabled = false\n[disk]\nwarn_percent = 99.0\ncrit_percent = 99.9\n\
+pub(crate) const CALM: &str = "[load]\nenabled = false\n[disk]\nwarn_percent = 99.0\ncrit_percent = 99.9\n\
                     inodes_warn_percent = 99.0\ninodes_crit_percent = 99.9\n";
 
 /// A simulated fleet and the files to check it.
-struct Fleet {
+pub(crate) struct Fleet {
     pki: TestPki,
-    probe: Identity,
-    dir: tempfile::TempDir,
-    inventory: PathBuf,
+    pub(crate) probe: Identity,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) inventory: PathBuf,
     _simulation: Reaped,
 }
 
 impl Fleet {
     /// `count` simulated agents; their inventory in `self.inventory`.
-    fn start(count: usize) -> Fleet {
+    pub(crate) fn start(count: usize) -> Fleet {
         let pki = TestPki::new("Fleet Test");
         let probe = pki.issue_tech("probe", "fleet");
         let dir = tempfile::tempdir().unwrap();
@@ -73,7 +73,7 @@ impl Fleet {
     }
 }
 
-fn json(text: &str) -> serde_json::Value {
+pub(crate) fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
 
@@ -263,7 +263,7 @@ fn a_plain_list_and_a_hosts_file_serve_as_inventories() {
 /// and one TYPE line before its samples, families are not split, names
 /// and label sets are well formed, values are numbers. Returns the samples
 /// by family.
-fn parse_prometheus(text: &str) -> BTreeMap<String, Vec<(String, f64)>> {
+pub(crate) fn parse_prometheus(text: &str) -> BTreeMap<String, Vec<(String, f64)>> {
     let mut families: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
     let (mut helped, mut typed, mut closed) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let mut current: Option<String> = None;

@@ -12,6 +12,7 @@ mod enroll;
 mod escapes;
 mod fake_agent;
 mod fleet;
+mod fleet_serve;
 mod hardening;
 mod hostile_agent;
 mod network;

@@ -9,7 +9,7 @@ use examples::{AFTER_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
 mod fleet;
 mod pki;
 mod restore;
-pub use fleet::{CheckArgs, FleetCommand, FleetFormat};
+pub use fleet::{CheckArgs, FleetCommand, FleetFormat, ServeArgs};
 pub use pki::PkiCommand;
 pub use restore::RestoreCommand;
 

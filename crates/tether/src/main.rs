@@ -146,6 +146,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Fleet(FleetCommand::Check(args)) => {
                         commands::fleet::check(&global, args).await
                     }
+                    Command::Fleet(FleetCommand::Serve(args)) => {
+                        commands::fleet_serve::serve(&global, args).await
+                    }
                     Command::Pki(_)
                     | Command::Fleet(FleetCommand::Inventory { .. })
                     | Command::Hosts { .. }

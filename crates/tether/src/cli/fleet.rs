@@ -1,5 +1,6 @@
 //! `tether fleet …`: health checks across many agents.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -37,6 +38,22 @@ Exit codes (Nagios, the worst host's status): 0 OK, 1 WARNING, 2 CRITICAL,
 3 UNKNOWN (also for a run that could not start); --exit-zero exits 0
 whenever the run completed.";
 
+pub(super) const SERVE_HELP: &str = "\
+Examples:
+  tether fleet serve --inventory fleet.toml
+  tether fleet serve --listen 0.0.0.0:9434 --inventory fleet.toml --module quick=quick.toml
+  curl 'http://127.0.0.1:9434/probe?target=ws-042&module=default'
+  curl http://127.0.0.1:9434/metrics            the exporter's own counters
+
+A multi-target exporter, as blackbox_exporter: Prometheus names the host
+(an inventory alias, or host:port whose certificate carries the host) and
+the module (a checks file; `default` is the documented defaults) for each
+scrape, and gets that host's tether_fleet_* series. See README.md for the
+prometheus.yml relabelling and for sharding a large fleet over several
+exporters. Runs until SIGTERM or Ctrl-C.
+
+Exit codes: 0 stopped by a signal, 1 failure, 2 usage.";
+
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
     /// Turn a plain list of hosts into an inventory (TOML).
@@ -55,6 +72,29 @@ pub enum FleetCommand {
     /// Check every selected host of an inventory at once (fleet role).
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Serve fleet checks to Prometheus over HTTP (/probe, /metrics).
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+/// `tether fleet serve`'s arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen for Prometheus (HTTP).
+    #[arg(long, default_value = "127.0.0.1:9434", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// An inventory whose aliases targets may name; other targets are
+    /// host[:port], whose certificate must carry the host.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// A module: NAME=FILE, a checks file that `module=NAME` selects
+    /// (repeatable). `default` is the documented defaults unless given.
+    #[arg(long = "module", value_name = "NAME=FILE")]
+    pub modules: Vec<String>,
+    /// Probes run at once; more wait their turn.
+    #[arg(long, default_value_t = 64, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
 }
 
 /// `tether fleet check`'s arguments.
@@ -156,6 +196,25 @@ mod tests {
         assert!(check(&[]).is_err(), "--inventory is required");
         assert!(check(&["--inventory", "f", "--concurrency", "0"]).is_err());
         assert!(check(&["--inventory", "f", "--format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn serve_flags_parse() {
+        let parse = |args: &[&str]| {
+            let words = ["tether", "fleet", "serve"].iter().chain(args);
+            Cli::try_parse_from(words).map(|cli| match cli.command {
+                Command::Fleet(FleetCommand::Serve(args)) => args,
+                other => panic!("{other:?}"),
+            })
+        };
+        let a = parse(&[]).unwrap();
+        assert_eq!((a.listen.to_string().as_str(), a.concurrency), ("127.0.0.1:9434", 64));
+        let a =
+            parse(&["--listen", "0.0.0.0:9999", "--module", "q=q.toml", "--module", "d=d.toml"])
+                .unwrap();
+        assert_eq!(a.modules, ["q=q.toml", "d=d.toml"]);
+        assert!(parse(&["--listen", "nowhere"]).is_err());
+        assert!(parse(&["--concurrency", "0"]).is_err());
     }
 
     #[test]

@@ -38,22 +38,66 @@ fn family(name: &str) -> usize {
     FAMILIES.iter().position(|(n, _)| *n == name).unwrap_or(0)
 }
 
+/// Where one family's samples wait: a temporary file for a whole fleet,
+/// memory for one host (the exporter's probe).
+enum Spool {
+    File(BufWriter<File>),
+    Memory(Vec<u8>),
+}
+
+impl Spool {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Spool::File(file) => file,
+            Spool::Memory(bytes) => bytes,
+        }
+    }
+
+    /// Whether no sample was spooled.
+    fn is_empty(&mut self) -> io::Result<bool> {
+        match self {
+            Spool::Memory(bytes) => Ok(bytes.is_empty()),
+            Spool::File(file) => {
+                Ok(file.get_mut().stream_position()? == 0 && file.buffer().is_empty())
+            }
+        }
+    }
+
+    /// Copies the samples to `out`.
+    fn copy_to(self, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Spool::Memory(bytes) => out.write_all(&bytes),
+            Spool::File(spool) => {
+                let mut file = spool.into_inner().map_err(|e| e.into_error())?;
+                file.rewind()?;
+                io::copy(&mut file, out).map(drop)
+            }
+        }
+    }
+}
+
 /// Spools samples per family; [`Prometheus::finish`] writes them out.
 pub struct Prometheus {
-    spools: Vec<BufWriter<File>>,
+    spools: Vec<Spool>,
 }
 
 impl Prometheus {
+    /// Spooled to temporary files: memory stays flat for any fleet.
     pub fn new() -> io::Result<Prometheus> {
         let spools = FAMILIES
             .iter()
-            .map(|_| tempfile::tempfile().map(BufWriter::new))
+            .map(|_| tempfile::tempfile().map(|f| Spool::File(BufWriter::new(f))))
             .collect::<io::Result<_>>()?;
         Ok(Prometheus { spools })
     }
 
+    /// Spooled in memory: for a few hosts, as one exporter probe checks.
+    pub fn in_memory() -> Prometheus {
+        Prometheus { spools: FAMILIES.iter().map(|_| Spool::Memory(Vec::new())).collect() }
+    }
+
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) -> io::Result<()> {
-        let out = &mut self.spools[family(name)];
+        let out = self.spools[family(name)].writer();
         write!(out, "{name}")?;
         if !labels.is_empty() {
             out.write_all(b"{")?;
@@ -101,6 +145,12 @@ impl Prometheus {
 
     /// Writes every family, header first, then the run's own series.
     pub fn finish(mut self, out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+        self.run_series(summary)?;
+        self.write(out)
+    }
+
+    /// The whole run's series: hosts by status and the wall time.
+    fn run_series(&mut self, summary: &Summary) -> io::Result<()> {
         for (status, count) in [
             ("OK", summary.ok),
             ("WARNING", summary.warning),
@@ -109,15 +159,16 @@ impl Prometheus {
         ] {
             self.sample("tether_fleet_hosts", &[("status", status)], count as f64)?;
         }
-        self.sample("tether_fleet_run_duration_seconds", &[], summary.wall_seconds)?;
-        for ((name, help), spool) in FAMILIES.iter().zip(self.spools) {
-            let mut file = spool.into_inner().map_err(|e| e.into_error())?;
-            if file.stream_position()? == 0 {
-                continue;
+        self.sample("tether_fleet_run_duration_seconds", &[], summary.wall_seconds)
+    }
+
+    /// Writes every family with samples, each under its HELP and TYPE.
+    pub fn write(self, out: &mut dyn Write) -> io::Result<()> {
+        for ((name, help), mut spool) in FAMILIES.iter().zip(self.spools) {
+            if !spool.is_empty()? {
+                writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge")?;
+                spool.copy_to(out)?;
             }
-            writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge")?;
-            file.rewind()?;
-            io::copy(&mut file, out)?;
         }
         Ok(())
     }

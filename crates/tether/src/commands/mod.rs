@@ -6,6 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod fleet;
 mod fleet_prometheus;
+pub mod fleet_serve;
 pub mod hosts;
 pub mod info;
 pub mod man;
