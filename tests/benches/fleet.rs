@@ -13,6 +13,8 @@
 //! The baseline is the shell loop the fleet runner replaces: `xargs -P 50
 //! tether info --json` over 100 of the same agents, one process and one
 //! handshake per host (and `info`'s 250 ms CPU sample on every agent).
+//! With 1,000 agents it also measures the exporter (`tether fleet serve`):
+//! probes per second with 32 concurrent scrapers, and its peak RSS.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -63,7 +65,79 @@ fn main() {
                 (0..3).map(|_| measured(shell_loop(&probe, &inventory, dir.path()))).collect();
             println!("  xargs -P 50 tether info, 100   {}", median(&runs));
         }
+        if count == 1000 {
+            println!("  {}", exporter_rate(&probe, dir.path(), &inventory, &checks, count));
+        }
     }
+}
+
+/// Probes per second `tether fleet serve` sustains: 32 scrapers asking
+/// for hosts round the fleet for 5 s, three times (median), and the
+/// exporter's peak RSS.
+fn exporter_rate(
+    id: &Identity,
+    home: &Path,
+    inventory: &Path,
+    checks: &Path,
+    count: usize,
+) -> String {
+    let mut cmd = tether(id, home);
+    cmd.args(["fleet", "serve", "--listen", "127.0.0.1:0", "--inventory"]).arg(inventory);
+    cmd.arg("--module").arg(format!("bench={}", checks.display()));
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("exporter starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let exporter = Reaped(child);
+    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let mut rates: Vec<f64> = (0..3)
+        .map(|round| {
+            let started = std::time::Instant::now();
+            let answered: usize = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..32)
+                    .map(|worker| {
+                        let addr = &addr;
+                        scope.spawn(move || {
+                            let mut done = 0;
+                            let mut host = worker * 31 + round;
+                            while started.elapsed() < std::time::Duration::from_secs(5) {
+                                let path =
+                                    format!("/probe?target=sim-{:05}&module=bench", host % count);
+                                assert!(http_ok(addr, &path), "probe {path} failed");
+                                done += 1;
+                                host += 32;
+                            }
+                            done
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).sum()
+            });
+            answered as f64 / started.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", exporter.pid())).unwrap();
+    let peak_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let rate = rates[1];
+    format!(
+        "fleet serve, {count} agents: {rate:.0} probes/s (32 scrapers; ~{:.0} targets at a 15 s interval), peak RSS {:.1} MiB",
+        rate * 15.0,
+        peak_kib / 1024.0
+    )
+}
+
+/// `GET path` over HTTP/1.0; whether the answer was 200.
+fn http_ok(addr: &str, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return false };
+    let _ = write!(stream, "GET {path} HTTP/1.0\r\n\r\n");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.starts_with("HTTP/1.1 200 ")
 }
 
 /// Fails unless every host of the run was reached and answered (a load
