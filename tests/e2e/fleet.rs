@@ -214,6 +214,16 @@ fn thresholds_crossed_on_purpose_warn_and_crit() {
     assert!(result.stdout.starts_with("TETHER FLEET CRITICAL - 3 hosts"), "{}", result.stdout);
     assert_eq!(result.stdout.lines().filter(|l| l.contains("memory:")).count(), 3);
 
+    // Deep checks on request: a TCP target nobody listens on, and doctor.
+    let deep = format!("{CALM}[net]\ntcp = [\"127.0.0.1:1\"]\n[doctor]\nenabled = true\n");
+    let (result, _) = fleet.check(&deep, &["--host", "sim-00002", "--format", "jsonl"]);
+    let host = json(result.stdout.lines().next().unwrap());
+    let checks = host["checks"].as_array().unwrap();
+    let net = checks.iter().find(|c| c["check"] == "net").expect("a net check");
+    assert_eq!(net["status"], "CRITICAL", "{net}");
+    assert!(checks.iter().any(|c| c["check"].as_str().unwrap().starts_with("doctor:")), "{host}");
+    assert_eq!(result.code(), Some(2), "{}", result.stdout);
+
     let (none, _) = fleet.check(CALM, &["--group", "no-such-group"]);
     let line = none.fails_with(3);
     assert!(line.contains("no host"), "{line}");

@@ -15,12 +15,18 @@
 //! ignore = ["/boot/efi"]
 //! [processes]
 //! required = ["sshd"]
+//! [net]                      # from the agent's side; none by default
+//! tcp = ["files.lan:445"]
+//! urls = ["https://intranet.lan/"]
+//! [doctor]
+//! enabled = true             # doctor's findings; a 1 s watch window
 //! ```
 
 use serde::{Deserialize, Serialize};
 use tether_proto::fleet::FleetFacts;
 
 use crate::exit::CheckStatus;
+use crate::fleet::deep::{DoctorCheck, NetTargets};
 
 /// A warn/crit pair where higher is worse.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -118,6 +124,10 @@ pub struct CheckSet {
     pub clock_skew_ms: Limits,
     /// Processes that must run.
     pub processes: ProcessCheck,
+    /// Network targets checked from the agent (`net`); none by default.
+    pub net: NetTargets,
+    /// `doctor`'s findings; off by default.
+    pub doctor: DoctorCheck,
 }
 
 impl Default for CheckSet {
@@ -143,6 +153,8 @@ impl Default for CheckSet {
                 crate::clock::SKEW_CRIT_MS as f64,
             ),
             processes: ProcessCheck::default(),
+            net: NetTargets::default(),
+            doctor: DoctorCheck::default(),
         }
     }
 }
@@ -181,9 +193,10 @@ impl CheckSet {
                 return Err(format!("{name}: warn must not be above crit"));
             }
         }
-        let request =
-            tether_proto::fleet::FleetFactsRequest { processes: self.processes.required.clone() };
-        request.validate().map_err(|e| format!("processes.required: {e}"))
+        if let Some(net) = self.net.request() {
+            net.validate().map_err(|e| format!("net: {e}"))?;
+        }
+        self.request().validate().map_err(|e| format!("processes.required: {e}"))
     }
 
     /// The fleet request this check set needs.

@@ -145,3 +145,15 @@ fn versions_compare_numerically() {
     assert!(!version_less("1.2.3", "1.2.3"));
     assert!(version_less("1.2.3-rc1", "1.2.4"));
 }
+
+#[test]
+fn net_and_doctor_are_off_unless_asked_for() {
+    let set = CheckSet::default();
+    assert_eq!((set.net.request(), set.doctor.enabled), (None, false));
+    let set =
+        CheckSet::parse("[net]\ntcp = [\"files.lan:445\"]\n[doctor]\nenabled = true\n").unwrap();
+    assert_eq!(set.net.request().unwrap().tcp, ["files.lan:445"]);
+    assert!(set.doctor.enabled);
+    let err = CheckSet::parse("[net]\nurls = [\"ftp://files.lan/\"]\n").unwrap_err();
+    assert!(err.starts_with("net: "), "{err}");
+}

@@ -19,6 +19,7 @@ use crate::error::ClientError;
 use crate::session::Session;
 
 pub mod checks;
+pub mod deep;
 pub mod inventory;
 pub mod runner;
 pub mod summary;

@@ -187,7 +187,10 @@ enum Attempt {
     Reached {
         agent: String,
         handshake: Duration,
-        facts: Result<crate::fleet::FleetFactsReply, ClientError>,
+        /// Boxed: the facts dwarf the other variant.
+        facts: Box<Result<crate::fleet::FleetFactsReply, ClientError>>,
+        /// Results of the `net` and `doctor` checks the set enables.
+        deep: Vec<CheckResult>,
     },
     /// Never got as far as a session.
     Failed { cause: FailureCause, error: String },
@@ -207,9 +210,10 @@ async fn attempt(connector: &Connector, host: &FleetHost, set: &CheckSet) -> Att
     };
     let handshake = started.elapsed();
     let agent = session.welcome().agent_software.clone();
-    let facts = session.fleet_facts(set.request()).await;
+    let (facts, deep) =
+        tokio::join!(session.fleet_facts(set.request()), crate::fleet::deep::run(&session, set));
     session.finish().await;
-    Attempt::Reached { agent, handshake, facts }
+    Attempt::Reached { agent, handshake, facts: Box::new(facts), deep }
 }
 
 async fn check_host(
@@ -231,15 +235,33 @@ async fn check_host(
         let retry = |cause: FailureCause| cause.retryable() && attempts <= options.retries;
         match outcome {
             Attempt::Failed { cause, .. } if retry(cause) => continue,
-            Attempt::Reached { facts: Err(ref e), .. } if retry(FailureCause::of(e)) => continue,
+            Attempt::Reached { ref facts, .. }
+                if facts.as_ref().as_ref().is_err_and(|e| retry(FailureCause::of(e))) =>
+            {
+                continue;
+            }
             Attempt::Failed { cause, error } => {
                 return failed(&host, started, attempts, cause, error);
             }
-            Attempt::Reached { agent, handshake, facts } => {
-                return reached(&host, set, started, attempts, agent, handshake, facts);
+            Attempt::Reached { agent, handshake, facts, deep } => {
+                let report = reached(&host, set, started, attempts, agent, handshake, *facts);
+                return with_deep(report, deep);
             }
         }
     }
+}
+
+/// Adds the `net` and `doctor` results; the status and cause follow.
+fn with_deep(mut report: HostReport, deep: Vec<CheckResult>) -> HostReport {
+    if deep.is_empty() {
+        return report;
+    }
+    report.checks.extend(deep);
+    report.status = report.checks.iter().map(|r| r.status).max().unwrap_or(CheckStatus::Unknown);
+    if report.cause.is_none() && report.status != CheckStatus::Ok {
+        report.cause = Some(FailureCause::Checks);
+    }
+    report
 }
 
 fn failed(
