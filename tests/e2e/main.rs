@@ -11,6 +11,8 @@ mod doctor;
 mod enroll;
 mod escapes;
 mod fake_agent;
+mod fleet;
+mod fleet_serve;
 mod hardening;
 mod hostile_agent;
 mod network;

@@ -42,6 +42,7 @@ pub struct Agent {
     reload_tx: mpsc::Sender<()>,
     reload_rx: mpsc::Receiver<()>,
     admin_socket: bool,
+    cpu_sampler: bool,
 }
 
 impl Agent {
@@ -56,13 +57,29 @@ impl Agent {
         let endpoint = tether_transport::server_endpoint(config.listen, tls)?;
         let shared = Arc::new(Shared::new(config, audit, restore));
         let (reload_tx, reload_rx) = mpsc::channel(1);
-        Ok(Agent { endpoint, shared, recovery, reload_tx, reload_rx, admin_socket: true })
+        Ok(Agent {
+            endpoint,
+            shared,
+            recovery,
+            reload_tx,
+            reload_rx,
+            admin_socket: true,
+            cpu_sampler: true,
+        })
     }
 
     /// Leaves out the local admin socket (`tether-agent sessions`): for
     /// several agents in one process, as in tests.
     pub fn without_admin_socket(mut self) -> Agent {
         self.admin_socket = false;
+        self
+    }
+
+    /// Leaves out the background CPU sampler `doctor` reads its CPU-hog
+    /// findings from: for many agents in one process, which would all
+    /// sample the same process table.
+    pub fn without_cpu_sampler(mut self) -> Agent {
+        self.cpu_sampler = false;
         self
     }
 
@@ -82,7 +99,8 @@ impl Agent {
     /// Records the start, serves until `shutdown` completes, lets sessions
     /// record their end, records the stop and logs the audit chain's head.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
-        let Agent { endpoint, shared, recovery, reload_tx, reload_rx, admin_socket } = self;
+        let Agent { endpoint, shared, recovery, reload_tx, reload_rx, admin_socket, cpu_sampler } =
+            self;
         drop(reload_tx);
         let bound = endpoint.local_addr().map_err(|e| AgentError::Internal(e.to_string()))?;
         info!("tether-agent {} listening on {bound}", shared.config.name);
@@ -97,7 +115,7 @@ impl Agent {
         }
         let (admin_stop, admin_stopped) = watch::channel(false);
         let admin_task = if admin_socket { start_admin(&shared, admin_stopped) } else { None };
-        server::run(endpoint, Arc::clone(&shared), shutdown, reload_rx).await?;
+        server::run(endpoint, Arc::clone(&shared), shutdown, reload_rx, cpu_sampler).await?;
         let _ = admin_stop.send(true);
         if let Some(task) = admin_task {
             let _ = task.await;

@@ -118,6 +118,20 @@ pub async fn dispatch(
             let detail = blocking(move || screen::inject(&settings, monitor, &events)).await??;
             Ok(Handled { response: Response::InputDone { events: count }, detail })
         }
+        Call::FleetFacts(request) => {
+            let software = shared.software.clone();
+            let cert = shared.config.cert.clone();
+            let facts = blocking(move || {
+                // Read per request, so a renewed certificate shows at once.
+                let not_after = tether_pki::load_certs(&cert)
+                    .ok()
+                    .and_then(|chain| chain.first().and_then(tether_pki::not_after_unix));
+                tether_diag::fleet::facts(&request, &software, not_after)
+            })
+            .await?
+            .map_err(|e| ErrorReply::unavailable(e.to_string()))?;
+            Ok(Response::FleetFacts(Box::new(facts)).into())
+        }
         Call::Net(request) => {
             let mut settings = shared.config.net.clone();
             settings.controller = Some(peer.ip().to_canonical());

@@ -29,6 +29,8 @@
 //!   socket behind `tether-agent sessions`.
 //! - [`server`], the accept loop, shutdown and CRL reloading; [`agent`]
 //!   ([`Agent`]), the lifecycle around it.
+//! - [`simulate`]: many agents in one process, for fleet tests and
+//!   benchmarks.
 //! - [`check`] and [`enroll`]: `check-config`'s report and enrolment,
 //!   beside the serving stack.
 
@@ -53,6 +55,7 @@ pub mod restore;
 pub mod screen;
 pub mod server;
 pub mod sessions;
+pub mod simulate;
 pub mod state;
 mod throughput;
 pub mod tls;

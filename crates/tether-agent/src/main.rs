@@ -31,6 +31,20 @@ Examples:
 Exit codes: 0 success, 1 failure (for `audit verify`: the chain is broken),
 2 usage error.";
 
+const SIMULATE_HELP: &str = "\
+Examples:
+  tether pki init --org Lab --dir /tmp/pki
+  tether-agent simulate --count 1000 --pki-dir /tmp/pki --state-dir /tmp/sim
+  tether fleet check --inventory /tmp/sim/inventory.toml --cert probe.crt --key probe.key --ca /tmp/pki/ca.crt
+
+Every agent is the real agent library: real QUIC, real mutual TLS, its own
+port and audit log. They share one certificate named tether-sim (the
+inventory says so), this process's machine facts, and leave out the admin
+socket and the CPU sampler. Prints one line once all listen; runs until
+SIGTERM or Ctrl-C.
+
+Exit codes: 0 stopped cleanly, 1 failure, 2 usage error.";
+
 /// The Tether agent: answers authorised technicians over QUIC with mutual TLS.
 #[derive(Debug, Parser)]
 #[command(name = "tether-agent", version, after_help = AFTER_HELP)]
@@ -68,6 +82,30 @@ Exit codes: 0 enrolled and checked, 1 the bundle or the result is unusable.")]
     /// running agent; root only).
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Run N real agents in this process (each its own port and QUIC
+    /// endpoint, a certificate from the PKI's CA) and write an inventory
+    /// of them: a fleet for `tether fleet check` tests and benchmarks.
+    #[command(after_help = SIMULATE_HELP)]
+    Simulate {
+        /// How many agents.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=60_000))]
+        count: u32,
+        /// The first agent's UDP port; the others follow. 0: any free ports.
+        #[arg(long, default_value_t = 0, value_name = "PORT")]
+        base_port: u16,
+        /// The address the agents listen on.
+        #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+        ip: std::net::IpAddr,
+        /// An initialised PKI directory (`tether pki init`).
+        #[arg(long, value_name = "DIR")]
+        pki_dir: PathBuf,
+        /// Where the agents' audit logs and configurations go.
+        #[arg(long, value_name = "DIR")]
+        state_dir: PathBuf,
+        /// Where to write the inventory. Default: STATE_DIR/inventory.toml.
+        #[arg(long, value_name = "FILE")]
+        inventory: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -174,6 +212,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             audit_verify(&files)
         }
         Command::Sessions(command) => sessions(&cli.config, command),
+        Command::Simulate { count, base_port, ip, pki_dir, state_dir, inventory } => {
+            let inventory = inventory.unwrap_or_else(|| state_dir.join("inventory.toml"));
+            let options = tether_agent::simulate::SimulateOptions {
+                count: count as usize,
+                base_port,
+                ip,
+                pki_dir,
+                state_dir,
+            };
+            simulate(&options, &inventory)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -215,6 +264,38 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     // Blocking audit writes may still be finishing; they hold no locks we need.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tether-agent simulate`: opens every agent, writes the inventory, says
+/// so on stdout, and serves until a signal.
+fn simulate(
+    options: &tether_agent::simulate::SimulateOptions,
+    inventory: &Path,
+) -> anyhow::Result<ExitCode> {
+    // One line per agent at info would be thousands; warnings still show.
+    if std::env::var_os("RUST_LOG").is_none() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        init_logging();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tether-sim")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let simulation = tether_agent::simulate::Simulation::open(options)?;
+        simulation.write_inventory(inventory)?;
+        let shutdown = shutdown_signal(tokio::sync::mpsc::channel(1).0)?;
+        println!("{} simulated agents listening; inventory {}", options.count, inventory.display());
+        simulation.run(shutdown).await?;
+        anyhow::Ok(())
+    })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(ExitCode::SUCCESS)
 }

@@ -32,22 +32,26 @@ pub const CRL_POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// Serves connections on `endpoint` until `shutdown` completes, then closes
 /// every session, waits up to [`SHUTDOWN_GRACE`] for them to finish, and
 /// returns. `reload` fires when the TLS material (the CRL) should be
-/// re-read.
+/// re-read. With `cpu_sampler`, the background CPU-hog sampler runs for
+/// `doctor` (agents simulated by the hundred in one process leave it out).
 pub async fn run(
     endpoint: Endpoint,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()>,
     mut reload: mpsc::Receiver<()>,
+    cpu_sampler: bool,
 ) -> Result<(), AgentError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone; when all are dropped, all tasks
     // have finished (mini-redis's completion-channel pattern).
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     let mut crl_stamp = crl_modified(&shared.config);
-    let sampler = tokio::spawn(
-        Arc::clone(&shared.diagnostics)
-            .sample(shared.config.sample_interval, shared.config.thresholds.cpu_hog_percent),
-    );
+    let sampler = cpu_sampler.then(|| {
+        tokio::spawn(
+            Arc::clone(&shared.diagnostics)
+                .sample(shared.config.sample_interval, shared.config.thresholds.cpu_hog_percent),
+        )
+    });
     let schedule = match (&shared.restore, shared.config.restore.as_ref().and_then(|r| r.schedule))
     {
         (Ok(service), Some(every)) => {
@@ -106,7 +110,9 @@ pub async fn run(
         }
     }
 
-    sampler.abort();
+    if let Some(sampler) = sampler {
+        sampler.abort();
+    }
     if let Some(schedule) = schedule {
         schedule.abort();
     }

@@ -1,9 +1,12 @@
 //! From options to a greeted [`Session`]: the identity is loaded once into a
 //! [`Connector`], which then connects to as many agents as asked.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use quinn::Endpoint;
 
 use tether_proto::handshake::{Hello, validate_ticket};
 use tether_transport::Client;
@@ -80,6 +83,46 @@ pub struct Connector {
     server_name: Option<String>,
     hello: Hello,
     timeout: Duration,
+    /// One endpoint per address family for every connection, once
+    /// [`Connector::with_shared_endpoint`] asked for it.
+    shared: Option<Arc<SharedEndpoints>>,
+}
+
+/// The endpoints all of a connector's connections share: one UDP socket
+/// per address family, bound on first use.
+#[derive(Debug, Default)]
+struct SharedEndpoints {
+    v4: Mutex<Option<Endpoint>>,
+    v6: Mutex<Option<Endpoint>>,
+}
+
+impl SharedEndpoints {
+    fn slot(&self, remote: SocketAddr) -> &Mutex<Option<Endpoint>> {
+        if remote.is_ipv4() { &self.v4 } else { &self.v6 }
+    }
+
+    fn get(
+        &self,
+        remote: SocketAddr,
+        tls: &rustls::ClientConfig,
+    ) -> Result<Endpoint, tether_transport::TransportError> {
+        // Binding under the lock is one system call; a poisoned lock only
+        // means another connect panicked, and the slot is still whole.
+        let mut slot = self.slot(remote).lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(endpoint) = &*slot {
+            return Ok(endpoint.clone());
+        }
+        let endpoint = tether_transport::client_endpoint(remote, tls.clone())?;
+        *slot = Some(endpoint.clone());
+        Ok(endpoint)
+    }
+
+    fn all(&self) -> Vec<Endpoint> {
+        [&self.v4, &self.v6]
+            .into_iter()
+            .filter_map(|slot| slot.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
+    }
 }
 
 impl Connector {
@@ -100,7 +143,34 @@ impl Connector {
             server_name: options.server_name,
             hello: Hello::new(options.software, options.ticket),
             timeout: options.timeout,
+            shared: None,
         })
+    }
+
+    /// Makes every connection of this connector (and of its clones) use
+    /// one QUIC endpoint, one UDP socket per address family, instead of
+    /// one each: what a runner reaching thousands of agents needs, so it
+    /// holds two sockets rather than thousands. Finishing a session then
+    /// waits for nothing; call [`Connector::close_shared`] once at the end.
+    pub fn with_shared_endpoint(mut self) -> Connector {
+        self.shared = Some(Arc::default());
+        self
+    }
+
+    /// Gives the closes of sessions on the shared endpoint up to `grace`
+    /// to reach their agents (see [`Session::finish`]); returns at once
+    /// when every connection on it has drained. No-op without one.
+    pub async fn close_shared(&self, grace: Duration) {
+        let Some(shared) = &self.shared else { return };
+        let deadline = tokio::time::Instant::now() + grace;
+        for endpoint in shared.all() {
+            let _ = tokio::time::timeout_at(deadline, endpoint.wait_idle()).await;
+        }
+    }
+
+    /// How long connecting and plain requests may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The aliases of the hosts file.
@@ -123,12 +193,15 @@ impl Connector {
     /// Connects to an already resolved target.
     pub async fn connect_to(&self, target: Target) -> Result<Session, ClientError> {
         let classify = |e| ClientError::from_transport(e, "", None);
-        let endpoint = tether_transport::client_endpoint(target.addr, (*self.tls).clone())
-            .map_err(classify)?;
+        let endpoint = match &self.shared {
+            Some(shared) => shared.get(target.addr, &self.tls),
+            None => tether_transport::client_endpoint(target.addr, (*self.tls).clone()),
+        }
+        .map_err(classify)?;
         let client =
             Client::connect(&endpoint, target.addr, &target.server_name, &self.hello, self.timeout)
                 .await
                 .map_err(classify)?;
-        Ok(session::open(client, target, endpoint, self.timeout))
+        Ok(session::open(client, target, endpoint, self.timeout, self.shared.is_some()))
     }
 }

@@ -97,15 +97,9 @@ impl Hosts {
                 (host.to_owned(), h)
             }
         };
-        let (h, port) = split_host_port(&address)?;
-        let addr = tokio::net::lookup_host((h.as_str(), port))
-            .await
-            .map_err(|source| ClientError::Resolve { host: h.clone(), source })?
-            .next()
-            .ok_or_else(|| ClientError::NoAddress { host: h.clone() })?;
         Ok(Target {
             label: host.to_owned(),
-            addr,
+            addr: lookup(&address).await?,
             server_name: server_name.map_or(default_name, str::to_owned),
         })
     }
@@ -120,6 +114,16 @@ pub struct Target {
     pub addr: SocketAddr,
     /// The name the agent's certificate must be valid for.
     pub server_name: String,
+}
+
+/// Resolves `host[:port]` to its first address.
+pub(crate) async fn lookup(address: &str) -> Result<SocketAddr, ClientError> {
+    let (host, port) = split_host_port(address)?;
+    let found = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|source| ClientError::Resolve { host: host.clone(), source })?
+        .next();
+    found.ok_or(ClientError::NoAddress { host })
 }
 
 /// Splits `host[:port]` (IPv6 as `[::1]:port`) into host and port.

@@ -24,6 +24,8 @@
 //!   exit codes, Nagios codes for checks included: the only place that
 //!   chooses them.
 //! - [`clock`]: the agent's clock against ours.
+//! - [`fleet`]: fleet health checks: inventory, check set, the runner
+//!   that reaches thousands of agents over one endpoint, and its summary.
 //!
 //! # What this crate is not
 //! It draws nothing and prints nothing (tables, JSON and the view window
@@ -55,6 +57,7 @@ pub mod connect;
 pub mod diagnostics;
 pub mod error;
 pub mod exit;
+pub mod fleet;
 pub mod hosts;
 pub mod identity;
 pub mod restore;

@@ -55,6 +55,10 @@ pub struct Session {
     endpoint: Endpoint,
     timeout: Duration,
     finished: bool,
+    /// Whether `endpoint` carries other sessions too (a fleet run's one
+    /// endpoint): then finishing waits for nothing, since the endpoint
+    /// lives on and sends the close; its owner waits once at the end.
+    shared_endpoint: bool,
 }
 
 /// Makes a session of a greeted client and registers it for [`close_all`].
@@ -63,9 +67,10 @@ pub(crate) fn open(
     target: Target,
     endpoint: Endpoint,
     timeout: Duration,
+    shared_endpoint: bool,
 ) -> Session {
     lock_open().push((endpoint.clone(), client.connection().clone()));
-    Session { client, target, endpoint, timeout, finished: false }
+    Session { client, target, endpoint, timeout, finished: false, shared_endpoint }
 }
 
 impl Session {
@@ -172,13 +177,21 @@ impl Session {
     /// the close frame leaves at once, and two round trips are ample for it
     /// and the agent's answering close. If it is lost anyway, the agent
     /// frees the session at its idle timeout.
+    ///
+    /// On a shared endpoint ([`crate::Connector::with_shared_endpoint`])
+    /// nothing is awaited: waiting for the endpoint to go idle would wait
+    /// for every other session on it. The endpoint outlives the session
+    /// and sends the close; [`crate::Connector::close_shared`] gives the
+    /// last closes their time once.
     pub async fn finish(mut self) {
         self.finished = true;
         let id = self.client.connection().stable_id();
         lock_open().retain(|(_, conn)| conn.stable_id() != id);
         let grace = close_grace(self.client.connection());
         self.client.close();
-        let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
+        if !self.shared_endpoint {
+            let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
+        }
     }
 }
 
@@ -203,7 +216,7 @@ fn lock_open() -> MutexGuard<'static, Vec<(Endpoint, Connection)>> {
 }
 
 /// Two round trips, at least 5 ms, at most a second.
-fn close_grace(conn: &Connection) -> Duration {
+pub(crate) fn close_grace(conn: &Connection) -> Duration {
     (conn.rtt() * 2 + Duration::from_millis(5)).min(Duration::from_secs(1))
 }
 

@@ -12,12 +12,14 @@
 //! - [`processes`]: the process list and signalling a process.
 //! - [`net`]: network checks and the layered verdict.
 //! - [`doctor`]: health findings with severities and next steps.
+//! - [`fleet`]: the one-instant facts a fleet health check judges.
 //!
 //! System calls go through `tether-os`; this crate has no `unsafe`.
 
 #![forbid(unsafe_code)]
 
 pub mod doctor;
+pub mod fleet;
 pub mod host;
 pub mod net;
 pub mod processes;

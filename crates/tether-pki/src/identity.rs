@@ -117,6 +117,14 @@ pub fn revoked_serials(
     Ok(serials)
 }
 
+/// A certificate's end of validity, seconds since the Unix epoch: what an
+/// agent reports about its own certificate so fleet checks can warn
+/// before it expires. `None` if the certificate cannot be parsed.
+pub fn not_after_unix(cert: &CertificateDer<'_>) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
 /// The names a server certificate answers to: its DNS and IP subject
 /// alternative names, as text. Empty if the certificate cannot be parsed.
 pub fn server_names(cert: &CertificateDer<'_>) -> Vec<String> {

@@ -45,7 +45,9 @@ mod tls;
 
 pub use bundle::{AgentBundle, BUNDLE_FORMAT, InstallPaths};
 pub use error::PkiError;
-pub use identity::{IdentityError, PeerIdentity, peer_identity, revoked_serials, server_names};
+pub use identity::{
+    IdentityError, PeerIdentity, not_after_unix, peer_identity, revoked_serials, server_names,
+};
 pub use store::{CertKind, IndexEntry, Issued, Pki};
 pub use tls::{client_config, load_certs, load_crls, load_private_key, server_config};
 

@@ -75,6 +75,8 @@ request_kinds! {
     View = "view", intent: true;
     /// Mouse and keyboard: `Input`, and `View` with control.
     Control = "control", intent: true;
+    /// The cheap facts a fleet health check judges.
+    FleetFacts = "fleet-facts", intent: false;
 }
 
 impl RequestKind {

@@ -14,7 +14,8 @@
 //! - [`handshake`]: the first exchange on a connection, which fails clearly
 //!   when the two sides speak different protocol versions.
 //! - [`message`]: requests and responses.
-//! - [`system`], [`net`], [`doctor`]: the data diagnostics carry.
+//! - [`system`], [`net`], [`doctor`]: the data diagnostics carry;
+//!   [`fleet`]: the cheap facts a fleet health check judges.
 //! - [`restore`]: restore points as technicians see them.
 //! - [`screen`]: monitors, screenshots, the view stream and input events.
 //! - [`role`]: technician tiers and roles as carried in certificates.
@@ -32,6 +33,7 @@
 pub mod close;
 pub mod codec;
 pub mod doctor;
+pub mod fleet;
 pub mod handshake;
 pub mod kind;
 pub mod message;

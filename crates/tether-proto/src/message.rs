@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::doctor::DoctorReport;
+use crate::fleet::FleetFacts;
 use crate::net::NetReport;
 use crate::restore::{
     RestoreDiff, RestorePoint, RestorePointDetail, RollbackOutcome, VerifyOutcome,
@@ -57,6 +58,9 @@ pub enum Response {
         events: u32,
     },
     Error(ErrorReply),
+    /// Boxed like the other reports. Appended last: older variants keep
+    /// their wire index within protocol 3.
+    FleetFacts(Box<FleetFacts>),
 }
 
 /// Why a request was not answered.

@@ -28,6 +28,8 @@ pub const fn requirement(kind: RequestKind) -> Requirement {
         RequestKind::Processes => Requirement { min_tier: Tier::One, fleet: true },
         RequestKind::Net => Requirement { min_tier: Tier::One, fleet: true },
         RequestKind::Doctor => Requirement { min_tier: Tier::One, fleet: true },
+        // Read-only facts read at one instant: the fleet role's own query.
+        RequestKind::FleetFacts => Requirement { min_tier: Tier::One, fleet: true },
         // Moves up to 64 MiB over the user's link: a technician's call, not a probe's.
         RequestKind::Throughput => Requirement { min_tier: Tier::One, fleet: false },
         // Ending a user's process changes the machine: tier 2.
@@ -158,6 +160,7 @@ mod tests {
             (RequestKind::Screenshot, [true, true, true, false]),
             (RequestKind::View, [true, true, true, false]),
             (RequestKind::Control, [false, true, true, false]),
+            (RequestKind::FleetFacts, [true, true, true, true]),
         ];
         assert_eq!(cases.len(), RequestKind::ALL.len(), "every kind has a case");
         for (kind, expect) in cases {

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::doctor::DoctorRequest;
+use crate::fleet::FleetFactsRequest;
 use crate::kind::RequestKind;
 use crate::message::ErrorReply;
 use crate::net::NetCheckRequest;
@@ -57,6 +58,10 @@ pub enum Call {
     Restore(RestoreRequest),
     /// Monitors, screenshots and one-shot input.
     Screen(ScreenRequest),
+    /// The facts a fleet health check judges, read at one instant.
+    /// Appended last, so protocol 3 agents that predate it answer
+    /// `unsupported` rather than failing to decode.
+    FleetFacts(FleetFactsRequest),
 }
 
 /// Restore point requests.
@@ -202,6 +207,7 @@ impl Call {
             Call::Screen(ScreenRequest::Monitors) => RequestKind::Monitors,
             Call::Screen(ScreenRequest::Screenshot { .. }) => RequestKind::Screenshot,
             Call::Screen(ScreenRequest::Input { .. }) => RequestKind::Control,
+            Call::FleetFacts(_) => RequestKind::FleetFacts,
         }
     }
 
@@ -222,6 +228,7 @@ impl Call {
                 d.net.as_ref().map_or_else(|| "network=skip".to_owned(), |n| n.audit_summary())
             }
             Call::Restore(r) => r.audit_summary(),
+            Call::FleetFacts(f) => f.audit_summary(),
             Call::Screen(ScreenRequest::Screenshot { monitor }) => {
                 format!("monitor={}", monitor_name(*monitor))
             }
@@ -258,6 +265,7 @@ impl Call {
                 d.net.as_ref().map_or(Ok(()), |n| n.validate().map_err(ErrorReply::bad_request))
             }
             Call::Restore(r) => r.validate(),
+            Call::FleetFacts(f) => f.validate().map_err(ErrorReply::bad_request),
             Call::Screen(ScreenRequest::Input { events, .. })
                 if events.is_empty() || events.len() > MAX_INPUT_EVENTS =>
             {
@@ -355,6 +363,7 @@ impl RequestKind {
             RequestKind::Screenshot => ScreenRequest::Screenshot { monitor: None }.into(),
             RequestKind::View => ViewRequest { monitor: None, control: false, max_fps: 1 }.into(),
             RequestKind::Control => ViewRequest { monitor: None, control: true, max_fps: 1 }.into(),
+            RequestKind::FleetFacts => Call::FleetFacts(FleetFactsRequest::default()).into(),
         }
     }
 }
@@ -368,7 +377,7 @@ fn monitor_name(monitor: Option<u32>) -> String {
 /// as one byte below 251, so a request payload starts with its path.
 const VARIANTS: &[(&[u8], u8)] = &[
     (&[], 3),     // Request
-    (&[0], 8),    // Call
+    (&[0], 9),    // Call
     (&[0, 6], 8), // Call::Restore
     (&[0, 7], 3), // Call::Screen
     (&[1], 2),    // Throughput

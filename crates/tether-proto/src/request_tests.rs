@@ -40,6 +40,7 @@ fn path(r: &Request) -> Vec<u8> {
                         ScreenRequest::Input { .. } => 2,
                     },
                 ]),
+                Call::FleetFacts(_) => p.push(8),
             }
             p
         }
@@ -54,7 +55,7 @@ fn last_variants() -> Vec<(Request, &'static [u8], u8)> {
     let view = ViewRequest { monitor: None, control: false, max_fps: 1 };
     vec![
         (view.into(), &[], 3),
-        (Call::Screen(ScreenRequest::Monitors).into(), &[0], 8),
+        (Call::FleetFacts(Default::default()).into(), &[0], 9),
         (RestoreRequest::Delete { id: "x".into(), force: false }.into(), &[0, 6], 8),
         (ScreenRequest::Input { monitor: None, events: vec![] }.into(), &[0, 7], 3),
         (Throughput::Download { bytes: 1 }.into(), &[1], 2),
@@ -77,7 +78,7 @@ fn the_variant_table_matches_the_wire() {
 
 #[test]
 fn unknown_kinds_are_told_from_malformed_payloads() {
-    for unknown in [&[3u8, 0][..], &[0, 8], &[0, 6, 8, 0], &[0, 7, 3], &[1, 2, 0]] {
+    for unknown in [&[3u8, 0][..], &[0, 9], &[0, 6, 8, 0], &[0, 7, 3], &[1, 2, 0]] {
         assert!(is_unknown_request_kind(unknown), "{unknown:?}");
     }
     for malformed in [&[][..], &[251, 0, 0, 0], &[0, 251], &[0, 6, 255], &[0]] {

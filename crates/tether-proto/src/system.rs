@@ -93,12 +93,18 @@ impl DiskInfo {
     /// against what users can have (used + available), so root's reserve
     /// neither counts as used nor dilutes the figure.
     pub fn used_percent(&self) -> f64 {
-        let usable = self.used.saturating_add(self.available);
-        if usable == 0 {
-            return 0.0;
-        }
-        self.used as f64 * 100.0 / usable as f64
+        df_used_percent(self.used, self.available)
     }
+}
+
+/// `df`'s Use%: `used` against what users can have (`used + available`),
+/// 0–100; 0 for a filesystem with no usable space.
+pub fn df_used_percent(used: u64, available: u64) -> f64 {
+    let usable = used.saturating_add(available);
+    if usable == 0 {
+        return 0.0;
+    }
+    used as f64 * 100.0 / usable as f64
 }
 
 /// One network interface.

@@ -6,8 +6,10 @@ use clap::{Args, Parser, Subcommand};
 
 mod examples;
 use examples::{AFTER_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
+mod fleet;
 mod pki;
 pub mod restore;
+pub use fleet::{CheckArgs, FleetCommand, FleetFormat, ServeArgs};
 pub use pki::PkiCommand;
 pub use restore::RestoreCommand;
 
@@ -232,6 +234,10 @@ pub enum Command {
     /// Manage the organisation's certificates (run by the help-desk admin).
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Health checks across a fleet: inventories and one run over many
+    /// agents (fleet role).
+    #[command(subcommand)]
+    Fleet(FleetCommand),
     /// List the aliases in the hosts file.
     Hosts {
         /// Print JSON instead of a table.
@@ -354,7 +360,10 @@ impl From<SignalArg> for tether_proto::system::KillSignal {
 impl Command {
     /// Whether this is a check command, which exits with Nagios codes.
     pub fn is_check(&self) -> bool {
-        matches!(self, Command::Net { .. } | Command::Doctor { .. })
+        matches!(
+            self,
+            Command::Net { .. } | Command::Doctor { .. } | Command::Fleet(FleetCommand::Check(_))
+        )
     }
 }
 
@@ -394,7 +403,12 @@ pub fn names_a_check(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool
             }
             continue;
         }
-        return matches!(word.as_str(), "net" | "doctor");
+        return match word.as_str() {
+            "net" | "doctor" => true,
+            // `fleet check` is a check; `fleet inventory` is not.
+            "fleet" => words.any(|w| w == "check"),
+            _ => false,
+        };
     }
     false
 }
@@ -433,6 +447,8 @@ mod tests {
         assert!(names_a_check(args(&["tether", "--timeout", "2", "doctor"])));
         assert!(!names_a_check(args(&["tether", "info", "--bogus"])));
         assert!(!names_a_check(args(&["tether", "info", "net"])));
+        assert!(names_a_check(args(&["tether", "fleet", "check", "--bogus"])));
+        assert!(!names_a_check(args(&["tether", "fleet", "inventory", "--bogus"])));
     }
 
     #[test]

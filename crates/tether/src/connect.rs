@@ -58,7 +58,7 @@ pub async fn connect(global: &GlobalArgs, host: &str) -> anyhow::Result<Session>
 
 /// Adds which flag to change to the errors about the flags' files and
 /// values; exit code 1 either way.
-fn with_flags(err: ClientError) -> anyhow::Error {
+pub fn with_flags(err: ClientError) -> anyhow::Error {
     match &err {
         ClientError::IdentityFileMissing { .. } => anyhow::anyhow!(
             "{err}; install your identity there or pass --cert/--key/--ca (see `tether --help`)"

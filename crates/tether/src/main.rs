@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tether_client::{ClientError, exit};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, FleetCommand};
 
 fn main() -> ExitCode {
     let cli = match cli::parse() {
@@ -67,6 +67,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pki(command) => commands::pki::run(command),
         Command::Hosts { json } => commands::hosts::run(&global, json),
+        Command::Fleet(FleetCommand::Inventory { from_list, groups, output }) => {
+            commands::fleet::inventory(&from_list, &groups, output.as_deref())
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cli::command(), "tether", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -140,7 +143,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         commands::audit::run(&global, &host, lines, json).await
                     }
                     Command::Demo { dir } => commands::demo::run(&global, dir).await,
+                    Command::Fleet(FleetCommand::Check(args)) => {
+                        commands::fleet::check(&global, args).await
+                    }
+                    Command::Fleet(FleetCommand::Serve(args)) => {
+                        commands::fleet_serve::serve(&global, args).await
+                    }
                     Command::Pki(_)
+                    | Command::Fleet(FleetCommand::Inventory { .. })
                     | Command::Hosts { .. }
                     | Command::Completions { .. }
                     | Command::Man { .. } => {

@@ -33,6 +33,7 @@ const EXPECTED: &[(RequestKind, [bool; 4])] = &[
     (RequestKind::Screenshot, [true, true, true, false]),
     (RequestKind::View, [true, true, true, false]),
     (RequestKind::Control, [false, true, true, false]),
+    (RequestKind::FleetFacts, [true, true, true, true]),
 ];
 
 /// A process for `kill` to signal when it is allowed.

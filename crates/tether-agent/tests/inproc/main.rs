@@ -8,6 +8,7 @@ mod harness;
 
 mod admission;
 mod consent;
+mod fleet;
 mod restore;
 mod versions;
 mod view;

@@ -24,7 +24,7 @@ async fn unknown_request_kinds_at_every_level_are_unsupported_and_the_session_go
     let client = agent.connect(Role::Tier(Tier::Three)).await;
     // A new route, a new call, a new restore and screen request, a new
     // throughput direction: each as a newer controller would encode it.
-    for payload in [&[3u8][..], &[0, 8], &[0, 6, 8], &[0, 7, 3], &[1, 2, 0]] {
+    for payload in [&[3u8][..], &[0, 9], &[0, 6, 8], &[0, 7, 3], &[1, 2, 0]] {
         let Response::Error(reply) = raw(&client, payload).await else {
             panic!("{payload:?}: not an error reply");
         };

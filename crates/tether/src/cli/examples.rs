@@ -18,6 +18,7 @@ Examples:
   tether input ws-042 --keys ctrl+alt+delete   (tier 2)
   tether restore list ws-042               the machine's restore points
   tether restore rollback ws-042 ID        roll back, after showing what changes (tier 3)
+  tether fleet check --inventory fleet.toml   every agent at once (fleet role, Nagios codes)
   tether pki init --org Example            create the organisation's CA
   tether demo                              try everything on loopback
 

@@ -4,6 +4,9 @@
 pub mod audit;
 pub mod demo;
 pub mod doctor;
+pub mod fleet;
+mod fleet_prometheus;
+pub mod fleet_serve;
 pub mod hosts;
 pub mod info;
 pub mod man;
