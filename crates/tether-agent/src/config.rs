@@ -17,6 +17,7 @@ use tether_restore::{BackendConfig, StoreConfig};
 use crate::consent::{ConsentSettings, RawConsent};
 use crate::limits::{Limits, RawLimits};
 use crate::screen::{RawScreen, ScreenSettings};
+use crate::setting::SettingError;
 
 /// Where the agent looks for its configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/tether/agent.toml";
@@ -35,6 +36,12 @@ pub enum ConfigError {
     },
     #[error("invalid config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("invalid config {path}: {setting}")]
+    Setting {
+        path: PathBuf,
+        #[source]
+        setting: SettingError,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,6 +204,7 @@ impl AgentConfig {
     /// Validates configuration text as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<AgentConfig, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        let setting = |setting| ConfigError::Setting { path: path.to_owned(), setting };
         let raw: RawConfig = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
@@ -228,21 +236,21 @@ impl AgentConfig {
             })?;
             policy.require.insert(kind, tier(&format!("policy.require.{name}"), n)?);
         }
-        let limits = Limits::from_raw(raw.limits).map_err(invalid)?;
-        let net = net_settings(raw.net).map_err(invalid)?;
-        let (thresholds, sample_interval) = doctor_settings(raw.doctor).map_err(invalid)?;
+        let limits = Limits::from_raw(raw.limits).map_err(setting)?;
+        let net = net_settings(raw.net).map_err(setting)?;
+        let (thresholds, sample_interval) = doctor_settings(raw.doctor).map_err(setting)?;
         let audit_path = resolve(raw.audit.path);
         let mut restore = match raw.restore {
             None => None,
-            Some(raw) => Some(restore_settings(raw, &resolve).map_err(invalid)?),
+            Some(raw) => Some(restore_settings(raw, &resolve).map_err(setting)?),
         };
         // A rollback must never rewrite or remove audit records: the audit
         // log is always left out of restore points (check-config says so).
         if let Some(RestoreSettings { backend: BackendConfig::Files(store), .. }) = &mut restore {
             store.protected.push(audit_path.clone());
         }
-        let screen = ScreenSettings::from_raw(raw.screen).map_err(invalid)?;
-        let consent = ConsentSettings::from_raw(raw.consent).map_err(invalid)?;
+        let screen = ScreenSettings::from_raw(raw.screen).map_err(setting)?;
+        let consent = ConsentSettings::from_raw(raw.consent).map_err(setting)?;
         let control_socket =
             resolve(raw.control_socket.unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET)));
         let name = match raw.name {
@@ -277,25 +285,34 @@ impl AgentConfig {
 fn restore_settings(
     raw: RawRestore,
     resolve: &dyn Fn(PathBuf) -> PathBuf,
-) -> Result<RestoreSettings, String> {
+) -> Result<RestoreSettings, SettingError> {
     let state_dir = resolve(raw.state_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_RESTORE_DIR)));
     let schedule = match raw.schedule_hours {
         None => Some(DEFAULT_RESTORE_SCHEDULE),
         Some(0.0) => None,
         Some(h) if h.is_finite() && h >= 0.01 => Some(Duration::from_secs_f64(h * 3600.0)),
         Some(h) => {
-            return Err(format!("restore.schedule_hours = {h}: use 0 (off) or at least 0.01"));
+            return Err(SettingError::value(
+                "restore.schedule_hours",
+                h,
+                "use 0 (off) or at least 0.01",
+            ));
         }
     };
     let backend = match raw.backend.as_deref().unwrap_or("files") {
         "files" => {
             if raw.paths.is_empty() {
-                return Err(
-                    "restore.paths must name at least one directory (or remove [restore])".into()
-                );
+                return Err(SettingError::needs(
+                    "restore.paths",
+                    "must name at least one directory (or remove [restore])",
+                ));
             }
             if let Some(p) = raw.paths.iter().find(|p| p.is_relative()) {
-                return Err(format!("restore.paths: {} must be an absolute path", p.display()));
+                return Err(SettingError::value(
+                    "restore.paths",
+                    p.display(),
+                    "every path must be absolute",
+                ));
             }
             let mut store = StoreConfig::new(state_dir, raw.paths);
             store.exclude = raw.exclude;
@@ -309,7 +326,11 @@ fn restore_settings(
         }
         "snapper" => {
             if !raw.paths.is_empty() || !raw.exclude.is_empty() {
-                return Err("restore.paths and exclude belong to the files backend; snapper uses its own config (snapper_config)".into());
+                return Err(SettingError::conflict(
+                    "restore.paths",
+                    "and exclude belong to the files backend; snapper uses its own config \
+                     (snapper_config)",
+                ));
             }
             BackendConfig::Snapper {
                 program: raw.snapper_program.unwrap_or_else(|| PathBuf::from("snapper")),
@@ -319,20 +340,34 @@ fn restore_settings(
         }
         #[cfg(windows)]
         "windows" => BackendConfig::Windows { state_dir },
-        other => return Err(format!("restore.backend = {other:?}: use \"files\" or \"snapper\"")),
+        other => {
+            return Err(SettingError::value(
+                "restore.backend",
+                format!("{other:?}"),
+                "use \"files\" or \"snapper\"",
+            ));
+        }
     };
     Ok(RestoreSettings { backend, schedule })
 }
 
-fn net_settings(raw: RawNet) -> Result<NetSettings, String> {
+fn net_settings(raw: RawNet) -> Result<NetSettings, SettingError> {
     let resolvers = match raw.resolvers {
         None => None,
         Some(list) => Some(
             list.iter()
                 .map(|r| {
                     r.parse::<SocketAddr>()
-                        .or_else(|_| r.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                        .map_err(|_| format!("net.resolvers: {r:?} is not an address (like 10.0.0.53 or 10.0.0.53:53)"))
+                        .or_else(|_| {
+                            r.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53))
+                        })
+                        .map_err(|_| {
+                            SettingError::value(
+                                "net.resolvers",
+                                format!("{r:?}"),
+                                "not an address (like 10.0.0.53 or 10.0.0.53:53)",
+                            )
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
@@ -348,16 +383,16 @@ fn net_settings(raw: RawNet) -> Result<NetSettings, String> {
         .dns_names
         .unwrap_or_else(|| DEFAULT_DNS_NAMES.iter().map(|s| (*s).to_owned()).collect());
     let check = NetCheckRequest { dns: default_names.clone(), ..default_targets.clone() };
-    check.validate().map_err(|e| format!("net: {e}"))?;
+    check.validate().map_err(|e| SettingError::needs("net", format!("targets: {e}")))?;
     let cert_warn_days = match raw.cert_warn_days {
         None => tether_diag::net::DEFAULT_CERT_WARN_DAYS,
         Some(d) if (0..=365).contains(&d) => d,
-        Some(d) => return Err(format!("net.cert_warn_days = {d}: use 0 to 365")),
+        Some(d) => return Err(SettingError::value("net.cert_warn_days", d, "use 0 to 365")),
     };
     Ok(NetSettings { resolvers, default_names, default_targets, controller: None, cert_warn_days })
 }
 
-fn doctor_settings(raw: RawDoctor) -> Result<(Thresholds, Duration), String> {
+fn doctor_settings(raw: RawDoctor) -> Result<(Thresholds, Duration), SettingError> {
     let d = Thresholds::default();
     let t = Thresholds {
         disk_warn_percent: raw.disk_warn_percent.unwrap_or(d.disk_warn_percent),
@@ -375,7 +410,7 @@ fn doctor_settings(raw: RawDoctor) -> Result<(Thresholds, Duration), String> {
         if (0.0..=100.0).contains(&v) {
             Ok(())
         } else {
-            Err(format!("doctor.{name} = {v}: a percentage is 0 to 100"))
+            Err(SettingError::value(format!("doctor.{name}"), v, "a percentage is 0 to 100"))
         }
     };
     percent("disk_warn_percent", t.disk_warn_percent)?;
@@ -383,14 +418,20 @@ fn doctor_settings(raw: RawDoctor) -> Result<(Thresholds, Duration), String> {
     percent("memory_warn_percent", t.memory_warn_percent)?;
     percent("memory_crit_percent", t.memory_crit_percent)?;
     if t.disk_warn_percent > t.disk_crit_percent {
-        return Err("doctor.disk_warn_percent must not exceed disk_crit_percent".into());
+        return Err(SettingError::conflict(
+            "doctor.disk_warn_percent",
+            "must not exceed disk_crit_percent",
+        ));
     }
     if t.memory_crit_percent > t.memory_warn_percent {
-        return Err("doctor.memory_crit_percent must not exceed memory_warn_percent (both are minimum free shares)".into());
+        return Err(SettingError::conflict(
+            "doctor.memory_crit_percent",
+            "must not exceed memory_warn_percent (both are minimum free shares)",
+        ));
     }
     let interval = raw.sample_secs.map_or(DEFAULT_SAMPLE_INTERVAL, Duration::from_secs);
     if interval.is_zero() {
-        return Err("doctor.sample_secs must be at least 1".into());
+        return Err(SettingError::value("doctor.sample_secs", 0, "use at least 1"));
     }
     Ok((t, interval))
 }

@@ -20,6 +20,8 @@ use serde::Deserialize;
 use tokio::process::Command;
 use tracing::{debug, warn};
 
+use crate::setting::SettingError;
+
 /// How long a prompt waits for the user unless configured otherwise.
 pub const DEFAULT_PROMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -102,7 +104,7 @@ impl Default for ConsentSettings {
 }
 
 impl ConsentSettings {
-    pub fn from_raw(raw: RawConsent) -> Result<ConsentSettings, String> {
+    pub fn from_raw(raw: RawConsent) -> Result<ConsentSettings, SettingError> {
         let d = ConsentSettings::default();
         let settings = ConsentSettings {
             view: raw.view.unwrap_or(d.view),
@@ -113,7 +115,11 @@ impl ConsentSettings {
                     Duration::from_secs_f64(s)
                 }
                 Some(s) => {
-                    return Err(format!("consent.prompt_timeout_secs = {s}: use 1 to 600"));
+                    return Err(SettingError::value(
+                        "consent.prompt_timeout_secs",
+                        s,
+                        "use 1 to 600",
+                    ));
                 }
             },
             prompt_command: raw.prompt_command,
@@ -121,14 +127,20 @@ impl ConsentSettings {
         };
         let prompts = settings.view == Consent::Prompt || settings.control == Consent::Prompt;
         if prompts && settings.prompt_command.is_empty() {
-            return Err("consent: \"prompt\" needs prompt_command (a program that exits 0 when the user agrees)".into());
+            return Err(SettingError::needs(
+                "consent.prompt_command",
+                "must name a program that exits 0 when the user agrees, since a capability is \"prompt\"",
+            ));
         }
         for (name, command) in [
             ("prompt_command", &settings.prompt_command),
             ("notify_command", &settings.notify_command),
         ] {
             if command.first().is_some_and(|p| p.trim().is_empty()) {
-                return Err(format!("consent.{name}: the program name is empty"));
+                return Err(SettingError::needs(
+                    format!("consent.{name}"),
+                    "has an empty program name",
+                ));
             }
         }
         Ok(settings)
@@ -305,6 +317,7 @@ mod tests {
 
     fn settings(toml_text: &str) -> Result<ConsentSettings, String> {
         ConsentSettings::from_raw(toml::from_str(toml_text).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
     }
 
     fn asker() -> Asker {

@@ -8,7 +8,8 @@
 //! # Layout
 //! Bottom to top; a module imports only modules on its own line or above
 //! (`tests/modules.rs` checks that no imports loop):
-//! - [`error`] ([`AgentError`]).
+//! - [`error`] ([`AgentError`]) and [`setting`] ([`setting::SettingError`],
+//!   what a `[table]` validator says is wrong).
 //! - [`limits`], [`consent`], [`screen`]: the `[limits]`, `[consent]` and
 //!   `[screen]` settings and what they govern (consent prompts, monitors,
 //!   screenshots, one-shot input, the control slot); [`config`], the whole
@@ -55,6 +56,7 @@ pub mod restore;
 pub mod screen;
 pub mod server;
 pub mod sessions;
+pub mod setting;
 pub mod simulate;
 pub mod state;
 mod throughput;

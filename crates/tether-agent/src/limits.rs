@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::setting::SettingError;
+
 /// Sessions an agent serves at once unless configured otherwise. A help desk
 /// rarely has more than a handful of technicians on one machine; the cap
 /// bounds memory and CPU a flood of authenticated connections can take.
@@ -81,9 +83,9 @@ impl Default for Limits {
 }
 
 impl Limits {
-    pub(crate) fn from_raw(raw: RawLimits) -> Result<Limits, String> {
+    pub(crate) fn from_raw(raw: RawLimits) -> Result<Limits, SettingError> {
         let at_least_one = |name: &str, v: Option<usize>, default: usize| match v {
-            Some(0) => Err(format!("limits.{name} must be at least 1")),
+            Some(0) => Err(SettingError::value(format!("limits.{name}"), 0, "use at least 1")),
             Some(n) => Ok(n),
             None => Ok(default),
         };
@@ -91,9 +93,12 @@ impl Limits {
         let max_fleet_sessions = match raw.max_fleet_sessions {
             None => (max_sessions / 2).max(1),
             Some(n) if max_sessions > 1 && n >= max_sessions => {
-                return Err(format!(
-                    "limits.max_fleet_sessions = {n} must be below max_sessions = {max_sessions}, \
-                     so fleet monitoring cannot take every slot technicians need"
+                return Err(SettingError::conflict(
+                    "limits.max_fleet_sessions",
+                    format!(
+                        "= {n} must be below max_sessions = {max_sessions}, so fleet \
+                         monitoring cannot take every slot technicians need"
+                    ),
                 ));
             }
             Some(n) => n,
@@ -101,7 +106,9 @@ impl Limits {
         let idle_timeout = match raw.idle_timeout_secs {
             None => DEFAULT_IDLE_TIMEOUT,
             Some(s) if s.is_finite() && s >= 0.1 => Duration::from_secs_f64(s),
-            Some(s) => return Err(format!("limits.idle_timeout_secs = {s}: use at least 0.1")),
+            Some(s) => {
+                return Err(SettingError::value("limits.idle_timeout_secs", s, "use at least 0.1"));
+            }
         };
         let max_views = at_least_one("max_views", raw.max_views, DEFAULT_MAX_VIEWS)?;
         Ok(Limits {
@@ -135,6 +142,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Limits, String> {
         Limits::from_raw(toml::from_str(text).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -15,6 +15,8 @@ use tether_proto::ErrorReply;
 use tether_proto::screen::{InputEvent, InputTally, MAX_FPS, Monitor, Screenshot};
 use tether_screen_codec::Encoder;
 
+use crate::setting::SettingError;
+
 /// Frame rate cap unless configured otherwise.
 pub const DEFAULT_MAX_FPS: u32 = 30;
 
@@ -40,21 +42,32 @@ pub struct ScreenSettings {
 }
 
 impl ScreenSettings {
-    pub fn from_raw(raw: RawScreen) -> Result<ScreenSettings, String> {
+    pub fn from_raw(raw: RawScreen) -> Result<ScreenSettings, SettingError> {
         let backend = match raw.backend.as_deref() {
             None => Backend::X11,
-            Some(name) => name
-                .parse::<Backend>()
-                .map_err(|_| format!("screen.backend = {name:?}: use \"x11\" or \"scrap\""))?,
+            Some(name) => name.parse::<Backend>().map_err(|_| {
+                SettingError::value(
+                    "screen.backend",
+                    format!("{name:?}"),
+                    "use \"x11\" or \"scrap\"",
+                )
+            })?,
         };
         let max_fps = raw.max_fps.unwrap_or(DEFAULT_MAX_FPS);
         if max_fps == 0 || max_fps > MAX_FPS {
-            return Err(format!("screen.max_fps = {max_fps}: use 1 to {MAX_FPS}"));
+            return Err(SettingError::value(
+                "screen.max_fps",
+                max_fps,
+                format!("use 1 to {MAX_FPS}"),
+            ));
         }
         if let Some(d) = &raw.display
             && d.trim().is_empty()
         {
-            return Err("screen.display must not be empty (remove it to use $DISPLAY)".into());
+            return Err(SettingError::needs(
+                "screen.display",
+                "must not be empty (remove it to use $DISPLAY)",
+            ));
         }
         Ok(ScreenSettings { display: raw.display, backend, max_fps })
     }
@@ -243,9 +256,11 @@ mod tests {
         let s = ScreenSettings::from_raw(RawScreen::default()).unwrap();
         assert_eq!((s.backend, s.max_fps, s.display), (Backend::X11, DEFAULT_MAX_FPS, None));
         let raw = RawScreen { max_fps: Some(61), ..RawScreen::default() };
-        assert!(ScreenSettings::from_raw(raw).unwrap_err().contains("1 to 60"));
+        let err = ScreenSettings::from_raw(raw).unwrap_err();
+        assert_eq!(err.key(), "screen.max_fps");
+        assert!(err.to_string().contains("1 to 60"), "{err}");
         let raw = RawScreen { backend: Some("vnc".into()), ..RawScreen::default() };
-        assert!(ScreenSettings::from_raw(raw).unwrap_err().contains("screen.backend"));
+        assert_eq!(ScreenSettings::from_raw(raw).unwrap_err().key(), "screen.backend");
     }
 
     #[test]
