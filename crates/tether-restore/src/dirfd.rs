@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::manifest::Time;
 
+pub(crate) mod xattr;
+
 /// What is at a name, as `lstat` sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {

@@ -10,6 +10,7 @@
 //!   never follow a symlink); `tree`: a path under a root resolved to its
 //!   directory and one name, safely.
 //! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
+//! - `xattrs`: extended attributes and ACLs ([`Xattrs`]), bounded.
 //! - `store`: the content-addressed object store (BLAKE3 names, zstd).
 //! - `points`: point files (a compressed manifest, then a summary).
 //! - `plan`: comparing a point with the live tree ([`Diff`]).
@@ -47,7 +48,14 @@
 //!   never touched; they are listed in the point's (or rollback's)
 //!   `skipped`.
 //!
-//! Not recorded: extended attributes and ACLs, hard-link identity (each
+//! - Extended attributes of every namespace root reads (`security.capability`
+//!   included) and POSIX ACLs (access and default, which are the
+//!   `system.posix_acl_*` attributes) of files and directories are
+//!   recorded and restored exactly, on descriptors, after owner and mode
+//!   (`xattrs`); sizes are bounded, and what is over a bound is reported
+//!   in `skipped` and left as it is.
+//!
+//! Not recorded: symlinks' extended attributes, hard-link identity (each
 //! link is restored as its own file), sparseness, symlink timestamps.
 //!
 //! # `unsafe`
@@ -79,6 +87,7 @@ mod store;
 mod tree;
 #[cfg(windows)]
 mod windows;
+mod xattrs;
 
 pub use backend::{Backend, BackendConfig};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
@@ -88,6 +97,7 @@ pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time}
 pub use plan::Diff;
 pub use report::{Counts, PendingRollback, Recovery, RollbackReport, VerifyReport};
 pub use snapper::Snapper;
+pub use xattrs::{Xattr, Xattrs};
 
 /// Opens the configured backend. Only the file-set engine has a journal to
 /// recover from.

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::xattrs::{self, Xattrs};
+
 /// The kinds of filesystem objects a point records. Sockets, FIFOs and
 /// device nodes are neither recorded nor ever touched by a rollback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +70,11 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     pub probe: Probe,
+    /// Extended attributes and POSIX ACLs (files and directories). `None`
+    /// in points taken before they were recorded, or where they could not
+    /// be listed: a rollback then leaves the live ones as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xattrs: Option<Xattrs>,
 }
 
 impl Entry {
@@ -83,16 +90,18 @@ impl Entry {
 
     /// Same metadata a rollback restores. Directory and symlink mtimes are
     /// left out: a directory's changes whenever an entry in it does, and
-    /// symlink times are not restored.
+    /// symlink times are not restored. Extended attributes count only if
+    /// both sides recorded them.
     pub fn same_metadata(&self, other: &Entry) -> bool {
         let mode = self.kind == EntryKind::Symlink || self.mode == other.mode;
         let mtime = self.kind != EntryKind::File || self.mtime == other.mtime;
-        mode && mtime && self.uid == other.uid && self.gid == other.gid
+        let attrs = xattrs::differences(self.xattrs.as_ref(), other.xattrs.as_ref()).is_empty();
+        mode && mtime && attrs && self.uid == other.uid && self.gid == other.gid
     }
 
     /// What differs between this entry (as in a point) and `now` (as it
     /// is), in words a technician reads: "type", "content", "link target",
-    /// "mode", "owner", "modification time".
+    /// "mode", "owner", "ACL", "extended attributes", "modification time".
     pub fn differences(&self, now: &Entry) -> Vec<&'static str> {
         if self.kind != now.kind {
             return vec!["type"];
@@ -107,6 +116,7 @@ impl Entry {
         if self.uid != now.uid || self.gid != now.gid {
             what.push("owner");
         }
+        what.extend(xattrs::differences(self.xattrs.as_ref(), now.xattrs.as_ref()));
         if self.kind == EntryKind::File && self.mtime != now.mtime && what.is_empty() {
             what.push("modification time");
         }
@@ -207,6 +217,7 @@ mod tests {
             hash: Some("aa".into()),
             target: None,
             probe: Probe { dev: 1, ino: 2, ctime: Time { secs: 100, nanos: 0 } },
+            xattrs: None,
         }
     }
 
@@ -226,5 +237,17 @@ mod tests {
         assert_eq!(link.differences(&moved), ["link target"]);
         let dir = Entry { kind: EntryKind::Dir, ..file() };
         assert_eq!(point.differences(&dir), ["type"]);
+    }
+
+    #[test]
+    fn entries_written_before_attributes_were_recorded_still_read() {
+        let mut json = serde_json::to_value(file()).unwrap();
+        assert!(json.get("xattrs").is_none(), "None is not written");
+        json.as_object_mut().unwrap().remove("xattrs");
+        let old: Entry = serde_json::from_value(json).unwrap();
+        assert_eq!(old.xattrs, None);
+        // Not recorded on one side: attributes are not compared.
+        let now = Entry { xattrs: Some(Xattrs::default()), ..file() };
+        assert!(old.same_metadata(&now));
     }
 }

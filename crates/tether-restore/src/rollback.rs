@@ -356,10 +356,7 @@ fn materialise(
     let mut file = dir.create_new(temp, 0o600).ctx("create a temporary for", path)?;
     let written = objects
         .restore_to(hash_of(entry)?, entry.size, &mut file, path)
-        .and_then(|()| {
-            dirfd::set_metadata(&file, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
-                .ctx("set owner, mode and time of", path)
-        })
+        .and_then(|()| tree::set_all_metadata(&file, entry))
         .and_then(|()| dirfd::fstat(&file).ctx("inspect", path));
     match written {
         Ok(st) => Ok((st.dev, st.ino)),
@@ -498,14 +495,7 @@ fn apply(
                     if let Some((mut file, _)) = dir.open_file(&name).ctx("open", path)? {
                         let (hash, len) = store::hash_file(&mut file, path)?;
                         if len == entry.size && Some(hash.as_str()) == entry.hash.as_deref() {
-                            return dirfd::set_metadata(
-                                &file,
-                                entry.uid,
-                                entry.gid,
-                                entry.mode,
-                                Some(entry.mtime),
-                            )
-                            .ctx("set owner, mode and time of", path);
+                            return tree::set_all_metadata(&file, entry);
                         }
                     }
                 }

@@ -12,6 +12,7 @@ use crate::dirfd::{Dir, Kind, Stat};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind, Probe};
 use crate::tree::{Anchors, is_gone};
+use crate::xattrs::{self, Budget};
 
 /// Prefix of the temporaries a rollback writes next to their targets.
 /// Scans never record them.
@@ -34,6 +35,8 @@ pub(crate) struct Scan {
     /// Directories whose content the scan does not know (unreadable, too
     /// deep, replaced while scanned): a rollback leaves what is beneath.
     pub unknown_below: HashSet<String>,
+    /// Extended attribute bytes recorded so far (bounded per point).
+    pub xattr_budget: Budget,
 }
 
 impl Scan {
@@ -171,7 +174,18 @@ fn visit(
             Ok(None)
         }
         Kind::File => {
-            out.entries.push(entry(path, EntryKind::File, &stat, None));
+            let mut file = entry(path, EntryKind::File, &stat, None);
+            // Attributes are read on a descriptor of the very file the scan
+            // saw. If it cannot be opened as that file (gone, replaced),
+            // none are recorded and a rollback leaves them; reading its
+            // content later checks the same and reports it.
+            if let Ok(Some((fd, now))) = parent.open_file(name)
+                && (now.dev, now.ino) == (stat.dev, stat.ino)
+            {
+                file.xattrs =
+                    xattrs::read(&fd, &file.path, &mut out.xattr_budget, &mut out.skipped);
+            }
+            out.entries.push(file);
             Ok(None)
         }
         Kind::Symlink => {
@@ -205,7 +219,9 @@ fn visit(
                 out.unknown_below.insert(path);
                 return Ok(None);
             }
-            out.entries.push(entry(path.clone(), EntryKind::Dir, &now, None));
+            let mut recorded = entry(path.clone(), EntryKind::Dir, &now, None);
+            recorded.xattrs = xattrs::read(&dir, &path, &mut out.xattr_budget, &mut out.skipped);
+            out.entries.push(recorded);
             if depth >= selection.max_depth {
                 out.skipped.push(format!(
                     "{path}/*: deeper than {} levels, not recorded",
@@ -242,5 +258,6 @@ pub(crate) fn entry(path: String, kind: EntryKind, st: &Stat, target: Option<Str
         hash: None,
         target,
         probe: Probe { dev: st.dev, ino: st.ino, ctime: st.ctime },
+        xattrs: None,
     }
 }

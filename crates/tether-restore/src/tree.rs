@@ -5,11 +5,13 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::dirfd::{self, Dir, Kind};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind};
+use crate::xattrs;
 
 /// The configured roots, each with its parent directory opened once. The
 /// administrator chose the roots, so the path to a root's parent is
@@ -220,8 +222,7 @@ pub(crate) fn apply_metadata(
                 Some(libc::ENOTDIR | libc::ELOOP) => changed(&entry.path, "a directory"),
                 _ => RestoreError::Io { action: "open", path: path.to_owned(), source: e },
             })?;
-            dirfd::set_metadata(&sub, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
-                .ctx("set owner, mode and time of", path)
+            set_all_metadata(&sub, entry)
         }
         EntryKind::File => {
             let Some((file, st)) = dir.open_file(name).ctx("open", path)? else {
@@ -233,10 +234,19 @@ pub(crate) fn apply_metadata(
             if expect.is_some_and(|id| id != (st.dev, st.ino)) {
                 return Err(changed(&entry.path, "the same file"));
             }
-            dirfd::set_metadata(&file, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
-                .ctx("set owner, mode and time of", path)
+            set_all_metadata(&file, entry)
         }
     }
+}
+
+/// Owner, mode and mtime, then extended attributes and ACLs (after the
+/// chown, which clears `security.capability`, and the chmod, which
+/// rewrites the ACL mask), all on the open descriptor `fd` of `entry`.
+pub(crate) fn set_all_metadata(fd: &impl AsRawFd, entry: &Entry) -> Result<(), RestoreError> {
+    let path = Path::new(&entry.path);
+    dirfd::set_metadata(fd, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
+        .ctx("set owner, mode and time of", path)?;
+    xattrs::restore(fd, entry.xattrs.as_ref()).ctx("set extended attributes and ACLs of", path)
 }
 
 fn changed(path: &str, was: &str) -> RestoreError {
