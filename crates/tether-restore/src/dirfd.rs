@@ -53,6 +53,10 @@ pub(crate) struct Stat {
     pub ctime: Time,
     pub dev: u64,
     pub ino: u64,
+    /// Hard links to the inode.
+    pub nlink: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
 }
 
 fn time_of(secs: i64, nanos: i64) -> Time {
@@ -67,6 +71,9 @@ impl Stat {
             libc::S_IFLNK => Kind::Symlink,
             _ => Kind::Special,
         };
+        // nlink_t is u64 here but u32 on other targets (aarch64).
+        #[allow(clippy::unnecessary_cast)]
+        let nlink = st.st_nlink as u64;
         Stat {
             kind,
             mode: st.st_mode & 0o7777,
@@ -77,6 +84,8 @@ impl Stat {
             ctime: time_of(st.st_ctime, st.st_ctime_nsec),
             dev: st.st_dev,
             ino: st.st_ino,
+            nlink,
+            blocks: st.st_blocks.max(0) as u64,
         }
     }
 }
@@ -412,6 +421,18 @@ impl Dir {
         let fd = self.fd.as_raw_fd();
         // SAFETY: the descriptor is open and both names NUL-terminated.
         check(unsafe { libc::renameat(fd, f.as_ptr(), fd, t.as_ptr()) }).map(drop)
+    }
+
+    /// Makes `to` in `to_dir` a new hard link to `name` in this directory.
+    /// `name` is never followed: a symlink there gets linked itself.
+    pub fn hard_link(&self, name: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
+        let (from, to) = (single(name)?, single(to)?);
+        // SAFETY: both descriptors are open and both names NUL-terminated;
+        // flags 0 (no AT_SYMLINK_FOLLOW) never follows `from`.
+        check(unsafe {
+            libc::linkat(self.fd.as_raw_fd(), from.as_ptr(), to_dir.fd.as_raw_fd(), to.as_ptr(), 0)
+        })
+        .map(drop)
     }
 
     /// Changes the owner of `name` itself, never what it points to.

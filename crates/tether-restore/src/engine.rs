@@ -14,7 +14,9 @@ use crate::config::{Selection, StoreConfig};
 use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
 use crate::fsutil;
-use crate::manifest::{Entry, EntryKind, Manifest, PointDetail, PointKind, PointSummary};
+use crate::manifest::{
+    Entry, EntryKind, Manifest, PointDetail, PointKind, PointSummary, comparable, group_links,
+};
 use crate::plan::{Diff, compare};
 use crate::points::{PointStore, new_id};
 use crate::report::{LastRollback, PendingRollback, Recovery, RollbackReport, VerifyReport};
@@ -69,6 +71,7 @@ fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>, anchors: 
             entry.size = len;
         }
     }
+    group_links(entries);
 }
 
 impl Engine {
@@ -178,6 +181,7 @@ impl Engine {
             }
         }
         entries.retain(|e| !vanished.contains(&e.path));
+        group_links(&mut entries);
         hit("create: objects stored")?;
         self.objects.sync()?;
         let files: Vec<&Entry> = entries.iter().filter(|e| e.kind == EntryKind::File).collect();
@@ -194,7 +198,7 @@ impl Engine {
             total_bytes: files.iter().map(|e| e.size).sum(),
             skipped: live.skipped.clone(),
         };
-        let manifest = Manifest { entries };
+        let manifest = Manifest { entries, links_recorded: true };
         self.points.write(&summary, &manifest)?;
         hit("create: point published")?;
         Ok((summary, manifest, live))
@@ -207,16 +211,21 @@ impl Engine {
     fn journal_for(
         &self,
         target_id: &str,
-        target: &[Entry],
+        target: &Manifest,
         pre_point: String,
         live: &[Entry],
         scan: &Scan,
         revert: bool,
     ) -> Result<Journal, RestoreError> {
+        let live = comparable(target, live);
+        let live = live.as_ref();
+        let target = target.entries.as_slice();
         let mut changes = compare(target, live);
         let mut skipped = Vec::new();
         let mut keep = |e: &Entry| {
-            let untouchable = scan.untouchable(&e.path);
+            // A link is made only to a file the rollback may touch.
+            let untouchable = scan.untouchable(&e.path)
+                || e.links_to.as_deref().is_some_and(|l| scan.untouchable(l));
             if untouchable {
                 skipped.push(format!(
                     "{}: a special file is there or above it, or it could not be inspected; left alone",
@@ -370,7 +379,7 @@ impl Backend for Engine {
         let anchors = Anchors::open(&self.roots);
         let Scan { mut entries, .. } = scan(&self.selection, &anchors)?;
         hash_live(&mut entries, &point.by_path(), &anchors);
-        Ok(Diff::of(&compare(&point.entries, &entries)))
+        Ok(Diff::of(&compare(&point.entries, &comparable(&point, &entries))))
     }
 
     /// Rolls the configured paths back to point `id`, after taking a
@@ -381,7 +390,7 @@ impl Backend for Engine {
         let target = self.points.manifest(id)?;
         let label = format!("before rollback to {id}");
         let (pre, live, scan) = self.record(Some(&label), false, PointKind::PreRollback)?;
-        let journal = self.journal_for(id, &target.entries, pre.id, &live.entries, &scan, false)?;
+        let journal = self.journal_for(id, &target, pre.id, &live.entries, &scan, false)?;
         let report = self.run(journal)?;
         self.prune(&report.pre_rollback_point)?;
         Ok(report)

@@ -55,8 +55,13 @@
 //!   (`xattrs`); sizes are bounded, and what is over a bound is reported
 //!   in `skipped` and left as it is.
 //!
-//! Not recorded: symlinks' extended attributes, hard-link identity (each
-//! link is restored as its own file), sparseness, symlink timestamps.
+//! - Hard-link groups within the roots are recorded (`Entry::links_to`)
+//!   and come back as links of each other (`linkat` on descriptors);
+//!   files that were separate come back separate.
+//! - Sparse files (fewer blocks allocated than their length) come back
+//!   sparse: aligned zero blocks are skipped with a seek, not written.
+//!
+//! Not recorded: symlinks' extended attributes, symlink timestamps.
 //!
 //! # `unsafe`
 //! Only `dirfd` may use it (every block with its `SAFETY:` reason); the

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,14 @@ pub struct Entry {
     /// be listed: a rollback then leaves the live ones as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xattrs: Option<Xattrs>,
+    /// For a file that is a hard link of an earlier one (by path) within
+    /// the roots: that one's path. A rollback links it there again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links_to: Option<String>,
+    /// A file with holes (fewer blocks allocated than its length needs):
+    /// a rollback writes its zero blocks as holes again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sparse: bool,
 }
 
 impl Entry {
@@ -82,7 +91,11 @@ impl Entry {
     pub fn same_content(&self, other: &Entry) -> bool {
         self.kind == other.kind
             && match self.kind {
-                EntryKind::File => self.size == other.size && self.hash == other.hash,
+                EntryKind::File => {
+                    self.size == other.size
+                        && self.hash == other.hash
+                        && self.links_to == other.links_to
+                }
                 EntryKind::Symlink => self.target == other.target,
                 EntryKind::Dir => true,
             }
@@ -100,7 +113,7 @@ impl Entry {
     }
 
     /// What differs between this entry (as in a point) and `now` (as it
-    /// is), in words a technician reads: "type", "content", "link target",
+    /// is), in words a technician reads: "type", "content", "hard links", "link target",
     /// "mode", "owner", "ACL", "extended attributes", "modification time".
     pub fn differences(&self, now: &Entry) -> Vec<&'static str> {
         if self.kind != now.kind {
@@ -108,7 +121,11 @@ impl Entry {
         }
         let mut what = Vec::new();
         if !self.same_content(now) {
-            what.push(if self.kind == EntryKind::Symlink { "link target" } else { "content" });
+            what.push(match self.kind {
+                EntryKind::Symlink => "link target",
+                EntryKind::File if self.hash == now.hash && self.size == now.size => "hard links",
+                _ => "content",
+            });
         }
         if self.kind != EntryKind::Symlink && self.mode != now.mode {
             what.push("mode");
@@ -186,6 +203,45 @@ pub struct PointSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub entries: Vec<Entry>,
+    /// Hard-link groups are recorded (`Entry::links_to`). False in points
+    /// taken before they were: comparing with one of those ignores them,
+    /// so that rolling back to it splits no link.
+    #[serde(default)]
+    pub links_recorded: bool,
+}
+
+/// Marks the files of `entries` (sorted by path, hashed) that are hard
+/// links of an earlier one: same device and inode, and the same content
+/// (an inode number reused by another file during the scan is no link).
+pub(crate) fn group_links(entries: &mut [Entry]) {
+    let mut first: HashMap<(u64, u64), (String, Option<String>)> = HashMap::new();
+    for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
+        entry.links_to = None;
+        let Some(hash) = entry.hash.clone() else { continue };
+        let id = (entry.probe.dev, entry.probe.ino);
+        match first.get(&id) {
+            Some((leader, h)) if h.as_deref() == Some(hash.as_str()) => {
+                entry.links_to = Some(leader.clone());
+            }
+            Some(_) => {}
+            None => {
+                first.insert(id, (entry.path.clone(), Some(hash)));
+            }
+        }
+    }
+}
+
+/// `live` as comparable with `point`: without hard-link groups if the
+/// point did not record them.
+pub(crate) fn comparable<'a>(point: &Manifest, live: &'a [Entry]) -> Cow<'a, [Entry]> {
+    if point.links_recorded {
+        return Cow::Borrowed(live);
+    }
+    let mut entries = live.to_vec();
+    for entry in &mut entries {
+        entry.links_to = None;
+    }
+    Cow::Owned(entries)
 }
 
 impl Manifest {
@@ -218,6 +274,8 @@ mod tests {
             target: None,
             probe: Probe { dev: 1, ino: 2, ctime: Time { secs: 100, nanos: 0 } },
             xattrs: None,
+            links_to: None,
+            sparse: false,
         }
     }
 

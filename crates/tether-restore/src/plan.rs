@@ -108,6 +108,8 @@ mod tests {
             target: None,
             probe: Probe { dev: 1, ino: 1, ctime: Time { secs: 1, nanos: 0 } },
             xattrs: None,
+            links_to: None,
+            sparse: false,
         }
     }
 

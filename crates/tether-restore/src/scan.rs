@@ -259,5 +259,7 @@ pub(crate) fn entry(path: String, kind: EntryKind, st: &Stat, target: Option<Str
         target,
         probe: Probe { dev: st.dev, ino: st.ino, ctime: st.ctime },
         xattrs: None,
+        links_to: None,
+        sparse: kind == EntryKind::File && st.blocks.saturating_mul(512) < st.size,
     }
 }

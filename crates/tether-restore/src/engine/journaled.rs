@@ -257,7 +257,7 @@ impl Engine {
         hash_live(&mut entries, &pre.by_path(), &anchors);
         let mut revert = self.journal_for(
             &failed.pre_point,
-            &pre.entries,
+            &pre,
             failed.pre_point.clone(),
             &entries,
             &live,

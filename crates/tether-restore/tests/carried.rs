@@ -1,11 +1,16 @@
 //! What a file carries besides its bytes, round-tripped through a point
-//! and a rollback and compared with the system's own tools: `getfattr`
-//! and `getfacl` (Debian packages `attr` and `acl`), `getcap`/`setcap`
-//! (`libcap2-bin`). Runs as root, as the agent does.
+//! and a rollback: extended attributes, ACLs and capabilities compared
+//! with the system's own tools (`getfattr`, `getfacl`: Debian packages
+//! `attr` and `acl`; `getcap`/`setcap`: `libcap2-bin`), hard-link groups
+//! and allocated blocks compared with `stat`. Runs as root, as the agent
+//! does.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -106,4 +111,90 @@ fn extended_attributes_acls_and_capabilities_round_trip_exactly() {
     assert!(engine.diff(&point.id).unwrap().modified.is_empty());
     engine.undo().unwrap();
     assert_eq!(dump(&f.root), changed, "undo returns to the changed attributes");
+}
+
+/// Each file's link count and the first file (by path) sharing its inode.
+fn link_groups(f: &Fixture, names: &[&str]) -> BTreeMap<String, (u64, String)> {
+    let mut first: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for name in names {
+        let Ok(meta) = fs::symlink_metadata(f.path(name)) else { continue };
+        let leader = first.entry((meta.dev(), meta.ino())).or_insert_with(|| name.to_string());
+        out.insert(name.to_string(), (meta.nlink(), leader.clone()));
+    }
+    out
+}
+
+#[test]
+fn hard_link_groups_come_back_as_links() {
+    let f = Fixture::new();
+    f.write("a", b"one inode, three names\n");
+    fs::create_dir(f.path("sub")).unwrap();
+    fs::hard_link(f.path("a"), f.path("b")).unwrap();
+    fs::hard_link(f.path("a"), f.path("sub/c")).unwrap();
+    f.write("x", b"equal but separate\n");
+    f.write("y", b"equal but separate\n");
+    let names = ["a", "b", "sub/c", "x", "y", "z"];
+    let before = link_groups(&f, &names);
+    assert_eq!(before["b"], (3, "a".to_string()));
+    assert_eq!(before["y"], (1, "y".to_string()));
+    let engine = f.open();
+    let point = engine.create(None, false, PointKind::Manual).unwrap();
+
+    // The group is broken up (b a copy, sub/c gone, a rewritten), and two
+    // separate files become one inode, plus a new link to it.
+    fs::remove_file(f.path("b")).unwrap();
+    fs::copy(f.path("a"), f.path("b")).unwrap();
+    fs::remove_file(f.path("sub/c")).unwrap();
+    fs::write(f.path("a"), b"changed\n").unwrap();
+    fs::remove_file(f.path("y")).unwrap();
+    fs::hard_link(f.path("x"), f.path("y")).unwrap();
+    fs::hard_link(f.path("x"), f.path("z")).unwrap();
+    let changed = link_groups(&f, &names);
+    assert_ne!(changed, before);
+    let diff = engine.diff(&point.id).unwrap();
+    let y = diff.modified.iter().position(|p| p.ends_with("/y")).expect("y is modified");
+    assert_eq!(diff.modified_what[y], "hard links");
+
+    engine.rollback(&point.id).unwrap();
+    assert_eq!(link_groups(&f, &names), before, "links and separate files as in the point");
+    assert_eq!(fs::read(f.path("sub/c")).unwrap(), b"one inode, three names\n");
+    assert!(engine.diff(&point.id).unwrap().is_empty());
+    engine.undo().unwrap();
+    assert_eq!(link_groups(&f, &names), changed, "undo returns to the changed links");
+}
+
+/// Allocated 512-byte blocks.
+fn blocks(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().blocks()
+}
+
+#[test]
+fn sparse_files_come_back_sparse_and_full_ones_full() {
+    let f = Fixture::new();
+    // 256 MiB long, 8 KiB allocated: a block at the start and one in the
+    // middle.
+    let sparse = f.path("sparse.img");
+    let mut file = fs::File::create(&sparse).unwrap();
+    file.write_all(&[1; 4096]).unwrap();
+    file.seek(SeekFrom::Start(128 << 20)).unwrap();
+    file.write_all(&[2; 4096]).unwrap();
+    file.set_len(256 << 20).unwrap();
+    drop(file);
+    // Zeros that were written, not holes: they stay allocated.
+    f.write("zeros", &[0; 64 * 1024]);
+    let (sparse_blocks, zero_blocks) = (blocks(&sparse), blocks(&f.path("zeros")));
+    assert!(sparse_blocks <= 64, "{sparse_blocks} blocks: this filesystem made no holes");
+    assert_eq!(zero_blocks, 128);
+    let content = fs::read(&sparse).unwrap();
+    let engine = f.open();
+    let point = engine.create(None, false, PointKind::Manual).unwrap();
+
+    fs::write(&sparse, b"overwritten").unwrap();
+    fs::write(f.path("zeros"), b"overwritten").unwrap();
+    engine.rollback(&point.id).unwrap();
+    assert!(fs::read(&sparse).unwrap() == content, "same bytes");
+    assert_eq!(blocks(&sparse), sparse_blocks, "as few blocks as before");
+    assert_eq!(fs::read(f.path("zeros")).unwrap(), [0; 64 * 1024]);
+    assert_eq!(blocks(&f.path("zeros")), zero_blocks, "written zeros stay written");
 }
