@@ -445,6 +445,20 @@ impl Dir {
         .map(drop)
     }
 
+    /// Bytes an unprivileged user could still write on the directory's
+    /// filesystem (`fstatvfs`: available blocks times fragment size).
+    pub fn available_bytes(&self) -> io::Result<u64> {
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: the descriptor is open and `st` a valid out-pointer,
+        // initialised when fstatvfs returns 0.
+        check(unsafe { libc::fstatvfs(self.fd.as_raw_fd(), st.as_mut_ptr()) })?;
+        // SAFETY: fstatvfs returned 0.
+        let st = unsafe { st.assume_init() };
+        // The field types differ between targets (u32 or u64).
+        #[allow(clippy::useless_conversion)]
+        Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+    }
+
     /// Flushes the whole filesystem the directory is on.
     pub fn syncfs(&self) -> io::Result<()> {
         tether_os::fs::syncfs(&self.fd)

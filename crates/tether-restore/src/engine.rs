@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use crate::backend::Backend;
 use crate::config::{Selection, StoreConfig};
+use crate::dirfd::Dir;
 use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
 use crate::fsutil;
@@ -22,6 +23,7 @@ use crate::points::{PointStore, new_id};
 use crate::report::{LastRollback, PendingRollback, Recovery, RollbackReport, VerifyReport};
 use crate::rollback::{self, Journal, Phase};
 use crate::scan::{Scan, scan};
+use crate::space;
 use crate::store::{ObjectStore, hash_file, random_name};
 use crate::tree::Anchors;
 
@@ -140,14 +142,36 @@ impl Engine {
         let previous = latest.and_then(|p| self.points.manifest(&p.id).ok());
         let reference: HashMap<&str, &Entry> =
             previous.as_ref().map(|m| m.by_path()).unwrap_or_default();
+        // The content each file can reuse from the last point: same stat
+        // data, and the object still stored.
+        let reuse: Vec<Option<String>> = entries
+            .iter()
+            .map(|entry| {
+                let old = reference.get(entry.path.as_str())?;
+                let hash = old.hash.as_ref()?;
+                (entry.kind == EntryKind::File
+                    && entry.unchanged_since(old)
+                    && self.objects.has(hash))
+                .then(|| hash.clone())
+            })
+            .collect();
+        let needed = entries
+            .iter()
+            .zip(&reuse)
+            .filter(|(e, reused)| e.kind == EntryKind::File && reused.is_none())
+            .map(|(e, _)| space::footprint(e))
+            .sum();
+        let state = &self.config.state_dir;
+        let store = Dir::open_trusted(state).ctx("open", state)?;
+        space::ensure("the restore point", needed, &store, state)?;
         let mut vanished = HashSet::new();
-        for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
+        for (entry, reused) in entries.iter_mut().zip(reuse) {
+            if entry.kind != EntryKind::File {
+                continue;
+            }
             hit("create: file")?;
-            if let Some(old) = reference.get(entry.path.as_str())
-                && entry.unchanged_since(old)
-                && old.hash.as_deref().is_some_and(|h| self.objects.has(h))
-            {
-                entry.hash = old.hash.clone();
+            if let Some(hash) = reused {
+                entry.hash = Some(hash);
                 continue;
             }
             let path = Path::new(&entry.path);
@@ -391,6 +415,7 @@ impl Backend for Engine {
         let label = format!("before rollback to {id}");
         let (pre, live, scan) = self.record(Some(&label), false, PointKind::PreRollback)?;
         let journal = self.journal_for(id, &target, pre.id, &live.entries, &scan, false)?;
+        space::ensure_rollback(&journal.ops, &Anchors::open(&self.roots))?;
         let report = self.run(journal)?;
         self.prune(&report.pre_rollback_point)?;
         Ok(report)

@@ -88,6 +88,7 @@ mod report;
 mod rollback;
 mod scan;
 mod snapper;
+mod space;
 mod store;
 mod tree;
 #[cfg(windows)]

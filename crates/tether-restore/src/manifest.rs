@@ -80,10 +80,11 @@ pub struct Entry {
     /// the roots: that one's path. A rollback links it there again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links_to: Option<String>,
-    /// A file with holes (fewer blocks allocated than its length needs):
-    /// a rollback writes its zero blocks as holes again.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sparse: bool,
+    /// For a file with holes (fewer bytes allocated than its length):
+    /// the bytes allocated. A rollback writes its zero blocks as holes
+    /// again, and estimates the space it needs from this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated: Option<u64>,
 }
 
 impl Entry {
@@ -275,7 +276,7 @@ mod tests {
             probe: Probe { dev: 1, ino: 2, ctime: Time { secs: 100, nanos: 0 } },
             xattrs: None,
             links_to: None,
-            sparse: false,
+            allocated: None,
         }
     }
 

@@ -109,7 +109,7 @@ mod tests {
             probe: Probe { dev: 1, ino: 1, ctime: Time { secs: 1, nanos: 0 } },
             xattrs: None,
             links_to: None,
-            sparse: false,
+            allocated: None,
         }
     }
 

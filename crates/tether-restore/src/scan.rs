@@ -260,6 +260,9 @@ pub(crate) fn entry(path: String, kind: EntryKind, st: &Stat, target: Option<Str
         probe: Probe { dev: st.dev, ino: st.ino, ctime: st.ctime },
         xattrs: None,
         links_to: None,
-        sparse: kind == EntryKind::File && st.blocks.saturating_mul(512) < st.size,
+        allocated: {
+            let allocated = st.blocks.saturating_mul(512);
+            (kind == EntryKind::File && allocated < st.size).then_some(allocated)
+        },
     }
 }
