@@ -11,6 +11,7 @@
 //!   directory and one name, safely.
 //! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
 //! - `xattrs`: extended attributes and ACLs ([`Xattrs`]), bounded.
+//! - `space`: the space a point or a rollback needs, checked first.
 //! - `store`: the content-addressed object store (BLAKE3 names, zstd).
 //! - `points`: point files (a compressed manifest, then a summary).
 //! - `plan`: comparing a point with the live tree ([`Diff`]).
@@ -60,6 +61,10 @@
 //!   files that were separate come back separate.
 //! - Sparse files (fewer blocks allocated than their length) come back
 //!   sparse: aligned zero blocks are skipped with a seek, not written.
+//!
+//! - Before a point or a rollback writes anything, its (upper-bound)
+//!   space need is checked against the filesystem's free space, and
+//!   refused ([`RestoreError::NoSpace`]) if it does not fit.
 //!
 //! Not recorded: symlinks' extended attributes, symlink timestamps.
 //!
