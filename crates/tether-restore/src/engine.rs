@@ -24,7 +24,7 @@ use crate::report::{LastRollback, PendingRollback, Recovery, RollbackReport, Ver
 use crate::rollback::{self, Journal, Phase};
 use crate::scan::{Scan, scan};
 use crate::space;
-use crate::store::{ObjectStore, hash_file, random_name};
+use crate::store::{CHUNKED_FROM, ObjectStore, hash_file, random_name};
 use crate::tree::Anchors;
 
 mod journaled;
@@ -143,16 +143,16 @@ impl Engine {
         let reference: HashMap<&str, &Entry> =
             previous.as_ref().map(|m| m.by_path()).unwrap_or_default();
         // The content each file can reuse from the last point: same stat
-        // data, and the object still stored.
-        let reuse: Vec<Option<String>> = entries
+        // data, and its objects still stored.
+        let reuse: Vec<Option<&Entry>> = entries
             .iter()
             .map(|entry| {
                 let old = reference.get(entry.path.as_str())?;
-                let hash = old.hash.as_ref()?;
                 (entry.kind == EntryKind::File
                     && entry.unchanged_since(old)
-                    && self.objects.has(hash))
-                .then(|| hash.clone())
+                    && old.hash.is_some()
+                    && old.objects().all(|h| self.objects.has(h)))
+                .then_some(*old)
             })
             .collect();
         let needed = entries
@@ -170,8 +170,9 @@ impl Engine {
                 continue;
             }
             hit("create: file")?;
-            if let Some(hash) = reused {
-                entry.hash = Some(hash);
+            if let Some(old) = reused {
+                entry.hash.clone_from(&old.hash);
+                entry.chunks.clone_from(&old.chunks);
                 continue;
             }
             let path = Path::new(&entry.path);
@@ -179,7 +180,13 @@ impl Engine {
                 Ok(Some((mut file, st)))
                     if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) =>
                 {
-                    let (hash, len) = self.objects.put_file(&mut file, path)?;
+                    let (hash, len) = if entry.size >= CHUNKED_FROM {
+                        let (hash, len, chunks) = self.objects.put_chunked(&mut file, path)?;
+                        entry.chunks = Some(chunks);
+                        (hash, len)
+                    } else {
+                        self.objects.put_file(&mut file, path)?
+                    };
                     entry.hash = Some(hash);
                     entry.size = len;
                 }
@@ -295,9 +302,7 @@ impl Engine {
         let mut referenced = HashSet::new();
         for point in self.points.list()? {
             for entry in self.points.manifest(&point.id)?.entries {
-                if let Some(hash) = entry.hash {
-                    referenced.insert(hash);
-                }
+                referenced.extend(entry.objects().cloned());
             }
         }
         Ok(referenced)
@@ -460,16 +465,22 @@ impl Backend for Engine {
                 }
             };
             for entry in manifest.entries {
-                if let Some(hash) = entry.hash {
-                    // Each content is looked up once, however many points
+                if entry.hash.is_some() {
+                    // Each object is looked up once, however many points
                     // share it.
-                    if !referenced.contains(&hash) && !self.objects.has(&hash) {
+                    let mut missing = false;
+                    for object in entry.objects() {
+                        if !referenced.contains(object) {
+                            missing |= !self.objects.has(object);
+                            referenced.insert(object.clone());
+                        }
+                    }
+                    if missing {
                         report.problems.push(format!(
                             "point {}: content of {} is missing",
                             point.id, entry.path
                         ));
                     }
-                    referenced.insert(hash);
                 } else if entry.kind == EntryKind::File {
                     report.problems.push(format!(
                         "point {}: {} has no recorded content",

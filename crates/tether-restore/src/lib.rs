@@ -12,7 +12,8 @@
 //! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
 //! - `xattrs`: extended attributes and ACLs ([`Xattrs`]), bounded.
 //! - `space`: the space a point or a rollback needs, checked first.
-//! - `store`: the content-addressed object store (BLAKE3 names, zstd).
+//! - `store`: the content-addressed object store (BLAKE3 names, zstd;
+//!   files of 1 MiB or more as content-defined chunks).
 //! - `points`: point files (a compressed manifest, then a summary).
 //! - `plan`: comparing a point with the live tree ([`Diff`]).
 //! - `rollback`: the journal and its idempotent operations.

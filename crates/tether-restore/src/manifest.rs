@@ -85,9 +85,20 @@ pub struct Entry {
     /// again, and estimates the space it needs from this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocated: Option<u64>,
+    /// For a file stored in content-defined chunks: the chunks' object
+    /// names, in order (`hash` is still the whole content's). `None`: the
+    /// content is the one object named `hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<String>>,
 }
 
 impl Entry {
+    /// The stored objects holding this entry's content.
+    pub(crate) fn objects(&self) -> impl Iterator<Item = &String> {
+        let whole = if self.chunks.is_none() { self.hash.as_ref() } else { None };
+        self.chunks.iter().flatten().chain(whole)
+    }
+
     /// Same content: same kind and same bytes (files) or target (symlinks).
     pub fn same_content(&self, other: &Entry) -> bool {
         self.kind == other.kind
@@ -277,6 +288,7 @@ mod tests {
             xattrs: None,
             links_to: None,
             allocated: None,
+            chunks: None,
         }
     }
 

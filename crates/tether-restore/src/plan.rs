@@ -110,6 +110,7 @@ mod tests {
             xattrs: None,
             links_to: None,
             allocated: None,
+            chunks: None,
         }
     }
 

@@ -373,7 +373,14 @@ fn materialise(
     let path = Path::new(&entry.path);
     let mut file = dir.create_new(temp, 0o600).ctx("create a temporary for", path)?;
     let written = objects
-        .restore_to(hash_of(entry)?, entry.size, entry.allocated.is_some(), &mut file, path)
+        .restore_to(
+            hash_of(entry)?,
+            entry.size,
+            entry.chunks.as_deref(),
+            entry.allocated.is_some(),
+            &mut file,
+            path,
+        )
         .and_then(|()| tree::set_all_metadata(&file, entry))
         .and_then(|()| dirfd::fstat(&file).ctx("inspect", path));
     match written {

@@ -264,5 +264,6 @@ pub(crate) fn entry(path: String, kind: EntryKind, st: &Stat, target: Option<Str
             let allocated = st.blocks.saturating_mul(512);
             (kind == EntryKind::File && allocated < st.size).then_some(allocated)
         },
+        chunks: None,
     }
 }
