@@ -26,6 +26,7 @@ use crate::scan::{Scan, scan};
 use crate::space;
 use crate::store::{CHUNKED_FROM, ObjectStore, hash_file, random_name};
 use crate::tree::Anchors;
+use crate::xattrs;
 
 mod journaled;
 
@@ -55,22 +56,26 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Fills in the content hashes of live files: reused from `reference`
-/// where stat data says the file is unchanged, read otherwise (opened
-/// safely, and only if it is still the file the scan saw). A file that
-/// vanished or cannot be read keeps no hash, so it compares as different.
-fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>, anchors: &Anchors) {
+/// Fills in the content hashes and extended attributes of the files of
+/// `live` (a scan): reused from `reference` where stat data says the file
+/// is unchanged, read otherwise (opened safely, and only if it is still
+/// the file the scan saw). A file that vanished or cannot be read keeps
+/// no hash, so it compares as different.
+fn hash_live(live: &mut Scan, reference: &HashMap<&str, &Entry>, anchors: &Anchors) {
+    let (entries, budget, skipped) = (&mut live.entries, &mut live.xattr_budget, &mut live.skipped);
     for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
-        if let Some(old) = reference.get(entry.path.as_str())
-            && entry.unchanged_since(old)
-        {
+        let earlier = reference.get(entry.path.as_str()).copied();
+        if let Some(old) = earlier.filter(|old| entry.unchanged_since(old)) {
             entry.hash = old.hash.clone();
+            entry.xattrs = xattrs::of_file(entry, Some(old), anchors, budget, skipped);
         } else if let Ok(Some((mut file, st))) = anchors.open_regular(&entry.path)
             && (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino)
-            && let Ok((hash, len)) = hash_file(&mut file, Path::new(&entry.path))
         {
-            entry.hash = Some(hash);
-            entry.size = len;
+            entry.xattrs = xattrs::read(&file, &entry.path, budget, skipped);
+            if let Ok((hash, len)) = hash_file(&mut file, Path::new(&entry.path)) {
+                entry.hash = Some(hash);
+                entry.size = len;
+            }
         }
     }
     group_links(entries);
@@ -170,9 +175,11 @@ impl Engine {
                 continue;
             }
             hit("create: file")?;
+            let (budget, skipped) = (&mut live.xattr_budget, &mut live.skipped);
             if let Some(old) = reused {
                 entry.hash.clone_from(&old.hash);
                 entry.chunks.clone_from(&old.chunks);
+                entry.xattrs = xattrs::of_file(entry, Some(old), &anchors, budget, skipped);
                 continue;
             }
             let path = Path::new(&entry.path);
@@ -180,6 +187,8 @@ impl Engine {
                 Ok(Some((mut file, st)))
                     if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) =>
                 {
+                    // On the descriptor the content is read from.
+                    entry.xattrs = xattrs::read(&file, &entry.path, budget, skipped);
                     let (hash, len) = if entry.size >= CHUNKED_FROM {
                         let (hash, len, chunks) = self.objects.put_chunked(&mut file, path)?;
                         entry.chunks = Some(chunks);
@@ -406,9 +415,9 @@ impl Backend for Engine {
     fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
         let point = self.points.manifest(id)?;
         let anchors = Anchors::open(&self.roots);
-        let Scan { mut entries, .. } = scan(&self.selection, &anchors)?;
-        hash_live(&mut entries, &point.by_path(), &anchors);
-        Ok(Diff::of(&compare(&point.entries, &comparable(&point, &entries))))
+        let mut live = scan(&self.selection, &anchors)?;
+        hash_live(&mut live, &point.by_path(), &anchors);
+        Ok(Diff::of(&compare(&point.entries, &comparable(&point, &live.entries))))
     }
 
     /// Rolls the configured paths back to point `id`, after taking a

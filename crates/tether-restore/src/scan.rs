@@ -174,18 +174,10 @@ fn visit(
             Ok(None)
         }
         Kind::File => {
-            let mut file = entry(path, EntryKind::File, &stat, None);
-            // Attributes are read on a descriptor of the very file the scan
-            // saw. If it cannot be opened as that file (gone, replaced),
-            // none are recorded and a rollback leaves them; reading its
-            // content later checks the same and reports it.
-            if let Ok(Some((fd, now))) = parent.open_file(name)
-                && (now.dev, now.ino) == (stat.dev, stat.ino)
-            {
-                file.xattrs =
-                    xattrs::read(&fd, &file.path, &mut out.xattr_budget, &mut out.skipped);
-            }
-            out.entries.push(file);
+            // A file's attributes are read when its content is (reused
+            // when it is unchanged, see `xattrs::of_file`): opening every
+            // file here would slow every scan.
+            out.entries.push(entry(path, EntryKind::File, &stat, None));
             Ok(None)
         }
         Kind::Symlink => {

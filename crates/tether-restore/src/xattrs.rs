@@ -21,6 +21,8 @@ use std::os::fd::AsRawFd;
 use serde::{Deserialize, Serialize};
 
 use crate::dirfd::xattr;
+use crate::manifest::Entry;
+use crate::tree::Anchors;
 
 /// The largest value recorded. POSIX ACLs of ~2,000 entries, capabilities
 /// (20 bytes) and SELinux labels fit many times over.
@@ -35,8 +37,8 @@ pub const MAX_POINT_BYTES: u64 = 64 * 1024 * 1024;
 /// The extended attributes of one entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Xattrs {
-    /// Sorted by name.
-    #[serde(default)]
+    /// Sorted by name. (Most files have none: `{}` in the manifest.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attrs: Vec<Xattr>,
     /// Attributes the entry had but the point does not hold (over a
     /// limit, unreadable): a rollback neither removes nor changes them.
@@ -58,6 +60,39 @@ pub struct Xattr {
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
     used: u64,
+}
+
+impl Budget {
+    /// Counts attributes reused from an earlier point.
+    pub(crate) fn charge(&mut self, reused: &Xattrs) {
+        self.used += reused.attrs.iter().map(|a| a.value.len() as u64).sum::<u64>();
+    }
+}
+
+/// The attributes of the live file `entry`: those `earlier` recorded if
+/// the file is unchanged since (same inode, and same ctime, which every
+/// attribute change moves), read on a descriptor of the very inode the
+/// scan saw otherwise. `None` if it is not that file any more (gone,
+/// replaced): a rollback then leaves its attributes, and reading its
+/// content checks the same and reports it.
+pub(crate) fn of_file(
+    entry: &Entry,
+    earlier: Option<&Entry>,
+    anchors: &Anchors,
+    budget: &mut Budget,
+    skipped: &mut Vec<String>,
+) -> Option<Xattrs> {
+    let unchanged = earlier.filter(|e| entry.unchanged_since(e));
+    if let Some(recorded) = unchanged.and_then(|e| e.xattrs.as_ref()) {
+        budget.charge(recorded);
+        return Some(recorded.clone());
+    }
+    match anchors.open_regular(&entry.path) {
+        Ok(Some((file, st))) if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) => {
+            read(&file, &entry.path, budget, skipped)
+        }
+        _ => None,
+    }
 }
 
 /// Reads the attributes of the open file or directory `fd` (at `path`,
