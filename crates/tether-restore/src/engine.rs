@@ -16,7 +16,8 @@ use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
 use crate::fsutil;
 use crate::manifest::{
-    Entry, EntryKind, Manifest, PointDetail, PointKind, PointSummary, comparable, group_links,
+    Entry, EntryKind, Manifest, PointDetail, PointKind, PointSummary, Xattrs, comparable,
+    group_links,
 };
 use crate::plan::{Diff, compare};
 use crate::points::{PointStore, new_id};
@@ -26,7 +27,7 @@ use crate::scan::{Scan, scan};
 use crate::space;
 use crate::store::{CHUNKED_FROM, ObjectStore, hash_file, random_name};
 use crate::tree::Anchors;
-use crate::xattrs;
+use crate::xattrs::{self, Budget};
 
 mod journaled;
 
@@ -67,7 +68,7 @@ fn hash_live(live: &mut Scan, reference: &HashMap<&str, &Entry>, anchors: &Ancho
         let earlier = reference.get(entry.path.as_str()).copied();
         if let Some(old) = earlier.filter(|old| entry.unchanged_since(old)) {
             entry.hash = old.hash.clone();
-            entry.xattrs = xattrs::of_file(entry, Some(old), anchors, budget, skipped);
+            entry.xattrs = xattrs_of_file(entry, Some(old), anchors, budget, skipped);
         } else if let Ok(Some((mut file, st))) = anchors.open_regular(&entry.path)
             && (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino)
         {
@@ -79,6 +80,32 @@ fn hash_live(live: &mut Scan, reference: &HashMap<&str, &Entry>, anchors: &Ancho
         }
     }
     group_links(entries);
+}
+
+/// The attributes of the live file `entry`: those `earlier` recorded if
+/// the file is unchanged since (same inode, and same ctime, which every
+/// attribute change moves), read on a descriptor of the very inode the
+/// scan saw otherwise. `None` if it is not that file any more (gone,
+/// replaced): a rollback then leaves its attributes, and reading its
+/// content checks the same and reports it.
+fn xattrs_of_file(
+    entry: &Entry,
+    earlier: Option<&Entry>,
+    anchors: &Anchors,
+    budget: &mut Budget,
+    skipped: &mut Vec<String>,
+) -> Option<Xattrs> {
+    let unchanged = earlier.filter(|e| entry.unchanged_since(e));
+    if let Some(recorded) = unchanged.and_then(|e| e.xattrs.as_ref()) {
+        budget.charge(recorded);
+        return Some(recorded.clone());
+    }
+    match anchors.open_regular(&entry.path) {
+        Ok(Some((file, st))) if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) => {
+            xattrs::read(&file, &entry.path, budget, skipped)
+        }
+        _ => None,
+    }
 }
 
 impl Engine {
@@ -179,7 +206,7 @@ impl Engine {
             if let Some(old) = reused {
                 entry.hash.clone_from(&old.hash);
                 entry.chunks.clone_from(&old.chunks);
-                entry.xattrs = xattrs::of_file(entry, Some(old), &anchors, budget, skipped);
+                entry.xattrs = xattrs_of_file(entry, Some(old), &anchors, budget, skipped);
                 continue;
             }
             let path = Path::new(&entry.path);

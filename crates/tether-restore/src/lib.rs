@@ -105,11 +105,10 @@ pub use backend::{Backend, BackendConfig};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
 pub use engine::Engine;
 pub use error::RestoreError;
-pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time};
+pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time, Xattr, Xattrs};
 pub use plan::Diff;
 pub use report::{Counts, PendingRollback, Recovery, RollbackReport, VerifyReport};
 pub use snapper::Snapper;
-pub use xattrs::{Xattr, Xattrs};
 
 /// Opens the configured backend. Only the file-set engine has a journal to
 /// recover from.

@@ -10,8 +10,6 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::xattrs::{self, Xattrs};
-
 /// The kinds of filesystem objects a point records. Sockets, FIFOs and
 /// device nodes are neither recorded nor ever touched by a rollback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,7 +118,7 @@ impl Entry {
     pub fn same_metadata(&self, other: &Entry) -> bool {
         let mode = self.kind == EntryKind::Symlink || self.mode == other.mode;
         let mtime = self.kind != EntryKind::File || self.mtime == other.mtime;
-        let attrs = xattrs::differences(self.xattrs.as_ref(), other.xattrs.as_ref()).is_empty();
+        let attrs = xattr_differences(self.xattrs.as_ref(), other.xattrs.as_ref()).is_empty();
         mode && mtime && attrs && self.uid == other.uid && self.gid == other.gid
     }
 
@@ -145,7 +143,7 @@ impl Entry {
         if self.uid != now.uid || self.gid != now.gid {
             what.push("owner");
         }
-        what.extend(xattrs::differences(self.xattrs.as_ref(), now.xattrs.as_ref()));
+        what.extend(xattr_differences(self.xattrs.as_ref(), now.xattrs.as_ref()));
         if self.kind == EntryKind::File && self.mtime != now.mtime && what.is_empty() {
             what.push("modification time");
         }
@@ -269,6 +267,81 @@ pub struct PointDetail {
     pub entries: Vec<Entry>,
 }
 
+/// The extended attributes of one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Xattrs {
+    /// Sorted by name. (Most files have none: `{}` in the manifest.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<Xattr>,
+    /// Attributes the entry had but the point does not hold (over a
+    /// limit, unreadable): a rollback neither removes nor changes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
+}
+
+/// One attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Xattr {
+    /// Full name with its namespace (`user.mime_type`).
+    pub name: String,
+    /// Raw value, hex in the manifest.
+    #[serde(with = "hex")]
+    pub value: Vec<u8>,
+}
+
+/// What differs between two recorded attribute sets, in words: "ACL"
+/// and/or "extended attributes". Nothing if either was not recorded.
+pub(crate) fn xattr_differences(a: Option<&Xattrs>, b: Option<&Xattrs>) -> Vec<&'static str> {
+    let (Some(a), Some(b)) = (a, b) else { return Vec::new() };
+    let mut acl = false;
+    let mut other = false;
+    let changed = a
+        .attrs
+        .iter()
+        .filter(|x| !b.attrs.contains(x))
+        .chain(b.attrs.iter().filter(|x| !a.attrs.contains(x)));
+    for x in changed {
+        if x.name.starts_with("system.posix_acl_") {
+            acl = true;
+        } else {
+            other = true;
+        }
+    }
+    let mut what = Vec::new();
+    if acl {
+        what.push("ACL");
+    }
+    if other {
+        what.push("extended attributes");
+    }
+    what
+}
+
+/// Values as lowercase hex strings in the JSON manifest.
+mod hex {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() % 2 != 0 {
+            return Err(D::Error::custom("odd length hex value"));
+        }
+        (0..text.len())
+            .step_by(2)
+            .map(|i| {
+                text.get(i..i + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                    .ok_or_else(|| D::Error::custom("invalid hex value"))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +393,19 @@ mod tests {
         // Not recorded on one side: attributes are not compared.
         let now = Entry { xattrs: Some(Xattrs::default()), ..file() };
         assert!(old.same_metadata(&now));
+    }
+
+    #[test]
+    fn values_round_trip_through_the_manifest_as_hex() {
+        let x = Xattrs {
+            attrs: vec![Xattr { name: "security.capability".into(), value: vec![0, 1, 0xff] }],
+            left: vec![],
+        };
+        let json = serde_json::to_string(&x).unwrap();
+        assert!(json.contains("\"0001ff\""), "{json}");
+        assert_eq!(serde_json::from_str::<Xattrs>(&json).unwrap(), x);
+        assert!(
+            serde_json::from_str::<Xattrs>(r#"{"attrs":[{"name":"a","value":"0g"}]}"#).is_err()
+        );
     }
 }

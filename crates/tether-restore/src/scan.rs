@@ -175,7 +175,7 @@ fn visit(
         }
         Kind::File => {
             // A file's attributes are read when its content is (reused
-            // when it is unchanged, see `xattrs::of_file`): opening every
+            // when it is unchanged, see `engine`): opening every
             // file here would slow every scan.
             out.entries.push(entry(path, EntryKind::File, &stat, None));
             Ok(None)

@@ -249,6 +249,49 @@ pub(crate) fn set_all_metadata(fd: &impl AsRawFd, entry: &Entry) -> Result<(), R
     xattrs::restore(fd, entry.xattrs.as_ref()).ctx("set extended attributes and ACLs of", path)
 }
 
+/// Makes `entry.path` a hard link of the file at `entry.links_to`, through
+/// a temporary renamed into place. Only the link is made: the inode's
+/// owner, mode and attributes are the ones its first name was given, so
+/// nothing is set on a file a user may have linked there from outside.
+pub(crate) fn link(
+    leader_dir: &Dir,
+    leader_name: &OsStr,
+    dir: &Dir,
+    name: &OsStr,
+    temp: &OsStr,
+    entry: &Entry,
+) -> Result<(), RestoreError> {
+    let path = Path::new(&entry.path);
+    let leader = entry.links_to.as_deref().unwrap_or_default();
+    let target = leader_dir.stat_at(leader_name).ctx("inspect", Path::new(leader))?;
+    if target.kind != Kind::File {
+        return Err(RestoreError::Conflict(format!(
+            "{leader} is no longer a file, so {} cannot be linked to it",
+            entry.path
+        )));
+    }
+    match dir.stat_at(name) {
+        Ok(now) if now.kind == Kind::Special => return Err(special(&entry.path)),
+        Ok(now) if (now.dev, now.ino) == (target.dev, target.ino) => return Ok(()),
+        Ok(now) if now.kind == Kind::Dir => {
+            return Err(RestoreError::Conflict(format!("{} is a directory now", entry.path)));
+        }
+        Err(e) if !is_gone(&e) => return Err(e).ctx("inspect", path),
+        _ => {}
+    }
+    match dir.unlink(temp) {
+        Err(e) if !is_gone(&e) => return Err(e).ctx("remove a stale temporary for", path),
+        _ => {}
+    }
+    leader_dir.hard_link(leader_name, dir, temp).ctx("link", path)?;
+    let made = dir.stat_at(temp).ctx("inspect", path)?;
+    if (made.dev, made.ino) != (target.dev, target.ino) {
+        let _ = dir.unlink(temp);
+        return Err(RestoreError::Conflict(format!("{leader} was replaced during the rollback")));
+    }
+    dir.rename(temp, name).ctx("rename into place", path)
+}
+
 fn changed(path: &str, was: &str) -> RestoreError {
     RestoreError::Conflict(format!("{path} is no longer {was}: it changed during the rollback"))
 }

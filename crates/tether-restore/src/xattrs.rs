@@ -18,11 +18,8 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-use serde::{Deserialize, Serialize};
-
 use crate::dirfd::xattr;
-use crate::manifest::Entry;
-use crate::tree::Anchors;
+use crate::manifest::{Xattr, Xattrs};
 
 /// The largest value recorded. POSIX ACLs of ~2,000 entries, capabilities
 /// (20 bytes) and SELinux labels fit many times over.
@@ -34,28 +31,6 @@ pub const MAX_COUNT: usize = 64;
 /// a manifest grow without bound.
 pub const MAX_POINT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The extended attributes of one entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Xattrs {
-    /// Sorted by name. (Most files have none: `{}` in the manifest.)
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attrs: Vec<Xattr>,
-    /// Attributes the entry had but the point does not hold (over a
-    /// limit, unreadable): a rollback neither removes nor changes them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub left: Vec<String>,
-}
-
-/// One attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Xattr {
-    /// Full name with its namespace (`user.mime_type`).
-    pub name: String,
-    /// Raw value, hex in the manifest.
-    #[serde(with = "hex")]
-    pub value: Vec<u8>,
-}
-
 /// What one scan has recorded so far, against [`MAX_POINT_BYTES`].
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
@@ -66,32 +41,6 @@ impl Budget {
     /// Counts attributes reused from an earlier point.
     pub(crate) fn charge(&mut self, reused: &Xattrs) {
         self.used += reused.attrs.iter().map(|a| a.value.len() as u64).sum::<u64>();
-    }
-}
-
-/// The attributes of the live file `entry`: those `earlier` recorded if
-/// the file is unchanged since (same inode, and same ctime, which every
-/// attribute change moves), read on a descriptor of the very inode the
-/// scan saw otherwise. `None` if it is not that file any more (gone,
-/// replaced): a rollback then leaves its attributes, and reading its
-/// content checks the same and reports it.
-pub(crate) fn of_file(
-    entry: &Entry,
-    earlier: Option<&Entry>,
-    anchors: &Anchors,
-    budget: &mut Budget,
-    skipped: &mut Vec<String>,
-) -> Option<Xattrs> {
-    let unchanged = earlier.filter(|e| entry.unchanged_since(e));
-    if let Some(recorded) = unchanged.and_then(|e| e.xattrs.as_ref()) {
-        budget.charge(recorded);
-        return Some(recorded.clone());
-    }
-    match anchors.open_regular(&entry.path) {
-        Ok(Some((file, st))) if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) => {
-            read(&file, &entry.path, budget, skipped)
-        }
-        _ => None,
     }
 }
 
@@ -179,76 +128,9 @@ pub(crate) fn restore(fd: &impl AsRawFd, want: Option<&Xattrs>) -> io::Result<()
     Ok(())
 }
 
-/// What differs between two recorded attribute sets, in words: "ACL"
-/// and/or "extended attributes". Nothing if either was not recorded.
-pub(crate) fn differences(a: Option<&Xattrs>, b: Option<&Xattrs>) -> Vec<&'static str> {
-    let (Some(a), Some(b)) = (a, b) else { return Vec::new() };
-    let mut acl = false;
-    let mut other = false;
-    let changed = a
-        .attrs
-        .iter()
-        .filter(|x| !b.attrs.contains(x))
-        .chain(b.attrs.iter().filter(|x| !a.attrs.contains(x)));
-    for x in changed {
-        if x.name.starts_with("system.posix_acl_") {
-            acl = true;
-        } else {
-            other = true;
-        }
-    }
-    let mut what = Vec::new();
-    if acl {
-        what.push("ACL");
-    }
-    if other {
-        what.push("extended attributes");
-    }
-    what
-}
-
-/// Values as lowercase hex strings in the JSON manifest.
-mod hex {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        s.serialize_str(&text)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.len() % 2 != 0 {
-            return Err(D::Error::custom("odd length hex value"));
-        }
-        (0..text.len())
-            .step_by(2)
-            .map(|i| {
-                text.get(i..i + 2)
-                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                    .ok_or_else(|| D::Error::custom("invalid hex value"))
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_round_trip_through_the_manifest_as_hex() {
-        let x = Xattrs {
-            attrs: vec![Xattr { name: "security.capability".into(), value: vec![0, 1, 0xff] }],
-            left: vec![],
-        };
-        let json = serde_json::to_string(&x).unwrap();
-        assert!(json.contains("\"0001ff\""), "{json}");
-        assert_eq!(serde_json::from_str::<Xattrs>(&json).unwrap(), x);
-        assert!(
-            serde_json::from_str::<Xattrs>(r#"{"attrs":[{"name":"a","value":"0g"}]}"#).is_err()
-        );
-    }
 
     #[test]
     fn oversized_values_are_left_and_reported() {
