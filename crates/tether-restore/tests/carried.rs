@@ -107,7 +107,9 @@ fn extended_attributes_acls_and_capabilities_round_trip_exactly() {
     assert!(what.contains(&("shared", "ACL, extended attributes")), "{what:?}");
 
     engine.rollback(&point.id).unwrap();
-    assert_eq!(dump(&f.root), before, "the rollback restores every attribute");
+    let after = dump(&f.root);
+    eprintln!("point:\n{before}\nchanged:\n{changed}\nafter the rollback:\n{after}");
+    assert_eq!(after, before, "the rollback restores every attribute");
     assert!(engine.diff(&point.id).unwrap().modified.is_empty());
     engine.undo().unwrap();
     assert_eq!(dump(&f.root), changed, "undo returns to the changed attributes");
@@ -157,6 +159,9 @@ fn hard_link_groups_come_back_as_links() {
     assert_eq!(diff.modified_what[y], "hard links");
 
     engine.rollback(&point.id).unwrap();
+    eprintln!("(links, first name of the inode) point: {before:?}");
+    eprintln!("changed: {changed:?}");
+    eprintln!("after the rollback: {:?}", link_groups(&f, &names));
     assert_eq!(link_groups(&f, &names), before, "links and separate files as in the point");
     assert_eq!(fs::read(f.path("sub/c")).unwrap(), b"one inode, three names\n");
     assert!(engine.diff(&point.id).unwrap().is_empty());
@@ -194,6 +199,12 @@ fn sparse_files_come_back_sparse_and_full_ones_full() {
     fs::write(f.path("zeros"), b"overwritten").unwrap();
     engine.rollback(&point.id).unwrap();
     assert!(fs::read(&sparse).unwrap() == content, "same bytes");
+    eprintln!(
+        "st_blocks: sparse.img {sparse_blocks} -> {} (length {}), zeros {zero_blocks} -> {}",
+        blocks(&sparse),
+        fs::metadata(&sparse).unwrap().len(),
+        blocks(&f.path("zeros"))
+    );
     assert_eq!(blocks(&sparse), sparse_blocks, "as few blocks as before");
     assert_eq!(fs::read(f.path("zeros")).unwrap(), [0; 64 * 1024]);
     assert_eq!(blocks(&f.path("zeros")), zero_blocks, "written zeros stay written");
