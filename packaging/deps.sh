@@ -10,11 +10,13 @@
 #   libxkbcommon and libxkbcommon-x11 (keyboard layouts and key events);
 # - GNU time, which measures the controller's peak memory in the tests;
 # - prometheus, whose promtool checks `tether fleet check --format prometheus`;
-# - dpkg-dev, whose dpkg-shlibdeps finds the packages' library dependencies.
+# - dpkg-dev, whose dpkg-shlibdeps finds the packages' library dependencies;
+# - attr, acl and libcap2-bin: getfattr, getfacl and setcap, which the restore
+#   tests compare extended attributes, ACLs and capabilities with.
 set -euo pipefail
 packages=(gcc pkg-config libzstd-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   xvfb xterm xdotool x11-xserver-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxkbcommon0
-  libxkbcommon-x11-0 time dpkg-dev prometheus)
+  libxkbcommon-x11-0 time dpkg-dev prometheus attr acl libcap2-bin)
 need=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tether_audit::Record;
 use tether_proto::restore::{
     MAX_LISTED_BYTES, RestoreDiff, RestoreEntry, RestorePoint, RestorePointDetail, RollbackOutcome,
-    VerifyOutcome, cut, cut_lists,
+    VerifyOutcome, cut, cut_lists, cut_skipped,
 };
 use tether_proto::{ErrorReply, Response, RestoreRequest};
 use tether_restore::{
@@ -129,7 +129,7 @@ impl Restore {
                     cut(detail.entries.into_iter().map(to_wire), &mut budget, |e| e.path.as_str());
                 let more = (total - entries.len()) as u64;
                 let reply = RestorePointDetail {
-                    point: point(detail.summary),
+                    point: point_with_skipped(detail.summary),
                     entries,
                     more_entries: more,
                 };
@@ -162,8 +162,13 @@ impl Restore {
             RestoreRequest::Create { label, keep } => {
                 let summary =
                     self.with(move |e| e.create(label.as_deref(), keep, PointKind::Manual)).await?;
-                let detail = format!("point {} ({} files)", summary.id, summary.files);
-                Ok((Response::RestoreCreated(point(summary)), detail))
+                let detail = format!(
+                    "point {} ({} files, {} left out)",
+                    summary.id,
+                    summary.files,
+                    summary.skipped.len()
+                );
+                Ok((Response::RestoreCreated(point_with_skipped(summary)), detail))
             }
             RestoreRequest::Rollback { id } => {
                 let report = self.with(move |e| e.rollback(&id)).await?;
@@ -241,7 +246,17 @@ fn rolled_back(r: RollbackReport) -> (Response, String) {
     (Response::RolledBack(reply), detail)
 }
 
+/// A point as lists show it: the count of what it left out, not the
+/// lines (a list of many points must stay far inside the frame limit).
 fn point(p: PointSummary) -> RestorePoint {
+    let skipped_count = p.skipped.len() as u64;
+    RestorePoint { skipped: Vec::new(), skipped_count, ..point_with_skipped(p) }
+}
+
+/// A point with the first lines of what it left out (`restore show` and
+/// `create`), bounded by `cut_skipped`.
+fn point_with_skipped(p: PointSummary) -> RestorePoint {
+    let (skipped, skipped_count) = cut_skipped(p.skipped);
     RestorePoint {
         id: p.id,
         created_unix: p.created_unix,
@@ -250,6 +265,8 @@ fn point(p: PointSummary) -> RestorePoint {
         keep: p.keep,
         files: p.files,
         total_bytes: p.total_bytes,
+        skipped,
+        skipped_count,
     }
 }
 

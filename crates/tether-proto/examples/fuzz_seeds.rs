@@ -249,6 +249,10 @@ fn main() -> std::io::Result<()> {
                 keep: true,
                 files: 3,
                 total_bytes: 4096,
+                skipped: vec![
+                    "/etc/fifo: a FIFO, socket or device node, never recorded or touched".into(),
+                ],
+                skipped_count: 1,
             }]))
             .unwrap(),
         ),

@@ -10,6 +10,12 @@ pub const MAX_LISTED_PATHS: usize = 20_000;
 /// Most bytes of path text one reply carries, well inside the response
 /// frame limit whatever the paths' lengths.
 pub const MAX_LISTED_BYTES: usize = 4 << 20;
+/// Most lines of a point's `skipped` list one reply carries (its count
+/// stays exact beyond it).
+pub const MAX_SKIPPED_LISTED: usize = 100;
+/// Longest `skipped` line carried; longer ones are cut, ending in "…".
+/// With [`MAX_SKIPPED_LISTED`], at most 100 KiB per point.
+pub const MAX_SKIPPED_LINE: usize = 1024;
 
 /// One restore point.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +29,14 @@ pub struct RestorePoint {
     pub keep: bool,
     pub files: u64,
     pub total_bytes: u64,
+    /// Paths under the restore roots the point left out (names that are
+    /// not UTF-8, special files, deeper than the depth limit, unreadable,
+    /// extended attributes over a limit), one line each with the reason:
+    /// the first [`MAX_SKIPPED_LISTED`], each at most [`MAX_SKIPPED_LINE`]
+    /// bytes. Empty in lists of points, which carry only the count.
+    pub skipped: Vec<String>,
+    /// How many lines the point's whole `skipped` list has.
+    pub skipped_count: u64,
 }
 
 /// One entry of a restore point.
@@ -118,6 +132,29 @@ pub fn cut_lists(lists: [Vec<String>; 3]) -> [Vec<String>; 3] {
     lists.map(|list| cut(list, &mut budget, |p| p.as_str()))
 }
 
+/// The first [`MAX_SKIPPED_LISTED`] of `lines`, each cut to
+/// [`MAX_SKIPPED_LINE`] bytes (at a character boundary, ending in "…"),
+/// and how many there were in all.
+pub fn cut_skipped(lines: Vec<String>) -> (Vec<String>, u64) {
+    let count = lines.len() as u64;
+    let kept = lines
+        .into_iter()
+        .take(MAX_SKIPPED_LISTED)
+        .map(|mut line| {
+            if line.len() > MAX_SKIPPED_LINE {
+                let mut end = MAX_SKIPPED_LINE - '…'.len_utf8();
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                line.truncate(end);
+                line.push('…');
+            }
+            line
+        })
+        .collect();
+    (kept, count)
+}
+
 /// The store's integrity check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyOutcome {
@@ -150,5 +187,17 @@ mod tests {
             b.len()
         );
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn skipped_lines_are_cut_by_count_and_length_and_counted() {
+        let mut lines: Vec<String> =
+            (0..MAX_SKIPPED_LISTED + 7).map(|i| format!("/p{i}")).collect();
+        lines[0] = "é".repeat(MAX_SKIPPED_LINE);
+        let (kept, count) = cut_skipped(lines);
+        assert_eq!(count, (MAX_SKIPPED_LISTED + 7) as u64);
+        assert_eq!(kept.len(), MAX_SKIPPED_LISTED);
+        assert!(kept[0].len() <= MAX_SKIPPED_LINE && kept[0].ends_with('…'), "{}", kept[0].len());
+        assert_eq!(kept[1], "/p1");
     }
 }

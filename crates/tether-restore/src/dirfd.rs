@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::manifest::Time;
 
+pub(crate) mod xattr;
+
 /// What is at a name, as `lstat` sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -51,6 +53,10 @@ pub(crate) struct Stat {
     pub ctime: Time,
     pub dev: u64,
     pub ino: u64,
+    /// Hard links to the inode.
+    pub nlink: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
 }
 
 fn time_of(secs: i64, nanos: i64) -> Time {
@@ -65,6 +71,9 @@ impl Stat {
             libc::S_IFLNK => Kind::Symlink,
             _ => Kind::Special,
         };
+        // nlink_t is u64 here but u32 on other targets (aarch64).
+        #[allow(clippy::unnecessary_cast)]
+        let nlink = st.st_nlink as u64;
         Stat {
             kind,
             mode: st.st_mode & 0o7777,
@@ -75,6 +84,8 @@ impl Stat {
             ctime: time_of(st.st_ctime, st.st_ctime_nsec),
             dev: st.st_dev,
             ino: st.st_ino,
+            nlink,
+            blocks: st.st_blocks.max(0) as u64,
         }
     }
 }
@@ -412,6 +423,18 @@ impl Dir {
         check(unsafe { libc::renameat(fd, f.as_ptr(), fd, t.as_ptr()) }).map(drop)
     }
 
+    /// Makes `to` in `to_dir` a new hard link to `name` in this directory.
+    /// `name` is never followed: a symlink there gets linked itself.
+    pub fn hard_link(&self, name: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
+        let (from, to) = (single(name)?, single(to)?);
+        // SAFETY: both descriptors are open and both names NUL-terminated;
+        // flags 0 (no AT_SYMLINK_FOLLOW) never follows `from`.
+        check(unsafe {
+            libc::linkat(self.fd.as_raw_fd(), from.as_ptr(), to_dir.fd.as_raw_fd(), to.as_ptr(), 0)
+        })
+        .map(drop)
+    }
+
     /// Changes the owner of `name` itself, never what it points to.
     pub fn lchown(&self, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
         let c = single(name)?;
@@ -420,6 +443,20 @@ impl Dir {
             libc::fchownat(self.fd.as_raw_fd(), c.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW)
         })
         .map(drop)
+    }
+
+    /// Bytes an unprivileged user could still write on the directory's
+    /// filesystem (`fstatvfs`: available blocks times fragment size).
+    pub fn available_bytes(&self) -> io::Result<u64> {
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: the descriptor is open and `st` a valid out-pointer,
+        // initialised when fstatvfs returns 0.
+        check(unsafe { libc::fstatvfs(self.fd.as_raw_fd(), st.as_mut_ptr()) })?;
+        // SAFETY: fstatvfs returned 0.
+        let st = unsafe { st.assume_init() };
+        // The field types differ between targets (u32 or u64).
+        #[allow(clippy::useless_conversion)]
+        Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
     }
 
     /// Flushes the whole filesystem the directory is on.

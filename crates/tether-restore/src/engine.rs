@@ -11,17 +11,23 @@ use tracing::{info, warn};
 
 use crate::backend::Backend;
 use crate::config::{Selection, StoreConfig};
+use crate::dirfd::Dir;
 use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
 use crate::fsutil;
-use crate::manifest::{Entry, EntryKind, Manifest, PointDetail, PointKind, PointSummary};
+use crate::manifest::{
+    Entry, EntryKind, Manifest, PointDetail, PointKind, PointSummary, Xattrs, comparable,
+    group_links,
+};
 use crate::plan::{Diff, compare};
 use crate::points::{PointStore, new_id};
 use crate::report::{LastRollback, PendingRollback, Recovery, RollbackReport, VerifyReport};
 use crate::rollback::{self, Journal, Phase};
 use crate::scan::{Scan, scan};
-use crate::store::{ObjectStore, hash_file, random_name};
+use crate::space;
+use crate::store::{CHUNKED_FROM, ObjectStore, hash_file, random_name};
 use crate::tree::Anchors;
+use crate::xattrs::{self, Budget};
 
 mod journaled;
 
@@ -51,23 +57,54 @@ fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Fills in the content hashes of live files: reused from `reference`
-/// where stat data says the file is unchanged, read otherwise (opened
-/// safely, and only if it is still the file the scan saw). A file that
-/// vanished or cannot be read keeps no hash, so it compares as different.
-fn hash_live(entries: &mut [Entry], reference: &HashMap<&str, &Entry>, anchors: &Anchors) {
+/// Fills in the content hashes and extended attributes of the files of
+/// `live` (a scan): reused from `reference` where stat data says the file
+/// is unchanged, read otherwise (opened safely, and only if it is still
+/// the file the scan saw). A file that vanished or cannot be read keeps
+/// no hash, so it compares as different.
+fn hash_live(live: &mut Scan, reference: &HashMap<&str, &Entry>, anchors: &Anchors) {
+    let (entries, budget, skipped) = (&mut live.entries, &mut live.xattr_budget, &mut live.skipped);
     for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
-        if let Some(old) = reference.get(entry.path.as_str())
-            && entry.unchanged_since(old)
-        {
+        let earlier = reference.get(entry.path.as_str()).copied();
+        if let Some(old) = earlier.filter(|old| entry.unchanged_since(old)) {
             entry.hash = old.hash.clone();
+            entry.xattrs = xattrs_of_file(entry, Some(old), anchors, budget, skipped);
         } else if let Ok(Some((mut file, st))) = anchors.open_regular(&entry.path)
             && (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino)
-            && let Ok((hash, len)) = hash_file(&mut file, Path::new(&entry.path))
         {
-            entry.hash = Some(hash);
-            entry.size = len;
+            entry.xattrs = xattrs::read(&file, &entry.path, budget, skipped);
+            if let Ok((hash, len)) = hash_file(&mut file, Path::new(&entry.path)) {
+                entry.hash = Some(hash);
+                entry.size = len;
+            }
         }
+    }
+    group_links(entries);
+}
+
+/// The attributes of the live file `entry`: those `earlier` recorded if
+/// the file is unchanged since (same inode, and same ctime, which every
+/// attribute change moves), read on a descriptor of the very inode the
+/// scan saw otherwise. `None` if it is not that file any more (gone,
+/// replaced): a rollback then leaves its attributes, and reading its
+/// content checks the same and reports it.
+fn xattrs_of_file(
+    entry: &Entry,
+    earlier: Option<&Entry>,
+    anchors: &Anchors,
+    budget: &mut Budget,
+    skipped: &mut Vec<String>,
+) -> Option<Xattrs> {
+    let unchanged = earlier.filter(|e| entry.unchanged_since(e));
+    if let Some(recorded) = unchanged.and_then(|e| e.xattrs.as_ref()) {
+        budget.charge(recorded);
+        return Some(recorded.clone());
+    }
+    match anchors.open_regular(&entry.path) {
+        Ok(Some((file, st))) if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) => {
+            xattrs::read(&file, &entry.path, budget, skipped)
+        }
+        _ => None,
     }
 }
 
@@ -137,14 +174,39 @@ impl Engine {
         let previous = latest.and_then(|p| self.points.manifest(&p.id).ok());
         let reference: HashMap<&str, &Entry> =
             previous.as_ref().map(|m| m.by_path()).unwrap_or_default();
+        // The content each file can reuse from the last point: same stat
+        // data, and its objects still stored.
+        let reuse: Vec<Option<&Entry>> = entries
+            .iter()
+            .map(|entry| {
+                let old = reference.get(entry.path.as_str())?;
+                (entry.kind == EntryKind::File
+                    && entry.unchanged_since(old)
+                    && old.hash.is_some()
+                    && old.objects().all(|h| self.objects.has(h)))
+                .then_some(*old)
+            })
+            .collect();
+        let needed = entries
+            .iter()
+            .zip(&reuse)
+            .filter(|(e, reused)| e.kind == EntryKind::File && reused.is_none())
+            .map(|(e, _)| space::footprint(e))
+            .sum();
+        let state = &self.config.state_dir;
+        let store = Dir::open_trusted(state).ctx("open", state)?;
+        space::ensure("the restore point", needed, &store, state)?;
         let mut vanished = HashSet::new();
-        for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
+        for (entry, reused) in entries.iter_mut().zip(reuse) {
+            if entry.kind != EntryKind::File {
+                continue;
+            }
             hit("create: file")?;
-            if let Some(old) = reference.get(entry.path.as_str())
-                && entry.unchanged_since(old)
-                && old.hash.as_deref().is_some_and(|h| self.objects.has(h))
-            {
-                entry.hash = old.hash.clone();
+            let (budget, skipped) = (&mut live.xattr_budget, &mut live.skipped);
+            if let Some(old) = reused {
+                entry.hash.clone_from(&old.hash);
+                entry.chunks.clone_from(&old.chunks);
+                entry.xattrs = xattrs_of_file(entry, Some(old), &anchors, budget, skipped);
                 continue;
             }
             let path = Path::new(&entry.path);
@@ -152,7 +214,15 @@ impl Engine {
                 Ok(Some((mut file, st)))
                     if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) =>
                 {
-                    let (hash, len) = self.objects.put_file(&mut file, path)?;
+                    // On the descriptor the content is read from.
+                    entry.xattrs = xattrs::read(&file, &entry.path, budget, skipped);
+                    let (hash, len) = if entry.size >= CHUNKED_FROM {
+                        let (hash, len, chunks) = self.objects.put_chunked(&mut file, path)?;
+                        entry.chunks = Some(chunks);
+                        (hash, len)
+                    } else {
+                        self.objects.put_file(&mut file, path)?
+                    };
                     entry.hash = Some(hash);
                     entry.size = len;
                 }
@@ -178,6 +248,7 @@ impl Engine {
             }
         }
         entries.retain(|e| !vanished.contains(&e.path));
+        group_links(&mut entries);
         hit("create: objects stored")?;
         self.objects.sync()?;
         let files: Vec<&Entry> = entries.iter().filter(|e| e.kind == EntryKind::File).collect();
@@ -194,7 +265,7 @@ impl Engine {
             total_bytes: files.iter().map(|e| e.size).sum(),
             skipped: live.skipped.clone(),
         };
-        let manifest = Manifest { entries };
+        let manifest = Manifest { entries, links_recorded: true };
         self.points.write(&summary, &manifest)?;
         hit("create: point published")?;
         Ok((summary, manifest, live))
@@ -207,16 +278,21 @@ impl Engine {
     fn journal_for(
         &self,
         target_id: &str,
-        target: &[Entry],
+        target: &Manifest,
         pre_point: String,
         live: &[Entry],
         scan: &Scan,
         revert: bool,
     ) -> Result<Journal, RestoreError> {
+        let live = comparable(target, live);
+        let live = live.as_ref();
+        let target = target.entries.as_slice();
         let mut changes = compare(target, live);
         let mut skipped = Vec::new();
         let mut keep = |e: &Entry| {
-            let untouchable = scan.untouchable(&e.path);
+            // A link is made only to a file the rollback may touch.
+            let untouchable = scan.untouchable(&e.path)
+                || e.links_to.as_deref().is_some_and(|l| scan.untouchable(l));
             if untouchable {
                 skipped.push(format!(
                     "{}: a special file is there or above it, or it could not be inspected; left alone",
@@ -262,9 +338,7 @@ impl Engine {
         let mut referenced = HashSet::new();
         for point in self.points.list()? {
             for entry in self.points.manifest(&point.id)?.entries {
-                if let Some(hash) = entry.hash {
-                    referenced.insert(hash);
-                }
+                referenced.extend(entry.objects().cloned());
             }
         }
         Ok(referenced)
@@ -368,9 +442,9 @@ impl Backend for Engine {
     fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
         let point = self.points.manifest(id)?;
         let anchors = Anchors::open(&self.roots);
-        let Scan { mut entries, .. } = scan(&self.selection, &anchors)?;
-        hash_live(&mut entries, &point.by_path(), &anchors);
-        Ok(Diff::of(&compare(&point.entries, &entries)))
+        let mut live = scan(&self.selection, &anchors)?;
+        hash_live(&mut live, &point.by_path(), &anchors);
+        Ok(Diff::of(&compare(&point.entries, &comparable(&point, &live.entries))))
     }
 
     /// Rolls the configured paths back to point `id`, after taking a
@@ -381,7 +455,8 @@ impl Backend for Engine {
         let target = self.points.manifest(id)?;
         let label = format!("before rollback to {id}");
         let (pre, live, scan) = self.record(Some(&label), false, PointKind::PreRollback)?;
-        let journal = self.journal_for(id, &target.entries, pre.id, &live.entries, &scan, false)?;
+        let journal = self.journal_for(id, &target, pre.id, &live.entries, &scan, false)?;
+        space::ensure_rollback(&journal.ops, &Anchors::open(&self.roots))?;
         let report = self.run(journal)?;
         self.prune(&report.pre_rollback_point)?;
         Ok(report)
@@ -426,16 +501,22 @@ impl Backend for Engine {
                 }
             };
             for entry in manifest.entries {
-                if let Some(hash) = entry.hash {
-                    // Each content is looked up once, however many points
+                if entry.hash.is_some() {
+                    // Each object is looked up once, however many points
                     // share it.
-                    if !referenced.contains(&hash) && !self.objects.has(&hash) {
+                    let mut missing = false;
+                    for object in entry.objects() {
+                        if !referenced.contains(object) {
+                            missing |= !self.objects.has(object);
+                            referenced.insert(object.clone());
+                        }
+                    }
+                    if missing {
                         report.problems.push(format!(
                             "point {}: content of {} is missing",
                             point.id, entry.path
                         ));
                     }
-                    referenced.insert(hash);
                 } else if entry.kind == EntryKind::File {
                     report.problems.push(format!(
                         "point {}: {} has no recorded content",

@@ -42,6 +42,12 @@ pub enum RestoreError {
     /// Windows creates at most one restore point per 24 hours by default.
     #[error("{0}")]
     Throttled(String),
+    /// The filesystem cannot hold what the operation would write.
+    #[error(
+        "not enough space for {what}: it needs about {needed} on the filesystem of {}, which has {available} free; free some space (or exclude large paths from the restore points) and try again",
+        path.display()
+    )]
+    NoSpace { what: &'static str, path: PathBuf, needed: String, available: String },
     /// The request would lose something the user may still need (the
     /// undo point); the message says how to insist.
     #[error("{0}")]

@@ -10,7 +10,10 @@
 //!   never follow a symlink); `tree`: a path under a root resolved to its
 //!   directory and one name, safely.
 //! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
-//! - `store`: the content-addressed object store (BLAKE3 names, zstd).
+//! - `xattrs`: extended attributes and ACLs ([`Xattrs`]), bounded.
+//! - `space`: the space a point or a rollback needs, checked first.
+//! - `store`: the content-addressed object store (BLAKE3 names, zstd;
+//!   files of 1 MiB or more as content-defined chunks).
 //! - `points`: point files (a compressed manifest, then a summary).
 //! - `plan`: comparing a point with the live tree ([`Diff`]).
 //! - `rollback`: the journal and its idempotent operations.
@@ -47,8 +50,24 @@
 //!   never touched; they are listed in the point's (or rollback's)
 //!   `skipped`.
 //!
-//! Not recorded: extended attributes and ACLs, hard-link identity (each
-//! link is restored as its own file), sparseness, symlink timestamps.
+//! - Extended attributes of every namespace root reads (`security.capability`
+//!   included) and POSIX ACLs (access and default, which are the
+//!   `system.posix_acl_*` attributes) of files and directories are
+//!   recorded and restored exactly, on descriptors, after owner and mode
+//!   (`xattrs`); sizes are bounded, and what is over a bound is reported
+//!   in `skipped` and left as it is.
+//!
+//! - Hard-link groups within the roots are recorded (`Entry::links_to`)
+//!   and come back as links of each other (`linkat` on descriptors);
+//!   files that were separate come back separate.
+//! - Sparse files (fewer blocks allocated than their length) come back
+//!   sparse: aligned zero blocks are skipped with a seek, not written.
+//!
+//! - Before a point or a rollback writes anything, its (upper-bound)
+//!   space need is checked against the filesystem's free space, and
+//!   refused ([`RestoreError::NoSpace`]) if it does not fit.
+//!
+//! Not recorded: symlinks' extended attributes, symlink timestamps.
 //!
 //! # `unsafe`
 //! Only `dirfd` may use it (every block with its `SAFETY:` reason); the
@@ -75,16 +94,18 @@ mod report;
 mod rollback;
 mod scan;
 mod snapper;
+mod space;
 mod store;
 mod tree;
 #[cfg(windows)]
 mod windows;
+mod xattrs;
 
 pub use backend::{Backend, BackendConfig};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
 pub use engine::Engine;
 pub use error::RestoreError;
-pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time};
+pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time, Xattr, Xattrs};
 pub use plan::Diff;
 pub use report::{Counts, PendingRollback, Recovery, RollbackReport, VerifyReport};
 pub use snapper::Snapper;

@@ -107,6 +107,10 @@ mod tests {
             hash: Some(hash.into()),
             target: None,
             probe: Probe { dev: 1, ino: 1, ctime: Time { secs: 1, nanos: 0 } },
+            xattrs: None,
+            links_to: None,
+            allocated: None,
+            chunks: None,
         }
     }
 

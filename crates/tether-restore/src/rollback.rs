@@ -75,6 +75,15 @@ pub(crate) enum Op {
     PlaceFile {
         entry: Entry,
         prepared: bool,
+        /// The live file was a hard link of another one within the roots
+        /// and must become its own file: an equal file there still is
+        /// replaced while it has other links.
+        #[serde(default)]
+        separate: bool,
+    },
+    /// Make `entry.path` a hard link of `entry.links_to` (placed before).
+    Link {
+        entry: Entry,
     },
     PlaceSymlink {
         entry: Entry,
@@ -223,6 +232,7 @@ pub(crate) fn plan(
         };
     let mut make_dirs = Vec::new();
     let mut places = Vec::new();
+    let mut links = Vec::new();
     let restored = changes.removed.iter().copied().map(|p| (p, None));
     let modified = changes.modified.iter().map(|(p, l)| (*p, Some(*l)));
     for (want, now) in restored.chain(modified) {
@@ -232,14 +242,20 @@ pub(crate) fn plan(
         match want.kind {
             EntryKind::Dir if !same_kind => make_dirs.push(Op::MakeDir { path: want.path.clone() }),
             EntryKind::Dir => {}
+            EntryKind::File if want.links_to.is_some() => {
+                links.push(Op::Link { entry: want.clone() })
+            }
             EntryKind::File | EntryKind::Symlink if same_content => places.push(Op::SetMetadata {
                 entry: want.clone(),
                 dev_ino: now
                     .filter(|n| n.kind == EntryKind::File)
                     .map(|n| (n.probe.dev, n.probe.ino)),
             }),
-            EntryKind::File => places
-                .push(Op::PlaceFile { entry: want.clone(), prepared: parent_stays(&want.path) }),
+            EntryKind::File => places.push(Op::PlaceFile {
+                entry: want.clone(),
+                prepared: parent_stays(&want.path),
+                separate: now.is_some_and(|n| n.links_to.is_some()),
+            }),
             EntryKind::Symlink => places.push(Op::PlaceSymlink { entry: want.clone() }),
         }
     }
@@ -273,6 +289,7 @@ pub(crate) fn plan(
     let mut ops = removes;
     ops.extend(make_dirs);
     ops.extend(places);
+    ops.extend(links);
     ops.extend(dir_ops);
     Ok((ops, counts))
 }
@@ -288,6 +305,7 @@ impl Op {
             Op::Remove { path, .. } | Op::MakeDir { path } => path,
             Op::PlaceFile { entry, .. }
             | Op::PlaceSymlink { entry }
+            | Op::Link { entry }
             | Op::SetMetadata { entry, .. } => &entry.path,
         }
     }
@@ -331,7 +349,7 @@ pub(crate) fn sync_roots(anchors: &Anchors) -> Result<(), RestoreError> {
 pub(crate) fn prepare(objects: &ObjectStore, journal: &mut Journal) -> Result<(), RestoreError> {
     let anchors = Anchors::open(&journal.roots);
     for index in 0..journal.ops.len() {
-        if let Op::PlaceFile { entry, prepared: true } = &journal.ops[index] {
+        if let Op::PlaceFile { entry, prepared: true, .. } = &journal.ops[index] {
             let (dir, _) =
                 anchors.locate(&entry.path).ctx("open the directory of", Path::new(&entry.path))?;
             let id = materialise(objects, &dir, &temp_name(&journal.id, index), entry)?;
@@ -355,11 +373,15 @@ fn materialise(
     let path = Path::new(&entry.path);
     let mut file = dir.create_new(temp, 0o600).ctx("create a temporary for", path)?;
     let written = objects
-        .restore_to(hash_of(entry)?, entry.size, &mut file, path)
-        .and_then(|()| {
-            dirfd::set_metadata(&file, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
-                .ctx("set owner, mode and time of", path)
-        })
+        .restore_to(
+            hash_of(entry)?,
+            entry.size,
+            entry.chunks.as_deref(),
+            entry.allocated.is_some(),
+            &mut file,
+            path,
+        )
+        .and_then(|()| tree::set_all_metadata(&file, entry))
         .and_then(|()| dirfd::fstat(&file).ctx("inspect", path));
     match written {
         Ok(st) => Ok((st.dev, st.ino)),
@@ -379,7 +401,10 @@ pub(crate) fn remove_temporaries(journal: &Journal) -> Vec<String> {
     let anchors = Anchors::open(&journal.roots);
     let mut left = Vec::new();
     for (index, op) in journal.ops.iter().enumerate() {
-        let (Op::PlaceFile { entry, .. } | Op::PlaceSymlink { entry }) = op else { continue };
+        let (Op::PlaceFile { entry, .. } | Op::PlaceSymlink { entry } | Op::Link { entry }) = op
+        else {
+            continue;
+        };
         let name = temp_name(&journal.id, index);
         let removed = anchors.locate(&entry.path).and_then(|(dir, _)| dir.unlink(&name));
         match removed {
@@ -477,7 +502,7 @@ fn apply(
                 None => dir.mkdir(&name, 0o700).ctx("create directory", Path::new(path)),
             }
         }
-        Op::PlaceFile { entry, prepared } => {
+        Op::PlaceFile { entry, prepared, separate } => {
             let path = Path::new(&entry.path);
             let (dir, name) = parent_dir(roots, &entry.path)?;
             let temp = temp_name(&journal.id, index);
@@ -495,17 +520,12 @@ fn apply(
             match kind_at(&dir, &name).ctx("inspect", path)? {
                 Some(Kind::Special) => return Err(tree::special(&entry.path)),
                 Some(Kind::File) => {
-                    if let Some((mut file, _)) = dir.open_file(&name).ctx("open", path)? {
+                    if let Some((mut file, st)) = dir.open_file(&name).ctx("open", path)?
+                        && !(*separate && st.nlink > 1)
+                    {
                         let (hash, len) = store::hash_file(&mut file, path)?;
                         if len == entry.size && Some(hash.as_str()) == entry.hash.as_deref() {
-                            return dirfd::set_metadata(
-                                &file,
-                                entry.uid,
-                                entry.gid,
-                                entry.mode,
-                                Some(entry.mtime),
-                            )
-                            .ctx("set owner, mode and time of", path);
+                            return tree::set_all_metadata(&file, entry);
                         }
                     }
                 }
@@ -540,9 +560,19 @@ fn apply(
             dir.lchown(&temp, entry.uid, entry.gid).ctx("change owner of", path)?;
             dir.rename(&temp, &name).ctx("rename into place", path)
         }
+        Op::Link { entry } => link(roots, &temp_name(&journal.id, index), entry),
         Op::SetMetadata { entry, dev_ino } => {
             let (dir, name) = parent_dir(roots, &entry.path)?;
             tree::apply_metadata(&dir, &name, entry, *dev_ino)
         }
     }
+}
+
+/// Makes `entry.path` a hard link of the file at `entry.links_to` (see
+/// [`tree::link`]).
+fn link(roots: &Anchors, temp: &OsStr, entry: &Entry) -> Result<(), RestoreError> {
+    let leader = entry.links_to.as_deref().unwrap_or_default();
+    let (dir, name) = parent_dir(roots, &entry.path)?;
+    let (leader_dir, leader_name) = parent_dir(roots, leader)?;
+    tree::link(&leader_dir, &leader_name, &dir, &name, temp, entry)
 }

@@ -12,6 +12,7 @@ use crate::dirfd::{Dir, Kind, Stat};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind, Probe};
 use crate::tree::{Anchors, is_gone};
+use crate::xattrs::{self, Budget};
 
 /// Prefix of the temporaries a rollback writes next to their targets.
 /// Scans never record them.
@@ -34,6 +35,8 @@ pub(crate) struct Scan {
     /// Directories whose content the scan does not know (unreadable, too
     /// deep, replaced while scanned): a rollback leaves what is beneath.
     pub unknown_below: HashSet<String>,
+    /// Extended attribute bytes recorded so far (bounded per point).
+    pub xattr_budget: Budget,
 }
 
 impl Scan {
@@ -171,6 +174,9 @@ fn visit(
             Ok(None)
         }
         Kind::File => {
+            // A file's attributes are read when its content is (reused
+            // when it is unchanged, see `engine`): opening every
+            // file here would slow every scan.
             out.entries.push(entry(path, EntryKind::File, &stat, None));
             Ok(None)
         }
@@ -205,7 +211,9 @@ fn visit(
                 out.unknown_below.insert(path);
                 return Ok(None);
             }
-            out.entries.push(entry(path.clone(), EntryKind::Dir, &now, None));
+            let mut recorded = entry(path.clone(), EntryKind::Dir, &now, None);
+            recorded.xattrs = xattrs::read(&dir, &path, &mut out.xattr_budget, &mut out.skipped);
+            out.entries.push(recorded);
             if depth >= selection.max_depth {
                 out.skipped.push(format!(
                     "{path}/*: deeper than {} levels, not recorded",
@@ -242,5 +250,12 @@ pub(crate) fn entry(path: String, kind: EntryKind, st: &Stat, target: Option<Str
         hash: None,
         target,
         probe: Probe { dev: st.dev, ino: st.ino, ctime: st.ctime },
+        xattrs: None,
+        links_to: None,
+        allocated: {
+            let allocated = st.blocks.saturating_mul(512);
+            (kind == EntryKind::File && allocated < st.size).then_some(allocated)
+        },
+        chunks: None,
     }
 }

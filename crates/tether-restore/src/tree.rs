@@ -5,11 +5,13 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::dirfd::{self, Dir, Kind};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind};
+use crate::xattrs;
 
 /// The configured roots, each with its parent directory opened once. The
 /// administrator chose the roots, so the path to a root's parent is
@@ -220,8 +222,7 @@ pub(crate) fn apply_metadata(
                 Some(libc::ENOTDIR | libc::ELOOP) => changed(&entry.path, "a directory"),
                 _ => RestoreError::Io { action: "open", path: path.to_owned(), source: e },
             })?;
-            dirfd::set_metadata(&sub, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
-                .ctx("set owner, mode and time of", path)
+            set_all_metadata(&sub, entry)
         }
         EntryKind::File => {
             let Some((file, st)) = dir.open_file(name).ctx("open", path)? else {
@@ -233,10 +234,62 @@ pub(crate) fn apply_metadata(
             if expect.is_some_and(|id| id != (st.dev, st.ino)) {
                 return Err(changed(&entry.path, "the same file"));
             }
-            dirfd::set_metadata(&file, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
-                .ctx("set owner, mode and time of", path)
+            set_all_metadata(&file, entry)
         }
     }
+}
+
+/// Owner, mode and mtime, then extended attributes and ACLs (after the
+/// chown, which clears `security.capability`, and the chmod, which
+/// rewrites the ACL mask), all on the open descriptor `fd` of `entry`.
+pub(crate) fn set_all_metadata(fd: &impl AsRawFd, entry: &Entry) -> Result<(), RestoreError> {
+    let path = Path::new(&entry.path);
+    dirfd::set_metadata(fd, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
+        .ctx("set owner, mode and time of", path)?;
+    xattrs::restore(fd, entry.xattrs.as_ref()).ctx("set extended attributes and ACLs of", path)
+}
+
+/// Makes `entry.path` a hard link of the file at `entry.links_to`, through
+/// a temporary renamed into place. Only the link is made: the inode's
+/// owner, mode and attributes are the ones its first name was given, so
+/// nothing is set on a file a user may have linked there from outside.
+pub(crate) fn link(
+    leader_dir: &Dir,
+    leader_name: &OsStr,
+    dir: &Dir,
+    name: &OsStr,
+    temp: &OsStr,
+    entry: &Entry,
+) -> Result<(), RestoreError> {
+    let path = Path::new(&entry.path);
+    let leader = entry.links_to.as_deref().unwrap_or_default();
+    let target = leader_dir.stat_at(leader_name).ctx("inspect", Path::new(leader))?;
+    if target.kind != Kind::File {
+        return Err(RestoreError::Conflict(format!(
+            "{leader} is no longer a file, so {} cannot be linked to it",
+            entry.path
+        )));
+    }
+    match dir.stat_at(name) {
+        Ok(now) if now.kind == Kind::Special => return Err(special(&entry.path)),
+        Ok(now) if (now.dev, now.ino) == (target.dev, target.ino) => return Ok(()),
+        Ok(now) if now.kind == Kind::Dir => {
+            return Err(RestoreError::Conflict(format!("{} is a directory now", entry.path)));
+        }
+        Err(e) if !is_gone(&e) => return Err(e).ctx("inspect", path),
+        _ => {}
+    }
+    match dir.unlink(temp) {
+        Err(e) if !is_gone(&e) => return Err(e).ctx("remove a stale temporary for", path),
+        _ => {}
+    }
+    leader_dir.hard_link(leader_name, dir, temp).ctx("link", path)?;
+    let made = dir.stat_at(temp).ctx("inspect", path)?;
+    if (made.dev, made.ino) != (target.dev, target.ino) {
+        let _ = dir.unlink(temp);
+        return Err(RestoreError::Conflict(format!("{leader} was replaced during the rollback")));
+    }
+    dir.rename(temp, name).ctx("rename into place", path)
 }
 
 fn changed(path: &str, was: &str) -> RestoreError {

@@ -123,3 +123,79 @@ fn a_full_disk_in_the_commit_and_in_the_return_is_finished_later() {
     eprintln!("{cases} cases, {both_full} with the commit and the return both out of space");
     assert!(both_full >= 1, "no case ran out of space twice ({cases} cases)");
 }
+
+/// Which of the tree and the store is on the small disk.
+enum Small {
+    Root,
+    Store,
+}
+
+/// A fixture with the tree or the store on a fresh 4 MiB tmpfs, the
+/// other on the ordinary disk; the mount point; the mount.
+fn on_small_disk(small: Small) -> (Fixture, PathBuf, Mount) {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    let mount = Mount::new(&mnt, "4m");
+    let (root, state) = match small {
+        Small::Root => (mnt.join("root"), dir.path().join("state")),
+        Small::Store => (dir.path().join("root"), mnt.join("state")),
+    };
+    fs::create_dir(&root).unwrap();
+    (Fixture { dir, root, state }, mnt, mount)
+}
+
+#[test]
+fn a_rollback_the_disk_cannot_hold_is_refused_before_it_starts() {
+    let (f, mnt, _mount) = on_small_disk(Small::Root);
+    f.write("a", &mib(1));
+    f.write("b", &mib(2));
+    let engine = f.open();
+    let point = engine.create(None, false, PointKind::Manual).unwrap().id;
+    fs::remove_file(f.path("a")).unwrap();
+    fs::remove_file(f.path("b")).unwrap();
+    // 2.5 MiB taken by something else: the 2 MiB the rollback writes (and
+    // its margin) no longer fit.
+    fs::write(mnt.join("other"), vec![1u8; 5 << 19]).unwrap();
+    let before = f.snapshot();
+
+    let refused = engine.rollback(&point).expect_err("refused");
+    let message = refused.to_string();
+    assert!(matches!(refused, RestoreError::NoSpace { .. }), "{message}");
+    assert!(
+        message.starts_with("not enough space for the rollback: it needs about 2.2 MiB"),
+        "{message}"
+    );
+    assert_same(&f.snapshot(), &before, "nothing was touched");
+    assert!(engine.pending().is_none() && !f.state.join("journal.json").exists());
+
+    fs::remove_file(mnt.join("other")).unwrap();
+    engine.rollback(&point).expect("fits once space is freed");
+    assert_eq!(fs::read(f.path("b")).unwrap(), mib(2));
+}
+
+#[test]
+fn a_point_the_store_cannot_hold_is_refused_before_it_stores_anything() {
+    let (f, _, _mount) = on_small_disk(Small::Store);
+    for i in 0..5 {
+        f.write(&format!("f{i}"), &mib(i));
+    }
+    let engine = f.open();
+    let refused = engine.create(None, false, PointKind::Manual).expect_err("refused");
+    let message = refused.to_string();
+    assert!(
+        message.starts_with("not enough space for the restore point: it needs about 5.2 MiB"),
+        "{message}"
+    );
+    assert!(engine.list().unwrap().is_empty());
+    let stored = fs::read_dir(f.state.join("objects"))
+        .unwrap()
+        .flatten()
+        .flat_map(|fan| fs::read_dir(fan.path()).unwrap().flatten())
+        .count();
+    assert_eq!(stored, 0, "no object stored");
+    // Smaller, it fits.
+    for i in 2..5 {
+        fs::remove_file(f.path(&format!("f{i}"))).unwrap();
+    }
+    assert_eq!(engine.create(None, false, PointKind::Manual).unwrap().files, 2);
+}

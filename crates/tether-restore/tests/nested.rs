@@ -21,6 +21,8 @@ fn scenario() -> (Fixture, String, Snapshot, Snapshot) {
     let f = Fixture::in_memory();
     f.write("a", b"a = 1\n");
     f.write("b", b"b = 1\n");
+    // A hard-link group, split below: restored by a link operation.
+    fs::hard_link(f.path("b"), f.path("b-link")).unwrap();
     f.write("d/c", b"c = 1\n");
     f.write("kind", b"file\n");
     let engine = f.open();

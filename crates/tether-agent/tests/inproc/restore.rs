@@ -94,3 +94,50 @@ async fn without_a_restore_table_restore_requests_are_unavailable_not_fatal() {
     assert!(message.contains("not configured"), "{message}");
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_point_left_out_reaches_the_technician() {
+    use std::os::unix::ffi::OsStrExt;
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("kept.txt"), "kept\n").unwrap();
+    fs::write(tree.join(std::ffi::OsStr::from_bytes(b"latin1-\xe9t\xe9")), "x\n").unwrap();
+    let fifo = tree.join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let extra = format!(
+        "[restore]\nstate_dir = {:?}\npaths = [{tree:?}]\nschedule_hours = 0\n",
+        data.path().join("state")
+    );
+    let agent = TestAgent::start(&extra).await;
+    let client = agent.connect(Role::Tier(Tier::One)).await;
+    let admin = agent.connect(Role::Tier(Tier::Three)).await;
+
+    let Response::RestoreCreated(point) =
+        call(&admin, RestoreRequest::Create { label: None, keep: false }).await
+    else {
+        panic!("not a created point");
+    };
+    assert_eq!(point.files, 1);
+    assert_eq!(point.skipped_count, 2, "{:?}", point.skipped);
+    let has = |lines: &[String], what: &str| lines.iter().any(|l| l.contains(what));
+    assert!(
+        has(&point.skipped, "latin1-\u{fffd}t\u{fffd}: name is not UTF-8"),
+        "{:?}",
+        point.skipped
+    );
+    assert!(has(&point.skipped, "/pipe: a FIFO"), "{:?}", point.skipped);
+
+    let Response::RestorePoint(detail) =
+        call(&client, RestoreRequest::Show { id: point.id.clone() }).await
+    else {
+        panic!("not a point");
+    };
+    assert_eq!(detail.point.skipped, point.skipped, "show carries the same lines");
+    let Response::RestorePoints(list) = call(&client, RestoreRequest::List).await else {
+        panic!("not a list");
+    };
+    assert_eq!((list[0].skipped.len(), list[0].skipped_count), (0, 2), "lists carry the count");
+    agent.stop().await;
+}

@@ -253,11 +253,11 @@ impl Engine {
         let pre = self.points.manifest(&failed.pre_point)?;
         let anchors = Anchors::open(&self.roots);
         let mut live = scan(&self.selection, &anchors)?;
-        let mut entries = std::mem::take(&mut live.entries);
-        hash_live(&mut entries, &pre.by_path(), &anchors);
+        hash_live(&mut live, &pre.by_path(), &anchors);
+        let entries = std::mem::take(&mut live.entries);
         let mut revert = self.journal_for(
             &failed.pre_point,
-            &pre.entries,
+            &pre,
             failed.pre_point.clone(),
             &entries,
             &live,

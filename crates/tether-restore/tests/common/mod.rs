@@ -71,29 +71,34 @@ impl Fixture {
         fs::write(p, content).unwrap();
     }
 
+    /// The tree under test, link counts included (so hard-link groups
+    /// are compared too).
     pub fn snapshot(&self) -> Snapshot {
-        snapshot(&self.root)
+        let mut out = BTreeMap::new();
+        walk(&self.root, &self.root, true, &mut out);
+        out
     }
 }
 
 /// What a rollback must reproduce for one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
-    File { content: Vec<u8>, mode: u32, uid: u32, gid: u32, mtime: (i64, i64) },
+    File { content: Vec<u8>, mode: u32, uid: u32, gid: u32, mtime: (i64, i64), nlink: Option<u64> },
     Dir { mode: u32, uid: u32, gid: u32 },
     Symlink { target: PathBuf, uid: u32, gid: u32 },
 }
 
 pub type Snapshot = BTreeMap<String, Node>;
 
-/// Every path under `root` (and root itself) with content and metadata.
+/// Every path under `root` (and root itself) with content and metadata,
+/// but not link counts (a user may link to any file they can see).
 pub fn snapshot(root: &Path) -> Snapshot {
     let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
+    walk(root, root, false, &mut out);
     out
 }
 
-fn walk(root: &Path, path: &Path, out: &mut Snapshot) {
+fn walk(root: &Path, path: &Path, links: bool, out: &mut Snapshot) {
     let meta = fs::symlink_metadata(path).unwrap();
     let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
     let (uid, gid) = (meta.uid(), meta.gid());
@@ -103,7 +108,7 @@ fn walk(root: &Path, path: &Path, out: &mut Snapshot) {
         let mut children: Vec<_> = fs::read_dir(path).unwrap().map(|e| e.unwrap().path()).collect();
         children.sort();
         for child in children {
-            walk(root, &child, out);
+            walk(root, &child, links, out);
         }
         Node::Dir { mode: meta.mode() & 0o7777, uid, gid }
     } else {
@@ -113,6 +118,7 @@ fn walk(root: &Path, path: &Path, out: &mut Snapshot) {
             uid,
             gid,
             mtime: (meta.mtime(), meta.mtime_nsec()),
+            nlink: links.then(|| meta.nlink()),
         }
     };
     out.insert(rel, node);
@@ -138,9 +144,10 @@ pub fn assert_same(actual: &Snapshot, expected: &Snapshot, what: &str) {
 
 fn brief(node: &Node) -> String {
     match node {
-        Node::File { content, mode, uid, gid, mtime } => {
-            format!("file {} bytes mode {mode:o} owner {uid}:{gid} mtime {mtime:?}", content.len())
-        }
+        Node::File { content, mode, uid, gid, mtime, nlink } => format!(
+            "file {} bytes mode {mode:o} owner {uid}:{gid} mtime {mtime:?} links {nlink:?}",
+            content.len()
+        ),
         other => format!("{other:?}"),
     }
 }

@@ -94,6 +94,7 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
                         detail.more_entries
                     ));
                 }
+                text.push_str(&skipped_text(&detail.point));
                 text
             };
             Ok((out(json, &detail, text)?, ok))
@@ -110,9 +111,10 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             let point = session.restore_create(label, keep).await?;
             let text = || {
                 format!(
-                    "created restore point {} on {agent}\n{}",
+                    "created restore point {} on {agent}\n{}{}",
                     render::remote(&point.id),
-                    points_table(std::slice::from_ref(&point))
+                    points_table(std::slice::from_ref(&point)),
+                    skipped_text(&point)
                 )
             };
             Ok((out(json, &point, text)?, ok))
@@ -226,6 +228,28 @@ fn points_table(points: &[RestorePoint]) -> String {
         ("LABEL", Align::Left),
     ];
     table(&headers, &rows)
+}
+
+/// What the point left out, as a table of the agent's lines (escaped by
+/// the table), and how many more there are; empty if nothing.
+fn skipped_text(point: &RestorePoint) -> String {
+    if point.skipped_count == 0 {
+        return String::new();
+    }
+    let mut text = format!(
+        "\n{} {} under the restore paths left out of this point (never recorded, never touched by a rollback):\n",
+        point.skipped_count,
+        if point.skipped_count == 1 { "entry" } else { "entries" }
+    );
+    let rows: Vec<Vec<String>> = point.skipped.iter().map(|line| vec![line.clone()]).collect();
+    text.push_str(&table(&[("LEFT OUT: PATH AND REASON", Align::Left)], &rows));
+    let more = point.skipped_count.saturating_sub(point.skipped.len() as u64);
+    if more > 0 {
+        text.push_str(&format!(
+            "… and {more} more (the point's summary file on the agent lists them all)\n"
+        ));
+    }
+    text
 }
 
 /// Runs `work`, and on a terminal, once it has taken a second, shows that
@@ -363,6 +387,35 @@ mod tests {
         assert!(
             text.contains("  M /etc/hosts (content, mode)\n  M … and 2 more\n  A /etc/new.conf\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn left_out_entries_are_listed_escaped_and_counted() {
+        let mut point = RestorePoint {
+            id: "P1".into(),
+            created_unix: 0,
+            label: None,
+            kind: "manual".into(),
+            keep: false,
+            files: 1,
+            total_bytes: 1,
+            skipped: vec![],
+            skipped_count: 0,
+        };
+        assert_eq!(skipped_text(&point), "");
+        point.skipped = vec![
+            "/home/a/\u{fffd}x: name is not UTF-8, not recorded".into(),
+            "/home/a/evil\n\x1b[31mline: a FIFO, socket or device node, never recorded or touched"
+                .into(),
+        ];
+        point.skipped_count = 5;
+        let text = skipped_text(&point);
+        assert!(text.contains("\n5 entries under the restore paths left out"), "{text}");
+        assert!(text.contains("LEFT OUT: PATH AND REASON\n/home/a/\u{fffd}x: name is not UTF-8"));
+        assert!(!text.contains('\x1b') && text.lines().count() == 6, "one line each:\n{text}");
+        assert!(
+            text.ends_with("… and 3 more (the point's summary file on the agent lists them all)\n")
         );
     }
 
