@@ -20,6 +20,8 @@ use tether_transport::framed;
 pub enum Reply {
     /// One response on the request's stream.
     Once(Response),
+    /// One response, after a pause (a slow operation on the agent).
+    Later(Duration, Response),
     /// `Viewing(start)`, then these screen messages on the same stream.
     View(ViewStart, Vec<ScreenMessage>),
 }
@@ -156,6 +158,11 @@ async fn serve(endpoint: Endpoint, script: Script, supported: Vec<String>) {
 async fn answer(mut send: SendStream, mut recv: quinn::RecvStream, reply: Reply) {
     match reply {
         Reply::Once(response) => {
+            let _ = framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &response).await;
+            let _ = send.finish();
+        }
+        Reply::Later(pause, response) => {
+            tokio::time::sleep(pause).await;
             let _ = framed::write_message::<_, MAX_RESPONSE_FRAME>(&mut send, &response).await;
             let _ = send.finish();
         }

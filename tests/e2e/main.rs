@@ -17,6 +17,7 @@ mod hardening;
 mod hostile_agent;
 mod network;
 mod pipes;
+mod progress;
 mod protocol;
 mod raw;
 mod readme;
