@@ -1,12 +1,11 @@
 //! Long restore operations show a progress line on a terminal, clear it
 //! before the result, and print nothing of it into a pipe.
 
-use std::process::Command;
 use std::time::Duration;
 
 use tether_proto::restore::{RestoreDiff, RollbackOutcome};
 use tether_proto::{Call, ErrorReply, Request, Response, RestoreRequest};
-use tether_tests::{TestPki, tether_as};
+use tether_tests::{TestPki, run_on_terminal, tether_as};
 
 use crate::fake_agent::{FakeAgent, Reply};
 
@@ -29,15 +28,6 @@ fn slow_agent(pki: &TestPki) -> FakeAgent {
     })
 }
 
-/// `tether ARGS` as a shell command line, every word quoted.
-fn shell_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn a_slow_undo_shows_progress_on_a_terminal_only() {
     let pki = TestPki::new("Example");
@@ -47,19 +37,11 @@ fn a_slow_undo_shows_progress_on_a_terminal_only() {
     let addr = agent.addr.to_string();
     let args = ["--server-name", "agent-01", "restore", "undo", &addr, "--yes"];
 
-    // On a pseudo-terminal (script(1) gives the command one).
+    // On a pseudo-terminal.
     let mut tether = tether_as(&tina, home.path());
     tether.args(args);
-    let mut script = Command::new("script");
-    script.args(["-qec", &shell_line(&tether), "/dev/null"]);
-    for (key, value) in tether.get_envs() {
-        match value {
-            Some(value) => script.env(key, value),
-            None => script.env_remove(key),
-        };
-    }
-    let out = script.output().expect("script(1) runs (package bsdutils)");
-    let shown = String::from_utf8_lossy(&out.stdout);
+    let out = run_on_terminal(&tether);
+    let shown = out.stdout;
     assert!(out.status.success(), "{shown}");
     assert!(shown.contains("undoing the last rollback on agent-01… 1 s"), "{shown:?}");
     assert!(shown.contains("undoing the last rollback on agent-01… 2 s"), "{shown:?}");
@@ -76,4 +58,19 @@ fn a_slow_undo_shows_progress_on_a_terminal_only() {
     assert!(run.status.success(), "{}", run.stderr);
     assert!(run.stdout.contains("rolled back to pre-7"), "{}", run.stdout);
     assert!(!run.stderr.contains("undoing"), "{:?}", run.stderr);
+}
+
+#[test]
+fn a_fleet_check_counts_hosts_on_a_terminal_only() {
+    let fleet = crate::fleet::Fleet::start(20);
+    let mut check = tether_as(&fleet.probe, fleet.dir.path());
+    check.args(["fleet", "check", "--inventory"]).arg(&fleet.inventory);
+    let shown = run_on_terminal(&check).stdout;
+    assert!(shown.contains("20/20 hosts checked"), "{shown:?}");
+    let cleared = shown.rfind("\r\x1b[K").expect("the count is cleared");
+    let table = shown.find("20 hosts in").expect("the summary");
+    assert!(cleared < table, "cleared before the summary: {shown:?}");
+    let piped = tether_tests::run(check);
+    assert!(!piped.stderr.contains("hosts checked"), "{:?}", piped.stderr);
+    assert!(piped.stdout.contains("20 hosts in"), "{}", piped.stdout);
 }

@@ -21,8 +21,8 @@ use tempfile::TempDir;
 use tether_audit::Record;
 use tether_testkit::{AgentConfig, AgentProcess, LOOPBACK_ANY_PORT};
 pub use tether_testkit::{
-    Identity, Reaped, Run, TestPki, Viewer, command, eventually, proc, run, tether_as,
-    workspace_binary, xvfb,
+    Identity, Reaped, Run, TestPki, Viewer, command, eventually, proc, run, run_on_terminal,
+    tether_as, workspace_binary, xvfb,
 };
 
 /// How long an agent may take to print its listening line.

@@ -99,6 +99,30 @@ pub fn run(mut cmd: Command) -> Run {
     Run::from(cmd.output().expect("binary can be spawned"))
 }
 
+/// Runs a command to completion on a pseudo-terminal (through script(1),
+/// from util-linux), as a person at a terminal would: what it wrote to
+/// stdout and stderr comes back together, as `stdout`, escape sequences
+/// and all. The command's environment is kept.
+pub fn run_on_terminal(cmd: &Command) -> Run {
+    let line = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]).stdin(std::process::Stdio::null());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        script.current_dir(dir);
+    }
+    run(script)
+}
+
 /// Polls `check` every 50 ms until it holds; panics naming `what` after
 /// `timeout`.
 pub fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {

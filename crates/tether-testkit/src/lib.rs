@@ -147,7 +147,7 @@ pub use agent::{
     listening_address,
 };
 #[cfg(feature = "harness")]
-pub use harness::{Run, command, eventually, run, workspace_binary};
+pub use harness::{Run, command, eventually, run, run_on_terminal, workspace_binary};
 #[cfg(feature = "harness")]
 pub use pki::{Identity, TestPki, tether_as};
 pub use process::{Reaped, beside_current_exe, on_path};
