@@ -32,10 +32,21 @@ pub(crate) struct Fleet {
 impl Fleet {
     /// `count` simulated agents; their inventory in `self.inventory`.
     pub(crate) fn start(count: usize) -> Fleet {
+        Fleet::start_with_path(count, None)
+    }
+
+    /// Like [`Fleet::start`], with `first` ahead of the agents' `PATH` (for
+    /// a stand-in `systemctl`).
+    fn start_with_path(count: usize, first: Option<&Path>) -> Fleet {
         let pki = TestPki::new("Fleet Test");
         let probe = pki.issue_tech("probe", "fleet");
         let dir = tempfile::tempdir().unwrap();
-        let mut child = command("tether-agent", dir.path())
+        let mut simulate = command("tether-agent", dir.path());
+        if let Some(first) = first {
+            let path = std::env::var("PATH").unwrap_or_default();
+            simulate.env("PATH", format!("{}:{path}", first.display()));
+        }
+        let mut child = simulate
             .args(["simulate", "--count", &count.to_string(), "--pki-dir"])
             .arg(pki.root())
             .arg("--state-dir")
@@ -229,6 +240,49 @@ fn thresholds_crossed_on_purpose_warn_and_crit() {
     assert!(line.contains("no host"), "{line}");
     let (bad, _) = fleet.check("[load]\nwarn = 9.0\ncrit = 1.0\n", &[]);
     assert!(bad.fails_with(3).contains("warn must not be above crit"));
+}
+
+#[test]
+fn required_services_are_judged_by_systemd_state() {
+    // A stand-in systemctl on the agents' PATH: units named ok-* are
+    // active, wait-* reloading, anything else failed, as systemd would say
+    // in `show --property=ActiveState --value`.
+    let bin = tempfile::tempdir().unwrap();
+    let systemctl = bin.path().join("systemctl");
+    std::fs::write(
+        &systemctl,
+        "#!/bin/sh\nwhile [ \"$1\" != -- ]; do shift; done; shift\nfirst=1\n\
+         for unit; do\n  [ $first = 1 ] || echo\n  first=0\n  case $unit in\n    \
+         ok-*) echo active ;;\n    wait-*) echo reloading ;;\n    *) echo failed ;;\n  \
+         esac\ndone\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&systemctl, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let fleet = Fleet::start_with_path(2, Some(bin.path()));
+    let checks = |units: &str| format!("{CALM}[services]\nrequired = [{units}]\n");
+
+    let (ok, _) = fleet.check(&checks("\"ok-ssh.service\""), &["--format", "jsonl"]);
+    assert_eq!(ok.code(), Some(0), "{}", ok.stdout);
+    let host = json(ok.stdout.lines().next().unwrap());
+    let service =
+        host["checks"].as_array().unwrap().iter().find(|c| c["check"] == "service:ok-ssh.service");
+    assert_eq!(service.expect("a service check")["status"], "OK", "{host}");
+
+    let units = "\"ok-ssh.service\", \"wait-cups.service\", \"cron.service\"";
+    let (bad, _) = fleet.check(&checks(units), &["--host", "sim-00001", "--format", "jsonl"]);
+    assert_eq!(bad.code(), Some(2), "{}", bad.stdout);
+    let host = json(bad.stdout.lines().next().unwrap());
+    let status = |name: &str| {
+        let checks = host["checks"].as_array().unwrap();
+        let check = checks.iter().find(|c| c["check"] == format!("service:{name}"));
+        check.map(|c| {
+            (c["status"].as_str().unwrap().to_owned(), c["message"].as_str().unwrap().to_owned())
+        })
+    };
+    assert_eq!(status("ok-ssh.service"), Some(("OK".into(), "active".into())));
+    assert_eq!(status("wait-cups.service"), Some(("WARNING".into(), "reloading".into())));
+    assert_eq!(status("cron.service"), Some(("CRITICAL".into(), "failed".into())));
 }
 
 #[test]

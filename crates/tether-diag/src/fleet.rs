@@ -1,7 +1,8 @@
 //! The facts a fleet health check judges, read at one instant: no CPU
 //! sample, no watch window. Load per core comes from the kernel's load
 //! average; memory from one read of the kernel's counters; filesystems
-//! from the mount table and `statvfs`; processes only when named.
+//! from the mount table and `statvfs`; processes and systemd services
+//! only when named.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,9 @@ use tether_proto::system::MemoryInfo;
 
 use crate::DiagError;
 use crate::system::{disk_list, unix_millis_now};
+
+/// The program asked for services' states, found on `PATH`.
+const SYSTEMCTL: &str = "systemctl";
 
 /// Gathers the facts `request` asks for. `agent_software` and
 /// `cert_not_after_unix` are the agent's own, passed in because only the
@@ -47,8 +51,14 @@ pub fn facts(
         memory,
         mounts: mounts(),
         processes: presence(&request.processes)?,
+        services: Vec::new(),
+        services_error: None,
         agent_time_unix_ms: 0,
     };
+    match crate::services::active_states(SYSTEMCTL, &request.services) {
+        Ok(services) => facts.services = services,
+        Err(why) => facts.services_error = Some(why),
+    }
     // Stamped last, as in `info`: the controller compares it with the
     // middle of the round trip.
     facts.agent_time_unix_ms = unix_millis_now();
@@ -101,7 +111,8 @@ mod tests {
 
     #[test]
     fn facts_of_this_machine_are_plausible() {
-        let ask = FleetFactsRequest { processes: vec!["no-such-process-xyz".into()] };
+        let ask =
+            FleetFactsRequest { processes: vec!["no-such-process-xyz".into()], services: vec![] };
         let facts = facts(&ask, "test 1.0", Some(42)).unwrap();
         assert_eq!(facts.agent_software, "test 1.0");
         assert_eq!(facts.cert_not_after_unix, Some(42));
@@ -121,7 +132,9 @@ mod tests {
         let me = std::env::current_exe().unwrap();
         // Linux's comm is the executable's name cut to 15 bytes.
         let name: String = me.file_name().unwrap().to_string_lossy().chars().take(15).collect();
-        let facts = facts(&FleetFactsRequest { processes: vec![name] }, "t", None).unwrap();
+        let facts =
+            facts(&FleetFactsRequest { processes: vec![name], services: vec![] }, "t", None)
+                .unwrap();
         assert!(facts.processes[0].count >= 1, "{:?}", facts.processes);
     }
 }

@@ -23,6 +23,7 @@ pub mod fleet;
 pub mod host;
 pub mod net;
 pub mod processes;
+pub mod services;
 mod statfs;
 pub mod system;
 

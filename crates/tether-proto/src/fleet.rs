@@ -2,7 +2,7 @@
 //!
 //! [`FleetFactsRequest`] asks for exactly what the controller's check set
 //! judges (versions, certificate expiry, load, memory, filesystems, clock
-//! and, if named, processes), and [`FleetFacts`] carries it back. Nothing
+//! and, if named, processes and systemd services), and [`FleetFacts`] carries it back. Nothing
 //! here needs a sampling interval: load is the kernel's load average and
 //! everything else is read at one instant, so an agent answers in well
 //! under a millisecond of its own time. Judging the facts (thresholds,
@@ -17,6 +17,8 @@ pub const MAX_FLEET_PROCESSES: usize = 32;
 /// Longest process name one request may carry (Linux truncates `comm` to
 /// 15 bytes; longer names match against the command line's first word).
 pub const MAX_PROCESS_NAME_LEN: usize = 64;
+/// Longest systemd unit name one request may carry (systemd's own limit).
+pub const MAX_SERVICE_NAME_LEN: usize = 256;
 /// Most filesystems one answer lists: more than any workstation mounts,
 /// and a bound on the answer's size.
 pub const MAX_FLEET_MOUNTS: usize = 256;
@@ -27,6 +29,9 @@ pub struct FleetFactsRequest {
     /// Process names whose presence is checked (exact name match); empty
     /// skips reading the process table.
     pub processes: Vec<String>,
+    /// systemd units whose state is asked (`sshd.service`); empty asks
+    /// systemd nothing.
+    pub services: Vec<String>,
 }
 
 impl FleetFactsRequest {
@@ -35,13 +40,22 @@ impl FleetFactsRequest {
         if self.processes.len() > MAX_FLEET_PROCESSES {
             return Err(format!("at most {MAX_FLEET_PROCESSES} process names"));
         }
-        match self.processes.iter().find(|name| {
+        if let Some(bad) = self.processes.iter().find(|name| {
             name.is_empty()
                 || name.len() > MAX_PROCESS_NAME_LEN
                 || name.chars().any(|c| c.is_control() || c == '/')
         }) {
-            Some(bad) => Err(format!(
+            return Err(format!(
                 "{bad:?} is not a process name (1 to {MAX_PROCESS_NAME_LEN} characters, no '/' or control characters)"
+            ));
+        }
+        if self.services.len() > MAX_FLEET_PROCESSES {
+            return Err(format!("at most {MAX_FLEET_PROCESSES} service names"));
+        }
+        match self.services.iter().find(|name| !is_unit_name(name)) {
+            Some(bad) => Err(format!(
+                "{bad:?} is not a systemd unit name (1 to {MAX_SERVICE_NAME_LEN} of \
+                 A-Z a-z 0-9 : _ . @ - \\, not starting with '-')"
             )),
             None => Ok(()),
         }
@@ -49,12 +63,24 @@ impl FleetFactsRequest {
 
     /// A short summary for the audit log.
     pub fn audit_summary(&self) -> String {
-        if self.processes.is_empty() {
-            String::new()
-        } else {
-            format!("processes={}", self.processes.join(","))
+        let mut parts = Vec::new();
+        if !self.processes.is_empty() {
+            parts.push(format!("processes={}", self.processes.join(",")));
         }
+        if !self.services.is_empty() {
+            parts.push(format!("services={}", self.services.join(",")));
+        }
+        parts.join(" ")
     }
+}
+
+/// Whether `name` is a unit name systemd accepts: its own character set,
+/// and nothing an argument parser could take for an option.
+fn is_unit_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SERVICE_NAME_LEN
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || ":_.@-\\".contains(c))
 }
 
 /// The facts a fleet check judges, read at one instant.
@@ -77,6 +103,11 @@ pub struct FleetFacts {
     pub mounts: Vec<MountFacts>,
     /// The named processes asked for, in the order asked.
     pub processes: Vec<ProcessPresence>,
+    /// The services asked for, in the order asked; empty with
+    /// `services_error` set when systemd could not be asked.
+    pub services: Vec<ServiceState>,
+    /// Why the services' states are unknown (no systemd, no answer).
+    pub services_error: Option<String>,
     /// The agent's wall clock as the reply left, milliseconds since the
     /// Unix epoch, for the controller's clock-skew estimate.
     pub agent_time_unix_ms: u64,
@@ -120,6 +151,14 @@ pub struct ProcessPresence {
     pub count: u32,
 }
 
+/// A systemd unit's `ActiveState` (`active`, `inactive`, `failed`,
+/// `activating`, `deactivating`, `reloading`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceState {
+    pub name: String,
+    pub active_state: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +167,7 @@ mod tests {
     fn process_names_are_bounded() {
         let ask = |names: &[&str]| FleetFactsRequest {
             processes: names.iter().map(|n| (*n).to_owned()).collect(),
+            services: Vec::new(),
         };
         assert!(ask(&[]).validate().is_ok());
         assert!(ask(&["sshd", "cron"]).validate().is_ok());
@@ -137,6 +177,20 @@ mod tests {
         let many = vec!["p"; MAX_FLEET_PROCESSES + 1];
         assert!(ask(&many).validate().is_err());
         assert_eq!(ask(&["sshd", "cron"]).audit_summary(), "processes=sshd,cron");
+    }
+
+    #[test]
+    fn service_names_are_unit_names() {
+        let ask = |names: &[&str]| FleetFactsRequest {
+            processes: Vec::new(),
+            services: names.iter().map(|n| (*n).to_owned()).collect(),
+        };
+        assert!(ask(&["sshd.service", "getty@tty1.service", "a\\x2db.mount"]).validate().is_ok());
+        for bad in ["", "-H", "a b", "a/b", "x;y", &"s".repeat(MAX_SERVICE_NAME_LEN + 1)] {
+            assert!(ask(&[bad]).validate().is_err(), "{bad:?}");
+        }
+        assert!(ask(&vec!["s"; MAX_FLEET_PROCESSES + 1]).validate().is_err());
+        assert_eq!(ask(&["cups.service"]).audit_summary(), "services=cups.service");
     }
 
     #[test]

@@ -12,7 +12,10 @@ use crate::harness::{TestAgent, error_kind};
 async fn fleet_facts_are_cheap_complete_and_audited() {
     let agent = TestAgent::start("").await;
     let client = agent.connect(Role::Fleet).await;
-    let ask = Request::from(Call::FleetFacts(FleetFactsRequest { processes: vec!["init".into()] }));
+    let ask = Request::from(Call::FleetFacts(FleetFactsRequest {
+        processes: vec!["init".into()],
+        services: vec![],
+    }));
     let started = Instant::now();
     let response = client.request(&ask, crate::harness::TIMEOUT).await.expect("answered");
     // No 250 ms CPU sample: far below it even on a loaded test machine.
@@ -29,7 +32,7 @@ async fn fleet_facts_are_cheap_complete_and_audited() {
     assert_eq!(facts.processes.len(), 1);
     assert!(now.as_millis().abs_diff(u128::from(facts.agent_time_unix_ms)) < 60_000);
 
-    let bad = FleetFactsRequest { processes: vec!["a/b".into()] };
+    let bad = FleetFactsRequest { processes: vec!["a/b".into()], services: vec![] };
     let refused = client.request(&Call::FleetFacts(bad).into(), crate::harness::TIMEOUT).await;
     assert_eq!(error_kind(&refused), Some(ErrorKind::BadRequest));
     let records = agent.records_of("fleet-facts");

@@ -15,6 +15,8 @@
 //! ignore = ["/boot/efi"]
 //! [processes]
 //! required = ["sshd"]
+//! [services]                 # systemd units that must be active
+//! required = ["ssh.service"]
 //! [net]                      # from the agent's side; none by default
 //! tcp = ["files.lan:445"]
 //! urls = ["https://intranet.lan/"]
@@ -85,6 +87,16 @@ pub struct ProcessCheck {
     pub required: Vec<String>,
 }
 
+/// Required systemd services.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceCheck {
+    /// Units that must be active (`ssh.service`): CRITICAL when one is
+    /// inactive or failed, WARNING while it is starting, stopping or
+    /// reloading, UNKNOWN when the agent cannot ask systemd. Default: none.
+    pub required: Vec<String>,
+}
+
 /// The agent's software version.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +136,8 @@ pub struct CheckSet {
     pub clock_skew_ms: Limits,
     /// Processes that must run.
     pub processes: ProcessCheck,
+    /// systemd services that must be active.
+    pub services: ServiceCheck,
     /// Network targets checked from the agent (`net`); none by default.
     pub net: NetTargets,
     /// `doctor`'s findings; off by default.
@@ -153,6 +167,7 @@ impl Default for CheckSet {
                 crate::clock::SKEW_CRIT_MS as f64,
             ),
             processes: ProcessCheck::default(),
+            services: ServiceCheck::default(),
             net: NetTargets::default(),
             doctor: DoctorCheck::default(),
         }
@@ -196,12 +211,15 @@ impl CheckSet {
         if let Some(net) = self.net.request() {
             net.validate().map_err(|e| format!("net: {e}"))?;
         }
-        self.request().validate().map_err(|e| format!("processes.required: {e}"))
+        self.request().validate().map_err(|e| format!("processes or services: {e}"))
     }
 
     /// The fleet request this check set needs.
     pub fn request(&self) -> tether_proto::fleet::FleetFactsRequest {
-        tether_proto::fleet::FleetFactsRequest { processes: self.processes.required.clone() }
+        tether_proto::fleet::FleetFactsRequest {
+            processes: self.processes.required.clone(),
+            services: self.services.required.clone(),
+        }
     }
 }
 
@@ -222,7 +240,7 @@ pub struct CheckResult {
     /// The check's name, with its subject where it has one:
     /// `reachability`, `handshake`, `version`, `cert_expiry`, `load`,
     /// `memory`, `disk:/home`, `inodes:/home`, `clock_skew`,
-    /// `process:sshd`.
+    /// `process:sshd`, `service:ssh.service`.
     pub check: String,
     /// Its status.
     pub status: CheckStatus,
@@ -347,7 +365,31 @@ pub fn judge_facts(
             ),
         });
     }
+    judge_services(&set.services, facts, &mut out);
     out
+}
+
+/// One result per required service: `active` is OK, a unit on its way
+/// (`activating`, `deactivating`, `reloading`) WARNING, anything else
+/// (`inactive`, `failed`, a unit that does not exist) CRITICAL; UNKNOWN
+/// when the agent could not ask systemd.
+fn judge_services(check: &ServiceCheck, facts: &FleetFacts, out: &mut Vec<CheckResult>) {
+    for name in &check.required {
+        let label = format!("service:{name}");
+        let state = facts.services.iter().find(|s| &s.name == name).map(|s| &s.active_state);
+        out.push(match (state, &facts.services_error) {
+            (_, Some(why)) => CheckResult::unknown(label, format!("cannot ask systemd: {why}")),
+            (None, None) => CheckResult::unknown(label, "the agent did not say"),
+            (Some(state), None) => {
+                let status = match state.as_str() {
+                    "active" => CheckStatus::Ok,
+                    "activating" | "deactivating" | "reloading" => CheckStatus::Warning,
+                    _ => CheckStatus::Critical,
+                };
+                CheckResult::new(label, status, None, "", state.clone())
+            }
+        });
+    }
 }
 
 fn judge_disks(limits: &DiskLimits, facts: &FleetFacts, out: &mut Vec<CheckResult>) {

@@ -1,4 +1,4 @@
-use tether_proto::fleet::{MountFacts, ProcessPresence};
+use tether_proto::fleet::{MountFacts, ProcessPresence, ServiceState};
 use tether_proto::system::MemoryInfo;
 
 use super::*;
@@ -40,6 +40,8 @@ fn healthy() -> FleetFacts {
             },
         ],
         processes: vec![ProcessPresence { name: "sshd".into(), count: 2 }],
+        services: Vec::new(),
+        services_error: None,
         agent_time_unix_ms: 0,
     }
 }
@@ -131,7 +133,8 @@ fn bad_checks_files_are_refused_with_a_reason() {
         ("[load]\nwarn = 5.0\n", "load: warn"),
         ("[cert_days]\nwarn = 1.0\n", "cert_days"),
         ("deadline_secs = 0.0\n", "deadline_secs"),
-        ("[processes]\nrequired = [\"a/b\"]\n", "processes.required"),
+        ("[processes]\nrequired = [\"a/b\"]\n", "processes or services"),
+        ("[services]\nrequired = [\"-H evil\"]\n", "not a systemd unit name"),
     ] {
         let err = CheckSet::parse(text).unwrap_err();
         assert!(err.contains(words), "{text:?}: {err}");
@@ -156,4 +159,36 @@ fn net_and_doctor_are_off_unless_asked_for() {
     assert!(set.doctor.enabled);
     let err = CheckSet::parse("[net]\nurls = [\"ftp://files.lan/\"]\n").unwrap_err();
     assert!(err.starts_with("net: "), "{err}");
+}
+
+#[test]
+fn services_are_judged_by_their_active_state() {
+    let mut set = CheckSet::default();
+    set.services.required =
+        ["ssh.service", "cups.service", "cron.service", "gone.service"].map(String::from).to_vec();
+    let mut facts = healthy();
+    facts.services =
+        [("ssh.service", "active"), ("cups.service", "reloading"), ("cron.service", "failed")]
+            .map(|(name, state)| ServiceState { name: name.into(), active_state: state.into() })
+            .to_vec();
+    let results = judge_facts(&set, &facts, 120, NOW);
+    let services: Vec<_> =
+        statuses(&results).into_iter().filter(|(c, _)| c.starts_with("service:")).collect();
+    assert_eq!(
+        services,
+        [
+            ("service:ssh.service", CheckStatus::Ok),
+            ("service:cups.service", CheckStatus::Warning),
+            ("service:cron.service", CheckStatus::Critical),
+            ("service:gone.service", CheckStatus::Unknown),
+        ]
+    );
+    // Without systemd every service is UNKNOWN, never OK.
+    facts.services_error = Some("systemctl: System has not been booted with systemd".into());
+    let results = judge_facts(&set, &facts, 120, NOW);
+    let unknown = results.iter().filter(|r| r.check.starts_with("service:"));
+    assert!(
+        unknown.clone().count() == 4 && unknown.clone().all(|r| r.status == CheckStatus::Unknown)
+    );
+    assert!(results.iter().any(|r| r.message.contains("cannot ask systemd")), "{results:?}");
 }
