@@ -102,14 +102,7 @@ impl Drop for FakeAgent {
 /// forks starts from almost nothing.
 fn run_measured(cmd: Command) -> (Run, u64) {
     let report = tempfile::NamedTempFile::new().unwrap();
-    let mut timed = Command::new("/usr/bin/time");
-    timed.env_clear();
-    for (key, value) in cmd.get_envs() {
-        if let Some(value) = value {
-            timed.env(key, value);
-        }
-    }
-    timed.args(["-f", "%M", "-o"]).arg(report.path()).arg(cmd.get_program()).args(cmd.get_args());
+    let mut timed = tether_tests::proc::under_gnu_time(&cmd, "%M", report.path());
     timed.stdin(Stdio::null());
     let run = tether_tests::run(timed);
     let text = std::fs::read_to_string(report.path()).unwrap();

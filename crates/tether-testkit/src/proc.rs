@@ -103,6 +103,28 @@ impl Drop for RssSampler {
     }
 }
 
+/// `cmd` (program, arguments and environment) run under GNU time, which
+/// writes `format` (`%M` peak RSS in KiB, `%e` wall seconds, `%U %S` CPU)
+/// to `report` (its last line). Measuring from the test itself does not
+/// work: a child's ru_maxrss starts from its parent's high-water mark
+/// (Linux carries it across exec), and GNU time is small.
+pub fn under_gnu_time(
+    cmd: &std::process::Command,
+    format: &str,
+    report: &std::path::Path,
+) -> std::process::Command {
+    let mut timed = std::process::Command::new("/usr/bin/time");
+    timed.env_clear();
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            timed.env(key, value);
+        }
+    }
+    timed.args(["-f", format, "-o"]).arg(report);
+    timed.arg(cmd.get_program()).args(cmd.get_args());
+    timed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
