@@ -62,6 +62,11 @@ impl Viewer {
         self.process.pid()
     }
 
+    /// Whether it is still running (reaping it once it has ended).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.process.0.try_wait(), Ok(None))
+    }
+
     /// Kills it with SIGKILL, as a crash would, and reaps it.
     pub fn kill(&mut self) {
         let _ = self.process.0.kill();
