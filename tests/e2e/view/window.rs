@@ -179,6 +179,56 @@ fn a_view_only_window_pans_with_the_wheel_and_draws_the_remote_cursor() {
     agent.wait_for_audit(|r| r.request == "view-end");
 }
 
+#[test]
+fn a_fitted_view_scales_clicks_to_remote_pixels() {
+    const RED: u32 = 0xff0000;
+    let agent_x = Xvfb::start(640, 480);
+    fill(&agent_x.display, &[(RED, 0, 0, 64, 48)]);
+    let viewer_x = Xvfb::start(400, 300);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tom = pki.issue_tech("tom", "tier2");
+    let clicks = Clicks::watch(&agent_x.display);
+
+    let mut viewer = Viewer::start(&tom, &viewer_x, "agent-01", &agent.addr, &[]);
+    // 640x480 fitted into the 400x300 screen: scaled by 5/8, the red
+    // 64x48 corner shows 40x30.
+    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
+    let monitor = grabber.monitors().unwrap().remove(0);
+    eventually(Duration::from_secs(20), "the scaled corner", || {
+        grabber.grab(&monitor).is_ok_and(|f| f.pixel(38, 28) == RED && f.pixel(41, 31) != RED)
+    });
+    let id = viewer.window(&viewer_x);
+    viewer_x.xdotool(&["windowfocus", "--sync", &id]);
+    viewer_x.xdotool(&["mousemove", "--window", &id, "250", "100"]);
+    viewer_x.xdotool(&["click", "1"]);
+    let pressed = clicks.next(Duration::from_secs(5));
+    assert_eq!(pressed, Some((1, 400, 160)), "window 250,100 is remote 400,160");
+    viewer.kill();
+}
+
+#[test]
+fn a_tier1_technician_gets_a_view_only_window_and_is_told_why() {
+    let agent_x = Xvfb::start(320, 240);
+    let viewer_x = Xvfb::start(400, 300);
+    let pki = TestPki::new("Example");
+    let agent = screen_agent(&pki, &agent_x.display, "");
+    let tina = pki.issue_tech("tina", "tier1");
+    let mut viewer = Viewer::start(&tina, &viewer_x, "agent-01", &agent.addr, &[]);
+    // Granted as a view, not denied as control.
+    let granted = agent.wait_for_audit(|r| r.request == "view" && r.outcome == "ok");
+    assert_eq!(granted.role.as_deref(), Some("tier1"));
+    assert!(!agent.audit().iter().any(|r| r.request == "control"), "control was asked for");
+    let said = viewer.said();
+    assert!(
+        said.contains(
+            "your certificate is tier1; control needs tier 2, so the view opens view-only"
+        ),
+        "{said}"
+    );
+    viewer.kill();
+}
+
 /// Sends `window` the WM_DELETE_WINDOW message a window manager sends for
 /// its close button.
 fn close_window(display: &str, window: u32) {
