@@ -16,11 +16,12 @@
 //! With 1,000 agents it also measures the exporter (`tether fleet serve`):
 //! probes per second with 32 concurrent scrapers, and its peak RSS.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tether_tests::{Identity, Reaped, TestPki, command, workspace_binary};
+use tether_tests::{
+    Identity, Reaped, TestPki, command, start_exporter, start_simulation, workspace_binary,
+};
 
 /// Reachability (always), load, memory, disk and skew; nothing else.
 const CHECKS: &str = "[handshake_ms]\nenabled = false\n[cert_days]\nenabled = false\n";
@@ -87,11 +88,7 @@ fn exporter_rate(
     let mut cmd = tether(id, home);
     cmd.args(["fleet", "serve", "--listen", "127.0.0.1:0", "--inventory"]).arg(inventory);
     cmd.arg("--module").arg(format!("bench={}", checks.display()));
-    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("exporter starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let exporter = Reaped(child);
-    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (exporter, addr) = start_exporter(cmd);
     let mut rates: Vec<f64> = (0..3)
         .map(|round| {
             let started = std::time::Instant::now();
@@ -158,20 +155,9 @@ fn answered_all(output: &Path, count: usize) {
 
 /// Starts `count` simulated agents; returns the process and its inventory.
 fn simulate(pki: &TestPki, dir: &Path, count: usize) -> (Reaped, std::path::PathBuf) {
-    let state = dir.join(format!("sim-{count}"));
-    let mut child = command("tether-agent", dir)
-        .args(["simulate", "--count", &count.to_string(), "--pki-dir"])
-        .arg(pki.root())
-        .arg("--state-dir")
-        .arg(&state)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("simulate starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("simulated agents listening"), "{line:?}");
-    (Reaped(child), state.join("inventory.toml"))
+    let mut cmd = command("tether-agent", dir);
+    cmd.env("RUST_LOG", "error");
+    start_simulation(cmd, pki, &dir.join(format!("sim-{count}")), count)
 }
 
 fn tether(id: &Identity, home: &Path) -> Command {

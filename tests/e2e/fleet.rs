@@ -4,14 +4,15 @@
 //! apart, thresholds, deadlines that hold, and every output format parsed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tether_proto::RequestKind;
 use tether_proto::Response;
-use tether_tests::{Agent, AgentSetup, Identity, Reaped, Run, TestPki, command, run, tether_as};
+use tether_tests::{
+    Agent, AgentSetup, Identity, Reaped, Run, TestPki, command, run, start_simulation, tether_as,
+};
 
 use crate::fake_agent::{FakeAgent, Reply};
 
@@ -42,24 +43,14 @@ impl Fleet {
         let probe = pki.issue_tech("probe", "fleet");
         let dir = tempfile::tempdir().unwrap();
         let mut simulate = command("tether-agent", dir.path());
+        simulate.env("RUST_LOG", "warn");
         if let Some(first) = first {
             let path = std::env::var("PATH").unwrap_or_default();
             simulate.env("PATH", format!("{}:{path}", first.display()));
         }
-        let mut child = simulate
-            .args(["simulate", "--count", &count.to_string(), "--pki-dir"])
-            .arg(pki.root())
-            .arg("--state-dir")
-            .arg(dir.path().join("sim"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("simulate starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.contains(&format!("{count} simulated agents listening")), "{line:?}");
-        let inventory = dir.path().join("sim/inventory.toml");
-        Fleet { pki, probe, dir, inventory, _simulation: Reaped(child) }
+        let (simulation, inventory) =
+            start_simulation(simulate, &pki, &dir.path().join("sim"), count);
+        Fleet { pki, probe, dir, inventory, _simulation: simulation }
     }
 
     /// Appends hosts to the inventory.

@@ -3,12 +3,12 @@
 //! package, installed by packaging/deps.sh) scraping it with the
 //! relabelling README.md documents, and the series in its query API.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tether_tests::{Reaped, tether_as};
+use tether_tests::{Reaped, start_exporter, tether_as};
 
 use crate::fleet::{CALM, Fleet, json, parse_prometheus};
 
@@ -38,11 +38,7 @@ fn prometheus_scrapes_the_exporter_and_the_series_appear() {
     let mut cmd = tether_as(&fleet.probe, fleet.dir.path());
     cmd.args(["fleet", "serve", "--listen", "127.0.0.1:0", "--inventory"]).arg(&fleet.inventory);
     cmd.arg("--module").arg(format!("quick={}", quick.display()));
-    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("exporter starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _exporter = Reaped(child);
-    let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (_exporter, addr) = start_exporter(cmd);
 
     let (status, body) = http_get(&addr, "/probe?target=sim-00001&module=quick");
     assert_eq!(status, 200, "{body}");

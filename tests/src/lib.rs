@@ -265,3 +265,30 @@ pub fn http_server(status: u16) -> std::net::SocketAddr {
     });
     addr
 }
+
+/// `tether-agent simulate`: `count` real agents in one process, with
+/// certificates from `pki` and their state (and `inventory.toml`) in
+/// `state`. Returns the process once it says its agents listen, and the
+/// inventory's path. `cmd` is the `tether-agent` command to run it with
+/// (from [`command`], with any environment the caller adds).
+pub fn start_simulation(
+    mut cmd: std::process::Command,
+    pki: &TestPki,
+    state: &std::path::Path,
+    count: usize,
+) -> (Reaped, PathBuf) {
+    cmd.args(["simulate", "--count", &count.to_string(), "--pki-dir"]).arg(pki.root());
+    cmd.arg("--state-dir").arg(state);
+    let (child, line) = Reaped::spawn_until_first_line(cmd);
+    assert!(line.contains(&format!("{count} simulated agents listening")), "{line:?}");
+    (child, state.join("inventory.toml"))
+}
+
+/// Starts `tether fleet serve` as `cmd` (its arguments given) and returns
+/// the process and the address it announced.
+pub fn start_exporter(cmd: std::process::Command) -> (Reaped, String) {
+    let (child, line) = Reaped::spawn_until_first_line(cmd);
+    let addr = line.rsplit(' ').next().unwrap_or_default().to_owned();
+    assert!(addr.parse::<SocketAddr>().is_ok(), "no address in {line:?}");
+    (child, addr)
+}

@@ -1,8 +1,9 @@
 //! Child processes that cannot outlive their owner, and finding the
 //! workspace's binaries.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 
 /// A child process, killed and reaped when dropped, so a test (or a
 /// command) that fails first leaves nothing running.
@@ -10,6 +11,22 @@ use std::process::Child;
 pub struct Reaped(pub Child);
 
 impl Reaped {
+    /// Starts `cmd` with its stdout piped and waits for the first line it
+    /// prints there (a server announcing its address): the process, and
+    /// that line without its newline. Panics when it cannot start.
+    pub fn spawn_until_first_line(mut cmd: Command) -> (Reaped, String) {
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let child = Reaped(child);
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("its first line is readable");
+        (child, line.trim_end().to_owned())
+    }
+
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.0.id()
@@ -55,6 +72,15 @@ mod tests {
         let name = exe.file_name().unwrap().to_str().unwrap();
         assert_eq!(beside_current_exe(name), Some(exe.clone()));
         assert_eq!(beside_current_exe("tether-testkit-no-such-binary"), None);
+    }
+
+    #[test]
+    fn the_first_line_is_read_and_the_process_kept() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo listening on 127.0.0.1:7; exec sleep 30"]);
+        let (child, line) = Reaped::spawn_until_first_line(cmd);
+        assert_eq!(line, "listening on 127.0.0.1:7");
+        assert!(Path::new(&format!("/proc/{}", child.pid())).exists());
     }
 
     #[test]
