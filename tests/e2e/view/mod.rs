@@ -160,6 +160,16 @@ fn changes_reach_the_controller_and_an_idle_screen_sends_nothing() {
 }
 
 /// Finds the pattern's red block (top-left at the pattern's 0,0) on a grab.
+/// A grabber of the technician's screen `x` and its only monitor: what
+/// the viewer window shows, as a person would see it.
+pub(crate) fn technician_screen(
+    x: &Xvfb,
+) -> (Box<dyn tether_capture::Capturer>, tether_capture::MonitorInfo) {
+    let mut grabber = tether_capture::open(Backend::X11, Some(&x.display)).unwrap();
+    let monitor = grabber.monitors().unwrap().remove(0);
+    (grabber, monitor)
+}
+
 fn find_pattern(frame: &tether_capture::Frame) -> Option<(u32, u32)> {
     let (w, h) = (frame.width(), frame.height());
     for y in 0..h.saturating_sub(240) {
@@ -193,8 +203,7 @@ fn the_viewer_window_shows_the_screen_forwards_clicks_and_keys_are_released_when
     agent.wait_for_audit(|r| r.request == "control" && r.outcome == "ok");
 
     // The window shows the agent's screen pixel for pixel.
-    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
-    let monitor = grabber.monitors().unwrap().remove(0);
+    let (mut grabber, monitor) = technician_screen(&viewer_x);
     let mut origin = None;
     eventually(Duration::from_secs(20), "the pattern in the viewer window", || {
         origin = grabber.grab(&monitor).ok().and_then(|f| find_pattern(&f));

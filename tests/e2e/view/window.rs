@@ -6,13 +6,12 @@
 
 use std::time::Duration;
 
-use tether_capture::Backend;
 use tether_tests::xvfb::Xvfb;
 use tether_tests::{TestPki, Viewer, tether_as};
 
 use tether_tests::eventually;
 
-use super::Clicks;
+use super::{Clicks, technician_screen};
 use crate::screen::{fill, screen_agent};
 
 #[test]
@@ -53,8 +52,7 @@ fn a_larger_remote_screen_pans_at_one_to_one_and_clicks_follow_the_pan() {
     let mut viewer = Viewer::start(&tom, &viewer_x, "agent-01", &agent.addr, &["--scale", "1"]);
     agent.wait_for_audit(|r| r.request == "control" && r.outcome == "ok");
 
-    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
-    let monitor = grabber.monitors().unwrap().remove(0);
+    let (mut grabber, monitor) = technician_screen(&viewer_x);
     let mut shown = |x: u32, y: u32| grabber.grab(&monitor).map(|f| f.pixel(x, y)).unwrap_or(0);
     // The window fits the technician's 400x300 screen and shows the
     // remote's top-left corner first.
@@ -125,8 +123,7 @@ fn a_view_only_window_pans_with_the_wheel_and_draws_the_remote_cursor() {
     let tina = pki.issue_tech("tina", "tier1");
     let mut viewer =
         Viewer::start(&tina, &viewer_x, "agent-01", &agent.addr, &["--view-only", "--scale", "1"]);
-    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
-    let monitor = grabber.monitors().unwrap().remove(0);
+    let (mut grabber, monitor) = technician_screen(&viewer_x);
     let mut grab = || grabber.grab(&monitor).ok();
     eventually(Duration::from_secs(20), "the remote screen in the window", || {
         grab().is_some_and(|f| f.pixel(100, 100) == BLUE)
@@ -193,8 +190,7 @@ fn a_fitted_view_scales_clicks_to_remote_pixels() {
     let mut viewer = Viewer::start(&tom, &viewer_x, "agent-01", &agent.addr, &[]);
     // 640x480 fitted into the 400x300 screen: scaled by 5/8, the red
     // 64x48 corner shows 40x30.
-    let mut grabber = tether_capture::open(Backend::X11, Some(&viewer_x.display)).unwrap();
-    let monitor = grabber.monitors().unwrap().remove(0);
+    let (mut grabber, monitor) = technician_screen(&viewer_x);
     eventually(Duration::from_secs(20), "the scaled corner", || {
         grabber.grab(&monitor).is_ok_and(|f| f.pixel(38, 28) == RED && f.pixel(41, 31) != RED)
     });
