@@ -149,6 +149,35 @@ impl Engine {
         }
     }
 
+    /// Writes `journal` at `path`, prepares its temporaries next to their
+    /// targets and marks it committing, with a failpoint after the first
+    /// two steps (`steps` names them). On failure nothing the user sees was
+    /// touched: the journal and its temporaries are dropped and the error
+    /// returned.
+    fn prepare_journal(
+        &self,
+        journal: &mut Journal,
+        path: &Path,
+        steps: [&str; 2],
+        what: &str,
+    ) -> Result<(), RestoreError> {
+        let prepared = rollback::write_journal(path, journal)
+            .and_then(|()| hit(steps[0]))
+            .and_then(|()| rollback::prepare(&self.objects, journal))
+            .and_then(|()| hit(steps[1]))
+            .and_then(|()| {
+                journal.phase = Phase::Committing;
+                rollback::write_journal(path, journal)
+            });
+        if let Err(e) = prepared {
+            if let Err(again) = self.abandon(journal, path) {
+                warn!("cannot remove the {what} journal: {again}");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Drops a journal that never committed: its temporaries, then the
     /// journal itself. Temporaries that cannot be removed are logged and
     /// left (scans ignore them); only failing to remove the journal is an
@@ -168,23 +197,10 @@ impl Engine {
     /// pending (both journals kept) for the next start.
     pub(super) fn run(&self, mut journal: Journal) -> Result<RollbackReport, RestoreError> {
         journal.previous_undo = LastRollback::read(&self.last_path).ok();
-        let written = rollback::write_journal(&self.journal_path, &journal);
-        let prepared = written
-            .and_then(|()| hit("journal written"))
-            .and_then(|()| rollback::prepare(&self.objects, &mut journal))
-            .and_then(|()| hit("prepared"))
-            .and_then(|()| {
-                journal.phase = Phase::Committing;
-                rollback::write_journal(&self.journal_path, &journal)
-            });
-        if let Err(e) = prepared {
-            // Nothing the user sees was touched: clean up and report. (If
-            // the journal cannot be removed, the next open reverts it.)
-            if let Err(again) = self.abandon(&journal, &self.journal_path) {
-                warn!("cannot remove the rollback journal: {again}");
-            }
-            return Err(e);
-        }
+        // (If the journal cannot be removed after a failure here, the next
+        // open reverts it.)
+        let steps = ["journal written", "prepared"];
+        self.prepare_journal(&mut journal, &self.journal_path, steps, "rollback")?;
         let failure = match hit("committing").and_then(|()| self.finish_forward(&journal)) {
             Ok(report) => return Ok(report),
             Err(e) => e,
@@ -265,21 +281,10 @@ impl Engine {
         )?;
         revert.reverting = Some(failed.target.clone());
         revert.previous_undo = failed.previous_undo.clone();
-        let prepared = rollback::write_journal(&self.revert_path, &revert)
-            .and_then(|()| hit("revert: journal written"))
-            .and_then(|()| rollback::prepare(&self.objects, &mut revert))
-            .and_then(|()| hit("revert: prepared"))
-            .and_then(|()| {
-                revert.phase = Phase::Committing;
-                rollback::write_journal(&self.revert_path, &revert)
-            });
-        if let Err(e) = prepared {
-            // The revert touched nothing; the rollback stays committing.
-            if let Err(again) = self.abandon(&revert, &self.revert_path) {
-                warn!("cannot remove the revert journal: {again}");
-            }
-            return Err(e);
-        }
+        // On failure the revert touched nothing; the rollback stays
+        // committing.
+        let steps = ["revert: journal written", "revert: prepared"];
+        self.prepare_journal(&mut revert, &self.revert_path, steps, "revert")?;
         Ok(revert)
     }
 
