@@ -12,6 +12,7 @@
 //! - [`fs`]: filesystem-wide facts and operations (`statvfs`, `syncfs`).
 //! - [`random`]: bytes from the system's random source and unique ids.
 //! - [`memory`]: giving freed memory back to the system.
+//! - [`net`]: what the kernel counted for a TCP connection (benches).
 //!
 //! Crates whose `unsafe` is specific to them keep it (the restore engine's
 //! directory descriptors, the capture's shared memory); this crate holds
@@ -22,6 +23,8 @@
 #[cfg(unix)]
 pub mod fs;
 pub mod memory;
+#[cfg(target_os = "linux")]
+pub mod net;
 #[cfg(unix)]
 pub mod process;
 pub mod random;

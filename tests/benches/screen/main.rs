@@ -77,7 +77,7 @@ use tether_tests::TestPki;
 use crate::measure::motion_reference;
 use crate::results::targets;
 use crate::tether::run_tether;
-use crate::vnc::{ENC_COPYRECT, ENC_ZRLE, run_vnc};
+use crate::vnc::{ENC_COPYRECT, ENC_TIGHT, ENC_ZRLE, enc_jpeg_quality, run_vnc};
 
 const WIDTH: u32 = 1920;
 const HEIGHT: u32 = 1080;
@@ -117,10 +117,12 @@ fn main() {
     tether.print();
     let zrle = run_vnc("x11vnc, ZRLE", &[ENC_ZRLE]);
     zrle.print();
+    let jpeg = run_vnc("x11vnc, Tight + JPEG quality 8 (lossy)", &[ENC_TIGHT, enc_jpeg_quality(8)]);
+    jpeg.print();
     if std::env::var_os("TETHER_BENCH_COPYRECT").is_some() {
         run_vnc("x11vnc, CopyRect + ZRLE", &[ENC_COPYRECT, ENC_ZRLE]).print();
     }
-    targets(&tether, &zrle);
+    targets(&tether, &zrle, &jpeg);
 }
 
 /// A duration in milliseconds, for printing.

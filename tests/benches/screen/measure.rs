@@ -34,7 +34,7 @@ impl Probe<'_> {
             name,
             secs,
             stream: after.stream - before.stream,
-            wire: after.wire.zip(before.wire).map(|(a, b)| a - b),
+            wire: after.wire.since(before.wire),
             frames: after.frames - before.frames,
             cpu_percent: cpu * 100.0 / secs,
             rss_max_kib: self.rss.max(),

@@ -13,7 +13,7 @@ use tether_transport::Client;
 use tether_view::{ViewState, stream};
 
 use crate::measure::{Probe, rss_parts, write_png};
-use crate::results::{Counters, Results};
+use crate::results::{Counters, Results, Wire};
 use crate::scene::Scene;
 use crate::{
     HEIGHT, KEYSYM_BACKSPACE, LATENCY_GAP, LATENCY_SAMPLES, LATENCY_TIMEOUT, WIDTH, XTERM_AREA,
@@ -23,7 +23,7 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
     let mut scene = Scene::new();
     let extra = format!("[screen]\ndisplay = {:?}\nmax_fps = 30\n", scene.x.display);
     let mut agent = Agent::start(AgentSetup { pki, name: "agent-01", extra: &extra });
-    let addr = agent.addr.parse().expect("agent address");
+    let addr: std::net::SocketAddr = agent.addr.parse().expect("agent address");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -37,10 +37,18 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
             .expect("connect");
         (endpoint, client)
     });
-    let udp_rx = || client.connection().stats().udp_rx.bytes;
+    // IPv4 or IPv6 header plus the UDP header, per datagram.
+    let headers = if addr.is_ipv6() { 48 } else { 28 };
+    let wire = || {
+        let stats = client.connection().stats();
+        Wire {
+            down: stats.udp_rx.bytes + stats.udp_rx.datagrams * headers,
+            up: stats.udp_tx.bytes + stats.udp_tx.datagrams * headers,
+        }
+    };
 
     // The initial frame.
-    let udp_before = udp_rx();
+    let wire_before = wire();
     let request = Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
     let (start, send, recv) =
         rt.block_on(client.open_view(&request, Duration::from_secs(10))).expect("view opens");
@@ -54,7 +62,7 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
         .expect("first frame within 10 s")
         .expect("view stream alive");
     let (frames, bytes) = state.totals();
-    let initial = (bytes, Some(udp_rx() - udp_before));
+    let initial = (bytes, wire().since(wire_before));
     if frames != 1 {
         println!("note: {frames} frames had arrived when the first was counted");
     }
@@ -64,7 +72,7 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
         rss: RssSampler::start(agent.pid()),
         counters: Box::new(|| {
             let (frames, stream) = state.totals();
-            Counters { stream, wire: Some(udp_rx()), frames }
+            Counters { stream, wire: wire(), frames }
         }),
     };
     let (phases, note) = probe.standard_phases(&mut scene);

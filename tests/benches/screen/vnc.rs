@@ -12,13 +12,18 @@ use std::time::{Duration, Instant};
 use tether_tests::proc::{RssSampler, status_kib};
 
 use crate::measure::{Probe, rss_parts};
-use crate::results::{Counters, Results};
+use crate::results::{Counters, Results, Wire};
 use crate::scene::Scene;
 use crate::tether::latency_key;
 use crate::{HEIGHT, LATENCY_GAP, LATENCY_SAMPLES, LATENCY_TIMEOUT, WIDTH};
 
 pub(crate) const ENC_COPYRECT: i32 = 1;
+pub(crate) const ENC_TIGHT: i32 = 7;
 pub(crate) const ENC_ZRLE: i32 = 16;
+/// Pseudo-encoding: Tight may send JPEG at this quality (0-9).
+pub(crate) const fn enc_jpeg_quality(level: i32) -> i32 {
+    -32 + level
+}
 
 pub(crate) fn run_vnc(label: &str, encodings: &[i32]) -> Results {
     let mut scene = Scene::new();
@@ -53,7 +58,7 @@ pub(crate) fn run_vnc(label: &str, encodings: &[i32]) -> Results {
         rss: RssSampler::start(pid),
         counters: Box::new(|| Counters {
             stream: vnc.bytes.load(Ordering::Relaxed),
-            wire: None,
+            wire: vnc.wire(),
             frames: vnc.updates.lock().expect("updates lock").len() as u64,
         }),
     };
@@ -72,12 +77,19 @@ pub(crate) fn run_vnc(label: &str, encodings: &[i32]) -> Results {
     let hwm_kib = status_kib(pid, "VmHWM:").unwrap_or(0);
     let rss_parts = rss_parts(pid);
     drop(probe);
-    let initial = (vnc.initial, None);
+    let initial = vnc.initial;
     vnc.close();
     let _ = server.kill();
     let _ = server.wait();
-    let names: Vec<&str> =
-        encodings.iter().map(|&e| if e == ENC_ZRLE { "ZRLE" } else { "CopyRect" }).collect();
+    let names: Vec<String> = encodings
+        .iter()
+        .map(|&e| match e {
+            ENC_ZRLE => "ZRLE".to_owned(),
+            ENC_TIGHT => "Tight".to_owned(),
+            ENC_COPYRECT => "CopyRect".to_owned(),
+            q => format!("JPEG quality {}", q + 32),
+        })
+        .collect();
     Results {
         server: format!(
             "{label} (x11vnc defaults + -ncache 0; client encodings [{}], no decoding)",
@@ -116,8 +128,9 @@ pub(crate) struct VncClient {
     pub(crate) bytes: Arc<AtomicU64>,
     /// When each FramebufferUpdate after the first had been read.
     pub(crate) updates: Arc<Mutex<Vec<Instant>>>,
-    /// Bytes of the answer to the first, full request.
-    pub(crate) initial: u64,
+    /// Bytes of the answer to the first, full request, and on the wire
+    /// from the request until it had been read.
+    pub(crate) initial: (u64, Wire),
     pub(crate) reader: JoinHandle<()>,
 }
 
@@ -166,10 +179,10 @@ impl VncClient {
         w.write_all(&set_format).expect("SetPixelFormat");
         w.write_all(&set_encodings).expect("SetEncodings");
 
-        let before = bytes.load(Ordering::Relaxed);
+        let before = (bytes.load(Ordering::Relaxed), wire(&socket));
         w.write_all(&update_request(false)).expect("FramebufferUpdateRequest");
         while !read_message(&mut r).expect("first update") {}
-        let initial = bytes.load(Ordering::Relaxed) - before;
+        let initial = (bytes.load(Ordering::Relaxed) - before.0, wire(&socket).since(before.1));
 
         let updates = Arc::new(Mutex::new(Vec::new()));
         w.write_all(&update_request(true)).expect("FramebufferUpdateRequest");
@@ -190,6 +203,10 @@ impl VncClient {
         VncClient { socket, bytes, updates, initial, reader }
     }
 
+    pub(crate) fn wire(&self) -> Wire {
+        wire(&self.socket)
+    }
+
     /// When the first update read after `t` arrived.
     pub(crate) fn update_after(&self, t: Instant, timeout: Duration) -> Option<Instant> {
         let deadline = t + timeout;
@@ -208,6 +225,13 @@ impl VncClient {
         let _ = self.socket.shutdown(std::net::Shutdown::Both);
         let _ = self.reader.join();
     }
+}
+
+/// What crossed the wire on `socket` so far, headers and acknowledgements
+/// included.
+fn wire(socket: &TcpStream) -> Wire {
+    let c = tether_os::net::tcp_counters(socket).expect("TCP_INFO");
+    Wire { down: c.wire_in(), up: c.wire_out() }
 }
 
 /// FramebufferUpdateRequest for the whole screen.
@@ -240,6 +264,7 @@ pub(crate) fn read_message(r: &mut RfbReader) -> std::io::Result<bool> {
                         let len = u64::from(read_u32(r)?);
                         skip(r, len)?;
                     }
+                    7 => skip_tight(r, w, h)?,
                     -239 => skip(r, w * h * 4 + mask)?,
                     -240 if w * h > 0 => skip(r, 6 + 2 * mask)?,
                     -240 | -223 | -232 => {}
@@ -264,6 +289,49 @@ pub(crate) fn read_message(r: &mut RfbReader) -> std::io::Result<bool> {
         }
         other => panic!("unknown RFB server message {other}"),
     }
+}
+
+/// Skips one Tight-encoded rectangle of `w`×`h` (32 bpp true colour, so
+/// a pixel travels as 3 bytes).
+fn skip_tight(r: &mut RfbReader, w: u64, h: u64) -> std::io::Result<()> {
+    const TPIXEL: u64 = 3;
+    let control = read_u8(r)?;
+    match control >> 4 {
+        0x8 => skip(r, TPIXEL),
+        0x9 => {
+            let len = read_compact_length(r)?;
+            skip(r, len)
+        }
+        kind if kind & 0x8 == 0 => {
+            let filter = if kind & 0x4 != 0 { read_u8(r)? } else { 0 };
+            let size = match filter {
+                0 | 2 => w * h * TPIXEL,
+                1 => {
+                    let colours = u64::from(read_u8(r)?) + 1;
+                    skip(r, colours * TPIXEL)?;
+                    if colours == 2 { w.div_ceil(8) * h } else { w * h }
+                }
+                other => panic!("x11vnc sent Tight filter {other}"),
+            };
+            // Under 12 bytes the data is sent as it is, uncompressed.
+            let len = if size < 12 { size } else { read_compact_length(r)? };
+            skip(r, len)
+        }
+        other => panic!("x11vnc sent Tight compression type {other:#x}"),
+    }
+}
+
+/// Tight's 1 to 3 byte length: 7 bits a byte, low bits first.
+fn read_compact_length(r: &mut RfbReader) -> std::io::Result<u64> {
+    let mut len = 0u64;
+    for shift in [0, 7, 14] {
+        let b = read_u8(r)?;
+        len |= u64::from(b & if shift == 14 { 0xff } else { 0x7f }) << shift;
+        if b & 0x80 == 0 || shift == 14 {
+            break;
+        }
+    }
+    Ok(len)
 }
 
 pub(crate) fn read_u8(r: &mut impl Read) -> std::io::Result<u8> {
