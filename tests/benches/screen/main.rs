@@ -37,8 +37,12 @@
 //! Each phase's window runs from just before the workload to 300 ms after
 //! it, so the last frames are counted. Per phase: bytes of the view stream
 //! (Tether: length-prefixed frames, before QUIC and TLS; VNC: every RFB
-//! byte read from the TCP socket), Tether's bytes received in UDP datagrams
-//! (QUIC packets, handshake excluded), frames (Tether: frames decoded,
+//! byte read from the TCP socket); bytes on the wire in each direction,
+//! headers included (Tether: quinn's UDP datagram counters plus 28 bytes
+//! of IPv4 and UDP header per datagram; VNC: the kernel's `TCP_INFO`
+//! payload and segment counts plus 52 bytes of IPv4 and TCP header with
+//! timestamps per segment; acknowledgements both ways included); frames
+//! (Tether: frames decoded,
 //! pointer-only frames included; VNC: FramebufferUpdate messages), the
 //! server process's CPU (utime + stime over the window, % of one core) and
 //! its largest VmRSS sampled every 50 ms; VmHWM at the end. The output
@@ -51,7 +55,8 @@
 //! RFB 3.8 client here: security None, shared, 32 bpp true colour,
 //! SetEncodings [ZRLE] only (no compression-level or cursor
 //! pseudo-encodings), and a new incremental request as soon as an update
-//! has been read, as viewers do. x11vnc runs with its defaults (XDamage,
+//! has been read, as viewers do; a second VNC run offers [Tight, JPEG
+//! quality 8] instead, the lossy baseline. x11vnc runs with its defaults (XDamage,
 //! `-wait 20`, `-defer 20`) plus `-ncache 0` so the framebuffer is the screen.
 //! The two servers run one after the other, never together.
 //!
