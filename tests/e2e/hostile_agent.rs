@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use tether_proto::restore::RestoreDiff;
-use tether_proto::screen::{ScreenMessage, Screenshot, ViewStart};
+use tether_proto::screen::{PointerUpdate, ScreenMessage, Screenshot, ViewStart};
 use tether_proto::system::{ProcessInfo, ProcessList};
 use tether_proto::{Call, ErrorKind, ErrorReply, Request, Response, RestoreRequest, ViewRequest};
 use tether_screen_codec::{Op, Rect, Update};
@@ -107,7 +107,12 @@ fn view_script(request: &Request) -> Reply {
         ),
         _ => {
             let encoded = bomb_update(1920, 1080, 64 << 20);
-            let bomb = ScreenMessage::Frame { seq: 1, encoded, pointer: None, cursor: None };
+            let bomb = ScreenMessage::Frame {
+                encoded,
+                pointer: PointerUpdate::Off,
+                cursor: None,
+                ack: true,
+            };
             Reply::View(start(1920, 1080), vec![bomb])
         }
     }

@@ -4,16 +4,20 @@
 //! - the **capture thread** (blocking) waits for damage, grabs the
 //!   monitor, encodes against what the viewer has and hands one message at
 //!   a time to the writer. It captures only when the viewer has credit
-//!   (fewer than `MAX_FRAMES_IN_FLIGHT` unacknowledged frames), so a slow
+//!   (fewer than `MAX_ACKS_OUTSTANDING` frames that asked for an
+//!   acknowledgement unacknowledged; a frame asks once `ACK_EVERY_BYTES`
+//!   or `ACK_EVERY_FRAMES` went out since the last that did), so a slow
 //!   viewer is sent the newest screen, never a backlog: latest frame wins
 //!   and the agent's memory is one frame, whatever the viewer does. The
 //!   rate adapts by itself: no change, no frame; a slow link, fewer acks.
 //! - the **writer** puts messages on the stream.
 //! - the **reader** takes acknowledgements, heartbeats and input. Input is
-//!   applied in order on a blocking thread; when nothing arrives for
-//!   `HEARTBEAT_TIMEOUT_MS`, when the viewer sends `ReleaseAll`, and when
-//!   the stream ends in any way, every key and button the session holds is
-//!   released ([`tether_input::Injector`]).
+//!   applied in order on a blocking thread; when a viewer the session
+//!   holds keys or buttons for sends nothing for `HEARTBEAT_TIMEOUT_MS`,
+//!   when it sends `ReleaseAll`, and when the stream ends in any way, every
+//!   key and button the session holds is released
+//!   ([`tether_input::Injector`]). A viewer that holds nothing may be
+//!   silent for as long as it likes: an idle view costs nothing.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -23,8 +27,9 @@ use quinn::{RecvStream, SendStream};
 use tether_capture::{CaptureError, Capturer, MonitorInfo};
 use tether_input::{EnigoDevice, Injector};
 use tether_proto::screen::{
-    CursorShape, HEARTBEAT_TIMEOUT_MS, InputEvent, InputTally, MAX_FRAMES_IN_FLIGHT,
-    MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, ScreenMessage, ViewerMessage,
+    ACK_EVERY_BYTES, ACK_EVERY_FRAMES, CursorShape, HEARTBEAT_TIMEOUT_MS, InputEvent, InputTally,
+    MAX_ACKS_OUTSTANDING, MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, PointerUpdate, ScreenMessage,
+    ViewerMessage,
 };
 use tether_screen_codec::Encoder;
 use tether_transport::framed::{self, FrameIoError};
@@ -40,10 +45,6 @@ const IDLE_POINTER_POLL: Duration = Duration::from_millis(100);
 /// How long the pointer counts as moving after its last move: meanwhile
 /// it is polled at the frame rate.
 const POINTER_ACTIVE: Duration = Duration::from_secs(1);
-
-/// Heartbeat timeouts in a row after which a silent viewer's view ends
-/// (held input is released after the first).
-const ABANDON_AFTER_STALLS: u32 = 2;
 
 /// How often the monitor layout is re-read while damage keeps coming.
 const LAYOUT_CHECK: Duration = Duration::from_secs(2);
@@ -96,8 +97,13 @@ struct Flow {
 
 #[derive(Default)]
 struct FlowState {
+    /// Frames handed to the writer, counted from 1.
     sent: u64,
-    acked: u64,
+    /// Frames that asked for an acknowledgement and have none yet, oldest
+    /// first; at most `MAX_ACKS_OUTSTANDING`.
+    awaiting: std::collections::VecDeque<u64>,
+    /// Bytes and frames since the last frame that asked.
+    since_ask: (u64, u32),
     closed: bool,
 }
 
@@ -109,20 +115,38 @@ impl Flow {
     /// Blocks until a frame may be sent; false once the stream is closed.
     fn wait_for_credit(&self) -> bool {
         let mut state = self.lock();
-        while !state.closed && state.sent - state.acked >= u64::from(MAX_FRAMES_IN_FLIGHT) {
+        while !state.closed && state.awaiting.len() >= MAX_ACKS_OUTSTANDING {
             state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
         }
         !state.closed
     }
 
-    /// Records an acknowledgement; false if it acknowledges a frame never
-    /// sent (a protocol violation).
+    /// Counts a frame of `bytes` about to be sent; true if it asks for an
+    /// acknowledgement.
+    fn send(&self, bytes: u64) -> bool {
+        let mut state = self.lock();
+        state.sent += 1;
+        state.since_ask.0 += bytes;
+        state.since_ask.1 += 1;
+        let ask = state.since_ask.0 >= ACK_EVERY_BYTES || state.since_ask.1 >= ACK_EVERY_FRAMES;
+        if ask {
+            let sent = state.sent;
+            state.awaiting.push_back(sent);
+            state.since_ask = (0, 0);
+        }
+        ask
+    }
+
+    /// Records an acknowledgement of frames up to `seq`; false if it
+    /// acknowledges a frame never sent (a protocol violation).
     fn ack(&self, seq: u64) -> bool {
         let mut state = self.lock();
         if seq > state.sent {
             return false;
         }
-        state.acked = state.acked.max(seq);
+        while state.awaiting.front().is_some_and(|&asked| asked <= seq) {
+            state.awaiting.pop_front();
+        }
         self.wake.notify_all();
         true
     }
@@ -171,12 +195,11 @@ pub async fn run(
     let writer = async {
         while let Some(msg) = rx.recv().await {
             let is_frame = matches!(msg, ScreenMessage::Frame { .. });
+            // A frame left out would desynchronise the codec's streams and
+            // the frame count acknowledgements use: end the view instead.
             let frame = match tether_proto::codec::encode_frame::<_, MAX_SCREEN_FRAME>(&msg) {
                 Ok(frame) => frame,
-                Err(e) => {
-                    warn!("screen frame not sent: {e}");
-                    continue;
-                }
+                Err(e) => return format!("a screen frame could not be sent: {e}"),
             };
             if let Err(e) = send.write_all(&frame).await {
                 return format!("the stream broke: {e}");
@@ -222,42 +245,44 @@ async fn read_viewer(
     released: &AtomicUsize,
 ) -> String {
     let stall = Duration::from_millis(HEARTBEAT_TIMEOUT_MS);
-    let mut stalls = 0u32;
+    // Set when the viewer went silent while the session held input for
+    // it: a viewer holding input sends heartbeats, so the silence means
+    // it is stalled or gone. A second timeout in a row ends the view, which
+    // frees the control slot long before QUIC's idle timeout would.
+    let mut released_on_silence = false;
     loop {
-        let next = tokio::time::timeout(
-            stall,
-            framed::read_message::<ViewerMessage, MAX_VIEWER_FRAME>(recv),
-        );
-        let message = match next.await {
-            Err(_) => {
-                stalls += 1;
-                if stalls >= ABANDON_AFTER_STALLS {
-                    // A viewer that sends no heartbeat for this long is gone
-                    // (killed, or its link is); end the view so its control
-                    // slot is free for the technician's next attempt, long
-                    // before QUIC's idle timeout ends the connection.
-                    let secs = stall.as_secs() * u64::from(stalls);
-                    if let Some(injector) = injector {
-                        released.fetch_add(release(injector).await, Ordering::Relaxed);
-                    }
+        let holding =
+            injector.is_some_and(|i| i.lock().unwrap_or_else(|p| p.into_inner()).holds_anything());
+        let next = framed::read_message::<ViewerMessage, MAX_VIEWER_FRAME>(recv);
+        let next = if holding || released_on_silence {
+            match tokio::time::timeout(stall, next).await {
+                Ok(next) => next,
+                Err(_) if released_on_silence => {
+                    let secs = stall.as_secs() * 2;
                     return format!("the viewer went silent for {secs} s");
                 }
-                // A stalled controller: release what it holds, keep waiting.
-                if let Some(injector) = injector {
-                    let n = release(injector).await;
-                    if n > 0 {
+                Err(_) => {
+                    if let Some(injector) = injector {
+                        let n = release(injector).await;
                         debug!("viewer silent for {stall:?}: released {n} held keys/buttons");
                         released.fetch_add(n, Ordering::Relaxed);
                     }
+                    released_on_silence = true;
+                    continue;
                 }
-                continue;
             }
-            Ok(Ok(message)) => {
-                stalls = 0;
+        } else {
+            // Holding nothing, the viewer owes nothing: a dead link ends
+            // at QUIC's idle timeout.
+            next.await
+        };
+        let message = match next {
+            Ok(message) => {
+                released_on_silence = false;
                 message
             }
-            Ok(Err(FrameIoError::Finished)) => return "the viewer closed the view".into(),
-            Ok(Err(e)) => return format!("the view stream ended: {e}"),
+            Err(FrameIoError::Finished) => return "the viewer closed the view".into(),
+            Err(e) => return format!("the view stream ended: {e}"),
         };
         match message {
             ViewerMessage::Ack { seq } => {
@@ -325,8 +350,9 @@ fn capture_loop(
 ) {
     let interval = Duration::from_secs_f64(1.0 / f64::from(max_fps.max(1)));
     let mut encoder = Encoder::new();
-    let mut seq = 0u64;
     let mut last_sent: Option<Instant> = None;
+    // Where the viewer was last told the pointer is.
+    let mut sent_pointer: Option<(i32, i32)> = None;
     let mut last_layout = Instant::now();
     let mut pointer: Option<(i32, i32)> = None;
     let mut pointer_moved: Option<Instant> = None;
@@ -417,12 +443,12 @@ fn capture_loop(
             if encoded.is_empty() && !pointer_changed && cursor.is_none() {
                 continue;
             }
-            seq += 1;
-            let msg = ScreenMessage::Frame { seq, encoded, pointer, cursor };
-            {
-                let mut state = flow.lock();
-                state.sent = seq;
-            }
+            let bytes =
+                encoded.len() as u64 + cursor.as_ref().map_or(0, |c| 4 * c.argb.len() as u64);
+            let ack = flow.send(bytes);
+            let pointer = PointerUpdate::between(sent_pointer, pointer);
+            sent_pointer = pointer.apply(sent_pointer);
+            let msg = ScreenMessage::Frame { encoded, pointer, cursor, ack };
             if tx.blocking_send(msg).is_err() {
                 return Ok(());
             }

@@ -10,7 +10,7 @@ use tether_proto::net::NetCheckRequest;
 use tether_proto::restore::{RestoreDiff, RestorePoint, RollbackOutcome};
 use tether_proto::screen::{
     CursorShape, InputEvent, Key, MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, Monitor, MouseButton,
-    ScreenMessage, ViewStart, ViewerMessage,
+    PointerUpdate, ScreenMessage, ViewStart, ViewerMessage,
 };
 use tether_proto::system::{
     Battery, CpuInfo, DiskInfo, HostInfo, InterfaceInfo, KillOutcome, KillSignal, LoginSession,
@@ -316,9 +316,9 @@ fn main() -> std::io::Result<()> {
         (
             "screen-frame",
             encode_frame::<_, MAX_SCREEN_FRAME>(&ScreenMessage::Frame {
-                seq: 7,
                 encoded: vec![1, 2, 3],
-                pointer: Some((5, 6)),
+                pointer: PointerUpdate::At(5, 6),
+                ack: true,
                 cursor: Some(CursorShape {
                     width: 1,
                     height: 1,

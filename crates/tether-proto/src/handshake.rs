@@ -21,9 +21,12 @@ use crate::role::Role;
 ///
 /// Version 2 added the screen and restore messages, `Welcome::supported`
 /// and `ErrorKind::Unsupported`; version 3 grouped requests by route
-/// ([`crate::Request`]) and added `Hello::supported`. See ARCHITECTURE.md, "Protocol versions",
-/// for what may change within a version and what needs a new one.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// ([`crate::Request`]) and added `Hello::supported`; version 4 changed
+/// the view stream (acknowledgements only when asked, pointer only when
+/// moved, no frame numbers on the wire). See ARCHITECTURE.md, "Protocol
+/// versions", for what may change within a version and what needs a new
+/// one.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The TLS application protocol both sides require.
 pub const ALPN: &[u8] = b"tether/1";

@@ -12,11 +12,26 @@
 //! and the controller sends [`ViewerMessage`] frames on the same stream,
 //! each with the usual length prefix and the limits below.
 //!
-//! Flow control is by acknowledgement: the agent keeps at most
-//! [`MAX_FRAMES_IN_FLIGHT`] frames unacknowledged and captures the next
-//! frame only when it may send it, so a slow viewer gets the newest screen,
-//! never a queue of stale ones, and every delta is relative to what the
-//! viewer will have.
+//! Flow control is by acknowledgement, asked for sparingly: the agent
+//! marks a frame `ack` once [`ACK_EVERY_BYTES`] or [`ACK_EVERY_FRAMES`]
+//! have gone out since the last marked one, the viewer acknowledges only
+//! marked frames, and the agent keeps at most [`MAX_ACKS_OUTSTANDING`]
+//! marked frames unacknowledged, capturing the next frame only when it
+//! may send it. So a slow viewer gets the newest screen, never a queue of
+//! stale ones (at most about two marks' worth of bytes are in flight),
+//! every delta is relative to what the viewer will have, and a typed
+//! character costs one packet each way, not three: QUIC acknowledges
+//! packets by itself.
+//!
+//! Both sides count `Frame` messages from 1; [`ViewerMessage::Ack`] names
+//! a frame by that count.
+//!
+//! Silence is free: the viewer sends [`ViewerMessage::Heartbeat`] only
+//! while it holds a key or a mouse button and has sent nothing for
+//! [`HEARTBEAT_INTERVAL_MS`], so an idle view costs no application bytes;
+//! a link that dies is found by QUIC's keep-alive and idle timeout. An
+//! agent that holds input for a viewer silent for [`HEARTBEAT_TIMEOUT_MS`]
+//! releases it, and ends the view if the silence lasts as long again.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,18 +44,24 @@ pub const MAX_SCREEN_FRAME: usize = 64 * 1024 * 1024;
 /// acknowledgement, never bulk data.
 pub const MAX_VIEWER_FRAME: usize = 16 * 1024;
 
-/// Most frames the agent sends before the viewer acknowledges one.
-pub const MAX_FRAMES_IN_FLIGHT: u32 = 2;
+/// Frame bytes after which the agent asks for an acknowledgement.
+pub const ACK_EVERY_BYTES: u64 = 64 * 1024;
+
+/// Frames after which the agent asks for an acknowledgement, however small.
+pub const ACK_EVERY_FRAMES: u32 = 16;
+
+/// Frames marked `ack` that may be unacknowledged at once.
+pub const MAX_ACKS_OUTSTANDING: usize = 2;
 
 /// Highest frame rate a viewer may ask for.
 pub const MAX_FPS: u32 = 60;
 
-/// How often the viewer sends [`ViewerMessage::Heartbeat`] when it has
-/// nothing else to send.
+/// How often the viewer sends [`ViewerMessage::Heartbeat`] while it holds
+/// a key or a button and has nothing else to send.
 pub const HEARTBEAT_INTERVAL_MS: u64 = 1_000;
 
-/// How long the agent waits for anything from a controlling viewer before
-/// it releases every key and button the session holds.
+/// How long the agent waits for anything from a viewer it holds keys or
+/// buttons for before it releases every one of them.
 pub const HEARTBEAT_TIMEOUT_MS: u64 = 3_000;
 
 /// Most events one `ScreenRequest::Input` may carry.
@@ -115,14 +136,15 @@ impl CursorShape {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScreenMessage {
     /// The next screen state. `encoded` is a screen-codec update relative
-    /// to the previous frame (empty when only the pointer moved).
+    /// to the previous frame (empty when only the pointer or cursor
+    /// changed).
     Frame {
-        seq: u64,
         encoded: Vec<u8>,
-        /// Pointer position relative to the monitor, if on it.
-        pointer: Option<(i32, i32)>,
+        pointer: PointerUpdate,
         /// The cursor shape, when it changed since the last frame.
         cursor: Option<CursorShape>,
+        /// The viewer acknowledges this frame once decoded.
+        ack: bool,
     },
     /// The monitor changed size or layout; frames from now on are of
     /// this monitor and start from black.
@@ -132,12 +154,43 @@ pub enum ScreenMessage {
     Ended { reason: String },
 }
 
+/// Where the pointer is, in a frame: only a change travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PointerUpdate {
+    /// Where it was in the last frame (nowhere before the first).
+    Unchanged,
+    /// Off this monitor.
+    Off,
+    /// At this position relative to the monitor's corner.
+    At(i32, i32),
+}
+
+impl PointerUpdate {
+    /// The update that takes a viewer from `before` to `now`.
+    pub fn between(before: Option<(i32, i32)>, now: Option<(i32, i32)>) -> PointerUpdate {
+        match now {
+            _ if now == before => PointerUpdate::Unchanged,
+            None => PointerUpdate::Off,
+            Some((x, y)) => PointerUpdate::At(x, y),
+        }
+    }
+
+    /// Where the pointer is after this update, given where it was.
+    pub fn apply(self, before: Option<(i32, i32)>) -> Option<(i32, i32)> {
+        match self {
+            PointerUpdate::Unchanged => before,
+            PointerUpdate::Off => None,
+            PointerUpdate::At(x, y) => Some((x, y)),
+        }
+    }
+}
+
 /// Viewer to agent, on the view stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ViewerMessage {
-    /// Frames up to `seq` have been decoded.
+    /// Frames up to the `seq`th (counted from 1) have been decoded.
     Ack { seq: u64 },
-    /// Nothing else to say; keeps held input alive.
+    /// Nothing else to say while input is held; keeps it held.
     Heartbeat,
     /// Input, only on a control stream.
     Input(InputEvent),

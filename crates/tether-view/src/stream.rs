@@ -1,5 +1,7 @@
 //! The controller's side of the view stream: decode what arrives,
-//! acknowledge it, forward input, keep the link alive.
+//! acknowledge the frames that ask for it, forward input, and keep held
+//! input alive with heartbeats (only while something is held: an idle
+//! view sends nothing).
 //!
 //! Everything from the agent is untrusted: messages are bounded by the
 //! protocol's frame limit, updates by the codec's own parser and decoder
@@ -59,7 +61,7 @@ pub struct Screen {
     /// Pointer position on the monitor, if on it.
     pub pointer: Option<(i32, i32)>,
     pub cursor: Option<CursorShape>,
-    /// The last frame sequence number decoded.
+    /// How many frames have been decoded (the agent counts the same).
     pub seq: u64,
     /// When the last update with pixels was decoded.
     pub decoded_at: Option<Instant>,
@@ -159,18 +161,32 @@ pub async fn run(
     let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<u64>();
     let reader = read_screen(&state, &mut recv, ack_tx);
     let writer = async {
-        let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_INTERVAL_MS));
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let interval = Duration::from_millis(HEARTBEAT_INTERVAL_MS);
+        let mut held = HeldInput::default();
+        let mut last_sent = tokio::time::Instant::now();
         loop {
+            // A heartbeat is owed only while something is held, and only
+            // when nothing else went out for a whole interval.
+            let heartbeat = async {
+                if held.any() {
+                    tokio::time::sleep_until(last_sent + interval).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             let message = tokio::select! {
                 Some(seq) = ack_rx.recv() => ViewerMessage::Ack { seq },
                 event = input.recv() => match event {
-                    Some(event) => ViewerMessage::Input(event),
+                    Some(event) => {
+                        held.note(&event);
+                        ViewerMessage::Input(event)
+                    }
                     None => return Ok::<_, ViewError>("the window was closed".to_owned()),
                 },
-                _ = heartbeat.tick() => ViewerMessage::Heartbeat,
+                () = heartbeat => ViewerMessage::Heartbeat,
             };
             framed::write_message::<_, MAX_VIEWER_FRAME>(&mut send, &message).await?;
+            last_sent = tokio::time::Instant::now();
         }
     };
     let end = tokio::select! {
@@ -179,6 +195,42 @@ pub async fn run(
     };
     let _ = send.finish();
     end
+}
+
+/// The keys and buttons the viewer has pressed and not released, as far as
+/// the events it sent say.
+#[derive(Debug, Default)]
+struct HeldInput {
+    keys: std::collections::HashSet<tether_proto::screen::Key>,
+    buttons: std::collections::HashSet<tether_proto::screen::MouseButton>,
+}
+
+impl HeldInput {
+    fn note(&mut self, event: &InputEvent) {
+        match *event {
+            InputEvent::Key { key, pressed: true } => {
+                self.keys.insert(key);
+            }
+            InputEvent::Key { key, pressed: false } => {
+                self.keys.remove(&key);
+            }
+            InputEvent::Button { button, pressed: true } => {
+                self.buttons.insert(button);
+            }
+            InputEvent::Button { button, pressed: false } => {
+                self.buttons.remove(&button);
+            }
+            InputEvent::ReleaseAll => {
+                self.keys.clear();
+                self.buttons.clear();
+            }
+            InputEvent::MouseMove { .. } | InputEvent::Scroll { .. } | InputEvent::Text(_) => {}
+        }
+    }
+
+    fn any(&self) -> bool {
+        !self.keys.is_empty() || !self.buttons.is_empty()
+    }
 }
 
 /// Refuses a monitor no controller should allocate frames for (see
@@ -239,7 +291,7 @@ async fn read_screen(
                 .map_err(FrameIoError::from)?;
         drop(payload);
         match message {
-            ScreenMessage::Frame { seq, encoded, pointer, cursor } => {
+            ScreenMessage::Frame { encoded, pointer, cursor, ack } => {
                 let frame = if encoded.is_empty() {
                     None
                 } else {
@@ -247,7 +299,7 @@ async fn read_screen(
                     Some(decode_for(&mut decoder, &encoded, &monitor)?)
                 };
                 drop(encoded);
-                {
+                let seq = {
                     let mut screen = state.screen();
                     if let Some(frame) = frame {
                         // Overwritten in place: no third frame, even briefly.
@@ -257,15 +309,16 @@ async fn read_screen(
                         }
                         screen.decoded_at = Some(Instant::now());
                     }
-                    screen.pointer = pointer;
+                    screen.pointer = pointer.apply(screen.pointer);
                     if cursor.as_ref().is_some_and(CursorShape::is_valid) {
                         screen.cursor = cursor;
                     }
-                    screen.seq = seq;
-                }
+                    screen.seq += 1;
+                    screen.seq
+                };
                 state.count(bytes, true);
                 state.changed.send_replace(seq);
-                if acks.send(seq).is_err() {
+                if ack && acks.send(seq).is_err() {
                     return Ok("the view closed".into());
                 }
             }

@@ -1,10 +1,14 @@
 //! The view stream through the in-process agent on a private Xvfb: the
-//! first frames show what is on the screen, a change reaches the viewer
-//! once it acknowledges, and the end is recorded with counts.
+//! first frames show what is on the screen, a change reaches the viewer,
+//! a viewer that does not acknowledge what the agent asks it to is sent
+//! no more, and the end is recorded with counts.
 
 use std::time::{Duration, Instant};
 
-use tether_proto::screen::{MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, ScreenMessage, ViewerMessage};
+use tether_proto::screen::{
+    ACK_EVERY_FRAMES, MAX_ACKS_OUTSTANDING, MAX_SCREEN_FRAME, MAX_VIEWER_FRAME, ScreenMessage,
+    ViewerMessage,
+};
 use tether_proto::{Role, Tier, ViewRequest};
 use tether_screen_codec::{Decoder, Update};
 use tether_testkit::xvfb::{Xvfb, rect};
@@ -15,11 +19,13 @@ use crate::harness::{TIMEOUT, TestAgent};
 const RED: u32 = 0xff0000;
 const BLUE: u32 = 0x0000ff;
 
-/// Reads frames, acknowledging each, until the centre pixel is `colour`.
+/// Reads frames, counting them in `seen` and acknowledging those that
+/// ask, until the centre pixel is `colour`; returns that frame's count.
 async fn wait_for_colour(
     recv: &mut quinn::RecvStream,
     send: &mut quinn::SendStream,
     decoder: &mut Decoder,
+    seen: &mut u64,
     colour: u32,
 ) -> u64 {
     let deadline = Instant::now() + TIMEOUT;
@@ -32,11 +38,16 @@ async fn wait_for_colour(
         .await
         .expect("a frame within 10 s")
         .expect("a screen message");
-        let ScreenMessage::Frame { seq, encoded, .. } = message else {
+        let ScreenMessage::Frame { encoded, ack, .. } = message else {
             panic!("unexpected {message:?}");
         };
-        let ack = ViewerMessage::Ack { seq };
-        framed::write_message::<_, MAX_VIEWER_FRAME>(send, &ack).await.unwrap();
+        *seen += 1;
+        let seq = *seen;
+        if ack {
+            framed::write_message::<_, MAX_VIEWER_FRAME>(send, &ViewerMessage::Ack { seq })
+                .await
+                .unwrap();
+        }
         if encoded.is_empty() {
             continue;
         }
@@ -60,9 +71,10 @@ async fn a_view_shows_the_screen_follows_changes_and_records_its_end() {
     assert_eq!((start.monitor.width, start.monitor.height), (640, 480));
 
     let mut decoder = Decoder::new();
-    let first = wait_for_colour(&mut recv, &mut send, &mut decoder, RED).await;
+    let mut seen = 0;
+    let first = wait_for_colour(&mut recv, &mut send, &mut decoder, &mut seen, RED).await;
     x.fill_root(&[(BLUE, rect(0, 0, 640, 480))]);
-    let later = wait_for_colour(&mut recv, &mut send, &mut decoder, BLUE).await;
+    let later = wait_for_colour(&mut recv, &mut send, &mut decoder, &mut seen, BLUE).await;
     assert!(later > first, "frames are numbered in order: {first} then {later}");
 
     // The viewer goes: the agent ends the view and records what it sent.
@@ -80,5 +92,63 @@ async fn a_view_shows_the_screen_follows_changes_and_records_its_end() {
     assert!(end.detail.contains("frames"), "{}", end.detail);
     let started = agent.records_of("view");
     assert_eq!(started.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), ["started", "ok"]);
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_does_not_acknowledge_is_sent_no_more_than_two_asks() {
+    let x = std::sync::Arc::new(Xvfb::start(640, 480));
+    let extra = format!("[screen]\ndisplay = {:?}\n[consent]\nview = \"allow\"\n", x.display);
+    let agent = TestAgent::start(&extra).await;
+    let client = agent.connect(Role::Tier(Tier::One)).await;
+    let request = ViewRequest { monitor: None, control: false, max_fps: 60 }.into();
+    let (_start, mut send, mut recv) = client.open_view(&request, TIMEOUT).await.expect("view");
+
+    // The screen changes all the time; the viewer reads but acknowledges
+    // nothing. Small changes ask every ACK_EVERY_FRAMES frames, so after
+    // two asks the agent must stop.
+    let painter = {
+        let x = std::sync::Arc::clone(&x);
+        std::thread::spawn(move || {
+            for i in 0..400i16 {
+                let colour = if i % 2 == 0 { RED } else { BLUE };
+                x.fill_root(&[(colour, rect(i % 600, 0, 8, 8))]);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let (mut frames, mut asks) = (0u64, Vec::new());
+    loop {
+        let next = tokio::time::timeout(
+            Duration::from_secs(2),
+            framed::read_message::<ScreenMessage, MAX_SCREEN_FRAME>(&mut recv),
+        )
+        .await;
+        let Ok(message) = next else { break };
+        let ScreenMessage::Frame { ack, .. } = message.expect("a screen message") else {
+            continue;
+        };
+        frames += 1;
+        if ack {
+            asks.push(frames);
+        }
+    }
+    assert_eq!(asks.len(), MAX_ACKS_OUTSTANDING, "frames that asked: {asks:?} of {frames}");
+    assert_eq!(frames, asks[MAX_ACKS_OUTSTANDING - 1], "frames went on after the second ask");
+    assert!(frames <= u64::from(ACK_EVERY_FRAMES) * MAX_ACKS_OUTSTANDING as u64, "{frames}");
+
+    // Acknowledging the first ask lets frames flow again.
+    framed::write_message::<_, MAX_VIEWER_FRAME>(&mut send, &ViewerMessage::Ack { seq: asks[0] })
+        .await
+        .unwrap();
+    let more = tokio::time::timeout(
+        Duration::from_secs(5),
+        framed::read_message::<ScreenMessage, MAX_SCREEN_FRAME>(&mut recv),
+    )
+    .await;
+    assert!(matches!(more, Ok(Ok(ScreenMessage::Frame { .. }))), "{more:?}");
+    painter.join().unwrap();
+    drop((send, recv));
+    client.close();
     agent.stop().await;
 }
