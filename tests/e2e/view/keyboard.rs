@@ -151,9 +151,16 @@ fn typing_through_the_viewer_loses_nothing_repeats_remotely_and_keeps_non_ascii(
     assert!(repeats.len() >= 5, "the agent's system did not repeat the held key: {held:?}");
     drop(cat);
 
-    // Characters the technician's keymap lacks (xdotool binds a spare
-    // keycode for each) or that are not ASCII arrive as the text typed.
+    // Characters that are not ASCII, from a technician's keyboard that has
+    // them (a German/Nordic/Spanish layout), arrive as the text typed, on
+    // an agent whose US keymap lacks them (the agent binds spare keycodes).
+    // The technician's keymap gets the keys first: were they missing,
+    // xdotool would bind a scratch keycode per character and unbind it
+    // right after the key event, and a loaded viewer that reads the new
+    // keymap only after the unbinding sees a key with no symbol; a real
+    // keyboard never changes its keymap between press and release.
     // (No capitals outside the keymap: xdotool itself types Ø as ø.)
+    bind_spare_keycodes(&viewer.x, &["udiaeresis", "ssharp", "oslash", "EuroSign", "ntilde"]);
     let cat = Cat::start(&agent_x);
     let foreign = "Grüße, øre: €5 ñ";
     viewer.type_line(foreign, 30);
@@ -162,6 +169,21 @@ fn typing_through_the_viewer_loses_nothing_repeats_remotely_and_keeps_non_ascii(
     eventually(Duration::from_secs(10), "keys released after the viewer", || {
         keys_down(&agent_x.display).is_empty()
     });
+}
+
+/// Binds each keysym to a keycode `x`'s keymap leaves empty, highest
+/// first, as a layout with those keys would.
+fn bind_spare_keycodes(x: &Xvfb, keysyms: &[&str]) {
+    let table = x.run("xmodmap", "x11-xserver-utils", &["-pke"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let mut spare = table.lines().rev().filter_map(|line| {
+        let (code, syms) = line.strip_prefix("keycode")?.split_once('=')?;
+        syms.trim().is_empty().then(|| code.trim().to_owned())
+    });
+    for keysym in keysyms {
+        let code = spare.next().expect("a spare keycode");
+        x.run("xmodmap", "x11-xserver-utils", &["-e", &format!("keycode {code} = {keysym}")]);
+    }
 }
 
 /// Keycodes of `display` whose keysyms include `keysym`.
