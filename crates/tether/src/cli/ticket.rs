@@ -173,6 +173,10 @@ pub struct ReportArgs {
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Also draw the weekly volume and resolution-time trend of the period
+    /// as a PNG (needs the DejaVu Sans font: fonts-dejavu-core).
+    #[arg(long, value_name = "FILE.png")]
+    pub chart: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
