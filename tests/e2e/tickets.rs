@@ -323,3 +323,26 @@ fn the_store_can_be_a_postgres_database() {
         "{unreachable}"
     );
 }
+
+#[test]
+fn ticket_text_is_escaped_on_the_terminal() {
+    let desk = Desk::new();
+    let evil = "Printer \x1b[2J\x1b[31mOK\u{202e}";
+    desk.tether(&["ticket", "open", evil, "--requester", "Eve\nforged line"]).ok();
+    desk.tether(&["ticket", "note", "T-1", "\x1b]0;title\x07"]).ok();
+    for args in
+        [&["ticket", "list"][..], &["ticket", "show", "T-1"], &["report", "--by", "requester"]]
+    {
+        let out = desk.tether(args);
+        let text = out.ok();
+        assert!(
+            !text.contains('\x1b') && !text.contains('\u{202e}') && !text.contains('\x07'),
+            "{args:?}: {text:?}"
+        );
+        assert!(!text.contains("\nforged line"), "{args:?}: {text}");
+    }
+    assert!(desk.tether(&["ticket", "show", "T-1"]).ok().contains("Printer \\x1b[2J"));
+    // JSON keeps the exact text.
+    let show = desk.json(&["ticket", "show", "T-1", "--json"]);
+    assert_eq!(show["title"], evil);
+}

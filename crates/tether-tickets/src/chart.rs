@@ -50,8 +50,16 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(HEIGHT / 2);
     let weeks: Vec<&str> = weekly.groups.iter().map(|g| g.key.as_str()).collect();
+    // Both panels share one x axis: week i is centred on i.
     let n = weeks.len().max(1);
-    let label = |i: &usize| weeks.get(*i).map_or(String::new(), |w| (*w).to_owned());
+    let x_range = -0.5..n as f64 - 0.5;
+    let label = |x: &f64| {
+        let i = x.round();
+        match weeks.get(i as usize) {
+            Some(week) if (x - i).abs() < 0.01 && i >= 0.0 => (*week).to_owned(),
+            _ => String::new(),
+        }
+    };
     let font = |size| (FAMILY, size).into_font();
 
     let max_volume = weekly.groups.iter().map(|g| g.figures.volume).max().unwrap_or(0).max(1);
@@ -60,26 +68,19 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(60)
-        .build_cartesian_2d((0..n).into_segmented(), 0..max_volume + max_volume / 10 + 1)?;
+        .build_cartesian_2d(x_range.clone(), 0..max_volume + max_volume / 10 + 1)?;
     volume
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n.min(12))
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(i) => label(i),
-            _ => String::new(),
-        })
+        .x_label_formatter(&label)
         .label_style(font(14))
         .y_desc("tickets")
         .draw()?;
     let bars = |value: fn(&crate::report::Figures) -> u64, color: RGBColor| {
         weekly.groups.iter().enumerate().map(move |(i, g)| {
-            let mut bar = Rectangle::new(
-                [(SegmentValue::Exact(i), 0), (SegmentValue::Exact(i + 1), value(&g.figures))],
-                color.filled(),
-            );
-            bar.set_margin(0, 0, 6, 6);
-            bar
+            let x = i as f64;
+            Rectangle::new([(x - 0.4, 0), (x + 0.4, value(&g.figures))], color.filled())
         })
     };
     volume.draw_series(bars(|f| f.volume, RGBColor(158, 202, 225)))?;
@@ -96,7 +97,7 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(60)
-        .build_cartesian_2d(0..n, 0.0..max_hours * 1.1)?;
+        .build_cartesian_2d(x_range, 0.0..max_hours * 1.1)?;
     resolve
         .configure_mesh()
         .x_labels(n.min(12))
@@ -109,7 +110,7 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
             .groups
             .iter()
             .enumerate()
-            .filter_map(move |(i, g)| hours(value(&g.figures)).map(|h| (i, h)))
+            .filter_map(move |(i, g)| hours(value(&g.figures)).map(|h| (i as f64, h)))
     };
     let median_color = RGBColor(49, 130, 189);
     let p90_color = RGBColor(230, 85, 13);
@@ -128,6 +129,7 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], p90_color.stroke_width(3)));
     resolve
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .label_font(font(14))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)

@@ -323,6 +323,16 @@ fn entry_from(
     Ok(Entry { id, ticket, at, actor, event: serde_json::from_str(detail)? })
 }
 
+/// The first entry of every timeline.
+fn opened_event(ticket: &Ticket) -> Event {
+    Event::Opened {
+        title: ticket.title.clone(),
+        priority: ticket.priority,
+        category: ticket.category,
+        due_at: ticket.due_at,
+    }
+}
+
 fn detail_of(event: &Event) -> String {
     // Serialising an enum of strings and numbers into a String cannot fail.
     serde_json::to_string(event).expect("an event serialises to JSON")

@@ -12,11 +12,10 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
-use super::sqlite::opened_event;
 use super::{
     INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter, SELECT_ATTACHMENTS,
     SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError, UPDATE_TICKET,
-    apply, category, count, detail_of, entry_from, priority, small,
+    apply, category, count, detail_of, entry_from, opened_event, priority, small,
 };
 use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
 

@@ -16,7 +16,7 @@ use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
 use super::{
     INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter, SELECT_ATTACHMENTS,
     SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError, UPDATE_TICKET,
-    apply, category, count, detail_of, entry_from, priority, small,
+    apply, category, count, detail_of, entry_from, opened_event, priority, small,
 };
 use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
 
@@ -271,15 +271,6 @@ fn insert_ticket(tx: &rusqlite::Transaction<'_>, t: &Ticket) -> Result<TicketId,
         |row| row.get(0),
     )?;
     Ok(TicketId(id))
-}
-
-pub(super) fn opened_event(ticket: &Ticket) -> Event {
-    Event::Opened {
-        title: ticket.title.clone(),
-        priority: ticket.priority,
-        category: ticket.category,
-        due_at: ticket.due_at,
-    }
 }
 
 fn ticket_row(row: &Row<'_>) -> Result<Ticket, StoreError> {
