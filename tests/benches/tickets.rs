@@ -8,7 +8,8 @@
 //! last year (batched transactions on SQLite, COPY on PostgreSQL), then
 //! times `tether report --since 365d --by week` as a whole process three
 //! times per backend and prints the median, the seeding time and the
-//! store's size on disk. PostgreSQL is a private server from
+//! store's size on disk (SQLite: the file with its WAL; PostgreSQL: the
+//! database, and the data directory with its WAL). PostgreSQL is a private server from
 //! tether-testkit (Debian's postgresql package).
 
 use std::path::Path;
@@ -47,7 +48,21 @@ fn main() {
     let url = server.url();
     let seeding = runtime.block_on(seed(&Location::Postgres(url.clone()), now));
     let median = time_report(&url, dir.path());
-    print("PostgreSQL", seeding, median, server.disk_usage());
+    print("PostgreSQL", seeding, median, database_size(&url));
+    println!(
+        "PostgreSQL  the whole data directory, WAL included: {:.1} MiB",
+        server.disk_usage() as f64 / (1024.0 * 1024.0)
+    );
+}
+
+/// `pg_database_size` of the store's database, through psql.
+fn database_size(url: &str) -> u64 {
+    let output = Command::new("psql")
+        .args([url, "-Atc", "SELECT pg_database_size(current_database())"])
+        .output()
+        .expect("psql (postgresql-client) runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().parse().expect("psql printed a size")
 }
 
 fn print(backend: &str, seeding: Duration, median: Duration, bytes: u64) {
