@@ -117,6 +117,9 @@ async fn a_ticket_goes_through_its_life_on_the_command_line() {
     assert_eq!(ids, ["T-1"], "T-2 is linus's now");
     let open = desk.json(&["ticket", "list", "--open", "--json"]);
     assert_eq!(open.as_array().unwrap().len(), 1);
+    let newest = desk.json(&["ticket", "list", "-n", "1", "--json"]);
+    assert_eq!(newest.as_array().unwrap().len(), 1);
+    assert_eq!(newest[0]["display_id"], "T-2");
     let table = desk.tether(&["ticket", "list"]);
     assert!(table.ok().lines().next().unwrap().starts_with("ID  "), "{}", table.stdout);
     assert!(table.stdout.contains("T-2") && table.stdout.contains("linus"));

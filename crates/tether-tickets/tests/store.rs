@@ -216,6 +216,7 @@ async fn lists_filter_by_state_owner_and_breach(backend: Backend) {
     };
     assert_eq!(list(ListFilter::default()).await, [d.id, c.id, b.id, a.id], "newest first");
     assert_eq!(list(ListFilter { open_only: true, ..Default::default() }).await, [b.id, a.id]);
+    assert_eq!(list(ListFilter { limit: Some(3), ..Default::default() }).await, [d.id, c.id, b.id]);
     let alice = ListFilter { owner: Some("alice".into()), ..Default::default() };
     assert_eq!(list(alice).await, [b.id, a.id], "assigned to alice, or hers and unassigned");
     let bob = ListFilter { owner: Some("bob".into()), ..Default::default() };

@@ -99,6 +99,8 @@ pub struct ListFilter {
     /// Only tickets past their due time at this instant (open and overdue,
     /// or resolved late).
     pub breached_at: Option<UnixTime>,
+    /// At most this many (the newest); `None` for all.
+    pub limit: Option<u32>,
 }
 
 /// A ticket and its timeline, for bulk import (benchmarks, migrations from
@@ -310,14 +312,15 @@ const SELECT_SUMMARIES: &str = "SELECT id, category, priority, host, requester, 
     WHERE id >= (SELECT MIN(id) FROM tickets WHERE opened_at >= $1) AND opened_at >= $1";
 
 /// Tickets for `list`, newest first: `$1` the owner or NULL, `$2` the
-/// breach instant or NULL, `$3` 1 for open tickets only, else 0.
+/// breach instant or NULL, `$3` 1 for open tickets only, else 0, `$4`
+/// the most to return (PostgreSQL: NULL for all; SQLite: -1 for all).
 const SELECT_LIST: &str = "SELECT id, title, requester, host, category, priority, opened_by, assignee, \
     opened_at, due_at, resolved_at, first_resolved_at, resolution, tier, max_tier, escalations, reopens \
     FROM tickets \
     WHERE (CAST($1 AS TEXT) IS NULL OR assignee = $1 OR (assignee IS NULL AND opened_by = $1)) \
     AND (CAST($2 AS BIGINT) IS NULL OR (resolved_at IS NULL AND due_at < $2) OR resolved_at > due_at) \
     AND (CAST($3 AS BIGINT) = 0 OR resolved_at IS NULL) \
-    ORDER BY id DESC";
+    ORDER BY id DESC LIMIT $4";
 
 fn entry_from(
     id: i64,

@@ -80,8 +80,10 @@ impl PostgresStore {
     pub(super) async fn list(&self, filter: &ListFilter) -> Result<Vec<Ticket>, StoreError> {
         let client = self.client.lock().await;
         let open_only = i64::from(filter.open_only);
-        let rows =
-            client.query(SELECT_LIST, &[&filter.owner, &filter.breached_at, &open_only]).await?;
+        let limit = filter.limit.map(i64::from);
+        let rows = client
+            .query(SELECT_LIST, &[&filter.owner, &filter.breached_at, &open_only, &limit])
+            .await?;
         rows.iter().map(ticket_row).collect()
     }
 

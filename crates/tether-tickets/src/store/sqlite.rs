@@ -94,7 +94,12 @@ impl SqliteStore {
         self.call(move |c| {
             let mut statement = c.prepare(&dialect(SELECT_LIST))?;
             let rows = statement.query_map(
-                params![filter.owner, filter.breached_at, i64::from(filter.open_only)],
+                params![
+                    filter.owner,
+                    filter.breached_at,
+                    i64::from(filter.open_only),
+                    filter.limit.map_or(-1, i64::from)
+                ],
                 |row| Ok(ticket_row(row)),
             )?;
             rows.map(|r| r?).collect()

@@ -74,6 +74,9 @@ pub enum TicketCommand {
         /// Only tickets past their due time (open and overdue, or resolved late).
         #[arg(long)]
         breached: bool,
+        /// At most this many, the newest; 0 for all.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        limit: u32,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
