@@ -347,12 +347,63 @@ fn detail_of(event: &Event) -> String {
     serde_json::to_string(event).expect("an event serialises to JSON")
 }
 
-fn category(text: &str) -> Result<Category, StoreError> {
-    Ok(text.parse()?)
+/// A result row of either backend, read by column index, so one function
+/// turns a row into a ticket for both.
+trait Columns {
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+
+    fn category(&self, i: usize) -> Result<Category, StoreError> {
+        Ok(self.text(i)?.parse()?)
+    }
+
+    fn priority(&self, i: usize) -> Result<Priority, StoreError> {
+        Ok(self.text(i)?.parse()?)
+    }
 }
 
-fn priority(text: &str) -> Result<Priority, StoreError> {
-    Ok(text.parse()?)
+/// A row of `SELECT_TICKET` or `SELECT_LIST`.
+fn ticket_from(row: &impl Columns) -> Result<Ticket, StoreError> {
+    Ok(Ticket {
+        id: TicketId(row.int(0)?),
+        title: row.text(1)?,
+        requester: row.text(2)?,
+        host: row.opt_text(3)?,
+        category: row.category(4)?,
+        priority: row.priority(5)?,
+        opened_by: row.text(6)?,
+        assignee: row.opt_text(7)?,
+        opened_at: row.int(8)?,
+        due_at: row.int(9)?,
+        resolved_at: row.opt_int(10)?,
+        first_resolved_at: row.opt_int(11)?,
+        resolution: row.opt_text(12)?,
+        tier: small(row.int(13)?, "tier")?,
+        max_tier: small(row.int(14)?, "tier")?,
+        escalations: count(row.int(15)?, "escalation count")?,
+        reopens: count(row.int(16)?, "reopen count")?,
+    })
+}
+
+/// A row of `SELECT_SUMMARIES`.
+fn summary_from(row: &impl Columns) -> Result<TicketSummary, StoreError> {
+    Ok(TicketSummary {
+        id: TicketId(row.int(0)?),
+        category: row.category(1)?,
+        priority: row.priority(2)?,
+        host: row.opt_text(3)?,
+        requester: row.text(4)?,
+        technician: row.text(5)?,
+        opened_at: row.int(6)?,
+        due_at: row.int(7)?,
+        resolved_at: row.opt_int(8)?,
+        first_resolved_at: row.opt_int(9)?,
+        max_tier: small(row.int(10)?, "tier")?,
+        escalations: count(row.int(11)?, "escalation count")?,
+        reopens: count(row.int(12)?, "reopen count")?,
+    })
 }
 
 fn small(n: i64, what: &str) -> Result<u8, StoreError> {
