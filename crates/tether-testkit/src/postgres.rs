@@ -105,23 +105,6 @@ impl PostgresServer {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// Creates a fresh database and returns its URL, so tests sharing one
-    /// server do not see each other's tables.
-    pub fn create_database(&self, name: &str) -> Result<String, PostgresError> {
-        let bin = binaries()?;
-        let output = Command::new(bin.join("createdb"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", name])
-            .output()
-            .map_err(io("running createdb"))?;
-        if !output.status.success() {
-            return Err(PostgresError::Io {
-                what: format!("createdb {name}: {}", String::from_utf8_lossy(&output.stderr)),
-                source: std::io::Error::other("createdb failed"),
-            });
-        }
-        Ok(format!("postgres://postgres@127.0.0.1:{}/{name}", self.port))
-    }
-
     /// The data directory's size on disk in bytes (for benches).
     pub fn disk_usage(&self) -> u64 {
         du(&self.dir.path().join("data"))
@@ -219,5 +202,24 @@ impl Drop for PostgresServer {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_starts_answers_and_is_gone_after_drop() {
+        let server = PostgresServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let bin = binaries().unwrap();
+        assert!(accepts(&bin, server.port), "{}", server.url());
+        assert!(server.url().starts_with("postgres://postgres@127.0.0.1:"));
+        assert!(server.disk_usage() > 1 << 20, "initdb wrote a cluster");
+        let (pid, port, dir) = (server.pid(), server.port, server.dir.path().to_owned());
+        drop(server);
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "postgres {pid} still runs");
+        assert!(!accepts(&bin, port));
+        assert!(!dir.exists(), "the cluster's directory is removed");
     }
 }
