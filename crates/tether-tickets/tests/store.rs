@@ -310,6 +310,17 @@ async fn the_schema_is_created_once_and_a_newer_one_refused(backend: Backend) {
 async fn concurrent_writers_lose_no_records(backend: Backend) {
     const WRITERS: usize = 6;
     const NOTES: usize = 25;
+    // Controllers that open an empty store at once: one creates the
+    // schema, the others wait for it and find it made.
+    let opening: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let location = backend.location();
+            tokio::spawn(async move { Store::open(&location).await.map(drop) })
+        })
+        .collect();
+    for open in opening {
+        open.await.unwrap().unwrap();
+    }
     let setup = backend.open().await;
     let t = setup
         .open_ticket(new_ticket("busy", Priority::P1, "alice"), &TimeFrames::default(), T0)
