@@ -137,13 +137,10 @@ fn table(report: &Report) -> String {
         render::unix_time(report.now.max(0) as u64)
     );
     out.push_str(&render::table(&headers, &rows));
-    let hosts = if report.recurring_hosts.is_empty() {
-        "none".into()
-    } else {
-        counted(&report.recurring_hosts)
-    };
-    let _ = writeln!(out, "\nRecurring hosts: {}", render::remote(&hosts));
-    let _ = writeln!(out, "Top categories: {}", counted(&report.top_categories));
+    let listed = |counts: &[Count]| if counts.is_empty() { "none".into() } else { counted(counts) };
+    let _ =
+        writeln!(out, "\nRecurring hosts: {}", render::remote(&listed(&report.recurring_hosts)));
+    let _ = writeln!(out, "Top categories: {}", listed(&report.top_categories));
     out
 }
 
