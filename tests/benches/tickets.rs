@@ -7,7 +7,8 @@
 //! It seeds 100,000 tickets and 1,000,000 timeline entries spread over the
 //! last year (batched transactions on SQLite, COPY on PostgreSQL), then
 //! times `tether report --since 365d --by week` as a whole process three
-//! times per backend and prints the median, the seeding time and the
+//! times per backend under GNU time and prints the medians of wall and CPU
+//! time, its peak memory, the seeding time and the
 //! store's size on disk (SQLite: the file with its WAL; PostgreSQL: the
 //! database, and the data directory with its WAL). PostgreSQL is a private server from
 //! tether-testkit (Debian's postgresql package).
@@ -17,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tether_testkit::random::XorShift64;
-use tether_testkit::{PostgresServer, workspace_binary};
+use tether_testkit::{PostgresServer, proc, workspace_binary};
 use tether_tickets::store::Import;
 use tether_tickets::{Category, Event, Location, Priority, Store, Ticket, TicketId};
 
@@ -35,20 +36,20 @@ fn main() {
 
     let sqlite = dir.path().join("tickets.db");
     let seeding = runtime.block_on(seed(&Location::Sqlite(sqlite.clone()), now));
-    let median = time_report(sqlite.to_str().unwrap(), dir.path());
+    let report = time_report(sqlite.to_str().unwrap(), dir.path());
     let size = ["", "-wal", "-shm"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", sqlite.display())).ok())
         .map(|m| m.len())
         .sum::<u64>();
-    print("SQLite", seeding, median, size);
+    print("SQLite", seeding, report, size);
 
     let server =
         PostgresServer::start().unwrap_or_else(|e| panic!("the bench needs PostgreSQL: {e}"));
     let url = server.url();
     let seeding = runtime.block_on(seed(&Location::Postgres(url.clone()), now));
-    let median = time_report(&url, dir.path());
-    print("PostgreSQL", seeding, median, database_size(&url));
+    let report = time_report(&url, dir.path());
+    print("PostgreSQL", seeding, report, database_size(&url));
     println!(
         "PostgreSQL  the whole data directory, WAL included: {:.1} MiB",
         server.disk_usage() as f64 / (1024.0 * 1024.0)
@@ -65,12 +66,15 @@ fn database_size(url: &str) -> u64 {
     String::from_utf8_lossy(&output.stdout).trim().parse().expect("psql printed a size")
 }
 
-fn print(backend: &str, seeding: Duration, median: Duration, bytes: u64) {
+fn print(backend: &str, seeding: Duration, report: Cost, bytes: u64) {
     println!(
-        "{backend:<10}  seed {TICKETS} tickets + {} entries: {:.1} s   report --since 365d --by week: median of {RUNS} {:.0} ms   store on disk: {:.1} MiB",
+        "{backend:<10}  seed {TICKETS} tickets + {} entries: {:.1} s   report --since 365d --by week \
+         (median of {RUNS}): {:.0} ms wall, {:.0} ms CPU, peak RSS {} MiB   store on disk: {:.1} MiB",
         TICKETS * ENTRIES_PER_TICKET,
         seeding.as_secs_f64(),
-        median.as_secs_f64() * 1000.0,
+        report.wall.as_secs_f64() * 1000.0,
+        report.cpu.as_secs_f64() * 1000.0,
+        report.peak_rss_kib / 1024,
         bytes as f64 / (1024.0 * 1024.0)
     );
 }
@@ -142,12 +146,22 @@ fn ticket(rng: &mut XorShift64, now: i64) -> Import {
     }
 }
 
-/// The median wall time of `tether report --since 365d --by week` against `db`.
-fn time_report(db: &str, home: &Path) -> Duration {
-    let mut times: Vec<Duration> = (0..RUNS)
+/// What one report run cost.
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+    peak_rss_kib: u64,
+}
+
+/// The medians of `tether report --since 365d --by week` against `db`,
+/// each run under GNU time (wall and CPU time: the machine may be shared,
+/// and CPU time shows the work whatever the load).
+fn time_report(db: &str, home: &Path) -> Cost {
+    let report = home.join("time.txt");
+    let mut runs: Vec<Cost> = (0..RUNS)
         .map(|_| {
             let mut cmd = Command::new(workspace_binary("tether"));
-            cmd.env_clear().env("HOME", home).args([
+            cmd.env("HOME", home).args([
                 "--config-dir",
                 home.to_str().unwrap(),
                 "--db",
@@ -158,18 +172,33 @@ fn time_report(db: &str, home: &Path) -> Duration {
                 "--by",
                 "week",
             ]);
-            let started = Instant::now();
-            let output = cmd.output().unwrap();
-            let took = started.elapsed();
+            let output = proc::under_gnu_time(&cmd, "%e %U %S %M", &report).output().unwrap();
             assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
             let text = String::from_utf8_lossy(&output.stdout);
-            assert!(
-                text.contains(&format!("  {TICKETS}  ")) || text.contains(&TICKETS.to_string()),
-                "{text}"
-            );
-            took
+            // The total line counts every seeded ticket.
+            assert!(text.contains(&TICKETS.to_string()), "{text}");
+            let figures = std::fs::read_to_string(&report).unwrap();
+            let numbers: Vec<f64> = figures
+                .lines()
+                .last()
+                .unwrap()
+                .split_whitespace()
+                .map(|n| n.parse().unwrap())
+                .collect();
+            Cost {
+                wall: Duration::from_secs_f64(numbers[0]),
+                cpu: Duration::from_secs_f64(numbers[1] + numbers[2]),
+                peak_rss_kib: numbers[3] as u64,
+            }
         })
         .collect();
-    times.sort();
-    times[RUNS / 2]
+    let median = |mut values: Vec<Duration>| {
+        values.sort();
+        values[RUNS / 2]
+    };
+    Cost {
+        wall: median(runs.iter().map(|c| c.wall).collect()),
+        cpu: median(runs.iter().map(|c| c.cpu).collect()),
+        peak_rss_kib: runs.drain(..).map(|c| c.peak_rss_kib).max().unwrap_or(0),
+    }
 }
