@@ -50,7 +50,9 @@ pub struct GlobalArgs {
     /// Name the agent's certificate must carry, when it differs from HOST.
     #[arg(long, global = true, value_name = "NAME")]
     pub server_name: Option<String>,
-    /// Trouble ticket this session works on (recorded in the agent's audit log).
+    /// Trouble ticket this session works on, recorded in the agent's audit
+    /// log; one of ours (T-42 or 42) must be in the ticket store, which
+    /// keeps what is done for it.
     #[arg(long, global = true, env = "TETHER_TICKET", value_name = "ID")]
     pub ticket: Option<String>,
     /// The ticket store: an SQLite file, or a postgres:// URL shared by a
