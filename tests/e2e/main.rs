@@ -24,4 +24,5 @@ mod readme;
 mod restore;
 mod restore_kills;
 mod screen;
+mod tickets;
 mod view;

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod connect;
 mod render;
+mod tickets;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -143,6 +144,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         commands::audit::run(&global, &host, lines, json).await
                     }
                     Command::Demo { dir } => commands::demo::run(&global, dir).await,
+                    Command::Ticket(command) => commands::ticket::run(&global, command).await,
+                    Command::Report(args) => commands::report::run(&global, args).await,
                     Command::Fleet(FleetCommand::Check(args)) => {
                         commands::fleet::check(&global, args).await
                     }

@@ -19,6 +19,8 @@ Examples:
   tether restore list ws-042               the machine's restore points
   tether restore rollback ws-042 ID        roll back, after showing what changes (tier 3)
   tether fleet check --inventory fleet.toml   every agent at once (fleet role, Nagios codes)
+  tether ticket open 'VPN drops' --requester 'Ada Lovelace' --priority P2
+  tether report --since 365d --by week --chart trend.png   tickets: volume, resolution, breaches
   tether pki init --org Example            create the organisation's CA
   tether demo                              try everything on loopback
 

@@ -13,6 +13,8 @@ pub mod man;
 pub mod net;
 pub mod pki;
 pub mod ps;
+pub mod report;
 pub mod restore;
 pub mod screen;
+pub mod ticket;
 pub mod view;

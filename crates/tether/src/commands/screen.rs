@@ -66,6 +66,9 @@ pub async fn screenshot(
     monitor: Option<u32>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    // A ticket of ours named with --ticket keeps the screenshot; checked
+    // before connecting, so a wrong ticket costs the user nothing.
+    let recorder = crate::tickets::Recorder::from_flags(global).await?;
     let session = connect::connect(global, host).await?;
     let shot = session.screenshot(monitor).await?;
     let target = session.describe().to_owned();
@@ -75,6 +78,13 @@ pub async fn screenshot(
     let encoded_bytes = shot.encoded.len();
     drop(shot.encoded);
     write_png(&frame, output).with_context(|| format!("cannot write {}", output.display()))?;
+    if let Some(recorder) = &recorder {
+        let png =
+            std::fs::read(output).with_context(|| format!("cannot read {}", output.display()))?;
+        let name =
+            output.file_name().map_or_else(|| "screenshot.png".into(), |n| n.to_string_lossy());
+        recorder.screenshot(host, &name, &png).await?;
+    }
     let report = ScreenshotReport {
         host,
         file: output.display().to_string(),
