@@ -18,6 +18,9 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+mod interactive;
+pub use interactive::Interactive;
 use tether_audit::Record;
 use tether_testkit::{AgentConfig, AgentProcess, LOOPBACK_ANY_PORT};
 pub use tether_testkit::{
@@ -180,6 +183,18 @@ impl Agent {
             Ok(None) => panic!("agent ignored SIGTERM:\n{}", self.log()),
             Err(e) => panic!("cannot stop the agent ({e}):\n{}", self.log()),
         }
+    }
+
+    /// Stops the agent with SIGTERM (it closes its sessions) and starts it
+    /// again on the same port with the same files.
+    pub fn restart_in_place(&mut self) {
+        let config = std::fs::read_to_string(&self.config).expect("config readable");
+        let listen = format!("listen = \"{LOOPBACK_ANY_PORT}\"");
+        let pinned = config.replace(&listen, &format!("listen = \"{}\"", self.addr));
+        std::fs::write(&self.config, pinned).expect("config written");
+        self.stop();
+        self.process = spawn_agent(self.dir.path(), &self.config);
+        assert_eq!(self.process.addr(), self.addr, "the agent came back on its port");
     }
 
     /// `tether ARGS` as the technician `id`, dialling this agent by name.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod examples;
-use examples::{AFTER_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
+use examples::{AFTER_HELP, CONNECT_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
 mod fleet;
 mod pki;
 pub mod restore;
@@ -226,6 +226,14 @@ pub enum Command {
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// An interactive session with one machine: the commands above without
+    /// the host, on one connection, with history, completion and help.
+    /// With --ticket N every command is recorded in the ticket's timeline.
+    #[command(after_help = CONNECT_HELP)]
+    Connect {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
     },
     /// Restore points: list, show, diff and verify (tier 1), create (tier 2),
     /// rollback, undo and delete (tier 3).

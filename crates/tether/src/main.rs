@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod connect;
+mod interactive;
 mod render;
 
 use std::io::IsTerminal;
@@ -91,57 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("cannot start the async runtime")?;
             let result = runtime.block_on(async {
                 match network {
-                    Command::Info { host, json } => commands::info::run(&global, &host, json).await,
-                    Command::Ps { host, sort, filter, limit, json } => {
-                        commands::ps::list(&global, &host, sort.into(), filter, limit, json).await
-                    }
-                    Command::Kill { host, pid, signal, json } => {
-                        commands::ps::kill(&global, &host, pid, signal.into(), json).await
-                    }
-                    Command::Net { host, targets, defaults, throughput, throughput_mib, json } => {
-                        let measure = throughput.then_some(throughput_mib << 20);
-                        let request = targets.into_request(defaults);
-                        commands::net::run(&global, &host, request, measure, json).await
-                    }
-                    Command::Doctor { host, targets, no_network, json } => {
-                        let net = (!no_network).then(|| targets.into_request(false));
-                        commands::doctor::run(&global, &host, net, json).await
-                    }
-                    Command::Restore(command) => commands::restore::run(&global, command).await,
-                    Command::View { host, view_only, monitor, scale, fps } => {
-                        let options = commands::view::Options { view_only, monitor, scale, fps };
-                        commands::view::run(&global, &host, options).await
-                    }
-                    Command::Screenshot { host, output, monitor, json } => {
-                        commands::screen::screenshot(&global, &host, &output, monitor, json).await
-                    }
-                    Command::Monitors { host, json } => {
-                        commands::screen::monitors(&global, &host, json).await
-                    }
-                    Command::Input {
-                        host,
-                        move_to,
-                        click,
-                        button,
-                        scroll,
-                        keys,
-                        text,
-                        monitor,
-                        json,
-                    } => {
-                        let actions = commands::screen::Actions {
-                            move_to,
-                            click,
-                            button,
-                            scroll,
-                            keys,
-                            text,
-                        };
-                        commands::screen::input(&global, &host, actions, monitor, json).await
-                    }
-                    Command::Audit { host, lines, json } => {
-                        commands::audit::run(&global, &host, lines, json).await
-                    }
+                    Command::Connect { host } => interactive::run(&global, &host).await,
                     Command::Demo { dir } => commands::demo::run(&global, dir).await,
                     Command::Fleet(FleetCommand::Check(args)) => {
                         commands::fleet::check(&global, args).await
@@ -155,6 +106,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     | Command::Completions { .. }
                     | Command::Man { .. } => {
                         unreachable!("handled above without a runtime")
+                    }
+                    host_command => {
+                        let done = commands::host::one_shot(&global, host_command).await?;
+                        Ok(done.exit_code())
                     }
                 }
             });

@@ -1,0 +1,275 @@
+//! What a line typed in `tether connect` means. The grammar is clap's, made
+//! from the one-shot commands' own definitions (`cli::command()`) with HOST
+//! taken away, plus the session's own commands; so flags, help and errors
+//! match the one-shot commands word for word.
+
+use clap::{Arg, ArgAction, FromArgMatches};
+
+use crate::cli;
+
+/// The one-shot commands a session runs, without their HOST.
+pub const HOST_COMMANDS: &[&str] = &[
+    "info",
+    "ps",
+    "kill",
+    "net",
+    "doctor",
+    "audit",
+    "screenshot",
+    "monitors",
+    "input",
+    "view",
+    "restore",
+];
+
+/// One line, understood.
+#[derive(Debug)]
+#[expect(dead_code, reason = "the ticket texts are recorded once the ticket store is merged")]
+pub enum Entry {
+    /// Nothing typed.
+    Empty,
+    /// A one-shot command, its HOST the session's.
+    Host(Box<cli::Command>),
+    /// `note TEXT`.
+    Note(String),
+    /// `escalate [--tier N] [REASON]`.
+    Escalate { tier: Option<u8>, reason: Option<String> },
+    /// `resolve TEXT`.
+    Resolve(String),
+    /// `help`, `help CMD`, `CMD --help`: the text to print.
+    Help(String),
+    /// `exit`, `quit`.
+    Exit,
+}
+
+/// The session's grammar; `host` fills every command's HOST.
+pub fn grammar(host: &str) -> clap::Command {
+    let full = cli::command();
+    let mut repl = clap::Command::new("tether connect")
+        .no_binary_name(true)
+        .disable_version_flag(true)
+        .subcommand_required(true)
+        .override_usage("COMMAND [ARGS]  (`help COMMAND` for one)")
+        .about("Commands of this session; each runs on the agent it is connected to.")
+        .after_help("Ctrl-C cancels the running command; Ctrl-D or `exit` ends the session.");
+    for name in HOST_COMMANDS {
+        let one_shot = full.find_subcommand(name).expect("HOST_COMMANDS are cli::command()'s");
+        repl = repl.subcommand(without_host(one_shot.clone(), host));
+    }
+    let text = |id: &'static str, help: &'static str| {
+        Arg::new(id).help(help).num_args(1..).allow_hyphen_values(true).trailing_var_arg(true)
+    };
+    repl.subcommand(
+        clap::Command::new("note")
+            .about("Add a note to the ticket's timeline")
+            .arg(text("text", "What to note").required(true)),
+    )
+    .subcommand(
+        clap::Command::new("escalate")
+            .about("Escalate the ticket to a higher tier")
+            .arg(
+                Arg::new("tier")
+                    .long("tier")
+                    .value_name("N")
+                    .help("The tier it goes to. Default: the one above yours")
+                    .value_parser(clap::value_parser!(u8).range(1..=3)),
+            )
+            .arg(text("reason", "Why")),
+    )
+    .subcommand(
+        clap::Command::new("resolve")
+            .about("Resolve the ticket, saying how")
+            .arg(text("resolution", "How it was resolved").required(true)),
+    )
+    .subcommand(
+        clap::Command::new("exit").about("End the session (also: quit, Ctrl-D)").alias("quit"),
+    )
+}
+
+/// `command` and its subcommands with the HOST positional turned into a
+/// hidden option that defaults to `host`, and without the one-shot
+/// examples (they name a host).
+fn without_host(mut command: clap::Command, host: &str) -> clap::Command {
+    if command.get_arguments().any(|a| a.get_id() == "host") {
+        command = command.mut_arg("host", |a| {
+            a.long("host").hide(true).required(false).default_value(host.to_owned())
+        });
+    }
+    let names: Vec<String> = command.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    for name in names {
+        command = command.mut_subcommand(name, |sub| without_host(sub, host));
+    }
+    command.after_help(None::<&'static str>).after_long_help(None::<&'static str>)
+}
+
+/// Understands `line`; `Err` is the one line to print.
+pub fn parse(grammar: &clap::Command, line: &str) -> Result<Entry, String> {
+    let words = shlex::split(line).ok_or("unbalanced quotes")?;
+    if words.is_empty() {
+        return Ok(Entry::Empty);
+    }
+    let matches = match grammar.clone().try_get_matches_from(&words) {
+        Ok(matches) => matches,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let text = e.render().to_string();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    Ok(Entry::Help(text))
+                }
+                _ => Err(one_line(&text, &words[0])),
+            };
+        }
+    };
+    let (name, sub) = matches.subcommand().expect("a subcommand is required");
+    let joined = |id: &str| {
+        sub.get_many::<String>(id).map(|words| words.cloned().collect::<Vec<_>>().join(" "))
+    };
+    Ok(match name {
+        "note" => Entry::Note(joined("text").unwrap_or_default()),
+        "resolve" => Entry::Resolve(joined("resolution").unwrap_or_default()),
+        "escalate" => {
+            Entry::Escalate { tier: sub.get_one::<u8>("tier").copied(), reason: joined("reason") }
+        }
+        "exit" => Entry::Exit,
+        _ => {
+            let command = cli::Command::from_arg_matches(&matches)
+                .map_err(|e| one_line(&e.render().to_string(), &words[0]))?;
+            Entry::Host(Box::new(command))
+        }
+    })
+}
+
+/// clap's first line ("error: unexpected argument '--x' found") and where
+/// to look.
+fn one_line(text: &str, command: &str) -> String {
+    let first = text.lines().next().unwrap_or("error").trim_start_matches("error: ");
+    if HOST_COMMANDS.contains(&command) {
+        format!("{first} (see `help {command}`)")
+    } else {
+        format!("{first} (see `help`)")
+    }
+}
+
+/// `line` as it may be kept in history and a ticket's timeline: the text
+/// of `--type` is left out (it may be a password; the agent's audit log
+/// records only counts, too).
+pub fn redacted(line: &str) -> String {
+    let Some(words) = shlex::split(line) else {
+        return line.to_owned();
+    };
+    if !words.iter().any(|w| w == "--type" || w.starts_with("--type=")) {
+        return line.to_owned();
+    }
+    let mut out = Vec::with_capacity(words.len());
+    let mut hide_next = false;
+    for word in words {
+        if hide_next {
+            out.push(format!("‹{} characters›", word.chars().count()));
+            hide_next = false;
+        } else if let Some(text) = word.strip_prefix("--type=") {
+            out.push(format!("--type=‹{} characters›", text.chars().count()));
+        } else {
+            hide_next = word == "--type";
+            out.push(word);
+        }
+    }
+    shlex::try_join(out.iter().map(String::as_str)).unwrap_or_else(|_| out.join(" "))
+}
+
+/// The long flags of the command a line starts with, for completion.
+pub fn flags_of(grammar: &clap::Command, path: &[&str]) -> Vec<String> {
+    let mut command = grammar;
+    for word in path {
+        match command.find_subcommand(word) {
+            Some(sub) => command = sub,
+            None => break,
+        }
+    }
+    command
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !matches!(a.get_action(), ArgAction::Help))
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .chain(std::iter::once("--help".to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_command(line: &str) -> cli::Command {
+        match parse(&grammar("pc-7"), line) {
+            Ok(Entry::Host(command)) => *command,
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn host_commands_get_the_session_host() {
+        assert!(
+            matches!(host_command("info --json"), cli::Command::Info { ref host, json: true } if host == "pc-7")
+        );
+        assert!(matches!(
+            host_command("kill 4242 --signal KILL"),
+            cli::Command::Kill { ref host, pid: 4242, signal: cli::SignalArg::Kill, .. } if host == "pc-7"
+        ));
+        let cli::Command::Restore(restore) = host_command("restore diff 20261123T1 --all") else {
+            panic!("restore");
+        };
+        assert_eq!(restore.host(), "pc-7");
+        assert!(matches!(host_command("ps --sort mem -n 3"), cli::Command::Ps { limit: 3, .. }));
+    }
+
+    #[test]
+    fn errors_are_one_line_and_help_is_clap_s() {
+        let g = grammar("pc-7");
+        let err = parse(&g, "kill notapid").unwrap_err();
+        assert!(!err.contains('\n') && err.contains("help kill"), "{err}");
+        assert!(parse(&g, "bogus").unwrap_err().contains("bogus"));
+        assert!(parse(&g, "info 'unbalanced").unwrap_err().contains("quotes"));
+        let Ok(Entry::Help(text)) = parse(&g, "help kill") else { panic!("help kill") };
+        assert!(
+            text.contains("--signal") && !text.contains("HOST") && !text.contains("--host"),
+            "{text}"
+        );
+        let Ok(Entry::Help(text)) = parse(&g, "help") else { panic!("help") };
+        for name in ["info", "kill", "restore", "note", "escalate", "resolve", "exit"] {
+            assert!(text.contains(name), "{name} missing from\n{text}");
+        }
+        assert!(matches!(parse(&g, "  "), Ok(Entry::Empty)));
+        assert!(matches!(parse(&g, "quit"), Ok(Entry::Exit)));
+    }
+
+    #[test]
+    fn session_commands_take_free_text() {
+        let g = grammar("pc-7");
+        let Ok(Entry::Note(text)) = parse(&g, "note disk is --full") else { panic!("note") };
+        assert_eq!(text, "disk is --full");
+        let Ok(Entry::Escalate { tier, reason }) = parse(&g, "escalate --tier 3 needs root") else {
+            panic!("escalate")
+        };
+        assert_eq!((tier, reason.as_deref()), (Some(3), Some("needs root")));
+        assert!(matches!(parse(&g, "escalate"), Ok(Entry::Escalate { tier: None, reason: None })));
+        assert!(parse(&g, "resolve").is_err());
+        assert!(parse(&g, "escalate --tier 9").is_err());
+    }
+
+    #[test]
+    fn typed_text_is_left_out_of_what_is_kept() {
+        assert_eq!(
+            redacted("input --type 'hunter 2' --keys enter"),
+            "input --type '‹8 characters›' --keys enter"
+        );
+        assert_eq!(redacted("input --type=secret"), "input '--type=‹6 characters›'");
+        assert_eq!(redacted("kill 42"), "kill 42");
+    }
+
+    #[test]
+    fn flags_complete_from_the_grammar() {
+        let g = grammar("pc-7");
+        let flags = flags_of(&g, &["kill"]);
+        assert!(flags.contains(&"--signal".to_owned()) && !flags.contains(&"--host".to_owned()));
+        assert!(flags_of(&g, &["restore", "rollback"]).contains(&"--yes".to_owned()));
+    }
+}
