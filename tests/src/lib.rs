@@ -207,6 +207,22 @@ impl Agent {
     }
 }
 
+/// Median, 10th and 90th percentile, minimum and maximum of `samples` in
+/// milliseconds, as the bench binaries print them.
+pub fn stats(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    format!(
+        "median {:.2} ms  p10 {:.2}  p90 {:.2}  min {:.2}  max {:.2}",
+        ms(pct(0.5)),
+        ms(pct(0.1)),
+        ms(pct(0.9)),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1])
+    )
+}
+
 /// A DNS resolver on 127.0.0.1 for tests: names in `answers` resolve to
 /// their address (A queries; AAAA gets an empty answer), names in
 /// `nxdomain` do not exist, anything else gets no answer at all.
