@@ -86,7 +86,6 @@ fn main() {
     agent.stop();
 }
 
-
 fn rss_kib(pid: i32) -> u64 {
     proc::rss_kib(pid).expect("the agent is running")
 }

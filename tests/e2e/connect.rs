@@ -4,6 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use serde_json::Value;
 use tether_tests::{Agent, AgentSetup, Identity, Interactive, Reaped, TestPki, tether_as};
 
 fn agent(pki: &TestPki) -> Agent {
@@ -80,7 +81,7 @@ fn a_session_runs_many_commands_on_one_connection_and_survives_errors() {
         "error: unrecognized subcommand 'bogus' (see `help`)",
         "(see `help kill`)",
         "audit-tail needs tier 3",
-        "error: no ticket is attached to this session",
+        "error: no ticket of the store is attached to this session",
     ] {
         assert!(err.contains(expected), "{expected:?} missing from stderr:\n{err}");
     }
@@ -165,4 +166,127 @@ fn tab_completes_a_pid_on_a_terminal_and_history_is_private() {
     assert!(kept.contains(&format!("kill {pid}")), "{kept}");
     let mode = std::fs::metadata(&history).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "history is the technician's alone");
+}
+
+/// Opens a ticket in the store `db` as `id`; returns "T-N".
+fn open_ticket(id: &Identity, home: &std::path::Path, db: &std::path::Path) -> String {
+    let mut cmd = tether_as(id, home);
+    cmd.arg("--db").arg(db);
+    cmd.args(["ticket", "open", "VPN drops every hour", "--requester", "carol", "--json"]);
+    let opened: serde_json::Value = serde_json::from_str(tether_tests::run(cmd).ok()).unwrap();
+    opened["display_id"].as_str().expect("display_id").to_owned()
+}
+
+/// The timeline of `ticket` as `ticket show --json` prints it.
+fn show(id: &Identity, home: &std::path::Path, db: &std::path::Path, ticket: &str) -> Value {
+    let mut cmd = tether_as(id, home);
+    cmd.arg("--db").arg(db).args(["ticket", "show", ticket, "--json"]);
+    serde_json::from_str(tether_tests::run(cmd).ok()).unwrap()
+}
+
+/// The timeline's events of `kind`.
+fn events<'a>(shown: &'a Value, kind: &str) -> Vec<&'a Value> {
+    let timeline = shown["timeline"].as_array().expect("a timeline");
+    timeline.iter().map(|e| &e["event"]).filter(|e| e["kind"] == kind).collect()
+}
+
+#[test]
+fn with_a_ticket_the_session_and_its_commands_go_into_the_timeline() {
+    let pki = TestPki::new("Example");
+    let agent = agent(&pki);
+    let bob = pki.issue_tech("bob", "tier2");
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("tickets.db");
+    let ticket = open_ticket(&bob, home.path(), &db);
+    let child = Reaped::sleeper("tether-ticket-probe");
+    let pid = child.pid();
+    let db_flag = db.to_str().unwrap();
+
+    let extra = ["--db", db_flag, "--ticket", &ticket];
+    let mut session = Interactive::start(connect(&agent, &bob, home.path(), &extra));
+    for line in [
+        "info".to_owned(),
+        format!("kill {pid}"),
+        "kill 999999999".to_owned(),
+        "bogus".to_owned(),
+        "note user says it started after the update".to_owned(),
+        "escalate needs a rollback".to_owned(),
+        "resolve restarted the VPN client".to_owned(),
+    ] {
+        session.send(&format!("{line}\n"));
+    }
+    let status = session.wait();
+    assert!(status.success(), "{status:?}\n{}", session.stderr());
+    assert!(!session.stderr().contains("warning"), "{}", session.stderr());
+
+    let shown = show(&bob, home.path(), &db, &ticket);
+    let commands = events(&shown, "command");
+    let lines: Vec<&str> = commands.iter().map(|c| c["command"].as_str().unwrap()).collect();
+    // A line that did not parse never ran, so it is not recorded.
+    assert_eq!(lines, ["info", &format!("kill {pid}"), "kill 999999999"], "{shown:#}");
+    for command in &commands {
+        assert_eq!(command["host"], agent.addr.as_str());
+    }
+    assert_eq!(commands[0]["ok"], true);
+    assert!(commands[0]["summary"].as_str().unwrap().starts_with("info: "), "{shown:#}");
+    assert_eq!(commands[1]["summary"], format!("kill {pid} (sleep, SIGTERM): exited"));
+    assert_eq!(commands[2]["ok"], false);
+    assert!(commands[2]["summary"].as_str().unwrap().starts_with("failed: "), "{shown:#}");
+
+    let started = events(&shown, "session_started");
+    let audited = sessions_of(&agent, "bob", &["info", "kill"]);
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0]["agent_session"], audited[0].as_str());
+    let ended = events(&shown, "session_ended");
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0]["commands"], 3);
+    assert_eq!(events(&shown, "note")[0]["text"], "user says it started after the update");
+    let escalated = events(&shown, "escalated");
+    assert_eq!(escalated[0]["tier"], 3, "the tier above bob's");
+    assert_eq!(escalated[0]["reason"], "needs a rollback");
+    assert_eq!(events(&shown, "resolved")[0]["resolution"], "restarted the VPN client");
+
+    // One-shot commands with the same --ticket are recorded too.
+    let mut cmd = tether_as(&bob, home.path());
+    cmd.args(["--server-name", &agent.name, "--db", db_flag, "--ticket", &ticket]);
+    cmd.args(["ps", &agent.addr, "--filter", "tether-ticket-probe", "-n", "5"]);
+    tether_tests::run(cmd).ok();
+    let shown = show(&bob, home.path(), &db, &ticket);
+    let last = events(&shown, "command").pop().unwrap().clone();
+    assert_eq!(last["command"], format!("ps {} --filter tether-ticket-probe -n 5", agent.addr));
+    assert_eq!(last["ok"], true);
+    assert!(last["summary"].as_str().unwrap().starts_with("ps: "), "{last:#}");
+
+    // A ticket the store does not have stops the command before it runs.
+    let mut cmd = tether_as(&bob, home.path());
+    cmd.args(["--server-name", &agent.name, "--db", db_flag, "--ticket", "T-999"]);
+    cmd.args(["kill", &agent.addr, &pid.to_string()]);
+    tether_tests::run(cmd).fails_with(1);
+}
+
+#[test]
+fn a_screenshot_with_a_ticket_is_kept_with_the_ticket() {
+    let x = tether_tests::xvfb::Xvfb::start(320, 240);
+    let pki = TestPki::new("Example");
+    let agent = crate::screen::screen_agent(&pki, &x.display, "");
+    let alice = pki.issue_tech("alice", "tier1");
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("tickets.db");
+    let ticket = open_ticket(&alice, home.path(), &db);
+    let shot = home.path().join("desk.png");
+
+    let extra = ["--db", db.to_str().unwrap(), "--ticket", &ticket];
+    let mut session = Interactive::start(connect(&agent, &alice, home.path(), &extra));
+    session.send(&format!("screenshot -o {}\n", shot.display()));
+    let status = session.wait();
+    assert!(status.success(), "{status:?}\n{}", session.stderr());
+
+    let shown = show(&alice, home.path(), &db, &ticket);
+    let kept = shown["screenshots"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{shown:#}");
+    assert_eq!(kept[0]["name"], "desk.png");
+    let written = std::fs::metadata(&shot).unwrap().len();
+    assert_eq!(kept[0]["bytes"].as_u64().unwrap(), written, "the PNG itself is kept");
+    let command = events(&shown, "command");
+    assert!(command[0]["summary"].as_str().unwrap().contains("320x240"), "{shown:#}");
 }

@@ -15,6 +15,7 @@
 //! | `proc`    | [`proc`]: RSS, CPU time and threads of a pid             | benches, resource tests |
 //! | `xvfb`    | [`Xvfb`] and X drawing helpers                           | screen and input tests |
 //! | `viewer`  | [`Viewer`]: the real `tether view` window on an Xvfb     | e2e view tests |
+//! | `postgres` | [`PostgresServer`]: a private PostgreSQL server (Debian's) | ticket store tests, benches |
 //!
 //! Without features the kit needs only std, libc and thiserror, so the
 //! product binary that links it (`tether`, for `tether demo`) gains no
@@ -135,6 +136,8 @@ pub mod random;
 mod harness;
 #[cfg(feature = "harness")]
 mod pki;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "proc")]
 pub mod proc;
 #[cfg(feature = "viewer")]
@@ -150,6 +153,8 @@ pub use agent::{
 pub use harness::{Run, command, eventually, run, run_on_terminal, workspace_binary};
 #[cfg(feature = "harness")]
 pub use pki::{Identity, TestPki, tether_as};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresError, PostgresServer};
 pub use process::{Reaped, beside_current_exe, on_path};
 #[cfg(feature = "viewer")]
 pub use viewer::Viewer;

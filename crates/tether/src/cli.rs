@@ -9,10 +9,12 @@ use examples::{AFTER_HELP, CONNECT_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
 mod fleet;
 mod pki;
 pub mod restore;
+mod ticket;
 mod words;
 pub use fleet::{CheckArgs, FleetCommand, FleetFormat, ServeArgs};
 pub use pki::PkiCommand;
 pub use restore::RestoreCommand;
+pub use ticket::{FormatArg, GroupArg, ReportArgs, TicketCommand};
 pub use words::{command_words, names_a_check};
 
 /// Tether controller: reach help-desk agents over QUIC with mutual TLS.
@@ -53,6 +55,11 @@ pub struct GlobalArgs {
     /// Trouble ticket this session works on (recorded in the agent's audit log).
     #[arg(long, global = true, env = "TETHER_TICKET", value_name = "ID")]
     pub ticket: Option<String>,
+    /// The ticket store: an SQLite file, or a postgres:// URL shared by a
+    /// team. Default: [tickets] db in CONFIG_DIR/tether.toml, else
+    /// $XDG_DATA_HOME/tether/tickets.db.
+    #[arg(long, global = true, env = "TETHER_DB", value_name = "PATH|URL")]
+    pub db: Option<String>,
     /// Seconds to wait for the agent to connect and to answer.
     #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS")]
     pub timeout: f64,
@@ -242,6 +249,14 @@ pub enum Command {
     /// rollback, undo and delete (tier 3).
     #[command(subcommand, after_help = RESTORE_HELP)]
     Restore(RestoreCommand),
+    /// Trouble tickets: open, list, show, note, escalate, assign, resolve,
+    /// reopen, export.
+    #[command(subcommand)]
+    Ticket(TicketCommand),
+    /// How often which problems come in, how many get resolved, how fast,
+    /// and which breached their time frame.
+    #[command(after_help = ticket::REPORT_HELP)]
+    Report(ReportArgs),
     /// Manage the organisation's certificates (run by the help-desk admin).
     #[command(subcommand)]
     Pki(PkiCommand),

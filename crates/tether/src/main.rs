@@ -7,6 +7,8 @@ mod commands;
 mod connect;
 mod interactive;
 mod render;
+mod tickets;
+mod timeline;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -94,6 +96,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 match network {
                     Command::Connect { host } => interactive::run(&global, &host).await,
                     Command::Demo { dir } => commands::demo::run(&global, dir).await,
+                    Command::Ticket(command) => commands::ticket::run(&global, command).await,
+                    Command::Report(args) => commands::report::run(&global, args).await,
                     Command::Fleet(FleetCommand::Check(args)) => {
                         commands::fleet::check(&global, args).await
                     }
@@ -107,10 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     | Command::Man { .. } => {
                         unreachable!("handled above without a runtime")
                     }
-                    host_command => {
-                        let done = commands::host::one_shot(&global, host_command).await?;
-                        Ok(done.exit_code())
-                    }
+                    host_command => one_shot(&global, host_command).await,
                 }
             });
             // However the command ended (a refusal, an error, `?` on the
@@ -120,4 +121,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             result
         }
     }
+}
+
+/// A host command run once; with `--ticket N` it goes into the ticket's
+/// timeline (the ticket is checked before anything reaches the agent).
+async fn one_shot(global: &cli::GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
+    let timeline = timeline::Timeline::for_flags(global).await?;
+    let host = commands::host::host_of(&command).unwrap_or_default().to_owned();
+    let result = commands::host::one_shot(global, command).await;
+    if let Some(timeline) = &timeline {
+        let words = cli::command_words(std::env::args_os());
+        let line =
+            shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "));
+        timeline.command(&host, &line, &result).await;
+    }
+    Ok(result?.exit_code())
 }

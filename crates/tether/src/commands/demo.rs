@@ -87,6 +87,7 @@ async fn query(
         ticket: Some("DEMO-1".into()),
         hosts: Some(pki.root().join("no-hosts.toml")),
         config_dir: global.config_dir.clone(),
+        db: global.db.clone(),
         timeout: global.timeout,
         verbose: global.verbose,
     };

@@ -19,8 +19,10 @@ pub mod man;
 pub mod net;
 pub mod pki;
 pub mod ps;
+pub mod report;
 pub mod restore;
 pub mod screen;
+pub mod ticket;
 pub mod view;
 
 use std::path::PathBuf;
@@ -46,6 +48,11 @@ impl Done {
 
     pub fn success(summary: impl Into<String>) -> Done {
         Done::new(Outcome::Success, summary)
+    }
+
+    /// Whether the command's exit code is 0.
+    pub fn succeeded(&self) -> bool {
+        self.outcome.exit_code() == tether_client::exit::SUCCESS
     }
 
     pub fn exit_code(&self) -> ExitCode {

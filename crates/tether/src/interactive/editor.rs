@@ -128,7 +128,7 @@ pub fn spawn(
                 if let (Typed::Line(text), Some(path)) = (&typed, &history)
                     && !text.trim().is_empty()
                 {
-                    let _ = editor.add_history_entry(line::redacted(text));
+                    let _ = editor.add_history_entry(crate::timeline::redacted(text));
                     let _ = editor.append_history(path);
                 }
                 let end = !matches!(typed, Typed::Line(_));

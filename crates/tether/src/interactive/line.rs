@@ -24,7 +24,6 @@ pub const HOST_COMMANDS: &[&str] = &[
 
 /// One line, understood.
 #[derive(Debug)]
-#[expect(dead_code, reason = "the ticket texts are recorded once the ticket store is merged")]
 pub enum Entry {
     /// Nothing typed.
     Empty,
@@ -151,32 +150,6 @@ fn one_line(text: &str, command: &str) -> String {
     }
 }
 
-/// `line` as it may be kept in history and a ticket's timeline: the text
-/// of `--type` is left out (it may be a password; the agent's audit log
-/// records only counts, too).
-pub fn redacted(line: &str) -> String {
-    let Some(words) = shlex::split(line) else {
-        return line.to_owned();
-    };
-    if !words.iter().any(|w| w == "--type" || w.starts_with("--type=")) {
-        return line.to_owned();
-    }
-    let mut out = Vec::with_capacity(words.len());
-    let mut hide_next = false;
-    for word in words {
-        if hide_next {
-            out.push(format!("‹{} characters›", word.chars().count()));
-            hide_next = false;
-        } else if let Some(text) = word.strip_prefix("--type=") {
-            out.push(format!("--type=‹{} characters›", text.chars().count()));
-        } else {
-            hide_next = word == "--type";
-            out.push(word);
-        }
-    }
-    shlex::try_join(out.iter().map(String::as_str)).unwrap_or_else(|_| out.join(" "))
-}
-
 /// The long flags of the command a line starts with, for completion.
 pub fn flags_of(grammar: &clap::Command, path: &[&str]) -> Vec<String> {
     let mut command = grammar;
@@ -253,16 +226,6 @@ mod tests {
         assert!(matches!(parse(&g, "escalate"), Ok(Entry::Escalate { tier: None, reason: None })));
         assert!(parse(&g, "resolve").is_err());
         assert!(parse(&g, "escalate --tier 9").is_err());
-    }
-
-    #[test]
-    fn typed_text_is_left_out_of_what_is_kept() {
-        assert_eq!(
-            redacted("input --type 'hunter 2' --keys enter"),
-            "input --type '‹8 characters›' --keys enter"
-        );
-        assert_eq!(redacted("input --type=secret"), "input '--type=‹6 characters›'");
-        assert_eq!(redacted("kill 42"), "kill 42");
     }
 
     #[test]

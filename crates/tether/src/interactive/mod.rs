@@ -23,8 +23,9 @@ use tether_proto::system::ProcessSort;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::GlobalArgs;
-use crate::commands::host;
+use crate::commands::{Done, host};
 use crate::connect;
+use crate::timeline::Timeline;
 use editor::{Ask, SharedSuggestions, Typed};
 use line::Entry;
 use link::Link;
@@ -39,7 +40,18 @@ const COMPLETION_PROCESSES: u32 = 2000;
 /// Runs the session until `exit`, Ctrl-D or the end of piped input.
 pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
     let connector = Connector::new(global.connect_options()?).map_err(connect::with_flags)?;
+    // A ticket that is not in the store ends the session before it starts.
+    let timeline = Timeline::for_flags(global).await?;
     let mut link = Link::open(connector, host).await?;
+    let started = Instant::now();
+    if let Some(timeline) = &timeline {
+        timeline.session_started(host, &link.session().welcome().session_id).await;
+    }
+    let ticket = match (&timeline, global.ticket.as_deref()) {
+        (Some(timeline), _) => format!("ticket {}", timeline.ticket()),
+        (None, Some(reference)) => format!("ticket {reference} (audit only)"),
+        (None, None) => "no ticket".to_owned(),
+    };
     let mut interrupts = signal(SignalKind::interrupt())?;
     let on_terminal = std::io::stdin().is_terminal();
     let grammar = line::grammar(host);
@@ -63,7 +75,7 @@ pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
 
     let mut commands = 0u32;
     loop {
-        let status = on_terminal.then(|| status_line(&link, global.ticket.as_deref()));
+        let status = on_terminal.then(|| status_line(&link, &ticket));
         if editor.ask.send(Ask { status }).is_err() {
             break;
         }
@@ -93,14 +105,26 @@ pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
             Entry::Exit => break,
             Entry::Help(text) => print!("{text}"),
             Entry::Host(command) => {
-                commands += 1;
-                run_host_command(&mut link, &grammar, *command, &text, &mut interrupts).await;
+                let ran =
+                    run_host_command(&mut link, &grammar, *command, &text, &mut interrupts).await;
+                if let Some(result) = ran {
+                    commands += 1;
+                    if let Some(timeline) = &timeline {
+                        timeline.command(host, &text, &result).await;
+                    }
+                }
                 refresher.maybe_refresh(&link);
             }
             Entry::Note(_) | Entry::Escalate { .. } | Entry::Resolve(_) => {
-                eprintln!(
-                    "error: no ticket is attached to this session (start it with --ticket N)"
-                );
+                let Some(timeline) = &timeline else {
+                    eprintln!(
+                        "error: no ticket of the store is attached to this session (start it with --ticket N)"
+                    );
+                    continue;
+                };
+                if let Err(e) = on_ticket(timeline, &link, entry).await {
+                    eprintln!("error: {}", tether_proto::text::error_line(e.as_ref()));
+                }
             }
         }
     }
@@ -108,19 +132,50 @@ pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
     let _ = editor.thread.join();
     refresher.stop();
     link.finish().await;
+    if let Some(timeline) = &timeline {
+        timeline.session_ended(host, started.elapsed(), commands).await;
+    }
     eprintln!("session ended after {commands} commands");
     Ok(ExitCode::SUCCESS)
 }
 
+/// `note`, `escalate` and `resolve`: straight to the ticket store.
+async fn on_ticket(timeline: &Timeline, link: &Link, entry: Entry) -> anyhow::Result<()> {
+    let recorder = timeline.recorder();
+    let ticket = timeline.ticket();
+    match entry {
+        Entry::Note(text) => {
+            recorder.note(&text).await?;
+            println!("noted on ticket {ticket}");
+        }
+        Entry::Escalate { tier, reason } => {
+            // Default: the tier above the technician's (the agent's view).
+            let tier = tier.unwrap_or(match link.session().welcome().role {
+                tether_proto::Role::Tier(own) => (own.number() + 1).min(3),
+                tether_proto::Role::Fleet => 2,
+            });
+            recorder.escalate(tier, reason.as_deref()).await?;
+            println!("ticket {ticket} escalated to tier {tier}");
+        }
+        Entry::Resolve(resolution) => {
+            recorder.resolve(&resolution).await?;
+            println!("ticket {ticket} resolved");
+        }
+        _ => unreachable!("only note, escalate and resolve are handed here"),
+    }
+    Ok(())
+}
+
 /// Runs one host command; an error is one line on stderr and the session
-/// goes on. Ctrl-C cancels it.
+/// goes on. Ctrl-C cancels it. `None` when it was refused before anything
+/// was sent.
 async fn run_host_command(
     link: &mut Link,
     grammar: &clap::Command,
     command: crate::cli::Command,
     text: &str,
     interrupts: &mut tokio::signal::unix::Signal,
-) -> Option<crate::commands::Done> {
+) -> Option<anyhow::Result<Done>> {
     if let Err(e) = host::preflight(&command) {
         eprintln!("error: {}", tether_proto::text::error_line(e.as_ref()));
         return None;
@@ -133,28 +188,20 @@ async fn run_host_command(
     let result = tokio::select! {
         result = link.run(command, reparse) => result,
         _ = interrupts.recv() => {
-            if read_only {
-                eprintln!("cancelled");
-            } else {
-                eprintln!("cancelled; it may have run on the agent");
-            }
-            return None;
+            let what = if read_only { "cancelled" } else { "cancelled; it may have run on the agent" };
+            Err(anyhow::anyhow!("{what} (Ctrl-C)"))
         }
     };
-    match result {
-        Ok(done) => Some(done),
-        Err(e) => {
-            eprintln!("error: {}", tether_proto::text::error_line(e.as_ref()));
-            None
-        }
+    if let Err(e) = &result {
+        eprintln!("error: {}", tether_proto::text::error_line(e.as_ref()));
     }
+    Some(result)
 }
 
 /// "[ws-042 (127.0.0.1:7433) · alice · tier2 · ticket T-12 · rtt 0.4 ms]"
-fn status_line(link: &Link, ticket: Option<&str>) -> String {
+fn status_line(link: &Link, ticket: &str) -> String {
     let session = link.session();
     let w = session.welcome();
-    let ticket = ticket.map_or_else(|| "no ticket".to_owned(), |t| format!("ticket {t}"));
     let rtt = if link.is_lost() {
         "link lost".to_owned()
     } else {

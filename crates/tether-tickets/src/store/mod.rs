@@ -1,0 +1,360 @@
+//! The ticket store: one [`Store`] over two backends, the embedded SQLite
+//! file (the default) and a shared PostgreSQL database for teams.
+//!
+//! Both run the same SQL (written with `$N` placeholders; SQLite reads them
+//! as `?N`) and the same rules: every change to a ticket is a transaction
+//! that locks the ticket's row, checks the change against the ticket as it
+//! is ([`apply`]), updates the row's report fields and appends the timeline
+//! entry, so concurrent technicians on one store lose no records. Every
+//! change takes its time as an argument.
+
+mod migrations;
+mod postgres;
+mod sqlite;
+
+use std::path::PathBuf;
+
+pub use self::postgres::PostgresStore;
+pub use self::sqlite::SqliteStore;
+use crate::model::{
+    Attachment, Category, Entry, Event, NewTicket, Priority, Ticket, TicketId, TicketSummary,
+    TimeFrames, UnixTime, UnknownValue,
+};
+
+/// Where a store lives, as the user names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://…` or `postgresql://…`).
+    Postgres(String),
+}
+
+impl Location {
+    /// A `postgres://` or `postgresql://` URL, or else a file path.
+    pub fn parse(text: &str) -> Location {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Location::Postgres(text.to_owned())
+        } else {
+            Location::Sqlite(PathBuf::from(text))
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// The file, or the URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => f.write_str(&postgres::redact(url)),
+        }
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no ticket {0}")]
+    NotFound(TicketId),
+    /// The change does not fit the ticket's state (resolving a resolved
+    /// ticket, escalating to a lower tier, …).
+    #[error("{id}: {why}")]
+    Refused { id: TicketId, why: String },
+    #[error("the ticket store at {path} cannot be created: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the ticket store's schema is version {found}, newer than this tether knows ({known}); upgrade tether"
+    )]
+    NewerSchema { found: i64, known: i64 },
+    #[error("the ticket store holds a value this tether cannot read: {0}")]
+    Corrupt(String),
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the store's worker thread ended: {0}")]
+    Worker(String),
+}
+
+impl From<UnknownValue> for StoreError {
+    fn from(e: UnknownValue) -> StoreError {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> StoreError {
+        StoreError::Corrupt(format!("a timeline entry: {e}"))
+    }
+}
+
+/// Which tickets `list` returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only tickets not resolved.
+    pub open_only: bool,
+    /// Only this technician's: assigned to them, or opened by them and
+    /// assigned to nobody.
+    pub owner: Option<String>,
+    /// Only tickets past their due time at this instant (open and overdue,
+    /// or resolved late).
+    pub breached_at: Option<UnixTime>,
+}
+
+/// A ticket and its timeline, for bulk import (benchmarks, migrations from
+/// another system). The ticket's id and the entries' ids and ticket are
+/// assigned by the store.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub ticket: Ticket,
+    pub entries: Vec<(UnixTime, String, Event)>,
+}
+
+/// The ticket store.
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+macro_rules! each {
+    ($self:ident, $store:ident => $body:expr) => {
+        match $self {
+            Store::Sqlite($store) => $body,
+            Store::Postgres($store) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the store, creating it (file 0600 in a 0700 directory) and
+    /// bringing its schema up to date as needed.
+    pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        Ok(match location {
+            Location::Sqlite(path) => Store::Sqlite(SqliteStore::open(path).await?),
+            Location::Postgres(url) => Store::Postgres(PostgresStore::connect(url).await?),
+        })
+    }
+
+    /// Opens a ticket due `frames.of(priority)` after `at`.
+    pub async fn open_ticket(
+        &self,
+        new: NewTicket,
+        frames: &TimeFrames,
+        at: UnixTime,
+    ) -> Result<Ticket, StoreError> {
+        let ticket = Ticket {
+            id: TicketId(0),
+            title: new.title,
+            requester: new.requester,
+            host: new.host,
+            category: new.category,
+            priority: new.priority,
+            opened_by: new.opened_by,
+            assignee: None,
+            opened_at: at,
+            due_at: frames.due_at(new.priority, at),
+            resolved_at: None,
+            first_resolved_at: None,
+            resolution: None,
+            tier: 1,
+            max_tier: 1,
+            escalations: 0,
+            reopens: 0,
+        };
+        each!(self, s => s.insert(ticket).await)
+    }
+
+    pub async fn ticket(&self, id: TicketId) -> Result<Ticket, StoreError> {
+        each!(self, s => s.get(id).await)?.ok_or(StoreError::NotFound(id))
+    }
+
+    /// Tickets matching `filter`, newest first.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Ticket>, StoreError> {
+        each!(self, s => s.list(filter).await)
+    }
+
+    /// Appends `event` to the ticket's timeline and applies it to the
+    /// ticket (see [`apply`]), in one transaction.
+    pub async fn record(
+        &self,
+        id: TicketId,
+        at: UnixTime,
+        actor: &str,
+        event: Event,
+    ) -> Result<(Ticket, Entry), StoreError> {
+        each!(self, s => s.append(id, at, actor, event, None).await)
+    }
+
+    /// Keeps a screenshot with the ticket: a timeline entry and its PNG.
+    pub async fn attach_screenshot(
+        &self,
+        id: TicketId,
+        at: UnixTime,
+        actor: &str,
+        host: &str,
+        name: &str,
+        png: Vec<u8>,
+    ) -> Result<Entry, StoreError> {
+        let event = Event::Screenshot {
+            host: host.to_owned(),
+            name: name.to_owned(),
+            bytes: png.len() as u64,
+        };
+        let (_, entry) =
+            each!(self, s => s.append(id, at, actor, event, Some((name.to_owned(), png))).await)?;
+        Ok(entry)
+    }
+
+    /// The ticket's timeline, oldest first.
+    pub async fn timeline(&self, id: TicketId) -> Result<Vec<Entry>, StoreError> {
+        self.ticket(id).await?;
+        each!(self, s => s.timeline(id).await)
+    }
+
+    /// The ticket's screenshots with their bytes, oldest first.
+    pub async fn attachments(&self, id: TicketId) -> Result<Vec<Attachment>, StoreError> {
+        each!(self, s => s.attachments(id).await)
+    }
+
+    /// One summary per ticket opened at or after `since`, for reports.
+    pub async fn summaries(&self, since: UnixTime) -> Result<Vec<TicketSummary>, StoreError> {
+        each!(self, s => s.summaries(since).await)
+    }
+
+    /// Writes many tickets and their timelines at once (one transaction;
+    /// COPY on PostgreSQL).
+    pub async fn import(&self, batch: Vec<Import>) -> Result<(), StoreError> {
+        each!(self, s => s.import(batch).await)
+    }
+}
+
+/// Applies `event` at `at` to `ticket`, or says why it does not fit.
+///
+/// Escalation goes up only (tiers 2 and 3) and only while open; resolving
+/// needs an open ticket and reopening a resolved one. Notes, commands,
+/// sessions and screenshots are recorded in any state.
+pub fn apply(ticket: &mut Ticket, event: &Event, at: UnixTime) -> Result<(), String> {
+    match event {
+        Event::Opened { .. } => return Err("a ticket is opened only once".into()),
+        Event::Escalated { tier, .. } => {
+            if !ticket.is_open() {
+                return Err("it is resolved; reopen it first".into());
+            }
+            if !(2..=3).contains(tier) {
+                return Err(format!("tier {tier} does not exist (escalate to tier 2 or 3)"));
+            }
+            if *tier <= ticket.tier {
+                return Err(format!("it is already at tier {}", ticket.tier));
+            }
+            ticket.tier = *tier;
+            ticket.max_tier = ticket.max_tier.max(*tier);
+            ticket.escalations += 1;
+        }
+        Event::Assigned { to } => ticket.assignee = Some(to.clone()),
+        Event::Resolved { resolution } => {
+            if !ticket.is_open() {
+                return Err("it is already resolved".into());
+            }
+            ticket.resolved_at = Some(at);
+            ticket.first_resolved_at.get_or_insert(at);
+            ticket.resolution = Some(resolution.clone());
+        }
+        Event::Reopened => {
+            if ticket.is_open() {
+                return Err("it is open".into());
+            }
+            ticket.resolved_at = None;
+            ticket.resolution = None;
+            ticket.reopens += 1;
+        }
+        Event::Note { .. }
+        | Event::Command { .. }
+        | Event::SessionStarted { .. }
+        | Event::SessionEnded { .. }
+        | Event::Screenshot { .. } => {}
+    }
+    Ok(())
+}
+
+const SELECT_TICKET: &str = "SELECT id, title, requester, host, category, priority, opened_by, assignee, \
+    opened_at, due_at, resolved_at, first_resolved_at, resolution, tier, max_tier, escalations, reopens \
+    FROM tickets WHERE id = $1";
+
+const INSERT_TICKET: &str = "INSERT INTO tickets (title, requester, host, category, priority, opened_by, \
+    assignee, opened_at, due_at, resolved_at, first_resolved_at, resolution, tier, max_tier, escalations, \
+    reopens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
+
+/// Writes back the fields a change may touch.
+const UPDATE_TICKET: &str = "UPDATE tickets SET assignee = $2, resolved_at = $3, first_resolved_at = $4, \
+    resolution = $5, tier = $6, max_tier = $7, escalations = $8, reopens = $9 WHERE id = $1";
+
+const INSERT_ENTRY: &str = "INSERT INTO entries (ticket_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+
+const INSERT_ATTACHMENT: &str =
+    "INSERT INTO attachments (entry_id, ticket_id, name, png) VALUES ($1, $2, $3, $4)";
+
+const SELECT_TIMELINE: &str =
+    "SELECT id, at, actor, detail FROM entries WHERE ticket_id = $1 ORDER BY id";
+
+const SELECT_ATTACHMENTS: &str =
+    "SELECT entry_id, name, png FROM attachments WHERE ticket_id = $1 ORDER BY entry_id";
+
+const SELECT_SUMMARIES: &str = "SELECT id, category, priority, host, requester, \
+    COALESCE(assignee, opened_by), opened_at, due_at, resolved_at, first_resolved_at, max_tier, \
+    escalations, reopens FROM tickets WHERE opened_at >= $1";
+
+/// Tickets for `list`, newest first: `$1` the owner or NULL, `$2` the
+/// breach instant or NULL, `$3` 1 for open tickets only, else 0.
+const SELECT_LIST: &str = "SELECT id, title, requester, host, category, priority, opened_by, assignee, \
+    opened_at, due_at, resolved_at, first_resolved_at, resolution, tier, max_tier, escalations, reopens \
+    FROM tickets \
+    WHERE (CAST($1 AS TEXT) IS NULL OR assignee = $1 OR (assignee IS NULL AND opened_by = $1)) \
+    AND (CAST($2 AS BIGINT) IS NULL OR (resolved_at IS NULL AND due_at < $2) OR resolved_at > due_at) \
+    AND (CAST($3 AS BIGINT) = 0 OR resolved_at IS NULL) \
+    ORDER BY id DESC";
+
+fn entry_from(
+    id: i64,
+    ticket: TicketId,
+    at: UnixTime,
+    actor: String,
+    detail: &str,
+) -> Result<Entry, StoreError> {
+    Ok(Entry { id, ticket, at, actor, event: serde_json::from_str(detail)? })
+}
+
+fn detail_of(event: &Event) -> String {
+    // Serialising an enum of strings and numbers into a String cannot fail.
+    serde_json::to_string(event).expect("an event serialises to JSON")
+}
+
+fn category(text: &str) -> Result<Category, StoreError> {
+    Ok(text.parse()?)
+}
+
+fn priority(text: &str) -> Result<Priority, StoreError> {
+    Ok(text.parse()?)
+}
+
+fn small(n: i64, what: &str) -> Result<u8, StoreError> {
+    u8::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
+}
+
+fn count(n: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
+}
+
+/// The default store file: `$XDG_DATA_HOME/tether/tickets.db`, else
+/// `~/.local/share/tether/tickets.db`; `None` without either variable.
+pub fn default_sqlite_path() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".local/share"))
+        })?;
+    Some(data.join("tether").join("tickets.db"))
+}

@@ -1,0 +1,339 @@
+//! The shared store: a PostgreSQL database a team's controllers all point
+//! at. tokio-postgres runs on the caller's runtime. A change locks its
+//! ticket's row (`SELECT … FOR UPDATE`) for the length of its transaction.
+//!
+//! Connections are made without TLS: point the URL at a Unix socket, the
+//! loopback, or a tunnel (a URL asking for `sslmode=require` is refused by
+//! the client rather than sent in the clear).
+
+use tokio::sync::Mutex;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls, Row};
+
+use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
+use super::sqlite::opened_event;
+use super::{
+    INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter, SELECT_ATTACHMENTS,
+    SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError, UPDATE_TICKET,
+    apply, category, count, detail_of, entry_from, priority, small,
+};
+use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
+
+/// Serialises schema migrations between controllers opening the same
+/// database at once (an arbitrary constant: "tether" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7465_7468_6572;
+
+pub struct PostgresStore {
+    client: Mutex<Client>,
+}
+
+/// `url` without its password, for messages.
+pub(super) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl PostgresStore {
+    /// Connects and migrates.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        // The connection's own error has no caller to go to: the client's
+        // next query fails with "connection closed", which is reported.
+        tokio::spawn(connection);
+        migrate(&mut client).await?;
+        Ok(PostgresStore { client: Mutex::new(client) })
+    }
+
+    pub(super) async fn insert(&self, ticket: Ticket) -> Result<Ticket, StoreError> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await?;
+        let row = tx.query_one(INSERT_TICKET, &TicketParams::new(&ticket).values()).await?;
+        let ticket = Ticket { id: TicketId(row.get(0)), ..ticket };
+        let opened = opened_event(&ticket);
+        tx.execute(
+            INSERT_ENTRY,
+            &[
+                &ticket.id.0,
+                &ticket.opened_at,
+                &ticket.opened_by,
+                &opened.kind(),
+                &detail_of(&opened),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    pub(super) async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        let client = self.client.lock().await;
+        client.query_opt(SELECT_TICKET, &[&id.0]).await?.as_ref().map(ticket_row).transpose()
+    }
+
+    pub(super) async fn list(&self, filter: &ListFilter) -> Result<Vec<Ticket>, StoreError> {
+        let client = self.client.lock().await;
+        let open_only = i64::from(filter.open_only);
+        let rows =
+            client.query(SELECT_LIST, &[&filter.owner, &filter.breached_at, &open_only]).await?;
+        rows.iter().map(ticket_row).collect()
+    }
+
+    pub(super) async fn append(
+        &self,
+        id: TicketId,
+        at: UnixTime,
+        actor: &str,
+        event: Event,
+        attachment: Option<(String, Vec<u8>)>,
+    ) -> Result<(Ticket, Entry), StoreError> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await?;
+        let locked = format!("{SELECT_TICKET} FOR UPDATE");
+        let mut ticket = tx
+            .query_opt(&locked, &[&id.0])
+            .await?
+            .as_ref()
+            .map(ticket_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound(id))?;
+        apply(&mut ticket, &event, at).map_err(|why| StoreError::Refused { id, why })?;
+        tx.execute(
+            UPDATE_TICKET,
+            &[
+                &id.0,
+                &ticket.assignee,
+                &ticket.resolved_at,
+                &ticket.first_resolved_at,
+                &ticket.resolution,
+                &i64::from(ticket.tier),
+                &i64::from(ticket.max_tier),
+                &i64::from(ticket.escalations),
+                &i64::from(ticket.reopens),
+            ],
+        )
+        .await?;
+        let row = tx
+            .query_one(INSERT_ENTRY, &[&id.0, &at, &actor, &event.kind(), &detail_of(&event)])
+            .await?;
+        let entry_id: i64 = row.get(0);
+        if let Some((name, png)) = attachment {
+            tx.execute(INSERT_ATTACHMENT, &[&entry_id, &id.0, &name, &png]).await?;
+        }
+        tx.commit().await?;
+        Ok((ticket, Entry { id: entry_id, ticket: id, at, actor: actor.to_owned(), event }))
+    }
+
+    pub(super) async fn timeline(&self, id: TicketId) -> Result<Vec<Entry>, StoreError> {
+        let client = self.client.lock().await;
+        let rows = client.query(SELECT_TIMELINE, &[&id.0]).await?;
+        rows.iter().map(|r| entry_from(r.get(0), id, r.get(1), r.get(2), r.get(3))).collect()
+    }
+
+    pub(super) async fn attachments(&self, id: TicketId) -> Result<Vec<Attachment>, StoreError> {
+        let client = self.client.lock().await;
+        let rows = client.query(SELECT_ATTACHMENTS, &[&id.0]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Attachment { entry: r.get(0), name: r.get(1), png: r.get(2) })
+            .collect())
+    }
+
+    pub(super) async fn summaries(
+        &self,
+        since: UnixTime,
+    ) -> Result<Vec<TicketSummary>, StoreError> {
+        let client = self.client.lock().await;
+        let rows = client.query(SELECT_SUMMARIES, &[&since]).await?;
+        rows.iter().map(summary_row).collect()
+    }
+
+    /// Reserves the ids, then COPYs tickets and entries in binary form.
+    pub(super) async fn import(&self, batch: Vec<Import>) -> Result<(), StoreError> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await?;
+        let entry_count: i64 = batch.iter().map(|i| i.entries.len() as i64).sum();
+        let ticket_ids = reserve_ids(&tx, "tickets", batch.len() as i64).await?;
+        let entry_ids = reserve_ids(&tx, "entries", entry_count).await?;
+
+        let sink = tx
+            .copy_in(
+                "COPY tickets (id, title, requester, host, category, priority, opened_by, assignee, \
+                 opened_at, due_at, resolved_at, first_resolved_at, resolution, tier, max_tier, \
+                 escalations, reopens) FROM STDIN BINARY",
+            )
+            .await?;
+        let types = [
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+        ];
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        let mut writer = std::pin::pin!(writer);
+        for (item, id) in batch.iter().zip(&ticket_ids) {
+            let params = TicketParams::new(&item.ticket);
+            let mut row: Vec<&(dyn ToSql + Sync)> = vec![id];
+            row.extend(params.values());
+            writer.as_mut().write(&row).await?;
+        }
+        writer.finish().await?;
+
+        let sink = tx
+            .copy_in("COPY entries (id, ticket_id, at, actor, kind, detail) FROM STDIN BINARY")
+            .await?;
+        let writer = BinaryCopyInWriter::new(
+            sink,
+            &[Type::INT8, Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT],
+        );
+        let mut writer = std::pin::pin!(writer);
+        let mut next_entry = entry_ids.iter();
+        for (item, ticket_id) in batch.iter().zip(&ticket_ids) {
+            for (at, actor, event) in &item.entries {
+                // reserve_ids returned exactly entry_count ids.
+                let id = next_entry.next().expect("one reserved id per entry");
+                let kind = event.kind();
+                let detail = detail_of(event);
+                writer.as_mut().write(&[id, ticket_id, at, actor, &kind, &detail]).await?;
+            }
+        }
+        writer.finish().await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn reserve_ids(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    n: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let sql = format!(
+        "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1::BIGINT)"
+    );
+    let rows = tx.query(&sql, &[&n]).await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(CREATE_VERSION_TABLE).await?;
+    let found: i64 =
+        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[]).await?.get(0);
+    let known = migrations::latest();
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    for step in MIGRATIONS.iter().filter(|m| m.version > found) {
+        tx.batch_execute(step.postgres).await?;
+    }
+    if found < known {
+        tx.execute("DELETE FROM schema_version", &[]).await?;
+        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&known]).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A ticket's values as `INSERT_TICKET` (and the COPY, after the id)
+/// takes them: PostgreSQL's BIGINT for the small numbers.
+struct TicketParams<'a> {
+    t: &'a Ticket,
+    category: &'static str,
+    priority: &'static str,
+    numbers: [i64; 4],
+}
+
+impl<'a> TicketParams<'a> {
+    fn new(t: &'a Ticket) -> TicketParams<'a> {
+        TicketParams {
+            t,
+            category: t.category.as_str(),
+            priority: t.priority.as_str(),
+            numbers: [t.tier.into(), t.max_tier.into(), t.escalations.into(), t.reopens.into()],
+        }
+    }
+
+    fn values(&self) -> [&(dyn ToSql + Sync); 16] {
+        let t = self.t;
+        [
+            &t.title,
+            &t.requester,
+            &t.host,
+            &self.category,
+            &self.priority,
+            &t.opened_by,
+            &t.assignee,
+            &t.opened_at,
+            &t.due_at,
+            &t.resolved_at,
+            &t.first_resolved_at,
+            &t.resolution,
+            &self.numbers[0],
+            &self.numbers[1],
+            &self.numbers[2],
+            &self.numbers[3],
+        ]
+    }
+}
+
+fn ticket_row(row: &Row) -> Result<Ticket, StoreError> {
+    Ok(Ticket {
+        id: TicketId(row.try_get(0)?),
+        title: row.try_get(1)?,
+        requester: row.try_get(2)?,
+        host: row.try_get(3)?,
+        category: category(row.try_get(4)?)?,
+        priority: priority(row.try_get(5)?)?,
+        opened_by: row.try_get(6)?,
+        assignee: row.try_get(7)?,
+        opened_at: row.try_get(8)?,
+        due_at: row.try_get(9)?,
+        resolved_at: row.try_get(10)?,
+        first_resolved_at: row.try_get(11)?,
+        resolution: row.try_get(12)?,
+        tier: small(row.try_get(13)?, "tier")?,
+        max_tier: small(row.try_get(14)?, "tier")?,
+        escalations: count(row.try_get(15)?, "escalation count")?,
+        reopens: count(row.try_get(16)?, "reopen count")?,
+    })
+}
+
+fn summary_row(row: &Row) -> Result<TicketSummary, StoreError> {
+    Ok(TicketSummary {
+        id: TicketId(row.try_get(0)?),
+        category: category(row.try_get(1)?)?,
+        priority: priority(row.try_get(2)?)?,
+        host: row.try_get(3)?,
+        requester: row.try_get(4)?,
+        technician: row.try_get(5)?,
+        opened_at: row.try_get(6)?,
+        due_at: row.try_get(7)?,
+        resolved_at: row.try_get(8)?,
+        first_resolved_at: row.try_get(9)?,
+        max_tier: small(row.try_get(10)?, "tier")?,
+        escalations: count(row.try_get(11)?, "escalation count")?,
+        reopens: count(row.try_get(12)?, "reopen count")?,
+    })
+}

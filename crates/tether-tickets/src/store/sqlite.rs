@@ -1,0 +1,323 @@
+//! The embedded store: one SQLite file in WAL mode with a busy timeout, so
+//! several `tether` processes write to it at once without losing records.
+//! Each write is an `IMMEDIATE` transaction (the write lock taken at its
+//! start, so two writers never deadlock upgrading a read). rusqlite is
+//! blocking: calls run on tokio's blocking threads.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
+use super::{
+    INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter, SELECT_ATTACHMENTS,
+    SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError, UPDATE_TICKET,
+    apply, category, count, detail_of, entry_from, priority, small,
+};
+use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
+
+/// How long a writer waits for another process's transaction to end.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+/// `$N` placeholders as SQLite's `?N`.
+fn dialect(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+impl SqliteStore {
+    /// Opens (creating 0600, its directory 0700) and migrates the file.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let path = path.to_owned();
+        let connection = tokio::task::spawn_blocking(move || open_blocking(&path))
+            .await
+            .map_err(|e| StoreError::Worker(e.to_string()))??;
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves SQLite consistent (its
+            // transaction rolls back on drop), so a poisoned lock is usable.
+            let mut guard = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+
+    pub(super) async fn insert(&self, ticket: Ticket) -> Result<Ticket, StoreError> {
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id = insert_ticket(&tx, &ticket)?;
+            let ticket = Ticket { id, ..ticket };
+            let opened = opened_event(&ticket);
+            tx.query_row(
+                &dialect(INSERT_ENTRY),
+                params![
+                    id.0,
+                    ticket.opened_at,
+                    ticket.opened_by,
+                    opened.kind(),
+                    detail_of(&opened)
+                ],
+                |_| Ok(()),
+            )?;
+            tx.commit()?;
+            Ok(ticket)
+        })
+        .await
+    }
+
+    pub(super) async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.call(move |c| {
+            c.query_row(&dialect(SELECT_TICKET), [id.0], |row| Ok(ticket_row(row)))
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    pub(super) async fn list(&self, filter: &ListFilter) -> Result<Vec<Ticket>, StoreError> {
+        let filter = filter.clone();
+        self.call(move |c| {
+            let mut statement = c.prepare(&dialect(SELECT_LIST))?;
+            let rows = statement.query_map(
+                params![filter.owner, filter.breached_at, i64::from(filter.open_only)],
+                |row| Ok(ticket_row(row)),
+            )?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    pub(super) async fn append(
+        &self,
+        id: TicketId,
+        at: UnixTime,
+        actor: &str,
+        event: Event,
+        attachment: Option<(String, Vec<u8>)>,
+    ) -> Result<(Ticket, Entry), StoreError> {
+        let actor = actor.to_owned();
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut ticket = tx
+                .query_row(&dialect(SELECT_TICKET), [id.0], |row| Ok(ticket_row(row)))
+                .optional()?
+                .transpose()?
+                .ok_or(StoreError::NotFound(id))?;
+            apply(&mut ticket, &event, at).map_err(|why| StoreError::Refused { id, why })?;
+            tx.execute(
+                &dialect(UPDATE_TICKET),
+                params![
+                    id.0,
+                    ticket.assignee,
+                    ticket.resolved_at,
+                    ticket.first_resolved_at,
+                    ticket.resolution,
+                    ticket.tier,
+                    ticket.max_tier,
+                    ticket.escalations,
+                    ticket.reopens
+                ],
+            )?;
+            let entry_id: i64 = tx.query_row(
+                &dialect(INSERT_ENTRY),
+                params![id.0, at, actor, event.kind(), detail_of(&event)],
+                |row| row.get(0),
+            )?;
+            if let Some((name, png)) = attachment {
+                tx.execute(&dialect(INSERT_ATTACHMENT), params![entry_id, id.0, name, png])?;
+            }
+            tx.commit()?;
+            Ok((ticket, Entry { id: entry_id, ticket: id, at, actor, event }))
+        })
+        .await
+    }
+
+    pub(super) async fn timeline(&self, id: TicketId) -> Result<Vec<Entry>, StoreError> {
+        self.call(move |c| {
+            let mut statement = c.prepare(&dialect(SELECT_TIMELINE))?;
+            let rows = statement.query_map([id.0], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?))
+            })?;
+            rows.map(|r| {
+                let (entry, at, actor, detail) = r?;
+                entry_from(entry, id, at, actor, &detail)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub(super) async fn attachments(&self, id: TicketId) -> Result<Vec<Attachment>, StoreError> {
+        self.call(move |c| {
+            let mut statement = c.prepare(&dialect(SELECT_ATTACHMENTS))?;
+            let rows = statement.query_map([id.0], |row| {
+                Ok(Attachment { entry: row.get(0)?, name: row.get(1)?, png: row.get(2)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn summaries(
+        &self,
+        since: UnixTime,
+    ) -> Result<Vec<TicketSummary>, StoreError> {
+        self.call(move |c| {
+            let mut statement = c.prepare(&dialect(SELECT_SUMMARIES))?;
+            let rows = statement.query_map([since], |row| Ok(summary_row(row)))?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    pub(super) async fn import(&self, batch: Vec<Import>) -> Result<(), StoreError> {
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut entry = tx.prepare(&dialect(INSERT_ENTRY))?;
+                for item in &batch {
+                    let id = insert_ticket(&tx, &item.ticket)?;
+                    for (at, actor, event) in &item.entries {
+                        entry.query_row(
+                            params![id.0, at, actor, event.kind(), detail_of(event)],
+                            |_| Ok(()),
+                        )?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
+    let create = |source| StoreError::Create { path: path.to_owned(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(create)?;
+    }
+    // Created here, 0600, before SQLite sees it: the store holds what
+    // technicians wrote about people and their machines.
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(create(e)),
+    }
+    let mut connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(CREATE_VERSION_TABLE)?;
+    let found: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0))?;
+    let known = migrations::latest();
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    for step in MIGRATIONS.iter().filter(|m| m.version > found) {
+        tx.execute_batch(step.sqlite)?;
+    }
+    if found < known {
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [known])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn insert_ticket(tx: &rusqlite::Transaction<'_>, t: &Ticket) -> Result<TicketId, StoreError> {
+    let id = tx.query_row(
+        &dialect(INSERT_TICKET),
+        params![
+            t.title,
+            t.requester,
+            t.host,
+            t.category.as_str(),
+            t.priority.as_str(),
+            t.opened_by,
+            t.assignee,
+            t.opened_at,
+            t.due_at,
+            t.resolved_at,
+            t.first_resolved_at,
+            t.resolution,
+            t.tier,
+            t.max_tier,
+            t.escalations,
+            t.reopens
+        ],
+        |row| row.get(0),
+    )?;
+    Ok(TicketId(id))
+}
+
+pub(super) fn opened_event(ticket: &Ticket) -> Event {
+    Event::Opened {
+        title: ticket.title.clone(),
+        priority: ticket.priority,
+        category: ticket.category,
+        due_at: ticket.due_at,
+    }
+}
+
+fn ticket_row(row: &Row<'_>) -> Result<Ticket, StoreError> {
+    Ok(Ticket {
+        id: TicketId(row.get(0)?),
+        title: row.get(1)?,
+        requester: row.get(2)?,
+        host: row.get(3)?,
+        category: category(&row.get::<_, String>(4)?)?,
+        priority: priority(&row.get::<_, String>(5)?)?,
+        opened_by: row.get(6)?,
+        assignee: row.get(7)?,
+        opened_at: row.get(8)?,
+        due_at: row.get(9)?,
+        resolved_at: row.get(10)?,
+        first_resolved_at: row.get(11)?,
+        resolution: row.get(12)?,
+        tier: small(row.get(13)?, "tier")?,
+        max_tier: small(row.get(14)?, "tier")?,
+        escalations: count(row.get(15)?, "escalation count")?,
+        reopens: count(row.get(16)?, "reopen count")?,
+    })
+}
+
+fn summary_row(row: &Row<'_>) -> Result<TicketSummary, StoreError> {
+    Ok(TicketSummary {
+        id: TicketId(row.get(0)?),
+        category: category(&row.get::<_, String>(1)?)?,
+        priority: priority(&row.get::<_, String>(2)?)?,
+        host: row.get(3)?,
+        requester: row.get(4)?,
+        technician: row.get(5)?,
+        opened_at: row.get(6)?,
+        due_at: row.get(7)?,
+        resolved_at: row.get(8)?,
+        first_resolved_at: row.get(9)?,
+        max_tier: small(row.get(10)?, "tier")?,
+        escalations: count(row.get(11)?, "escalation count")?,
+        reopens: count(row.get(12)?, "reopen count")?,
+    })
+}
