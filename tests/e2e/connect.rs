@@ -157,6 +157,19 @@ fn tab_completes_a_pid_on_a_terminal_and_history_is_private() {
     session.send("\r");
     session.expect_out(&format!("sent SIGTERM to sleep (pid {pid}): it exited"), 1);
     assert!(child.0.wait().unwrap().code().is_none(), "killed by the signal");
+
+    // Ctrl-C cancels the running command (the agent waits 3 s for a
+    // process that ignores TERM), not the session.
+    let mut stubborn = stubborn("tether-tab-stubborn");
+    let stubborn_pid = stubborn.pid();
+    session.send(&format!("kill {stubborn_pid}\r"));
+    let args = format!("pid={stubborn_pid} signal=TERM");
+    agent.wait_for_audit(|r| r.request == "kill" && r.args == args && r.outcome == "started");
+    session.send("\x03");
+    session.expect_out("cancelled; it may have run on the agent", 1);
+    session.send("info --json\r");
+    session.expect_out("\"clock_offset_ms\"", 1);
+    let _ = stubborn.0.kill();
     session.send("exit\r");
     let status = session.wait();
     assert!(status.success(), "{status:?}\n{}", session.stdout());

@@ -47,19 +47,16 @@ impl Interactive {
     /// Starts `cmd` on a pseudo-terminal (script(1)); stdout and stderr
     /// both arrive as [`Interactive::stdout`].
     pub fn on_terminal(cmd: &Command) -> Interactive {
-        let line = std::iter::once(cmd.get_program())
-            .chain(cmd.get_args())
-            .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut script = Command::new("script");
-        script.args(["-qfec", &line, "/dev/null"]).env_clear();
+        let mut script = tether_testkit::on_terminal(cmd);
+        // Only the command's own environment (the tests' commands start
+        // from a cleared one), and a terminal type.
+        script.env_clear();
         for (key, value) in cmd.get_envs() {
             if let Some(value) = value {
                 script.env(key, value);
             }
         }
-        script.env("TERM", "xterm").env("COLUMNS", "120").env("LINES", "40");
+        script.env("TERM", "xterm");
         Interactive::start(script)
     }
 

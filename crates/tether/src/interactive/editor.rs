@@ -181,7 +181,14 @@ impl SessionHelper {
             ["kill", ..] => self.pids(word),
             ["restore", "show" | "diff" | "rollback" | "delete", ..] => {
                 let shared = self.wait_loaded();
-                shared.points.iter().filter(|p| p.starts_with(word)).map(|p| plain(p)).collect()
+                // An id goes into the edited line as it is: only plain ones
+                // are offered, so the agent cannot put control characters
+                // on the terminal through completion.
+                let plain_id = |id: &&String| {
+                    id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+                };
+                let points = shared.points.iter().filter(plain_id);
+                points.filter(|p| p.starts_with(word)).map(|p| plain(p)).collect()
             }
             _ => Vec::new(),
         }
@@ -252,3 +259,51 @@ impl Hinter for SessionHelper {
 impl Highlighter for SessionHelper {}
 impl Validator for SessionHelper {}
 impl Helper for SessionHelper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper() -> SessionHelper {
+        let suggestions = Suggestions {
+            processes: vec![
+                (4242, "firefox-esr".into(), "/usr/lib/firefox-esr/firefox-esr -P".into()),
+                (4250, "sleep".into(), "tether-probe 600".into()),
+                (77, "bash".into(), "-bash".into()),
+            ],
+            points: vec!["20261123T101500Z-3fa2".into(), "20261124\x1b]0;owned\x07".into()],
+            loaded: true,
+        };
+        SessionHelper {
+            grammar: line::grammar("h"),
+            suggestions: Arc::new(Mutex::new(suggestions)),
+        }
+    }
+
+    fn replacements(before: &[&str], word: &str) -> Vec<String> {
+        helper().candidates(before, word).into_iter().map(|p| p.replacement).collect()
+    }
+
+    #[test]
+    fn commands_subcommands_and_flags_complete() {
+        assert_eq!(replacements(&[], "res"), ["restore ", "resolve "]);
+        assert_eq!(replacements(&[], "qu"), ["quit "]);
+        assert_eq!(replacements(&["restore"], "ro"), ["rollback "]);
+        assert_eq!(replacements(&["kill", "42"], "--si"), ["--signal"]);
+        assert_eq!(replacements(&["help"], "mon"), ["monitors "]);
+    }
+
+    #[test]
+    fn pids_complete_by_number_and_by_program() {
+        assert_eq!(replacements(&["kill"], "42"), ["4242 ", "4250 "]);
+        assert_eq!(replacements(&["kill"], "fire"), ["4242 "]);
+        assert_eq!(replacements(&["kill"], "tether-pr"), ["4250 "]);
+        let shown = helper().candidates(&["kill"], "424");
+        assert!(shown[0].display.starts_with("4242 firefox-esr"), "{:?}", shown[0].display);
+    }
+
+    #[test]
+    fn only_plain_point_ids_are_offered() {
+        assert_eq!(replacements(&["restore", "diff"], "2026"), ["20261123T101500Z-3fa2"]);
+    }
+}

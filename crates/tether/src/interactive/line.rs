@@ -51,19 +51,17 @@ pub fn grammar(host: &str) -> clap::Command {
         .override_usage("COMMAND [ARGS]  (`help COMMAND` for one)")
         .about("Commands of this session; each runs on the agent it is connected to.")
         .after_help("Ctrl-C cancels the running command; Ctrl-D or `exit` ends the session.");
-    for name in HOST_COMMANDS {
+    for (order, name) in HOST_COMMANDS.iter().enumerate() {
         let one_shot = full.find_subcommand(name).expect("HOST_COMMANDS are cli::command()'s");
-        repl = repl.subcommand(without_host(one_shot.clone(), host));
+        repl = repl.subcommand(without_host(one_shot.clone(), host).display_order(order));
     }
     let text = |id: &'static str, help: &'static str| {
         Arg::new(id).help(help).num_args(1..).allow_hyphen_values(true).trailing_var_arg(true)
     };
-    repl.subcommand(
+    let session_commands = [
         clap::Command::new("note")
             .about("Add a note to the ticket's timeline")
             .arg(text("text", "What to note").required(true)),
-    )
-    .subcommand(
         clap::Command::new("escalate")
             .about("Escalate the ticket to a higher tier")
             .arg(
@@ -74,15 +72,16 @@ pub fn grammar(host: &str) -> clap::Command {
                     .value_parser(clap::value_parser!(u8).range(1..=3)),
             )
             .arg(text("reason", "Why")),
-    )
-    .subcommand(
         clap::Command::new("resolve")
             .about("Resolve the ticket, saying how")
             .arg(text("resolution", "How it was resolved").required(true)),
-    )
-    .subcommand(
         clap::Command::new("exit").about("End the session (also: quit, Ctrl-D)").alias("quit"),
-    )
+    ];
+    // Listed in this order in `help`: the host commands, then the session's.
+    for (order, command) in session_commands.into_iter().enumerate() {
+        repl = repl.subcommand(command.display_order(HOST_COMMANDS.len() + order));
+    }
+    repl
 }
 
 /// `command` and its subcommands with the HOST positional turned into a
@@ -207,9 +206,13 @@ mod tests {
             "{text}"
         );
         let Ok(Entry::Help(text)) = parse(&g, "help") else { panic!("help") };
-        for name in ["info", "kill", "restore", "note", "escalate", "resolve", "exit"] {
-            assert!(text.contains(name), "{name} missing from\n{text}");
+        // Every command, the host commands first.
+        let at = |name: &str| text.find(&format!("\n  {name} ")).unwrap_or(usize::MAX);
+        let order = ["info", "ps", "kill", "restore", "note", "escalate", "resolve", "exit"];
+        for pair in order.windows(2) {
+            assert!(at(pair[0]) < at(pair[1]), "{pair:?} out of order in\n{text}");
         }
+        assert!(at("exit") < usize::MAX, "{text}");
         assert!(matches!(parse(&g, "  "), Ok(Entry::Empty)));
         assert!(matches!(parse(&g, "quit"), Ok(Entry::Exit)));
     }
