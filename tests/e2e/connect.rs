@@ -270,11 +270,20 @@ fn with_a_ticket_the_session_and_its_commands_go_into_the_timeline() {
     assert_eq!(last["ok"], true);
     assert!(last["summary"].as_str().unwrap().starts_with("ps: "), "{last:#}");
 
-    // A ticket the store does not have stops the command before it runs.
+    // A ticket the store does not have: the command runs, unrecorded,
+    // with one warning line.
     let mut cmd = tether_as(&bob, home.path());
     cmd.args(["--server-name", &agent.name, "--db", db_flag, "--ticket", "T-999"]);
-    cmd.args(["kill", &agent.addr, &pid.to_string()]);
-    tether_tests::run(cmd).fails_with(1);
+    cmd.args(["ps", &agent.addr, "-n", "1"]);
+    let run = tether_tests::run(cmd);
+    assert!(run.ok().contains("of "), "{}", run.stdout);
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].starts_with("tether: warning: not recorded: ") && warnings[0].contains("T-999")
+    );
+    let shown = show(&bob, home.path(), &db, &ticket);
+    assert_eq!(events(&shown, "command").len(), 4, "nothing else recorded on {ticket}");
 }
 
 #[test]

@@ -21,10 +21,17 @@ pub struct Timeline {
 impl Timeline {
     /// The timeline of `--ticket`, when it names one of our tickets (`N`
     /// or `T-N`); an external reference stays in the agent's audit log
-    /// only. A ticket that is not in the store is an error, before
-    /// anything reaches an agent.
-    pub async fn for_flags(global: &GlobalArgs) -> anyhow::Result<Option<Timeline>> {
-        Ok(Recorder::from_flags(global).await?.map(|recorder| Timeline { recorder }))
+    /// only. When the store cannot be opened or has no such ticket, that
+    /// is a warning and the command runs unrecorded (the reference still
+    /// reaches the agent's audit log).
+    pub async fn for_flags(global: &GlobalArgs) -> Option<Timeline> {
+        match Recorder::from_flags(global).await {
+            Ok(recorder) => recorder.map(|recorder| Timeline { recorder }),
+            Err(e) => {
+                warn(Err(e));
+                None
+            }
+        }
     }
 
     /// The ticket, as the status line shows it.

@@ -40,8 +40,7 @@ const COMPLETION_PROCESSES: u32 = 2000;
 /// Runs the session until `exit`, Ctrl-D or the end of piped input.
 pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
     let connector = Connector::new(global.connect_options()?).map_err(connect::with_flags)?;
-    // A ticket that is not in the store ends the session before it starts.
-    let timeline = Timeline::for_flags(global).await?;
+    let timeline = Timeline::for_flags(global).await;
     let mut link = Link::open(connector, host).await?;
     let started = Instant::now();
     if let Some(timeline) = &timeline {
@@ -49,7 +48,7 @@ pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
     }
     let ticket = match (&timeline, global.ticket.as_deref()) {
         (Some(timeline), _) => format!("ticket {}", timeline.ticket()),
-        (None, Some(reference)) => format!("ticket {reference} (audit only)"),
+        (None, Some(reference)) => format!("ticket {reference} (not recorded)"),
         (None, None) => "no ticket".to_owned(),
     };
     let mut interrupts = signal(SignalKind::interrupt())?;
