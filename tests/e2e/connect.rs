@@ -312,3 +312,49 @@ fn a_screenshot_with_a_ticket_is_kept_with_the_ticket() {
     let command = events(&shown, "command");
     assert!(command[0]["summary"].as_str().unwrap().contains("320x240"), "{shown:#}");
 }
+
+#[test]
+fn restore_commands_in_a_session_are_recorded_with_what_they_changed() {
+    let pki = TestPki::new("Example");
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("hosts"), "10.0.0.1 intranet\n").unwrap();
+    let extra = format!(
+        "[restore]\nstate_dir = {:?}\npaths = [{:?}]\nschedule_hours = 0\n",
+        data.path().join("state"),
+        tree
+    );
+    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
+    let dana = pki.issue_tech("dana", "tier3");
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("tickets.db");
+    let ticket = open_ticket(&dana, home.path(), &db);
+
+    let extra = ["--db", db.to_str().unwrap(), "--ticket", &ticket];
+    let mut session = Interactive::start(connect(&agent, &dana, home.path(), &extra));
+    session.send("restore create --label baseline\n");
+    session.expect_out("created restore point ", 1);
+    let out = session.stdout();
+    let id = out.split("created restore point ").nth(1).unwrap().split_whitespace().next().unwrap();
+    let id = id.to_owned();
+    std::fs::write(tree.join("hosts"), "10.6.6.6 intranet\n").unwrap();
+    session.send(&format!("restore diff {id}\nrestore rollback {id} --yes\n"));
+    session.expect_out("agent-01 rolled back to ", 1);
+    let status = session.wait();
+    assert!(status.success(), "{status:?}\n{}", session.stderr());
+    assert_eq!(std::fs::read_to_string(tree.join("hosts")).unwrap(), "10.0.0.1 intranet\n");
+
+    let shown = show(&dana, home.path(), &db, &ticket);
+    let summaries: Vec<&str> =
+        events(&shown, "command").iter().map(|c| c["summary"].as_str().unwrap()).collect();
+    assert_eq!(
+        summaries,
+        [
+            format!("restore create: point {id}"),
+            format!("restore diff {id}: 1 path would change"),
+            format!("rollback to point {id}: 1 file"),
+        ],
+        "{shown:#}"
+    );
+}

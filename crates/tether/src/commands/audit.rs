@@ -17,5 +17,5 @@ pub async fn on(session: &Session, lines: u32, json: bool) -> anyhow::Result<Don
             println!("{}", record.human_line());
         }
     }
-    Ok(Done::success(format!("audit: {} records", records.len())))
+    Ok(Done::success(format!("audit: {}", crate::render::count(records.len() as u64, "record"))))
 }

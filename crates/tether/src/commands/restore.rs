@@ -44,7 +44,10 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
     match command {
         RestoreCommand::List { on: On { json, .. } } => {
             let points = session.restore_list().await?;
-            let done = Done::success(format!("restore list: {} points", points.len()));
+            let done = Done::success(format!(
+                "restore list: {}",
+                render::count(points.len() as u64, "point")
+            ));
             Ok((out(json, &points, || points_table(&points))?, done))
         }
         RestoreCommand::Show { on: On { json, .. }, point: Point { id } } => {
@@ -95,8 +98,9 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             };
             let entries = detail.entries.len() as u64 + detail.more_entries;
             let done = Done::success(format!(
-                "restore show {}: {entries} entries",
-                render::remote(&detail.point.id)
+                "restore show {}: {}",
+                render::remote(&detail.point.id),
+                render::count(entries, "path")
             ));
             Ok((out(json, &detail, text)?, done))
         }
@@ -108,8 +112,9 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             let diff = session.restore_diff(&id).await?;
             let paths = diff.modified_count + diff.removed_count + diff.added_count;
             let done = Done::success(format!(
-                "restore diff {}: {paths} paths would change",
-                render::remote(&diff.point)
+                "restore diff {}: {} would change",
+                render::remote(&diff.point),
+                render::count(paths, "path")
             ));
             Ok((out(json, &diff, || diff_text(&diff, all))?, done))
         }
@@ -141,11 +146,7 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             let what = format!("rolling {agent} back ({paths} paths)");
             let reply = with_progress(&what, session.restore_rollback(&id)).await;
             let rolled = reply.map_err(|e| interrupted(e, &agent))?;
-            let done = Done::success(format!(
-                "rollback to point {}: {} files",
-                render::remote(&rolled.point),
-                rolled.restored + rolled.moved_aside
-            ));
+            let done = rolled_back("rollback to point", &rolled);
             Ok((out(json, &rolled, || rollback_text(&agent, &rolled, all))?, done))
         }
         RestoreCommand::Undo {
@@ -157,11 +158,7 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             let what = format!("undoing the last rollback on {agent}");
             let reply = with_progress(&what, session.restore_undo()).await;
             let undone = reply.map_err(|e| interrupted(e, &agent))?;
-            let done = Done::success(format!(
-                "undo of the last rollback (back to point {}): {} files",
-                render::remote(&undone.point),
-                undone.restored + undone.moved_aside
-            ));
+            let done = rolled_back("undo of the last rollback, back to point", &undone);
             Ok((out(json, &undone, || rollback_text(&agent, &undone, all))?, done))
         }
         RestoreCommand::Delete {
@@ -186,7 +183,7 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
                 Outcome::success_if(v.problems.is_empty()),
                 match v.problems.len() {
                     0 => format!("restore verify: {} points, store is sound", v.points),
-                    n => format!("restore verify: {n} problems"),
+                    n => format!("restore verify: {}", render::count(n as u64, "problem")),
                 },
             );
             let text = || {
@@ -207,6 +204,12 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             Ok((out(json, &v, text)?, done))
         }
     }
+}
+
+/// "rollback to point ID: 38 files": the files put back or moved aside.
+fn rolled_back(what: &str, r: &RollbackOutcome) -> Done {
+    let files = render::count(r.restored + r.moved_aside, "file");
+    Done::success(format!("{what} {}: {files}", render::remote(&r.point)))
 }
 
 /// Asks on a terminal; without one, only `--yes` proceeds.
