@@ -86,7 +86,7 @@ fn a_session_runs_many_commands_on_one_connection_and_survives_errors() {
         assert!(err.contains(expected), "{expected:?} missing from stderr:\n{err}");
     }
     assert!(err.lines().any(|l| l.starts_with("error: ") && l.contains("999999999")), "{err}");
-    assert!(err.contains("session ended after"), "{err}");
+    assert!(err.contains("session ended after "), "{err}");
 
     // Everything went over one connection: one session id in the audit log.
     let sessions = sessions_of(&agent, "bob", &["info", "ps", "kill", "net", "audit-tail"]);
@@ -222,7 +222,7 @@ fn with_a_ticket_the_session_and_its_commands_go_into_the_timeline() {
         format!("kill {pid}"),
         "kill 999999999".to_owned(),
         "bogus".to_owned(),
-        "note user says it started after the update".to_owned(),
+        "note the user's VPN drops since the update".to_owned(),
         "escalate needs a rollback".to_owned(),
         "resolve restarted the VPN client".to_owned(),
     ] {
@@ -253,7 +253,7 @@ fn with_a_ticket_the_session_and_its_commands_go_into_the_timeline() {
     let ended = events(&shown, "session_ended");
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0]["commands"], 3);
-    assert_eq!(events(&shown, "note")[0]["text"], "user says it started after the update");
+    assert_eq!(events(&shown, "note")[0]["text"], "the user's VPN drops since the update");
     let escalated = events(&shown, "escalated");
     assert_eq!(escalated[0]["tier"], 3, "the tier above bob's");
     assert_eq!(escalated[0]["reason"], "needs a rollback");

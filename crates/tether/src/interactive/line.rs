@@ -29,16 +29,23 @@ pub enum Entry {
     Empty,
     /// A one-shot command, its HOST the session's.
     Host(Box<cli::Command>),
+    /// `note`, `escalate` or `resolve`: for the ticket store.
+    Ticket(TicketAction),
+    /// `help`, `help CMD`, `CMD --help`: the text to print.
+    Help(String),
+    /// `exit`, `quit`.
+    Exit,
+}
+
+/// What the session's own commands do to the attached ticket.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TicketAction {
     /// `note TEXT`.
     Note(String),
     /// `escalate [--tier N] [REASON]`.
     Escalate { tier: Option<u8>, reason: Option<String> },
     /// `resolve TEXT`.
     Resolve(String),
-    /// `help`, `help CMD`, `CMD --help`: the text to print.
-    Help(String),
-    /// `exit`, `quit`.
-    Exit,
 }
 
 /// The session's grammar; `host` fills every command's HOST.
@@ -102,6 +109,9 @@ fn without_host(mut command: clap::Command, host: &str) -> clap::Command {
 
 /// Understands `line`; `Err` is the one line to print.
 pub fn parse(grammar: &clap::Command, line: &str) -> Result<Entry, String> {
+    if let Some(entry) = free_text(grammar, line) {
+        return entry;
+    }
     let words = shlex::split(line).ok_or("unbalanced quotes")?;
     if words.is_empty() {
         return Ok(Entry::Empty);
@@ -124,11 +134,12 @@ pub fn parse(grammar: &clap::Command, line: &str) -> Result<Entry, String> {
         sub.get_many::<String>(id).map(|words| words.cloned().collect::<Vec<_>>().join(" "))
     };
     Ok(match name {
-        "note" => Entry::Note(joined("text").unwrap_or_default()),
-        "resolve" => Entry::Resolve(joined("resolution").unwrap_or_default()),
-        "escalate" => {
-            Entry::Escalate { tier: sub.get_one::<u8>("tier").copied(), reason: joined("reason") }
-        }
+        "note" => Entry::Ticket(TicketAction::Note(joined("text").unwrap_or_default())),
+        "resolve" => Entry::Ticket(TicketAction::Resolve(joined("resolution").unwrap_or_default())),
+        "escalate" => Entry::Ticket(TicketAction::Escalate {
+            tier: sub.get_one::<u8>("tier").copied(),
+            reason: joined("reason"),
+        }),
         "exit" => Entry::Exit,
         _ => {
             let command = cli::Command::from_arg_matches(&matches)
@@ -138,11 +149,52 @@ pub fn parse(grammar: &clap::Command, line: &str) -> Result<Entry, String> {
     })
 }
 
+/// `note`, `resolve` and `escalate` take the rest of the line as typed,
+/// so "note the user's disk" needs no quotes; `None` for every other line
+/// (and for their `--help` or a missing text, which clap answers).
+fn free_text(grammar: &clap::Command, line: &str) -> Option<Result<Entry, String>> {
+    let line = line.trim();
+    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let rest = rest.trim();
+    if matches!(rest, "" | "-h" | "--help") {
+        return None;
+    }
+    let action = match word {
+        "note" => TicketAction::Note(rest.to_owned()),
+        "resolve" => TicketAction::Resolve(rest.to_owned()),
+        "escalate" => {
+            // `--tier N` (or `--tier=N`) first, checked by clap; the rest is
+            // the reason.
+            let mut tier = None;
+            let mut reason = rest;
+            if let Some(after) = rest.strip_prefix("--tier") {
+                let after = after.trim_start_matches('=').trim_start();
+                let (value, remainder) =
+                    after.split_once(char::is_whitespace).unwrap_or((after, ""));
+                let words = ["escalate", "--tier", value];
+                let matches = grammar.clone().try_get_matches_from(words);
+                let matches = matches.map_err(|e| one_line(&e.render().to_string(), "escalate"));
+                let matches = match matches {
+                    Ok(matches) => matches,
+                    Err(e) => return Some(Err(e)),
+                };
+                let (_, sub) = matches.subcommand().expect("escalate parsed");
+                tier = sub.get_one::<u8>("tier").copied();
+                reason = remainder.trim();
+            }
+            let reason = (!reason.is_empty()).then(|| reason.to_owned());
+            TicketAction::Escalate { tier, reason }
+        }
+        _ => return None,
+    };
+    Some(Ok(Entry::Ticket(action)))
+}
+
 /// clap's first line ("error: unexpected argument '--x' found") and where
 /// to look.
 fn one_line(text: &str, command: &str) -> String {
     let first = text.lines().next().unwrap_or("error").trim_start_matches("error: ");
-    if HOST_COMMANDS.contains(&command) {
+    if HOST_COMMANDS.contains(&command) || ["note", "escalate", "resolve"].contains(&command) {
         format!("{first} (see `help {command}`)")
     } else {
         format!("{first} (see `help`)")
@@ -220,15 +272,24 @@ mod tests {
     #[test]
     fn session_commands_take_free_text() {
         let g = grammar("pc-7");
-        let Ok(Entry::Note(text)) = parse(&g, "note disk is --full") else { panic!("note") };
-        assert_eq!(text, "disk is --full");
-        let Ok(Entry::Escalate { tier, reason }) = parse(&g, "escalate --tier 3 needs root") else {
-            panic!("escalate")
+        let action = |line: &str| match parse(&g, line) {
+            Ok(Entry::Ticket(action)) => action,
+            other => panic!("{line:?}: {other:?}"),
         };
-        assert_eq!((tier, reason.as_deref()), (Some(3), Some("needs root")));
-        assert!(matches!(parse(&g, "escalate"), Ok(Entry::Escalate { tier: None, reason: None })));
+        assert_eq!(action("note disk is --full"), TicketAction::Note("disk is --full".into()));
+        assert_eq!(
+            action("escalate --tier 3 needs root"),
+            TicketAction::Escalate { tier: Some(3), reason: Some("needs root".into()) }
+        );
+        assert_eq!(action("escalate"), TicketAction::Escalate { tier: None, reason: None });
+        assert_eq!(action("resolve it's fixed"), TicketAction::Resolve("it's fixed".into()));
+        assert_eq!(
+            action("escalate --tier=2 the user's VPN"),
+            TicketAction::Escalate { tier: Some(2), reason: Some("the user's VPN".into()) }
+        );
         assert!(parse(&g, "resolve").is_err());
-        assert!(parse(&g, "escalate --tier 9").is_err());
+        assert!(parse(&g, "escalate --tier 9 why").unwrap_err().contains("help escalate"));
+        assert!(matches!(parse(&g, "note --help"), Ok(Entry::Help(_))));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::commands::{Done, host};
 use crate::connect;
 use crate::timeline::Timeline;
 use editor::{Ask, SharedSuggestions, Typed};
-use line::Entry;
+use line::{Entry, TicketAction};
 use link::Link;
 
 /// How often completion's process list and restore points are asked for
@@ -114,14 +114,14 @@ pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
                 }
                 refresher.maybe_refresh(&link);
             }
-            Entry::Note(_) | Entry::Escalate { .. } | Entry::Resolve(_) => {
+            Entry::Ticket(action) => {
                 let Some(timeline) = &timeline else {
                     eprintln!(
                         "error: no ticket of the store is attached to this session (start it with --ticket N)"
                     );
                     continue;
                 };
-                if let Err(e) = on_ticket(timeline, &link, entry).await {
+                if let Err(e) = on_ticket(timeline, &link, action).await {
                     eprintln!("error: {}", tether_proto::text::error_line(e.as_ref()));
                 }
             }
@@ -134,20 +134,20 @@ pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
     if let Some(timeline) = &timeline {
         timeline.session_ended(host, started.elapsed(), commands).await;
     }
-    eprintln!("session ended after {commands} commands");
+    eprintln!("session ended after {}", crate::render::count(commands.into(), "command"));
     Ok(ExitCode::SUCCESS)
 }
 
 /// `note`, `escalate` and `resolve`: straight to the ticket store.
-async fn on_ticket(timeline: &Timeline, link: &Link, entry: Entry) -> anyhow::Result<()> {
+async fn on_ticket(timeline: &Timeline, link: &Link, action: TicketAction) -> anyhow::Result<()> {
     let recorder = timeline.recorder();
     let ticket = timeline.ticket();
-    match entry {
-        Entry::Note(text) => {
+    match action {
+        TicketAction::Note(text) => {
             recorder.note(&text).await?;
             println!("noted on ticket {ticket}");
         }
-        Entry::Escalate { tier, reason } => {
+        TicketAction::Escalate { tier, reason } => {
             // Default: the tier above the technician's (the agent's view).
             let tier = tier.unwrap_or(match link.session().welcome().role {
                 tether_proto::Role::Tier(own) => (own.number() + 1).min(3),
@@ -156,11 +156,10 @@ async fn on_ticket(timeline: &Timeline, link: &Link, entry: Entry) -> anyhow::Re
             recorder.escalate(tier, reason.as_deref()).await?;
             println!("ticket {ticket} escalated to tier {tier}");
         }
-        Entry::Resolve(resolution) => {
+        TicketAction::Resolve(resolution) => {
             recorder.resolve(&resolution).await?;
             println!("ticket {ticket} resolved");
         }
-        _ => unreachable!("only note, escalate and resolve are handed here"),
     }
     Ok(())
 }
