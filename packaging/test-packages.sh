@@ -129,6 +129,7 @@ expect "zsh completion" has_file "$work/tether.files" -rw-r--r-- usr/share/zsh/v
 expect "fish completion" has_file "$work/tether.files" -rw-r--r-- usr/share/fish/vendor_completions.d/tether.fish
 expect "controller depends on libc6" bash -c "dpkg-deb -f '$tether_deb' Depends | grep -q libc6"
 expect "controller recommends libx11-6" bash -c "dpkg-deb -f '$tether_deb' Recommends | grep -q libx11-6"
+expect "controller recommends fonts-dejavu-core" bash -c "dpkg-deb -f '$tether_deb' Recommends | grep -q fonts-dejavu-core"
 
 echo "== install"
 if ! dpkg -i "$agent_deb" "$tether_deb" >"$work/install.log" 2>&1; then

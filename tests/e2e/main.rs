@@ -25,4 +25,5 @@ mod readme;
 mod restore;
 mod restore_kills;
 mod screen;
+mod tickets;
 mod view;

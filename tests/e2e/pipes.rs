@@ -39,6 +39,11 @@ fn printing_commands_end_quietly_on_a_closed_pipe() {
         &["ps", &agent.addr, "-n", "200", "--json"],
         &["audit", &agent.addr, "-n", "50"],
         &["doctor", &agent.addr, "--json"],
+        &["ticket", "open", "Pipe", "--requester", "Ada"],
+        &["ticket", "list"],
+        &["ticket", "show", "T-1", "--json"],
+        &["report", "--by", "requester"],
+        &["report", "--format", "csv"],
     ] {
         into_closed_pipe(tether(args), &format!("tether {}", args.join(" ")));
     }

@@ -32,7 +32,7 @@ pub enum PostgresError {
     Io { what: String, source: std::io::Error },
     #[error("initdb failed ({status}): {output}")]
     Initdb { status: std::process::ExitStatus, output: String },
-    #[error("postgres did not accept connections within {0:?}; its log:\n{1}")]
+    #[error("postgres did not accept connections (waited up to {0:?}); its log:\n{1}")]
     NotReady(Duration, String),
 }
 
@@ -73,53 +73,20 @@ impl PostgresServer {
                     .into_owned(),
             });
         }
-        let port = free_port()?;
-        let log = dir.path().join("postgres.log");
-        let log_file = std::fs::File::create(&log).map_err(io("the server log"))?;
-        let child: Child = as_server_user(&bin.join("postgres"), as_root)
-            .arg("-D")
-            .arg(&data)
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c"])
-            .arg(format!("port={port}"))
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", dir.path().display()))
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().map_err(io("the server log"))?)
-            .stderr(log_file)
-            .spawn()
-            .map_err(io("starting postgres"))?;
-        let server = Reaped(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        while !accepts(&bin, port) {
-            if Instant::now() > deadline {
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(PostgresError::NotReady(START_TIMEOUT, text));
+        // The free port is free when asked, not necessarily when the server
+        // binds it: a server that lost it to someone else is started again.
+        for _ in 0..PORT_ATTEMPTS {
+            if let Some((server, port)) = serve(&bin, &data, dir.path(), as_root)? {
+                return Ok(PostgresServer { server, port, dir });
             }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(PostgresServer { server, port, dir })
+        let text = std::fs::read_to_string(dir.path().join("postgres.log")).unwrap_or_default();
+        Err(PostgresError::NotReady(START_TIMEOUT, text))
     }
 
     /// A connection URL for database `postgres` as user `postgres`.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// Creates a fresh database and returns its URL, so tests sharing one
-    /// server do not see each other's tables.
-    pub fn create_database(&self, name: &str) -> Result<String, PostgresError> {
-        let bin = binaries()?;
-        let output = Command::new(bin.join("createdb"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", name])
-            .output()
-            .map_err(io("running createdb"))?;
-        if !output.status.success() {
-            return Err(PostgresError::Io {
-                what: format!("createdb {name}: {}", String::from_utf8_lossy(&output.stderr)),
-                source: std::io::Error::other("createdb failed"),
-            });
-        }
-        Ok(format!("postgres://postgres@127.0.0.1:{}/{name}", self.port))
     }
 
     /// The data directory's size on disk in bytes (for benches).
@@ -142,6 +109,51 @@ fn du(path: &Path) -> u64 {
     }
     let children = std::fs::read_dir(path).into_iter().flatten().flatten();
     own + children.map(|e| du(&e.path())).sum::<u64>()
+}
+
+/// How many ports a server is tried on before giving up.
+const PORT_ATTEMPTS: usize = 5;
+
+/// Starts the server on a free port and waits until it accepts
+/// connections; `None` when it ended because the port was taken.
+fn serve(
+    bin: &Path,
+    data: &Path,
+    dir: &Path,
+    as_root: bool,
+) -> Result<Option<(Reaped, u16)>, PostgresError> {
+    let port = free_port()?;
+    let log = dir.join("postgres.log");
+    let log_file = std::fs::File::create(&log).map_err(io("the server log"))?;
+    let child: Child = as_server_user(&bin.join("postgres"), as_root)
+        .arg("-D")
+        .arg(data)
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c"])
+        .arg(format!("port={port}"))
+        .arg("-c")
+        .arg(format!("unix_socket_directories={}", dir.display()))
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().map_err(io("the server log"))?)
+        .stderr(log_file)
+        .spawn()
+        .map_err(io("starting postgres"))?;
+    let mut server = Reaped(child);
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !accepts(bin, port) {
+        let text = || std::fs::read_to_string(&log).unwrap_or_default();
+        if let Ok(Some(_)) = server.0.try_wait() {
+            let log = text();
+            if log.contains("could not bind") || log.contains("Address already in use") {
+                return Ok(None);
+            }
+            return Err(PostgresError::NotReady(START_TIMEOUT, log));
+        }
+        if Instant::now() > deadline {
+            return Err(PostgresError::NotReady(START_TIMEOUT, text()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(Some((server, port)))
 }
 
 /// The newest installed version's bin directory.
@@ -219,5 +231,24 @@ impl Drop for PostgresServer {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_starts_answers_and_is_gone_after_drop() {
+        let server = PostgresServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let bin = binaries().unwrap();
+        assert!(accepts(&bin, server.port), "{}", server.url());
+        assert!(server.url().starts_with("postgres://postgres@127.0.0.1:"));
+        assert!(server.disk_usage() > 1 << 20, "initdb wrote a cluster");
+        let (pid, port, dir) = (server.pid(), server.port, server.dir.path().to_owned());
+        drop(server);
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "postgres {pid} still runs");
+        assert!(!accepts(&bin, port));
+        assert!(!dir.exists(), "the cluster's directory is removed");
     }
 }

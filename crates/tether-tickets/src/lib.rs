@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod chart;
 pub mod model;
 pub mod report;
 pub mod store;

@@ -12,11 +12,10 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
-use super::sqlite::opened_event;
 use super::{
-    INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter, SELECT_ATTACHMENTS,
-    SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError, UPDATE_TICKET,
-    apply, category, count, detail_of, entry_from, priority, small,
+    Columns, INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter,
+    SELECT_ATTACHMENTS, SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError,
+    UPDATE_TICKET, apply, detail_of, entry_from, opened_event, summary_from, ticket_from,
 };
 use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
 
@@ -75,15 +74,17 @@ impl PostgresStore {
 
     pub(super) async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         let client = self.client.lock().await;
-        client.query_opt(SELECT_TICKET, &[&id.0]).await?.as_ref().map(ticket_row).transpose()
+        client.query_opt(SELECT_TICKET, &[&id.0]).await?.as_ref().map(ticket_from).transpose()
     }
 
     pub(super) async fn list(&self, filter: &ListFilter) -> Result<Vec<Ticket>, StoreError> {
         let client = self.client.lock().await;
         let open_only = i64::from(filter.open_only);
-        let rows =
-            client.query(SELECT_LIST, &[&filter.owner, &filter.breached_at, &open_only]).await?;
-        rows.iter().map(ticket_row).collect()
+        let limit = filter.limit.map(i64::from);
+        let rows = client
+            .query(SELECT_LIST, &[&filter.owner, &filter.breached_at, &open_only, &limit])
+            .await?;
+        rows.iter().map(ticket_from).collect()
     }
 
     pub(super) async fn append(
@@ -101,7 +102,7 @@ impl PostgresStore {
             .query_opt(&locked, &[&id.0])
             .await?
             .as_ref()
-            .map(ticket_row)
+            .map(ticket_from)
             .transpose()?
             .ok_or(StoreError::NotFound(id))?;
         apply(&mut ticket, &event, at).map_err(|why| StoreError::Refused { id, why })?;
@@ -152,7 +153,7 @@ impl PostgresStore {
     ) -> Result<Vec<TicketSummary>, StoreError> {
         let client = self.client.lock().await;
         let rows = client.query(SELECT_SUMMARIES, &[&since]).await?;
-        rows.iter().map(summary_row).collect()
+        rows.iter().map(summary_from).collect()
     }
 
     /// Reserves the ids, then COPYs tickets and entries in binary form.
@@ -246,7 +247,7 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         return Err(StoreError::NewerSchema { found, known });
     }
     for step in MIGRATIONS.iter().filter(|m| m.version > found) {
-        tx.batch_execute(step.postgres).await?;
+        tx.batch_execute(&step.postgres()).await?;
     }
     if found < known {
         tx.execute("DELETE FROM schema_version", &[]).await?;
@@ -298,42 +299,20 @@ impl<'a> TicketParams<'a> {
     }
 }
 
-fn ticket_row(row: &Row) -> Result<Ticket, StoreError> {
-    Ok(Ticket {
-        id: TicketId(row.try_get(0)?),
-        title: row.try_get(1)?,
-        requester: row.try_get(2)?,
-        host: row.try_get(3)?,
-        category: category(row.try_get(4)?)?,
-        priority: priority(row.try_get(5)?)?,
-        opened_by: row.try_get(6)?,
-        assignee: row.try_get(7)?,
-        opened_at: row.try_get(8)?,
-        due_at: row.try_get(9)?,
-        resolved_at: row.try_get(10)?,
-        first_resolved_at: row.try_get(11)?,
-        resolution: row.try_get(12)?,
-        tier: small(row.try_get(13)?, "tier")?,
-        max_tier: small(row.try_get(14)?, "tier")?,
-        escalations: count(row.try_get(15)?, "escalation count")?,
-        reopens: count(row.try_get(16)?, "reopen count")?,
-    })
-}
+impl Columns for Row {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.try_get(i)?)
+    }
 
-fn summary_row(row: &Row) -> Result<TicketSummary, StoreError> {
-    Ok(TicketSummary {
-        id: TicketId(row.try_get(0)?),
-        category: category(row.try_get(1)?)?,
-        priority: priority(row.try_get(2)?)?,
-        host: row.try_get(3)?,
-        requester: row.try_get(4)?,
-        technician: row.try_get(5)?,
-        opened_at: row.try_get(6)?,
-        due_at: row.try_get(7)?,
-        resolved_at: row.try_get(8)?,
-        first_resolved_at: row.try_get(9)?,
-        max_tier: small(row.try_get(10)?, "tier")?,
-        escalations: count(row.try_get(11)?, "escalation count")?,
-        reopens: count(row.try_get(12)?, "reopen count")?,
-    })
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
 }

@@ -14,9 +14,9 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
 use super::{
-    INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter, SELECT_ATTACHMENTS,
-    SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError, UPDATE_TICKET,
-    apply, category, count, detail_of, entry_from, priority, small,
+    Columns, INSERT_ATTACHMENT, INSERT_ENTRY, INSERT_TICKET, Import, ListFilter,
+    SELECT_ATTACHMENTS, SELECT_LIST, SELECT_SUMMARIES, SELECT_TICKET, SELECT_TIMELINE, StoreError,
+    UPDATE_TICKET, apply, detail_of, entry_from, opened_event, summary_from, ticket_from,
 };
 use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
 
@@ -82,7 +82,7 @@ impl SqliteStore {
 
     pub(super) async fn get(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         self.call(move |c| {
-            c.query_row(&dialect(SELECT_TICKET), [id.0], |row| Ok(ticket_row(row)))
+            c.query_row(&dialect(SELECT_TICKET), [id.0], |row| Ok(ticket_from(row)))
                 .optional()?
                 .transpose()
         })
@@ -94,8 +94,13 @@ impl SqliteStore {
         self.call(move |c| {
             let mut statement = c.prepare(&dialect(SELECT_LIST))?;
             let rows = statement.query_map(
-                params![filter.owner, filter.breached_at, i64::from(filter.open_only)],
-                |row| Ok(ticket_row(row)),
+                params![
+                    filter.owner,
+                    filter.breached_at,
+                    i64::from(filter.open_only),
+                    filter.limit.map_or(-1, i64::from)
+                ],
+                |row| Ok(ticket_from(row)),
             )?;
             rows.map(|r| r?).collect()
         })
@@ -114,7 +119,7 @@ impl SqliteStore {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut ticket = tx
-                .query_row(&dialect(SELECT_TICKET), [id.0], |row| Ok(ticket_row(row)))
+                .query_row(&dialect(SELECT_TICKET), [id.0], |row| Ok(ticket_from(row)))
                 .optional()?
                 .transpose()?
                 .ok_or(StoreError::NotFound(id))?;
@@ -179,7 +184,7 @@ impl SqliteStore {
     ) -> Result<Vec<TicketSummary>, StoreError> {
         self.call(move |c| {
             let mut statement = c.prepare(&dialect(SELECT_SUMMARIES))?;
-            let rows = statement.query_map([since], |row| Ok(summary_row(row)))?;
+            let rows = statement.query_map([since], |row| Ok(summary_from(row)))?;
             rows.map(|r| r?).collect()
         })
         .await
@@ -237,7 +242,7 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         return Err(StoreError::NewerSchema { found, known });
     }
     for step in MIGRATIONS.iter().filter(|m| m.version > found) {
-        tx.execute_batch(step.sqlite)?;
+        tx.execute_batch(&step.sqlite())?;
     }
     if found < known {
         tx.execute("DELETE FROM schema_version", [])?;
@@ -273,51 +278,20 @@ fn insert_ticket(tx: &rusqlite::Transaction<'_>, t: &Ticket) -> Result<TicketId,
     Ok(TicketId(id))
 }
 
-pub(super) fn opened_event(ticket: &Ticket) -> Event {
-    Event::Opened {
-        title: ticket.title.clone(),
-        priority: ticket.priority,
-        category: ticket.category,
-        due_at: ticket.due_at,
+impl Columns for Row<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
     }
-}
 
-fn ticket_row(row: &Row<'_>) -> Result<Ticket, StoreError> {
-    Ok(Ticket {
-        id: TicketId(row.get(0)?),
-        title: row.get(1)?,
-        requester: row.get(2)?,
-        host: row.get(3)?,
-        category: category(&row.get::<_, String>(4)?)?,
-        priority: priority(&row.get::<_, String>(5)?)?,
-        opened_by: row.get(6)?,
-        assignee: row.get(7)?,
-        opened_at: row.get(8)?,
-        due_at: row.get(9)?,
-        resolved_at: row.get(10)?,
-        first_resolved_at: row.get(11)?,
-        resolution: row.get(12)?,
-        tier: small(row.get(13)?, "tier")?,
-        max_tier: small(row.get(14)?, "tier")?,
-        escalations: count(row.get(15)?, "escalation count")?,
-        reopens: count(row.get(16)?, "reopen count")?,
-    })
-}
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(i)?)
+    }
 
-fn summary_row(row: &Row<'_>) -> Result<TicketSummary, StoreError> {
-    Ok(TicketSummary {
-        id: TicketId(row.get(0)?),
-        category: category(&row.get::<_, String>(1)?)?,
-        priority: priority(&row.get::<_, String>(2)?)?,
-        host: row.get(3)?,
-        requester: row.get(4)?,
-        technician: row.get(5)?,
-        opened_at: row.get(6)?,
-        due_at: row.get(7)?,
-        resolved_at: row.get(8)?,
-        first_resolved_at: row.get(9)?,
-        max_tier: small(row.get(10)?, "tier")?,
-        escalations: count(row.get(11)?, "escalation count")?,
-        reopens: count(row.get(12)?, "reopen count")?,
-    })
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
 }

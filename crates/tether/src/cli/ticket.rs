@@ -74,6 +74,9 @@ pub enum TicketCommand {
         /// Only tickets past their due time (open and overdue, or resolved late).
         #[arg(long)]
         breached: bool,
+        /// At most this many, the newest; 0 for all.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        limit: u32,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -173,6 +176,10 @@ pub struct ReportArgs {
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Also draw the weekly volume and resolution-time trend of the period
+    /// as a PNG (needs the DejaVu Sans font: fonts-dejavu-core).
+    #[arg(long, value_name = "FILE.png")]
+    pub chart: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use tether_tickets::model::span;
 use tether_tickets::report::{self, Count, Figures, GroupBy, Report};
 
@@ -25,6 +27,17 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<ExitCo
         GroupArg::Requester => GroupBy::Requester,
     };
     let report = report::compute(&rows, by, since, at);
+    if let Some(path) = &args.chart {
+        // Drawn before anything is printed, so a missing font fails the
+        // command without half its output.
+        let weekly = if by == GroupBy::Week {
+            report.clone()
+        } else {
+            report::compute(&rows, GroupBy::Week, since, at)
+        };
+        let png = tether_tickets::chart::weekly_trend(&weekly, font()?)?;
+        std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let format = if args.json { FormatArg::Json } else { args.format };
     match format {
         FormatArg::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -32,6 +45,18 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<ExitCo
         FormatArg::Table => print!("{}", table(&report)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The chart's font (Debian's fonts-dejavu-core).
+const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+/// The font's bytes, kept for the rest of the process (plotters keeps
+/// registered fonts by `'static` reference).
+fn font() -> anyhow::Result<&'static [u8]> {
+    let bytes = std::fs::read(FONT).with_context(|| {
+        format!("--chart needs the DejaVu Sans font, {FONT} (apt-get install fonts-dejavu-core)")
+    })?;
+    Ok(Box::leak(bytes.into_boxed_slice()))
 }
 
 fn percent(rate: f64) -> String {
@@ -112,13 +137,10 @@ fn table(report: &Report) -> String {
         render::unix_time(report.now.max(0) as u64)
     );
     out.push_str(&render::table(&headers, &rows));
-    let hosts = if report.recurring_hosts.is_empty() {
-        "none".into()
-    } else {
-        counted(&report.recurring_hosts)
-    };
-    let _ = writeln!(out, "\nRecurring hosts: {}", render::remote(&hosts));
-    let _ = writeln!(out, "Top categories: {}", counted(&report.top_categories));
+    let listed = |counts: &[Count]| if counts.is_empty() { "none".into() } else { counted(counts) };
+    let _ =
+        writeln!(out, "\nRecurring hosts: {}", render::remote(&listed(&report.recurring_hosts)));
+    let _ = writeln!(out, "Top categories: {}", listed(&report.top_categories));
     out
 }
 

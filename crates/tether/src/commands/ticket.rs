@@ -33,14 +33,18 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
             let ticket = store.open_ticket(new, &settings.time_frames, at).await?;
             print_ticket(&ticket, at, json, "opened")?;
         }
-        TicketCommand::List { open, mine, breached, json } => {
+        TicketCommand::List { open, mine, breached, limit, json } => {
             let filter = ListFilter {
                 open_only: open,
                 owner: if mine { Some(technician(global)?) } else { None },
                 breached_at: breached.then_some(at),
+                limit: (limit > 0).then_some(limit),
             };
             let tickets = store.list(&filter).await?;
             print_list(&tickets, at, json)?;
+            if !json && limit > 0 && tickets.len() == limit as usize {
+                println!("(the newest {limit}; -n 0 lists all)");
+            }
         }
         TicketCommand::Show { id, json } => {
             let id = ticket_id(&id)?;
