@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tether_tests::{Agent, AgentSetup, TestPki, stats, tether_as};
+use tether_tests::{TestPki, agent_with_restore, stats, tether_as};
 
 const IN_SESSION: usize = 100;
 const PROCESSES: usize = 20;
@@ -25,14 +25,7 @@ const PROCESSES: usize = 20;
 fn main() {
     let pki = TestPki::new("Bench");
     let data = tempfile::tempdir().unwrap();
-    let tree = data.path().join("tree");
-    std::fs::create_dir(&tree).unwrap();
-    let extra = format!(
-        "[restore]\nstate_dir = {:?}\npaths = [{:?}]\nschedule_hours = 0\n",
-        data.path().join("state"),
-        tree
-    );
-    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
+    let agent = agent_with_restore(&pki, data.path());
     let alice = pki.issue_tech("alice", "tier1");
     let home = tempfile::tempdir().unwrap();
     let tether = || {

@@ -320,12 +320,7 @@ fn restore_commands_in_a_session_are_recorded_with_what_they_changed() {
     let tree = data.path().join("tree");
     std::fs::create_dir(&tree).unwrap();
     std::fs::write(tree.join("hosts"), "10.0.0.1 intranet\n").unwrap();
-    let extra = format!(
-        "[restore]\nstate_dir = {:?}\npaths = [{:?}]\nschedule_hours = 0\n",
-        data.path().join("state"),
-        tree
-    );
-    let agent = Agent::start(AgentSetup { pki: &pki, name: "agent-01", extra: &extra });
+    let agent = tether_tests::agent_with_restore(&pki, data.path());
     let dana = pki.issue_tech("dana", "tier3");
     let home = tempfile::tempdir().unwrap();
     let db = home.path().join("tickets.db");

@@ -207,6 +207,19 @@ impl Agent {
     }
 }
 
+/// An agent named `agent-01` whose restore points cover `<data>/tree`
+/// (created here), its store in `<data>/state`, `*.cache` files excluded,
+/// no scheduled points.
+pub fn agent_with_restore(pki: &TestPki, data: &std::path::Path) -> Agent {
+    std::fs::create_dir_all(data.join("tree")).expect("tree created");
+    let extra = format!(
+        "[restore]\nstate_dir = {:?}\npaths = [{:?}]\nexclude = [\"**/*.cache\"]\nschedule_hours = 0\n",
+        data.join("state"),
+        data.join("tree"),
+    );
+    Agent::start(AgentSetup { pki, name: "agent-01", extra: &extra })
+}
+
 /// Median, 10th and 90th percentile, minimum and maximum of `samples` in
 /// milliseconds, as the bench binaries print them.
 pub fn stats(samples: &mut [Duration]) -> String {
