@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tether_proto::handshake::Hello;
 use tether_proto::{Call, Request, Response};
-use tether_tests::{Agent, AgentSetup, TestPki, endpoint_with, proc};
+use tether_tests::{Agent, AgentSetup, TestPki, endpoint_with, proc, stats};
 use tether_transport::Client;
 
 const CONNECTIONS: usize = 50;
@@ -84,20 +84,6 @@ fn main() {
         CONNECTIONS + 1 + PROCESSES
     );
     agent.stop();
-}
-
-fn stats(samples: &mut [Duration]) -> String {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
-    format!(
-        "median {:.2} ms  p10 {:.2}  p90 {:.2}  min {:.2}  max {:.2}",
-        ms(pct(0.5)),
-        ms(pct(0.1)),
-        ms(pct(0.9)),
-        ms(samples[0]),
-        ms(samples[samples.len() - 1])
-    )
 }
 
 fn rss_kib(pid: i32) -> u64 {

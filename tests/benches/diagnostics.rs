@@ -21,7 +21,9 @@ use tether_proto::handshake::Hello;
 use tether_proto::net::NetCheckRequest;
 use tether_proto::{Call, Request, Response};
 use tether_tests::proc::ticks_per_sec;
-use tether_tests::{Agent, AgentSetup, FakeResolver, TestPki, endpoint_with, http_server, proc};
+use tether_tests::{
+    Agent, AgentSetup, FakeResolver, TestPki, endpoint_with, http_server, proc, stats,
+};
 use tether_transport::Client;
 
 const RUNS: usize = 20;
@@ -45,7 +47,7 @@ fn main() {
     let addr = agent.addr.parse().unwrap();
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let (info, cpu_ms, net_times, doctor_local, doctor_net) = rt.block_on(async {
+    let (mut info, cpu_ms, mut net_times, mut doctor_local, mut doctor_net) = rt.block_on(async {
         let endpoint = endpoint_with(&alice, addr);
         let client = Client::connect(
             &endpoint,
@@ -91,29 +93,16 @@ fn main() {
     });
 
     println!("tether diagnostics bench (loopback, release build, one session)");
-    println!("  info (full report)                  {} (n={RUNS})", stats(info));
+    println!("  info (full report)                  {} (n={RUNS})", stats(&mut info));
     println!(
         "  agent CPU time per info             {cpu_ms:.1} ms (utime+stime / {RUNS}, {} Hz ticks)",
         ticks_per_sec()
     );
-    println!("  net, loopback default-equivalent    {} (n={RUNS})", stats(net_times));
-    println!("  doctor --no-network                 {} (n=5)", stats(doctor_local));
-    println!("  doctor with the net checks          {} (n=5)", stats(doctor_net));
+    println!("  net, loopback default-equivalent    {} (n={RUNS})", stats(&mut net_times));
+    println!("  doctor --no-network                 {} (n=5)", stats(&mut doctor_local));
+    println!("  doctor with the net checks          {} (n=5)", stats(&mut doctor_net));
     agent.stop();
     drop(listener);
-}
-
-fn stats(mut samples: Vec<Duration>) -> String {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
-    format!(
-        "median {:.1} ms  p10 {:.1}  p90 {:.1}  max {:.1}",
-        ms(pct(0.5)),
-        ms(pct(0.1)),
-        ms(pct(0.9)),
-        ms(samples[samples.len() - 1])
-    )
 }
 
 fn cpu_ticks(pid: i32) -> u64 {

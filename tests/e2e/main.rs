@@ -5,6 +5,7 @@
 
 mod auth;
 mod cli;
+mod connect;
 mod diagnostics;
 mod distrust;
 mod doctor;

@@ -8,17 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tether_tests::{Agent, AgentSetup, TestPki, tether_as};
-
-/// An agent whose restore points cover `<dir>/tree`.
-fn agent_with_restore(pki: &TestPki, data: &Path) -> Agent {
-    let extra = format!(
-        "[restore]\nstate_dir = {:?}\npaths = [{:?}]\nexclude = [\"**/*.cache\"]\nschedule_hours = 0\n",
-        data.join("state"),
-        data.join("tree"),
-    );
-    Agent::start(AgentSetup { pki, name: "agent-01", extra: &extra })
-}
+use tether_tests::{Agent, AgentSetup, TestPki, agent_with_restore, tether_as};
 
 /// Path → (mode, content) of every file and directory under `root`.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u32, Option<Vec<u8>>)> {

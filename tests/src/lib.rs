@@ -18,6 +18,9 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+mod interactive;
+pub use interactive::Interactive;
 use tether_audit::Record;
 use tether_testkit::{AgentConfig, AgentProcess, LOOPBACK_ANY_PORT};
 pub use tether_testkit::{
@@ -182,6 +185,18 @@ impl Agent {
         }
     }
 
+    /// Stops the agent with SIGTERM (it closes its sessions) and starts it
+    /// again on the same port with the same files.
+    pub fn restart_in_place(&mut self) {
+        let config = std::fs::read_to_string(&self.config).expect("config readable");
+        let listen = format!("listen = \"{LOOPBACK_ANY_PORT}\"");
+        let pinned = config.replace(&listen, &format!("listen = \"{}\"", self.addr));
+        std::fs::write(&self.config, pinned).expect("config written");
+        self.stop();
+        self.process = spawn_agent(self.dir.path(), &self.config);
+        assert_eq!(self.process.addr(), self.addr, "the agent came back on its port");
+    }
+
     /// `tether ARGS` as the technician `id`, dialling this agent by name.
     pub fn tether(&self, id: &Identity, args: &[&str]) -> Run {
         let home = tempfile::tempdir().expect("temp dir");
@@ -190,6 +205,35 @@ impl Agent {
         cmd.args(args);
         run(cmd)
     }
+}
+
+/// An agent named `agent-01` whose restore points cover `<data>/tree`
+/// (created here), its store in `<data>/state`, `*.cache` files excluded,
+/// no scheduled points.
+pub fn agent_with_restore(pki: &TestPki, data: &std::path::Path) -> Agent {
+    std::fs::create_dir_all(data.join("tree")).expect("tree created");
+    let extra = format!(
+        "[restore]\nstate_dir = {:?}\npaths = [{:?}]\nexclude = [\"**/*.cache\"]\nschedule_hours = 0\n",
+        data.join("state"),
+        data.join("tree"),
+    );
+    Agent::start(AgentSetup { pki, name: "agent-01", extra: &extra })
+}
+
+/// Median, 10th and 90th percentile, minimum and maximum of `samples` in
+/// milliseconds, as the bench binaries print them.
+pub fn stats(samples: &mut [Duration]) -> String {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    format!(
+        "median {:.2} ms  p10 {:.2}  p90 {:.2}  min {:.2}  max {:.2}",
+        ms(pct(0.5)),
+        ms(pct(0.1)),
+        ms(pct(0.9)),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1])
+    )
 }
 
 /// A DNS resolver on 127.0.0.1 for tests: names in `answers` resolve to

@@ -104,13 +104,25 @@ pub fn run(mut cmd: Command) -> Run {
 /// stdout and stderr comes back together, as `stdout`, escape sequences
 /// and all. The command's environment is kept.
 pub fn run_on_terminal(cmd: &Command) -> Run {
-    let line = std::iter::once(cmd.get_program())
+    let mut script = on_terminal(cmd);
+    script.stdin(std::process::Stdio::null());
+    run(script)
+}
+
+/// `cmd` run by script(1) on a pseudo-terminal: script copies its own
+/// stdin to the terminal (keys, TAB and Ctrl-C included) and the terminal
+/// to its stdout, flushing as it goes. The command's environment is kept.
+pub fn on_terminal(cmd: &Command) -> Command {
+    let words = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
         .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
         .collect::<Vec<_>>()
         .join(" ");
+    // exec: the command itself is script's child, so a Ctrl-C typed on the
+    // terminal reaches only it, and its exit status is the one reported.
+    let line = format!("exec {words}");
     let mut script = Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]).stdin(std::process::Stdio::null());
+    script.args(["-qfec", &line, "/dev/null"]);
     for (key, value) in cmd.get_envs() {
         match value {
             Some(value) => script.env(key, value),
@@ -120,7 +132,7 @@ pub fn run_on_terminal(cmd: &Command) -> Run {
     if let Some(dir) = cmd.get_current_dir() {
         script.current_dir(dir);
     }
-    run(script)
+    script
 }
 
 /// Polls `check` every 50 ms until it holds; panics naming `what` after

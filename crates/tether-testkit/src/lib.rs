@@ -150,7 +150,7 @@ pub use agent::{
     listening_address,
 };
 #[cfg(feature = "harness")]
-pub use harness::{Run, command, eventually, run, run_on_terminal, workspace_binary};
+pub use harness::{Run, command, eventually, on_terminal, run, run_on_terminal, workspace_binary};
 #[cfg(feature = "harness")]
 pub use pki::{Identity, TestPki, tether_as};
 #[cfg(feature = "postgres")]

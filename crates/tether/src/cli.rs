@@ -5,15 +5,17 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod examples;
-use examples::{AFTER_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
+use examples::{AFTER_HELP, CONNECT_HELP, INPUT_HELP, RESTORE_HELP, VIEW_HELP};
 mod fleet;
 mod pki;
 pub mod restore;
 mod ticket;
+mod words;
 pub use fleet::{CheckArgs, FleetCommand, FleetFormat, ServeArgs};
 pub use pki::PkiCommand;
 pub use restore::RestoreCommand;
 pub use ticket::{FormatArg, GroupArg, ReportArgs, TicketCommand};
+pub use words::{command_words, names_a_check};
 
 /// Tether controller: reach help-desk agents over QUIC with mutual TLS.
 #[derive(Debug, Parser)]
@@ -236,6 +238,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An interactive session with one machine: the host commands (info,
+    /// ps, kill, net, …) without the host, on one connection, with history,
+    /// completion and help.
+    /// With --ticket N every command is recorded in the ticket's timeline.
+    #[command(after_help = CONNECT_HELP)]
+    Connect {
+        /// Alias from hosts.toml, or host[:port].
+        host: String,
+    },
     /// Restore points: list, show, diff and verify (tier 1), create (tier 2),
     /// rollback, undo and delete (tier 3).
     #[command(subcommand, after_help = RESTORE_HELP)]
@@ -398,38 +409,6 @@ pub fn parse() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&matches)
 }
 
-/// Whether a command line that failed to parse asks for a check command
-/// (`net`, `doctor`), whose usage errors exit 3 (UNKNOWN), not 2.
-pub fn names_a_check(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
-    use clap::CommandFactory;
-    let cli = Cli::command();
-    // The first word that is not a global option or its value names the
-    // subcommand; a parse that failed cannot say, so walk the words.
-    let takes_value = |word: &str| {
-        cli.get_arguments().any(|a| {
-            let named = a.get_long().is_some_and(|l| word == format!("--{l}"))
-                || a.get_short().is_some_and(|c| word == format!("-{c}"));
-            named && a.get_action().takes_values()
-        })
-    };
-    let mut words = args.into_iter().skip(1).map(|w| w.to_string_lossy().into_owned());
-    while let Some(word) = words.next() {
-        if word.starts_with('-') {
-            if !word.contains('=') && takes_value(&word) {
-                words.next();
-            }
-            continue;
-        }
-        return match word.as_str() {
-            "net" | "doctor" => true,
-            // `fleet check` is a check; `fleet inventory` is not.
-            "fleet" => words.any(|w| w == "check"),
-            _ => false,
-        };
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,17 +434,6 @@ mod tests {
         assert!(missing.is_empty(), "without examples or exit codes: {missing:?}");
         let net = command().find_subcommand("net").unwrap().get_after_help().unwrap().to_string();
         assert!(net.contains("3 UNKNOWN"), "{net}");
-    }
-
-    #[test]
-    fn usage_errors_of_checks_are_recognised() {
-        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
-        assert!(names_a_check(args(&["tether", "net", "h", "--bogus"])));
-        assert!(names_a_check(args(&["tether", "--timeout", "2", "doctor"])));
-        assert!(!names_a_check(args(&["tether", "info", "--bogus"])));
-        assert!(!names_a_check(args(&["tether", "info", "net"])));
-        assert!(names_a_check(args(&["tether", "fleet", "check", "--bogus"])));
-        assert!(!names_a_check(args(&["tether", "fleet", "inventory", "--bogus"])));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 mod cli;
 mod commands;
 mod connect;
+mod interactive;
 mod render;
 mod tickets;
+mod timeline;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -92,57 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("cannot start the async runtime")?;
             let result = runtime.block_on(async {
                 match network {
-                    Command::Info { host, json } => commands::info::run(&global, &host, json).await,
-                    Command::Ps { host, sort, filter, limit, json } => {
-                        commands::ps::list(&global, &host, sort.into(), filter, limit, json).await
-                    }
-                    Command::Kill { host, pid, signal, json } => {
-                        commands::ps::kill(&global, &host, pid, signal.into(), json).await
-                    }
-                    Command::Net { host, targets, defaults, throughput, throughput_mib, json } => {
-                        let measure = throughput.then_some(throughput_mib << 20);
-                        let request = targets.into_request(defaults);
-                        commands::net::run(&global, &host, request, measure, json).await
-                    }
-                    Command::Doctor { host, targets, no_network, json } => {
-                        let net = (!no_network).then(|| targets.into_request(false));
-                        commands::doctor::run(&global, &host, net, json).await
-                    }
-                    Command::Restore(command) => commands::restore::run(&global, command).await,
-                    Command::View { host, view_only, monitor, scale, fps } => {
-                        let options = commands::view::Options { view_only, monitor, scale, fps };
-                        commands::view::run(&global, &host, options).await
-                    }
-                    Command::Screenshot { host, output, monitor, json } => {
-                        commands::screen::screenshot(&global, &host, &output, monitor, json).await
-                    }
-                    Command::Monitors { host, json } => {
-                        commands::screen::monitors(&global, &host, json).await
-                    }
-                    Command::Input {
-                        host,
-                        move_to,
-                        click,
-                        button,
-                        scroll,
-                        keys,
-                        text,
-                        monitor,
-                        json,
-                    } => {
-                        let actions = commands::screen::Actions {
-                            move_to,
-                            click,
-                            button,
-                            scroll,
-                            keys,
-                            text,
-                        };
-                        commands::screen::input(&global, &host, actions, monitor, json).await
-                    }
-                    Command::Audit { host, lines, json } => {
-                        commands::audit::run(&global, &host, lines, json).await
-                    }
+                    Command::Connect { host } => interactive::run(&global, &host).await,
                     Command::Demo { dir } => commands::demo::run(&global, dir).await,
                     Command::Ticket(command) => commands::ticket::run(&global, command).await,
                     Command::Report(args) => commands::report::run(&global, args).await,
@@ -159,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     | Command::Man { .. } => {
                         unreachable!("handled above without a runtime")
                     }
+                    host_command => one_shot(&global, host_command).await,
                 }
             });
             // However the command ended (a refusal, an error, `?` on the
@@ -168,4 +121,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             result
         }
     }
+}
+
+/// A host command run once; with `--ticket N` it goes into the ticket's
+/// timeline.
+async fn one_shot(global: &cli::GlobalArgs, command: Command) -> anyhow::Result<ExitCode> {
+    let timeline = timeline::Timeline::for_flags(global).await;
+    let host = commands::host::host_of(&command).unwrap_or_default().to_owned();
+    let result = commands::host::one_shot(global, command).await;
+    if let Some(timeline) = &timeline {
+        let words = cli::command_words(std::env::args_os());
+        let line =
+            shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "));
+        timeline.command(&host, &line, &result).await;
+    }
+    Ok(result?.exit_code())
 }

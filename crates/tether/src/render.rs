@@ -128,6 +128,11 @@ pub fn ellipsize(text: &str, max: usize) -> String {
     out
 }
 
+/// "1 file", "38 files": `n` and the word, plural unless `n` is 1.
+pub fn count(n: u64, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

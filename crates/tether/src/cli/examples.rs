@@ -63,6 +63,24 @@ does closing it, or losing the link for a few seconds.
 Exit codes: 0 ok, 1 failure, 2 usage, 4 agent unreachable,
 5 certificate refused, 6 denied by the agent, 7 version mismatch.";
 
+pub(super) const CONNECT_HELP: &str = "\
+Examples:
+  tether connect ws-042                    then: info, ps, kill 4711, net, doctor, …
+  tether connect ws-042 --ticket 12        record every command in ticket 12
+
+In the session: the one-shot commands without the host (info, ps, kill,
+net, doctor, audit, screenshot, monitors, input, view, restore …), and
+note TEXT, escalate [--tier N] [REASON], resolve TEXT, help [COMMAND],
+exit. TAB completes commands, flags, PIDs and restore point ids. Ctrl-C
+cancels the running command; Ctrl-D or `exit` ends the session. If the
+link is lost, the session reconnects; a query is sent again, an action
+(kill, input, restore create/rollback/undo/delete) is not.
+History: $XDG_DATA_HOME/tether/history (else ~/.local/share/tether/history).
+
+Exit codes: 0 the session ended, 1 failure, 2 usage, 4 agent unreachable,
+5 certificate refused, 6 denied by the agent, 7 version mismatch (when
+the first connection fails).";
+
 pub(super) const INPUT_HELP: &str = "\
 Examples:
   tether input ws-042 --click 640,400

@@ -1,22 +1,13 @@
 //! `tether audit HOST`: the newest records of an agent's audit log.
 
-use std::process::ExitCode;
-
 use tether_audit::Record;
+use tether_client::Session;
 
-use crate::cli::GlobalArgs;
-use crate::connect;
+use super::Done;
 
-pub async fn run(
-    global: &GlobalArgs,
-    host: &str,
-    lines: u32,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let session = connect::connect(global, host).await?;
-    let entries = session.audit_tail(lines).await;
-    session.finish().await;
-    let entries = entries?;
+/// Prints the newest `lines` records of the agent's audit log.
+pub async fn on(session: &Session, lines: u32, json: bool) -> anyhow::Result<Done> {
+    let entries = session.audit_tail(lines).await?;
     let records: Vec<Record> = entries.into_iter().map(Record::from_wire).collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&records)?);
@@ -26,5 +17,5 @@ pub async fn run(
             println!("{}", record.human_line());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::success(format!("audit: {}", crate::render::count(records.len() as u64, "record"))))
 }

@@ -14,7 +14,6 @@ use tether_proto::{Role, Tier};
 use tether_testkit::{AgentConfig, AgentProcess, LOOPBACK_ANY_PORT, SpawnError};
 
 use crate::cli::GlobalArgs;
-use crate::commands::info;
 
 /// How long the agent may take to start listening.
 const AGENT_START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -92,10 +91,12 @@ async fn query(
         timeout: global.timeout,
         verbose: global.verbose,
     };
-    info::run(&as_tech, addr, false).await?;
+    let info = crate::cli::Command::Info { host: addr.to_owned(), json: false };
+    super::host::one_shot(&as_tech, info).await?;
 
     println!("== 4. tether audit {addr}  (needs tier 3: denied, and audited)");
-    match crate::commands::audit::run(&as_tech, addr, 5, false).await {
+    let audit = crate::cli::Command::Audit { host: addr.to_owned(), lines: 5, json: false };
+    match super::host::one_shot(&as_tech, audit).await {
         Ok(_) => bail!("the agent let a tier-1 technician read its audit log"),
         Err(e) => println!("   tether: error: {}", tether_proto::text::escape(&format!("{e:#}"))),
     }

@@ -1,34 +1,46 @@
 //! `tether doctor HOST`: ranked health findings with next steps. A check
 //! command: exits with the Nagios code of the worst finding.
 
-use std::process::ExitCode;
-
+use tether_client::Session;
 use tether_client::exit::{CheckStatus, Outcome};
 use tether_proto::doctor::{DoctorReport, Severity};
 use tether_proto::net::NetCheckRequest;
 
-use crate::cli::GlobalArgs;
-use crate::connect;
+use super::Done;
 use crate::render;
 
-pub async fn run(
-    global: &GlobalArgs,
-    host: &str,
+/// Runs the health check on `session` and prints its findings.
+pub async fn on(
+    session: &Session,
     net: Option<NetCheckRequest>,
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    let session = connect::connect(global, host).await?;
-    let agent = session.welcome().agent_name.clone();
-    let report = session.doctor(net).await;
-    session.finish().await;
-    let report = report?;
+) -> anyhow::Result<Done> {
+    let agent = &session.welcome().agent_name;
+    let report = session.doctor(net).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", human(&agent, &report));
+        print!("{}", human(agent, &report));
     }
     let status = CheckStatus::of_findings(&report.findings);
-    Ok(Outcome::Check(status).into())
+    Ok(Done::new(Outcome::Check(status), summary(&report)))
+}
+
+/// "doctor: CRITICAL (1 critical, 2 warning): disk / 97% full"
+fn summary(r: &DoctorReport) -> String {
+    let status = CheckStatus::of_findings(&r.findings);
+    let count = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
+    let mut line = format!(
+        "doctor: {} ({} critical, {} warning)",
+        status.as_str(),
+        count(Severity::Crit),
+        count(Severity::Warn)
+    );
+    // The findings arrive ranked, worst first.
+    if let Some(worst) = r.findings.first().filter(|f| f.severity != Severity::Ok) {
+        line.push_str(&format!(": {}", render::remote(&worst.summary)));
+    }
+    line
 }
 
 /// The findings for people, worst first.

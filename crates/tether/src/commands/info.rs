@@ -1,12 +1,10 @@
 //! `tether info HOST`: the machine's system information.
 
-use std::process::ExitCode;
-
 use serde::Serialize;
+use tether_client::Session;
 use tether_proto::system::SystemInfo;
 
-use crate::cli::GlobalArgs;
-use crate::connect;
+use super::Done;
 use crate::render::{self, Align, table};
 
 /// The `--json` document. Field names are a stable interface for scripts
@@ -26,10 +24,10 @@ pub struct InfoReport {
     pub system: SystemInfo,
 }
 
-pub async fn run(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let session = connect::connect(global, host).await?;
+/// Asks for the system information on `session` and prints it.
+pub async fn on(session: &Session, host: &str, json: bool) -> anyhow::Result<Done> {
     let info = session.info().await?;
-    let welcome = session.welcome().clone();
+    let welcome = session.welcome();
     let report = InfoReport {
         host: host.to_owned(),
         agent: welcome.agent_name.clone(),
@@ -38,16 +36,31 @@ pub async fn run(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<
         clock_offset_ms: info.clock_offset_ms,
         system: info.system,
     };
-    session.finish().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", human(&report, &format!("{} ({})", welcome.technician, welcome.role)));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::success(summary(&report)))
 }
 
-/// The report for people: a header, then one block per section.
+/// "info: ws-042, Debian GNU/Linux 12, up 3 days, 12% CPU, 2.0 GiB of 8.0 GiB RAM"
+fn summary(r: &InfoReport) -> String {
+    let h = &r.system.host;
+    let m = &r.system.memory;
+    let line = format!(
+        "info: {}, {} {}, up {}, {:.0}% CPU, {} of {} RAM used",
+        h.hostname,
+        h.os_name,
+        h.os_version,
+        render::uptime(h.uptime_secs),
+        r.system.cpu.usage_percent,
+        render::bytes(m.used),
+        render::bytes(m.total)
+    );
+    render::remote(&line).into_owned()
+}
+
 pub fn human(r: &InfoReport, you: &str) -> String {
     let s = &r.system;
     let h = &s.host;

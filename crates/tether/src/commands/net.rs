@@ -3,16 +3,14 @@
 //! (WARNING) when they work with warnings, 2 (CRITICAL) naming the first
 //! layer that fails, 3 (UNKNOWN) when the checks could not run.
 
-use std::process::ExitCode;
-
 use serde::Serialize;
 
+use tether_client::Session;
 use tether_client::diagnostics::LinkQuality;
 use tether_client::exit::{CheckStatus, Outcome};
 use tether_proto::net::{DnsOutcome, NetCheckRequest, NetReport, PingMethod, TcpOutcome};
 
-use crate::cli::GlobalArgs;
-use crate::connect;
+use super::Done;
 use crate::render::{self, Align, table};
 
 /// The `--json` document: the agent's report, plus the link when measured.
@@ -24,33 +22,41 @@ struct NetOutput<'a> {
     link: Option<LinkQuality>,
 }
 
-pub async fn run(
-    global: &GlobalArgs,
-    host: &str,
+/// Runs the network checks on `session` (and the link measurement when
+/// `throughput_bytes` is given) and prints the report.
+pub async fn on(
+    session: &Session,
     request: NetCheckRequest,
     throughput_bytes: Option<u64>,
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    let session = connect::connect(global, host).await?;
-    let agent = session.welcome().agent_name.clone();
-    let report = session.net(request).await;
-    let link = match (&report, throughput_bytes) {
-        (Ok(_), Some(bytes)) => Some(session.link_quality(bytes).await),
-        _ => None,
+) -> anyhow::Result<Done> {
+    let agent = &session.welcome().agent_name;
+    let report = session.net(request).await?;
+    let link = match throughput_bytes {
+        Some(bytes) => Some(session.link_quality(bytes).await?),
+        None => None,
     };
-    session.finish().await;
-    let report = report?;
-    let link = link.transpose()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&NetOutput { report: &report, link })?);
     } else {
-        print!("{}", human(&agent, &report));
+        print!("{}", human(agent, &report));
         if let Some(link) = &link {
             print!("{}", human_link(link));
         }
     }
     let status = CheckStatus::of_verdict(&report.verdict);
-    Ok(Outcome::Check(status).into())
+    Ok(Done::new(Outcome::Check(status), summary(&report)))
+}
+
+/// "net: DNS layer failed", "net: OK", "net: OK with 1 warning".
+fn summary(r: &NetReport) -> String {
+    let v = &r.verdict;
+    match (v.failing_layer, v.warnings.len()) {
+        (Some(layer), _) => format!("net: {} layer failed", layer.as_str()),
+        (None, 0) => "net: OK".to_owned(),
+        (None, 1) => "net: OK with 1 warning".to_owned(),
+        (None, n) => format!("net: OK with {n} warnings"),
+    }
 }
 
 fn human_link(l: &LinkQuality) -> String {

@@ -1,12 +1,10 @@
 //! `tether ps HOST` and `tether kill HOST PID`.
 
-use std::process::ExitCode;
-
+use tether_client::Session;
 use tether_client::exit::Outcome;
 use tether_proto::system::{KillSignal, ProcessList, ProcessSort};
 
-use crate::cli::GlobalArgs;
-use crate::connect;
+use super::Done;
 use crate::render::{self, Align, table};
 
 /// Widest command column in the table; `--json` carries the full line.
@@ -16,27 +14,23 @@ const COMMAND_WIDTH: usize = 60;
 /// may be longer).
 const NAME_WIDTH: usize = 20;
 
+/// Lists processes on `session` and prints them.
 pub async fn list(
-    global: &GlobalArgs,
-    host: &str,
+    session: &Session,
     sort: ProcessSort,
     filter: Option<String>,
     limit: u32,
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    let session = connect::connect(global, host).await?;
-    let list = session.processes(sort, filter, limit).await;
-    session.finish().await;
-    let list = list?;
+) -> anyhow::Result<Done> {
+    let list = session.processes(sort, filter, limit).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
         print!("{}", human(&list));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::success(format!("ps: {} of {} processes", list.processes.len(), list.total)))
 }
 
-/// The process table for people.
 pub fn human(list: &ProcessList) -> String {
     let rows: Vec<Vec<String>> = list
         .processes
@@ -76,17 +70,14 @@ pub fn human(list: &ProcessList) -> String {
     out
 }
 
+/// Signals `pid` on `session` and says whether it exited.
 pub async fn kill(
-    global: &GlobalArgs,
-    host: &str,
+    session: &Session,
     pid: u32,
     signal: KillSignal,
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    let session = connect::connect(global, host).await?;
-    let outcome = session.kill(pid, signal).await;
-    session.finish().await;
-    let outcome = outcome?;
+) -> anyhow::Result<Done> {
+    let outcome = session.kill(pid, signal).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if outcome.exited {
@@ -105,5 +96,8 @@ pub async fn kill(
             if signal == KillSignal::Term { "; try --signal KILL" } else { "" }
         );
     }
-    Ok(Outcome::success_if(outcome.exited).into())
+    let what = if outcome.exited { "exited" } else { "still running" };
+    let summary =
+        format!("kill {pid} ({}, SIG{}): {what}", render::remote(&outcome.name), signal.as_str());
+    Ok(Done::new(Outcome::success_if(outcome.exited), summary))
 }

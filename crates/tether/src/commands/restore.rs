@@ -2,30 +2,26 @@
 //! change, the rollback itself and its undo.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use tether_client::exit::Outcome;
 use tether_client::{ClientError, Session};
 use tether_proto::restore::{RestoreDiff, RestorePoint, RollbackOutcome};
 
+use super::Done;
+use crate::cli::RestoreCommand;
 use crate::cli::restore::{Confirm, Detail, On, Point};
-use crate::cli::{GlobalArgs, RestoreCommand};
-use crate::connect;
 use crate::render::{self, Align, table};
 
-pub async fn run(global: &GlobalArgs, command: RestoreCommand) -> anyhow::Result<ExitCode> {
-    let host = command.host().to_owned();
-    let session = connect::connect(global, &host).await?;
-    let result = run_on(&session, command).await;
-    session.finish().await;
-    let (output, code) = result?;
+/// Runs a restore command on `session` and prints its result.
+pub async fn on(session: &Session, command: RestoreCommand) -> anyhow::Result<Done> {
+    let (output, done) = run_on(session, command).await?;
     // `out` gives JSON exactly when --json was asked for.
     match output {
         Output::Json(value) => println!("{}", serde_json::to_string_pretty(&value)?),
         Output::Text(text) => print!("{text}"),
     }
-    Ok(code)
+    Ok(done)
 }
 
 enum Output {
@@ -41,15 +37,18 @@ fn out<T: serde::Serialize>(
     Ok(if json { Output::Json(serde_json::to_value(value)?) } else { Output::Text(text()) })
 }
 
-async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(Output, ExitCode)> {
-    let ok = ExitCode::from(Outcome::Success);
+async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(Output, Done)> {
     // The agent's name, ids and paths are the agent's words: every one is
     // escaped where it enters the text (tables escape their own cells).
     let agent = render::remote(&session.welcome().agent_name).into_owned();
     match command {
         RestoreCommand::List { on: On { json, .. } } => {
             let points = session.restore_list().await?;
-            Ok((out(json, &points, || points_table(&points))?, ok))
+            let done = Done::success(format!(
+                "restore list: {}",
+                render::count(points.len() as u64, "point")
+            ));
+            Ok((out(json, &points, || points_table(&points))?, done))
         }
         RestoreCommand::Show { on: On { json, .. }, point: Point { id } } => {
             let detail = session.restore_show(&id).await?;
@@ -97,7 +96,13 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
                 text.push_str(&skipped_text(&detail.point));
                 text
             };
-            Ok((out(json, &detail, text)?, ok))
+            let entries = detail.entries.len() as u64 + detail.more_entries;
+            let done = Done::success(format!(
+                "restore show {}: {}",
+                render::remote(&detail.point.id),
+                render::count(entries, "path")
+            ));
+            Ok((out(json, &detail, text)?, done))
         }
         RestoreCommand::Diff {
             on: On { json, .. },
@@ -105,7 +110,13 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             detail: Detail { all },
         } => {
             let diff = session.restore_diff(&id).await?;
-            Ok((out(json, &diff, || diff_text(&diff, all))?, ok))
+            let paths = diff.modified_count + diff.removed_count + diff.added_count;
+            let done = Done::success(format!(
+                "restore diff {}: {} would change",
+                render::remote(&diff.point),
+                render::count(paths, "path")
+            ));
+            Ok((out(json, &diff, || diff_text(&diff, all))?, done))
         }
         RestoreCommand::Create { on: On { json, .. }, label, keep } => {
             let point = session.restore_create(label, keep).await?;
@@ -117,7 +128,9 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
                     skipped_text(&point)
                 )
             };
-            Ok((out(json, &point, text)?, ok))
+            let done =
+                Done::success(format!("restore create: point {}", render::remote(&point.id)));
+            Ok((out(json, &point, text)?, done))
         }
         RestoreCommand::Rollback {
             on: On { json, .. },
@@ -132,8 +145,9 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             let paths = diff.modified_count + diff.removed_count + diff.added_count;
             let what = format!("rolling {agent} back ({paths} paths)");
             let reply = with_progress(&what, session.restore_rollback(&id)).await;
-            let done = reply.map_err(|e| interrupted(e, &agent))?;
-            Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
+            let rolled = reply.map_err(|e| interrupted(e, &agent))?;
+            let done = rolled_back("rollback to point", &rolled);
+            Ok((out(json, &rolled, || rollback_text(&agent, &rolled, all))?, done))
         }
         RestoreCommand::Undo {
             on: On { json, .. },
@@ -143,8 +157,9 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
             confirm(yes, &format!("Undo the last rollback on {agent}?"))?;
             let what = format!("undoing the last rollback on {agent}");
             let reply = with_progress(&what, session.restore_undo()).await;
-            let done = reply.map_err(|e| interrupted(e, &agent))?;
-            Ok((out(json, &done, || rollback_text(&agent, &done, all))?, ok))
+            let undone = reply.map_err(|e| interrupted(e, &agent))?;
+            let done = rolled_back("undo of the last rollback, back to point", &undone);
+            Ok((out(json, &undone, || rollback_text(&agent, &undone, all))?, done))
         }
         RestoreCommand::Delete {
             on: On { json, .. },
@@ -154,16 +169,23 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
         } => {
             confirm(yes, &format!("Delete restore point {} on {agent}?", render::remote(&id)))?;
             let id = session.restore_delete(&id, force).await?;
+            let done = Done::success(format!("restore delete: point {}", render::remote(&id)));
             Ok((
                 out(json, &serde_json::json!({ "deleted": id }), || {
                     format!("deleted restore point {}\n", render::remote(&id))
                 })?,
-                ok,
+                done,
             ))
         }
         RestoreCommand::Verify { on: On { json, .. } } => {
             let v = session.restore_verify().await?;
-            let code = ExitCode::from(Outcome::success_if(v.problems.is_empty()));
+            let done = Done::new(
+                Outcome::success_if(v.problems.is_empty()),
+                match v.problems.len() {
+                    0 => format!("restore verify: {} points, store is sound", v.points),
+                    n => format!("restore verify: {}", render::count(n as u64, "problem")),
+                },
+            );
             let text = || {
                 let mut text = format!(
                     "{} points, {} stored contents ({} unreferenced): ",
@@ -179,9 +201,15 @@ async fn run_on(session: &Session, command: RestoreCommand) -> anyhow::Result<(O
                 }
                 text
             };
-            Ok((out(json, &v, text)?, code))
+            Ok((out(json, &v, text)?, done))
         }
     }
+}
+
+/// "rollback to point ID: 38 files": the files put back or moved aside.
+fn rolled_back(what: &str, r: &RollbackOutcome) -> Done {
+    let files = render::count(r.restored + r.moved_aside, "file");
+    Done::success(format!("{what} {}: {files}", render::remote(&r.point)))
 }
 
 /// Asks on a terminal; without one, only `--yes` proceeds.

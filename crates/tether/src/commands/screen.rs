@@ -4,24 +4,33 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
 use tether_proto::screen::{InputEvent, Monitor, MouseButton, parse_combo};
 use tether_screen_codec::{Decoder, Frame};
 
-use crate::cli::GlobalArgs;
-use crate::connect;
-use crate::render::{Align, table};
+use tether_client::Session;
 
-pub async fn monitors(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let session = connect::connect(global, host).await?;
+use super::Done;
+use crate::render::{self, Align, table};
+
+/// Lists the monitors of the display `session`'s agent captures.
+pub async fn monitors(session: &Session, json: bool) -> anyhow::Result<Done> {
     let list = session.monitors().await?;
-    session.finish().await;
+    let summary = match list.iter().find(|m| m.primary) {
+        Some(m) => format!(
+            "monitors: {}, primary {} {}x{}",
+            list.len(),
+            render::remote(&m.name),
+            m.width,
+            m.height
+        ),
+        None => format!("monitors: {}", list.len()),
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Done::success(summary));
     }
     let rows: Vec<Vec<String>> = list
         .iter()
@@ -43,7 +52,7 @@ pub async fn monitors(global: &GlobalArgs, host: &str, json: bool) -> anyhow::Re
         ("PRIMARY", Align::Left),
     ];
     print!("{}", table(&headers, &rows));
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::success(summary))
 }
 
 /// The `--json` document of `tether screenshot`.
@@ -59,32 +68,22 @@ struct ScreenshotReport<'a> {
     pointer: Option<(i32, i32)>,
 }
 
+/// Takes one frame of the screen on `session` and writes it to `output`
+/// as PNG; `host` is the HOST argument, for the JSON report.
 pub async fn screenshot(
-    global: &GlobalArgs,
+    session: &Session,
     host: &str,
     output: &Path,
     monitor: Option<u32>,
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    // A ticket of ours named with --ticket keeps the screenshot; checked
-    // before connecting, so a wrong ticket costs the user nothing.
-    let recorder = crate::tickets::Recorder::from_flags(global).await?;
-    let session = connect::connect(global, host).await?;
+) -> anyhow::Result<Done> {
     let shot = session.screenshot(monitor).await?;
-    let target = session.describe().to_owned();
-    session.finish().await;
+    let target = session.describe();
     let frame = decode_screenshot(&shot.encoded, &shot.monitor)
         .with_context(|| format!("{target}: the screenshot could not be decoded"))?;
     let encoded_bytes = shot.encoded.len();
     drop(shot.encoded);
     write_png(&frame, output).with_context(|| format!("cannot write {}", output.display()))?;
-    if let Some(recorder) = &recorder {
-        let png =
-            std::fs::read(output).with_context(|| format!("cannot read {}", output.display()))?;
-        let name =
-            output.file_name().map_or_else(|| "screenshot.png".into(), |n| n.to_string_lossy());
-        recorder.screenshot(host, &name, &png).await?;
-    }
     let report = ScreenshotReport {
         host,
         file: output.display().to_string(),
@@ -106,7 +105,14 @@ pub async fn screenshot(
             report.encoded_bytes.div_ceil(1024)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    let summary = format!(
+        "screenshot: {} ({}x{}, monitor {})",
+        render::remote(&report.file),
+        report.width,
+        report.height,
+        shot.monitor.index
+    );
+    Ok(Done { screenshot: Some(output.to_owned()), ..Done::success(summary) })
 }
 
 /// Decodes a screenshot, holding the agent to the monitor size it named
@@ -184,24 +190,23 @@ impl Actions {
     }
 }
 
+/// Sends `actions` as input on `session`; `host` is the HOST argument,
+/// for the JSON report.
 pub async fn input(
-    global: &GlobalArgs,
+    session: &Session,
     host: &str,
     actions: Actions,
     monitor: Option<u32>,
     json: bool,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Done> {
     let events = actions.events()?;
-    let session = connect::connect(global, host).await?;
     let events = session.input(monitor, events).await?;
-    let target = session.describe().to_owned();
-    session.finish().await;
     if json {
         println!("{}", serde_json::json!({ "host": host, "events": events }));
     } else {
-        println!("{target}: {events} input events sent");
+        println!("{}: {events} input events sent", session.describe());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::success(format!("input: {events} events sent")))
 }
 
 #[cfg(test)]

@@ -5,17 +5,17 @@
 //! (the agent releases whatever is held); the stream ending closes the
 //! window.
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
+use tether_client::Session;
 use tether_client::screen::ViewStream;
 use tether_view::window::{self, WindowSettings};
 use tether_view::{ScaleMode, ViewState, stream};
 
-use crate::cli::{GlobalArgs, ScaleArg};
-use crate::connect;
+use super::Done;
+use crate::cli::ScaleArg;
 
 #[derive(Debug)]
 pub struct Options {
@@ -25,11 +25,16 @@ pub struct Options {
     pub fps: u32,
 }
 
-pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::Result<ExitCode> {
-    // Before anything reaches the agent: no view (and no consent prompt
-    // for the user) when no window can be shown.
-    window::check_display()?;
-    let session = connect::connect(global, host).await?;
+/// Whether a window can be shown; checked before anything reaches the
+/// agent, so there is no view (and no consent prompt for the user) when
+/// none can.
+pub fn check_display() -> anyhow::Result<()> {
+    Ok(window::check_display()?)
+}
+
+/// Opens the view on `session` in a window titled with `host` and returns
+/// when either ends. [`check_display`] first.
+pub async fn on(session: &Session, host: &str, options: Options) -> anyhow::Result<Done> {
     // A tier-1 technician may look but not control: open view-only and
     // say so, rather than ask for control and be denied.
     let role = session.welcome().role;
@@ -73,13 +78,13 @@ pub async fn run(global: &GlobalArgs, host: &str, options: Options) -> anyhow::R
     let streamed = stream::run(Arc::clone(&state), send, recv, input_rx).await;
     ended.store(true, Ordering::Relaxed);
     let shown = window.await.context("the window thread failed")?;
-    let target = session.describe().to_owned();
+    let target = session.describe();
     let (frames, bytes) = state.totals();
-    session.finish().await;
     shown?;
     let end = streamed.with_context(|| format!("{target}: the view ended"))?;
     // The reason may be the agent's words.
     let end = tether_proto::text::escape(&end);
     eprintln!("{target}: {end} ({frames} frames, {} KiB)", bytes / 1024);
-    Ok(ExitCode::SUCCESS)
+    let mode = if start.control { "control" } else { "view only" };
+    Ok(Done::success(format!("view ({mode}): {end}, {frames} frames")))
 }
