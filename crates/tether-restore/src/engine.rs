@@ -239,6 +239,14 @@ impl Engine {
                     }
                     vanished.insert(entry.path.clone());
                 }
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                    live.skipped.push(format!(
+                        "{}: a mount point was made on the way while the point was taken, not recorded",
+                        entry.path
+                    ));
+                    live.special.insert(entry.path.clone());
+                    vanished.insert(entry.path.clone());
+                }
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
                     live.skipped.push(format!("{}: {e}", entry.path));
                     live.special.insert(entry.path.clone());
@@ -295,7 +303,7 @@ impl Engine {
                 || e.links_to.as_deref().is_some_and(|l| scan.untouchable(l));
             if untouchable {
                 skipped.push(format!(
-                    "{}: a special file is there or above it, or it could not be inspected; left alone",
+                    "{}: a special file or a mount point is there or above it, or it could not be inspected; left alone",
                     e.path
                 ));
             }

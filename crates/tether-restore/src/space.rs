@@ -60,8 +60,10 @@ pub(crate) fn ensure_rollback(ops: &[Op], anchors: &Anchors) -> Result<(), Resto
         let Ok(parent) = parent else { continue };
         // The root itself may be a mount point: ask its own filesystem
         // (or its parent's, where it is gone or not a directory now).
-        let dir =
-            parent.open_dir(name).or_else(|_| parent.try_clone()).ctx("open", Path::new(root))?;
+        let dir = parent
+            .open_dir_or_mount(name)
+            .or_else(|_| parent.try_clone())
+            .ctx("open", Path::new(root))?;
         let under = |path: &str| {
             path == root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
         };
