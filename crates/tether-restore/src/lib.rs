@@ -20,6 +20,8 @@
 //!   `rollback/run`: preparing and committing them.
 //! - [`Engine`]: the operations, the lock, recovery and retention;
 //!   `engine/journaled`: running journals and recovering them.
+//! - [`watch`]: each running operation's steps, so a caller can tell a
+//!   stalled read from a slow one and stop waiting.
 //! - [`Backend`]: the operations over any backend: the engine, [`Snapper`]
 //!   (btrfs), and Windows System Restore (`cfg(windows)`, unverified).
 //!
@@ -100,6 +102,7 @@ mod snapper;
 mod space;
 mod store;
 mod tree;
+pub mod watch;
 #[cfg(windows)]
 mod windows;
 mod xattrs;

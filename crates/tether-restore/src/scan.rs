@@ -12,6 +12,7 @@ use crate::dirfd::{Dir, Kind, Stat};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind, Probe};
 use crate::tree::{Anchors, is_gone};
+use crate::watch;
 use crate::xattrs::{self, Budget};
 
 /// Prefix of the temporaries a rollback writes next to their targets.
@@ -239,6 +240,7 @@ fn visit(
                 out.unknown_below.insert(path);
                 return Ok(None);
             }
+            watch::reading(&path)?;
             let mut names = match dir.list() {
                 Ok(names) => names,
                 Err(e) => {

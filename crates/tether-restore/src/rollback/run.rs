@@ -17,6 +17,7 @@ use crate::failpoint::hit;
 use crate::manifest::{Entry, EntryKind};
 use crate::store::{self, ObjectStore};
 use crate::tree::{self, Anchors, is_gone, kind_at, kind_of};
+use crate::watch;
 
 /// Flushes the filesystems of the configured roots. Each root is opened
 /// from its anchored parent without following it and without blocking
@@ -41,6 +42,7 @@ pub(crate) fn prepare(objects: &ObjectStore, journal: &mut Journal) -> Result<()
     let anchors = Anchors::open(&journal.roots);
     for index in 0..journal.ops.len() {
         if let Op::PlaceFile { entry, prepared: true, .. } = &journal.ops[index] {
+            watch::step(|| format!("writing a temporary for {}", entry.path))?;
             let (dir, _) = parent_dir(&anchors, &entry.path)?;
             let id = materialise(objects, &dir, &temp_name(&journal.id, index), entry)?;
             journal.temps.insert(index, id);
@@ -114,6 +116,7 @@ pub(crate) fn remove_temporaries(journal: &Journal) -> Vec<String> {
 pub(crate) fn commit(objects: &ObjectStore, journal: &Journal) -> Result<(), RestoreError> {
     let anchors = Anchors::open(&journal.roots);
     for (index, op) in journal.ops.iter().enumerate() {
+        watch::step(|| format!("rolling back {}", op.path()))?;
         apply(objects, journal, &anchors, index, op)?;
         hit("commit: operation done")?;
     }
