@@ -77,7 +77,6 @@ impl Engine {
         let mut live = scan(&self.selection, &anchors)?;
         let mut entries = std::mem::take(&mut live.entries);
         let latest = self.points.list()?.pop();
-        let seq = latest.as_ref().map_or(1, |p| p.seq + 1);
         let previous = latest.and_then(|p| self.points.manifest(&p.id).ok());
         let reference: HashMap<&str, &Entry> =
             previous.as_ref().map(|m| m.by_path()).unwrap_or_default();
@@ -177,9 +176,9 @@ impl Engine {
         self.objects.sync()?;
         let files: Vec<&Entry> = entries.iter().filter(|e| e.kind == EntryKind::File).collect();
         let created_unix = now_unix();
-        let summary = PointSummary {
+        let mut summary = PointSummary {
             id: new_id(created_unix),
-            seq,
+            seq: 0,
             created_unix,
             label: label.map(str::to_owned),
             kind,
@@ -194,6 +193,9 @@ impl Engine {
         watch::step(|| "publishing the point".into())?;
         {
             let _store = self.lock_store()?;
+            // Numbered as published: another point may have been taken
+            // meanwhile.
+            summary.seq = self.points.list()?.last().map_or(1, |p| p.seq + 1);
             self.points.write(&summary, &manifest)?;
         }
         drop(holds);
