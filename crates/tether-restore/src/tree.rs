@@ -112,6 +112,18 @@ impl Anchors {
         }
     }
 
+    /// Each root (whose parent could be opened) with a directory on the
+    /// filesystem that holds what is written there: the root itself,
+    /// which may be a mount point, or its parent where the root is gone
+    /// or is not a directory now (a symlink or FIFO a user put in place
+    /// of a root inside their home is neither followed nor blocks).
+    pub fn filesystems(&self) -> impl Iterator<Item = (&str, io::Result<Dir>)> {
+        self.roots().filter_map(|(root, name, parent)| {
+            let parent = parent.ok()?;
+            Some((root, parent.open_dir_or_mount(name).or_else(|_| parent.try_clone())))
+        })
+    }
+
     /// True if something (anything) is at `path`; false if it is gone or
     /// cannot be reached without following a symlink.
     pub fn exists(&self, path: &str) -> bool {

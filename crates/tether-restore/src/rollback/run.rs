@@ -19,18 +19,11 @@ use crate::store::{self, ObjectStore};
 use crate::tree::{self, Anchors, is_gone, kind_at, kind_of};
 use crate::watch;
 
-/// Flushes the filesystems of the configured roots. Each root is opened
-/// from its anchored parent without following it and without blocking
-/// (a user may have put a symlink or a FIFO where a root inside their
-/// home was); if it is not a directory, its parent's filesystem is
-/// flushed, which is where anything written in its place went.
+/// Flushes the filesystems of the configured roots (see
+/// [`Anchors::filesystems`]).
 fn sync_roots(anchors: &Anchors) -> Result<(), RestoreError> {
-    for (root, name, parent) in anchors.roots() {
-        let Ok(parent) = parent else { continue };
-        let dir = parent
-            .open_dir_or_mount(name)
-            .or_else(|_| parent.try_clone())
-            .ctx("open", Path::new(root))?;
+    for (root, dir) in anchors.filesystems() {
+        let dir = dir.ctx("open", Path::new(root))?;
         dir.syncfs().ctx("flush the filesystem of", Path::new(root))?;
     }
     Ok(())
