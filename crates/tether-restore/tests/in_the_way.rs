@@ -184,7 +184,11 @@ fn a_special_file_swapped_in_at_any_step_of_a_rollback_is_never_replaced() {
     let _serial = serial();
     quiet_failpoints();
     for kind in [Special::Fifo, Special::Socket, Special::Device] {
-        for target in ["home/u/a.conf", "home/u/b.conf", "home/u/sub/d.conf", "home/u/sub"] {
+        // A modified file, a removed one (recreated), one the rollback
+        // removes (added since), one in a subdirectory, the subdirectory.
+        for target in
+            ["home/u/a.conf", "home/u/b.conf", "home/u/new", "home/u/sub/d.conf", "home/u/sub"]
+        {
             let steps = swap_at_every_step_of_a_rollback(kind, target);
             assert!(steps > 10, "{kind:?} {target}: {steps} steps");
         }
