@@ -81,6 +81,7 @@ struct RawRestore {
     keep_count: Option<usize>,
     max_store_mib: Option<u64>,
     schedule_hours: Option<f64>,
+    stall_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,12 +183,20 @@ pub const DEFAULT_RESTORE_DIR: &str = "/var/lib/tether/restore";
 /// otherwise (`schedule_hours = 0` turns them off).
 pub const DEFAULT_RESTORE_SCHEDULE: Duration = Duration::from_secs(24 * 3600);
 
+/// A restore operation whose current step (one file read, one directory
+/// listed) takes longer than this is reported as stalled and given up
+/// unless configured otherwise: far beyond any local read, well within a
+/// technician's patience.
+pub const DEFAULT_RESTORE_STALL: Duration = Duration::from_secs(60);
+
 /// Restore points, when the config has a `[restore]` table.
 #[derive(Debug, Clone)]
 pub struct RestoreSettings {
     pub backend: BackendConfig,
     /// How often to take an automatic point; `None`: never.
     pub schedule: Option<Duration>,
+    /// How long one step may take before the operation is given up.
+    pub stall: Duration,
 }
 
 /// Names the default network check resolves unless configured otherwise.
@@ -348,7 +357,12 @@ fn restore_settings(
             ));
         }
     };
-    Ok(RestoreSettings { backend, schedule })
+    let stall = match raw.stall_secs {
+        None => DEFAULT_RESTORE_STALL,
+        Some(0) => return Err(SettingError::value("restore.stall_secs", 0, "use 1 or more")),
+        Some(secs) => Duration::from_secs(secs),
+    };
+    Ok(RestoreSettings { backend, schedule, stall })
 }
 
 fn net_settings(raw: RawNet) -> Result<NetSettings, SettingError> {
@@ -517,11 +531,13 @@ mod tests {
         assert_eq!(store.keep_count, tether_restore::DEFAULT_KEEP_COUNT);
         assert_eq!(store.protected, [parse(MINIMAL).unwrap().audit_path], "audit log protected");
         assert_eq!(r.schedule, Some(DEFAULT_RESTORE_SCHEDULE));
+        assert_eq!(r.stall, DEFAULT_RESTORE_STALL);
         let off = format!(
-            "[restore]\npaths = [\"/etc\"]\nstate_dir = \"state\"\nschedule_hours = 0\n{MINIMAL}"
+            "[restore]\npaths = [\"/etc\"]\nstate_dir = \"state\"\nschedule_hours = 0\nstall_secs = 5\n{MINIMAL}"
         );
         let r = parse(&off).unwrap().restore.unwrap();
         assert_eq!(r.schedule, None);
+        assert_eq!(r.stall, Duration::from_secs(5));
         let BackendConfig::Files(store) = r.backend else { panic!("files is the default") };
         assert_eq!(store.state_dir, Path::new("/etc/tether/state"), "relative to the config file");
         let snapper =

@@ -1,7 +1,13 @@
 //! The agent's side of restore points: the engine opened at start (which
 //! finishes or reverts a rollback a crash interrupted), automatic points on
 //! a schedule, and requests turned into engine calls on a blocking thread.
-//! One restore operation runs at a time.
+//!
+//! Operations run at once where the backend allows it (the file-set
+//! engine locks what it must itself); each is watched, and one whose
+//! current step (a file read, a directory listed) takes longer than the
+//! configured stall limit is given up and reported to the technician
+//! with what it was doing: a hung filesystem costs one request, not the
+//! restore service.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +18,7 @@ use tether_proto::restore::{
     VerifyOutcome, cut, cut_lists, cut_skipped,
 };
 use tether_proto::{ErrorReply, Response, RestoreRequest};
+use tether_restore::watch::{self, Watch};
 use tether_restore::{
     Backend, Diff, PointKind, PointSummary, Recovery, RestoreError, RollbackReport,
 };
@@ -20,11 +27,19 @@ use tracing::{error, info, warn};
 use crate::audit::Auditor;
 use crate::config::RestoreSettings;
 
-/// The engine, serialised: rollback, create and delete must not interleave.
+/// The backend, and how its operations are run.
 #[derive(Debug)]
 pub struct Restore {
-    engine: Mutex<Box<dyn Backend>>,
+    engine: Box<dyn Backend>,
+    /// Held for each operation of a backend that does not lock for
+    /// itself (`Backend::concurrent`).
+    one_at_a_time: Mutex<()>,
+    /// How long one step of an operation may take.
+    stall: Duration,
 }
+
+/// How often a waiting request looks at its operation's progress.
+const STALL_CHECK: Duration = Duration::from_millis(250);
 
 /// The restore service as the agent has it: working, or why not.
 pub type RestoreState = Result<Arc<Restore>, String>;
@@ -65,7 +80,8 @@ pub fn open(settings: Option<&RestoreSettings>) -> (RestoreState, Option<(String
                     false,
                 ),
             });
-            (Ok(Arc::new(Restore { engine: Mutex::new(engine) })), recovered)
+            let restore = Restore { engine, one_at_a_time: Mutex::new(()), stall: settings.stall };
+            (Ok(Arc::new(restore)), recovered)
         }
         Err(e) => {
             let why = format!("restore points are unavailable: {e}");
@@ -83,21 +99,40 @@ fn counts_line(r: &RollbackReport) -> String {
 }
 
 impl Restore {
-    /// Runs `f` on the engine on a blocking thread.
+    /// Runs `f` (restore operation `what`) on the engine on a blocking
+    /// thread, and waits for it unless one of its steps stalls.
     async fn with<T: Send + 'static>(
         self: &Arc<Self>,
+        what: &'static str,
         f: impl FnOnce(&dyn Backend) -> Result<T, RestoreError> + Send + 'static,
     ) -> Result<T, ErrorReply> {
         let me = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let progress = Watch::new();
+        let watched = Arc::clone(&progress);
+        let mut task = tokio::task::spawn_blocking(move || {
             // A panic inside an operation poisons the lock; the engine's
             // journal, not the lock, keeps the tree consistent, so carry on.
-            let engine = me.engine.lock().unwrap_or_else(|p| p.into_inner());
-            f(engine.as_ref())
-        })
-        .await
-        .map_err(|e| ErrorReply::internal(format!("restore task failed: {e}")))?
-        .map_err(to_reply)
+            let _one = (!me.engine.concurrent())
+                .then(|| me.one_at_a_time.lock().unwrap_or_else(|p| p.into_inner()));
+            watch::run(&watched, || f(me.engine.as_ref()))
+        });
+        loop {
+            match tokio::time::timeout(STALL_CHECK, &mut task).await {
+                Ok(done) => {
+                    return done
+                        .map_err(|e| ErrorReply::internal(format!("restore task failed: {e}")))?
+                        .map_err(to_reply);
+                }
+                // Only a backend that reports its steps can be seen stall.
+                Err(_) if self.engine.concurrent() && progress.idle_for() >= self.stall => {
+                    progress.abandon();
+                    let message = stalled(what, self.stall, &progress);
+                    warn!("{message}");
+                    return Err(ErrorReply::unavailable(message));
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Serves one restore request; returns the response and an audit detail.
@@ -107,12 +142,12 @@ impl Restore {
     ) -> Result<(Response, String), ErrorReply> {
         match request {
             RestoreRequest::List => {
-                let points = self.with(|e| e.list()).await?;
+                let points = self.with("list", |e| e.list()).await?;
                 let detail = format!("{} points", points.len());
                 Ok((Response::RestorePoints(points.into_iter().map(point).collect()), detail))
             }
             RestoreRequest::Show { id } => {
-                let detail = self.with(move |e| e.show(&id)).await?;
+                let detail = self.with("show", move |e| e.show(&id)).await?;
                 let total = detail.entries.len();
                 let to_wire = |e: tether_restore::Entry| RestoreEntry {
                     path: e.path,
@@ -137,7 +172,7 @@ impl Restore {
             }
             RestoreRequest::Diff { id } => {
                 let point_id = id.clone();
-                let diff = self.with(move |e| e.diff(&id)).await?;
+                let diff = self.with("diff", move |e| e.diff(&id)).await?;
                 let detail = format!(
                     "{} modified, {} added since, {} removed since",
                     diff.modified.len(),
@@ -147,7 +182,7 @@ impl Restore {
                 Ok((Response::RestoreDiff(Box::new(wire_diff(point_id, diff))), detail))
             }
             RestoreRequest::Verify => {
-                let report = self.with(|e| e.verify()).await?;
+                let report = self.with("verify", |e| e.verify()).await?;
                 let detail = format!("{} problems", report.problems.len());
                 let mut problems = report.problems;
                 problems.truncate(1000);
@@ -160,8 +195,9 @@ impl Restore {
                 Ok((Response::RestoreVerified(reply), detail))
             }
             RestoreRequest::Create { label, keep } => {
-                let summary =
-                    self.with(move |e| e.create(label.as_deref(), keep, PointKind::Manual)).await?;
+                let summary = self
+                    .with("create", move |e| e.create(label.as_deref(), keep, PointKind::Manual))
+                    .await?;
                 let detail = format!(
                     "point {} ({} files, {} left out)",
                     summary.id,
@@ -171,16 +207,16 @@ impl Restore {
                 Ok((Response::RestoreCreated(point_with_skipped(summary)), detail))
             }
             RestoreRequest::Rollback { id } => {
-                let report = self.with(move |e| e.rollback(&id)).await?;
+                let report = self.with("rollback", move |e| e.rollback(&id)).await?;
                 Ok(rolled_back(report))
             }
             RestoreRequest::Undo => {
-                let report = self.with(|e| e.undo()).await?;
+                let report = self.with("undo", |e| e.undo()).await?;
                 Ok(rolled_back(report))
             }
             RestoreRequest::Delete { id, force } => {
                 let deleted = id.clone();
-                self.with(move |e| {
+                self.with("delete", move |e| {
                     if !force && e.undo_point().as_deref() == Some(id.as_str()) {
                         return Err(RestoreError::Refused(format!(
                             "point {id} holds what the last rollback replaced and moved aside; \
@@ -213,7 +249,10 @@ pub async fn schedule(audit: Auditor, restore: Arc<Restore>, every: Duration) {
             error!("skipping the automatic restore point: cannot write the audit log: {e}");
             continue;
         }
-        match restore.with(|e| e.create(Some("scheduled"), false, PointKind::Automatic)).await {
+        match restore
+            .with("create", |e| e.create(Some("scheduled"), false, PointKind::Automatic))
+            .await
+        {
             Ok(p) => {
                 info!("automatic restore point {} ({} files)", p.id, p.files);
                 record.outcome = "ok".into();
@@ -287,6 +326,24 @@ fn wire_diff(point: String, d: Diff) -> RestoreDiff {
         added_count: counts[1],
         removed_count: counts[2],
     }
+}
+
+/// The technician's line for an operation given up: what it was doing
+/// (the path of a read that never returned) and whether it still changes
+/// anything.
+fn stalled(what: &str, limit: Duration, progress: &Watch) -> String {
+    let doing = progress.doing();
+    let after = if progress.must_finish() {
+        "it had begun changing files, so it carries on and finishes (or returns the tree) \
+         when the filesystem answers; `restore list` shows whether it is pending"
+    } else {
+        "it had changed nothing and stops there"
+    };
+    format!(
+        "restore {what} made no progress for {} s (stuck {doing}); the agent stopped waiting: \
+         {after}. Check that filesystem (a hung network mount?)",
+        limit.as_secs()
+    )
 }
 
 fn to_reply(e: RestoreError) -> ErrorReply {

@@ -11,9 +11,15 @@ use crate::plan::Diff;
 use crate::report::{PendingRollback, RollbackReport, VerifyReport};
 
 /// The operations technicians run, whatever keeps the points.
-pub trait Backend: Send + std::fmt::Debug {
+pub trait Backend: Send + Sync + std::fmt::Debug {
     /// "files", "snapper" or "windows".
     fn name(&self) -> &'static str;
+    /// True if operations may run at once: the backend locks what it must
+    /// itself, and reports its steps to [`crate::watch`]. Otherwise the
+    /// caller runs one operation at a time.
+    fn concurrent(&self) -> bool {
+        false
+    }
     fn list(&self) -> Result<Vec<PointSummary>, RestoreError>;
     fn show(&self, id: &str) -> Result<PointDetail, RestoreError>;
     fn diff(&self, id: &str) -> Result<Diff, RestoreError>;

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
@@ -27,13 +27,19 @@ use crate::scan::{Scan, scan};
 use crate::space;
 use crate::store::{CHUNKED_FROM, ObjectStore, hash_file, random_name};
 use crate::tree::Anchors;
+use crate::watch;
 use crate::xattrs::{self, Budget};
 
 mod journaled;
+mod locks;
+mod record;
 
-/// A store of restore points. Operations take `&self` but the caller must
-/// not run two at once (the agent serialises them); the lock file keeps
-/// other processes out.
+use locks::Holds;
+use record::hash_live;
+
+/// A store of restore points. Operations take `&self` and may run at once
+/// on several threads (see `engine/locks` for what waits for what); the
+/// lock file keeps other processes out.
 #[derive(Debug)]
 pub struct Engine {
     selection: Selection,
@@ -50,62 +56,18 @@ pub struct Engine {
     last_path: PathBuf,
     /// Why the pending rollback could not be finished, if it was tried.
     last_error: Mutex<Option<String>>,
+    /// Rollbacks (exclusive) against points and diffs (shared).
+    tree: RwLock<()>,
+    /// Changes to the store: publishing, retention, deleting, verifying.
+    store: Mutex<()>,
+    /// Objects running operations hold against garbage collection, with
+    /// how many hold each.
+    in_flight: Mutex<HashMap<String, usize>>,
     _lock: File,
 }
 
 fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// Fills in the content hashes and extended attributes of the files of
-/// `live` (a scan): reused from `reference` where stat data says the file
-/// is unchanged, read otherwise (opened safely, and only if it is still
-/// the file the scan saw). A file that vanished or cannot be read keeps
-/// no hash, so it compares as different.
-fn hash_live(live: &mut Scan, reference: &HashMap<&str, &Entry>, anchors: &Anchors) {
-    let (entries, budget, skipped) = (&mut live.entries, &mut live.xattr_budget, &mut live.skipped);
-    for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::File) {
-        let earlier = reference.get(entry.path.as_str()).copied();
-        if let Some(old) = earlier.filter(|old| entry.unchanged_since(old)) {
-            entry.hash = old.hash.clone();
-            entry.xattrs = xattrs_of_file(entry, Some(old), anchors, budget, skipped);
-        } else if let Ok(Some((mut file, st))) = anchors.open_regular(&entry.path)
-            && (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino)
-        {
-            entry.xattrs = xattrs::read(&file, &entry.path, budget, skipped);
-            if let Ok((hash, len)) = hash_file(&mut file, Path::new(&entry.path)) {
-                entry.hash = Some(hash);
-                entry.size = len;
-            }
-        }
-    }
-    group_links(entries);
-}
-
-/// The attributes of the live file `entry`: those `earlier` recorded if
-/// the file is unchanged since (same inode, and same ctime, which every
-/// attribute change moves), read on a descriptor of the very inode the
-/// scan saw otherwise. `None` if it is not that file any more (gone,
-/// replaced): a rollback then leaves its attributes, and reading its
-/// content checks the same and reports it.
-fn xattrs_of_file(
-    entry: &Entry,
-    earlier: Option<&Entry>,
-    anchors: &Anchors,
-    budget: &mut Budget,
-    skipped: &mut Vec<String>,
-) -> Option<Xattrs> {
-    let unchanged = earlier.filter(|e| entry.unchanged_since(e));
-    if let Some(recorded) = unchanged.and_then(|e| e.xattrs.as_ref()) {
-        budget.charge(recorded);
-        return Some(recorded.clone());
-    }
-    match anchors.open_regular(&entry.path) {
-        Ok(Some((file, st))) if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) => {
-            xattrs::read(&file, &entry.path, budget, skipped)
-        }
-        _ => None,
-    }
 }
 
 impl Engine {
@@ -146,6 +108,9 @@ impl Engine {
             revert_path: dir.join("revert.json"),
             last_path: dir.join("last-rollback.json"),
             last_error: Mutex::new(None),
+            tree: RwLock::new(()),
+            store: Mutex::new(()),
+            in_flight: Mutex::new(HashMap::new()),
             config,
             _lock: lock,
         };
@@ -156,119 +121,6 @@ impl Engine {
             info!("removed {orphans} incomplete restore point files");
         }
         Ok((engine, recovery))
-    }
-
-    /// Records a point; returns it with its entries and the scan (whose
-    /// entries moved into the manifest).
-    fn record(
-        &self,
-        label: Option<&str>,
-        keep: bool,
-        kind: PointKind,
-    ) -> Result<(PointSummary, Manifest, Scan), RestoreError> {
-        let anchors = Anchors::open(&self.roots);
-        let mut live = scan(&self.selection, &anchors)?;
-        let mut entries = std::mem::take(&mut live.entries);
-        let latest = self.points.list()?.pop();
-        let seq = latest.as_ref().map_or(1, |p| p.seq + 1);
-        let previous = latest.and_then(|p| self.points.manifest(&p.id).ok());
-        let reference: HashMap<&str, &Entry> =
-            previous.as_ref().map(|m| m.by_path()).unwrap_or_default();
-        // The content each file can reuse from the last point: same stat
-        // data, and its objects still stored.
-        let reuse: Vec<Option<&Entry>> = entries
-            .iter()
-            .map(|entry| {
-                let old = reference.get(entry.path.as_str())?;
-                (entry.kind == EntryKind::File
-                    && entry.unchanged_since(old)
-                    && old.hash.is_some()
-                    && old.objects().all(|h| self.objects.has(h)))
-                .then_some(*old)
-            })
-            .collect();
-        let needed = entries
-            .iter()
-            .zip(&reuse)
-            .filter(|(e, reused)| e.kind == EntryKind::File && reused.is_none())
-            .map(|(e, _)| space::footprint(e))
-            .sum();
-        let state = &self.config.state_dir;
-        let store = Dir::open_trusted(state).ctx("open", state)?;
-        space::ensure("the restore point", needed, &store, state)?;
-        let mut vanished = HashSet::new();
-        for (entry, reused) in entries.iter_mut().zip(reuse) {
-            if entry.kind != EntryKind::File {
-                continue;
-            }
-            hit("create: file")?;
-            let (budget, skipped) = (&mut live.xattr_budget, &mut live.skipped);
-            if let Some(old) = reused {
-                entry.hash.clone_from(&old.hash);
-                entry.chunks.clone_from(&old.chunks);
-                entry.xattrs = xattrs_of_file(entry, Some(old), &anchors, budget, skipped);
-                continue;
-            }
-            let path = Path::new(&entry.path);
-            match anchors.open_regular(&entry.path) {
-                Ok(Some((mut file, st)))
-                    if (st.dev, st.ino) == (entry.probe.dev, entry.probe.ino) =>
-                {
-                    // On the descriptor the content is read from.
-                    entry.xattrs = xattrs::read(&file, &entry.path, budget, skipped);
-                    let (hash, len) = if entry.size >= CHUNKED_FROM {
-                        let (hash, len, chunks) = self.objects.put_chunked(&mut file, path)?;
-                        entry.chunks = Some(chunks);
-                        (hash, len)
-                    } else {
-                        self.objects.put_file(&mut file, path)?
-                    };
-                    entry.hash = Some(hash);
-                    entry.size = len;
-                }
-                Ok(found) => {
-                    // Gone, or not the file the scan saw: a symlink, a FIFO
-                    // or another file swapped in. Never followed or read;
-                    // a rollback leaves whatever is there alone.
-                    if found.is_some() || anchors.exists(&entry.path) {
-                        live.skipped.push(format!(
-                            "{}: replaced while the point was taken, not recorded",
-                            entry.path
-                        ));
-                        live.special.insert(entry.path.clone());
-                    }
-                    vanished.insert(entry.path.clone());
-                }
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                    live.skipped.push(format!("{}: {e}", entry.path));
-                    live.special.insert(entry.path.clone());
-                    vanished.insert(entry.path.clone());
-                }
-                Err(e) => return Err(e).ctx("read", path),
-            }
-        }
-        entries.retain(|e| !vanished.contains(&e.path));
-        group_links(&mut entries);
-        hit("create: objects stored")?;
-        self.objects.sync()?;
-        let files: Vec<&Entry> = entries.iter().filter(|e| e.kind == EntryKind::File).collect();
-        let created_unix = now_unix();
-        let summary = PointSummary {
-            id: new_id(created_unix),
-            seq,
-            created_unix,
-            label: label.map(str::to_owned),
-            kind,
-            keep,
-            files: files.len() as u64,
-            entries: entries.len() as u64,
-            total_bytes: files.iter().map(|e| e.size).sum(),
-            skipped: live.skipped.clone(),
-        };
-        let manifest = Manifest { entries, links_recorded: true };
-        self.points.write(&summary, &manifest)?;
-        hit("create: point published")?;
-        Ok((summary, manifest, live))
     }
 
     /// Plans the way from `live` (described by `scan`) to `target` as a
@@ -295,7 +147,7 @@ impl Engine {
                 || e.links_to.as_deref().is_some_and(|l| scan.untouchable(l));
             if untouchable {
                 skipped.push(format!(
-                    "{}: a special file is there or above it, or it could not be inspected; left alone",
+                    "{}: a special file or a mount point is there or above it, or it could not be inspected; left alone",
                     e.path
                 ));
             }
@@ -323,11 +175,15 @@ impl Engine {
         })
     }
 
-    /// Removes objects no point refers to.
+    /// Removes objects no point refers to and no running operation holds.
+    /// The caller holds the store lock.
     fn collect_garbage(&self) -> Result<(), RestoreError> {
+        // Held for the whole pass: an object is either held before the
+        // pass (kept) or after it (then stored again if it went).
+        let in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         let referenced = self.referenced()?;
         for hash in self.objects.list()? {
-            if !referenced.contains(&hash) {
+            if !referenced.contains(&hash) && !in_flight.contains_key(&hash) {
                 self.objects.remove(&hash)?;
             }
         }
@@ -360,6 +216,7 @@ impl Engine {
     /// taken), the point `undo` needs and those an unfinished rollback
     /// needs are never removed.
     fn prune(&self, protect: &str) -> Result<(), RestoreError> {
+        let _store = self.lock_store()?;
         let points = self.points.list()?;
         let undo_point = LastRollback::read(&self.last_path).ok().map(|l| l.pre_point);
         let pinned = self.pinned();
@@ -406,6 +263,10 @@ impl Backend for Engine {
         "files"
     }
 
+    fn concurrent(&self) -> bool {
+        true
+    }
+
     fn pending(&self) -> Option<PendingRollback> {
         self.pending_rollback()
     }
@@ -433,7 +294,10 @@ impl Backend for Engine {
         keep: bool,
         kind: PointKind,
     ) -> Result<PointSummary, RestoreError> {
-        let (summary, _, _) = self.record(label, keep, kind)?;
+        let (summary, _, _) = {
+            let _tree = self.read_tree()?;
+            self.record(label, keep, kind)?
+        };
         self.prune(&summary.id)?;
         Ok(summary)
     }
@@ -441,9 +305,10 @@ impl Backend for Engine {
     /// What rolling back to `id` would change now (a dry run).
     fn diff(&self, id: &str) -> Result<Diff, RestoreError> {
         let point = self.points.manifest(id)?;
+        let _tree = self.read_tree()?;
         let anchors = Anchors::open(&self.roots);
         let mut live = scan(&self.selection, &anchors)?;
-        hash_live(&mut live, &point.by_path(), &anchors);
+        hash_live(&mut live, &point.by_path(), &anchors)?;
         Ok(Diff::of(&compare(&point.entries, &comparable(&point, &live.entries))))
     }
 
@@ -451,31 +316,26 @@ impl Backend for Engine {
     /// pre-rollback point that [`Engine::undo`] returns to. Refused while
     /// an earlier rollback is unfinished ([`Engine::pending`]).
     fn rollback(&self, id: &str) -> Result<RollbackReport, RestoreError> {
-        self.refuse_if_pending()?;
-        let target = self.points.manifest(id)?;
-        let label = format!("before rollback to {id}");
-        let (pre, live, scan) = self.record(Some(&label), false, PointKind::PreRollback)?;
-        let journal = self.journal_for(id, &target, pre.id, &live.entries, &scan, false)?;
-        space::ensure_rollback(&journal.ops, &Anchors::open(&self.roots))?;
-        let report = self.run(journal)?;
-        self.prune(&report.pre_rollback_point)?;
-        Ok(report)
+        let _tree = self.write_tree()?;
+        self.rollback_locked(id)
     }
 
     /// Rolls back the last rollback: back to the point it took first.
     fn undo(&self) -> Result<RollbackReport, RestoreError> {
+        let _tree = self.write_tree()?;
         self.refuse_if_pending()?;
         let last = LastRollback::read(&self.last_path)?;
         match self.points.summary(&last.pre_point) {
             Err(RestoreError::NoSuchPoint(id)) => Err(RestoreError::UndoPointGone(id)),
             Err(e) => Err(e),
-            Ok(_) => self.rollback(&last.pre_point),
+            Ok(_) => self.rollback_locked(&last.pre_point),
         }
     }
 
     /// Deletes a point and whatever content only it referred to. The
     /// points an unfinished rollback needs cannot be deleted.
     fn delete(&self, id: &str) -> Result<(), RestoreError> {
+        let _store = self.lock_store()?;
         if self.pinned().contains(id)
             && let Some(pending) = self.pending()
         {
@@ -489,6 +349,30 @@ impl Backend for Engine {
 
     /// Checks every point's manifest and every object's content.
     fn verify(&self) -> Result<VerifyReport, RestoreError> {
+        let _store = self.lock_store()?;
+        self.verify_locked()
+    }
+}
+
+impl Engine {
+    /// A rollback, the tree lock held.
+    fn rollback_locked(&self, id: &str) -> Result<RollbackReport, RestoreError> {
+        self.refuse_if_pending()?;
+        let target = self.points.manifest(id)?;
+        // Its content stays stored even if the point is deleted meanwhile.
+        let holds = Holds::new(self);
+        target.entries.iter().flat_map(Entry::objects).for_each(|h| holds.hold(h));
+        let label = format!("before rollback to {id}");
+        let (pre, live, scan) = self.record(Some(&label), false, PointKind::PreRollback)?;
+        let journal = self.journal_for(id, &target, pre.id, &live.entries, &scan, false)?;
+        space::ensure_rollback(&journal.ops, &Anchors::open(&self.roots))?;
+        let report = self.run(journal)?;
+        drop(holds);
+        self.prune(&report.pre_rollback_point)?;
+        Ok(report)
+    }
+
+    fn verify_locked(&self) -> Result<VerifyReport, RestoreError> {
         let mut report = VerifyReport::default();
         let mut referenced = HashSet::new();
         for point in self.points.list()? {

@@ -52,6 +52,10 @@ pub enum RestoreError {
     /// undo point); the message says how to insist.
     #[error("{0}")]
     Refused(String),
+    /// Whoever waited for the operation gave up on it (see
+    /// [`crate::watch`]) before it changed anything.
+    #[error("the operation was abandoned before it changed anything")]
+    Abandoned,
 }
 
 impl RestoreError {

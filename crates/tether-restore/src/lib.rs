@@ -7,7 +7,7 @@
 //! - `config`: which paths ([`StoreConfig`]), exclusions, protected paths,
 //!   depth limit, retention.
 //! - `dirfd`: directory descriptors, the only `unsafe` (syscalls that
-//!   never follow a symlink); `tree`: a path under a root resolved to its
+//!   never follow a symlink nor, below a root, cross a mount point); `tree`: a path under a root resolved to its
 //!   directory and one name, safely.
 //! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
 //! - `xattrs`: extended attributes and ACLs ([`Xattrs`]), bounded.
@@ -16,9 +16,12 @@
 //!   files of 1 MiB or more as content-defined chunks).
 //! - `points`: point files (a compressed manifest, then a summary).
 //! - `plan`: comparing a point with the live tree ([`Diff`]).
-//! - `rollback`: the journal and its idempotent operations.
+//! - `rollback`: the journal and its plan of idempotent operations;
+//!   `rollback/run`: preparing and committing them.
 //! - [`Engine`]: the operations, the lock, recovery and retention;
 //!   `engine/journaled`: running journals and recovering them.
+//! - [`watch`]: each running operation's steps, so a caller can tell a
+//!   stalled read from a slow one and stop waiting.
 //! - [`Backend`]: the operations over any backend: the engine, [`Snapper`]
 //!   (btrfs), and Windows System Restore (`cfg(windows)`, unverified).
 //!
@@ -45,7 +48,9 @@
 //!   only if still the regular file the scan saw (`O_NONBLOCK`, so a FIFO
 //!   never blocks).
 //! - Excluded and protected paths (the state directory, the agent's audit
-//!   log), special files and what lies beneath them, names that are not
+//!   log), special files, mount points below a root (another filesystem
+//!   mounted there: never crossed, so never read or written into) and
+//!   what lies beneath them, names that are not
 //!   UTF-8 and what lies deeper than `max_depth` are never recorded and
 //!   never touched; they are listed in the point's (or rollback's)
 //!   `skipped`.
@@ -97,6 +102,7 @@ mod snapper;
 mod space;
 mod store;
 mod tree;
+pub mod watch;
 #[cfg(windows)]
 mod windows;
 mod xattrs;

@@ -72,8 +72,12 @@ impl PointStore {
             let entry = entry.ctx("list", &self.dir)?;
             let name = entry.file_name();
             let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else { continue };
-            if valid_id(id) {
-                points.push(self.summary(id)?);
+            match self.summary(id) {
+                Ok(point) => points.push(point),
+                // Deleted since the directory was read (operations that
+                // only read the store take no lock).
+                Err(RestoreError::NoSuchPoint(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         points.sort_by(|a, b| (a.seq, a.created_unix, &a.id).cmp(&(b.seq, b.created_unix, &b.id)));
@@ -98,7 +102,13 @@ impl PointStore {
     pub fn manifest(&self, id: &str) -> Result<Manifest, RestoreError> {
         self.summary(id)?;
         let path = self.manifest_path(id);
-        let file = fs::File::open(&path).ctx("read", &path)?;
+        let file = match fs::File::open(&path) {
+            // Deleted since its summary was read.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(RestoreError::NoSuchPoint(id.to_owned()));
+            }
+            other => other.ctx("read", &path)?,
+        };
         let decoder = zstd::stream::Decoder::new(file).ctx("decompress", &path)?;
         let mut json = Vec::new();
         io::Read::read_to_end(&mut io::Read::take(decoder, MAX_MANIFEST_BYTES), &mut json)

@@ -12,6 +12,7 @@ use crate::dirfd::{Dir, Kind, Stat};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind, Probe};
 use crate::tree::{Anchors, is_gone};
+use crate::watch;
 use crate::xattrs::{self, Budget};
 
 /// Prefix of the temporaries a rollback writes next to their targets.
@@ -29,8 +30,9 @@ pub(crate) struct Scan {
     /// Directories holding something the scan left out (excluded, special,
     /// unreadable): a rollback must not try to remove them.
     pub hidden_children: HashSet<String>,
-    /// Special files (FIFOs, sockets, devices): a rollback never replaces,
-    /// writes into or follows them, nor restores anything beneath them.
+    /// Special files (FIFOs, sockets, devices) and mount points: a
+    /// rollback never replaces, writes into or follows them, nor restores
+    /// anything beneath them.
     pub special: HashSet<String>,
     /// Directories whose content the scan does not know (unreadable, too
     /// deep, replaced while scanned): a rollback leaves what is beneath.
@@ -64,6 +66,8 @@ impl Scan {
 /// A directory being listed.
 struct Frame {
     dir: Dir,
+    /// Its filesystem: an entry on another one is a mount point.
+    dev: u64,
     path: String,
     names: std::vec::IntoIter<OsString>,
     depth: usize,
@@ -139,6 +143,11 @@ fn walk(
                 out.unknown_below.insert(child);
                 continue;
             }
+            Ok(stat) if stat.dev != frame.dev => {
+                mount_point(child, out);
+                out.hidden_children.insert(frame.path.clone());
+                continue;
+            }
             Ok(stat) => stat,
         };
         let parent = frame.path.clone();
@@ -194,8 +203,16 @@ fn visit(
             Ok(None)
         }
         Kind::Dir => {
-            let dir = match parent.open_dir(name) {
+            // A root may be a mount point; nothing below it may.
+            let opened =
+                if depth == 0 { parent.open_dir_or_mount(name) } else { parent.open_dir(name) };
+            let dir = match opened {
                 Err(e) if is_gone(&e) && e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+                // A bind mount within the same filesystem (openat2 tells).
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                    mount_point(path, out);
+                    return Ok(None);
+                }
                 Err(e) => {
                     // ELOOP/ENOTDIR: swapped for a symlink or a file since
                     // it was inspected. Never followed; left for next time.
@@ -223,6 +240,7 @@ fn visit(
                 out.unknown_below.insert(path);
                 return Ok(None);
             }
+            watch::reading(&path)?;
             let mut names = match dir.list() {
                 Ok(names) => names,
                 Err(e) => {
@@ -233,9 +251,18 @@ fn visit(
                 }
             };
             names.sort();
-            Ok(Some(Frame { dir, path, names: names.into_iter(), depth }))
+            Ok(Some(Frame { dir, dev: now.dev, path, names: names.into_iter(), depth }))
         }
     }
+}
+
+/// Leaves out a mount point (and all beneath it), for good: points never
+/// record another filesystem mounted inside the roots, and rollbacks never
+/// write into it.
+fn mount_point(path: String, out: &mut Scan) {
+    out.skipped
+        .push(format!("{path}: a mount point (another filesystem), never recorded or touched"));
+    out.special.insert(path);
 }
 
 pub(crate) fn entry(path: String, kind: EntryKind, st: &Stat, target: Option<String>) -> Entry {

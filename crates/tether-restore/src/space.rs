@@ -56,12 +56,8 @@ pub(crate) fn ensure(
 /// Refuses a rollback whose files (`Op::PlaceFile`) do not fit on the
 /// filesystem of the root they are under, each root checked on its own.
 pub(crate) fn ensure_rollback(ops: &[Op], anchors: &Anchors) -> Result<(), RestoreError> {
-    for (root, name, parent) in anchors.roots() {
-        let Ok(parent) = parent else { continue };
-        // The root itself may be a mount point: ask its own filesystem
-        // (or its parent's, where it is gone or not a directory now).
-        let dir =
-            parent.open_dir(name).or_else(|_| parent.try_clone()).ctx("open", Path::new(root))?;
+    for (root, dir) in anchors.filesystems() {
+        let dir = dir.ctx("open", Path::new(root))?;
         let under = |path: &str| {
             path == root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
         };

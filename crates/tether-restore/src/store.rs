@@ -96,8 +96,17 @@ impl ObjectStore {
     /// already. Returns the hash and length of what was read. The caller
     /// opened the file safely (see [`crate::tree::open_regular`]); `path`
     /// only names it in errors.
-    pub fn put_file(&self, file: &mut File, path: &Path) -> Result<(String, u64), RestoreError> {
+    /// `hold` is told each object's name before the store is asked
+    /// whether it has it, and before it is stored (see `Engine`'s
+    /// garbage collection).
+    pub fn put_file(
+        &self,
+        file: &mut File,
+        path: &Path,
+        hold: &dyn Fn(&str),
+    ) -> Result<(String, u64), RestoreError> {
         let (hash, len) = hash_file(file, path)?;
+        hold(&hash);
         if self.has(&hash) {
             return Ok((hash, len));
         }
@@ -107,6 +116,7 @@ impl ObjectStore {
         let mut reader = HashingReader { inner: file, hasher: blake3::Hasher::new(), len: 0 };
         let tmp = self.compress(&mut reader, path)?;
         let hash = reader.hasher.finalize().to_hex().to_string();
+        hold(&hash);
         let dest = self.path_of(&hash);
         fs::rename(&tmp, &dest).ctx("store object", &dest)?;
         Ok((hash, reader.len))
@@ -119,6 +129,7 @@ impl ObjectStore {
         &self,
         file: &mut File,
         path: &Path,
+        hold: &dyn Fn(&str),
     ) -> Result<(String, u64, Vec<String>), RestoreError> {
         file.seek(SeekFrom::Start(0)).ctx("read", path)?;
         let (mut whole, mut len, mut names) = (blake3::Hasher::new(), 0, Vec::new());
@@ -134,6 +145,7 @@ impl ObjectStore {
             whole.update(&chunk.data);
             len += chunk.data.len() as u64;
             let name = blake3::hash(&chunk.data).to_hex().to_string();
+            hold(&name);
             if !self.has(&name) {
                 let tmp = self.compress(&mut chunk.data.as_slice(), path)?;
                 let dest = self.path_of(&name);
@@ -342,8 +354,8 @@ mod tests {
         let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         fs::write(&a, &content).unwrap();
         fs::write(&b, &content).unwrap();
-        let (ha, la) = store.put_file(&mut File::open(&a).unwrap(), &a).unwrap();
-        let (hb, _) = store.put_file(&mut File::open(&b).unwrap(), &b).unwrap();
+        let (ha, la) = store.put_file(&mut File::open(&a).unwrap(), &a, &|_| {}).unwrap();
+        let (hb, _) = store.put_file(&mut File::open(&b).unwrap(), &b, &|_| {}).unwrap();
         assert_eq!(ha, hb);
         assert_eq!(la, 300_000);
         assert_eq!(store.list().unwrap(), vec![ha.clone()]);
@@ -366,7 +378,7 @@ mod tests {
         let store = ObjectStore::open(dir.path().join("objects")).unwrap();
         let a = dir.path().join("a");
         fs::write(&a, b"hello world").unwrap();
-        let (h, len) = store.put_file(&mut File::open(&a).unwrap(), &a).unwrap();
+        let (h, len) = store.put_file(&mut File::open(&a).unwrap(), &a, &|_| {}).unwrap();
         fs::write(store.path_of(&h), b"not zstd").unwrap();
         assert!(store.check(&h).is_err());
         let o = dir.path().join("o");
@@ -393,7 +405,7 @@ mod tests {
         content.extend([0; 9000]);
         let src = dir.path().join("src");
         fs::write(&src, &content).unwrap();
-        let (hash, len) = store.put_file(&mut File::open(&src).unwrap(), &src).unwrap();
+        let (hash, len) = store.put_file(&mut File::open(&src).unwrap(), &src, &|_| {}).unwrap();
         let out = dir.path().join("out");
         store.restore_to(&hash, len, None, true, &mut File::create(&out).unwrap(), &out).unwrap();
         assert!(fs::read(&out).unwrap() == content);

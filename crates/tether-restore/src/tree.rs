@@ -62,7 +62,8 @@ impl Anchors {
     }
 
     /// The directory holding `path` and its last name. `path` must be a
-    /// root or lie under one.
+    /// root or lie under one. A root may be a mount point; below it,
+    /// neither a symlink (ELOOP) nor a mount point (EXDEV) is crossed.
     pub fn locate(&self, path: &str) -> io::Result<(Dir, OsString)> {
         let anchor = self
             .anchors
@@ -75,13 +76,27 @@ impl Anchors {
                 io::Error::new(io::ErrorKind::InvalidInput, "outside the configured restore paths")
             })?;
         let parent = anchor.parent.as_ref().map_err(|e| io::Error::from_raw_os_error(*e))?;
-        let root_name = anchor.name.to_str().unwrap_or_default();
-        let rest = format!("{root_name}{}", &path[anchor.root.len()..]);
-        let (rel, name) = match rest.rsplit_once('/') {
-            Some((rel, name)) => (rel, name),
-            None => ("", rest.as_str()),
+        let Some(rest) = path[anchor.root.len()..].strip_prefix('/') else {
+            return Ok((parent.try_clone()?, anchor.name.clone()));
         };
-        Ok((parent.open_beneath(rel)?, OsString::from(name)))
+        let root = parent.open_dir_or_mount(&anchor.name).map_err(|e| {
+            // The root itself is a symlink now: not followed either.
+            if e.raw_os_error() == Some(libc::ENOTDIR)
+                && parent.stat_at(&anchor.name).is_ok_and(|st| st.kind == Kind::Symlink)
+            {
+                io::Error::from_raw_os_error(libc::ELOOP)
+            } else {
+                e
+            }
+        })?;
+        let (rel, name) = rest.rsplit_once('/').unwrap_or(("", rest));
+        Ok((root.open_beneath(rel)?, OsString::from(name)))
+    }
+
+    /// True if `path` is one of the configured roots (which, unlike what
+    /// lies beneath them, may be mount points).
+    pub fn is_root(&self, path: &str) -> bool {
+        self.anchors.iter().any(|a| a.root == path)
     }
 
     /// Reads the regular file at `path`, or `None` if it is gone or is no
@@ -95,6 +110,18 @@ impl Anchors {
             Err(e) if is_gone(&e) => Ok(None),
             other => other,
         }
+    }
+
+    /// Each root (whose parent could be opened) with a directory on the
+    /// filesystem that holds what is written there: the root itself,
+    /// which may be a mount point, or its parent where the root is gone
+    /// or is not a directory now (a symlink or FIFO a user put in place
+    /// of a root inside their home is neither followed nor blocks).
+    pub fn filesystems(&self) -> impl Iterator<Item = (&str, io::Result<Dir>)> {
+        self.roots().filter_map(|(root, name, parent)| {
+            let parent = parent.ok()?;
+            Some((root, parent.open_dir_or_mount(name).or_else(|_| parent.try_clone())))
+        })
     }
 
     /// True if something (anything) is at `path`; false if it is gone or
@@ -128,7 +155,7 @@ pub(crate) fn open_anchor(dir: &Path) -> io::Result<Dir> {
         let here = stack.last().expect("the stack keeps /");
         // O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR (or
         // ELOOP): look at what is there before following anything.
-        let opened = here.open_dir(&name);
+        let opened = here.open_dir_or_mount(&name);
         let symlink = match &opened {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
                 here.stat_at(&name).is_ok_and(|st| st.kind == Kind::Symlink)
@@ -199,15 +226,26 @@ pub(crate) fn special(path: &str) -> RestoreError {
     ))
 }
 
+/// The error for a mount point found where a rollback would act, or on
+/// the way to it: nothing is written into another filesystem.
+pub(crate) fn mount_point(path: &str) -> RestoreError {
+    RestoreError::Conflict(format!(
+        "{path} is a mount point now, or one is on the way to it; nothing is written into \
+         another filesystem"
+    ))
+}
+
 /// Gives `name` the owner, mode and mtime `entry` records, through an
 /// open descriptor (symlinks: owner only, without following). Anything
-/// else than the recorded kind there, or a file that is not the inode
-/// `expect`ed, is a conflict.
+/// else than the recorded kind there, a file that is not the inode
+/// `expect`ed, or a mount point (unless `name` is a configured root), is
+/// a conflict.
 pub(crate) fn apply_metadata(
     dir: &Dir,
     name: &OsStr,
     entry: &Entry,
     expect: Option<(u64, u64)>,
+    root: bool,
 ) -> Result<(), RestoreError> {
     let path = Path::new(&entry.path);
     match entry.kind {
@@ -218,14 +256,22 @@ pub(crate) fn apply_metadata(
             dir.lchown(name, entry.uid, entry.gid).ctx("change owner of", path)
         }
         EntryKind::Dir => {
-            let sub = dir.open_dir(name).map_err(|e| match e.raw_os_error() {
+            let sub = if root { dir.open_dir_or_mount(name) } else { dir.open_dir(name) };
+            let sub = sub.map_err(|e| match e.raw_os_error() {
                 Some(libc::ENOTDIR | libc::ELOOP) => changed(&entry.path, "a directory"),
+                Some(libc::EXDEV) => mount_point(&entry.path),
                 _ => RestoreError::Io { action: "open", path: path.to_owned(), source: e },
             })?;
             set_all_metadata(&sub, entry)
         }
         EntryKind::File => {
-            let Some((file, st)) = dir.open_file(name).ctx("open", path)? else {
+            let opened = match dir.open_file(name) {
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                    return Err(mount_point(&entry.path));
+                }
+                other => other.ctx("open", path)?,
+            };
+            let Some((file, st)) = opened else {
                 return Err(match kind_at(dir, name).ctx("inspect", path)? {
                     Some(Kind::Special) => special(&entry.path),
                     _ => changed(&entry.path, "a file"),

@@ -79,6 +79,7 @@ fn mutate(f: &Fixture) {
 
 #[test]
 fn extended_attributes_acls_and_capabilities_round_trip_exactly() {
+    let _serial = common::serial();
     let f = Fixture::new();
     populate(&f);
     let before = dump(&f.root);
@@ -129,6 +130,7 @@ fn link_groups(f: &Fixture, names: &[&str]) -> BTreeMap<String, (u64, String)> {
 
 #[test]
 fn hard_link_groups_come_back_as_links() {
+    let _serial = common::serial();
     let f = Fixture::new();
     f.write("a", b"one inode, three names\n");
     fs::create_dir(f.path("sub")).unwrap();
@@ -176,6 +178,7 @@ fn blocks(path: &Path) -> u64 {
 
 #[test]
 fn sparse_files_come_back_sparse_and_full_ones_full() {
+    let _serial = common::serial();
     let f = Fixture::new();
     // 256 MiB long, 8 KiB allocated: a block at the start and one in the
     // middle.

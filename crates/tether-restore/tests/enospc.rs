@@ -9,32 +9,9 @@ mod common;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{Fixture, Snapshot, assert_same, quiet_failpoints};
+use common::{Fixture, Mount, Snapshot, assert_same, quiet_failpoints, serial};
 use tether_restore::{Backend, Engine, PointKind, Recovery, RestoreError, failpoint};
-
-/// A tmpfs mounted for the test, unmounted when dropped.
-struct Mount(PathBuf);
-
-impl Mount {
-    fn new(at: &Path, size: &str) -> Mount {
-        fs::create_dir_all(at).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .expect("run mount");
-        assert!(status.success(), "mounting a tmpfs needs root");
-        Mount(at.to_owned())
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 /// Writes until the filesystem is full.
 fn fill(path: &Path) {
@@ -50,6 +27,7 @@ fn mib(seed: u8) -> Vec<u8> {
 
 #[test]
 fn a_full_disk_in_the_commit_and_in_the_return_is_finished_later() {
+    let _serial = serial();
     quiet_failpoints();
     let base = tempfile::tempdir().unwrap();
     let (mut both_full, mut cases) = (0, 0);
@@ -146,6 +124,7 @@ fn on_small_disk(small: Small) -> (Fixture, PathBuf, Mount) {
 
 #[test]
 fn a_rollback_the_disk_cannot_hold_is_refused_before_it_starts() {
+    let _serial = serial();
     let (f, mnt, _mount) = on_small_disk(Small::Root);
     f.write("a", &mib(1));
     f.write("b", &mib(2));
@@ -175,6 +154,7 @@ fn a_rollback_the_disk_cannot_hold_is_refused_before_it_starts() {
 
 #[test]
 fn a_point_the_store_cannot_hold_is_refused_before_it_stores_anything() {
+    let _serial = serial();
     let (f, _, _mount) = on_small_disk(Small::Store);
     for i in 0..5 {
         f.write(&format!("f{i}"), &mib(i));

@@ -141,3 +141,60 @@ async fn what_a_point_left_out_reaches_the_technician() {
     assert_eq!((list[0].skipped.len(), list[0].skipped_count), (0, 2), "lists carry the count");
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_read_costs_one_request_not_the_restore_service() {
+    let data = tempfile::tempdir().unwrap();
+    let tree = data.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("a.conf"), "a\n").unwrap();
+    fs::write(tree.join("hung.conf"), "on a filesystem that stops answering\n").unwrap();
+    let extra = format!(
+        "[restore]\nstate_dir = {:?}\npaths = [{tree:?}]\nschedule_hours = 0\nstall_secs = 1\n",
+        data.path().join("state")
+    );
+    let agent = TestAgent::start(&extra).await;
+    let admin = agent.connect(Role::Tier(Tier::Three)).await;
+    let other = agent.connect(Role::Tier(Tier::One)).await;
+    let Response::RestoreCreated(first) =
+        call(&admin, RestoreRequest::Create { label: None, keep: false }).await
+    else {
+        panic!("not a created point");
+    };
+
+    // The next read of hung.conf blocks until released, as on a hung mount.
+    let release = tether_restore::watch::stall_reads_of(tree.join("hung.conf"));
+    let create: Request = RestoreRequest::Create { label: None, keep: false }.into();
+    let stalled = tokio::spawn(async move { admin.request(&create, TIMEOUT).await });
+    // Meanwhile another technician's requests are answered.
+    let Response::RestorePoints(list) = call(&other, RestoreRequest::List).await else {
+        panic!("not a list");
+    };
+    assert_eq!(list.len(), 1);
+    let Response::RestorePoint(_) = call(&other, RestoreRequest::Show { id: first.id }).await
+    else {
+        panic!("not a point");
+    };
+    // The stalled one is given up with what it was stuck on.
+    let result = stalled.await.unwrap();
+    assert_eq!(error_kind(&result), Some(ErrorKind::Unavailable), "{result:?}");
+    let message = message(result);
+    assert!(message.contains("restore create made no progress for 1 s"), "{message}");
+    assert!(message.contains("hung.conf"), "{message}");
+    assert!(message.contains("changed nothing"), "{message}");
+
+    // Once the filesystem answers, the abandoned point stops unpublished
+    // and the next one is taken.
+    drop(release);
+    let admin = agent.connect(Role::Tier(Tier::Three)).await;
+    let Response::RestoreCreated(_) =
+        call(&admin, RestoreRequest::Create { label: None, keep: false }).await
+    else {
+        panic!("not a created point");
+    };
+    let Response::RestorePoints(list) = call(&other, RestoreRequest::List).await else {
+        panic!("not a list");
+    };
+    assert_eq!(list.len(), 2, "the abandoned point was not published");
+    agent.stop().await;
+}

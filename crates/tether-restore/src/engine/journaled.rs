@@ -69,6 +69,9 @@ impl Engine {
     /// Tries again to finish (or return from) the pending rollback, as the
     /// next open would. `None` if there was nothing to do.
     pub fn resume(&self) -> Option<Recovery> {
+        // A thread waiting here was abandoned only if a stalled operation
+        // held the lock; the next resume or start tries again.
+        let _tree = self.write_tree().ok()?;
         self.recover()
     }
 
@@ -95,6 +98,7 @@ impl Engine {
     /// Finishes or reverts whatever a crash (or a failure) left. Never an
     /// error: what cannot be done is reported as `Unfinished`.
     pub(super) fn recover(&self) -> Option<Recovery> {
+        watch::must_finish();
         let outcome = self.try_recover();
         let error = outcome.as_ref().err().map(|e| e.to_string());
         if let Ok(mut last) = self.last_error.lock() {
@@ -201,6 +205,7 @@ impl Engine {
         // open reverts it.)
         let steps = ["journal written", "prepared"];
         self.prepare_journal(&mut journal, &self.journal_path, steps, "rollback")?;
+        watch::must_finish();
         let failure = match hit("committing").and_then(|()| self.finish_forward(&journal)) {
             Ok(report) => return Ok(report),
             Err(e) => e,
@@ -269,7 +274,7 @@ impl Engine {
         let pre = self.points.manifest(&failed.pre_point)?;
         let anchors = Anchors::open(&self.roots);
         let mut live = scan(&self.selection, &anchors)?;
-        hash_live(&mut live, &pre.by_path(), &anchors);
+        hash_live(&mut live, &pre.by_path(), &anchors)?;
         let entries = std::mem::take(&mut live.entries);
         let mut revert = self.journal_for(
             &failed.pre_point,

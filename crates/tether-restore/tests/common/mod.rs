@@ -83,9 +83,29 @@ impl Fixture {
 /// What a rollback must reproduce for one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
-    File { content: Vec<u8>, mode: u32, uid: u32, gid: u32, mtime: (i64, i64), nlink: Option<u64> },
-    Dir { mode: u32, uid: u32, gid: u32 },
-    Symlink { target: PathBuf, uid: u32, gid: u32 },
+    File {
+        content: Vec<u8>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        mtime: (i64, i64),
+        nlink: Option<u64>,
+    },
+    Dir {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Symlink {
+        target: PathBuf,
+        uid: u32,
+        gid: u32,
+    },
+    /// A FIFO, socket or device node (never read: a FIFO would block).
+    Special {
+        mode: u32,
+        ino: u64,
+    },
 }
 
 pub type Snapshot = BTreeMap<String, Node>;
@@ -111,6 +131,8 @@ fn walk(root: &Path, path: &Path, links: bool, out: &mut Snapshot) {
             walk(root, &child, links, out);
         }
         Node::Dir { mode: meta.mode() & 0o7777, uid, gid }
+    } else if !meta.is_file() {
+        Node::Special { mode: meta.mode(), ino: meta.ino() }
     } else {
         Node::File {
             content: fs::read(path).unwrap(),
@@ -158,6 +180,39 @@ pub fn chmod(path: &Path, mode: u32) {
 
 pub fn link(target: &str, at: &Path) {
     symlink(target, at).unwrap();
+}
+
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs the tests of a binary that start child processes (`mount`,
+/// `mknod`) one at a time: a fork while another test holds a store lock
+/// holds that lock too until the child execs, and that test's next open
+/// of the store would find it locked.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A tmpfs mounted for a test (which needs root, as the agent runs),
+/// unmounted when dropped.
+pub struct Mount(PathBuf);
+
+impl Mount {
+    pub fn new(at: &Path, size: &str) -> Mount {
+        fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mounting a tmpfs needs root");
+        Mount(at.to_owned())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
 }
 
 /// xorshift64*: reproducible pseudo-random numbers for property tests.
