@@ -8,7 +8,8 @@
 //! Vertical scrolling of whole rows has its own cheaper detector
 //! (`scroll.rs`); this one runs when that found nothing. It hashes short
 //! horizontal segments of the new frame's changed tiles (the keys), slides
-//! the same hash along the old frame's rows inside the changed area, and
+//! the same hash along the old frame's rows through the changed tiles
+//! (moved content's old place changed too), and
 //! lets each hit vote, for the tile its key came from, for the offset
 //! between where the segment was and where it is. Each changed tile then
 //! tries its own best offsets, its neighbours' and the update's most voted
@@ -21,6 +22,7 @@
 //! [`COMPARE_BUDGET`] pixels compared; [`SearchCost`] reports both.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::TILE;
 use crate::frame::{Frame, Rect};
@@ -66,6 +68,28 @@ fn segment_hash(pixels: &[u32]) -> u64 {
     pixels.iter().fold(0u64, |h, &p| h.wrapping_mul(BASE).wrapping_add(u64::from(p) + 1))
 }
 
+/// Keys are hashes already: the map uses them as they are.
+#[derive(Default)]
+struct Unhashed(u64);
+
+impl Hasher for Unhashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Key segments by hash: (tile index, x, y), or `None` when the same
+/// segment occurs twice (ambiguous).
+type Keys = HashMap<u64, Option<(u32, u32, u32)>, BuildHasherDefault<Unhashed>>;
+
 /// A copy found: the source rectangle and where it goes.
 pub(crate) type Copy = (Rect, i32, i32);
 
@@ -94,21 +118,21 @@ pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect, cost: &mut SearchCost
     // Over budget, hash every `step`-th old row and take keys on `step`
     // consecutive rows: some key row then lands on a hashed row whatever
     // the vertical offset.
-    let step = area.area().div_ceil(SCAN_BUDGET).max(1) as u32;
+    let changed_area: u64 = changed.iter().map(Rect::area).sum();
+    let step = changed_area.div_ceil(SCAN_BUDGET).max(1) as u32;
     let keys = keys(new, &changed, step);
     cost.keys = keys.len();
     if keys.is_empty() {
         return Vec::new();
     }
-    let hits = scan(old, area, step, &keys, cost);
+    let hits = scan(old, &changed, area.y, step, &keys, cost);
     let votes = Votes::count(hits);
     verify(old, new, &changed, &votes, cost)
 }
 
-/// Key segments of the changed tiles: hash to (tile index, x, y), or no
-/// position when the same segment occurs twice (ambiguous).
-fn keys(new: &Frame, changed: &[Rect], step: u32) -> HashMap<u64, Option<(u32, u32, u32)>> {
-    let mut keys: HashMap<u64, Option<(u32, u32, u32)>> = HashMap::new();
+/// Key segments of the changed tiles.
+fn keys(new: &Frame, changed: &[Rect], step: u32) -> Keys {
+    let mut keys = Keys::default();
     for (i, tile) in changed.iter().enumerate() {
         for base in KEY_ROWS {
             for y in (tile.y + base..tile.y + base + step).filter(|&y| y < tile.y + tile.h) {
@@ -131,13 +155,16 @@ fn keys(new: &Frame, changed: &[Rect], step: u32) -> HashMap<u64, Option<(u32, u
     keys
 }
 
-/// Slides the segment hash along the old frame's rows in `area` (every
-/// `step`-th); each match with a key is a hit: (tile, dx, dy).
+/// Slides the segment hash along the old frame's rows through the changed
+/// tiles (where moved content came from: its old place changed too), every
+/// `step`-th row counted from `top`; each match with a key is a hit:
+/// (tile, dx, dy).
 fn scan(
     old: &Frame,
-    area: Rect,
+    changed: &[Rect],
+    top: u32,
     step: u32,
-    keys: &HashMap<u64, Option<(u32, u32, u32)>>,
+    keys: &Keys,
     cost: &mut SearchCost,
 ) -> Vec<(u32, i32, i32)> {
     // Most positions match no key: a bitmap of the keys' top hash bits
@@ -147,30 +174,44 @@ fn scan(
         let bit = (*h >> 48) as usize % FILTER_BITS;
         seen[bit / 64] |= 1 << (bit % 64);
     }
-    let top = power(SEGMENT - 1);
+    let power = power(SEGMENT - 1);
     let mut hits = Vec::new();
-    let span = Rect { x: area.x, y: 0, w: area.w, h: old.height() };
-    for y in (area.y..area.y + area.h).step_by(step as usize) {
-        let row = old.row(&span, y);
-        cost.scanned += row.len() as u64;
-        let mut h = segment_hash(&row[..SEGMENT as usize]);
-        for start in 0..=row.len() - SEGMENT as usize {
-            if start > 0 {
-                let out = u64::from(row[start - 1]) + 1;
-                let incoming = u64::from(row[start + SEGMENT as usize - 1]) + 1;
-                h = h.wrapping_sub(out.wrapping_mul(top)).wrapping_mul(BASE).wrapping_add(incoming);
-            }
-            let bit = (h >> 48) as usize % FILTER_BITS;
-            if seen[bit / 64] & (1 << (bit % 64)) == 0 {
-                continue;
-            }
-            if let Some(Some((tile, kx, ky))) = keys.get(&h) {
-                let dx = i64::from(*kx) - i64::from(area.x + start as u32);
-                let dy = i64::from(*ky) - i64::from(y);
-                if (dx, dy) != (0, 0) {
-                    hits.push((*tile, dx as i32, dy as i32));
-                    if hits.len() >= MAX_HITS {
-                        return hits;
+    // Runs of changed tiles side by side (`changed` is in row order).
+    let mut runs: Vec<Rect> = Vec::new();
+    for tile in changed {
+        match runs.last_mut() {
+            Some(run) if run.y == tile.y && run.x + run.w == tile.x => run.w += tile.w,
+            _ => runs.push(*tile),
+        }
+    }
+    for run in runs.iter().filter(|run| run.w >= SEGMENT) {
+        // Tiles start on the grid, possibly above `top`.
+        let first = run.y + (i64::from(top) - i64::from(run.y)).rem_euclid(i64::from(step)) as u32;
+        for y in (first..run.y + run.h).step_by(step as usize) {
+            let row = old.row(run, y - run.y);
+            cost.scanned += row.len() as u64;
+            let mut h = segment_hash(&row[..SEGMENT as usize]);
+            for start in 0..=row.len() - SEGMENT as usize {
+                if start > 0 {
+                    let out = u64::from(row[start - 1]) + 1;
+                    let incoming = u64::from(row[start + SEGMENT as usize - 1]) + 1;
+                    h = h
+                        .wrapping_sub(out.wrapping_mul(power))
+                        .wrapping_mul(BASE)
+                        .wrapping_add(incoming);
+                }
+                let bit = (h >> 48) as usize % FILTER_BITS;
+                if seen[bit / 64] & (1 << (bit % 64)) == 0 {
+                    continue;
+                }
+                if let Some(Some((tile, kx, ky))) = keys.get(&h) {
+                    let dx = i64::from(*kx) - i64::from(run.x + start as u32);
+                    let dy = i64::from(*ky) - i64::from(y);
+                    if (dx, dy) != (0, 0) {
+                        hits.push((*tile, dx as i32, dy as i32));
+                        if hits.len() >= MAX_HITS {
+                            return hits;
+                        }
                     }
                 }
             }
@@ -325,11 +366,27 @@ fn fit(
     }
     let dest = Rect { x: x0 as u32, y: y0 as u32, w: (x1 - x0) as u32, h: (y1 - y0) as u32 };
     let source = Rect { x: (x0 - dx) as u32, y: (y0 - dy) as u32, ..dest };
+    // A quick look at four rows first: most offsets tried are wrong, and
+    // a fit needs at least a quarter of the tile right.
+    let sample = [dest.h / 8, dest.h * 3 / 8, dest.h * 5 / 8, dest.h * 7 / 8];
+    let right: usize = sample
+        .iter()
+        .map(|&r| old.row(&source, r).iter().zip(new.row(&dest, r)).filter(|(a, b)| a == b).count())
+        .sum();
+    cost.compared += 4 * u64::from(dest.w);
+    if right * 5 < 4 * dest.w as usize {
+        return None;
+    }
     let mut by_row = [0u32; TILE as usize];
     let mut by_col = [0u32; TILE as usize];
     for r in 0..dest.h {
-        for (c, (a, b)) in old.row(&source, r).iter().zip(new.row(&dest, r)).enumerate() {
-            if a != b {
+        let (a, b) = (old.row(&source, r), new.row(&dest, r));
+        // Most rows of a good offset match whole: one comparison.
+        if a == b {
+            continue;
+        }
+        for (c, (p, q)) in a.iter().zip(b).enumerate() {
+            if p != q {
                 by_row[r as usize] += 1;
                 by_col[c] += 1;
             }
