@@ -55,7 +55,7 @@ impl Probe<'_> {
     fn photo_phases(&self, scene: &mut Scene) -> (Vec<Phase>, String) {
         let mut phases = Vec::new();
         let mut notes = Vec::new();
-        let runs: [(&'static str, fn(&mut Scene) -> (u32, Duration)); 3] =
+        let runs: [(&'static str, Animation); 3] =
             [("pan", Scene::pan), ("drag", Scene::drag), ("several", Scene::several)];
         for (name, workload) in runs {
             std::thread::sleep(SETTLE);
@@ -94,6 +94,10 @@ impl Probe<'_> {
         (phases, note)
     }
 }
+
+/// A workload that animates the scene; returns how many steps were late
+/// and the worst lateness.
+type Animation = fn(&mut Scene) -> (u32, Duration);
 
 /// Resident memory by kind: anonymous, file-backed, shared memory.
 pub(crate) fn rss_parts(pid: i32) -> String {
