@@ -45,7 +45,42 @@ fn main() -> std::io::Result<()> {
     }
     scrolled.fill(Rect { x: 0, y: 118, w: 200, h: 32 }, 0x0000FF);
     updates.push(("copy", encoder.encode(scrolled.clone())));
-    updates.push(("empty", encoder.encode(scrolled)));
+    updates.push(("empty", encoder.encode(scrolled.clone())));
+    // Two textured blocks moving different ways (copies with different
+    // offsets, swapping places) and a near-exact one: a pixel changed in
+    // a moved block is coded against the copied pixels.
+    let mut moved = scrolled.clone();
+    for y in 0..64 {
+        for x in 0..64 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            moved.set(x + 8, y + 70, s);
+            moved.set(x + 120, y + 70, s.rotate_left(8));
+        }
+    }
+    updates.push(("textures", encoder.encode(moved.clone())));
+    let mut swapped = moved.clone();
+    for y in 0..64 {
+        for x in 0..64 {
+            swapped.set(x + 120, y + 70, moved.pixel(x + 8, y + 70));
+            swapped.set(x + 8, y + 70, moved.pixel(x + 120, y + 70));
+        }
+    }
+    swapped.set(130, 80, 0x00FF00);
+    updates.push(("moves", encoder.encode(swapped.clone())));
+    // Light-correlated photo content: red and blue coded from green.
+    let mut photo = swapped;
+    for y in 0..40 {
+        for x in 0..100 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let light = (x + y * 2 + (s >> 8) % 17).min(200);
+            photo.set(x + 100, y + 10, (light + 40) << 16 | (light + 20) << 8 | light);
+        }
+    }
+    updates.push(("photo", encoder.encode(photo)));
     for n in 1..=updates.len() {
         let (name, _) = updates[n - 1];
         let prefix: Vec<_> = updates[..n].iter().map(|(_, u)| u.clone()).collect();

@@ -1,9 +1,9 @@
 //! Updates to frames, trusting nothing in them.
 
 use crate::frame::{Frame, FrameError, check_size};
-use crate::ops::{Op, bits_for, draw_palette, packed_len, shifted};
+use crate::ops::{Op, apply_copies, bits_for, draw_palette, packed_len, shifted};
 use crate::pack::Unpacker;
-use crate::predict;
+use crate::predict::{self, Coding};
 use crate::{MAX_PALETTE, TILE, Update};
 
 /// Why an update was refused. The decoder's frame is unchanged then.
@@ -13,6 +13,10 @@ pub enum DecodeError {
     Frame(#[from] FrameError),
     #[error("operation {0} lies outside the frame")]
     Outside(usize),
+    #[error("copy {0} follows a drawing operation")]
+    LateCopy(usize),
+    #[error("the update copies {0} pixels, more than its frame has")]
+    TooMuchCopied(u64),
     #[error("operation {0} has a malformed palette")]
     Palette(usize),
     #[error("the update has {0} operations, more than a frame this size needs")]
@@ -40,6 +44,8 @@ pub struct Decoder {
     /// updates cannot be decompressed until a fresh one.
     broken: bool,
     ops: Vec<Op>,
+    /// Pixels gathered by copies, reused.
+    scratch: Vec<u32>,
 }
 
 impl Decoder {
@@ -93,7 +99,7 @@ impl Decoder {
                 Frame::solid(width, height, 0)?
             }
         };
-        draw(&contents, &mut next);
+        draw(&contents, &mut next, &mut self.scratch);
         self.ops = contents.ops;
         Ok(self.frame.insert(next))
     }
@@ -162,13 +168,18 @@ struct Contents {
 /// Checks every operation against a `width`×`height` frame; returns how
 /// many bytes of palette indices and of pixel residuals they need.
 fn check(ops: &[Op], width: u32, height: u32) -> Result<(u64, u64), DecodeError> {
-    let (mut indices, mut residuals) = (0u64, 0u64);
+    let (mut indices, mut residuals, mut copied) = (0u64, 0u64, 0u64);
+    let mut drawn = false;
     for (i, op) in ops.iter().enumerate() {
         let rect = match op {
             Op::Copy { rect, dx, dy } => {
+                if drawn {
+                    return Err(DecodeError::LateCopy(i));
+                }
                 if !shifted(rect, *dx, *dy).is_some_and(|d| d.fits(width, height)) {
                     return Err(DecodeError::Outside(i));
                 }
+                copied += rect.area();
                 rect
             }
             Op::Fill { rect, .. } => rect,
@@ -186,9 +197,14 @@ fn check(ops: &[Op], width: u32, height: u32) -> Result<(u64, u64), DecodeError>
                 rect
             }
         };
+        drawn |= !matches!(op, Op::Copy { .. });
         if !rect.fits(width, height) {
             return Err(DecodeError::Outside(i));
         }
+    }
+    // Copies gather their sources before writing: bounded by the frame.
+    if copied > u64::from(width) * u64::from(height) {
+        return Err(DecodeError::TooMuchCopied(copied));
     }
     let frame_bytes = u64::from(width) * u64::from(height) * 3;
     if residuals > frame_bytes {
@@ -199,13 +215,23 @@ fn check(ops: &[Op], width: u32, height: u32) -> Result<(u64, u64), DecodeError>
     Ok((indices, residuals))
 }
 
-/// Draws checked operations.
-fn draw(contents: &Contents, frame: &mut Frame) {
+/// Draws checked operations: the copies (which come first) together, each
+/// reading the frame as it was before the update, then the rest in order.
+fn draw(contents: &Contents, frame: &mut Frame, scratch: &mut Vec<u32>) {
     let Contents { ops, indices, residuals } = contents;
+    let copies: Vec<(crate::Rect, i32, i32)> = ops
+        .iter()
+        .map_while(|op| match op {
+            Op::Copy { rect, dx, dy } => Some((*rect, *dx, *dy)),
+            _ => None,
+        })
+        .collect();
+    apply_copies(frame, &copies, scratch);
     let (mut indices_at, mut residuals_at) = (0, 0);
-    for op in ops {
+    for op in &ops[copies.len()..] {
         match op {
-            Op::Copy { rect, dx, dy } => frame.move_rect(rect, *dx, *dy),
+            // `check` refused copies after the first drawing operation.
+            Op::Copy { .. } => {}
             Op::Fill { rect, color } => {
                 for r in 0..rect.h {
                     frame.row_mut(rect, r).fill(color & 0xFF_FFFF);
@@ -216,9 +242,10 @@ fn draw(contents: &Contents, frame: &mut Frame) {
                 draw_palette(frame, rect, colors, &indices[indices_at..indices_at + n]);
                 indices_at += n;
             }
-            Op::Pixels { rect, predictor } => {
+            Op::Pixels { rect, predictor, channels } => {
                 let n = rect.area() as usize * 3;
-                predict::reconstruct(frame, rect, *predictor, &residuals[residuals_at..][..n]);
+                let coding = Coding { predictor: *predictor, channels: *channels };
+                predict::reconstruct(frame, rect, coding, &residuals[residuals_at..][..n]);
                 residuals_at += n;
             }
         }

@@ -1,9 +1,10 @@
 //! Frames to updates.
 
 use crate::frame::{Frame, Rect};
-use crate::ops::{Op, pack_palette};
+use crate::moves::SearchCost;
+use crate::ops::{Op, apply_copies, pack_palette};
 use crate::pack::{Packer, Settings};
-use crate::predict::{self, Predictor};
+use crate::predict;
 use crate::{MAX_PALETTE, TILE, Update, moves, scroll};
 
 /// The shapes stream (operations and palette indices: text) carries
@@ -18,6 +19,14 @@ const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 17 };
 /// a long history.
 const PIXELS: Settings = Settings { level: 1, window_log: 17, table_log: 0 };
 
+/// Motion searches in a row that found nothing to copy, after which the
+/// search only probes every [`PROBE_EVERY`]-th update: content that
+/// changes in place (video, an animation, noise) never yields copies,
+/// while panned or dragged content yields them update after update and
+/// keeps being searched.
+const SEARCH_MISSES: u32 = 2;
+const PROBE_EVERY: u32 = 8;
+
 /// Encodes frames relative to the last one encoded (what the viewer has).
 #[derive(Debug)]
 pub struct Encoder {
@@ -27,10 +36,16 @@ pub struct Encoder {
     spare: Option<Frame>,
     /// The streams were reset and no update has said so yet.
     fresh: bool,
-    /// Where the last update changed the frame.
-    last_area: Option<Rect>,
+    /// Motion searches in a row that found nothing, and updates since the
+    /// last search.
+    misses: u32,
+    since_search: u32,
+    /// What the last motion search cost (zero if it did not run).
+    search_cost: SearchCost,
     shapes: Packer,
     pixels: Packer,
+    /// Pixels gathered by copies, reused.
+    scratch: Vec<u32>,
 }
 
 impl Default for Encoder {
@@ -39,9 +54,12 @@ impl Default for Encoder {
             previous: None,
             spare: None,
             fresh: true,
-            last_area: None,
+            misses: 0,
+            since_search: 0,
+            search_cost: SearchCost::default(),
             shapes: Packer::new(SHAPES),
             pixels: Packer::new(PIXELS),
+            scratch: Vec::new(),
         }
     }
 }
@@ -67,12 +85,17 @@ impl Encoder {
         self.spare.take()
     }
 
+    /// What the motion search of the last update cost (all zero when it
+    /// did not run): for figures and tests.
+    pub fn search_cost(&self) -> SearchCost {
+        self.search_cost
+    }
+
     /// The update that turns the viewer's frame into `frame`. Takes the
     /// frame, which becomes the new reference: the encoder holds two frames
     /// (the reference and a spare, see [`Encoder::take_spare`]).
     pub fn encode(&mut self, frame: Frame) -> Update {
         let (width, height) = (frame.width(), frame.height());
-        let mut ops = Vec::new();
         let mut reference = match self.previous.take() {
             Some(previous) if previous.width() == width && previous.height() == height => previous,
             _ => {
@@ -81,40 +104,33 @@ impl Encoder {
                 Frame::solid(width, height, 0).expect("same size as a valid frame")
             }
         };
+        self.search_cost = SearchCost::default();
         let Some(area) = scroll::changed_box(&reference, &frame) else {
             self.spare = Some(reference);
             self.previous = Some(frame);
             return Update { width, height, fresh: self.fresh, ..Update::default() };
         };
-        // Scrolls first, applied to the reference as the decoder will.
-        // They stay inside the changed area, so tiles outside it still
-        // match.
-        let mut copies = scroll::detect(&reference, &frame, area);
-        // An area that changes in place update after update is content
-        // (video, an animation), not a window being dragged, whose old and
-        // new places move with it: spare it the search.
-        if copies.is_empty() && self.last_area != Some(area) {
-            copies = moves::detect(&reference, &frame, area);
-        }
-        self.last_area = Some(area);
-        for op in copies {
-            if let Op::Copy { rect, dx, dy } = &op {
-                reference.move_rect(rect, *dx, *dy);
-            }
-            ops.push(op);
-        }
+        let copies = self.copies(&reference, &frame, area);
+        apply_copies(&mut reference, &copies, &mut self.scratch);
+        let mut ops: Vec<Op> =
+            copies.iter().map(|&(rect, dx, dy)| Op::Copy { rect, dx, dy }).collect();
         let mut indices = Vec::new();
+        let mut pixels = Vec::new();
         let mut residuals = Vec::new();
+        let mut any_residuals = false;
+        let previous = (!self.fresh).then_some(&reference);
         let tiles = |from: u32, len: u32| (from / TILE * TILE..from + len).step_by(TILE as usize);
         for ty in tiles(area.y, area.h) {
             for tx in tiles(area.x, area.w) {
                 let tile = Rect { x: tx, y: ty, w: TILE.min(width - tx), h: TILE.min(height - ty) };
-                // Only the rows of the tile that changed.
-                let differs = |r: &u32| reference.row(&tile, *r) != frame.row(&tile, *r);
-                let Some(first) = (0..tile.h).find(differs) else { continue };
-                let last = (0..tile.h).rev().find(differs).expect("a row differs");
-                let rect = Rect { y: tile.y + first, h: last - first + 1, ..tile };
-                let op = encode_tile(&frame, rect, &mut indices, &mut residuals);
+                let Some(rect) = changed_part(&reference, &frame, tile) else { continue };
+                residuals.clear();
+                let op = encode_tile(&frame, previous, rect, &mut indices, &mut residuals);
+                if !residuals.is_empty() {
+                    // zstd may hold the bytes until the flush below.
+                    self.pixels.write(&residuals, &mut pixels);
+                    any_residuals = true;
+                }
                 // Runs of same-colour tiles along a row become one fill.
                 if let (
                     Op::Fill { rect: new, color },
@@ -136,21 +152,63 @@ impl Encoder {
         let mut shapes = bincode::serde::encode_to_vec(&ops, bincode::config::standard())
             .expect("operations always encode");
         shapes.extend_from_slice(&indices);
-        let update = Update {
-            width,
-            height,
-            fresh: self.fresh,
-            shapes: self.shapes.pack(&shapes),
-            pixels: if residuals.is_empty() { Vec::new() } else { self.pixels.pack(&residuals) },
-        };
+        if any_residuals {
+            self.pixels.flush(&mut pixels);
+        }
+        let update =
+            Update { width, height, fresh: self.fresh, shapes: self.shapes.pack(&shapes), pixels };
         self.fresh = false;
         update
     }
+
+    /// Copies for this update: scrolled rows if the whole area scrolled,
+    /// else whatever the motion search finds (unless recent searches found
+    /// nothing: see [`SEARCH_MISSES`]).
+    fn copies(&mut self, reference: &Frame, frame: &Frame, area: Rect) -> Vec<moves::Copy> {
+        let scrolled = scroll::detect(reference, frame, area);
+        if !scrolled.is_empty() || self.fresh {
+            return scrolled;
+        }
+        self.since_search += 1;
+        if self.misses >= SEARCH_MISSES && self.since_search < PROBE_EVERY {
+            return Vec::new();
+        }
+        self.since_search = 0;
+        let found = moves::detect(reference, frame, area, &mut self.search_cost);
+        self.misses = if found.is_empty() { self.misses.saturating_add(1) } else { 0 };
+        found
+    }
 }
 
-/// The cheapest operation for one tile; palette indices are appended to
-/// `indices`, prediction residuals to `residuals`.
-fn encode_tile(frame: &Frame, rect: Rect, indices: &mut Vec<u8>, residuals: &mut Vec<u8>) -> Op {
+/// The smallest rectangle of `tile` holding every pixel where `frame`
+/// differs from `reference`, or `None` if none does.
+fn changed_part(reference: &Frame, frame: &Frame, tile: Rect) -> Option<Rect> {
+    let differs = |r: &u32| reference.row(&tile, *r) != frame.row(&tile, *r);
+    let first = (0..tile.h).find(differs)?;
+    let last = (0..tile.h).rev().find(differs).expect("a row differs");
+    let (mut left, mut right) = (tile.w, 0);
+    for r in first..=last {
+        let (a, b) = (reference.row(&tile, r), frame.row(&tile, r));
+        if let Some(l) = a.iter().zip(b).position(|(p, q)| p != q) {
+            let rr = a.iter().zip(b).rposition(|(p, q)| p != q).expect("a pixel differs");
+            left = left.min(l as u32);
+            right = right.max(rr as u32);
+        }
+    }
+    Some(Rect { x: tile.x + left, y: tile.y + first, w: right + 1 - left, h: last - first + 1 })
+}
+
+/// The cheapest operation for one changed rectangle; palette indices are
+/// appended to `indices`, prediction residuals to `residuals`. `previous`
+/// is what the viewer has (after the update's copies), unless it starts
+/// from black.
+fn encode_tile(
+    frame: &Frame,
+    previous: Option<&Frame>,
+    rect: Rect,
+    indices: &mut Vec<u8>,
+    residuals: &mut Vec<u8>,
+) -> Op {
     let mut colors: Vec<u32> = Vec::with_capacity(MAX_PALETTE);
     'scan: for r in 0..rect.h {
         for &p in frame.row(&rect, r) {
@@ -166,9 +224,13 @@ fn encode_tile(frame: &Frame, rect: Rect, indices: &mut Vec<u8>, residuals: &mut
     match colors.len() {
         1 => Op::Fill { rect, color: colors[0] },
         0 => {
-            let predictor: Predictor = predict::choose(frame, &rect);
-            predict::residuals(frame, &rect, predictor, residuals);
-            Op::Pixels { rect, predictor }
+            let coding = predict::choose(frame, previous, &rect);
+            // Without a reference `choose` never picks `Previous`, the
+            // only coding that reads it: any frame serves.
+            predict::residuals(frame, previous.unwrap_or(frame), &rect, coding, |b| {
+                residuals.extend_from_slice(b)
+            });
+            Op::Pixels { rect, predictor: coding.predictor, channels: coding.channels }
         }
         _ => {
             pack_palette(frame, &rect, &colors, indices);

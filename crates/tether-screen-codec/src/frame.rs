@@ -151,26 +151,6 @@ impl Frame {
         &mut self.pixels[start..start + rect.w as usize]
     }
 
-    /// Moves `rect` by (`dx`, `dy`) within the frame, overlap allowed
-    /// (`memmove`). The caller has checked that both rectangles fit.
-    pub(crate) fn move_rect(&mut self, rect: &Rect, dx: i32, dy: i32) {
-        let width = self.width as usize;
-        let to_x = (i64::from(rect.x) + i64::from(dx)) as usize;
-        let to_y = (i64::from(rect.y) + i64::from(dy)) as usize;
-        let mut row = |r: u32| {
-            let from = (rect.y + r) as usize * width + rect.x as usize;
-            let to = (to_y + r as usize) * width + to_x;
-            self.pixels.copy_within(from..from + rect.w as usize, to);
-        };
-        // Rows in the order that reads each source row before it is
-        // overwritten.
-        if dy > 0 {
-            (0..rect.h).rev().for_each(&mut row);
-        } else {
-            (0..rect.h).for_each(&mut row);
-        }
-    }
-
     /// Sets one pixel (tests and synthetic sources draw with it).
     pub fn set(&mut self, x: u32, y: u32, color: u32) {
         let i = y as usize * self.width as usize + x as usize;

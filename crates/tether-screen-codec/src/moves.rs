@@ -1,37 +1,64 @@
-//! Moved-window detection: a block of the old frame found elsewhere in the
-//! new one, in any direction, sent as copies.
+//! Motion search: content of the new frame found in the old one moved by
+//! any offset, each tile its own, sent as copies. Several areas moving at
+//! once (a dragged window, a panned map, a scrolled page) each find their
+//! offset; a copy that is almost exact (a pan with a pointer drawn over
+//! it) is kept, and the encoder codes what is left against the copied
+//! pixels.
 //!
-//! Vertical scrolling has its own cheaper detector (`scroll.rs`); this one
-//! runs when that found nothing. It hashes short horizontal segments of
-//! the new frame (the keys), slides the same hash along every row of the
-//! old frame's changed area, and lets each hit vote for the offset between
-//! where a segment was and where it is. The winning offset is checked
-//! tile by tile with exact comparisons, and the tiles that match become
-//! copies.
+//! Vertical scrolling of whole rows has its own cheaper detector
+//! (`scroll.rs`); this one runs when that found nothing. It hashes short
+//! horizontal segments of the new frame's changed tiles (the keys), slides
+//! the same hash along the old frame's rows through the changed tiles
+//! (moved content's old place changed too), and
+//! lets each hit vote, for the tile its key came from, for the offset
+//! between where the segment was and where it is. Each changed tile then
+//! tries its own best offsets, its neighbours' and the update's most voted
+//! ones, with exact pixel comparisons; the best that explains most of the
+//! tile becomes a copy.
+//!
+//! Cost is bounded per update: at most [`SCAN_BUDGET`] old pixels are
+//! hashed (beyond that, rows are sampled and keys taken on as many
+//! consecutive rows, so every vertical offset is still seen) and at most
+//! [`COMPARE_BUDGET`] pixels compared; [`SearchCost`] reports both.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::TILE;
 use crate::frame::{Frame, Rect};
-use crate::ops::Op;
 
 /// Pixels per hashed segment.
 const SEGMENT: u32 = 32;
-/// Keys are taken every this many rows and columns of the changed area.
-const KEY_STEP_Y: u32 = 8;
-const KEY_STEP_X: u32 = 32;
-/// Most keys kept: enough for a window, bounded work.
-const MAX_KEYS: usize = 512;
-/// Fewest votes for an offset to be tried.
-const MIN_VOTES: u32 = 6;
-/// Smallest changed area worth searching (a moved window changes at least
-/// its old and new place).
-const MIN_SIDE: u32 = 64;
-
+/// Rows of a tile (from its top) where keys are taken, each at columns 0
+/// and 32 of the tile.
+const KEY_ROWS: [u32; 4] = [5, 21, 37, 53];
+/// Old pixels hashed per update at most: two 1080p frames.
+pub(crate) const SCAN_BUDGET: u64 = 1920 * 1080 * 2;
+/// Pixels compared per update at most while trying offsets.
+pub(crate) const COMPARE_BUDGET: u64 = 1920 * 1080 * 4;
+/// Hits recorded per update at most (repetitive content hits often).
+const MAX_HITS: usize = 1 << 16;
+/// Offsets each tile tries from its own votes.
+const OWN_OFFSETS: usize = 3;
+/// The update's most voted offsets every tile also tries, and the fewest
+/// votes such an offset needs.
+const COMMON_OFFSETS: usize = 4;
+const MIN_COMMON_VOTES: u32 = 4;
 /// Bits of the key filter (8 KiB).
 const FILTER_BITS: usize = 1 << 16;
 
 const BASE: u64 = 0x0000_0100_0000_01B3;
+
+/// What one search cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchCost {
+    /// Old pixels hashed.
+    pub scanned: u64,
+    /// Pixels compared while verifying offsets.
+    pub compared: u64,
+    /// Keys taken from the new frame.
+    pub keys: usize,
+}
 
 fn power(n: u32) -> u64 {
     (0..n).fold(1u64, |p, _| p.wrapping_mul(BASE))
@@ -41,37 +68,105 @@ fn segment_hash(pixels: &[u32]) -> u64 {
     pixels.iter().fold(0u64, |h, &p| h.wrapping_mul(BASE).wrapping_add(u64::from(p) + 1))
 }
 
-/// Copies that move blocks of `old` to where `new` has them, inside `area`
-/// (where the frames differ). Empty if no offset wins.
-pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Op> {
-    if area.w < MIN_SIDE || area.h < MIN_SIDE {
-        return Vec::new();
+/// Keys are hashes already: the map uses them as they are.
+#[derive(Default)]
+struct Unhashed(u64);
+
+impl Hasher for Unhashed {
+    fn finish(&self) -> u64 {
+        self.0
     }
-    let Some((dx, dy)) = best_offset(old, new, area) else { return Vec::new() };
-    copies(old, new, area, dx, dy)
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
-/// The offset most key segments of `new` moved by since `old`.
-fn best_offset(old: &Frame, new: &Frame, area: Rect) -> Option<(i64, i64)> {
-    let mut keys: HashMap<u64, Option<(u32, u32)>> = HashMap::new();
-    'rows: for y in (area.y..area.y + area.h).step_by(KEY_STEP_Y as usize) {
-        for x in (area.x..area.x + area.w - SEGMENT + 1).step_by(KEY_STEP_X as usize) {
-            let rect = Rect { x, y, w: SEGMENT, h: 1 };
-            let pixels = new.row(&rect, 0);
-            // Flat segments match everywhere: no information.
-            if pixels.iter().all(|&p| p == pixels[0]) {
-                continue;
-            }
-            // A hash seen twice is ambiguous: keep it, but as no position.
-            keys.entry(segment_hash(pixels)).and_modify(|at| *at = None).or_insert(Some((x, y)));
-            if keys.len() >= MAX_KEYS {
-                break 'rows;
+/// Key segments by hash: (tile index, x, y), or `None` when the same
+/// segment occurs twice (ambiguous).
+type Keys = HashMap<u64, Option<(u32, u32, u32)>, BuildHasherDefault<Unhashed>>;
+
+/// A copy found: the source rectangle and where it goes.
+pub(crate) type Copy = (Rect, i32, i32);
+
+/// The tiles of `area` (aligned to the tile grid, clipped to the frame).
+fn tiles(frame: &Frame, area: Rect) -> impl Iterator<Item = Rect> + '_ {
+    let (width, height) = (frame.width(), frame.height());
+    (area.y / TILE * TILE..area.y + area.h).step_by(TILE as usize).flat_map(move |ty| {
+        (area.x / TILE * TILE..area.x + area.w).step_by(TILE as usize).map(move |tx| Rect {
+            x: tx,
+            y: ty,
+            w: TILE.min(width - tx),
+            h: TILE.min(height - ty),
+        })
+    })
+}
+
+/// Copies that bring content of `old` to where `new` has it, inside `area`
+/// (where the frames differ); empty if nothing moved.
+pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect, cost: &mut SearchCost) -> Vec<Copy> {
+    *cost = SearchCost::default();
+    if area.w < SEGMENT || area.h < KEY_ROWS[0] {
+        return Vec::new();
+    }
+    let changed: Vec<Rect> =
+        tiles(new, area).filter(|t| (0..t.h).any(|r| old.row(t, r) != new.row(t, r))).collect();
+    // Over budget, hash every `step`-th old row and take keys on `step`
+    // consecutive rows: some key row then lands on a hashed row whatever
+    // the vertical offset.
+    let changed_area: u64 = changed.iter().map(Rect::area).sum();
+    let step = changed_area.div_ceil(SCAN_BUDGET).max(1) as u32;
+    let keys = keys(new, &changed, step);
+    cost.keys = keys.len();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let hits = scan(old, &changed, area.y, step, &keys, cost);
+    let votes = Votes::count(hits);
+    verify(old, new, &changed, &votes, cost)
+}
+
+/// Key segments of the changed tiles.
+fn keys(new: &Frame, changed: &[Rect], step: u32) -> Keys {
+    let mut keys = Keys::default();
+    for (i, tile) in changed.iter().enumerate() {
+        for base in KEY_ROWS {
+            for y in (tile.y + base..tile.y + base + step).filter(|&y| y < tile.y + tile.h) {
+                for x in [tile.x, tile.x + SEGMENT] {
+                    if x + SEGMENT > tile.x + tile.w {
+                        continue;
+                    }
+                    let pixels = new.row(&Rect { x, y, w: SEGMENT, h: 1 }, 0);
+                    // Flat segments match everywhere: no information.
+                    if pixels.iter().all(|&p| p == pixels[0]) {
+                        continue;
+                    }
+                    keys.entry(segment_hash(pixels))
+                        .and_modify(|at| *at = None)
+                        .or_insert(Some((i as u32, x, y)));
+                }
             }
         }
     }
-    if keys.len() < MIN_VOTES as usize {
-        return None;
-    }
+    keys
+}
+
+/// Slides the segment hash along the old frame's rows through the changed
+/// tiles (where moved content came from: its old place changed too), every
+/// `step`-th row counted from `top`; each match with a key is a hit:
+/// (tile, dx, dy).
+fn scan(
+    old: &Frame,
+    changed: &[Rect],
+    top: u32,
+    step: u32,
+    keys: &Keys,
+    cost: &mut SearchCost,
+) -> Vec<(u32, i32, i32)> {
     // Most positions match no key: a bitmap of the keys' top hash bits
     // turns them away before the map is asked.
     let mut seen = vec![0u64; FILTER_BITS / 64];
@@ -79,112 +174,284 @@ fn best_offset(old: &Frame, new: &Frame, area: Rect) -> Option<(i64, i64)> {
         let bit = (*h >> 48) as usize % FILTER_BITS;
         seen[bit / 64] |= 1 << (bit % 64);
     }
-    let top = power(SEGMENT - 1);
-    let mut votes: HashMap<(i64, i64), u32> = HashMap::new();
-    let span = Rect { x: area.x, y: 0, w: area.w, h: old.height() };
-    for y in area.y..area.y + area.h {
-        let row = old.row(&span, y);
-        let mut h = segment_hash(&row[..SEGMENT as usize]);
-        for start in 0..=row.len() - SEGMENT as usize {
-            if start > 0 {
-                let out = u64::from(row[start - 1]) + 1;
-                let incoming = u64::from(row[start + SEGMENT as usize - 1]) + 1;
-                h = h.wrapping_sub(out.wrapping_mul(top)).wrapping_mul(BASE).wrapping_add(incoming);
-            }
-            let bit = (h >> 48) as usize % FILTER_BITS;
-            if seen[bit / 64] & (1 << (bit % 64)) == 0 {
-                continue;
-            }
-            if let Some(Some((kx, ky))) = keys.get(&h) {
-                let offset = (
-                    i64::from(*kx) - i64::from(area.x + start as u32),
-                    i64::from(*ky) - i64::from(y),
-                );
-                if offset != (0, 0) {
-                    *votes.entry(offset).or_default() += 1;
+    let power = power(SEGMENT - 1);
+    let mut hits = Vec::new();
+    // Runs of changed tiles side by side (`changed` is in row order).
+    let mut runs: Vec<Rect> = Vec::new();
+    for tile in changed {
+        match runs.last_mut() {
+            Some(run) if run.y == tile.y && run.x + run.w == tile.x => run.w += tile.w,
+            _ => runs.push(*tile),
+        }
+    }
+    for run in runs.iter().filter(|run| run.w >= SEGMENT) {
+        // Tiles start on the grid, possibly above `top`.
+        let first = run.y + (i64::from(top) - i64::from(run.y)).rem_euclid(i64::from(step)) as u32;
+        for y in (first..run.y + run.h).step_by(step as usize) {
+            let row = old.row(run, y - run.y);
+            cost.scanned += row.len() as u64;
+            let mut h = segment_hash(&row[..SEGMENT as usize]);
+            for start in 0..=row.len() - SEGMENT as usize {
+                if start > 0 {
+                    let out = u64::from(row[start - 1]) + 1;
+                    let incoming = u64::from(row[start + SEGMENT as usize - 1]) + 1;
+                    h = h
+                        .wrapping_sub(out.wrapping_mul(power))
+                        .wrapping_mul(BASE)
+                        .wrapping_add(incoming);
+                }
+                let bit = (h >> 48) as usize % FILTER_BITS;
+                if seen[bit / 64] & (1 << (bit % 64)) == 0 {
+                    continue;
+                }
+                if let Some(Some((tile, kx, ky))) = keys.get(&h) {
+                    let dx = i64::from(*kx) - i64::from(run.x + start as u32);
+                    let dy = i64::from(*ky) - i64::from(y);
+                    if (dx, dy) != (0, 0) {
+                        hits.push((*tile, dx as i32, dy as i32));
+                        if hits.len() >= MAX_HITS {
+                            return hits;
+                        }
+                    }
                 }
             }
         }
     }
-    let (&offset, &count) = votes.iter().max_by_key(|(o, c)| (**c, -(o.0.abs() + o.1.abs())))?;
-    (count >= MIN_VOTES).then_some(offset)
+    hits
 }
 
-/// Tiles of `new` inside `area` that equal `old` at the tile moved back by
-/// the offset, as copies, merged along tile rows and ordered so that
-/// applying them one after the other in place reads no pixel an earlier
-/// copy has overwritten.
-fn copies(old: &Frame, new: &Frame, area: Rect, dx: i64, dy: i64) -> Vec<Op> {
-    let (width, height) = (i64::from(new.width()), i64::from(new.height()));
-    let mut rows: Vec<Vec<Rect>> = Vec::new();
-    for ty in (area.y / TILE * TILE..area.y + area.h).step_by(TILE as usize) {
-        let mut runs: Vec<Rect> = Vec::new();
-        for tx in (area.x / TILE * TILE..area.x + area.w).step_by(TILE as usize) {
-            let dest = Rect {
-                x: tx,
-                y: ty,
-                w: TILE.min(new.width() - tx),
-                h: TILE.min(new.height() - ty),
-            };
-            let (sx, sy) = (i64::from(dest.x) - dx, i64::from(dest.y) - dy);
-            if sx < 0 || sy < 0 || sx + i64::from(dest.w) > width || sy + i64::from(dest.h) > height
+/// An offset (dx, dy) and how many hits voted for it.
+type Tally = ((i32, i32), u32);
+
+/// Offsets by votes: per tile and for the whole update, most voted first.
+struct Votes {
+    per_tile: HashMap<u32, Vec<(i32, i32)>>,
+    common: Vec<(i32, i32)>,
+}
+
+impl Votes {
+    fn count(mut hits: Vec<(u32, i32, i32)>) -> Votes {
+        hits.sort_unstable();
+        let mut per_tile: HashMap<u32, Vec<Tally>> = HashMap::new();
+        let mut common: HashMap<(i32, i32), u32> = HashMap::new();
+        for run in hits.chunk_by(|a, b| a == b) {
+            let (tile, dx, dy) = run[0];
+            per_tile.entry(tile).or_default().push(((dx, dy), run.len() as u32));
+            *common.entry((dx, dy)).or_default() += run.len() as u32;
+        }
+        let ranked = |mut list: Vec<Tally>, n: usize, min: u32| {
+            // Most votes first; among equals the shorter move.
+            list.sort_unstable_by_key(|&((dx, dy), c)| {
+                (std::cmp::Reverse(c), dx.unsigned_abs() + dy.unsigned_abs(), dx, dy)
+            });
+            list.into_iter().filter(|&(_, c)| c >= min).take(n).map(|(o, _)| o).collect()
+        };
+        Votes {
+            per_tile: per_tile
+                .into_iter()
+                .map(|(tile, list)| (tile, ranked(list, OWN_OFFSETS, 1)))
+                .collect(),
+            common: ranked(common.into_iter().collect(), COMMON_OFFSETS, MIN_COMMON_VOTES),
+        }
+    }
+}
+
+/// How well one offset explains one tile.
+struct Fit {
+    /// The part of the tile copied.
+    dest: Rect,
+    offset: (i32, i32),
+    /// Pixels of `dest` the copy gets wrong.
+    wrong: u64,
+}
+
+/// Tries offsets on each changed tile; returns the copies, adjacent ones
+/// with the same offset merged.
+fn verify(
+    old: &Frame,
+    new: &Frame,
+    changed: &[Rect],
+    votes: &Votes,
+    cost: &mut SearchCost,
+) -> Vec<Copy> {
+    let mut chosen: HashMap<(u32, u32), (i32, i32)> = HashMap::new();
+    let mut copies: Vec<Copy> = Vec::new();
+    for (i, tile) in changed.iter().enumerate() {
+        if cost.compared >= COMPARE_BUDGET {
+            break;
+        }
+        let (col, row) = (tile.x / TILE, tile.y / TILE);
+        let mut candidates: Vec<(i32, i32)> = Vec::with_capacity(12);
+        let own = votes.per_tile.get(&(i as u32)).map(Vec::as_slice).unwrap_or_default();
+        let left = col.checked_sub(1).and_then(|c| chosen.get(&(c, row)));
+        let up = row.checked_sub(1).and_then(|r| chosen.get(&(col, r)));
+        for &offset in own.iter().chain(left).chain(up).chain(&votes.common) {
+            if !candidates.contains(&offset) {
+                candidates.push(offset);
+            }
+        }
+        let mut best: Option<Fit> = None;
+        for offset in candidates {
+            let Some(fit) = fit(old, new, *tile, offset, cost) else { continue };
+            let exact = fit.wrong == 0 && fit.dest == *tile;
+            if best.as_ref().is_none_or(|b| gain(&fit) > gain(b)) {
+                best = Some(fit);
+            }
+            if exact || cost.compared >= COMPARE_BUDGET {
+                break;
+            }
+        }
+        let Some(best) = best else { continue };
+        // Worth it only if the copy leaves fewer wrong pixels than leaving
+        // the old ones in place.
+        let stay = wrong_pixels(old, new, best.dest, best.dest);
+        cost.compared += best.dest.area();
+        if best.wrong * 2 >= stay {
+            continue;
+        }
+        chosen.insert((col, row), best.offset);
+        let (dx, dy) = best.offset;
+        let source = Rect {
+            x: (i64::from(best.dest.x) - i64::from(dx)) as u32,
+            y: (i64::from(best.dest.y) - i64::from(dy)) as u32,
+            ..best.dest
+        };
+        match copies.last_mut() {
+            Some((last, ldx, ldy))
+                if (*ldx, *ldy) == (dx, dy)
+                    && last.y == source.y
+                    && last.h == source.h
+                    && last.x + last.w == source.x =>
             {
-                continue;
+                last.w += source.w
             }
-            let source = Rect { x: sx as u32, y: sy as u32, ..dest };
-            let same = (0..dest.h).all(|r| old.row(&source, r) == new.row(&dest, r));
-            // Tiles already equal gain nothing from a copy.
-            let unchanged = (0..dest.h).all(|r| old.row(&dest, r) == new.row(&dest, r));
-            if !same || unchanged {
-                continue;
-            }
-            match runs.last_mut() {
-                Some(last) if last.x + last.w == dest.x && last.h == dest.h => last.w += dest.w,
-                _ => runs.push(dest),
+            _ => copies.push((source, dx, dy)),
+        }
+    }
+    copies
+}
+
+/// Pixels a fit gets right, the measure offsets are ranked by.
+fn gain(fit: &Fit) -> u64 {
+    fit.dest.area() - fit.wrong
+}
+
+/// Pixels of `new` at `dest` that differ from `old` at `source`.
+fn wrong_pixels(old: &Frame, new: &Frame, source: Rect, dest: Rect) -> u64 {
+    (0..dest.h)
+        .map(|r| old.row(&source, r).iter().zip(new.row(&dest, r)).filter(|(a, b)| a != b).count())
+        .sum::<usize>() as u64
+}
+
+/// How well moving `old` by `offset` explains `tile` of `new`: the tile is
+/// clipped to where the source lies in the frame, then rows and columns
+/// that are mostly wrong are trimmed from its edges (content that came in
+/// from outside). `None` if too little is left or too much is wrong.
+fn fit(
+    old: &Frame,
+    new: &Frame,
+    tile: Rect,
+    offset: (i32, i32),
+    cost: &mut SearchCost,
+) -> Option<Fit> {
+    let (dx, dy) = (i64::from(offset.0), i64::from(offset.1));
+    let (width, height) = (i64::from(old.width()), i64::from(old.height()));
+    // Destination pixels whose source lies in the frame.
+    let x0 = i64::from(tile.x).max(dx);
+    let y0 = i64::from(tile.y).max(dy);
+    let x1 = i64::from(tile.x + tile.w).min(width + dx);
+    let y1 = i64::from(tile.y + tile.h).min(height + dy);
+    if x1 - x0 < i64::from(TILE / 4) || y1 - y0 < i64::from(TILE / 4) {
+        return None;
+    }
+    let dest = Rect { x: x0 as u32, y: y0 as u32, w: (x1 - x0) as u32, h: (y1 - y0) as u32 };
+    let source = Rect { x: (x0 - dx) as u32, y: (y0 - dy) as u32, ..dest };
+    // A quick look at four rows first: most offsets tried are wrong, and
+    // a fit needs at least a quarter of the tile right.
+    let sample = [dest.h / 8, dest.h * 3 / 8, dest.h * 5 / 8, dest.h * 7 / 8];
+    let right: usize = sample
+        .iter()
+        .map(|&r| old.row(&source, r).iter().zip(new.row(&dest, r)).filter(|(a, b)| a == b).count())
+        .sum();
+    cost.compared += 4 * u64::from(dest.w);
+    if right * 5 < 4 * dest.w as usize {
+        return None;
+    }
+    let mut by_row = [0u32; TILE as usize];
+    let mut by_col = [0u32; TILE as usize];
+    for r in 0..dest.h {
+        let (a, b) = (old.row(&source, r), new.row(&dest, r));
+        // Most rows of a good offset match whole: one comparison.
+        if a == b {
+            continue;
+        }
+        for (c, (p, q)) in a.iter().zip(b).enumerate() {
+            if p != q {
+                by_row[r as usize] += 1;
+                by_col[c] += 1;
             }
         }
-        // Within a band, runs are disjoint in x; sources lie to the side
-        // the content came from, so take first the run farthest from it.
-        if dx > 0 {
-            runs.reverse();
-        }
-        rows.push(runs);
     }
-    // Across bands, likewise: when content moved down, the lowest first.
-    if dy > 0 {
-        rows.reverse();
+    cost.compared += dest.area();
+    // Trim edges where most pixels are wrong.
+    let row_bad = |r: u32| by_row[r as usize] * 2 > dest.w;
+    let col_bad = |c: u32| by_col[c as usize] * 2 > dest.h;
+    let top = (0..dest.h).find(|&r| !row_bad(r))?;
+    let bottom = (0..dest.h).rev().find(|&r| !row_bad(r))?;
+    let left = (0..dest.w).find(|&c| !col_bad(c))?;
+    let right = (0..dest.w).rev().find(|&c| !col_bad(c))?;
+    let trimmed =
+        Rect { x: dest.x + left, y: dest.y + top, w: right + 1 - left, h: bottom + 1 - top };
+    if trimmed.area() * 4 < tile.area() {
+        return None;
     }
-    rows.into_iter()
-        .flatten()
-        .map(|dest| Op::Copy {
-            rect: Rect {
-                x: (i64::from(dest.x) - dx) as u32,
-                y: (i64::from(dest.y) - dy) as u32,
-                ..dest
-            },
-            dx: dx as i32,
-            dy: dy as i32,
-        })
-        .collect()
+    let wrong = if trimmed == dest {
+        by_row.iter().map(|&n| u64::from(n)).sum()
+    } else {
+        let from = Rect {
+            x: (i64::from(trimmed.x) - dx) as u32,
+            y: (i64::from(trimmed.y) - dy) as u32,
+            ..trimmed
+        };
+        cost.compared += trimmed.area();
+        wrong_pixels(old, new, from, trimmed)
+    };
+    // An almost exact copy: the rest is coded against the copied pixels.
+    (wrong * 8 <= trimmed.area()).then_some(Fit { dest: trimmed, offset, wrong })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::apply_copies;
+
+    /// Seeded noise in `rect` (photos and textures: every segment unique).
+    fn texture(frame: &mut Frame, rect: Rect, seed: u32) {
+        let mut s = seed | 1;
+        for y in rect.y..rect.y + rect.h {
+            for x in rect.x..rect.x + rect.w {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                frame.set(x, y, s & 0xFF_FFFF);
+            }
+        }
+    }
 
     /// A desktop with a noisy "window" at (`x`, `y`).
     fn desktop(x: u32, y: u32) -> Frame {
         let mut f = Frame::solid(640, 480, 0x3A6EA5).unwrap();
-        let mut s = 12345u32;
-        for wy in 0..150 {
-            for wx in 0..200 {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                f.set(x + wx, y + wy, if wy < 20 { 0x202080 } else { s & 0xFF_FFFF });
-            }
-        }
+        texture(&mut f, Rect { x, y, w: 200, h: 150 }, 12345);
+        f.fill(Rect { x, y, w: 200, h: 20 }, 0x202080);
         f
+    }
+
+    /// Applies `copies` to `old` and counts the pixels still wrong.
+    fn still_wrong(old: &Frame, new: &Frame, copies: &[Copy]) -> u64 {
+        let mut out = old.clone();
+        apply_copies(&mut out, copies, &mut Vec::new());
+        let full = Rect { x: 0, y: 0, w: new.width(), h: new.height() };
+        wrong_pixels(&out, new, full, full)
     }
 
     #[test]
@@ -192,16 +459,103 @@ mod tests {
         let old = desktop(100, 80);
         let new = desktop(260, 200);
         let area = crate::scroll::changed_box(&old, &new).unwrap();
-        let ops = detect(&old, &new, area);
-        assert!(!ops.is_empty());
-        assert!(ops.iter().all(|op| matches!(op, Op::Copy { dx: 160, dy: 120, .. })), "{ops:?}");
+        let mut cost = SearchCost::default();
+        let copies = detect(&old, &new, area, &mut cost);
+        assert!(!copies.is_empty());
+        assert!(copies.iter().all(|c| (c.1, c.2) == (160, 120)), "{copies:?}");
+        // What is left is the uncovered desktop: solid, not the texture.
+        assert!(still_wrong(&old, &new, &copies) <= 200 * 150);
+        assert!(cost.scanned <= area.area() && cost.compared <= COMPARE_BUDGET, "{cost:?}");
     }
 
     #[test]
-    fn unrelated_changes_are_not_moves() {
+    fn several_areas_moving_differently_each_find_their_offset() {
+        // A picture panned left-up inside a viewport, another panned right,
+        // and a window dragged down, all in one update.
+        let mut world = Frame::solid(1200, 900, 0).unwrap();
+        texture(&mut world, Rect { x: 0, y: 0, w: 1200, h: 900 }, 7);
+        let frame_at = |pan_a: (u32, u32), pan_b: u32, window_y: u32| {
+            let mut f = Frame::solid(1000, 700, 0x808080).unwrap();
+            for y in 0..300 {
+                for x in 0..400 {
+                    f.set(20 + x, 20 + y, world.pixel(pan_a.0 + x, pan_a.1 + y));
+                    f.set(500 + x, 20 + y, world.pixel(pan_b + x, 600 + y));
+                }
+            }
+            texture(&mut f, Rect { x: 300, y: window_y, w: 256, h: 128 }, 99);
+            f
+        };
+        let old = frame_at((100, 100), 100, 400);
+        let new = frame_at((103, 98), 93, 437);
+        let area = crate::scroll::changed_box(&old, &new).unwrap();
+        let mut cost = SearchCost::default();
+        let copies = detect(&old, &new, area, &mut cost);
+        for offset in [(-3, 2), (7, 0), (0, 37)] {
+            assert!(copies.iter().any(|c| (c.1, c.2) == offset), "{offset:?} in {copies:?}");
+        }
+        let before = still_wrong(&old, &new, &[]);
+        let after = still_wrong(&old, &new, &copies);
+        assert!(after * 10 < before, "{after} of {before} pixels still wrong");
+    }
+
+    #[test]
+    fn a_pan_with_a_little_change_is_still_a_copy() {
+        let mut world = Frame::solid(700, 500, 0).unwrap();
+        texture(&mut world, Rect { x: 0, y: 0, w: 700, h: 500 }, 3);
+        let view = |ox: u32, oy: u32| {
+            let mut f = Frame::solid(512, 384, 0).unwrap();
+            for y in 0..384 {
+                for x in 0..512 {
+                    f.set(x, y, world.pixel(ox + x, oy + y));
+                }
+            }
+            f
+        };
+        let old = view(50, 50);
+        let mut new = view(45, 56);
+        // A pointer drawn over the panned picture.
+        new.fill(Rect { x: 200, y: 100, w: 12, h: 18 }, 0xFFFFFF);
+        let area = crate::scroll::changed_box(&old, &new).unwrap();
+        let copies = detect(&old, &new, area, &mut SearchCost::default());
+        assert!(copies.iter().all(|c| (c.1, c.2) == (5, -6)), "{copies:?}");
+        let covered: u64 = copies.iter().map(|c| c.0.area()).sum();
+        assert!(covered * 10 > 512 * 384 * 9, "{covered} pixels copied");
+    }
+
+    #[test]
+    fn unrelated_changes_and_noise_are_not_moves() {
         let old = Frame::solid(320, 240, 0).unwrap();
         let mut new = old.clone();
         new.fill(Rect { x: 10, y: 10, w: 200, h: 150 }, 0xFF0000);
-        assert!(detect(&old, &new, crate::scroll::changed_box(&old, &new).unwrap()).is_empty());
+        let area = crate::scroll::changed_box(&old, &new).unwrap();
+        assert!(detect(&old, &new, area, &mut SearchCost::default()).is_empty());
+        let mut a = Frame::solid(320, 240, 0).unwrap();
+        let mut b = a.clone();
+        texture(&mut a, Rect { x: 0, y: 0, w: 320, h: 240 }, 1);
+        texture(&mut b, Rect { x: 0, y: 0, w: 320, h: 240 }, 2);
+        let area = crate::scroll::changed_box(&a, &b).unwrap();
+        assert!(detect(&a, &b, area, &mut SearchCost::default()).is_empty());
+    }
+
+    #[test]
+    fn the_search_stays_within_its_budget_on_a_large_frame() {
+        let mut a = Frame::solid(3840, 2160, 0).unwrap();
+        texture(&mut a, Rect { x: 0, y: 0, w: 3840, h: 2160 }, 11);
+        let mut b = Frame::solid(3840, 2160, 0).unwrap();
+        for y in 0..2160 {
+            for x in 0..3840 {
+                b.set(x, y, a.pixel((x + 3840 - 9) % 3840, (y + 5) % 2160));
+            }
+        }
+        let area = crate::scroll::changed_box(&a, &b).unwrap();
+        let mut cost = SearchCost::default();
+        let copies = detect(&a, &b, area, &mut cost);
+        assert!(cost.scanned <= SCAN_BUDGET + 3840, "{cost:?}");
+        assert!(cost.compared <= COMPARE_BUDGET + 2 * u64::from(TILE * TILE), "{cost:?}");
+        assert!(
+            copies.iter().any(|c| (c.1, c.2) == (9, -5)),
+            "still found: {:?}",
+            &copies[..copies.len().min(3)]
+        );
     }
 }

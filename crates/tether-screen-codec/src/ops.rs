@@ -3,14 +3,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{Frame, Rect};
-use crate::predict::Predictor;
+use crate::predict::{Channels, Predictor};
 
-/// One drawing operation, applied in order to the decoder's frame.
+/// One drawing operation. An update's copies come first; all of them read
+/// the frame as it was before the update (so copies may overlap each
+/// other's sources and destinations in any order), then the other
+/// operations draw in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
-    /// Move `rect` by (`dx`, `dy`) within the frame as it is at this point
-    /// of the update (overlap allowed, like `memmove`): scrolling and moved
-    /// windows.
+    /// Copy `rect` of the frame as it was before the update to `rect`
+    /// moved by (`dx`, `dy`): scrolling, moved windows, panned content.
     Copy { rect: Rect, dx: i32, dy: i32 },
     /// Fill `rect` with one colour (`0x00RRGGBB`).
     Fill { rect: Rect, color: u32 },
@@ -18,9 +20,9 @@ pub enum Op {
     /// pixel (for 2, 3–4 or 5–16 colours), rows padded to whole bytes; the
     /// indices follow the operations in the shapes stream.
     Palette { rect: Rect, colors: Vec<u32> },
-    /// `rect` as residuals against `predictor`, `w * h * 3` bytes of the
-    /// pixels stream.
-    Pixels { rect: Rect, predictor: Predictor },
+    /// `rect` as residuals against `predictor`, their channels as
+    /// `channels` says, `w * h * 3` bytes of the pixels stream.
+    Pixels { rect: Rect, predictor: Predictor, channels: Channels },
 }
 
 /// Bits per index for a palette of `n` colours.
@@ -83,4 +85,26 @@ pub(crate) fn shifted(rect: &Rect, dx: i32, dy: i32) -> Option<Rect> {
     let x = u32::try_from(i64::from(rect.x) + i64::from(dx)).ok()?;
     let y = u32::try_from(i64::from(rect.y) + i64::from(dy)).ok()?;
     Some(Rect { x, y, ..*rect })
+}
+
+/// Applies `copies` (source rectangle, offset; each already checked to fit
+/// both ways) to `frame`, every one reading the frame as it was before the
+/// first: the sources are gathered, then written. `scratch` holds the
+/// gathered pixels (at most the copies' total area) and is reused.
+pub(crate) fn apply_copies(frame: &mut Frame, copies: &[(Rect, i32, i32)], scratch: &mut Vec<u32>) {
+    scratch.clear();
+    for (rect, _, _) in copies {
+        for r in 0..rect.h {
+            scratch.extend_from_slice(frame.row(rect, r));
+        }
+    }
+    let mut at = 0;
+    for (rect, dx, dy) in copies {
+        let dest = shifted(rect, *dx, *dy).expect("checked to fit");
+        for r in 0..rect.h {
+            let n = rect.w as usize;
+            frame.row_mut(&dest, r).copy_from_slice(&scratch[at..at + n]);
+            at += n;
+        }
+    }
 }

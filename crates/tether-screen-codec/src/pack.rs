@@ -64,17 +64,44 @@ impl Packer {
     /// Compresses `data` and flushes: the result decodes completely, given
     /// every earlier result of this stream.
     pub(crate) fn pack(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut out: Vec<u8> = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()) + 64);
+        let mut out = Vec::new();
+        self.write(data, &mut out);
+        self.flush(&mut out);
+        out
+    }
+
+    /// Compresses `data` into `out` without flushing: an update's pieces
+    /// go in one by one (no buffer for all of them), then [`Packer::flush`].
+    pub(crate) fn write(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.drive(data, out, ZSTD_EndDirective::ZSTD_e_continue);
+    }
+
+    /// Ends the piece written since the last flush: `out` then decodes
+    /// completely, given every earlier piece of this stream.
+    pub(crate) fn flush(&mut self, out: &mut Vec<u8>) {
+        self.drive(&[], out, ZSTD_EndDirective::ZSTD_e_flush);
+    }
+
+    fn drive(&mut self, data: &[u8], out: &mut Vec<u8>, directive: ZSTD_EndDirective) {
         let mut input = InBuffer::around(data);
         loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(GROW.min(zstd::zstd_safe::compress_bound(data.len()) + 64));
+            }
             let len = out.len();
-            let mut output = OutBuffer::around_pos(&mut out, len);
+            let mut output = OutBuffer::around_pos(out, len);
             let remaining = self
                 .cctx
-                .compress_stream2(&mut output, &mut input, ZSTD_EndDirective::ZSTD_e_flush)
+                .compress_stream2(&mut output, &mut input, directive)
                 .expect("compressing into memory cannot fail");
-            if remaining == 0 && input.pos() == data.len() {
-                return out;
+            let room_left = output.pos() < output.capacity();
+            let done = input.pos() == data.len()
+                && match directive {
+                    ZSTD_EndDirective::ZSTD_e_continue => room_left,
+                    _ => remaining == 0,
+                };
+            if done {
+                return;
             }
             out.reserve(GROW);
         }
@@ -157,6 +184,13 @@ mod tests {
         assert_eq!(unpacker.unpack(&first, 4000).unwrap(), line);
         assert_eq!(unpacker.unpack(&second, 4000).unwrap(), line);
         assert_eq!(unpacker.unpack(&packer.pack(&[]), 0).unwrap(), Vec::<u8>::new());
+        // Written in pieces, flushed once: the same bytes come out.
+        let mut out = Vec::new();
+        for piece in line.chunks(333) {
+            packer.write(piece, &mut out);
+        }
+        packer.flush(&mut out);
+        assert_eq!(unpacker.unpack(&out, 4000).unwrap(), line);
     }
 
     #[test]

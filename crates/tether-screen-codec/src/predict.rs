@@ -1,13 +1,17 @@
 //! Lossless prediction for pixel regions that fit no cheaper method
 //! (photos, video, gradients, anti-aliased drawings).
 //!
-//! Each channel of each pixel is predicted from neighbours already sent
-//! (left and above, inside the same rectangle) and only the difference,
-//! modulo 256 and zigzag-mapped so small errors of either sign become
-//! small bytes, goes to the pixels stream, where zstd's entropy coder turns
-//! the skewed byte distribution into few bits. The encoder picks, per
-//! rectangle, the predictor that leaves the smaller residuals on a sample
-//! of rows.
+//! Each channel of each pixel is predicted, from neighbours already sent
+//! (left and above, inside the same rectangle) or from the pixel the
+//! viewer already has at that place ([`Predictor::Previous`]: what a copy
+//! brought there, or the last frame), and only the difference, modulo 256
+//! and zigzag-mapped so small errors of either sign become small bytes,
+//! goes to the pixels stream, where zstd's entropy coder turns the skewed
+//! byte distribution into few bits. Real photos' channels err together
+//! (light and sensor noise hit red, green and blue alike), so red's and
+//! blue's differences can be sent relative to green's ([`Channels`]). The
+//! encoder picks, per rectangle, what leaves the smaller residuals on a
+//! sample of rows.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,9 +28,23 @@ pub enum Predictor {
     /// sixteenths): smooth, noisy natural images, where averaging
     /// several neighbours cancels part of their noise.
     Smooth,
+    /// The pixel the viewer has at the same place before this operation
+    /// draws (after the update's copies): content that changed a little,
+    /// and the remainder of a copy that was almost exact.
+    Previous,
 }
 
-/// Every `SAMPLE_STEP`-th row is tried with both predictors.
+/// How the three channels' prediction errors are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Channels {
+    /// Each channel's own error.
+    Independent,
+    /// Green's error, and red's and blue's minus green's (modulo 256): a
+    /// reversible decorrelation for content whose channels err together.
+    FromGreen,
+}
+
+/// Every `SAMPLE_STEP`-th row is tried with each candidate.
 const SAMPLE_STEP: u32 = 8;
 
 #[inline(always)]
@@ -43,14 +61,28 @@ fn lanes(p: u32) -> u64 {
     (p & 0xFF_0000) << 16 | (p & 0xFF00) << 8 | (p & 0xFF)
 }
 
+/// The rows a prediction reads besides the row being coded: the one above
+/// in the rectangle (`None` on the first row) and the viewer's pixels at
+/// this row before drawing (`None` where [`Predictor::Previous`] is not
+/// used).
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    above: Option<&'a [u32]>,
+    prior: Option<&'a [u32]>,
+}
+
 /// The prediction for all three channels of pixel `x` of a row, as a
 /// `0x00RRGGBB` value, from the row's earlier pixels (`row[..x]`) and the
-/// row above (`above`, `None` on the first row). Only causal neighbours
-/// are read, so the decoder, which fills the row left to right, computes
-/// the same value.
+/// context. Only causal neighbours are read, so the decoder, which fills
+/// the row left to right, computes the same value.
 #[inline(always)]
-fn predict(predictor: Predictor, row: &[u32], above: Option<&[u32]>, x: usize) -> u32 {
-    let Some(above) = above else {
+fn predict(predictor: Predictor, row: &[u32], context: Context<'_>, x: usize) -> u32 {
+    if predictor == Predictor::Previous
+        && let Some(prior) = context.prior
+    {
+        return prior[x];
+    }
+    let Some(above) = context.above else {
         return if x == 0 { 0 } else { row[x - 1] };
     };
     if x == 0 {
@@ -58,7 +90,7 @@ fn predict(predictor: Predictor, row: &[u32], above: Option<&[u32]>, x: usize) -
     }
     let last = row.len() - 1;
     match predictor {
-        Predictor::Median => {
+        Predictor::Median | Predictor::Previous => {
             let (w, n, nw) = (row[x - 1], above[x], above[x - 1]);
             let mut out = 0;
             for shift in SHIFTS {
@@ -101,63 +133,127 @@ fn unzigzag(byte: u8) -> i32 {
 
 const SHIFTS: [u32; 3] = [16, 8, 0];
 
+/// The three residual bytes (red, green, blue) of pixel `p` against
+/// `guess`.
+#[inline(always)]
+fn pixel_residuals(p: u32, guess: u32, channels: Channels) -> [u8; 3] {
+    let [r, g, b] = SHIFTS.map(|shift| channel(p, shift) - channel(guess, shift));
+    match channels {
+        Channels::Independent => [zigzag(r), zigzag(g), zigzag(b)],
+        Channels::FromGreen => [zigzag(r - g), zigzag(g), zigzag(b - g)],
+    }
+}
+
 /// Calls `out` with the residual bytes of one row (red, green, blue per
-/// pixel), `above` being the row before it.
+/// pixel).
 #[inline(always)]
 fn row_residuals(
     predictor: Predictor,
+    channels: Channels,
     row: &[u32],
-    above: Option<&[u32]>,
-    mut out: impl FnMut(u8),
+    context: Context<'_>,
+    mut out: impl FnMut([u8; 3]),
 ) {
     for (x, &p) in row.iter().enumerate() {
-        let guess = predict(predictor, row, above, x);
-        for shift in SHIFTS {
-            out(zigzag(channel(p, shift) - channel(guess, shift)));
-        }
+        let guess = predict(predictor, row, context, x);
+        out(pixel_residuals(p, guess, channels));
     }
 }
 
-/// Appends the residuals of `rect` under `predictor` to `out`: three bytes
-/// (red, green, blue) per pixel, row by row.
-pub(crate) fn residuals(frame: &Frame, rect: &Rect, predictor: Predictor, out: &mut Vec<u8>) {
-    out.reserve(rect.area() as usize * 3);
+/// How one rectangle's pixels are coded: the predictor and the channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Coding {
+    pub(crate) predictor: Predictor,
+    pub(crate) channels: Channels,
+}
+
+/// Calls `out` with the residuals of `rect` of `frame` under `coding`,
+/// `reference` being what the viewer has there (needed by
+/// [`Predictor::Previous`]), row by row.
+pub(crate) fn residuals(
+    frame: &Frame,
+    reference: &Frame,
+    rect: &Rect,
+    coding: Coding,
+    mut out: impl FnMut(&[u8]),
+) {
+    let mut line = Vec::with_capacity(rect.w as usize * 3);
     for r in 0..rect.h {
-        let above = (r > 0).then(|| frame.row(rect, r - 1));
-        row_residuals(predictor, frame.row(rect, r), above, |b| out.push(b));
+        let context = Context {
+            above: (r > 0).then(|| frame.row(rect, r - 1)),
+            prior: Some(reference.row(rect, r)),
+        };
+        line.clear();
+        row_residuals(coding.predictor, coding.channels, frame.row(rect, r), context, |b| {
+            line.extend_from_slice(&b)
+        });
+        out(&line);
     }
 }
 
-/// The predictor that leaves the smaller residuals on a sample of `rect`'s
-/// rows.
-pub(crate) fn choose(frame: &Frame, rect: &Rect) -> Predictor {
-    let cost = |predictor| -> u64 {
+/// The coding that leaves the smallest residuals on a sample of `rect`'s
+/// rows: the spatial predictors always, [`Predictor::Previous`] when the
+/// viewer has a `reference` worth predicting from; then whether red and
+/// blue go relative to green under the winner.
+pub(crate) fn choose(frame: &Frame, reference: Option<&Frame>, rect: &Rect) -> Coding {
+    let cost = |coding: Coding| -> u64 {
         let mut sum = 0;
         for r in (1..rect.h).step_by(SAMPLE_STEP as usize) {
-            let above = Some(frame.row(rect, r - 1));
-            row_residuals(predictor, frame.row(rect, r), above, |b| sum += u64::from(b));
+            let context = Context {
+                above: Some(frame.row(rect, r - 1)),
+                prior: reference.map(|f| f.row(rect, r)),
+            };
+            row_residuals(coding.predictor, coding.channels, frame.row(rect, r), context, |b| {
+                sum += u64::from(b[0]) + u64::from(b[1]) + u64::from(b[2])
+            });
         }
         sum
     };
-    if cost(Predictor::Smooth) < cost(Predictor::Median) {
-        Predictor::Smooth
-    } else {
-        Predictor::Median
+    let mut candidates = vec![Predictor::Median, Predictor::Smooth];
+    if reference.is_some() {
+        candidates.push(Predictor::Previous);
     }
+    let (mut best, mut best_cost) =
+        (Coding { predictor: Predictor::Median, channels: Channels::Independent }, u64::MAX);
+    for predictor in candidates {
+        let coding = Coding { predictor, channels: Channels::Independent };
+        let c = cost(coding);
+        if c < best_cost {
+            (best, best_cost) = (coding, c);
+        }
+    }
+    let green = Coding { channels: Channels::FromGreen, ..best };
+    if cost(green) < best_cost { green } else { best }
 }
 
 /// Draws `rect` from its residuals; `data` has exactly `w * h * 3` bytes.
-pub(crate) fn reconstruct(frame: &mut Frame, rect: &Rect, predictor: Predictor, data: &[u8]) {
+/// [`Predictor::Previous`] reads the frame's pixels before they are
+/// overwritten.
+pub(crate) fn reconstruct(frame: &mut Frame, rect: &Rect, coding: Coding, data: &[u8]) {
     let width = rect.w as usize;
     let mut above: Vec<u32> = Vec::with_capacity(width);
     let mut row: Vec<u32> = vec![0; width];
+    let mut prior: Vec<u32> = Vec::new();
     for (r, line) in data.chunks_exact(width * 3).enumerate() {
+        if coding.predictor == Predictor::Previous {
+            prior.clear();
+            prior.extend_from_slice(frame.row(rect, r as u32));
+        }
         for x in 0..width {
-            let guess = predict(predictor, &row, (r > 0).then_some(&above[..]), x);
+            let context = Context {
+                above: (r > 0).then_some(&above[..]),
+                prior: (coding.predictor == Predictor::Previous).then_some(&prior[..]),
+            };
+            let guess = predict(coding.predictor, &row, context, x);
+            let bytes = &line[x * 3..x * 3 + 3];
+            let g = unzigzag(bytes[1]);
+            let [r_d, b_d] = match coding.channels {
+                Channels::Independent => [unzigzag(bytes[0]), unzigzag(bytes[2])],
+                Channels::FromGreen => [unzigzag(bytes[0]) + g, unzigzag(bytes[2]) + g],
+            };
             let mut pixel = 0u32;
-            for (c, shift) in SHIFTS.into_iter().enumerate() {
-                let value = (channel(guess, shift) + unzigzag(line[x * 3 + c])) as u32 & 0xFF;
-                pixel |= value << shift;
+            for (d, shift) in [r_d, g, b_d].into_iter().zip(SHIFTS) {
+                pixel |= ((channel(guess, shift) + d) as u32 & 0xFF) << shift;
             }
             row[x] = pixel;
         }
@@ -181,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn both_predictors_round_trip_and_each_wins_its_content() {
+    fn every_coding_round_trips_and_each_predictor_wins_its_content() {
         let rect = Rect { x: 3, y: 2, w: 37, h: 23 };
         let mut sharp = Frame::solid(50, 30, 0xFFFFFF).unwrap();
         sharp.fill(Rect { x: 10, y: 5, w: 15, h: 9 }, 0x204080);
@@ -197,21 +293,63 @@ mod tests {
             }
         }
         for (frame, best) in [(&sharp, Predictor::Median), (&noisy, Predictor::Smooth)] {
-            assert_eq!(choose(frame, &rect), best);
-            for predictor in [Predictor::Median, Predictor::Smooth] {
-                let mut data = Vec::new();
-                residuals(frame, &rect, predictor, &mut data);
-                assert_eq!(data.len(), rect.area() as usize * 3);
-                let mut out = Frame::solid(50, 30, 0x123456).unwrap();
-                reconstruct(&mut out, &rect, predictor, &data);
-                for y in 0..30 {
-                    for x in 0..50 {
-                        let inside = (3..40).contains(&x) && (2..25).contains(&y);
-                        let want = if inside { frame.pixel(x, y) } else { 0x123456 };
-                        assert_eq!(out.pixel(x, y), want, "{predictor:?} at {x},{y}");
+            assert_eq!(choose(frame, None, &rect).predictor, best);
+            let reference = Frame::solid(50, 30, 0x123456).unwrap();
+            for predictor in [Predictor::Median, Predictor::Smooth, Predictor::Previous] {
+                for channels in [Channels::Independent, Channels::FromGreen] {
+                    let coding = Coding { predictor, channels };
+                    let mut data = Vec::new();
+                    residuals(frame, &reference, &rect, coding, |b| data.extend_from_slice(b));
+                    assert_eq!(data.len(), rect.area() as usize * 3);
+                    let mut out = reference.clone();
+                    reconstruct(&mut out, &rect, coding, &data);
+                    for y in 0..30 {
+                        for x in 0..50 {
+                            let inside = (3..40).contains(&x) && (2..25).contains(&y);
+                            let want = if inside { frame.pixel(x, y) } else { 0x123456 };
+                            assert_eq!(out.pixel(x, y), want, "{coding:?} at {x},{y}");
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// A photo-like texture whose channels move together (light), with a
+    /// little independent noise.
+    fn photo(seed: u32) -> Frame {
+        let mut f = Frame::solid(64, 64, 0).unwrap();
+        let mut s = seed | 1;
+        for y in 0..64 {
+            for x in 0..64 {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                let light = (x * 3 + y * 2 + (s >> 8) % 23) as i32;
+                let v = |k: i32, n: u32| (light + k + ((s >> n) % 3) as i32).clamp(0, 255) as u32;
+                f.set(x, y, v(40, 0) << 16 | v(20, 2) << 8 | v(0, 4));
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn correlated_channels_go_relative_to_green_and_a_near_copy_uses_the_previous_pixels() {
+        let rect = Rect { x: 0, y: 0, w: 64, h: 64 };
+        let picture = photo(5);
+        assert_eq!(choose(&picture, None, &rect).channels, Channels::FromGreen);
+        // The viewer has nearly the same picture: two pixels differ.
+        let mut next = picture.clone();
+        next.set(10, 10, 0xFF00FF);
+        next.set(40, 50, 0x00FF00);
+        let coding = choose(&next, Some(&picture), &rect);
+        assert_eq!(coding.predictor, Predictor::Previous);
+        let mut data = Vec::new();
+        residuals(&next, &picture, &rect, coding, |b| data.extend_from_slice(b));
+        let nonzero = data.iter().filter(|&&b| b != 0).count();
+        assert!((1..=6).contains(&nonzero), "two pixels' worth, not {nonzero}");
+        let mut out = picture.clone();
+        reconstruct(&mut out, &rect, coding, &data);
+        assert_eq!(out, next);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::frame::{Frame, Rect};
-use crate::ops::Op;
+use crate::moves::Copy;
 
 /// Fewest rows a copy must cover to be worth sending.
 const MIN_RUN: u32 = 8;
@@ -45,7 +45,7 @@ pub(crate) fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
 
 /// Copies that turn `old` into something closer to `new` by vertical
 /// shifts within `area`, where they differ ([`changed_box`]).
-pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Op> {
+pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Copy> {
     if area.h < MIN_RUN * 2 {
         return Vec::new();
     }
@@ -95,18 +95,12 @@ pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Op> {
                         w: span.w,
                         h: y - start,
                     };
-                    ops.push(Op::Copy { rect: src, dx: 0, dy: (-shift) as i32 });
+                    ops.push((src, 0, (-shift) as i32));
                 }
                 run_start = None;
             }
             _ => {}
         }
-    }
-    // The decoder applies copies in place, one after the other: when rows
-    // move down, the lowest run goes first so no run reads rows another
-    // has already overwritten.
-    if shift < 0 {
-        ops.reverse();
     }
     ops
 }
@@ -143,7 +137,7 @@ mod tests {
         let new = text(320, 240, 3); // scrolled up by 3 lines of 16 px
         let ops = detect(&old, &new, changed_box(&old, &new).unwrap());
         assert_eq!(ops.len(), 1, "{ops:?}");
-        let Op::Copy { rect, dx, dy } = ops[0] else { panic!() };
+        let (rect, dx, dy) = ops[0];
         assert_eq!((dx, dy), (0, -48));
         assert_eq!(rect.y, 48);
         assert_eq!(rect.h, 240 - 48);

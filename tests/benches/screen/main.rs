@@ -2,7 +2,8 @@
 //! the baseline: a bench binary printing tables, not a timed test.
 //!
 //! Run: `cargo build --release -p tether -p tether-agent && cargo bench -p tether-tests --bench screen`
-//! (needs Xvfb, xterm and x11vnc; about two minutes). Set
+//! (needs Xvfb, xterm and x11vnc; about five minutes). Set
+//! `TETHER_BENCH_SCENES=classic` or `=photo` to run one scene only. Set
 //! `TETHER_BENCH_COPYRECT=1` to add a third run where the VNC client also
 //! offers CopyRect, which lets x11vnc send scrolls as copies, and
 //! `TETHER_BENCH_SNAPSHOT=FILE.png` to save the screen as the Tether
@@ -34,6 +35,27 @@
 //!   differ from before (Tether), or until the next FramebufferUpdate has
 //!   been read (VNC, which this client does not decode).
 //!
+//! That is the **classic** scene, kept so figures compare with earlier
+//! runs. The **photo** scene is what users show more often: the root has
+//! a photographic wallpaper (seven octaves of value noise for light shared
+//! by the channels, a slow colour tint, ±2 levels of grain on the light;
+//! deterministic),
+//! the same xterm, a viewer window (960×540 at (800, 40)) showing part of
+//! a 2560×1600 picture, a 400×300 photo window at (60, 650) (its
+//! background, so the server draws it) and a page window (560×400 at
+//! (1300, 620)) with text lines and picture bands. Its phases, each
+//! 250 steps at 25 a second:
+//!
+//! - **initial**: the first frame, as above, now with photos on screen;
+//! - **pan**: the viewer's picture moves 5 px right and 3 down per frame,
+//!   the window repainted with one PutImage, as a map being panned;
+//! - **drag**: the photo window moves 3 px right (and every other frame
+//!   one down) per frame; the server copies it and repaints the wallpaper
+//!   it uncovers;
+//! - **several**: all at once: the picture panned back up-left (4 and 2 px
+//!   per frame), the window dragged back, the page scrolled down 6 rows
+//!   per frame (repainted with PutImage, as a browser does).
+//!
 //! Each phase's window runs from just before the workload to 300 ms after
 //! it, so the last frames are counted. Per phase: bytes of the view stream
 //! (Tether: length-prefixed frames, before QUIC and TLS; VNC: every RFB
@@ -64,12 +86,13 @@
 //!
 //! `main.rs` (this text, the workload's constants, the order of runs),
 //! `scene` (the Xvfb, the xterm and the workload on it), `motion` (the
-//! motion window's frames), `measure` (one phase measured: counters, CPU,
+//! motion window's frames), `photo` (the photo scene's pictures), `measure` (one phase measured: counters, CPU,
 //! RSS), `tether` and `vnc` (one run each), `results` (the tables and the
 //! targets).
 
 mod measure;
 mod motion;
+mod photo;
 mod results;
 mod scene;
 mod tether;
@@ -80,7 +103,8 @@ use std::time::{Duration, Instant};
 use tether_tests::TestPki;
 
 use crate::measure::motion_reference;
-use crate::results::targets;
+use crate::results::{Runs, targets};
+use crate::scene::SceneKind;
 use crate::tether::run_tether;
 use crate::vnc::{ENC_COPYRECT, ENC_TIGHT, ENC_ZRLE, enc_jpeg_quality, run_vnc};
 
@@ -97,6 +121,19 @@ const MOTION_FPS: u32 = 25;
 const MOTION_FRAMES: u32 = 250;
 /// Per-channel noise added to each motion frame: uniform in ±this.
 const NOISE: i32 = 2;
+/// The photo scene's viewer window, the picture it pans over and how far
+/// the view moves per frame (right and down; back up-left, one pixel
+/// slower each way, when several areas move).
+const PAN_WINDOW: (i16, i16, u16, u16) = (800, 40, 960, 540);
+const PAN_PICTURE: (usize, usize) = (2560, 1600);
+const PAN_STEP: (i32, i32) = (5, 3);
+/// The photo window that is dragged: 3 pixels right and every other frame
+/// one down per frame (back when several areas move).
+const DRAG_WINDOW: (i16, i16, u16, u16) = (60, 650, 400, 300);
+/// The page window, its page's height and the rows it scrolls per frame.
+const PAGE_WINDOW: (i16, i16, u16, u16) = (1300, 620, 560, 400);
+const PAGE_HEIGHT: usize = 2400;
+const PAGE_STEP: usize = 6;
 const IDLE: Duration = Duration::from_secs(5);
 const ACTIVE: Duration = Duration::from_secs(10);
 /// One key every this long while typing (10 characters a second).
@@ -118,16 +155,26 @@ fn main() {
     motion_reference();
     let pki = TestPki::new("Bench");
     let alice = pki.issue_tech("alice", "tier1");
-    let tether = run_tether(&pki, &alice);
-    tether.print();
-    let zrle = run_vnc("x11vnc, ZRLE", &[ENC_ZRLE]);
-    zrle.print();
-    let jpeg = run_vnc("x11vnc, Tight + JPEG quality 8 (lossy)", &[ENC_TIGHT, enc_jpeg_quality(8)]);
-    jpeg.print();
-    if std::env::var_os("TETHER_BENCH_COPYRECT").is_some() {
-        run_vnc("x11vnc, CopyRect + ZRLE", &[ENC_COPYRECT, ENC_ZRLE]).print();
-    }
-    targets(&tether, &zrle, &jpeg);
+    let wanted = std::env::var("TETHER_BENCH_SCENES").unwrap_or_else(|_| "classic,photo".into());
+    let run = |kind: SceneKind| {
+        let tether = run_tether(&pki, &alice, kind);
+        tether.print();
+        let zrle = run_vnc("x11vnc, ZRLE", &[ENC_ZRLE], kind);
+        zrle.print();
+        let jpeg = run_vnc(
+            "x11vnc, Tight + JPEG quality 8 (lossy)",
+            &[ENC_TIGHT, enc_jpeg_quality(8)],
+            kind,
+        );
+        jpeg.print();
+        if std::env::var_os("TETHER_BENCH_COPYRECT").is_some() {
+            run_vnc("x11vnc, CopyRect + ZRLE", &[ENC_COPYRECT, ENC_ZRLE], kind).print();
+        }
+        Runs { tether, zrle, jpeg }
+    };
+    let classic = wanted.contains("classic").then(|| run(SceneKind::Classic));
+    let photo = wanted.contains("photo").then(|| run(SceneKind::Photo));
+    targets(classic.as_ref(), photo.as_ref());
 }
 
 /// A duration in milliseconds, for printing.

@@ -8,7 +8,7 @@ use tether_tests::proc::{self, RssSampler, status_kib, ticks_per_sec};
 
 use crate::motion::MotionImage;
 use crate::results::{Counters, Phase};
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneKind};
 use crate::{DRAIN, IDLE, MOTION, MOTION_FPS, MOTION_FRAMES, SETTLE, ms};
 
 /// The server process and how to read the stream's counters.
@@ -41,9 +41,39 @@ impl Probe<'_> {
         }
     }
 
-    /// The standard phases, in order, on `scene`.
+    /// The phases of `scene`'s kind, in order; also returns a note on how
+    /// punctual the animations were.
+    pub(crate) fn phases(&self, scene: &mut Scene, kind: SceneKind) -> (Vec<Phase>, String) {
+        match kind {
+            SceneKind::Classic => self.standard_phases(scene),
+            SceneKind::Photo => self.photo_phases(scene),
+        }
+    }
+
+    /// The translated-content phases of the photo scene: pan, drag, and
+    /// several areas at once.
+    fn photo_phases(&self, scene: &mut Scene) -> (Vec<Phase>, String) {
+        let mut phases = Vec::new();
+        let mut notes = Vec::new();
+        let runs: [(&'static str, Animation); 3] =
+            [("pan", Scene::pan), ("drag", Scene::drag), ("several", Scene::several)];
+        for (name, workload) in runs {
+            std::thread::sleep(SETTLE);
+            let mut late = (0, Duration::ZERO);
+            phases.push(self.phase(name, || late = workload(scene)));
+            notes.push(format!("{name} {} late (max {:.1} ms)", late.0, ms(late.1)));
+        }
+        std::thread::sleep(SETTLE);
+        let note = format!(
+            "animations: {MOTION_FRAMES} steps each at {MOTION_FPS}/s, more than 10 ms late: {}",
+            notes.join(", ")
+        );
+        (phases, note)
+    }
+
+    /// The classic phases, in order, on `scene`.
     /// Also returns a note on how punctual the motion repaints were.
-    pub(crate) fn standard_phases(&self, scene: &mut Scene) -> (Vec<Phase>, String) {
+    fn standard_phases(&self, scene: &mut Scene) -> (Vec<Phase>, String) {
         let mut phases = Vec::new();
         std::thread::sleep(SETTLE);
         phases.push(self.phase("idle", || std::thread::sleep(IDLE)));
@@ -64,6 +94,10 @@ impl Probe<'_> {
         (phases, note)
     }
 }
+
+/// A workload that animates the scene; returns how many steps were late
+/// and the worst lateness.
+type Animation = fn(&mut Scene) -> (u32, Duration);
 
 /// Resident memory by kind: anonymous, file-backed, shared memory.
 pub(crate) fn rss_parts(pid: i32) -> String {

@@ -14,15 +14,20 @@ use tether_view::{ViewState, stream};
 
 use crate::measure::{Probe, rss_parts, write_png};
 use crate::results::{Counters, Results, Wire};
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneKind};
 use crate::{
     HEIGHT, KEYSYM_BACKSPACE, LATENCY_GAP, LATENCY_SAMPLES, LATENCY_TIMEOUT, WIDTH, XTERM_AREA,
 };
 
-pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
-    let mut scene = Scene::new();
+pub(crate) fn run_tether(pki: &TestPki, alice: &Identity, kind: SceneKind) -> Results {
+    let mut scene = Scene::new(kind);
     let extra = format!("[screen]\ndisplay = {:?}\nmax_fps = 30\n", scene.x.display);
-    let mut agent = Agent::start(AgentSetup { pki, name: "agent-01", extra: &extra });
+    // One agent certificate per scene: the PKI refuses to issue a name twice.
+    let name = match kind {
+        SceneKind::Classic => "agent-01",
+        SceneKind::Photo => "agent-02",
+    };
+    let mut agent = Agent::start(AgentSetup { pki, name, extra: &extra });
     let addr: std::net::SocketAddr = agent.addr.parse().expect("agent address");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -32,7 +37,7 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
     let (endpoint, client) = rt.block_on(async {
         let endpoint = endpoint_with(alice, addr);
         let hello = Hello::new("bench", None);
-        let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
+        let client = Client::connect(&endpoint, addr, name, &hello, Duration::from_secs(5))
             .await
             .expect("connect");
         (endpoint, client)
@@ -75,11 +80,12 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
             Counters { stream, wire: wire(), frames }
         }),
     };
-    let (phases, note) = probe.standard_phases(&mut scene);
+    let (phases, note) = probe.phases(&mut scene, kind);
 
     let mut latency = Vec::new();
     let mut misses = 0;
-    for i in 0..LATENCY_SAMPLES {
+    let samples = if kind == SceneKind::Classic { LATENCY_SAMPLES } else { 0 };
+    for i in 0..samples {
         match tether_key_to_pixels(&rt, &state, &scene, latency_key(i)) {
             Some(d) => latency.push(d),
             None => misses += 1,
@@ -98,8 +104,9 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity) -> Results {
     rt.block_on(endpoint.wait_idle());
     agent.stop();
     Results {
-        server: "Tether (lossless, max_fps 30; in-process controller decoding every frame)"
-            .to_owned(),
+        server: format!(
+            "Tether, {kind:?} scene (lossless, max_fps 30; in-process controller decoding every frame)"
+        ),
         initial,
         phases,
         latency,

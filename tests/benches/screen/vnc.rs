@@ -13,7 +13,7 @@ use tether_tests::proc::{RssSampler, status_kib};
 
 use crate::measure::{Probe, rss_parts};
 use crate::results::{Counters, Results, Wire};
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneKind};
 use crate::tether::latency_key;
 use crate::{HEIGHT, LATENCY_GAP, LATENCY_SAMPLES, LATENCY_TIMEOUT, WIDTH};
 
@@ -25,8 +25,8 @@ pub(crate) const fn enc_jpeg_quality(level: i32) -> i32 {
     -32 + level
 }
 
-pub(crate) fn run_vnc(label: &str, encodings: &[i32]) -> Results {
-    let mut scene = Scene::new();
+pub(crate) fn run_vnc(label: &str, encodings: &[i32], kind: SceneKind) -> Results {
+    let mut scene = Scene::new(kind);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -62,10 +62,11 @@ pub(crate) fn run_vnc(label: &str, encodings: &[i32]) -> Results {
             frames: vnc.updates.lock().expect("updates lock").len() as u64,
         }),
     };
-    let (phases, note) = probe.standard_phases(&mut scene);
+    let (phases, note) = probe.phases(&mut scene, kind);
     let mut latency = Vec::new();
     let mut misses = 0;
-    for i in 0..LATENCY_SAMPLES {
+    let samples = if kind == SceneKind::Classic { LATENCY_SAMPLES } else { 0 };
+    for i in 0..samples {
         let pressed = Instant::now();
         scene.tap(latency_key(i));
         match vnc.update_after(pressed, LATENCY_TIMEOUT) {
@@ -92,7 +93,7 @@ pub(crate) fn run_vnc(label: &str, encodings: &[i32]) -> Results {
         .collect();
     Results {
         server: format!(
-            "{label} (x11vnc defaults + -ncache 0; client encodings [{}], no decoding)",
+            "{label}, {kind:?} scene (x11vnc defaults + -ncache 0; client encodings [{}], no decoding)",
             names.join(", ")
         ),
         initial,

@@ -1,0 +1,77 @@
+//! What encoding costs on 1080p frames with several areas moving at once
+//! (a picture panned in a window, a photo window dragged over a textured
+//! wallpaper, a page scrolled): time per update, bytes, and the motion
+//! search's work. Run:
+//! `cargo run --release -p tether-screen-codec --example encode_cost`.
+
+use std::time::Instant;
+
+use tether_screen_codec::{Encoder, Frame, Rect};
+
+/// A smooth texture with light grain: every segment unique, as photos.
+fn texture(w: u32, h: u32, seed: u32) -> Frame {
+    let mut f = Frame::solid(w, h, 0).unwrap();
+    let mut s = seed | 1;
+    for y in 0..h {
+        for x in 0..w {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let light = ((x as f32 * 0.031).sin() * 50.0
+                + (y as f32 * 0.023 + x as f32 * 0.007).cos() * 60.0
+                + ((x ^ y) % 17) as f32
+                + 120.0) as u32
+                + s % 5;
+            let light = light.min(215);
+            f.set(x, y, (light + 40) << 16 | (light + 15) << 8 | light);
+        }
+    }
+    f
+}
+
+fn put(frame: &mut Frame, from: &Frame, at: (u32, u32), to: Rect) {
+    for y in 0..to.h {
+        for x in 0..to.w {
+            frame.set(to.x + x, to.y + y, from.pixel(at.0 + x, at.1 + y));
+        }
+    }
+}
+
+fn main() {
+    let wallpaper = texture(1920, 1080, 1);
+    let picture = texture(2560, 1600, 2);
+    let photo = texture(400, 300, 3);
+    let page = texture(560, 2400, 4);
+    let frame_at = |t: u32| {
+        let mut f = wallpaper.clone();
+        put(&mut f, &picture, (5 * t, 3 * t), Rect { x: 800, y: 40, w: 960, h: 540 });
+        put(&mut f, &photo, (0, 0), Rect { x: 60 + 3 * t, y: 650 + t / 2, w: 400, h: 300 });
+        put(&mut f, &page, (0, 6 * t), Rect { x: 1300, y: 620, w: 560, h: 400 });
+        f
+    };
+    let mut encoder = Encoder::new();
+    let frames: Vec<Frame> = (0..30).map(frame_at).collect();
+    let mut times = Vec::new();
+    for (i, frame) in frames.into_iter().enumerate() {
+        let start = Instant::now();
+        let update = encoder.encode(frame);
+        let took = start.elapsed();
+        let cost = encoder.search_cost();
+        if i > 0 {
+            times.push(took);
+        }
+        println!(
+            "update {i:>2}: {:>8} bytes in {:>6.1} ms; search: {} keys, {} pixels hashed, {} compared",
+            update.to_bytes().len(),
+            took.as_secs_f64() * 1000.0,
+            cost.keys,
+            cost.scanned,
+            cost.compared
+        );
+    }
+    times.sort();
+    println!(
+        "median update after the first: {:.1} ms",
+        times[times.len() / 2].as_secs_f64() * 1000.0
+    );
+}
