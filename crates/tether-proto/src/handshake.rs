@@ -23,7 +23,9 @@ use crate::role::Role;
 /// and `ErrorKind::Unsupported`; version 3 grouped requests by route
 /// ([`crate::Request`]) and added `Hello::supported`; version 4 changed
 /// the view stream (acknowledgements only when asked, pointer only when
-/// moved, no frame numbers on the wire). See ARCHITECTURE.md, "Protocol
+/// moved, no frame numbers on the wire) and the screen codec's update
+/// format (v3: motion copies per tile, sub-tile rectangles, a shorter
+/// header). See ARCHITECTURE.md, "Protocol
 /// versions", for what may change within a version and what needs a new
 /// one.
 pub const PROTOCOL_VERSION: u16 = 4;
