@@ -130,8 +130,10 @@ async fn a_ticket_goes_through_its_life_on_the_command_line() {
     desk.tether(&["ticket", "reopen", "T-1"]).ok();
     let missing = desk.tether(&["ticket", "show", "T-99"]).fails_with(1);
     assert!(missing.contains("no ticket T-99 in the ticket store"), "{missing}");
-    let not_an_id = desk.tether(&["ticket", "show", "INC-7"]).fails_with(1);
-    assert!(not_an_id.contains("is not a ticket id"), "{not_an_id}");
+    // A malformed id is a usage error, like any bad argument.
+    let not_an_id = desk.tether(&["ticket", "show", "INC-7"]);
+    assert_eq!(not_an_id.code(), Some(2), "{}", not_an_id.stderr);
+    assert!(not_an_id.stderr.contains("is not a ticket id"), "{}", not_an_id.stderr);
 
     let show = desk.json(&["ticket", "show", "T-1", "--json"]);
     assert_eq!(kinds(&show), ["opened", "note", "escalated", "resolved", "reopened"]);
@@ -348,4 +350,15 @@ fn ticket_text_is_escaped_on_the_terminal() {
     // JSON keeps the exact text.
     let show = desk.json(&["ticket", "show", "T-1", "--json"]);
     assert_eq!(show["title"], evil);
+}
+
+#[test]
+fn help_never_shows_the_store_password() {
+    let desk = Desk::new();
+    for args in [&["--help"][..], &["ticket", "list", "--help"], &["report", "--help"]] {
+        let mut cmd = desk.command(args);
+        cmd.env("TETHER_DB", "postgres://helpdesk:SECRET-PW@localhost/tickets");
+        let help = run(cmd);
+        assert!(!help.ok().contains("SECRET-PW"), "{args:?}: {}", help.stdout);
+    }
 }

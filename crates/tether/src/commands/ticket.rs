@@ -13,7 +13,7 @@ use tether_tickets::{
 
 use crate::cli::{GlobalArgs, TicketCommand};
 use crate::render::{self, Align, remote};
-use crate::tickets::{Settings, in_store, now, technician, ticket_id};
+use crate::tickets::{Settings, in_store, now, technician};
 
 pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(global)?;
@@ -47,14 +47,12 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
             }
         }
         TicketCommand::Show { id, json } => {
-            let id = ticket_id(&id)?;
             let ticket = store.ticket(id).await.map_err(&not_found)?;
             let timeline = store.timeline(id).await.map_err(&not_found)?;
             let screenshots = store.attachments(id).await?;
             print_show(&ticket, &timeline, &screenshots, at, json)?;
         }
         TicketCommand::Note { id, text, json } => {
-            let id = ticket_id(&id)?;
             let (_, entry) = store
                 .record(id, at, &technician(global)?, Event::Note { text })
                 .await
@@ -71,7 +69,7 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
                 &store,
                 global,
                 &not_found,
-                &id,
+                id,
                 at,
                 event,
                 json,
@@ -81,18 +79,17 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
         }
         TicketCommand::Assign { id, tech, json } => {
             let done = format!("assigned to {}", remote(&tech));
-            change(&store, global, &not_found, &id, at, Event::Assigned { to: tech }, json, &done)
+            change(&store, global, &not_found, id, at, Event::Assigned { to: tech }, json, &done)
                 .await?;
         }
         TicketCommand::Resolve { id, resolution, json } => {
             let event = Event::Resolved { resolution };
-            change(&store, global, &not_found, &id, at, event, json, "resolved").await?;
+            change(&store, global, &not_found, id, at, event, json, "resolved").await?;
         }
         TicketCommand::Reopen { id, json } => {
-            change(&store, global, &not_found, &id, at, Event::Reopened, json, "reopened").await?;
+            change(&store, global, &not_found, id, at, Event::Reopened, json, "reopened").await?;
         }
         TicketCommand::Export { id, dir, json } => {
-            let id = ticket_id(&id)?;
             let ticket = store.ticket(id).await.map_err(&not_found)?;
             let timeline = store.timeline(id).await?;
             let screenshots = store.attachments(id).await?;
@@ -117,13 +114,12 @@ async fn change(
     store: &tether_tickets::Store,
     global: &GlobalArgs,
     not_found: &impl Fn(tether_tickets::StoreError) -> anyhow::Error,
-    id: &str,
+    id: TicketId,
     at: UnixTime,
     event: Event,
     json: bool,
     done: &str,
 ) -> anyhow::Result<()> {
-    let id = ticket_id(id)?;
     let (ticket, _) = store.record(id, at, &technician(global)?, event).await.map_err(not_found)?;
     print_ticket(&ticket, at, json, done)
 }
