@@ -20,4 +20,4 @@ pub use model::{
     Attachment, Category, Deadline, Entry, Event, NewTicket, Priority, Ticket, TicketId,
     TicketSummary, TimeFrames, UnixTime,
 };
-pub use store::{Import, ListFilter, Location, Store, StoreError};
+pub use store::{Import, ListFilter, Location, NotALocation, Store, StoreError};

@@ -74,7 +74,64 @@ suite!(
     the_schema_is_created_once_and_a_newer_one_refused,
     concurrent_writers_lose_no_records,
     summaries_start_at_since_and_imports_land_whole,
+    an_up_to_date_store_opens_without_schema_rights_or_the_write_lock,
 );
+
+/// Opening a store whose schema is current touches no schema: on
+/// PostgreSQL a role with data rights only (no CREATE on the schema, the
+/// PostgreSQL 15 default) works with it; on SQLite a writer holding the
+/// lock does not stop another process from opening and listing.
+async fn an_up_to_date_store_opens_without_schema_rights_or_the_write_lock(backend: Backend) {
+    let owner = backend.open().await;
+    owner
+        .open_ticket(new_ticket("set up", Priority::P3, "owner"), &TimeFrames::default(), T0)
+        .await
+        .unwrap();
+    drop(owner);
+    match &backend {
+        Backend::Sqlite(_) => {
+            let Location::Sqlite(path) = backend.location() else { unreachable!() };
+            let writer = rusqlite::Connection::open(&path).unwrap();
+            writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+            // With the old open (BEGIN IMMEDIATE on every open) this waited
+            // out the busy timeout and failed with "database is locked".
+            let reader = tether_tickets::store::SqliteStore::open_with_busy_timeout(
+                &path,
+                std::time::Duration::from_millis(200),
+            )
+            .await
+            .expect("an up-to-date store opens while another process writes");
+            let reader = Store::Sqlite(reader);
+            let listed = reader.list(&ListFilter::default()).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            writer.execute_batch("ROLLBACK").unwrap();
+        }
+        Backend::Postgres(server) => {
+            let (admin, connection) =
+                tokio_postgres::connect(&server.url(), tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            admin
+                .batch_execute(
+                    "CREATE ROLE tech LOGIN;
+                     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+                     GRANT USAGE ON SCHEMA public TO tech;
+                     GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tech;
+                     GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tech;",
+                )
+                .await
+                .unwrap();
+            let url = server.url().replace("postgres://postgres@", "postgres://tech@");
+            let tech = Store::open(&Location::Postgres(url))
+                .await
+                .expect("a data-only role opens a migrated store");
+            let listed = tech.list(&ListFilter::default()).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            tech.record(listed[0].id, T0 + HOUR, "tech", Event::Note { text: "works".into() })
+                .await
+                .expect("and writes to it");
+        }
+    }
+}
 
 fn new_ticket(title: &str, priority: Priority, by: &str) -> NewTicket {
     NewTicket {
@@ -420,4 +477,47 @@ async fn summaries_start_at_since_and_imports_land_whole(backend: Backend) {
     let after =
         store.open_ticket(new_ticket("after", Priority::P2, "a"), &frames, T0).await.unwrap();
     assert!(after.id > newest.id);
+}
+
+/// A store file that is not ours alone is refused with a hint, and a
+/// symlink at the path is never followed.
+#[tokio::test]
+async fn an_unsafe_sqlite_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tickets.db");
+    drop(Store::open(&Location::Sqlite(path.clone())).await.unwrap());
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    match Store::open(&Location::Sqlite(path.clone())).await {
+        Err(e @ StoreError::UnsafeFile { .. }) => {
+            assert!(e.to_string().contains("chmod 600"), "{e}")
+        }
+        Err(other) => panic!("expected UnsafeFile, got {other}"),
+        Ok(_) => panic!("a store others can read was opened"),
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert!(
+        Store::open(&Location::Sqlite(link)).await.is_err(),
+        "a symlink at the store's path is not followed"
+    );
+}
+
+#[test]
+fn locations_that_look_like_urls_are_not_taken_as_files() {
+    use tether_tickets::NotALocation;
+    assert_eq!(
+        Location::parse("postgres://u@db/t"),
+        Ok(Location::Postgres("postgres://u@db/t".into()))
+    );
+    assert_eq!(Location::parse("/var/lib/t.db"), Ok(Location::Sqlite("/var/lib/t.db".into())));
+    assert_eq!(Location::parse("./t.db"), Ok(Location::Sqlite("./t.db".into())));
+    for typo in ["postgress://helpdesk@db/t", "POSTGRES://h@db/t", "mysql://x"] {
+        assert!(matches!(Location::parse(typo), Err(NotALocation::Scheme(_))), "{typo}");
+    }
+    assert_eq!(Location::parse("host=db user=u password=x"), Err(NotALocation::KeyValue));
+    assert_eq!(Location::parse(" "), Err(NotALocation::Empty));
 }

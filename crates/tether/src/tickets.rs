@@ -87,10 +87,8 @@ impl Settings {
             }
         }
         let location = match global.db.as_deref().or(config.tickets.db.as_deref()) {
-            Some("") => {
-                anyhow::bail!("--db: the store's path or URL is empty")
-            }
-            Some(text) => Location::parse(text),
+            Some(text) => Location::parse(text)
+                .context("the ticket store (--db, TETHER_DB or [tickets] db)")?,
             None => Location::Sqlite(default_sqlite_path().context(
                 "no place for the ticket store: set HOME or XDG_DATA_HOME, or pass --db",
             )?),
@@ -98,10 +96,19 @@ impl Settings {
         Ok(Settings { location, time_frames })
     }
 
+    /// Opens the store, saying on stderr when that created a new one (a
+    /// mistyped `--db` path shows up here rather than as missing tickets).
     pub async fn open(&self) -> anyhow::Result<Store> {
-        Store::open(&self.location)
+        let store = Store::open(&self.location)
             .await
-            .with_context(|| format!("cannot open the ticket store {}", self.location))
+            .with_context(|| format!("cannot open the ticket store {}", self.location))?;
+        if store.created() {
+            eprintln!(
+                "tether: created a new ticket store at {}",
+                tether_proto::text::escape(&self.location.to_string())
+            );
+        }
+        Ok(store)
     }
 }
 
@@ -137,11 +144,6 @@ fn technician_in(path: &Path) -> anyhow::Result<String> {
 pub fn now() -> UnixTime {
     // A clock before 1970 is a broken machine; it counts as the epoch.
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-/// A ticket id the user gave: `42` or `T-42`.
-pub fn ticket_id(text: &str) -> anyhow::Result<TicketId> {
-    Ok(text.parse::<TicketId>()?)
 }
 
 /// Adds where the store is to a "no such ticket" error.

@@ -31,14 +31,48 @@ pub enum Location {
 }
 
 impl Location {
-    /// A `postgres://` or `postgresql://` URL, or else a file path.
-    pub fn parse(text: &str) -> Location {
+    /// A `postgres://` or `postgresql://` URL, or else a file path. Other
+    /// `scheme://` texts (`postgress://`, `POSTGRES://`, `mysql://`) and
+    /// libpq's `key=value` strings are refused rather than taken as the
+    /// name of a new SQLite file.
+    pub fn parse(text: &str) -> Result<Location, NotALocation> {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Location::Postgres(text.to_owned())
-        } else {
-            Location::Sqlite(PathBuf::from(text))
+            return Ok(Location::Postgres(text.to_owned()));
         }
+        if text.trim().is_empty() {
+            return Err(NotALocation::Empty);
+        }
+        if let Some((scheme, _)) = text.split_once("://")
+            && !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err(NotALocation::Scheme(scheme.to_owned()));
+        }
+        let looks_like_libpq = text.split_whitespace().next().is_some_and(|word| {
+            word.split_once('=').is_some_and(|(key, _)| {
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        });
+        if looks_like_libpq {
+            return Err(NotALocation::KeyValue);
+        }
+        Ok(Location::Sqlite(PathBuf::from(text)))
     }
+}
+
+/// Why a `--db` text names no store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotALocation {
+    #[error("the store's path or URL is empty")]
+    Empty,
+    #[error(
+        "{0}:// is not a store this tether knows: give a postgres:// URL or an SQLite file's path"
+    )]
+    Scheme(String),
+    #[error(
+        "key=value connection strings are not read: give a postgres://user@host/db URL or an SQLite file's path"
+    )]
+    KeyValue,
 }
 
 impl std::fmt::Display for Location {
@@ -62,6 +96,10 @@ pub enum StoreError {
     Refused { id: TicketId, why: String },
     #[error("the ticket store at {path} cannot be created: {source}")]
     Create { path: PathBuf, source: std::io::Error },
+    /// The store file is not safely ours (another user's, a symlink,
+    /// readable by others).
+    #[error("the ticket store {path} is refused: {why}")]
+    UnsafeFile { path: PathBuf, why: String },
     #[error(
         "the ticket store's schema is version {found}, newer than this tether knows ({known}); upgrade tether"
     )]
@@ -135,6 +173,15 @@ impl Store {
             Location::Sqlite(path) => Store::Sqlite(SqliteStore::open(path).await?),
             Location::Postgres(url) => Store::Postgres(PostgresStore::connect(url).await?),
         })
+    }
+
+    /// Whether opening it created a new, empty store (an SQLite file that
+    /// was not there), so the caller can say so once.
+    pub fn created(&self) -> bool {
+        match self {
+            Store::Sqlite(store) => store.created(),
+            Store::Postgres(_) => false,
+        }
     }
 
     /// Opens a ticket due `frames.of(priority)` after `at`.

@@ -27,17 +27,59 @@ pub struct PostgresStore {
     client: Mutex<Client>,
 }
 
-/// `url` without its password, for messages.
+/// `url` without its password, for messages. The URL is split the way
+/// tokio-postgres splits it: the user information runs to the first `@`
+/// anywhere (so `u:pa/ss@h` has the password `pa/ss`), and a
+/// `password=` query parameter is a password too.
 pub(super) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}@{host}{tail}")
+    let (user, rest) = match rest.split_once('@') {
+        Some((user_info, rest)) => {
+            (format!("{}@", user_info.split(':').next().unwrap_or("")), rest)
         }
-        None => url.to_owned(),
+        None => (String::new(), rest),
+    };
+    let (address, query) = match rest.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (rest, None),
+    };
+    let mut out = format!("{scheme}://{user}{address}");
+    if let Some(query) = query {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| {
+                let key = pair.split('=').next().unwrap_or("");
+                !percent_decoded(key).eq_ignore_ascii_case("password")
+            })
+            .collect();
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept.join("&"));
+        }
     }
+    out
+}
+
+/// `text` with `%XX` escapes decoded (as tokio-postgres decodes parameter
+/// keys); anything malformed is kept as it is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl PostgresStore {
@@ -236,13 +278,35 @@ async fn reserve_ids(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// Brings the schema up to date. The version is read first with a plain
+/// query: a store already current (every open but the first after an
+/// upgrade) needs no CREATE right on the schema and takes no lock, so a
+/// technician role with data rights only can use a store an owner set up.
 async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let known = migrations::latest();
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .await?
+        .try_get(0)?;
+    if exists {
+        let found: i64 = client
+            .query_one("SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version", &[])
+            .await?
+            .try_get(0)?;
+        if found > known {
+            return Err(StoreError::NewerSchema { found, known });
+        }
+        if found == known {
+            return Ok(());
+        }
+    }
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     tx.batch_execute(CREATE_VERSION_TABLE).await?;
-    let found: i64 =
-        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[]).await?.get(0);
-    let known = migrations::latest();
+    let found: i64 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+        .await?
+        .try_get(0)?;
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
@@ -314,5 +378,33 @@ impl Columns for Row {
 
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         Ok(self.try_get(i)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_drops_every_form_of_password() {
+        let cases = [
+            ("postgres://u:secret@db/tickets", "postgres://u@db/tickets"),
+            // tokio-postgres takes everything before the first '@' as
+            // user information, '/' included.
+            ("postgres://u:pa/ss@db/tickets", "postgres://u@db/tickets"),
+            ("postgresql://u:p?x@db", "postgresql://u@db"),
+            ("postgres://u@db/t?password=secret", "postgres://u@db/t"),
+            (
+                "postgres://u@db/t?sslmode=disable&pass%77ord=secret&application_name=x",
+                "postgres://u@db/t?sslmode=disable&application_name=x",
+            ),
+            ("postgres://u@db/t?PASSWORD=secret", "postgres://u@db/t"),
+            ("postgres://u@db/t", "postgres://u@db/t"),
+            ("postgres://%2Frun%2Fpostgresql/t", "postgres://%2Frun%2Fpostgresql/t"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact(url), shown, "{url}");
+            assert!(!redact(url).contains("secret") && !redact(url).contains("pa/ss"));
+        }
     }
 }

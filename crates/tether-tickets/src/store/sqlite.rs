@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
 use super::{
@@ -25,6 +25,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+    /// This open made the file.
+    created: bool,
 }
 
 /// `$N` placeholders as SQLite's `?N`.
@@ -35,11 +37,25 @@ fn dialect(sql: &str) -> String {
 impl SqliteStore {
     /// Opens (creating 0600, its directory 0700) and migrates the file.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_busy_timeout(path, BUSY_TIMEOUT).await
+    }
+
+    /// [`SqliteStore::open`], waiting at most `busy` for another process's
+    /// write transaction (tests use a short one).
+    pub async fn open_with_busy_timeout(
+        path: &Path,
+        busy: Duration,
+    ) -> Result<SqliteStore, StoreError> {
         let path = path.to_owned();
-        let connection = tokio::task::spawn_blocking(move || open_blocking(&path))
+        let (connection, created) = tokio::task::spawn_blocking(move || open_blocking(&path, busy))
             .await
             .map_err(|e| StoreError::Worker(e.to_string()))??;
-        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)), created })
+    }
+
+    /// Whether this open created the file (a new, empty store).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     async fn call<T: Send + 'static>(
@@ -212,32 +228,108 @@ impl SqliteStore {
     }
 }
 
-fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
+fn open_blocking(path: &Path, busy: Duration) -> Result<(Connection, bool), StoreError> {
     let create = |source| StoreError::Create { path: path.to_owned(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
         DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(create)?;
     }
     // Created here, 0600, before SQLite sees it: the store holds what
-    // technicians wrote about people and their machines.
-    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+    // technicians wrote about people and their machines. O_NOFOLLOW: a
+    // symlink planted at the path is refused, never followed.
+    let created = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(create(e)),
-    }
-    let mut connection = Connection::open(path)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
+    };
+    check_private(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let mut connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(busy)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&mut connection)?;
-    Ok(connection)
+    Ok((connection, created))
 }
 
+/// Refuses a store file that is not a regular file of ours that only we
+/// can read and write: another user's file (or one they can read) at the
+/// path would take or leak what technicians write.
+fn check_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let unsafe_store = |why: String| StoreError::UnsafeFile { path: path.to_owned(), why };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
+    let meta =
+        file.metadata().map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
+    if !meta.file_type().is_file() {
+        return Err(unsafe_store("it is not a regular file".into()));
+    }
+    let me =
+        effective_uid().map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
+    if meta.uid() != me {
+        return Err(unsafe_store(format!("it belongs to user {}, not to you", meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(unsafe_store(format!(
+            "others may read or write it (mode {:o}); run: chmod 600 {}",
+            meta.mode() & 0o777,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// This process's effective user id, from `/proc/self/status` (the crate
+/// has no unsafe code, so no `geteuid`).
+fn effective_uid() -> std::io::Result<u32> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|euid| euid.parse().ok())
+        .ok_or_else(|| std::io::Error::other("/proc/self/status has no effective uid"))
+}
+
+/// Brings the schema up to date. The version is read without a lock
+/// first: a store already current (every open but the first after an
+/// upgrade) takes no write lock, so `list` and `report` neither wait
+/// behind writers nor need write access to the schema.
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let known = migrations::latest();
+    let has_version_table: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_version_table {
+        let found: i64 = connection.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |row| row.get(0),
+        )?;
+        if found > known {
+            return Err(StoreError::NewerSchema { found, known });
+        }
+        if found == known {
+            return Ok(());
+        }
+    }
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(CREATE_VERSION_TABLE)?;
     let found: i64 =
         tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0))?;
-    let known = migrations::latest();
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
