@@ -175,6 +175,48 @@ async fn a_ticket_goes_through_its_life_on_the_command_line() {
             && markdown.contains(&format!("]({file})")),
         "{markdown}"
     );
+    export_is_private_and_follows_no_symlink(&desk, &out, file, &png);
+}
+
+/// The export made its directory 0700 and its files 0600; it replaces
+/// nothing without --force, never writes through a symlink, and refuses
+/// a directory others can write to.
+fn export_is_private_and_follows_no_symlink(
+    desk: &Desk,
+    out: &std::path::Path,
+    file: &str,
+    png: &[u8],
+) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(out), 0o700);
+    assert_eq!((mode(&out.join(file)), mode(&out.join("T-1.md"))), (0o600, 0o600));
+    let dir = out.to_str().unwrap();
+    let again = desk.tether(&["ticket", "export", "T-1", dir]).fails_with(1);
+    assert!(again.contains("exists; --force replaces it"), "{again}");
+    std::fs::write(out.join(file), b"older").unwrap();
+    std::fs::set_permissions(out.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    desk.tether(&["ticket", "export", "T-1", dir, "--force"]).ok();
+    assert_eq!(std::fs::read(out.join(file)).unwrap(), png);
+    assert_eq!(mode(&out.join(file)), 0o600, "a replaced file is made private");
+
+    let victim = desk.home.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::remove_file(out.join("T-1.md")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("T-1.md")).unwrap();
+    // Without --force the existing screenshot already stops it; with it,
+    // the symlink does.
+    desk.tether(&["ticket", "export", "T-1", dir]).fails_with(1);
+    let refused = desk.tether(&["ticket", "export", "T-1", dir, "--force"]).fails_with(1);
+    assert!(refused.contains("T-1.md is a symlink; it is not followed"), "{refused}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+
+    let shared = desk.home.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = desk.tether(&["ticket", "export", "T-1", shared.to_str().unwrap()]).fails_with(1);
+    assert!(refused.contains("others may use it"), "{refused}");
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
 }
 
 #[test]

@@ -210,7 +210,7 @@ async fn changes_that_do_not_fit_the_ticket_are_refused(backend: Backend) {
     let refused = |result: Result<_, StoreError>| match result {
         Err(StoreError::Refused { id, why }) => {
             assert_eq!(id, t.id);
-            why
+            why.to_string()
         }
         other => panic!("expected a refusal, got {other:?}"),
     };
@@ -233,6 +233,22 @@ async fn changes_that_do_not_fit_the_ticket_are_refused(backend: Backend) {
         refused(store.record(t.id, T0, "a", Event::Resolved { resolution: "r".into() }).await)
             .contains("already")
     );
+    assert!(
+        refused(store.record(t.id, T0 - 1, "a", Event::Note { text: "n".into() }).await)
+            .contains("before the ticket was opened")
+    );
+    let long = "x".repeat(tether_tickets::store::MAX_TEXT_CHARS + 1);
+    assert!(
+        refused(store.record(t.id, T0, "a", Event::Note { text: long }).await).contains("longer")
+    );
+    for (title, requester) in [(" ", "Ada"), ("t", "")] {
+        let mut new = new_ticket(title, Priority::P4, "alice");
+        new.requester = requester.into();
+        assert!(matches!(
+            store.open_ticket(new, &TimeFrames::default(), T0).await,
+            Err(StoreError::Invalid(tether_tickets::Refusal::Blank(_)))
+        ));
+    }
     // Refused changes leave no trace.
     assert_eq!(kinds(&store.timeline(t.id).await.unwrap()), ["opened", "escalated", "resolved"]);
 
@@ -296,15 +312,24 @@ async fn screenshots_are_kept_with_their_bytes(backend: Backend) {
         .attach_screenshot(t.id, T0 + 10, "alice", "ws-042", "error.png", png.clone())
         .await
         .unwrap();
+    let second = b"\x89PNG\r\n\x1a\n second".to_vec();
     let other = store
-        .attach_screenshot(t.id, T0 + 20, "alice", "ws-042", "after.png", vec![1, 2, 3])
+        .attach_screenshot(t.id, T0 + 20, "alice", "ws-042", "after.png", second.clone())
         .await
         .unwrap();
+    // Not a PNG, or too large: refused, nothing recorded.
+    for bad in [vec![1, 2, 3], [&png[..], &vec![0; tether_tickets::store::MAX_PNG_BYTES]].concat()]
+    {
+        match store.attach_screenshot(t.id, T0 + 30, "alice", "ws-042", "x.png", bad).await {
+            Err(StoreError::Invalid(_)) => {}
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
     let attachments = store.attachments(t.id).await.unwrap();
     assert_eq!(attachments.len(), 2);
     assert_eq!((attachments[0].entry, attachments[0].name.as_str()), (entry.id, "error.png"));
     assert_eq!(attachments[0].png, png);
-    assert_eq!((attachments[1].entry, attachments[1].png.as_slice()), (other.id, &[1u8, 2, 3][..]));
+    assert_eq!((attachments[1].entry, &attachments[1].png), (other.id, &second));
     let timeline = store.timeline(t.id).await.unwrap();
     assert_eq!(
         timeline[1].event,

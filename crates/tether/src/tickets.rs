@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(recorder.ticket(), ticket.id);
         recorder.session_started("ws-1", "s-17").await.unwrap();
         recorder.command("ws-1", "net", "net: DNS layer failed", false).await.unwrap();
-        recorder.screenshot("ws-1", "error.png", b"png bytes").await.unwrap();
+        recorder.screenshot("ws-1", "error.png", b"\x89PNG\r\n\x1a\n bytes").await.unwrap();
         recorder.note("user restarted").await.unwrap();
         recorder.escalate(2, Some("needs a rollback")).await.unwrap();
         recorder.session_ended("ws-1", Duration::from_secs(95), 2).await.unwrap();
@@ -340,7 +340,7 @@ mod tests {
             timeline[1..].iter().all(|e| e.actor == "grace"),
             "recorded as the certificate's CN"
         );
-        assert_eq!(store.attachments(ticket.id).await.unwrap()[0].png, b"png bytes");
+        assert_eq!(store.attachments(ticket.id).await.unwrap()[0].png, b"\x89PNG\r\n\x1a\n bytes");
         assert!(!store.ticket(ticket.id).await.unwrap().is_open());
     }
 

@@ -10,11 +10,13 @@
 
 mod migrations;
 mod postgres;
+mod rules;
 mod sqlite;
 
 use std::path::PathBuf;
 
 pub use self::postgres::PostgresStore;
+pub use self::rules::{MAX_PNG_BYTES, MAX_TEXT_CHARS, Refusal, apply, is_png};
 pub use self::sqlite::SqliteStore;
 use crate::model::{
     Attachment, Category, Entry, Event, NewTicket, Priority, Ticket, TicketId, TicketSummary,
@@ -93,7 +95,11 @@ pub enum StoreError {
     /// The change does not fit the ticket's state (resolving a resolved
     /// ticket, escalating to a lower tier, …).
     #[error("{id}: {why}")]
-    Refused { id: TicketId, why: String },
+    Refused { id: TicketId, why: Refusal },
+    /// A new ticket or attachment the store does not take (blank title,
+    /// text or PNG too large, …).
+    #[error("{0}")]
+    Invalid(Refusal),
     #[error("the ticket store at {path} cannot be created: {source}")]
     Create { path: PathBuf, source: std::io::Error },
     /// The store file is not safely ours (another user's, a symlink,
@@ -191,6 +197,7 @@ impl Store {
         frames: &TimeFrames,
         at: UnixTime,
     ) -> Result<Ticket, StoreError> {
+        rules::check_new(&new).map_err(StoreError::Invalid)?;
         let ticket = Ticket {
             id: TicketId(0),
             title: new.title,
@@ -244,6 +251,7 @@ impl Store {
         name: &str,
         png: Vec<u8>,
     ) -> Result<Entry, StoreError> {
+        rules::check_png(&png).map_err(StoreError::Invalid)?;
         let event = Event::Screenshot {
             host: host.to_owned(),
             name: name.to_owned(),
@@ -275,54 +283,6 @@ impl Store {
     pub async fn import(&self, batch: Vec<Import>) -> Result<(), StoreError> {
         each!(self, s => s.import(batch).await)
     }
-}
-
-/// Applies `event` at `at` to `ticket`, or says why it does not fit.
-///
-/// Escalation goes up only (tiers 2 and 3) and only while open; resolving
-/// needs an open ticket and reopening a resolved one. Notes, commands,
-/// sessions and screenshots are recorded in any state.
-pub fn apply(ticket: &mut Ticket, event: &Event, at: UnixTime) -> Result<(), String> {
-    match event {
-        Event::Opened { .. } => return Err("a ticket is opened only once".into()),
-        Event::Escalated { tier, .. } => {
-            if !ticket.is_open() {
-                return Err("it is resolved; reopen it first".into());
-            }
-            if !(2..=3).contains(tier) {
-                return Err(format!("tier {tier} does not exist (escalate to tier 2 or 3)"));
-            }
-            if *tier <= ticket.tier {
-                return Err(format!("it is already at tier {}", ticket.tier));
-            }
-            ticket.tier = *tier;
-            ticket.max_tier = ticket.max_tier.max(*tier);
-            ticket.escalations += 1;
-        }
-        Event::Assigned { to } => ticket.assignee = Some(to.clone()),
-        Event::Resolved { resolution } => {
-            if !ticket.is_open() {
-                return Err("it is already resolved".into());
-            }
-            ticket.resolved_at = Some(at);
-            ticket.first_resolved_at.get_or_insert(at);
-            ticket.resolution = Some(resolution.clone());
-        }
-        Event::Reopened => {
-            if ticket.is_open() {
-                return Err("it is open".into());
-            }
-            ticket.resolved_at = None;
-            ticket.resolution = None;
-            ticket.reopens += 1;
-        }
-        Event::Note { .. }
-        | Event::Command { .. }
-        | Event::SessionStarted { .. }
-        | Event::SessionEnded { .. }
-        | Event::Screenshot { .. } => {}
-    }
-    Ok(())
 }
 
 const SELECT_TICKET: &str = "SELECT id, title, requester, host, category, priority, opened_by, assignee, \

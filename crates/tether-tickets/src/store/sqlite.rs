@@ -19,6 +19,7 @@ use super::{
     UPDATE_TICKET, apply, detail_of, entry_from, opened_event, summary_from, ticket_from,
 };
 use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
+use crate::private::{effective_uid, not_ours};
 
 /// How long a writer waits for another process's transaction to end.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -263,7 +264,6 @@ fn open_blocking(path: &Path, busy: Duration) -> Result<(Connection, bool), Stor
 /// can read and write: another user's file (or one they can read) at the
 /// path would take or leak what technicians write.
 fn check_private(path: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::MetadataExt;
     let unsafe_store = |why: String| StoreError::UnsafeFile { path: path.to_owned(), why };
     let file = OpenOptions::new()
         .read(true)
@@ -277,29 +277,10 @@ fn check_private(path: &Path) -> Result<(), StoreError> {
     }
     let me =
         effective_uid().map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
-    if meta.uid() != me {
-        return Err(unsafe_store(format!("it belongs to user {}, not to you", meta.uid())));
+    match not_ours(&meta, me, 0o077) {
+        Some(why) => Err(unsafe_store(why)),
+        None => Ok(()),
     }
-    if meta.mode() & 0o077 != 0 {
-        return Err(unsafe_store(format!(
-            "others may read or write it (mode {:o}); run: chmod 600 {}",
-            meta.mode() & 0o777,
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-/// This process's effective user id, from `/proc/self/status` (the crate
-/// has no unsafe code, so no `geteuid`).
-fn effective_uid() -> std::io::Result<u32> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .and_then(|euid| euid.parse().ok())
-        .ok_or_else(|| std::io::Error::other("/proc/self/status has no effective uid"))
 }
 
 /// Brings the schema up to date. The version is read without a lock

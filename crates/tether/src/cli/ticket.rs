@@ -153,8 +153,12 @@ pub enum TicketCommand {
     Export {
         /// T-42 or 42.
         id: TicketId,
-        /// Where to write (created if missing).
+        /// Where to write: created 0700 if missing; an existing one must be
+        /// yours and not writable by others. Files are created 0600.
         dir: PathBuf,
+        /// Replace files of an earlier export (symlinks are still refused).
+        #[arg(long)]
+        force: bool,
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,

@@ -23,6 +23,7 @@ pub mod report;
 pub mod restore;
 pub mod screen;
 pub mod ticket;
+mod ticket_export;
 pub mod view;
 
 use std::path::PathBuf;

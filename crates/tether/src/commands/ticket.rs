@@ -2,15 +2,14 @@
 //! tickets was written by people (possibly another technician sharing the
 //! store), so it is escaped like remote text before it is printed.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde::Serialize;
 use tether_tickets::{
     Attachment, Deadline, Entry, Event, ListFilter, NewTicket, Ticket, TicketId, UnixTime,
 };
 
+use super::ticket_export::export;
 use crate::cli::{GlobalArgs, TicketCommand};
 use crate::render::{self, Align, remote};
 use crate::tickets::{Settings, in_store, now, technician};
@@ -89,11 +88,11 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
         TicketCommand::Reopen { id, json } => {
             change(&store, global, &not_found, id, at, Event::Reopened, json, "reopened").await?;
         }
-        TicketCommand::Export { id, dir, json } => {
+        TicketCommand::Export { id, dir, force, json } => {
             let ticket = store.ticket(id).await.map_err(&not_found)?;
             let timeline = store.timeline(id).await?;
             let screenshots = store.attachments(id).await?;
-            let written = export(&dir, &ticket, &timeline, &screenshots, at)?;
+            let written = export(&dir, &ticket, &timeline, &screenshots, at, force)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&written)?);
             } else {
@@ -258,7 +257,7 @@ fn print_show(
 }
 
 /// The ticket's fields as label and text, for `show` and the export.
-fn facts(t: &Ticket, now: UnixTime) -> Vec<(&'static str, String)> {
+pub(super) fn facts(t: &Ticket, now: UnixTime) -> Vec<(&'static str, String)> {
     let state = match t.resolved_at {
         None => format!("open at tier {}", t.tier),
         Some(at) => format!("resolved {}", when(at)),
@@ -282,7 +281,7 @@ fn facts(t: &Ticket, now: UnixTime) -> Vec<(&'static str, String)> {
 }
 
 /// A timeline entry in words.
-fn describe(event: &Event) -> String {
+pub(super) fn describe(event: &Event) -> String {
     match event {
         Event::Opened { title, priority, category, due_at } => {
             format!("opened {priority} {category} \"{title}\", due {}", when(*due_at))
@@ -312,95 +311,6 @@ fn describe(event: &Event) -> String {
     }
 }
 
-fn when(at: UnixTime) -> String {
+pub(super) fn when(at: UnixTime) -> String {
     render::unix_time(u64::try_from(at).unwrap_or(0))
-}
-
-#[derive(Serialize)]
-struct Exported {
-    markdown: String,
-    screenshots: Vec<String>,
-}
-
-/// Writes `DIR/T-42.md` and each screenshot as `DIR/T-42-<entry>-<name>.png`.
-fn export(
-    dir: &Path,
-    ticket: &Ticket,
-    timeline: &[Entry],
-    screenshots: &[Attachment],
-    now: UnixTime,
-) -> anyhow::Result<Exported> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut files = std::collections::BTreeMap::new();
-    let mut written = Vec::new();
-    for shot in screenshots {
-        let file = screenshot_file(ticket.id, shot);
-        std::fs::write(dir.join(&file), &shot.png)
-            .with_context(|| format!("cannot write {}", dir.join(&file).display()))?;
-        files.insert(shot.entry, file.clone());
-        written.push(file);
-    }
-    let mut md = format!("# {}: {}\n\n", ticket.id, markdown(&ticket.title));
-    for (label, value) in facts(ticket, now) {
-        md.push_str(&format!("- **{label}**: {}\n", markdown(&value)));
-    }
-    md.push_str("\n## Timeline\n\n");
-    for entry in timeline {
-        md.push_str(&format!(
-            "- {} — {} — {}\n",
-            when(entry.at),
-            markdown(&entry.actor),
-            markdown(&describe(&entry.event))
-        ));
-        if let Some(file) = files.get(&entry.id) {
-            md.push_str(&format!("\n  ![{}]({file})\n\n", markdown(&file.clone())));
-        }
-    }
-    let name = format!("{}.md", ticket.id);
-    std::fs::write(dir.join(&name), md)
-        .with_context(|| format!("cannot write {}", dir.join(&name).display()))?;
-    Ok(Exported { markdown: name, screenshots: written })
-}
-
-/// A file name for a screenshot that stays inside the export directory:
-/// only letters, digits, `-`, `_` and `.` from the stored name.
-fn screenshot_file(ticket: TicketId, shot: &Attachment) -> String {
-    let stem: String = shot
-        .name
-        .trim_end_matches(".png")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .take(64)
-        .collect();
-    format!("{ticket}-{}-{stem}.png", shot.entry)
-}
-
-/// Text for Markdown: control characters escaped, one line, markup
-/// characters taken literally.
-fn markdown(text: &str) -> String {
-    let escaped = remote(text);
-    let mut out = String::with_capacity(escaped.len());
-    for c in escaped.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn screenshot_files_stay_in_the_directory() {
-        let shot = Attachment { entry: 7, name: "../../etc/passwd.png".into(), png: vec![] };
-        assert_eq!(screenshot_file(TicketId(3), &shot), "T-3-7-______etc_passwd.png");
-    }
-
-    #[test]
-    fn markdown_takes_markup_and_escapes_literally() {
-        assert_eq!(markdown("a *b* [x](y)\n\x1b[31m"), "a \\*b\\* \\[x\\](y)\\\\n\\\\x1b\\[31m");
-    }
 }
