@@ -334,6 +334,8 @@ async fn reports_print_tables_json_csv_and_a_chart() {
     );
     assert!(lines[1].ends_with(",\"network 4, hardware 1\""), "{}", lines[1]);
     assert_eq!(lines.len(), 3, "one requester and the total");
+    // The total's key cannot be taken for a host or requester named "all".
+    assert!(lines[2].starts_with("(all),5,"), "{}", lines[2]);
 
     let table = desk.tether(&["report", "--since", "7d", "--by", "host"]);
     assert!(table.ok().contains("Recurring hosts: ws-1 3, ws-2 2"), "{}", table.stdout);
@@ -389,6 +391,12 @@ fn ticket_text_is_escaped_on_the_terminal() {
         assert!(!text.contains("\nforged line"), "{args:?}: {text}");
     }
     assert!(desk.tether(&["ticket", "show", "T-1"]).ok().contains("Printer \\x1b[2J"));
+    // CSV on a terminal is escaped too; into a pipe it keeps the text.
+    let csv = ["report", "--by", "requester", "--format", "csv"];
+    let on_terminal = tether_testkit::run_on_terminal(&desk.command(&csv));
+    let text = on_terminal.ok();
+    assert!(text.contains("Eve\\nforged line") && !text.contains('\x1b'), "{text:?}");
+    assert!(desk.tether(&csv).ok().contains("\"Eve\nforged line\""));
     // JSON keeps the exact text.
     let show = desk.json(&["ticket", "show", "T-1", "--json"]);
     assert_eq!(show["title"], evil);
