@@ -546,3 +546,57 @@ fn locations_that_look_like_urls_are_not_taken_as_files() {
     assert_eq!(Location::parse("host=db user=u password=x"), Err(NotALocation::KeyValue));
     assert_eq!(Location::parse(" "), Err(NotALocation::Empty));
 }
+
+/// Without TLS, only a socket or the loopback is reached unless the URL
+/// says sslmode=disable; nothing is sent before that is decided.
+#[tokio::test]
+async fn a_remote_postgres_host_needs_an_explicit_sslmode_disable() {
+    for url in ["postgres://u@db.example/t", "postgres://u@10.0.0.5:5432/t?sslmode=prefer"] {
+        match Store::open(&Location::Postgres(url.into())).await {
+            Err(e @ StoreError::Plaintext(_)) => assert!(e.to_string().contains("sslmode=disable")),
+            Err(other) => panic!("{url}: expected Plaintext, got {other}"),
+            Ok(_) => panic!("{url}: opened without TLS"),
+        }
+    }
+    // The loopback is tried (nothing listens on port 1, so it fails).
+    let tried = Store::open_within(
+        &Location::Postgres("postgres://u@127.0.0.1:1/t".into()),
+        std::time::Duration::from_secs(2),
+    )
+    .await;
+    assert!(matches!(tried, Err(StoreError::Postgres(_))), "{:?}", tried.err());
+}
+
+/// A change waiting on a row another controller holds fails after the
+/// lock timeout instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_row_held_by_a_stalled_peer_times_out() {
+    let server = PostgresServer::start().unwrap_or_else(|e| panic!("needs PostgreSQL: {e}"));
+    let store = Store::open(&Location::Postgres(server.url())).await.unwrap();
+    let t = store
+        .open_ticket(new_ticket("held", Priority::P2, "alice"), &TimeFrames::default(), T0)
+        .await
+        .unwrap();
+    let (mut peer, connection) =
+        tokio_postgres::connect(&server.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let held = peer.transaction().await.unwrap();
+    held.execute("SELECT id FROM tickets WHERE id = $1 FOR UPDATE", &[&t.id.0]).await.unwrap();
+    let waited = store.record(t.id, T0 + 1, "bob", Event::Note { text: "n".into() }).await;
+    let e = waited.expect_err("the held row times out");
+    assert!(error_chain(&e).contains("lock timeout"), "{e:?}");
+    held.rollback().await.unwrap();
+    store.record(t.id, T0 + 2, "bob", Event::Note { text: "n".into() }).await.unwrap();
+}
+
+/// An error and its sources as one string.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

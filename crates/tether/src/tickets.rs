@@ -7,7 +7,7 @@
 //!
 //! ```toml
 //! [tickets]
-//! db = "postgres://helpdesk@db.example/tickets"   # or a file path
+//! db = "postgres://helpdesk@localhost/tickets"   # or a file path
 //! [tickets.time_frames]
 //! P1 = "4h"
 //! P2 = "1d"
@@ -64,6 +64,8 @@ struct TimeFramesSection {
 pub struct Settings {
     pub location: Location,
     pub time_frames: TimeFrames,
+    /// How long a PostgreSQL store may take to answer (`--timeout`).
+    pub connect_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -93,13 +95,15 @@ impl Settings {
                 "no place for the ticket store: set HOME or XDG_DATA_HOME, or pass --db",
             )?),
         };
-        Ok(Settings { location, time_frames })
+        let connect_timeout = std::time::Duration::try_from_secs_f64(global.timeout)
+            .context("--timeout: not a number of seconds")?;
+        Ok(Settings { location, time_frames, connect_timeout })
     }
 
     /// Opens the store, saying on stderr when that created a new one (a
     /// mistyped `--db` path shows up here rather than as missing tickets).
     pub async fn open(&self) -> anyhow::Result<Store> {
-        let store = Store::open(&self.location)
+        let store = Store::open_within(&self.location, self.connect_timeout)
             .await
             .with_context(|| format!("cannot open the ticket store {}", self.location))?;
         if store.created() {

@@ -14,6 +14,7 @@ mod rules;
 mod sqlite;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use self::postgres::PostgresStore;
 pub use self::rules::{MAX_PNG_BYTES, MAX_TEXT_CHARS, Refusal, apply, is_png};
@@ -22,6 +23,9 @@ use crate::model::{
     Attachment, Category, Entry, Event, NewTicket, Priority, Ticket, TicketId, TicketSummary,
     TimeFrames, UnixTime, UnknownValue,
 };
+
+/// How long [`Store::open`] waits for a PostgreSQL server.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a store lives, as the user names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +118,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A PostgreSQL host other than a socket or the loopback, without
+    /// `sslmode=disable`: the connection would cross a network unencrypted.
+    #[error(
+        "the PostgreSQL store at {0} would be reached without TLS, which tether does not speak: \
+         use a Unix socket, localhost or a tunnel (ssh -L), or add sslmode=disable to the URL \
+         to accept plaintext on a network you trust"
+    )]
+    Plaintext(String),
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     #[error("the store's worker thread ended: {0}")]
@@ -173,11 +185,23 @@ macro_rules! each {
 
 impl Store {
     /// Opens the store, creating it (file 0600 in a 0700 directory) and
-    /// bringing its schema up to date as needed.
+    /// bringing its schema up to date as needed; a PostgreSQL server gets
+    /// [`DEFAULT_CONNECT_TIMEOUT`] to answer.
     pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        Store::open_within(location, DEFAULT_CONNECT_TIMEOUT).await
+    }
+
+    /// [`Store::open`], giving a PostgreSQL server `connect_timeout` to
+    /// answer (a URL's own `connect_timeout` wins).
+    pub async fn open_within(
+        location: &Location,
+        connect_timeout: Duration,
+    ) -> Result<Store, StoreError> {
         Ok(match location {
             Location::Sqlite(path) => Store::Sqlite(SqliteStore::open(path).await?),
-            Location::Postgres(url) => Store::Postgres(PostgresStore::connect(url).await?),
+            Location::Postgres(url) => {
+                Store::Postgres(PostgresStore::connect(url, connect_timeout).await?)
+            }
         })
     }
 

@@ -3,13 +3,18 @@
 //! ticket's row (`SELECT … FOR UPDATE`) for the length of its transaction.
 //!
 //! Connections are made without TLS: point the URL at a Unix socket, the
-//! loopback, or a tunnel (a URL asking for `sslmode=require` is refused by
-//! the client rather than sent in the clear).
+//! loopback, or a tunnel. Another host is refused unless the URL says
+//! `sslmode=disable` (a URL asking for `sslmode=require` is refused by the
+//! client rather than sent in the clear). Every connection has a connect
+//! timeout, TCP keepalives, a lock timeout and a statement timeout, so an
+//! unreachable server or a stalled peer holding a row fails a command
+//! instead of hanging it.
 
 use tokio::sync::Mutex;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
 use super::{
@@ -82,13 +87,66 @@ fn percent_decoded(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How long a change waits for a row another controller has locked
+/// before it fails (a stalled peer must not hang every technician).
+const LOCK_TIMEOUT: &str = "10s";
+
+/// How long one statement may run: a report over a year of a busy desk
+/// takes well under a second; a minute is a server in trouble.
+const STATEMENT_TIMEOUT: &str = "60s";
+
+/// Whether `host` is this machine: reaching it without TLS sends nothing
+/// over a network.
+fn is_loopback(host: &Host) -> bool {
+    match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+    }
+}
+
 impl PostgresStore {
-    /// Connects and migrates.
-    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    /// Connects (waiting at most `connect_timeout` per host, with TCP
+    /// keepalives) and migrates. Connections carry no TLS, so a host other
+    /// than a Unix socket or the loopback is refused unless the URL says
+    /// `sslmode=disable`: plaintext to another machine is then a choice
+    /// (a trusted network, a tunnel), not an accident.
+    pub async fn connect(
+        url: &str,
+        connect_timeout: std::time::Duration,
+    ) -> Result<PostgresStore, StoreError> {
+        let mut config: Config = url.parse()?;
+        let remote: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .filter(|h| !is_loopback(h))
+            .map(|h| match h {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        if !remote.is_empty() && config.get_ssl_mode() != SslMode::Disable {
+            return Err(StoreError::Plaintext(remote.join(", ")));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(connect_timeout);
+        }
+        config.keepalives(true).keepalives_idle(std::time::Duration::from_secs(30));
+        let (mut client, connection) = config.connect(NoTls).await?;
         // The connection's own error has no caller to go to: the client's
         // next query fails with "connection closed", which is reported.
         tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "SET lock_timeout = '{LOCK_TIMEOUT}'; SET statement_timeout = '{STATEMENT_TIMEOUT}'"
+            ))
+            .await?;
         migrate(&mut client).await?;
         Ok(PostgresStore { client: Mutex::new(client) })
     }
@@ -202,6 +260,9 @@ impl PostgresStore {
     pub(super) async fn import(&self, batch: Vec<Import>) -> Result<(), StoreError> {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
+        // A bulk load of a million entries may run past the statement
+        // timeout; it is not a peer waiting on a technician.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
         let entry_count: i64 = batch.iter().map(|i| i.entries.len() as i64).sum();
         let ticket_ids = reserve_ids(&tx, "tickets", batch.len() as i64).await?;
         let entry_ids = reserve_ids(&tx, "entries", entry_count).await?;

@@ -14,7 +14,7 @@ Examples:
   tether ticket escalate 42 --tier 2 --reason 'needs a rollback'
   tether ticket resolve T-42 --resolution 'replaced the DNS server setting'
   tether ticket export T-42 ./T-42
-  tether --db postgres://helpdesk@db.example/tickets ticket list --breached
+  tether --db postgres://helpdesk@localhost/tickets ticket list --breached
 
 The store: --db PATH|URL (or TETHER_DB), else [tickets] db in
 CONFIG_DIR/tether.toml, else $XDG_DATA_HOME/tether/tickets.db. Time frames
