@@ -213,9 +213,9 @@ impl Deadline {
     pub fn of(due_at: UnixTime, resolved_at: Option<UnixTime>, now: UnixTime) -> Deadline {
         match resolved_at {
             Some(at) if at <= due_at => Deadline::Met,
-            Some(at) => Deadline::ResolvedLate { overdue: at - due_at },
-            None if now <= due_at => Deadline::Due { remaining: due_at - now },
-            None => Deadline::Breached { overdue: now - due_at },
+            Some(at) => Deadline::ResolvedLate { overdue: at.saturating_sub(due_at) },
+            None if now <= due_at => Deadline::Due { remaining: due_at.saturating_sub(now) },
+            None => Deadline::Breached { overdue: now.saturating_sub(due_at) },
         }
     }
 

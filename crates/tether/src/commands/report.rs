@@ -91,6 +91,7 @@ fn cells(figures: &Figures) -> Vec<String> {
         figures.first_contact_rate.map_or_else(|| "-".into(), percent),
         percent(figures.escalated_tier2_rate),
         percent(figures.escalated_tier3_rate),
+        figures.reopen_rate.map_or_else(|| "-".into(), percent),
         figures.breaches.to_string(),
     ]
 }
@@ -110,6 +111,7 @@ fn table(report: &Report) -> String {
         ("FIRST-CONTACT", Align::Right),
         ("TO T2", Align::Right),
         ("TO T3", Align::Right),
+        ("REOPENED", Align::Right),
         ("BREACHED", Align::Right),
     ];
     let about = report.by == GroupBy::Requester;
@@ -160,14 +162,14 @@ fn csv(report: &Report, on_terminal: bool) -> String {
     };
     let mut out = format!(
         "{},tickets,resolved,resolution_rate,median_resolve_secs,p90_resolve_secs,first_contact_rate,\
-         escalated_tier2_rate,escalated_tier3_rate,breaches,categories\n",
+         escalated_tier2_rate,escalated_tier3_rate,reopen_rate,breaches,categories\n",
         by_name(report.by).to_lowercase()
     );
     let mut line = |key: &str, f: &Figures, categories: &[Count]| {
         let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{:.4},{},{},{},{:.4},{:.4},{},{}",
+            "{},{},{},{:.4},{},{},{},{:.4},{:.4},{},{},{}",
             field(key),
             f.volume,
             f.resolved,
@@ -177,6 +179,7 @@ fn csv(report: &Report, on_terminal: bool) -> String {
             f.first_contact_rate.map(|r| format!("{r:.4}")).unwrap_or_default(),
             f.escalated_tier2_rate,
             f.escalated_tier3_rate,
+            f.reopen_rate.map(|r| format!("{r:.4}")).unwrap_or_default(),
             f.breaches,
             field(&counted(categories)),
         );
