@@ -155,7 +155,7 @@ impl PostgresStore {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await?;
         let row = tx.query_one(INSERT_TICKET, &TicketParams::new(&ticket).values()).await?;
-        let ticket = Ticket { id: TicketId(row.get(0)), ..ticket };
+        let ticket = Ticket { id: TicketId(row.try_get(0)?), ..ticket };
         let opened = opened_event(&ticket);
         tx.execute(
             INSERT_ENTRY,
@@ -224,7 +224,7 @@ impl PostgresStore {
         let row = tx
             .query_one(INSERT_ENTRY, &[&id.0, &at, &actor, &event.kind(), &detail_of(&event)])
             .await?;
-        let entry_id: i64 = row.get(0);
+        let entry_id: i64 = row.try_get(0)?;
         if let Some((name, png)) = attachment {
             tx.execute(INSERT_ATTACHMENT, &[&entry_id, &id.0, &name, &png]).await?;
         }
@@ -235,16 +235,19 @@ impl PostgresStore {
     pub(super) async fn timeline(&self, id: TicketId) -> Result<Vec<Entry>, StoreError> {
         let client = self.client.lock().await;
         let rows = client.query(SELECT_TIMELINE, &[&id.0]).await?;
-        rows.iter().map(|r| entry_from(r.get(0), id, r.get(1), r.get(2), r.get(3))).collect()
+        rows.iter()
+            .map(|r| entry_from(r.try_get(0)?, id, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+            .collect()
     }
 
     pub(super) async fn attachments(&self, id: TicketId) -> Result<Vec<Attachment>, StoreError> {
         let client = self.client.lock().await;
         let rows = client.query(SELECT_ATTACHMENTS, &[&id.0]).await?;
-        Ok(rows
-            .iter()
-            .map(|r| Attachment { entry: r.get(0), name: r.get(1), png: r.get(2) })
-            .collect())
+        rows.iter()
+            .map(|r| {
+                Ok(Attachment { entry: r.try_get(0)?, name: r.try_get(1)?, png: r.try_get(2)? })
+            })
+            .collect()
     }
 
     pub(super) async fn summaries(
@@ -336,7 +339,7 @@ async fn reserve_ids(
         "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1::BIGINT)"
     );
     let rows = tx.query(&sql, &[&n]).await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
 /// Brings the schema up to date. The version is read first with a plain

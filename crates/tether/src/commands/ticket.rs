@@ -5,9 +5,7 @@
 use std::process::ExitCode;
 
 use serde::Serialize;
-use tether_tickets::{
-    Attachment, Deadline, Entry, Event, ListFilter, NewTicket, Ticket, TicketId, UnixTime,
-};
+use tether_tickets::{Deadline, Entry, Event, ListFilter, NewTicket, Ticket, TicketId, UnixTime};
 
 use super::ticket_export::export;
 use crate::cli::{GlobalArgs, TicketCommand};
@@ -48,8 +46,7 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
         TicketCommand::Show { id, json } => {
             let ticket = store.ticket(id).await.map_err(&not_found)?;
             let timeline = store.timeline(id).await.map_err(&not_found)?;
-            let screenshots = store.attachments(id).await?;
-            print_show(&ticket, &timeline, &screenshots, at, json)?;
+            print_show(&ticket, &timeline, at, json)?;
         }
         TicketCommand::Note { id, text, json } => {
             let (_, entry) = store
@@ -203,29 +200,36 @@ struct ShowView<'a> {
     screenshots: Vec<ScreenshotView<'a>>,
 }
 
+/// A screenshot as its timeline entry describes it: `show` lists them
+/// without loading the PNGs (up to 32 MiB each) from the store.
 #[derive(Serialize)]
 struct ScreenshotView<'a> {
     entry: i64,
     name: &'a str,
-    bytes: usize,
+    bytes: u64,
+}
+
+fn screenshots(timeline: &[Entry]) -> Vec<ScreenshotView<'_>> {
+    timeline
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Screenshot { name, bytes, .. } => {
+                Some(ScreenshotView { entry: e.id, name, bytes: *bytes })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn print_show(
     ticket: &Ticket,
     timeline: &[Entry],
-    screenshots: &[Attachment],
     now: UnixTime,
     json: bool,
 ) -> anyhow::Result<()> {
+    let shots = screenshots(timeline);
     if json {
-        let view = ShowView {
-            ticket: TicketView::new(ticket, now),
-            timeline,
-            screenshots: screenshots
-                .iter()
-                .map(|a| ScreenshotView { entry: a.entry, name: &a.name, bytes: a.png.len() })
-                .collect(),
-        };
+        let view = ShowView { ticket: TicketView::new(ticket, now), timeline, screenshots: shots };
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
@@ -242,15 +246,10 @@ fn print_show(
             remote(&describe(&entry.event))
         );
     }
-    if !screenshots.is_empty() {
+    if !shots.is_empty() {
         println!("\nScreenshots (tether ticket export {} DIR writes them)", ticket.id);
-        for shot in screenshots {
-            println!(
-                "  #{:<6} {}  {}",
-                shot.entry,
-                remote(&shot.name),
-                render::bytes(shot.png.len() as u64)
-            );
+        for shot in shots {
+            println!("  #{:<6} {}  {}", shot.entry, remote(shot.name), render::bytes(shot.bytes));
         }
     }
     Ok(())
