@@ -117,11 +117,25 @@ impl Settings {
 }
 
 fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("{}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let config: ConfigFile = match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("{}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    // A store URL with a password makes the file a secret: it must be
+    // ours and unreadable by others, as the store file itself.
+    if let Some(db) = &config.tickets.db
+        && let Ok(location @ Location::Postgres(_)) = Location::parse(db)
+        && location.to_string() != *db
+    {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let me = tether_tickets::private::effective_uid().context("cannot tell who you are")?;
+        if let Some(why) = tether_tickets::private::not_ours(&meta, me, 0o077) {
+            anyhow::bail!("{} holds a database password but is refused: {why}", path.display());
+        }
     }
+    Ok(config)
 }
 
 /// The technician's name: the CN of their certificate (`--cert`, else
@@ -378,5 +392,23 @@ mod tests {
         std::fs::write(config.join(CONFIG_FILE), "[tickets.time_frames]\nP1 = \"soon\"\n").unwrap();
         let bad = Settings::load(&global(&["--config-dir", config.to_str().unwrap()])).unwrap_err();
         assert!(format!("{bad:#}").contains("soon"), "{bad:#}");
+    }
+
+    #[test]
+    fn a_config_holding_a_password_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        let load = || Settings::load(&global(&["--config-dir", dir.path().to_str().unwrap()]));
+        std::fs::write(&file, "[tickets]\ndb = \"postgres://u:pw@localhost/t\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = load().unwrap_err();
+        assert!(format!("{refused:#}").contains("holds a database password"), "{refused:#}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        load().unwrap();
+        // Without a password the file is not a secret.
+        std::fs::write(&file, "[tickets]\ndb = \"postgres://u@localhost/t\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        load().unwrap();
     }
 }

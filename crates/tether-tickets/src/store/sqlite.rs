@@ -30,9 +30,16 @@ pub struct SqliteStore {
     created: bool,
 }
 
-/// `$N` placeholders as SQLite's `?N`.
+/// `$N` placeholders as SQLite's `?N`; any other `$` (in a string
+/// literal, say) stays as it is.
 fn dialect(sql: &str) -> String {
-    sql.replace('$', "?")
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let placeholder = c == '$' && chars.peek().is_some_and(|n| n.is_ascii_digit());
+        out.push(if placeholder { '?' } else { c });
+    }
+    out
 }
 
 impl SqliteStore {
@@ -366,5 +373,16 @@ impl Columns for Row<'_> {
 
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         Ok(self.get(i)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_numbered_placeholders_are_rewritten() {
+        assert_eq!(
+            super::dialect("SELECT '$x', $1, $12 WHERE a = '$'"),
+            "SELECT '$x', ?1, ?12 WHERE a = '$'"
+        );
     }
 }
