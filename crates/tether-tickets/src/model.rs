@@ -364,6 +364,13 @@ pub enum Event {
         name: String,
         bytes: u64,
     },
+    /// An entry this build cannot read: written by a newer tether sharing
+    /// the store (a kind added since) or changed by hand. Read, shown and
+    /// counted as what it is, never written.
+    Unreadable {
+        /// The stored `kind`.
+        stored_kind: String,
+    },
 }
 
 impl Event {
@@ -380,6 +387,7 @@ impl Event {
             Event::SessionStarted { .. } => "session_started",
             Event::SessionEnded { .. } => "session_ended",
             Event::Screenshot { .. } => "screenshot",
+            Event::Unreadable { .. } => "unreadable",
         }
     }
 }

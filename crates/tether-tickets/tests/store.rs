@@ -600,3 +600,26 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// An entry of a kind a newer tether added is read as Unreadable, and the
+/// rest of the timeline still reads.
+#[tokio::test]
+async fn an_unknown_entry_kind_does_not_break_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tickets.db");
+    let store = Store::open(&Location::Sqlite(path.clone())).await.unwrap();
+    let t = store
+        .open_ticket(new_ticket("mixed", Priority::P3, "alice"), &TimeFrames::default(), T0)
+        .await
+        .unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "INSERT INTO entries (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, 'bob', 'remote_wipe', '{\"kind\":\"remote_wipe\",\"ok\":true}')",
+        rusqlite::params![t.id.0, T0 + 1],
+    )
+    .unwrap();
+    store.record(t.id, T0 + 2, "bob", Event::Note { text: "after".into() }).await.unwrap();
+    let timeline = store.timeline(t.id).await.unwrap();
+    assert_eq!(timeline[1].event, Event::Unreadable { stored_kind: "remote_wipe".into() });
+    assert_eq!(kinds(&timeline), ["opened", "unreadable", "note"]);
+}

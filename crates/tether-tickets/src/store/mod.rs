@@ -327,7 +327,7 @@ const INSERT_ATTACHMENT: &str =
     "INSERT INTO attachments (entry_id, ticket_id, name, png) VALUES ($1, $2, $3, $4)";
 
 const SELECT_TIMELINE: &str =
-    "SELECT id, at, actor, detail FROM entries WHERE ticket_id = $1 ORDER BY id";
+    "SELECT id, at, actor, kind, detail FROM entries WHERE ticket_id = $1 ORDER BY id";
 
 const SELECT_ATTACHMENTS: &str =
     "SELECT entry_id, name, png FROM attachments WHERE ticket_id = $1 ORDER BY entry_id";
@@ -358,9 +358,14 @@ fn entry_from(
     ticket: TicketId,
     at: UnixTime,
     actor: String,
+    kind: &str,
     detail: &str,
 ) -> Result<Entry, StoreError> {
-    Ok(Entry { id, ticket, at, actor, event: serde_json::from_str(detail)? })
+    // Tolerant: a store shared with a newer tether may hold kinds this
+    // build does not know; the timeline still reads.
+    let event = serde_json::from_str(detail)
+        .unwrap_or_else(|_| Event::Unreadable { stored_kind: kind.to_owned() });
+    Ok(Entry { id, ticket, at, actor, event })
 }
 
 /// The first entry of every timeline.

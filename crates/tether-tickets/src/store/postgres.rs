@@ -236,7 +236,10 @@ impl PostgresStore {
         let client = self.client.lock().await;
         let rows = client.query(SELECT_TIMELINE, &[&id.0]).await?;
         rows.iter()
-            .map(|r| entry_from(r.try_get(0)?, id, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+            .map(|r| {
+                let kind: String = r.try_get(3)?;
+                entry_from(r.try_get(0)?, id, r.try_get(1)?, r.try_get(2)?, &kind, r.try_get(4)?)
+            })
             .collect()
     }
 

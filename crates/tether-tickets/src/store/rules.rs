@@ -24,6 +24,8 @@ pub fn is_png(bytes: &[u8]) -> bool {
 pub enum Refusal {
     #[error("a ticket is opened only once")]
     OpenedTwice,
+    #[error("an unreadable entry is never written")]
+    Unreadable,
     #[error("it is resolved; reopen it first")]
     ResolvedAlready,
     #[error("tier {0} does not exist (escalate to tier 2 or 3)")]
@@ -91,6 +93,7 @@ pub fn apply(ticket: &mut Ticket, event: &Event, at: UnixTime) -> Result<(), Ref
     }
     match event {
         Event::Opened { .. } => return Err(Refusal::OpenedTwice),
+        Event::Unreadable { .. } => return Err(Refusal::Unreadable),
         Event::Escalated { tier, .. } => {
             if !ticket.is_open() {
                 return Err(Refusal::ResolvedAlready);

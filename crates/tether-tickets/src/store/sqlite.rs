@@ -180,11 +180,17 @@ impl SqliteStore {
         self.call(move |c| {
             let mut statement = c.prepare(&dialect(SELECT_TIMELINE))?;
             let rows = statement.query_map([id.0], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
             })?;
             rows.map(|r| {
-                let (entry, at, actor, detail) = r?;
-                entry_from(entry, id, at, actor, &detail)
+                let (entry, at, actor, kind, detail) = r?;
+                entry_from(entry, id, at, actor, &kind, &detail)
             })
             .collect()
         })

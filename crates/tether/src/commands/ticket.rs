@@ -307,6 +307,11 @@ pub(super) fn describe(event: &Event) -> String {
         Event::Screenshot { host, name, bytes } => {
             format!("screenshot {name} of {host} ({})", render::bytes(*bytes))
         }
+        Event::Unreadable { stored_kind } => {
+            format!(
+                "an entry of kind \"{stored_kind}\" this tether cannot read (a newer one wrote it?)"
+            )
+        }
     }
 }
 
