@@ -412,3 +412,19 @@ fn help_never_shows_the_store_password() {
         assert!(!help.ok().contains("SECRET-PW"), "{args:?}: {}", help.stdout);
     }
 }
+
+#[test]
+fn a_mistyped_db_url_is_an_error_and_a_new_store_is_announced() {
+    let desk = Desk::new();
+    for typo in ["postgress://helpdesk@db/t", "host=db dbname=t"] {
+        let mut cmd = desk.command(&["--db", typo, "ticket", "list"]);
+        cmd.current_dir(desk.home.path());
+        let err = run(cmd).fails_with(1);
+        assert!(err.contains("the ticket store"), "{err}");
+    }
+    assert!(!desk.home.path().join("postgress:").exists(), "no directory made for a typo");
+    let first = desk.tether(&["ticket", "list"]);
+    assert!(first.stderr.contains("created a new ticket store at"), "{}", first.stderr);
+    let second = desk.tether(&["ticket", "list"]);
+    assert!(!second.stderr.contains("created"), "said once: {}", second.stderr);
+}
