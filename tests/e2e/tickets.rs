@@ -130,8 +130,10 @@ async fn a_ticket_goes_through_its_life_on_the_command_line() {
     desk.tether(&["ticket", "reopen", "T-1"]).ok();
     let missing = desk.tether(&["ticket", "show", "T-99"]).fails_with(1);
     assert!(missing.contains("no ticket T-99 in the ticket store"), "{missing}");
-    let not_an_id = desk.tether(&["ticket", "show", "INC-7"]).fails_with(1);
-    assert!(not_an_id.contains("is not a ticket id"), "{not_an_id}");
+    // A malformed id is a usage error, like any bad argument.
+    let not_an_id = desk.tether(&["ticket", "show", "INC-7"]);
+    assert_eq!(not_an_id.code(), Some(2), "{}", not_an_id.stderr);
+    assert!(not_an_id.stderr.contains("is not a ticket id"), "{}", not_an_id.stderr);
 
     let show = desk.json(&["ticket", "show", "T-1", "--json"]);
     assert_eq!(kinds(&show), ["opened", "note", "escalated", "resolved", "reopened"]);
@@ -173,6 +175,48 @@ async fn a_ticket_goes_through_its_life_on_the_command_line() {
             && markdown.contains(&format!("]({file})")),
         "{markdown}"
     );
+    export_is_private_and_follows_no_symlink(&desk, &out, file, &png);
+}
+
+/// The export made its directory 0700 and its files 0600; it replaces
+/// nothing without --force, never writes through a symlink, and refuses
+/// a directory others can write to.
+fn export_is_private_and_follows_no_symlink(
+    desk: &Desk,
+    out: &std::path::Path,
+    file: &str,
+    png: &[u8],
+) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(out), 0o700);
+    assert_eq!((mode(&out.join(file)), mode(&out.join("T-1.md"))), (0o600, 0o600));
+    let dir = out.to_str().unwrap();
+    let again = desk.tether(&["ticket", "export", "T-1", dir]).fails_with(1);
+    assert!(again.contains("exists; --force replaces it"), "{again}");
+    std::fs::write(out.join(file), b"older").unwrap();
+    std::fs::set_permissions(out.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    desk.tether(&["ticket", "export", "T-1", dir, "--force"]).ok();
+    assert_eq!(std::fs::read(out.join(file)).unwrap(), png);
+    assert_eq!(mode(&out.join(file)), 0o600, "a replaced file is made private");
+
+    let victim = desk.home.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::remove_file(out.join("T-1.md")).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("T-1.md")).unwrap();
+    // Without --force the existing screenshot already stops it; with it,
+    // the symlink does.
+    desk.tether(&["ticket", "export", "T-1", dir]).fails_with(1);
+    let refused = desk.tether(&["ticket", "export", "T-1", dir, "--force"]).fails_with(1);
+    assert!(refused.contains("T-1.md is a symlink; it is not followed"), "{refused}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+
+    let shared = desk.home.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = desk.tether(&["ticket", "export", "T-1", shared.to_str().unwrap()]).fails_with(1);
+    assert!(refused.contains("others may use it"), "{refused}");
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
 }
 
 #[test]
@@ -290,6 +334,8 @@ async fn reports_print_tables_json_csv_and_a_chart() {
     );
     assert!(lines[1].ends_with(",\"network 4, hardware 1\""), "{}", lines[1]);
     assert_eq!(lines.len(), 3, "one requester and the total");
+    // The total's key cannot be taken for a host or requester named "all".
+    assert!(lines[2].starts_with("(all),5,"), "{}", lines[2]);
 
     let table = desk.tether(&["report", "--since", "7d", "--by", "host"]);
     assert!(table.ok().contains("Recurring hosts: ws-1 3, ws-2 2"), "{}", table.stdout);
@@ -345,7 +391,40 @@ fn ticket_text_is_escaped_on_the_terminal() {
         assert!(!text.contains("\nforged line"), "{args:?}: {text}");
     }
     assert!(desk.tether(&["ticket", "show", "T-1"]).ok().contains("Printer \\x1b[2J"));
+    // CSV on a terminal is escaped too; into a pipe it keeps the text.
+    let csv = ["report", "--by", "requester", "--format", "csv"];
+    let on_terminal = tether_testkit::run_on_terminal(&desk.command(&csv));
+    let text = on_terminal.ok();
+    assert!(text.contains("Eve\\nforged line") && !text.contains('\x1b'), "{text:?}");
+    assert!(desk.tether(&csv).ok().contains("\"Eve\nforged line\""));
     // JSON keeps the exact text.
     let show = desk.json(&["ticket", "show", "T-1", "--json"]);
     assert_eq!(show["title"], evil);
+}
+
+#[test]
+fn help_never_shows_the_store_password() {
+    let desk = Desk::new();
+    for args in [&["--help"][..], &["ticket", "list", "--help"], &["report", "--help"]] {
+        let mut cmd = desk.command(args);
+        cmd.env("TETHER_DB", "postgres://helpdesk:SECRET-PW@localhost/tickets");
+        let help = run(cmd);
+        assert!(!help.ok().contains("SECRET-PW"), "{args:?}: {}", help.stdout);
+    }
+}
+
+#[test]
+fn a_mistyped_db_url_is_an_error_and_a_new_store_is_announced() {
+    let desk = Desk::new();
+    for typo in ["postgress://helpdesk@db/t", "host=db dbname=t"] {
+        let mut cmd = desk.command(&["--db", typo, "ticket", "list"]);
+        cmd.current_dir(desk.home.path());
+        let err = run(cmd).fails_with(1);
+        assert!(err.contains("the ticket store"), "{err}");
+    }
+    assert!(!desk.home.path().join("postgress:").exists(), "no directory made for a typo");
+    let first = desk.tether(&["ticket", "list"]);
+    assert!(first.stderr.contains("created a new ticket store at"), "{}", first.stderr);
+    let second = desk.tether(&["ticket", "list"]);
+    assert!(!second.stderr.contains("created"), "said once: {}", second.stderr);
 }

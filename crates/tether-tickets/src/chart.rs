@@ -6,7 +6,7 @@
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::report::Report;
+use crate::report::{Figures, Report, iso_week};
 
 /// The picture's size in pixels.
 pub const WIDTH: u32 = 1200;
@@ -45,11 +45,41 @@ pub fn weekly_trend(weekly: &Report, font: &'static [u8]) -> Result<Vec<u8>, Cha
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The most weeks a chart shows (ten years); a longer period shows its
+/// last ten years.
+const MAX_WEEKS: i64 = 520;
+
+/// Every ISO week from the report's `since` to its `now`, each with its
+/// figures or `None` when no ticket was opened in it, so the x axis is
+/// time and a quiet week shows as a gap rather than vanishing.
+pub fn week_slots(weekly: &Report) -> Vec<(String, Option<&Figures>)> {
+    const WEEK: i64 = 7 * 86_400;
+    let first = weekly.since.max(weekly.now.saturating_sub(MAX_WEEKS.saturating_mul(WEEK)));
+    let mut slots: Vec<(String, Option<&Figures>)> = Vec::new();
+    let mut at = first;
+    while at <= weekly.now || slots.last().is_none_or(|(w, _)| *w != iso_week(weekly.now)) {
+        let week = iso_week(at);
+        if slots.last().is_none_or(|(w, _)| *w != week) {
+            let figures = weekly.groups.iter().find(|g| g.key == week).map(|g| &g.figures);
+            slots.push((week, figures));
+        }
+        match at.checked_add(WEEK) {
+            Some(next) => at = next,
+            None => break,
+        }
+        if slots.len() as i64 > MAX_WEEKS + 2 {
+            break;
+        }
+    }
+    slots
+}
+
 fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
     let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(HEIGHT / 2);
-    let weeks: Vec<&str> = weekly.groups.iter().map(|g| g.key.as_str()).collect();
+    let slots = week_slots(weekly);
+    let weeks: Vec<&str> = slots.iter().map(|(w, _)| w.as_str()).collect();
     // Both panels share one x axis: week i is centred on i.
     let n = weeks.len().max(1);
     let x_range = -0.5..n as f64 - 0.5;
@@ -62,7 +92,8 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
     };
     let font = |size| (FAMILY, size).into_font();
 
-    let max_volume = weekly.groups.iter().map(|g| g.figures.volume).max().unwrap_or(0).max(1);
+    let filled = || slots.iter().enumerate().filter_map(|(i, (_, f))| f.map(|f| (i, f)));
+    let max_volume = filled().map(|(_, f)| f.volume).max().unwrap_or(0).max(1);
     let mut volume = ChartBuilder::on(&top)
         .caption("Tickets opened per week (dark: resolved)", font(24))
         .margin(12)
@@ -78,20 +109,16 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
         .y_desc("tickets")
         .draw()?;
     let bars = |value: fn(&crate::report::Figures) -> u64, color: RGBColor| {
-        weekly.groups.iter().enumerate().map(move |(i, g)| {
+        filled().map(move |(i, f)| {
             let x = i as f64;
-            Rectangle::new([(x - 0.4, 0), (x + 0.4, value(&g.figures))], color.filled())
+            Rectangle::new([(x - 0.4, 0), (x + 0.4, value(f))], color.filled())
         })
     };
     volume.draw_series(bars(|f| f.volume, RGBColor(158, 202, 225)))?;
     volume.draw_series(bars(|f| f.resolved, RGBColor(49, 130, 189)))?;
 
     let hours = |secs: Option<i64>| secs.map(|s| s as f64 / 3600.0);
-    let max_hours = weekly
-        .groups
-        .iter()
-        .filter_map(|g| hours(g.figures.p90_resolve_secs))
-        .fold(1.0_f64, f64::max);
+    let max_hours = filled().filter_map(|(_, f)| hours(f.p90_resolve_secs)).fold(1.0_f64, f64::max);
     let mut resolve = ChartBuilder::on(&bottom)
         .caption("Time to resolve (hours): median and 90th percentile", font(24))
         .margin(12)
@@ -106,11 +133,7 @@ fn draw(weekly: &Report, pixels: &mut [u8]) -> DrawResult {
         .y_desc("hours")
         .draw()?;
     let series = |value: fn(&crate::report::Figures) -> Option<i64>| {
-        weekly
-            .groups
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, g)| hours(value(&g.figures)).map(|h| (i as f64, h)))
+        filled().filter_map(move |(i, f)| hours(value(f)).map(|h| (i as f64, h)))
     };
     let median_color = RGBColor(49, 130, 189);
     let p90_color = RGBColor(230, 85, 13);
@@ -175,5 +198,33 @@ mod tests {
         let reader = decoder.read_info().unwrap();
         assert_eq!((reader.info().width, reader.info().height), (WIDTH, HEIGHT));
         assert!(matches!(weekly_trend(&report, b"not a font"), Err(ChartError::BadFont)));
+    }
+
+    #[test]
+    fn quiet_weeks_keep_their_place_on_the_axis() {
+        const T0: i64 = 1_793_610_000; // Monday 2026-11-02, ISO week 45.
+        let row = |id: i64, at: i64| TicketSummary {
+            id: TicketId(id),
+            category: Category::Network,
+            priority: Priority::P3,
+            host: None,
+            requester: "r".into(),
+            technician: "t".into(),
+            opened_at: at,
+            due_at: at,
+            resolved_at: None,
+            first_resolved_at: None,
+            max_tier: 1,
+            escalations: 0,
+            reopens: 0,
+        };
+        let week = 7 * 86_400;
+        let rows = [row(1, T0), row(2, T0 + 3 * week)];
+        let report = compute(&rows, GroupBy::Week, T0 - week, T0 + 3 * week + 1);
+        let slots = week_slots(&report);
+        let names: Vec<&str> = slots.iter().map(|(w, _)| w.as_str()).collect();
+        assert_eq!(names, ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]);
+        let volumes: Vec<u64> = slots.iter().map(|(_, f)| f.map_or(0, |f| f.volume)).collect();
+        assert_eq!(volumes, [0, 1, 0, 0, 1]);
     }
 }

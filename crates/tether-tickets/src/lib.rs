@@ -13,6 +13,7 @@
 
 pub mod chart;
 pub mod model;
+pub mod private;
 pub mod report;
 pub mod store;
 
@@ -20,4 +21,4 @@ pub use model::{
     Attachment, Category, Deadline, Entry, Event, NewTicket, Priority, Ticket, TicketId,
     TicketSummary, TimeFrames, UnixTime,
 };
-pub use store::{Import, ListFilter, Location, Store, StoreError};
+pub use store::{Import, ListFilter, Location, NotALocation, Refusal, Store, StoreError, is_png};

@@ -213,9 +213,9 @@ impl Deadline {
     pub fn of(due_at: UnixTime, resolved_at: Option<UnixTime>, now: UnixTime) -> Deadline {
         match resolved_at {
             Some(at) if at <= due_at => Deadline::Met,
-            Some(at) => Deadline::ResolvedLate { overdue: at - due_at },
-            None if now <= due_at => Deadline::Due { remaining: due_at - now },
-            None => Deadline::Breached { overdue: now - due_at },
+            Some(at) => Deadline::ResolvedLate { overdue: at.saturating_sub(due_at) },
+            None if now <= due_at => Deadline::Due { remaining: due_at.saturating_sub(now) },
+            None => Deadline::Breached { overdue: now.saturating_sub(due_at) },
         }
     }
 
@@ -364,6 +364,13 @@ pub enum Event {
         name: String,
         bytes: u64,
     },
+    /// An entry this build cannot read: written by a newer tether sharing
+    /// the store (a kind added since) or changed by hand. Read, shown and
+    /// counted as what it is, never written.
+    Unreadable {
+        /// The stored `kind`.
+        stored_kind: String,
+    },
 }
 
 impl Event {
@@ -380,6 +387,7 @@ impl Event {
             Event::SessionStarted { .. } => "session_started",
             Event::SessionEnded { .. } => "session_ended",
             Event::Screenshot { .. } => "screenshot",
+            Event::Unreadable { .. } => "unreadable",
         }
     }
 }

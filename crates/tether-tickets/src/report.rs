@@ -5,11 +5,14 @@
 //! - **volume**: tickets opened in the period;
 //! - **resolved**: those resolved now; **resolution rate** = resolved / volume;
 //! - **time to resolve**: opening to (latest) resolution, resolved tickets
-//!   only; the **median** is the middle value (the mean of the two middle
+//!   only, so a reopened ticket counts once with the time to its last
+//!   resolution (time spent reopened included); the **median** is the middle value (the mean of the two middle
 //!   values, rounded down, for an even count), the **90th percentile** the
 //!   nearest rank (the ⌈0.9·n⌉-th smallest);
-//! - **first-contact resolution rate** = resolved tickets never escalated /
-//!   resolved tickets;
+//! - **first-contact resolution rate** = resolved tickets never escalated
+//!   and never reopened / resolved tickets;
+//! - **reopen rate** = tickets reopened at least once / tickets resolved at
+//!   least once;
 //! - **escalation rate to tier N** = tickets that reached tier N or higher /
 //!   volume;
 //! - **breaches**: tickets past their due time at `now` while open, or
@@ -46,6 +49,8 @@ pub struct Figures {
     pub first_contact_rate: Option<f64>,
     pub escalated_tier2_rate: f64,
     pub escalated_tier3_rate: f64,
+    /// `None` when nothing was ever resolved.
+    pub reopen_rate: Option<f64>,
     pub breaches: u64,
 }
 
@@ -155,11 +160,20 @@ fn counts(values: impl Iterator<Item = String>) -> Vec<Count> {
 fn figures(tickets: &[&TicketSummary], now: UnixTime) -> Figures {
     let volume = tickets.len() as u64;
     let mut times: Vec<i64> =
-        tickets.iter().filter_map(|t| t.resolved_at.map(|r| (r - t.opened_at).max(0))).collect();
+        // Saturating: stored values come from other controllers and may be
+        // anything an i64 holds.
+        tickets
+            .iter()
+            .filter_map(|t| t.resolved_at.map(|r| r.saturating_sub(t.opened_at).max(0)))
+            .collect();
     times.sort_unstable();
     let resolved = times.len() as u64;
-    let first_contact =
-        tickets.iter().filter(|t| t.resolved_at.is_some() && t.escalations == 0).count();
+    let first_contact = tickets
+        .iter()
+        .filter(|t| t.resolved_at.is_some() && t.escalations == 0 && t.reopens == 0)
+        .count();
+    let ever_resolved = tickets.iter().filter(|t| t.first_resolved_at.is_some()).count() as u64;
+    let reopened = tickets.iter().filter(|t| t.reopens > 0).count() as u64;
     let reached = |tier: u8| tickets.iter().filter(|t| t.max_tier >= tier).count() as u64;
     Figures {
         volume,
@@ -170,6 +184,7 @@ fn figures(tickets: &[&TicketSummary], now: UnixTime) -> Figures {
         first_contact_rate: (resolved > 0).then(|| ratio(first_contact as u64, resolved)),
         escalated_tier2_rate: ratio(reached(2), volume),
         escalated_tier3_rate: ratio(reached(3), volume),
+        reopen_rate: (ever_resolved > 0).then(|| ratio(reopened, ever_resolved)),
         breaches: tickets
             .iter()
             .filter(|t| Deadline::of(t.due_at, t.resolved_at, now).is_breach())
@@ -187,7 +202,8 @@ pub fn median(sorted: &[i64]) -> Option<i64> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]).div_euclid(2)),
+        // In i128: two large i64 values do not overflow their sum.
+        _ => Some((i128::from(sorted[n / 2 - 1]) + i128::from(sorted[n / 2])).div_euclid(2) as i64),
     }
 }
 
@@ -368,5 +384,35 @@ mod tests {
         assert_eq!(nearest_rank(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0.9), Some(10));
         assert_eq!(nearest_rank(&[7], 0.9), Some(7));
         assert_eq!(nearest_rank(&[], 0.9), None);
+    }
+
+    #[test]
+    fn reopened_tickets_are_not_first_contact_and_count_in_the_reopen_rate() {
+        use Category::Network;
+        let mut reopened = resolved(row(2, Network, "ws-1", "ada", "alice", T0), 2 * H);
+        reopened.reopens = 1;
+        let mut open_again = resolved(row(3, Network, "ws-1", "ada", "alice", T0), H);
+        open_again.resolved_at = None;
+        open_again.reopens = 1;
+        let rows = [resolved(row(1, Network, "ws-1", "ada", "alice", T0), H), reopened, open_again];
+        let f = compute(&rows, GroupBy::Category, T0 - D, T0 + D).total;
+        assert_eq!(f.first_contact_rate, Some(0.5), "one of two resolved was reopened");
+        assert_eq!(f.reopen_rate, Some(2.0 / 3.0), "two of three ever resolved");
+    }
+
+    #[test]
+    fn extreme_stored_times_do_not_overflow() {
+        use Category::Network;
+        let mut far = row(1, Network, "ws-1", "ada", "alice", i64::MIN);
+        far.resolved_at = Some(i64::MAX);
+        far.due_at = i64::MIN;
+        let mut late = row(2, Network, "ws-1", "ada", "alice", i64::MIN);
+        late.resolved_at = Some(i64::MAX);
+        let f = compute(&[far, late], GroupBy::Category, i64::MIN, i64::MAX).total;
+        assert_eq!(f.median_resolve_secs, Some(i64::MAX));
+        assert_eq!(
+            Deadline::of(i64::MIN, None, i64::MAX),
+            Deadline::Breached { overdue: i64::MAX }
+        );
     }
 }

@@ -74,7 +74,64 @@ suite!(
     the_schema_is_created_once_and_a_newer_one_refused,
     concurrent_writers_lose_no_records,
     summaries_start_at_since_and_imports_land_whole,
+    an_up_to_date_store_opens_without_schema_rights_or_the_write_lock,
 );
+
+/// Opening a store whose schema is current touches no schema: on
+/// PostgreSQL a role with data rights only (no CREATE on the schema, the
+/// PostgreSQL 15 default) works with it; on SQLite a writer holding the
+/// lock does not stop another process from opening and listing.
+async fn an_up_to_date_store_opens_without_schema_rights_or_the_write_lock(backend: Backend) {
+    let owner = backend.open().await;
+    owner
+        .open_ticket(new_ticket("set up", Priority::P3, "owner"), &TimeFrames::default(), T0)
+        .await
+        .unwrap();
+    drop(owner);
+    match &backend {
+        Backend::Sqlite(_) => {
+            let Location::Sqlite(path) = backend.location() else { unreachable!() };
+            let writer = rusqlite::Connection::open(&path).unwrap();
+            writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+            // With the old open (BEGIN IMMEDIATE on every open) this waited
+            // out the busy timeout and failed with "database is locked".
+            let reader = tether_tickets::store::SqliteStore::open_with_busy_timeout(
+                &path,
+                std::time::Duration::from_millis(200),
+            )
+            .await
+            .expect("an up-to-date store opens while another process writes");
+            let reader = Store::Sqlite(reader);
+            let listed = reader.list(&ListFilter::default()).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            writer.execute_batch("ROLLBACK").unwrap();
+        }
+        Backend::Postgres(server) => {
+            let (admin, connection) =
+                tokio_postgres::connect(&server.url(), tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            admin
+                .batch_execute(
+                    "CREATE ROLE tech LOGIN;
+                     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+                     GRANT USAGE ON SCHEMA public TO tech;
+                     GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tech;
+                     GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO tech;",
+                )
+                .await
+                .unwrap();
+            let url = server.url().replace("postgres://postgres@", "postgres://tech@");
+            let tech = Store::open(&Location::Postgres(url))
+                .await
+                .expect("a data-only role opens a migrated store");
+            let listed = tech.list(&ListFilter::default()).await.unwrap();
+            assert_eq!(listed.len(), 1);
+            tech.record(listed[0].id, T0 + HOUR, "tech", Event::Note { text: "works".into() })
+                .await
+                .expect("and writes to it");
+        }
+    }
+}
 
 fn new_ticket(title: &str, priority: Priority, by: &str) -> NewTicket {
     NewTicket {
@@ -153,7 +210,7 @@ async fn changes_that_do_not_fit_the_ticket_are_refused(backend: Backend) {
     let refused = |result: Result<_, StoreError>| match result {
         Err(StoreError::Refused { id, why }) => {
             assert_eq!(id, t.id);
-            why
+            why.to_string()
         }
         other => panic!("expected a refusal, got {other:?}"),
     };
@@ -176,6 +233,22 @@ async fn changes_that_do_not_fit_the_ticket_are_refused(backend: Backend) {
         refused(store.record(t.id, T0, "a", Event::Resolved { resolution: "r".into() }).await)
             .contains("already")
     );
+    assert!(
+        refused(store.record(t.id, T0 - 1, "a", Event::Note { text: "n".into() }).await)
+            .contains("before the ticket was opened")
+    );
+    let long = "x".repeat(tether_tickets::store::MAX_TEXT_CHARS + 1);
+    assert!(
+        refused(store.record(t.id, T0, "a", Event::Note { text: long }).await).contains("longer")
+    );
+    for (title, requester) in [(" ", "Ada"), ("t", "")] {
+        let mut new = new_ticket(title, Priority::P4, "alice");
+        new.requester = requester.into();
+        assert!(matches!(
+            store.open_ticket(new, &TimeFrames::default(), T0).await,
+            Err(StoreError::Invalid(tether_tickets::Refusal::Blank(_)))
+        ));
+    }
     // Refused changes leave no trace.
     assert_eq!(kinds(&store.timeline(t.id).await.unwrap()), ["opened", "escalated", "resolved"]);
 
@@ -239,15 +312,24 @@ async fn screenshots_are_kept_with_their_bytes(backend: Backend) {
         .attach_screenshot(t.id, T0 + 10, "alice", "ws-042", "error.png", png.clone())
         .await
         .unwrap();
+    let second = b"\x89PNG\r\n\x1a\n second".to_vec();
     let other = store
-        .attach_screenshot(t.id, T0 + 20, "alice", "ws-042", "after.png", vec![1, 2, 3])
+        .attach_screenshot(t.id, T0 + 20, "alice", "ws-042", "after.png", second.clone())
         .await
         .unwrap();
+    // Not a PNG, or too large: refused, nothing recorded.
+    for bad in [vec![1, 2, 3], [&png[..], &vec![0; tether_tickets::store::MAX_PNG_BYTES]].concat()]
+    {
+        match store.attach_screenshot(t.id, T0 + 30, "alice", "ws-042", "x.png", bad).await {
+            Err(StoreError::Invalid(_)) => {}
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
     let attachments = store.attachments(t.id).await.unwrap();
     assert_eq!(attachments.len(), 2);
     assert_eq!((attachments[0].entry, attachments[0].name.as_str()), (entry.id, "error.png"));
     assert_eq!(attachments[0].png, png);
-    assert_eq!((attachments[1].entry, attachments[1].png.as_slice()), (other.id, &[1u8, 2, 3][..]));
+    assert_eq!((attachments[1].entry, &attachments[1].png), (other.id, &second));
     let timeline = store.timeline(t.id).await.unwrap();
     assert_eq!(
         timeline[1].event,
@@ -420,4 +502,124 @@ async fn summaries_start_at_since_and_imports_land_whole(backend: Backend) {
     let after =
         store.open_ticket(new_ticket("after", Priority::P2, "a"), &frames, T0).await.unwrap();
     assert!(after.id > newest.id);
+}
+
+/// A store file that is not ours alone is refused with a hint, and a
+/// symlink at the path is never followed.
+#[tokio::test]
+async fn an_unsafe_sqlite_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tickets.db");
+    drop(Store::open(&Location::Sqlite(path.clone())).await.unwrap());
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    match Store::open(&Location::Sqlite(path.clone())).await {
+        Err(e @ StoreError::UnsafeFile { .. }) => {
+            assert!(e.to_string().contains("chmod 600"), "{e}")
+        }
+        Err(other) => panic!("expected UnsafeFile, got {other}"),
+        Ok(_) => panic!("a store others can read was opened"),
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert!(
+        Store::open(&Location::Sqlite(link)).await.is_err(),
+        "a symlink at the store's path is not followed"
+    );
+}
+
+#[test]
+fn locations_that_look_like_urls_are_not_taken_as_files() {
+    use tether_tickets::NotALocation;
+    assert_eq!(
+        Location::parse("postgres://u@db/t"),
+        Ok(Location::Postgres("postgres://u@db/t".into()))
+    );
+    assert_eq!(Location::parse("/var/lib/t.db"), Ok(Location::Sqlite("/var/lib/t.db".into())));
+    assert_eq!(Location::parse("./t.db"), Ok(Location::Sqlite("./t.db".into())));
+    for typo in ["postgress://helpdesk@db/t", "POSTGRES://h@db/t", "mysql://x"] {
+        assert!(matches!(Location::parse(typo), Err(NotALocation::Scheme(_))), "{typo}");
+    }
+    assert_eq!(Location::parse("host=db user=u password=x"), Err(NotALocation::KeyValue));
+    assert_eq!(Location::parse(" "), Err(NotALocation::Empty));
+}
+
+/// Without TLS, only a socket or the loopback is reached unless the URL
+/// says sslmode=disable; nothing is sent before that is decided.
+#[tokio::test]
+async fn a_remote_postgres_host_needs_an_explicit_sslmode_disable() {
+    for url in ["postgres://u@db.example/t", "postgres://u@10.0.0.5:5432/t?sslmode=prefer"] {
+        match Store::open(&Location::Postgres(url.into())).await {
+            Err(e @ StoreError::Plaintext(_)) => assert!(e.to_string().contains("sslmode=disable")),
+            Err(other) => panic!("{url}: expected Plaintext, got {other}"),
+            Ok(_) => panic!("{url}: opened without TLS"),
+        }
+    }
+    // The loopback is tried (nothing listens on port 1, so it fails).
+    let tried = Store::open_within(
+        &Location::Postgres("postgres://u@127.0.0.1:1/t".into()),
+        std::time::Duration::from_secs(2),
+    )
+    .await;
+    assert!(matches!(tried, Err(StoreError::Postgres(_))), "{:?}", tried.err());
+}
+
+/// A change waiting on a row another controller holds fails after the
+/// lock timeout instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_row_held_by_a_stalled_peer_times_out() {
+    let server = PostgresServer::start().unwrap_or_else(|e| panic!("needs PostgreSQL: {e}"));
+    let store = Store::open(&Location::Postgres(server.url())).await.unwrap();
+    let t = store
+        .open_ticket(new_ticket("held", Priority::P2, "alice"), &TimeFrames::default(), T0)
+        .await
+        .unwrap();
+    let (mut peer, connection) =
+        tokio_postgres::connect(&server.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let held = peer.transaction().await.unwrap();
+    held.execute("SELECT id FROM tickets WHERE id = $1 FOR UPDATE", &[&t.id.0]).await.unwrap();
+    let waited = store.record(t.id, T0 + 1, "bob", Event::Note { text: "n".into() }).await;
+    let e = waited.expect_err("the held row times out");
+    assert!(error_chain(&e).contains("lock timeout"), "{e:?}");
+    held.rollback().await.unwrap();
+    store.record(t.id, T0 + 2, "bob", Event::Note { text: "n".into() }).await.unwrap();
+}
+
+/// An error and its sources as one string.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// An entry of a kind a newer tether added is read as Unreadable, and the
+/// rest of the timeline still reads.
+#[tokio::test]
+async fn an_unknown_entry_kind_does_not_break_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tickets.db");
+    let store = Store::open(&Location::Sqlite(path.clone())).await.unwrap();
+    let t = store
+        .open_ticket(new_ticket("mixed", Priority::P3, "alice"), &TimeFrames::default(), T0)
+        .await
+        .unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "INSERT INTO entries (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, 'bob', 'remote_wipe', '{\"kind\":\"remote_wipe\",\"ok\":true}')",
+        rusqlite::params![t.id.0, T0 + 1],
+    )
+    .unwrap();
+    store.record(t.id, T0 + 2, "bob", Event::Note { text: "after".into() }).await.unwrap();
+    let timeline = store.timeline(t.id).await.unwrap();
+    assert_eq!(timeline[1].event, Event::Unreadable { stored_kind: "remote_wipe".into() });
+    assert_eq!(kinds(&timeline), ["opened", "unreadable", "note"]);
 }

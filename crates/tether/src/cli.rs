@@ -60,7 +60,8 @@ pub struct GlobalArgs {
     /// The ticket store: an SQLite file, or a postgres:// URL shared by a
     /// team. Default: [tickets] db in CONFIG_DIR/tether.toml, else
     /// $XDG_DATA_HOME/tether/tickets.db.
-    #[arg(long, global = true, env = "TETHER_DB", value_name = "PATH|URL")]
+    /// The value is never shown in help: a URL may hold a password.
+    #[arg(long, global = true, env = "TETHER_DB", hide_env_values = true, value_name = "PATH|URL")]
     pub db: Option<String>,
     /// Seconds to wait for the agent to connect and to answer.
     #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS")]

@@ -7,7 +7,7 @@
 //!
 //! ```toml
 //! [tickets]
-//! db = "postgres://helpdesk@db.example/tickets"   # or a file path
+//! db = "postgres://helpdesk@localhost/tickets"   # or a file path
 //! [tickets.time_frames]
 //! P1 = "4h"
 //! P2 = "1d"
@@ -64,6 +64,8 @@ struct TimeFramesSection {
 pub struct Settings {
     pub location: Location,
     pub time_frames: TimeFrames,
+    /// How long a PostgreSQL store may take to answer (`--timeout`).
+    pub connect_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -87,30 +89,53 @@ impl Settings {
             }
         }
         let location = match global.db.as_deref().or(config.tickets.db.as_deref()) {
-            Some("") => {
-                anyhow::bail!("--db: the store's path or URL is empty")
-            }
-            Some(text) => Location::parse(text),
+            Some(text) => Location::parse(text)
+                .context("the ticket store (--db, TETHER_DB or [tickets] db)")?,
             None => Location::Sqlite(default_sqlite_path().context(
                 "no place for the ticket store: set HOME or XDG_DATA_HOME, or pass --db",
             )?),
         };
-        Ok(Settings { location, time_frames })
+        let connect_timeout = std::time::Duration::try_from_secs_f64(global.timeout)
+            .context("--timeout: not a number of seconds")?;
+        Ok(Settings { location, time_frames, connect_timeout })
     }
 
+    /// Opens the store, saying on stderr when that created a new one (a
+    /// mistyped `--db` path shows up here rather than as missing tickets).
     pub async fn open(&self) -> anyhow::Result<Store> {
-        Store::open(&self.location)
+        let store = Store::open_within(&self.location, self.connect_timeout)
             .await
-            .with_context(|| format!("cannot open the ticket store {}", self.location))
+            .with_context(|| format!("cannot open the ticket store {}", self.location))?;
+        if store.created() {
+            eprintln!(
+                "tether: created a new ticket store at {}",
+                tether_proto::text::escape(&self.location.to_string())
+            );
+        }
+        Ok(store)
     }
 }
 
 fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("{}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let config: ConfigFile = match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("{}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    // A store URL with a password makes the file a secret: it must be
+    // ours and unreadable by others, as the store file itself.
+    if let Some(db) = &config.tickets.db
+        && let Ok(location @ Location::Postgres(_)) = Location::parse(db)
+        && location.to_string() != *db
+    {
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let me = tether_tickets::private::effective_uid().context("cannot tell who you are")?;
+        if let Some(why) = tether_tickets::private::not_ours(&meta, me, 0o077) {
+            anyhow::bail!("{} holds a database password but is refused: {why}", path.display());
+        }
     }
+    Ok(config)
 }
 
 /// The technician's name: the CN of their certificate (`--cert`, else
@@ -137,11 +162,6 @@ fn technician_in(path: &Path) -> anyhow::Result<String> {
 pub fn now() -> UnixTime {
     // A clock before 1970 is a broken machine; it counts as the epoch.
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-/// A ticket id the user gave: `42` or `T-42`.
-pub fn ticket_id(text: &str) -> anyhow::Result<TicketId> {
-    Ok(text.parse::<TicketId>()?)
 }
 
 /// Adds where the store is to a "no such ticket" error.
@@ -313,7 +333,7 @@ mod tests {
         assert_eq!(recorder.ticket(), ticket.id);
         recorder.session_started("ws-1", "s-17").await.unwrap();
         recorder.command("ws-1", "net", "net: DNS layer failed", false).await.unwrap();
-        recorder.screenshot("ws-1", "error.png", b"png bytes").await.unwrap();
+        recorder.screenshot("ws-1", "error.png", b"\x89PNG\r\n\x1a\n bytes").await.unwrap();
         recorder.note("user restarted").await.unwrap();
         recorder.escalate(2, Some("needs a rollback")).await.unwrap();
         recorder.session_ended("ws-1", Duration::from_secs(95), 2).await.unwrap();
@@ -338,7 +358,7 @@ mod tests {
             timeline[1..].iter().all(|e| e.actor == "grace"),
             "recorded as the certificate's CN"
         );
-        assert_eq!(store.attachments(ticket.id).await.unwrap()[0].png, b"png bytes");
+        assert_eq!(store.attachments(ticket.id).await.unwrap()[0].png, b"\x89PNG\r\n\x1a\n bytes");
         assert!(!store.ticket(ticket.id).await.unwrap().is_open());
     }
 
@@ -372,5 +392,23 @@ mod tests {
         std::fs::write(config.join(CONFIG_FILE), "[tickets.time_frames]\nP1 = \"soon\"\n").unwrap();
         let bad = Settings::load(&global(&["--config-dir", config.to_str().unwrap()])).unwrap_err();
         assert!(format!("{bad:#}").contains("soon"), "{bad:#}");
+    }
+
+    #[test]
+    fn a_config_holding_a_password_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        let load = || Settings::load(&global(&["--config-dir", dir.path().to_str().unwrap()]));
+        std::fs::write(&file, "[tickets]\ndb = \"postgres://u:pw@localhost/t\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = load().unwrap_err();
+        assert!(format!("{refused:#}").contains("holds a database password"), "{refused:#}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        load().unwrap();
+        // Without a password the file is not a secret.
+        std::fs::write(&file, "[tickets]\ndb = \"postgres://u@localhost/t\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        load().unwrap();
     }
 }

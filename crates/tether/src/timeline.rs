@@ -54,15 +54,8 @@ impl Timeline {
             Err(e) => (format!("failed: {}", text::error_line(e.as_ref())), false),
         };
         warn(self.recorder.command(host, &line, &summary, ok).await);
-        if let Ok(Done { screenshot: Some(path), .. }) = result {
-            let name = path
-                .file_name()
-                .map_or_else(|| "screenshot.png".to_owned(), |n| n.to_string_lossy().into_owned());
-            let kept = match std::fs::read(path) {
-                Ok(png) => self.recorder.screenshot(host, &name, &png).await,
-                Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {name}"))),
-            };
-            warn(kept);
+        if let Ok(Done { screenshot: Some(shot), .. }) = result {
+            warn(self.recorder.screenshot(host, &shot.name, &shot.png).await);
         }
     }
 

@@ -5,6 +5,12 @@
 //! a store newer than this build.
 //!
 //! Append new steps at the end; never edit one that has shipped.
+//!
+//! Compatibility between versions sharing a store: a new timeline entry
+//! kind needs no step (older builds read it as `Event::Unreadable`), but
+//! a new category or priority value does, because older builds refuse to
+//! read a ticket whose category or priority they do not know: add such a
+//! value with a schema step so that older builds say "upgrade tether".
 
 /// One step of the schema, written once for both backends: `BIGINT` and
 /// `TEXT` mean the same to both; `{id}` stands for an auto-numbered

@@ -10,16 +10,22 @@
 
 mod migrations;
 mod postgres;
+mod rules;
 mod sqlite;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use self::postgres::PostgresStore;
+pub use self::rules::{MAX_PNG_BYTES, MAX_TEXT_CHARS, Refusal, apply, is_png};
 pub use self::sqlite::SqliteStore;
 use crate::model::{
     Attachment, Category, Entry, Event, NewTicket, Priority, Ticket, TicketId, TicketSummary,
     TimeFrames, UnixTime, UnknownValue,
 };
+
+/// How long [`Store::open`] waits for a PostgreSQL server.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a store lives, as the user names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,14 +37,48 @@ pub enum Location {
 }
 
 impl Location {
-    /// A `postgres://` or `postgresql://` URL, or else a file path.
-    pub fn parse(text: &str) -> Location {
+    /// A `postgres://` or `postgresql://` URL, or else a file path. Other
+    /// `scheme://` texts (`postgress://`, `POSTGRES://`, `mysql://`) and
+    /// libpq's `key=value` strings are refused rather than taken as the
+    /// name of a new SQLite file.
+    pub fn parse(text: &str) -> Result<Location, NotALocation> {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Location::Postgres(text.to_owned())
-        } else {
-            Location::Sqlite(PathBuf::from(text))
+            return Ok(Location::Postgres(text.to_owned()));
         }
+        if text.trim().is_empty() {
+            return Err(NotALocation::Empty);
+        }
+        if let Some((scheme, _)) = text.split_once("://")
+            && !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err(NotALocation::Scheme(scheme.to_owned()));
+        }
+        let looks_like_libpq = text.split_whitespace().next().is_some_and(|word| {
+            word.split_once('=').is_some_and(|(key, _)| {
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        });
+        if looks_like_libpq {
+            return Err(NotALocation::KeyValue);
+        }
+        Ok(Location::Sqlite(PathBuf::from(text)))
     }
+}
+
+/// Why a `--db` text names no store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotALocation {
+    #[error("the store's path or URL is empty")]
+    Empty,
+    #[error(
+        "{0}:// is not a store this tether knows: give a postgres:// URL or an SQLite file's path"
+    )]
+    Scheme(String),
+    #[error(
+        "key=value connection strings are not read: give a postgres://user@host/db URL or an SQLite file's path"
+    )]
+    KeyValue,
 }
 
 impl std::fmt::Display for Location {
@@ -59,9 +99,17 @@ pub enum StoreError {
     /// The change does not fit the ticket's state (resolving a resolved
     /// ticket, escalating to a lower tier, …).
     #[error("{id}: {why}")]
-    Refused { id: TicketId, why: String },
+    Refused { id: TicketId, why: Refusal },
+    /// A new ticket or attachment the store does not take (blank title,
+    /// text or PNG too large, …).
+    #[error("{0}")]
+    Invalid(Refusal),
     #[error("the ticket store at {path} cannot be created: {source}")]
     Create { path: PathBuf, source: std::io::Error },
+    /// The store file is not safely ours (another user's, a symlink,
+    /// readable by others).
+    #[error("the ticket store {path} is refused: {why}")]
+    UnsafeFile { path: PathBuf, why: String },
     #[error(
         "the ticket store's schema is version {found}, newer than this tether knows ({known}); upgrade tether"
     )]
@@ -70,6 +118,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A PostgreSQL host other than a socket or the loopback, without
+    /// `sslmode=disable`: the connection would cross a network unencrypted.
+    #[error(
+        "the PostgreSQL store at {0} would be reached without TLS, which tether does not speak: \
+         use a Unix socket, localhost or a tunnel (ssh -L), or add sslmode=disable to the URL \
+         to accept plaintext on a network you trust"
+    )]
+    Plaintext(String),
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
     #[error("the store's worker thread ended: {0}")]
@@ -129,12 +185,33 @@ macro_rules! each {
 
 impl Store {
     /// Opens the store, creating it (file 0600 in a 0700 directory) and
-    /// bringing its schema up to date as needed.
+    /// bringing its schema up to date as needed; a PostgreSQL server gets
+    /// [`DEFAULT_CONNECT_TIMEOUT`] to answer.
     pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        Store::open_within(location, DEFAULT_CONNECT_TIMEOUT).await
+    }
+
+    /// [`Store::open`], giving a PostgreSQL server `connect_timeout` to
+    /// answer (a URL's own `connect_timeout` wins).
+    pub async fn open_within(
+        location: &Location,
+        connect_timeout: Duration,
+    ) -> Result<Store, StoreError> {
         Ok(match location {
             Location::Sqlite(path) => Store::Sqlite(SqliteStore::open(path).await?),
-            Location::Postgres(url) => Store::Postgres(PostgresStore::connect(url).await?),
+            Location::Postgres(url) => {
+                Store::Postgres(PostgresStore::connect(url, connect_timeout).await?)
+            }
         })
+    }
+
+    /// Whether opening it created a new, empty store (an SQLite file that
+    /// was not there), so the caller can say so once.
+    pub fn created(&self) -> bool {
+        match self {
+            Store::Sqlite(store) => store.created(),
+            Store::Postgres(_) => false,
+        }
     }
 
     /// Opens a ticket due `frames.of(priority)` after `at`.
@@ -144,6 +221,7 @@ impl Store {
         frames: &TimeFrames,
         at: UnixTime,
     ) -> Result<Ticket, StoreError> {
+        rules::check_new(&new).map_err(StoreError::Invalid)?;
         let ticket = Ticket {
             id: TicketId(0),
             title: new.title,
@@ -197,6 +275,7 @@ impl Store {
         name: &str,
         png: Vec<u8>,
     ) -> Result<Entry, StoreError> {
+        rules::check_png(&png).map_err(StoreError::Invalid)?;
         let event = Event::Screenshot {
             host: host.to_owned(),
             name: name.to_owned(),
@@ -230,54 +309,6 @@ impl Store {
     }
 }
 
-/// Applies `event` at `at` to `ticket`, or says why it does not fit.
-///
-/// Escalation goes up only (tiers 2 and 3) and only while open; resolving
-/// needs an open ticket and reopening a resolved one. Notes, commands,
-/// sessions and screenshots are recorded in any state.
-pub fn apply(ticket: &mut Ticket, event: &Event, at: UnixTime) -> Result<(), String> {
-    match event {
-        Event::Opened { .. } => return Err("a ticket is opened only once".into()),
-        Event::Escalated { tier, .. } => {
-            if !ticket.is_open() {
-                return Err("it is resolved; reopen it first".into());
-            }
-            if !(2..=3).contains(tier) {
-                return Err(format!("tier {tier} does not exist (escalate to tier 2 or 3)"));
-            }
-            if *tier <= ticket.tier {
-                return Err(format!("it is already at tier {}", ticket.tier));
-            }
-            ticket.tier = *tier;
-            ticket.max_tier = ticket.max_tier.max(*tier);
-            ticket.escalations += 1;
-        }
-        Event::Assigned { to } => ticket.assignee = Some(to.clone()),
-        Event::Resolved { resolution } => {
-            if !ticket.is_open() {
-                return Err("it is already resolved".into());
-            }
-            ticket.resolved_at = Some(at);
-            ticket.first_resolved_at.get_or_insert(at);
-            ticket.resolution = Some(resolution.clone());
-        }
-        Event::Reopened => {
-            if ticket.is_open() {
-                return Err("it is open".into());
-            }
-            ticket.resolved_at = None;
-            ticket.resolution = None;
-            ticket.reopens += 1;
-        }
-        Event::Note { .. }
-        | Event::Command { .. }
-        | Event::SessionStarted { .. }
-        | Event::SessionEnded { .. }
-        | Event::Screenshot { .. } => {}
-    }
-    Ok(())
-}
-
 const SELECT_TICKET: &str = "SELECT id, title, requester, host, category, priority, opened_by, assignee, \
     opened_at, due_at, resolved_at, first_resolved_at, resolution, tier, max_tier, escalations, reopens \
     FROM tickets WHERE id = $1";
@@ -296,7 +327,7 @@ const INSERT_ATTACHMENT: &str =
     "INSERT INTO attachments (entry_id, ticket_id, name, png) VALUES ($1, $2, $3, $4)";
 
 const SELECT_TIMELINE: &str =
-    "SELECT id, at, actor, detail FROM entries WHERE ticket_id = $1 ORDER BY id";
+    "SELECT id, at, actor, kind, detail FROM entries WHERE ticket_id = $1 ORDER BY id";
 
 const SELECT_ATTACHMENTS: &str =
     "SELECT entry_id, name, png FROM attachments WHERE ticket_id = $1 ORDER BY entry_id";
@@ -327,9 +358,14 @@ fn entry_from(
     ticket: TicketId,
     at: UnixTime,
     actor: String,
+    kind: &str,
     detail: &str,
 ) -> Result<Entry, StoreError> {
-    Ok(Entry { id, ticket, at, actor, event: serde_json::from_str(detail)? })
+    // Tolerant: a store shared with a newer tether may hold kinds this
+    // build does not know; the timeline still reads.
+    let event = serde_json::from_str(detail)
+        .unwrap_or_else(|_| Event::Unreadable { stored_kind: kind.to_owned() });
+    Ok(Entry { id, ticket, at, actor, event })
 }
 
 /// The first entry of every timeline.

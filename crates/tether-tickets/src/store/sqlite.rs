@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::migrations::{self, CREATE_VERSION_TABLE, MIGRATIONS};
 use super::{
@@ -19,27 +19,51 @@ use super::{
     UPDATE_TICKET, apply, detail_of, entry_from, opened_event, summary_from, ticket_from,
 };
 use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
+use crate::private::{effective_uid, not_ours};
 
 /// How long a writer waits for another process's transaction to end.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+    /// This open made the file.
+    created: bool,
 }
 
-/// `$N` placeholders as SQLite's `?N`.
+/// `$N` placeholders as SQLite's `?N`; any other `$` (in a string
+/// literal, say) stays as it is.
 fn dialect(sql: &str) -> String {
-    sql.replace('$', "?")
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let placeholder = c == '$' && chars.peek().is_some_and(|n| n.is_ascii_digit());
+        out.push(if placeholder { '?' } else { c });
+    }
+    out
 }
 
 impl SqliteStore {
     /// Opens (creating 0600, its directory 0700) and migrates the file.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_busy_timeout(path, BUSY_TIMEOUT).await
+    }
+
+    /// [`SqliteStore::open`], waiting at most `busy` for another process's
+    /// write transaction (tests use a short one).
+    pub async fn open_with_busy_timeout(
+        path: &Path,
+        busy: Duration,
+    ) -> Result<SqliteStore, StoreError> {
         let path = path.to_owned();
-        let connection = tokio::task::spawn_blocking(move || open_blocking(&path))
+        let (connection, created) = tokio::task::spawn_blocking(move || open_blocking(&path, busy))
             .await
             .map_err(|e| StoreError::Worker(e.to_string()))??;
-        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)), created })
+    }
+
+    /// Whether this open created the file (a new, empty store).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     async fn call<T: Send + 'static>(
@@ -156,11 +180,17 @@ impl SqliteStore {
         self.call(move |c| {
             let mut statement = c.prepare(&dialect(SELECT_TIMELINE))?;
             let rows = statement.query_map([id.0], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
             })?;
             rows.map(|r| {
-                let (entry, at, actor, detail) = r?;
-                entry_from(entry, id, at, actor, &detail)
+                let (entry, at, actor, kind, detail) = r?;
+                entry_from(entry, id, at, actor, &kind, &detail)
             })
             .collect()
         })
@@ -212,32 +242,88 @@ impl SqliteStore {
     }
 }
 
-fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
+fn open_blocking(path: &Path, busy: Duration) -> Result<(Connection, bool), StoreError> {
     let create = |source| StoreError::Create { path: path.to_owned(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
         DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(create)?;
     }
     // Created here, 0600, before SQLite sees it: the store holds what
-    // technicians wrote about people and their machines.
-    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+    // technicians wrote about people and their machines. O_NOFOLLOW: a
+    // symlink planted at the path is refused, never followed.
+    let created = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(create(e)),
-    }
-    let mut connection = Connection::open(path)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
+    };
+    check_private(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let mut connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(busy)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&mut connection)?;
-    Ok(connection)
+    Ok((connection, created))
 }
 
+/// Refuses a store file that is not a regular file of ours that only we
+/// can read and write: another user's file (or one they can read) at the
+/// path would take or leak what technicians write.
+fn check_private(path: &Path) -> Result<(), StoreError> {
+    let unsafe_store = |why: String| StoreError::UnsafeFile { path: path.to_owned(), why };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
+    let meta =
+        file.metadata().map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
+    if !meta.file_type().is_file() {
+        return Err(unsafe_store("it is not a regular file".into()));
+    }
+    let me =
+        effective_uid().map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
+    match not_ours(&meta, me, 0o077) {
+        Some(why) => Err(unsafe_store(why)),
+        None => Ok(()),
+    }
+}
+
+/// Brings the schema up to date. The version is read without a lock
+/// first: a store already current (every open but the first after an
+/// upgrade) takes no write lock, so `list` and `report` neither wait
+/// behind writers nor need write access to the schema.
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let known = migrations::latest();
+    let has_version_table: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_version_table {
+        let found: i64 = connection.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |row| row.get(0),
+        )?;
+        if found > known {
+            return Err(StoreError::NewerSchema { found, known });
+        }
+        if found == known {
+            return Ok(());
+        }
+    }
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(CREATE_VERSION_TABLE)?;
     let found: i64 =
         tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0))?;
-    let known = migrations::latest();
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
@@ -293,5 +379,16 @@ impl Columns for Row<'_> {
 
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         Ok(self.get(i)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_numbered_placeholders_are_rewritten() {
+        assert_eq!(
+            super::dialect("SELECT '$x', $1, $12 WHERE a = '$'"),
+            "SELECT '$x', ?1, ?12 WHERE a = '$'"
+        );
     }
 }

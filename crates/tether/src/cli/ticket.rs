@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use tether_tickets::{Category, Priority};
+use tether_tickets::{Category, Priority, TicketId};
 
 pub const TICKET_HELP: &str = "\
 Examples:
@@ -14,7 +14,7 @@ Examples:
   tether ticket escalate 42 --tier 2 --reason 'needs a rollback'
   tether ticket resolve T-42 --resolution 'replaced the DNS server setting'
   tether ticket export T-42 ./T-42
-  tether --db postgres://helpdesk@db.example/tickets ticket list --breached
+  tether --db postgres://helpdesk@localhost/tickets ticket list --breached
 
 The store: --db PATH|URL (or TETHER_DB), else [tickets] db in
 CONFIG_DIR/tether.toml, else $XDG_DATA_HOME/tether/tickets.db. Time frames
@@ -85,7 +85,7 @@ pub enum TicketCommand {
     #[command(after_help = TICKET_HELP)]
     Show {
         /// T-42 or 42.
-        id: String,
+        id: TicketId,
         /// Print JSON instead of a report.
         #[arg(long)]
         json: bool,
@@ -94,7 +94,7 @@ pub enum TicketCommand {
     #[command(after_help = TICKET_HELP)]
     Note {
         /// T-42 or 42.
-        id: String,
+        id: TicketId,
         /// The note.
         text: String,
         /// Print the entry as JSON.
@@ -105,7 +105,7 @@ pub enum TicketCommand {
     #[command(after_help = TICKET_HELP)]
     Escalate {
         /// T-42 or 42.
-        id: String,
+        id: TicketId,
         /// The tier it goes to.
         #[arg(long, value_parser = clap::value_parser!(u8).range(2..=3))]
         tier: u8,
@@ -120,7 +120,7 @@ pub enum TicketCommand {
     #[command(after_help = TICKET_HELP)]
     Assign {
         /// T-42 or 42.
-        id: String,
+        id: TicketId,
         /// The technician's name.
         tech: String,
         /// Print the ticket as JSON.
@@ -131,7 +131,7 @@ pub enum TicketCommand {
     #[command(after_help = TICKET_HELP)]
     Resolve {
         /// T-42 or 42.
-        id: String,
+        id: TicketId,
         /// What fixed it.
         #[arg(long, value_name = "TEXT")]
         resolution: String,
@@ -143,7 +143,7 @@ pub enum TicketCommand {
     #[command(after_help = TICKET_HELP)]
     Reopen {
         /// T-42 or 42.
-        id: String,
+        id: TicketId,
         /// Print the ticket as JSON.
         #[arg(long)]
         json: bool,
@@ -152,9 +152,13 @@ pub enum TicketCommand {
     #[command(after_help = TICKET_HELP)]
     Export {
         /// T-42 or 42.
-        id: String,
-        /// Where to write (created if missing).
+        id: TicketId,
+        /// Where to write: created 0700 if missing; an existing one must be
+        /// yours and not writable by others. Files are created 0600.
         dir: PathBuf,
+        /// Replace files of an earlier export (symlinks are still refused).
+        #[arg(long)]
+        force: bool,
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
@@ -269,5 +273,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["tether", "report", "--since", "soon"]).is_err());
+    }
+
+    /// A malformed id is a usage error (exit 2), caught by clap before
+    /// any store is opened.
+    #[test]
+    fn malformed_ticket_ids_are_usage_errors() {
+        for bad in ["T-x", "0", "T-", "4 2", "+3"] {
+            let e = Cli::try_parse_from(["tether", "ticket", "show", bad]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
+        }
+        let cli = Cli::try_parse_from(["tether", "ticket", "reopen", "t-7"]).unwrap();
+        match cli.command {
+            Command::Ticket(super::TicketCommand::Reopen { id, .. }) => {
+                assert_eq!(id, tether_tickets::TicketId(7))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

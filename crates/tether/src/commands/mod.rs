@@ -23,9 +23,9 @@ pub mod report;
 pub mod restore;
 pub mod screen;
 pub mod ticket;
+mod ticket_export;
 pub mod view;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tether_client::exit::Outcome;
@@ -38,7 +38,14 @@ pub struct Done {
     pub outcome: Outcome,
     pub summary: String,
     /// The PNG a screenshot wrote, so it can be kept with a ticket.
-    pub screenshot: Option<PathBuf>,
+    pub screenshot: Option<Screenshot>,
+}
+
+/// A screenshot's file name and the PNG bytes written to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screenshot {
+    pub name: String,
+    pub png: Vec<u8>,
 }
 
 impl Done {

@@ -2,6 +2,7 @@
 //! table, JSON or CSV.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -41,7 +42,9 @@ pub async fn run(global: &GlobalArgs, args: ReportArgs) -> anyhow::Result<ExitCo
     let format = if args.json { FormatArg::Json } else { args.format };
     match format {
         FormatArg::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        FormatArg::Csv => print!("{}", csv(&report)),
+        // On a terminal the fields are escaped like any text from the
+        // store; into a file or pipe they stay exact.
+        FormatArg::Csv => print!("{}", csv(&report, std::io::stdout().is_terminal())),
         FormatArg::Table => print!("{}", table(&report)),
     }
     Ok(ExitCode::SUCCESS)
@@ -88,6 +91,7 @@ fn cells(figures: &Figures) -> Vec<String> {
         figures.first_contact_rate.map_or_else(|| "-".into(), percent),
         percent(figures.escalated_tier2_rate),
         percent(figures.escalated_tier3_rate),
+        figures.reopen_rate.map_or_else(|| "-".into(), percent),
         figures.breaches.to_string(),
     ]
 }
@@ -107,6 +111,7 @@ fn table(report: &Report) -> String {
         ("FIRST-CONTACT", Align::Right),
         ("TO T2", Align::Right),
         ("TO T3", Align::Right),
+        ("REOPENED", Align::Right),
         ("BREACHED", Align::Right),
     ];
     let about = report.by == GroupBy::Requester;
@@ -125,7 +130,7 @@ fn table(report: &Report) -> String {
             row
         })
         .collect();
-    let mut total = vec!["all".to_owned()];
+    let mut total = vec![TOTAL.to_owned()];
     total.extend(cells(&report.total));
     if about {
         total.push(counted(&report.top_categories));
@@ -144,19 +149,27 @@ fn table(report: &Report) -> String {
     out
 }
 
-/// One line per group and a final `all` line; durations in seconds,
-/// rates as fractions; fields quoted as RFC 4180 says.
-fn csv(report: &Report) -> String {
+/// The key of the total line in tables and CSV: in parentheses, so that
+/// it is not taken for a host, technician or category named `all`.
+const TOTAL: &str = "(all)";
+
+/// One line per group and a final `(all)` line; durations in seconds,
+/// rates as fractions; fields quoted as RFC 4180 says, and escaped for
+/// the terminal when `on_terminal`.
+fn csv(report: &Report, on_terminal: bool) -> String {
+    let field = |text: &str| {
+        if on_terminal { field(&tether_proto::text::escape(text)) } else { field(text) }
+    };
     let mut out = format!(
         "{},tickets,resolved,resolution_rate,median_resolve_secs,p90_resolve_secs,first_contact_rate,\
-         escalated_tier2_rate,escalated_tier3_rate,breaches,categories\n",
+         escalated_tier2_rate,escalated_tier3_rate,reopen_rate,breaches,categories\n",
         by_name(report.by).to_lowercase()
     );
     let mut line = |key: &str, f: &Figures, categories: &[Count]| {
         let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{:.4},{},{},{},{:.4},{:.4},{},{}",
+            "{},{},{},{:.4},{},{},{},{:.4},{:.4},{},{},{}",
             field(key),
             f.volume,
             f.resolved,
@@ -166,6 +179,7 @@ fn csv(report: &Report) -> String {
             f.first_contact_rate.map(|r| format!("{r:.4}")).unwrap_or_default(),
             f.escalated_tier2_rate,
             f.escalated_tier3_rate,
+            f.reopen_rate.map(|r| format!("{r:.4}")).unwrap_or_default(),
             f.breaches,
             field(&counted(categories)),
         );
@@ -173,16 +187,19 @@ fn csv(report: &Report) -> String {
     for g in &report.groups {
         line(&g.key, &g.figures, &g.categories);
     }
-    line("all", &report.total, &report.top_categories);
+    line(TOTAL, &report.total, &report.top_categories);
     out
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break; a
-/// leading `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet
-/// does not run it as a formula.
+/// leading `=`, `+`, `-`, `@`, tab or carriage return is prefixed with `'`
+/// so a spreadsheet does not run it as a formula (OWASP's list).
 fn field(text: &str) -> String {
-    let text =
-        if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -200,5 +217,7 @@ mod tests {
         assert_eq!(field("Lovelace, Ada"), "\"Lovelace, Ada\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("=cmd()"), "'=cmd()");
+        assert_eq!(field("\t=cmd()"), "'\t=cmd()");
+        assert_eq!(field("\r=cmd()"), "\"'\r=cmd()\"");
     }
 }

@@ -1,8 +1,7 @@
 //! `tether monitors`, `tether screenshot` and `tether input`: the one-shot
 //! screen commands for scripts and tickets.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -12,7 +11,7 @@ use tether_screen_codec::{Decoder, Frame};
 
 use tether_client::Session;
 
-use super::Done;
+use super::{Done, Screenshot};
 use crate::render::{self, Align, table};
 
 /// Lists the monitors of the display `session`'s agent captures.
@@ -83,7 +82,10 @@ pub async fn screenshot(
         .with_context(|| format!("{target}: the screenshot could not be decoded"))?;
     let encoded_bytes = shot.encoded.len();
     drop(shot.encoded);
-    write_png(&frame, output).with_context(|| format!("cannot write {}", output.display()))?;
+    // Encoded once in memory: the bytes written are the bytes a ticket
+    // keeps (reading the file back would keep whatever replaced it).
+    let png = encode_png(&frame).context("cannot encode the screenshot as PNG")?;
+    std::fs::write(output, &png).with_context(|| format!("cannot write {}", output.display()))?;
     let report = ScreenshotReport {
         host,
         file: output.display().to_string(),
@@ -112,7 +114,10 @@ pub async fn screenshot(
         report.height,
         shot.monitor.index
     );
-    Ok(Done { screenshot: Some(output.to_owned()), ..Done::success(summary) })
+    let name = output
+        .file_name()
+        .map_or_else(|| "screenshot.png".to_owned(), |n| n.to_string_lossy().into_owned());
+    Ok(Done { screenshot: Some(Screenshot { name, png }), ..Done::success(summary) })
 }
 
 /// Decodes a screenshot, holding the agent to the monitor size it named
@@ -127,9 +132,10 @@ pub fn decode_screenshot(encoded: &[u8], monitor: &Monitor) -> anyhow::Result<Fr
 
 /// Writes a frame as an 8-bit RGB PNG, a row at a time (no second copy of
 /// the image in memory).
-pub fn write_png(frame: &Frame, path: &Path) -> anyhow::Result<()> {
-    let file = File::create(path)?;
-    let mut encoder = png::Encoder::new(BufWriter::new(file), frame.width(), frame.height());
+/// `frame` as PNG bytes.
+pub fn encode_png(frame: &Frame) -> anyhow::Result<Vec<u8>> {
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, frame.width(), frame.height());
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header()?;
@@ -143,7 +149,8 @@ pub fn write_png(frame: &Frame, path: &Path) -> anyhow::Result<()> {
         stream.write_all(&rgb)?;
     }
     stream.finish()?;
-    Ok(())
+    writer.finish()?;
+    Ok(png)
 }
 
 /// What `tether input` was asked to do.

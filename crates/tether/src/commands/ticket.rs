@@ -2,18 +2,15 @@
 //! tickets was written by people (possibly another technician sharing the
 //! store), so it is escaped like remote text before it is printed.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde::Serialize;
-use tether_tickets::{
-    Attachment, Deadline, Entry, Event, ListFilter, NewTicket, Ticket, TicketId, UnixTime,
-};
+use tether_tickets::{Deadline, Entry, Event, ListFilter, NewTicket, Ticket, TicketId, UnixTime};
 
+use super::ticket_export::export;
 use crate::cli::{GlobalArgs, TicketCommand};
 use crate::render::{self, Align, remote};
-use crate::tickets::{Settings, in_store, now, technician, ticket_id};
+use crate::tickets::{Settings, in_store, now, technician};
 
 pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(global)?;
@@ -47,14 +44,11 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
             }
         }
         TicketCommand::Show { id, json } => {
-            let id = ticket_id(&id)?;
             let ticket = store.ticket(id).await.map_err(&not_found)?;
             let timeline = store.timeline(id).await.map_err(&not_found)?;
-            let screenshots = store.attachments(id).await?;
-            print_show(&ticket, &timeline, &screenshots, at, json)?;
+            print_show(&ticket, &timeline, at, json)?;
         }
         TicketCommand::Note { id, text, json } => {
-            let id = ticket_id(&id)?;
             let (_, entry) = store
                 .record(id, at, &technician(global)?, Event::Note { text })
                 .await
@@ -71,7 +65,7 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
                 &store,
                 global,
                 &not_found,
-                &id,
+                id,
                 at,
                 event,
                 json,
@@ -81,22 +75,21 @@ pub async fn run(global: &GlobalArgs, command: TicketCommand) -> anyhow::Result<
         }
         TicketCommand::Assign { id, tech, json } => {
             let done = format!("assigned to {}", remote(&tech));
-            change(&store, global, &not_found, &id, at, Event::Assigned { to: tech }, json, &done)
+            change(&store, global, &not_found, id, at, Event::Assigned { to: tech }, json, &done)
                 .await?;
         }
         TicketCommand::Resolve { id, resolution, json } => {
             let event = Event::Resolved { resolution };
-            change(&store, global, &not_found, &id, at, event, json, "resolved").await?;
+            change(&store, global, &not_found, id, at, event, json, "resolved").await?;
         }
         TicketCommand::Reopen { id, json } => {
-            change(&store, global, &not_found, &id, at, Event::Reopened, json, "reopened").await?;
+            change(&store, global, &not_found, id, at, Event::Reopened, json, "reopened").await?;
         }
-        TicketCommand::Export { id, dir, json } => {
-            let id = ticket_id(&id)?;
+        TicketCommand::Export { id, dir, force, json } => {
             let ticket = store.ticket(id).await.map_err(&not_found)?;
             let timeline = store.timeline(id).await?;
             let screenshots = store.attachments(id).await?;
-            let written = export(&dir, &ticket, &timeline, &screenshots, at)?;
+            let written = export(&dir, &ticket, &timeline, &screenshots, at, force)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&written)?);
             } else {
@@ -117,13 +110,12 @@ async fn change(
     store: &tether_tickets::Store,
     global: &GlobalArgs,
     not_found: &impl Fn(tether_tickets::StoreError) -> anyhow::Error,
-    id: &str,
+    id: TicketId,
     at: UnixTime,
     event: Event,
     json: bool,
     done: &str,
 ) -> anyhow::Result<()> {
-    let id = ticket_id(id)?;
     let (ticket, _) = store.record(id, at, &technician(global)?, event).await.map_err(not_found)?;
     print_ticket(&ticket, at, json, done)
 }
@@ -208,29 +200,36 @@ struct ShowView<'a> {
     screenshots: Vec<ScreenshotView<'a>>,
 }
 
+/// A screenshot as its timeline entry describes it: `show` lists them
+/// without loading the PNGs (up to 32 MiB each) from the store.
 #[derive(Serialize)]
 struct ScreenshotView<'a> {
     entry: i64,
     name: &'a str,
-    bytes: usize,
+    bytes: u64,
+}
+
+fn screenshots(timeline: &[Entry]) -> Vec<ScreenshotView<'_>> {
+    timeline
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Screenshot { name, bytes, .. } => {
+                Some(ScreenshotView { entry: e.id, name, bytes: *bytes })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn print_show(
     ticket: &Ticket,
     timeline: &[Entry],
-    screenshots: &[Attachment],
     now: UnixTime,
     json: bool,
 ) -> anyhow::Result<()> {
+    let shots = screenshots(timeline);
     if json {
-        let view = ShowView {
-            ticket: TicketView::new(ticket, now),
-            timeline,
-            screenshots: screenshots
-                .iter()
-                .map(|a| ScreenshotView { entry: a.entry, name: &a.name, bytes: a.png.len() })
-                .collect(),
-        };
+        let view = ShowView { ticket: TicketView::new(ticket, now), timeline, screenshots: shots };
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
@@ -247,22 +246,17 @@ fn print_show(
             remote(&describe(&entry.event))
         );
     }
-    if !screenshots.is_empty() {
+    if !shots.is_empty() {
         println!("\nScreenshots (tether ticket export {} DIR writes them)", ticket.id);
-        for shot in screenshots {
-            println!(
-                "  #{:<6} {}  {}",
-                shot.entry,
-                remote(&shot.name),
-                render::bytes(shot.png.len() as u64)
-            );
+        for shot in shots {
+            println!("  #{:<6} {}  {}", shot.entry, remote(shot.name), render::bytes(shot.bytes));
         }
     }
     Ok(())
 }
 
 /// The ticket's fields as label and text, for `show` and the export.
-fn facts(t: &Ticket, now: UnixTime) -> Vec<(&'static str, String)> {
+pub(super) fn facts(t: &Ticket, now: UnixTime) -> Vec<(&'static str, String)> {
     let state = match t.resolved_at {
         None => format!("open at tier {}", t.tier),
         Some(at) => format!("resolved {}", when(at)),
@@ -286,7 +280,7 @@ fn facts(t: &Ticket, now: UnixTime) -> Vec<(&'static str, String)> {
 }
 
 /// A timeline entry in words.
-fn describe(event: &Event) -> String {
+pub(super) fn describe(event: &Event) -> String {
     match event {
         Event::Opened { title, priority, category, due_at } => {
             format!("opened {priority} {category} \"{title}\", due {}", when(*due_at))
@@ -313,98 +307,14 @@ fn describe(event: &Event) -> String {
         Event::Screenshot { host, name, bytes } => {
             format!("screenshot {name} of {host} ({})", render::bytes(*bytes))
         }
+        Event::Unreadable { stored_kind } => {
+            format!(
+                "an entry of kind \"{stored_kind}\" this tether cannot read (a newer one wrote it?)"
+            )
+        }
     }
 }
 
-fn when(at: UnixTime) -> String {
+pub(super) fn when(at: UnixTime) -> String {
     render::unix_time(u64::try_from(at).unwrap_or(0))
-}
-
-#[derive(Serialize)]
-struct Exported {
-    markdown: String,
-    screenshots: Vec<String>,
-}
-
-/// Writes `DIR/T-42.md` and each screenshot as `DIR/T-42-<entry>-<name>.png`.
-fn export(
-    dir: &Path,
-    ticket: &Ticket,
-    timeline: &[Entry],
-    screenshots: &[Attachment],
-    now: UnixTime,
-) -> anyhow::Result<Exported> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut files = std::collections::BTreeMap::new();
-    let mut written = Vec::new();
-    for shot in screenshots {
-        let file = screenshot_file(ticket.id, shot);
-        std::fs::write(dir.join(&file), &shot.png)
-            .with_context(|| format!("cannot write {}", dir.join(&file).display()))?;
-        files.insert(shot.entry, file.clone());
-        written.push(file);
-    }
-    let mut md = format!("# {}: {}\n\n", ticket.id, markdown(&ticket.title));
-    for (label, value) in facts(ticket, now) {
-        md.push_str(&format!("- **{label}**: {}\n", markdown(&value)));
-    }
-    md.push_str("\n## Timeline\n\n");
-    for entry in timeline {
-        md.push_str(&format!(
-            "- {} — {} — {}\n",
-            when(entry.at),
-            markdown(&entry.actor),
-            markdown(&describe(&entry.event))
-        ));
-        if let Some(file) = files.get(&entry.id) {
-            md.push_str(&format!("\n  ![{}]({file})\n\n", markdown(&file.clone())));
-        }
-    }
-    let name = format!("{}.md", ticket.id);
-    std::fs::write(dir.join(&name), md)
-        .with_context(|| format!("cannot write {}", dir.join(&name).display()))?;
-    Ok(Exported { markdown: name, screenshots: written })
-}
-
-/// A file name for a screenshot that stays inside the export directory:
-/// only letters, digits, `-`, `_` and `.` from the stored name.
-fn screenshot_file(ticket: TicketId, shot: &Attachment) -> String {
-    let stem: String = shot
-        .name
-        .trim_end_matches(".png")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .take(64)
-        .collect();
-    format!("{ticket}-{}-{stem}.png", shot.entry)
-}
-
-/// Text for Markdown: control characters escaped, one line, markup
-/// characters taken literally.
-fn markdown(text: &str) -> String {
-    let escaped = remote(text);
-    let mut out = String::with_capacity(escaped.len());
-    for c in escaped.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn screenshot_files_stay_in_the_directory() {
-        let shot = Attachment { entry: 7, name: "../../etc/passwd.png".into(), png: vec![] };
-        assert_eq!(screenshot_file(TicketId(3), &shot), "T-3-7-______etc_passwd.png");
-    }
-
-    #[test]
-    fn markdown_takes_markup_and_escapes_literally() {
-        assert_eq!(markdown("a *b* [x](y)\n\x1b[31m"), "a \\*b\\* \\[x\\](y)\\\\n\\\\x1b\\[31m");
-    }
 }
