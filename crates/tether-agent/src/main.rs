@@ -349,7 +349,7 @@ fn enroll(bundle: &Path, config_path: &Path) -> anyhow::Result<ExitCode> {
     println!("enrolled {}", done.name);
     println!("  config       {} ({})", done.config_path.display(), done.config_note);
     println!("  certificate  {}", i.cert.display());
-    println!("  key          {}  (mode 0600)", i.key.display());
+    println!("  key          {}  ({})", i.key.display(), tether_os::files::PRIVATE_FILE);
     println!("  CA           {}", i.ca.display());
     match &i.crl {
         Some(crl) => println!("  CRL          {}", crl.display()),

@@ -17,6 +17,10 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
+/// What [`create_mode`] does for a private file (`0o600`), in words for a
+/// command's output: Unix restricts it; Windows leaves the inherited ACL.
+pub const PRIVATE_FILE: &str = imp::PRIVATE_FILE;
+
 /// Flushes a directory so the names created or renamed in it survive a
 /// power loss.
 ///

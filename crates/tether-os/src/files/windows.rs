@@ -7,6 +7,8 @@ use windows_sys::Win32::Storage::FileSystem::{
     BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle,
 };
 
+pub const PRIVATE_FILE: &str = "inherited ACL, not restricted: limit it to its owner";
+
 pub fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
