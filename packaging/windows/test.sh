@@ -36,15 +36,7 @@ say() { echo "windows/test.sh: $*"; }
 
 # 1. Packages.
 packages=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine64 jq)
-need=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
+bash packaging/apt-install.sh "${packages[@]}"
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
 
 # 2. The Windows build: Debian's rustc and cargo (not rustup's on PATH).
@@ -77,9 +69,17 @@ cleanup() {
 trap cleanup EXIT
 run_wine() { "$wine" "$@"; }
 say "binaries under Wine"
-run_wine "$bin/tether-agent.exe" --version | grep -q '^tether-agent '
-run_wine "$bin/tether-agent.exe" --help | grep -q 'check-config'
-run_wine "$bin/tether.exe" --help | grep -q 'pki'
+# Each output whole before it is searched (grep -q in a pipe could cut it).
+expect() {
+  local pattern=$1 text
+  shift
+  text=$(run_wine "$@")
+  grep -q -- "$pattern" <<<"$text" || { say "$* printed no $pattern: $text"; exit 1; }
+}
+expect '^tether-agent ' "$bin/tether-agent.exe" --version
+expect 'check-config' "$bin/tether-agent.exe" --help
+expect 'pki' "$bin/tether.exe" --help
+say "ok   --version and --help of both binaries"
 
 # 4. Unit tests of the crates that build for Windows.
 say "cross-building unit tests"

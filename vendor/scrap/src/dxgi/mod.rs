@@ -51,6 +51,7 @@ impl Capturer {
         let mut context = ptr::null_mut();
         let mut duplication = ptr::null_mut();
         let mut desc = unsafe { mem::zeroed() };
+        let mut feature_level = D3D_FEATURE_LEVEL_9_1;
 
         if unsafe {
             D3D11CreateDevice(
@@ -62,7 +63,7 @@ impl Capturer {
                 0, // Feature levels' length.
                 D3D11_SDK_VERSION,
                 &mut device,
-                &mut D3D_FEATURE_LEVEL_9_1,
+                &mut feature_level,
                 &mut context
             )
         } != S_OK {
@@ -305,7 +306,7 @@ impl Displays {
 
         // We cast it up to the version needed for desktop duplication.
 
-        let mut inner = ptr::null_mut();
+        let mut inner: *mut IDXGIOutput1 = ptr::null_mut();
         unsafe {
             (*output).QueryInterface(
                 &IID_IDXGIOUTPUT1,

@@ -5,7 +5,7 @@ use libc::c_void;
 #[link(name="xcb")]
 #[link(name="xcb-shm")]
 #[link(name="xcb-randr")]
-extern {
+extern "C" {
     pub fn xcb_connect(
         displayname: *const i8,
         screenp: *mut i32
