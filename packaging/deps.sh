@@ -12,16 +12,20 @@
 # - prometheus, whose promtool checks `tether fleet check --format prometheus`;
 # - dpkg-dev, whose dpkg-shlibdeps finds the packages' library dependencies;
 # - attr, acl and libcap2-bin: getfattr, getfacl and setcap, which the restore
-#   tests compare extended attributes, ACLs and capabilities with;
-# - postgresql: the ticket store's PostgreSQL tests and bench start a private
-#   server from its initdb and postgres (tether-testkit, feature postgres);
-# - fonts-dejavu-core: DejaVu Sans, the font `tether report --chart` draws
-#   its text with (and its tests check).
+#   tests compare extended attributes, ACLs and capabilities with.
 set -euo pipefail
 packages=(gcc pkg-config libzstd-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   xvfb xterm xdotool x11-xserver-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxkbcommon0
-  libxkbcommon-x11-0 time dpkg-dev prometheus attr acl libcap2-bin postgresql fonts-dejavu-core)
-bash "$(dirname "$0")/apt-install.sh" "${packages[@]}"
+  libxkbcommon-x11-0 time dpkg-dev prometheus attr acl libcap2-bin)
+need=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
 
 # A Rust toolchain at least as new as the workspace's rust-version. A newer
 # one already on PATH (rustup's, as on CI) is used as it is; otherwise
