@@ -10,7 +10,8 @@
 #     (proto, screen codec, PKI, audit, os) and runs them under Wine;
 #  5. smoke test: the Windows agent under Wine answers the Linux controller
 #     over QUIC with mutual TLS on loopback: `net`, `doctor`, `audit`, and
-#     a request the technician's tier may not make, refused and audited.
+#     a request the technician's tier may not make, refused and audited;
+#     then `tether-agent sessions list` reaches it over its named pipe.
 # Two Wine gaps are bridged for these tests only, never in what ships:
 #  - Wine 8 lacks bcryptprimitives.dll's ProcessPrng, which Rust's std
 #    imports: a stand-in built here from bcryptprimitives.c sits beside
@@ -90,12 +91,12 @@ failed=0
 for exe in $tests; do
   cp "$bin/bcryptprimitives.dll" "$(dirname "$exe")/"
   name=$(basename "$exe")
-  if out=$(run_wine "$exe" -q 2>&1); then
-    say "ok   $name: $(grep -o '[0-9]* passed.*' <<<"$out" | tail -n 1)"
+  if result=$(run_wine "$exe" -q 2>&1); then
+    say "ok   $name: $(grep -o '[0-9]* passed.*' <<<"$result" | tail -n 1)"
   else
     failed=1
     say "FAIL $name"
-    echo "$out" | tail -n 40
+    echo "$result" | tail -n 40
   fi
 done
 ((failed == 0)) || { say "unit tests FAILED under Wine"; exit 1; }
@@ -188,4 +189,8 @@ done
 jq -e 'any(.[]; .request == "audit-tail" and .outcome == "denied")' <<<"$audit" >/dev/null ||
   fail "the audit log lacks the refused audit-tail: $audit"
 say "ok   tether audit (tier 3): the requests above, the refusal included, are on record"
+sessions=$(run_wine "$wine_bin/tether-agent.exe" sessions list --json \
+  --config "$(w "$smoke/agent.toml")") || fail "sessions list failed: $sessions"
+jq -e 'type == "array"' <<<"$sessions" >/dev/null || fail "sessions list answered: $sessions"
+say "ok   tether-agent sessions list over the named pipe"
 say "PASSED in $((SECONDS - started)) s"
