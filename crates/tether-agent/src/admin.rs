@@ -1,24 +1,31 @@
 //! The machine administrator's hold on the agent: `tether-agent sessions
-//! list|end` talk to the running agent over a Unix socket.
-//!
-//! The socket is created mode 0600 (owner only: root for the packaged
-//! service), in a directory the agent creates 0755 if missing. Each
+//! list|end` talk to the running agent over a local channel: a Unix socket
+//! (mode 0600, `unix`) or a named pipe on Windows (`windows`). Each
 //! connection carries one JSON line each way and is bounded in size and
 //! time. This is local administration, not the network protocol, so it
 //! speaks JSON rather than `tether-proto` frames; nothing from it reaches a
 //! technician except the close code of an ended session.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tether_proto::close;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 use tracing::{info, warn};
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as channel;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as channel;
+
+pub use channel::{Listener, bind};
 
 use crate::sessions::SessionInfo;
 use crate::state::Shared;
@@ -61,33 +68,9 @@ pub enum AdminError {
     Refused(String),
 }
 
-/// Binds the admin socket. A stale socket file (no agent answering) is
-/// replaced; a live one means another agent owns it, which is an error.
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
-    if let Some(dir) = path.parent()
-        && !dir.exists()
-    {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-    }
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AddrInUse,
-                "another agent is serving this admin socket",
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
-    // Bind under a restrictive umask-independent mode: set it right after.
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(listener)
-}
-
 /// Serves admin requests until `stop` fires, then removes the socket.
 pub async fn serve(
-    listener: UnixListener,
+    mut listener: Listener,
     path: PathBuf,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
@@ -95,7 +78,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok(stream) => {
                     let shared = Arc::clone(&shared);
                     tokio::spawn(async move {
                         if tokio::time::timeout(EXCHANGE_TIMEOUT, exchange(stream, &shared)).await.is_err() {
@@ -111,11 +94,11 @@ pub async fn serve(
             _ = stop.changed() => break,
         }
     }
-    let _ = std::fs::remove_file(&path);
+    channel::remove(&path);
 }
 
-async fn exchange(stream: UnixStream, shared: &Arc<Shared>) {
-    let (read, mut write) = stream.into_split();
+async fn exchange(stream: impl AsyncRead + AsyncWrite, shared: &Arc<Shared>) {
+    let (read, mut write) = tokio::io::split(stream);
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
     let response = match reader.read_line(&mut line).await {
@@ -164,7 +147,7 @@ async fn handle(request: AdminRequest, shared: &Arc<Shared>) -> AdminResponse {
 /// Sends one request to the agent behind `path` and returns its answer.
 pub async fn ask(path: &Path, request: &AdminRequest) -> Result<AdminResponse, AdminError> {
     let exchange = async {
-        let mut stream = UnixStream::connect(path)
+        let mut stream = channel::connect(path)
             .await
             .map_err(|source| AdminError::Connect { path: path.to_owned(), source })?;
         let mut text =
@@ -203,20 +186,5 @@ mod tests {
         );
         let err = AdminResponse::Error { message: "x".into() };
         assert_eq!(serde_json::to_string(&err).unwrap(), r#"{"result":"error","message":"x"}"#);
-    }
-
-    #[test]
-    fn a_stale_socket_is_replaced_and_a_live_one_refused() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("run/agent.sock");
-            let first = bind(&path).unwrap();
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-            assert_eq!(bind(&path).unwrap_err().kind(), std::io::ErrorKind::AddrInUse);
-            drop(first);
-            bind(&path).expect("a stale socket file is replaced");
-        });
     }
 }

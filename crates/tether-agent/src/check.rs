@@ -120,11 +120,9 @@ fn display_warning(config: &AgentConfig) -> Option<String> {
 
 /// `program` as an executable file, looked up in PATH when it has no slash.
 fn find_program(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
+    let executable =
+        |p: &Path| std::fs::metadata(p).is_ok_and(|m| tether_os::files::is_executable(&m));
+    if program.contains(['/', std::path::MAIN_SEPARATOR]) {
         return executable(Path::new(program)).then(|| PathBuf::from(program));
     }
     let path = std::env::var_os("PATH")?;

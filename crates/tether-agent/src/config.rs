@@ -20,7 +20,11 @@ use crate::screen::{RawScreen, ScreenSettings};
 use crate::setting::SettingError;
 
 /// Where the agent looks for its configuration by default.
+#[cfg(not(windows))]
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/tether/agent.toml";
+/// On Windows the agent's files live under `%ProgramData%\Tether`.
+#[cfg(windows)]
+pub const DEFAULT_CONFIG_PATH: &str = r"C:\ProgramData\Tether\agent.toml";
 
 /// The port agents listen on unless configured otherwise (UDP).
 pub const DEFAULT_PORT: u16 = 7433;
@@ -164,12 +168,17 @@ pub struct AgentConfig {
     pub screen: ScreenSettings,
     /// The user's say over view and control.
     pub consent: ConsentSettings,
-    /// The Unix socket `tether-agent sessions` talks to (root only).
+    /// The Unix socket (Windows: named pipe) `tether-agent sessions` talks
+    /// to (root or Administrators only).
     pub control_socket: PathBuf,
 }
 
 /// Where the local administration socket lives unless configured otherwise.
+#[cfg(not(windows))]
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/tether/agent.sock";
+/// On Windows the administration channel is a local named pipe.
+#[cfg(windows)]
+pub const DEFAULT_CONTROL_SOCKET: &str = r"\\.\pipe\tether-agent";
 
 /// Default spacing of the background CPU samples: often enough to measure
 /// a one-minute hog with six samples, rare enough to cost nothing (one
@@ -177,7 +186,10 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/tether/agent.sock";
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Where restore points live unless configured otherwise.
+#[cfg(not(windows))]
 pub const DEFAULT_RESTORE_DIR: &str = "/var/lib/tether/restore";
+#[cfg(windows)]
+pub const DEFAULT_RESTORE_DIR: &str = r"C:\ProgramData\Tether\restore";
 
 /// Automatic restore points are taken this often unless configured
 /// otherwise (`schedule_hours = 0` turns them off).

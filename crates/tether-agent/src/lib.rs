@@ -33,7 +33,8 @@
 //! - [`simulate`]: many agents in one process, for fleet tests and
 //!   benchmarks.
 //! - [`check`] and [`enroll`]: `check-config`'s report and enrolment,
-//!   beside the serving stack.
+//!   beside the serving stack; [`stop_signal`]: what stops the agent
+//!   (signals on Unix, console and shutdown events on Windows).
 
 // Every OS call that needs `unsafe` goes through tether-os.
 #![forbid(unsafe_code)]
@@ -59,6 +60,7 @@ pub mod sessions;
 pub mod setting;
 pub mod simulate;
 pub mod state;
+pub mod stop_signal;
 mod throughput;
 pub mod tls;
 mod view;

@@ -15,7 +15,6 @@ use tether_agent::admin::{self, AdminRequest, AdminResponse};
 use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
 use tether_audit::{Follower, Record};
 use tether_proto::text::Escaped;
-use tracing::info;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -259,7 +258,8 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let agent = Agent::open(config)?;
-        let shutdown = shutdown_signal(agent.reloader())?;
+        let shutdown = tether_agent::stop_signal::watch(agent.reloader())
+            .context("cannot watch for stop signals")?;
         agent.run(shutdown).await?;
         anyhow::Ok(())
     })?;
@@ -291,7 +291,8 @@ fn simulate(
     runtime.block_on(async move {
         let simulation = tether_agent::simulate::Simulation::open(options)?;
         simulation.write_inventory(inventory)?;
-        let shutdown = shutdown_signal(tokio::sync::mpsc::channel(1).0)?;
+        let shutdown = tether_agent::stop_signal::watch(tokio::sync::mpsc::channel(1).0)
+            .context("cannot watch for stop signals")?;
         println!("{} simulated agents listening; inventory {}", options.count, inventory.display());
         simulation.run(shutdown).await?;
         anyhow::Ok(())
@@ -329,25 +330,6 @@ fn audit_verify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGTERM or SIGINT; forwards SIGHUP as a reload request.
-fn shutdown_signal(
-    reload: tokio::sync::mpsc::Sender<()>,
-) -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
-    Ok(async move {
-        loop {
-            tokio::select! {
-                _ = term.recv() => { info!("SIGTERM received"); break }
-                _ = int.recv() => { info!("SIGINT received"); break }
-                _ = hup.recv() => { let _ = reload.try_send(()); }
-            }
-        }
-    })
-}
-
 fn check_config(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = AgentConfig::load(config_path)?;
     let report = tether_agent::check::check(&config)?;
@@ -367,7 +349,7 @@ fn enroll(bundle: &Path, config_path: &Path) -> anyhow::Result<ExitCode> {
     println!("enrolled {}", done.name);
     println!("  config       {} ({})", done.config_path.display(), done.config_note);
     println!("  certificate  {}", i.cert.display());
-    println!("  key          {}  (mode 0600)", i.key.display());
+    println!("  key          {}  ({})", i.key.display(), tether_os::files::PRIVATE_FILE);
     println!("  CA           {}", i.ca.display());
     match &i.crl {
         Some(crl) => println!("  CRL          {}", crl.display()),

@@ -35,7 +35,8 @@ pub struct ScreenSettings {
     /// The X display (`:0`); `None`: the agent's `$DISPLAY`.
     pub display: Option<String>,
     /// The capture backend: `x11` (MIT-SHM over memfd, damage-driven) or
-    /// `scrap`.
+    /// `scrap`; unset, the system's own (X11 on Linux, DXGI through scrap
+    /// on Windows).
     pub backend: Backend,
     /// The highest frame rate any viewer gets.
     pub max_fps: u32,
@@ -44,7 +45,7 @@ pub struct ScreenSettings {
 impl ScreenSettings {
     pub fn from_raw(raw: RawScreen) -> Result<ScreenSettings, SettingError> {
         let backend = match raw.backend.as_deref() {
-            None => Backend::X11,
+            None => Backend::default(),
             Some(name) => name.parse::<Backend>().map_err(|_| {
                 SettingError::value(
                     "screen.backend",

@@ -20,7 +20,6 @@ mod read;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -250,20 +249,16 @@ impl AuditLog {
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().append(true).create(true).mode(LOG_MODE).open(path)
+    tether_os::files::create_mode(OpenOptions::new().append(true).create(true), LOG_MODE).open(path)
 }
 
 fn sync_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => File::open(dir)?.sync_all(),
-        None => File::open(".")?.sync_all(),
-    }
+    tether_os::files::sync_parent(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn record(i: usize) -> Record {
         let mut r = Record::now(format!("s{i}"), "127.0.0.1:1", "info");
@@ -289,7 +284,9 @@ mod tests {
             want.prev.clone_from(&got.prev);
             assert_eq!(got, want);
         }
-        assert_eq!(fs::metadata(log.path()).unwrap().permissions().mode() & 0o777, LOG_MODE);
+        if let Some(mode) = tether_os::files::mode(&fs::metadata(log.path()).unwrap()) {
+            assert_eq!(mode & 0o777, LOG_MODE);
+        }
     }
 
     #[test]

@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::Record;
@@ -97,7 +96,7 @@ impl Follower {
         let mut follower = Follower { path, file: None, inode: 0, offset: 0, partial: Vec::new() };
         if let Ok(file) = File::open(&follower.path) {
             let meta = file.metadata().map_err(|e| follower.err(e))?;
-            follower.inode = meta.ino();
+            follower.inode = tether_os::files::file_id(&file).map_err(|e| follower.err(e))?;
             follower.offset = meta.len();
             follower.file = Some(file);
         }
@@ -108,14 +107,14 @@ impl Follower {
     pub fn poll(&mut self) -> Result<Tail, TailError> {
         let mut out = Tail::default();
         self.drain(&mut out)?;
-        match std::fs::metadata(&self.path) {
-            Ok(meta)
-                if self.file.is_none() || meta.ino() != self.inode || meta.len() < self.offset =>
-            {
+        let now = std::fs::metadata(&self.path)
+            .and_then(|meta| Ok((tether_os::files::path_id(&self.path)?, meta.len())));
+        match now {
+            Ok((id, len)) if self.file.is_none() || id != self.inode || len < self.offset => {
                 // Rotated, truncated or newly created: the old file was drained
                 // above, so switch to the new one from its start.
                 self.file = Some(File::open(&self.path).map_err(|e| self.err(e))?);
-                self.inode = meta.ino();
+                self.inode = id;
                 self.offset = 0;
                 self.partial.clear();
                 self.drain(&mut out)?;

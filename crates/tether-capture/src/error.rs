@@ -54,8 +54,10 @@ pub enum CaptureError {
     UnknownBackend(String),
 }
 
+// The X11 request helpers below are used by the Linux backends only.
 impl CaptureError {
     /// A failed request, labelled with what we were doing.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn request(what: &str, err: impl Into<RequestError>) -> CaptureError {
         match err.into() {
             RequestError::Connection(e) => CaptureError::Disconnected(format!("{what}: {e}")),
@@ -65,6 +67,7 @@ impl CaptureError {
 }
 
 /// A request's failure, before it is labelled.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) enum RequestError {
     /// The connection broke (or the request could not be sent).
     Connection(String),
@@ -98,6 +101,7 @@ impl From<ReplyOrIdError> for RequestError {
 }
 
 /// Waits for a request's reply, labelling any failure with `what`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn reply<C, R>(
     what: &str,
     cookie: Result<x11rb::cookie::Cookie<'_, C, R>, ConnectionError>,
@@ -113,6 +117,7 @@ where
 }
 
 /// Sends a void request and waits for the server to accept it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn check<C>(
     what: &str,
     cookie: Result<x11rb::cookie::VoidCookie<'_, C>, ConnectionError>,

@@ -134,14 +134,20 @@ pub trait Capturer: Send {
     fn cursor_image(&mut self) -> Result<Option<CursorImage>, CaptureError>;
 }
 
-/// Which real capture backend [`open`] uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Which real capture backend [`open`] uses. The default is the system's
+/// own: X11 on Linux, scrap (DXGI, Quartz) on Windows and macOS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
-    /// x11rb with MIT-SHM and DAMAGE (recommended).
-    #[default]
+    /// x11rb with MIT-SHM and DAMAGE (recommended on Linux).
     X11,
     /// The scrap crate (needs the `scrap` cargo feature).
     Scrap,
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        if cfg!(target_os = "linux") { Backend::X11 } else { Backend::Scrap }
+    }
 }
 
 impl fmt::Display for Backend {

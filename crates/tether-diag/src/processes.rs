@@ -135,7 +135,10 @@ pub fn kill(pid: u32, signal: KillSignal) -> Result<KillOutcome, KillError> {
     if pid == std::process::id() {
         return Err(KillError::Agent(pid));
     }
-    let name = process_name(pid).ok_or(KillError::NoSuchProcess(pid))?;
+    let name = one_process(pid)
+        .map_err(|e| KillError::Os { pid, source: std::io::Error::other(e.to_string()) })?
+        .ok_or(KillError::NoSuchProcess(pid))?
+        .0;
     let sig = match signal {
         KillSignal::Term => Signal::Term,
         KillSignal::Kill => Signal::Kill,
@@ -153,19 +156,23 @@ pub fn kill(pid: u32, signal: KillSignal) -> Result<KillOutcome, KillError> {
     Ok(KillOutcome { pid, name, signal, exited })
 }
 
-fn process_name(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_owned())
+/// One process as sysinfo sees it now (on every system; no `/proc`
+/// reading here, so Windows answers too).
+fn one_process(pid: u32) -> Result<Option<(String, ProcessStatus)>, sysinfo::Error> {
+    let mut sys = System::new()?;
+    let pid = sysinfo::Pid::from_u32(pid);
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    Ok(sys.process(pid).map(|p| (p.name().to_string_lossy().into_owned(), p.status())))
 }
 
 /// Gone, or a zombie waiting for its parent to reap it: either way it no
-/// longer runs.
+/// longer runs. When the process table cannot be read, it may still run.
 fn has_exited(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
-    }
+    matches!(one_process(pid), Ok(None | Some((_, ProcessStatus::Zombie | ProcessStatus::Dead))))
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Filesystem calls std lacks: space and inode counts (`statvfs`),
 //! flushing a whole filesystem at once (`syncfs`), and named pipes
-//! (`make_fifo`).
+//! (`make_fifo`). Only `statvfs` exists on Windows (space only, from
+//! `GetDiskFreeSpaceExW`; no inodes).
 
+#[cfg(unix)]
 use std::ffi::CString;
+#[cfg(target_os = "linux")]
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
@@ -40,6 +43,7 @@ pub struct FsStats {
 }
 
 /// The statistics of the filesystem holding `path`.
+#[cfg(unix)]
 pub fn statvfs(path: &Path) -> Result<FsStats, FsError> {
     let c_path = c_path(path)?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
@@ -63,8 +67,37 @@ pub fn statvfs(path: &Path) -> Result<FsStats, FsError> {
     })
 }
 
+/// The space of the volume holding `path`, in bytes (`block_size` 1).
+/// NTFS has no inode limit: `inodes` and `inodes_free` are 0.
+#[cfg(windows)]
+pub fn statvfs(path: &Path) -> Result<FsStats, FsError> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Storage::FileSystem::GetDiskFreeSpaceExW;
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    if wide[..wide.len() - 1].contains(&0) {
+        return Err(FsError::NulInPath(path.to_owned()));
+    }
+    let (mut available, mut total, mut free) = (0u64, 0u64, 0u64);
+    // SAFETY: `wide` is NUL-terminated and outlives the call; the three
+    // out-pointers are valid, writable u64s.
+    let ok = unsafe { GetDiskFreeSpaceExW(wide.as_ptr(), &mut available, &mut total, &mut free) };
+    if ok == 0 {
+        let source = std::io::Error::last_os_error();
+        return Err(FsError::Os { call: "GetDiskFreeSpaceExW", path: path.to_owned(), source });
+    }
+    Ok(FsStats {
+        block_size: 1,
+        blocks: total,
+        blocks_free: free,
+        blocks_available: available,
+        inodes: 0,
+        inodes_free: 0,
+    })
+}
+
 /// Creates a named pipe (FIFO) at `path` with permission bits `mode`
 /// (less the umask), without forking a `mkfifo` process.
+#[cfg(unix)]
 pub fn make_fifo(path: &Path, mode: u32) -> Result<(), FsError> {
     let c_path = c_path(path)?;
     // SAFETY: `c_path` is a NUL-terminated string that outlives the call;
@@ -76,6 +109,7 @@ pub fn make_fifo(path: &Path, mode: u32) -> Result<(), FsError> {
     Ok(())
 }
 
+#[cfg(unix)]
 fn c_path(path: &Path) -> Result<CString, FsError> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(path.as_os_str().as_bytes()).map_err(|_| FsError::NulInPath(path.to_owned()))
@@ -94,7 +128,20 @@ pub fn syncfs(file: impl AsFd) -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    #[test]
+    fn the_system_volume_adds_up() {
+        let st = statvfs(Path::new("C:\\")).unwrap();
+        assert!(st.block_size == 1 && st.blocks > 0);
+        assert!(st.blocks_free <= st.blocks && st.blocks_available <= st.blocks_free);
+        assert!(matches!(statvfs(Path::new("C:\\no\0such")), Err(FsError::NulInPath(_))));
+    }
+}
+
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

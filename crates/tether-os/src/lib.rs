@@ -9,7 +9,9 @@
 //!   SIGPIPE disposition of printing commands.
 //! - [`process`]: ending a child politely (SIGTERM, a grace period, then
 //!   SIGKILL) and reaping it.
-//! - [`fs`]: filesystem-wide facts and operations (`statvfs`, `syncfs`).
+//! - [`fs`]: filesystem-wide facts and operations (`statvfs`, `syncfs`; Unix).
+//! - [`files`]: per-file durability and permissions on every system
+//!   (directory flush, private modes, file identity).
 //! - [`random`]: bytes from the system's random source and unique ids.
 //! - [`memory`]: giving freed memory back to the system.
 //! - [`net`]: what the kernel counted for a TCP connection (benches).
@@ -20,7 +22,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
-#[cfg(unix)]
+pub mod files;
 pub mod fs;
 pub mod memory;
 #[cfg(target_os = "linux")]

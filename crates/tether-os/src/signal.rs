@@ -87,6 +87,44 @@ fn checked(rc: libc::c_int, pid: u32) -> Result<(), SignalError> {
     })
 }
 
+/// Windows has no signals: every signal ends the process at once
+/// (`TerminateProcess`, exit code 1), as SIGKILL would; Windows has no
+/// polite request to end an arbitrary process.
+#[cfg(windows)]
+pub fn send(pid: u32, _signal: Signal) -> Result<(), SignalError> {
+    use windows_sys::Win32::Foundation::{CloseHandle, ERROR_INVALID_PARAMETER};
+    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_TERMINATE, TerminateProcess};
+    if pid == 0 {
+        return Err(SignalError::InvalidPid(pid));
+    }
+    // SAFETY: OpenProcess takes plain integers and returns a handle or null.
+    let handle = unsafe { OpenProcess(PROCESS_TERMINATE, 0, pid) };
+    if handle.is_null() {
+        let source = std::io::Error::last_os_error();
+        return Err(match source.raw_os_error() {
+            Some(code) if code == ERROR_INVALID_PARAMETER as i32 => SignalError::NoSuchProcess(pid),
+            _ => SignalError::Os { pid, source },
+        });
+    }
+    // SAFETY: `handle` is the open process handle just returned, with
+    // PROCESS_TERMINATE access; it is closed once, right after.
+    let ok = unsafe { TerminateProcess(handle, 1) };
+    let source = std::io::Error::last_os_error();
+    // SAFETY: as above; the handle is not used again.
+    unsafe { CloseHandle(handle) };
+    if ok == 0 {
+        return Err(SignalError::Os { pid, source });
+    }
+    Ok(())
+}
+
+/// Windows has no process groups here: only the process `pgid` ends (see
+/// [`send`]).
+#[cfg(windows)]
+pub fn send_to_group(pgid: u32, signal: Signal) -> Result<(), SignalError> {
+    send(pgid, signal)
+}
+
 /// Makes writes to a closed pipe end the process quietly, as Unix tools
 /// do (`tether ps HOST | head -1`). Rust ignores SIGPIPE by default, so
 /// `println!` to a closed pipe panics with a backtrace instead.

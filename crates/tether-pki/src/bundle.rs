@@ -192,7 +192,7 @@ fn pem_all<T: PemObject>(text: &str, what: &str, path: &Path) -> Result<Vec<T>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use crate::files::assert_mode;
 
     fn pki_with_agent(dir: &Path, name: &str) -> (Pki, Issued) {
         let pki = Pki::open(dir.join("pki"));
@@ -208,8 +208,7 @@ mod tests {
         let bundle = pki.agent_bundle(&issued, Some("name = \"ws-1\"\n".into())).unwrap();
         let path = dir.path().join("ws-1.bundle");
         bundle.write(&path, false).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        assert_mode(&path, 0o600);
         // No silent overwrite.
         assert!(matches!(bundle.write(&path, false), Err(PkiError::AlreadyExists(_))));
         let read = AgentBundle::read(&path).unwrap();
@@ -233,9 +232,8 @@ mod tests {
             crl: Some(etc.join("crl.pem")),
         };
         bundle.install(&to).unwrap();
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&to.key), 0o600);
-        assert_eq!(mode(&to.cert), 0o644);
+        assert_mode(&to.key, 0o600);
+        assert_mode(&to.cert, 0o644);
         assert_eq!(std::fs::read_to_string(&to.ca).unwrap(), bundle.ca);
     }
 

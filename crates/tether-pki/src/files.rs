@@ -5,7 +5,6 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::PkiError;
@@ -19,9 +18,7 @@ const DIR_MODE: u32 = 0o700;
 
 /// Creates `dir` and its parents, owner-only, if missing.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
+    tether_os::files::dir_create_mode(DirBuilder::new().recursive(true), DIR_MODE)
         .create(dir)
         .map_err(|e| PkiError::io("create directory", dir, e))
 }
@@ -38,12 +35,13 @@ pub(crate) fn read_text(path: &Path) -> Result<String, PkiError> {
 /// not even for an instant. A partly written file is removed again so that it
 /// does not block the next attempt.
 pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(
-        |e| match e.kind() {
-            io::ErrorKind::AlreadyExists => PkiError::AlreadyExists(path.to_path_buf()),
-            _ => PkiError::io("create", path, e),
-        },
-    )?;
+    let mut file =
+        tether_os::files::create_mode(OpenOptions::new().write(true).create_new(true), mode)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => PkiError::AlreadyExists(path.to_path_buf()),
+                _ => PkiError::io("create", path, e),
+            })?;
     if let Err(e) = write_and_sync(&mut file, contents) {
         drop(file);
         // The write error is the one worth reporting; a failed cleanup adds nothing.
@@ -79,7 +77,7 @@ fn write_and_sync(file: &mut File, contents: &[u8]) -> io::Result<()> {
 /// crash along with its contents.
 fn sync_parent(path: &Path) -> Result<(), PkiError> {
     let dir = parent(path);
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| PkiError::io("sync directory", dir, e))
+    tether_os::files::sync_dir(dir).map_err(|e| PkiError::io("sync directory", dir, e))
 }
 
 fn parent(path: &Path) -> &Path {
@@ -111,22 +109,28 @@ pub(crate) struct DirLock {
 impl DirLock {
     pub(crate) fn acquire(root: &Path) -> Result<DirLock, PkiError> {
         let path = root.join(".lock");
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(KEY_MODE)
-            .open(&path)
-            .map_err(|e| PkiError::io("open lock file", &path, e))?;
+        let file = tether_os::files::create_mode(
+            OpenOptions::new().write(true).create(true).truncate(false),
+            KEY_MODE,
+        )
+        .open(&path)
+        .map_err(|e| PkiError::io("open lock file", &path, e))?;
         file.lock().map_err(|e| PkiError::io("lock", &path, e))?;
         Ok(DirLock { _file: file })
     }
 }
 
+/// Test helper: `path` has permission bits `mode`, where the system has
+/// them (Windows has ACLs instead, checked nowhere yet).
+#[cfg(test)]
+pub(crate) fn assert_mode(path: &Path, mode: u32) {
+    if let Some(got) = tether_os::files::mode(&fs::metadata(path).unwrap()) {
+        assert_eq!(got & 0o777, mode, "mode of {}", path.display());
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::*;
 
     #[test]
@@ -146,7 +150,7 @@ mod tests {
         write_new(&path, b"first", PUBLIC_MODE).unwrap();
         write_replace(&path, b"second", KEY_MODE).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, KEY_MODE);
+        assert_mode(&path, KEY_MODE);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -4,7 +4,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::error::{IoContext, RestoreError};
@@ -12,22 +11,20 @@ use crate::error::{IoContext, RestoreError};
 /// Flushes a directory so the names created or renamed in it survive a
 /// power loss.
 pub fn fsync_dir(dir: &Path) -> Result<(), RestoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).ctx("flush directory", dir)
+    tether_os::files::sync_dir(dir).ctx("flush directory", dir)
 }
 
 /// Creates `dir` (and its parents) readable by its owner only.
 pub fn create_private_dir(dir: &Path) -> Result<(), RestoreError> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).ctx("create directory", dir)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).ctx("restrict directory", dir)
+    tether_os::files::dir_create_mode(fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .ctx("create directory", dir)?;
+    tether_os::files::set_mode(dir, 0o700).ctx("restrict directory", dir)
 }
 
 /// Opens a new private (0600) file for writing, replacing any leftover.
 pub fn create_private_file(path: &Path) -> Result<File, RestoreError> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
+    tether_os::files::create_mode(OpenOptions::new().write(true).create(true).truncate(true), 0o600)
         .open(path)
         .ctx("create", path)
 }

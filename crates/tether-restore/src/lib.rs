@@ -79,14 +79,23 @@
 //! crate denies it everywhere else, and the modules that only plan
 //! (`config`, `manifest`, `plan`, `rollback`) forbid it outright.
 //! Filesystem-wide calls (`syncfs`) and random names come from `tether-os`.
+//!
+//! # Windows
+//! Only the System Restore backend, `config`, `plan` and the report types
+//! build there; the file-set engine and snapper are `cfg(unix)` at this
+//! crate's boundary and [`open`] says so.
 
 #![deny(unsafe_code)]
+// Without the file-set engine (Windows) its shared types go unused.
+#![cfg_attr(not(unix), allow(dead_code))]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod backend;
 mod config;
+#[cfg(unix)]
 #[allow(unsafe_code)]
 mod dirfd;
+#[cfg(unix)]
 mod engine;
 mod error;
 #[doc(hidden)]
@@ -94,36 +103,56 @@ pub mod failpoint;
 mod fsutil;
 mod manifest;
 mod plan;
+#[cfg(unix)]
 mod points;
 mod report;
+#[cfg(unix)]
 mod rollback;
+#[cfg(unix)]
 mod scan;
+#[cfg(unix)]
 mod snapper;
+#[cfg(unix)]
 mod space;
+#[cfg(unix)]
 mod store;
+#[cfg(unix)]
 mod tree;
 pub mod watch;
 #[cfg(windows)]
 mod windows;
+#[cfg(unix)]
 mod xattrs;
 
 pub use backend::{Backend, BackendConfig};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
+#[cfg(unix)]
 pub use engine::Engine;
 pub use error::RestoreError;
 pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time, Xattr, Xattrs};
 pub use plan::Diff;
 pub use report::{Counts, PendingRollback, Recovery, RollbackReport, VerifyReport};
+#[cfg(unix)]
 pub use snapper::Snapper;
 
 /// Opens the configured backend. Only the file-set engine has a journal to
-/// recover from.
+/// recover from. The file-set engine and snapper are Unix-only (the engine
+/// works on directory descriptors and POSIX metadata); on Windows only
+/// System Restore opens.
 pub fn open(config: BackendConfig) -> Result<(Box<dyn Backend>, Option<Recovery>), RestoreError> {
     match config {
+        #[cfg(not(unix))]
+        BackendConfig::Files(_) | BackendConfig::Snapper { .. } => Err(RestoreError::Config(
+            "file-set restore and snapper are not supported on Windows yet; \
+             use backend = \"windows\" (System Restore)"
+                .into(),
+        )),
+        #[cfg(unix)]
         BackendConfig::Files(store) => {
             let (engine, recovery) = Engine::open(store)?;
             Ok((Box::new(engine), recovery))
         }
+        #[cfg(unix)]
         BackendConfig::Snapper { program, config, state_dir } => {
             Ok((Box::new(Snapper::open(program, config, state_dir)?), None))
         }

@@ -167,6 +167,7 @@ impl Backend for SystemRestore {
             pre_rollback_point: pre.id,
             counts: Counts::default(),
             changes: Diff::default(),
+            skipped: Vec::new(),
         })
     }
 

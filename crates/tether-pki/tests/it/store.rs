@@ -2,7 +2,6 @@
 //! leave on disk and in the index.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use tether_pki::{CertKind, Pki, PkiError, load_certs, peer_identity};
@@ -15,8 +14,12 @@ use x509_parser::revocation_list::CertificateRevocationList;
 
 use crate::util::{ORG, new_pki};
 
-fn mode(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o777
+/// A key file is readable by its owner only (mode 0600), where the system
+/// has modes (Windows keeps inherited ACLs, not checked here).
+fn assert_private(path: &Path) {
+    if let Some(mode) = tether_os::files::mode(&fs::metadata(path).unwrap()) {
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
 }
 
 /// The CRL number and the revoked serials (canonical hex) of `crl.pem`.
@@ -52,7 +55,7 @@ fn init_creates_the_ca_and_refuses_to_run_twice() {
         assert!(pki.root().join(file).is_file(), "{file} missing");
     }
     assert_eq!(ca.cert_path, pki.ca_cert_path());
-    assert_eq!(mode(&ca.key_path), 0o600);
+    assert_private(&ca.key_path);
     assert_eq!(ca.entry.kind, CertKind::Ca);
     assert_eq!(ca.entry.name, "Example Corp Tether CA");
     assert_eq!(pki.list().unwrap(), vec![ca.entry.clone()]);
@@ -116,7 +119,7 @@ fn tech_certificate_identity_matches_its_index_entry() {
     let issued = pki.issue_tech("alice@corp", Role::Tier(Tier::Three), 7, false).unwrap();
 
     assert_eq!(issued.cert_path, pki.root().join("techs/alice@corp.crt"));
-    assert_eq!(mode(&issued.key_path), 0o600);
+    assert_private(&issued.key_path);
     let der = load_certs(&issued.cert_path).unwrap().remove(0);
     let id = peer_identity(&der).unwrap();
     assert_eq!(id.name, "alice@corp");
@@ -149,7 +152,7 @@ fn reissue_needs_force_and_keeps_the_key_private() {
 
     let second = pki.issue_tech("alice", Role::Tier(Tier::Two), 7, true).unwrap();
     assert_eq!(second.key_path, first.key_path);
-    assert_eq!(mode(&second.key_path), 0o600);
+    assert_private(&second.key_path);
     assert_ne!(fs::read(&second.key_path).unwrap(), key_before);
     assert_ne!(second.entry.serial, first.entry.serial);
     let id = peer_identity(&load_certs(&second.cert_path).unwrap()[0]).unwrap();
@@ -173,7 +176,7 @@ fn agent_certificate_carries_all_names_and_server_purpose() {
 
     assert_eq!(issued.entry.kind, CertKind::Agent);
     assert_eq!(issued.entry.role, None);
-    assert_eq!(mode(&issued.key_path), 0o600);
+    assert_private(&issued.key_path);
     with_cert(&issued.cert_path, |cert| {
         let cn = cert.subject().iter_common_name().next().unwrap().as_str().unwrap();
         assert_eq!(cn, "agent-a");

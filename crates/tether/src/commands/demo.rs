@@ -131,7 +131,8 @@ fn stop(agent: &mut AgentProcess) {
 
 /// The agent binary: next to this one (as installed and as built), else PATH.
 fn find_agent_binary() -> anyhow::Result<PathBuf> {
-    tether_testkit::beside_current_exe("tether-agent")
-        .or_else(|| tether_testkit::on_path("tether-agent"))
+    let name = format!("tether-agent{}", std::env::consts::EXE_SUFFIX);
+    tether_testkit::beside_current_exe(&name)
+        .or_else(|| tether_testkit::on_path(&name))
         .context("tether-agent not found next to tether or on PATH; build the workspace first")
 }

@@ -124,10 +124,8 @@ impl Sink {
             Sink::Stdout(mut out) => Ok(out.flush()?),
             Sink::File { temp, path } => {
                 let temp = temp.into_inner().map_err(|e| e.into_error())?;
-                use std::os::unix::fs::PermissionsExt;
                 // Readable by the collector that picks it up.
-                let readable = std::fs::Permissions::from_mode(0o644);
-                temp.as_file().set_permissions(readable)?;
+                tether_os::files::set_mode(temp.path(), 0o644)?;
                 temp.as_file().sync_all()?;
                 temp.persist(&path).with_context(|| format!("cannot write {}", path.display()))?;
                 Ok(())

@@ -86,8 +86,8 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitC
         counts: Mutex::default(),
     });
     println!("tether fleet serve listening on {}", listener.local_addr()?);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot watch SIGTERM")?;
+    let term = terminate_requested()?;
+    tokio::pin!(term);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -97,11 +97,27 @@ pub async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitC
                 Err(e) => tracing::warn!("accept failed: {e}"),
             },
             _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
+            () = &mut term => break,
         }
     }
     exporter.connector.close_shared(Duration::from_millis(200)).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM, how a service manager stops the exporter on Unix;
+/// Windows has only Ctrl+C, which the loop watches beside this.
+#[cfg(unix)]
+fn terminate_requested() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    Ok(async move {
+        term.recv().await;
+    })
+}
+
+#[cfg(not(unix))]
+fn terminate_requested() -> anyhow::Result<std::future::Pending<()>> {
+    Ok(std::future::pending())
 }
 
 fn load_checks(path: &Path) -> anyhow::Result<CheckSet> {

@@ -22,8 +22,9 @@ pub fn run(command: PkiCommand) -> anyhow::Result<ExitCode> {
                 issued.cert_path.display()
             );
             println!(
-                "  CA key    {}  (mode 0600; keep it private and backed up)",
-                issued.key_path.display()
+                "  CA key    {}  ({}; keep it private and backed up)",
+                issued.key_path.display(),
+                tether_os::files::PRIVATE_FILE
             );
             println!("  CRL       {}  (give to every agent)", pki.crl_path().display());
         }
@@ -49,8 +50,9 @@ pub fn run(command: PkiCommand) -> anyhow::Result<ExitCode> {
             if let Some(path) = bundle {
                 pki.agent_bundle(&issued, config)?.write(&path, force)?;
                 println!(
-                    "  bundle    {}  (mode 0600; on the agent: tether-agent enroll {})",
+                    "  bundle    {}  ({}; on the agent: tether-agent enroll {})",
                     path.display(),
+                    tether_os::files::PRIVATE_FILE,
                     path.display()
                 );
                 return Ok(ExitCode::SUCCESS);
@@ -112,7 +114,7 @@ fn print_issued(what: &str, issued: &Issued) {
     println!("  serial    {}", issued.entry.serial);
     println!("  valid to  {}", issued.entry.not_after);
     println!("  cert      {}", issued.cert_path.display());
-    println!("  key       {}  (mode 0600)", issued.key_path.display());
+    println!("  key       {}  ({})", issued.key_path.display(), tether_os::files::PRIVATE_FILE);
 }
 
 fn kind_name(kind: CertKind) -> &'static str {
