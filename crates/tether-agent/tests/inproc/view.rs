@@ -104,37 +104,45 @@ async fn a_viewer_that_does_not_acknowledge_is_sent_no_more_than_two_asks() {
     let request = ViewRequest { monitor: None, control: false, max_fps: 60 }.into();
     let (_start, mut send, mut recv) = client.open_view(&request, TIMEOUT).await.expect("view");
 
-    // The screen changes all the time; the viewer reads but acknowledges
-    // nothing. Small changes ask every ACK_EVERY_FRAMES frames, so after
-    // two asks the agent must stop.
+    // The first frame first: the capture is running before anything is
+    // painted (on a loaded machine it may start seconds after the reply).
+    let first = tokio::time::timeout(
+        TIMEOUT,
+        framed::read_message::<ScreenMessage, MAX_SCREEN_FRAME>(&mut recv),
+    )
+    .await;
+    let Ok(Ok(ScreenMessage::Frame { ack, .. })) = first else { panic!("{first:?}") };
+    let (mut frames, mut asks) = (1u64, if ack { vec![1] } else { Vec::new() });
+
+    // Then the screen changes all the time (until told to stop, at most
+    // 30 s); the viewer reads but acknowledges nothing. Small changes ask
+    // every ACK_EVERY_FRAMES frames, so after two asks the agent must stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let painter = {
-        let x = std::sync::Arc::clone(&x);
+        let (x, stop) = (std::sync::Arc::clone(&x), std::sync::Arc::clone(&stop));
         std::thread::spawn(move || {
             // One connection for all of it: hundreds of connections opened
             // and closed in a burst fail on a loaded machine.
             let (conn, root) = x.connect();
-            for i in 0..400i16 {
+            for i in 0..3000i16 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
                 let colour = if i % 2 == 0 { RED } else { BLUE };
                 fill(&conn, root, &[(colour, rect(i % 600, 0, 8, 8))]);
                 std::thread::sleep(Duration::from_millis(10));
             }
         })
     };
-    // Read until the painting is over and a second passed without a
-    // frame (a loaded machine may be slow to start painting).
-    let (mut frames, mut asks) = (0u64, Vec::new());
+    // Read until two seconds pass without a frame while the painting goes
+    // on: the agent has stopped sending.
     loop {
         let next = tokio::time::timeout(
-            Duration::from_secs(1),
+            Duration::from_secs(2),
             framed::read_message::<ScreenMessage, MAX_SCREEN_FRAME>(&mut recv),
         )
         .await;
-        let Ok(message) = next else {
-            if painter.is_finished() {
-                break;
-            }
-            continue;
-        };
+        let Ok(message) = next else { break };
         let ScreenMessage::Frame { ack, .. } = message.expect("a screen message") else {
             continue;
         };
@@ -143,7 +151,7 @@ async fn a_viewer_that_does_not_acknowledge_is_sent_no_more_than_two_asks() {
             asks.push(frames);
         }
     }
-    painter.join().expect("the painter ran");
+    assert!(!painter.is_finished(), "the painter stopped before the agent did");
     assert_eq!(asks.len(), MAX_ACKS_OUTSTANDING, "frames that asked: {asks:?} of {frames}");
     assert_eq!(frames, asks[MAX_ACKS_OUTSTANDING - 1], "frames went on after the second ask");
     assert!(frames <= u64::from(ACK_EVERY_FRAMES) * MAX_ACKS_OUTSTANDING as u64, "{frames}");
@@ -158,6 +166,8 @@ async fn a_viewer_that_does_not_acknowledge_is_sent_no_more_than_two_asks() {
     )
     .await;
     assert!(matches!(more, Ok(Ok(ScreenMessage::Frame { .. }))), "{more:?}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    painter.join().expect("the painter ran");
     drop((send, recv));
     client.close();
     agent.stop().await;
