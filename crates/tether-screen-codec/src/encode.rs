@@ -105,7 +105,7 @@ impl Encoder {
             }
         };
         self.search_cost = SearchCost::default();
-        let Some(area) = scroll::changed_box(&reference, &frame) else {
+        let Some(area) = crate::frame::changed_box(&reference, &frame) else {
             self.spare = Some(reference);
             self.previous = Some(frame);
             return Update { width, height, fresh: self.fresh, ..Update::default() };

@@ -167,6 +167,25 @@ impl Frame {
     }
 }
 
+/// The columns and rows where `old` and `new` differ, or `None` if equal.
+pub(crate) fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
+    let full = Rect { x: 0, y: 0, w: new.width(), h: new.height() };
+    let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
+    for y in 0..new.height() {
+        let (a, b) = (old.row(&full, y), new.row(&full, y));
+        if a == b {
+            continue;
+        }
+        let first = a.iter().zip(b).position(|(p, q)| p != q).unwrap_or(0) as u32;
+        let last = a.iter().zip(b).rposition(|(p, q)| p != q).unwrap_or(0) as u32;
+        x0 = x0.min(first);
+        x1 = x1.max(last + 1);
+        y0 = y0.min(y);
+        y1 = y1.max(y + 1);
+    }
+    (y0 != u32::MAX).then(|| Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -458,7 +458,7 @@ mod tests {
     fn a_window_moved_diagonally_is_found() {
         let old = desktop(100, 80);
         let new = desktop(260, 200);
-        let area = crate::scroll::changed_box(&old, &new).unwrap();
+        let area = crate::frame::changed_box(&old, &new).unwrap();
         let mut cost = SearchCost::default();
         let copies = detect(&old, &new, area, &mut cost);
         assert!(!copies.is_empty());
@@ -487,7 +487,7 @@ mod tests {
         };
         let old = frame_at((100, 100), 100, 400);
         let new = frame_at((103, 98), 93, 437);
-        let area = crate::scroll::changed_box(&old, &new).unwrap();
+        let area = crate::frame::changed_box(&old, &new).unwrap();
         let mut cost = SearchCost::default();
         let copies = detect(&old, &new, area, &mut cost);
         for offset in [(-3, 2), (7, 0), (0, 37)] {
@@ -515,7 +515,7 @@ mod tests {
         let mut new = view(45, 56);
         // A pointer drawn over the panned picture.
         new.fill(Rect { x: 200, y: 100, w: 12, h: 18 }, 0xFFFFFF);
-        let area = crate::scroll::changed_box(&old, &new).unwrap();
+        let area = crate::frame::changed_box(&old, &new).unwrap();
         let copies = detect(&old, &new, area, &mut SearchCost::default());
         assert!(copies.iter().all(|c| (c.1, c.2) == (5, -6)), "{copies:?}");
         let covered: u64 = copies.iter().map(|c| c.0.area()).sum();
@@ -527,13 +527,13 @@ mod tests {
         let old = Frame::solid(320, 240, 0).unwrap();
         let mut new = old.clone();
         new.fill(Rect { x: 10, y: 10, w: 200, h: 150 }, 0xFF0000);
-        let area = crate::scroll::changed_box(&old, &new).unwrap();
+        let area = crate::frame::changed_box(&old, &new).unwrap();
         assert!(detect(&old, &new, area, &mut SearchCost::default()).is_empty());
         let mut a = Frame::solid(320, 240, 0).unwrap();
         let mut b = a.clone();
         texture(&mut a, Rect { x: 0, y: 0, w: 320, h: 240 }, 1);
         texture(&mut b, Rect { x: 0, y: 0, w: 320, h: 240 }, 2);
-        let area = crate::scroll::changed_box(&a, &b).unwrap();
+        let area = crate::frame::changed_box(&a, &b).unwrap();
         assert!(detect(&a, &b, area, &mut SearchCost::default()).is_empty());
     }
 
@@ -547,7 +547,7 @@ mod tests {
                 b.set(x, y, a.pixel((x + 3840 - 9) % 3840, (y + 5) % 2160));
             }
         }
-        let area = crate::scroll::changed_box(&a, &b).unwrap();
+        let area = crate::frame::changed_box(&a, &b).unwrap();
         let mut cost = SearchCost::default();
         let copies = detect(&a, &b, area, &mut cost);
         assert!(cost.scanned <= SCAN_BUDGET + 3840, "{cost:?}");

@@ -24,27 +24,8 @@ fn row_hash(row: &[u32]) -> u64 {
     pairs.remainder().iter().fold(h, |h, &p| mix(h, u64::from(p)))
 }
 
-/// The columns and rows where `old` and `new` differ, or `None` if equal.
-pub(crate) fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
-    let full = Rect { x: 0, y: 0, w: new.width(), h: new.height() };
-    let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
-    for y in 0..new.height() {
-        let (a, b) = (old.row(&full, y), new.row(&full, y));
-        if a == b {
-            continue;
-        }
-        let first = a.iter().zip(b).position(|(p, q)| p != q).unwrap_or(0) as u32;
-        let last = a.iter().zip(b).rposition(|(p, q)| p != q).unwrap_or(0) as u32;
-        x0 = x0.min(first);
-        x1 = x1.max(last + 1);
-        y0 = y0.min(y);
-        y1 = y1.max(y + 1);
-    }
-    (y0 != u32::MAX).then(|| Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 })
-}
-
 /// Copies that turn `old` into something closer to `new` by vertical
-/// shifts within `area`, where they differ ([`changed_box`]).
+/// shifts within `area`, where they differ ([`changed_box`](crate::frame::changed_box)).
 pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Copy> {
     if area.h < MIN_RUN * 2 {
         return Vec::new();
@@ -108,6 +89,7 @@ pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Copy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::changed_box;
 
     /// Whether a text pixel is lit: a hash, so no two rows repeat.
     fn ink(x: u32, line: u32, row: u32) -> bool {
