@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs those of the Debian packages named as arguments that are not
 # installed yet (apt-get, without recommends; needs root then). Used by
-# deps.sh and windows/test.sh.
+# windows/test.sh (deps.sh has the same loop inline).
 set -euo pipefail
 need=()
 for p in "$@"; do

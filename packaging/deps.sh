@@ -21,7 +21,15 @@ set -euo pipefail
 packages=(gcc pkg-config libzstd-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   xvfb xterm xdotool x11-xserver-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxkbcommon0
   libxkbcommon-x11-0 time dpkg-dev prometheus attr acl libcap2-bin postgresql fonts-dejavu-core)
-bash "$(dirname "$0")/apt-install.sh" "${packages[@]}"
+need=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
 
 # A Rust toolchain at least as new as the workspace's rust-version. A newer
 # one already on PATH (rustup's, as on CI) is used as it is; otherwise
