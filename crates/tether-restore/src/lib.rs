@@ -86,16 +86,12 @@
 //! crate's boundary and [`open`] says so.
 
 #![deny(unsafe_code)]
-// Without the file-set engine (Windows) its shared types go unused.
-#![cfg_attr(not(unix), allow(dead_code))]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod backend;
 mod config;
-#[cfg(unix)]
 #[allow(unsafe_code)]
 mod dirfd;
-#[cfg(unix)]
 mod engine;
 mod error;
 #[doc(hidden)]
@@ -103,30 +99,22 @@ pub mod failpoint;
 mod fsutil;
 mod manifest;
 mod plan;
-#[cfg(unix)]
 mod points;
 mod report;
-#[cfg(unix)]
 mod rollback;
-#[cfg(unix)]
 mod scan;
 #[cfg(unix)]
 mod snapper;
-#[cfg(unix)]
 mod space;
-#[cfg(unix)]
 mod store;
-#[cfg(unix)]
 mod tree;
 pub mod watch;
 #[cfg(windows)]
 mod windows;
-#[cfg(unix)]
 mod xattrs;
 
 pub use backend::{Backend, BackendConfig};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
-#[cfg(unix)]
 pub use engine::Engine;
 pub use error::RestoreError;
 pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time, Xattr, Xattrs};
@@ -136,18 +124,16 @@ pub use report::{Counts, PendingRollback, Recovery, RollbackReport, VerifyReport
 pub use snapper::Snapper;
 
 /// Opens the configured backend. Only the file-set engine has a journal to
-/// recover from. The file-set engine and snapper are Unix-only (the engine
-/// works on directory descriptors and POSIX metadata); on Windows only
-/// System Restore opens.
+/// recover from. Snapper (btrfs) is Unix-only; System Restore is
+/// Windows-only.
 pub fn open(config: BackendConfig) -> Result<(Box<dyn Backend>, Option<Recovery>), RestoreError> {
     match config {
         #[cfg(not(unix))]
-        BackendConfig::Files(_) | BackendConfig::Snapper { .. } => Err(RestoreError::Config(
-            "file-set restore and snapper are not supported on Windows yet; \
-             use backend = \"windows\" (System Restore)"
+        BackendConfig::Snapper { .. } => Err(RestoreError::Config(
+            "snapper is not supported on Windows; use backend = \"files\" or \"windows\" \
+             (System Restore)"
                 .into(),
         )),
-        #[cfg(unix)]
         BackendConfig::Files(store) => {
             let (engine, recovery) = Engine::open(store)?;
             Ok((Box::new(engine), recovery))

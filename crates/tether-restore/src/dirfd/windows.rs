@@ -1,0 +1,775 @@
+//! Windows: directory handles (see [`super`]). The same guarantees as the
+//! Unix descriptors, with NT's calls:
+//!
+//! - every name is opened with `NtCreateFile` relative to its directory's
+//!   handle (`OBJECT_ATTRIBUTES.RootDirectory`, one component, never `:`
+//!   so never an alternate data stream) and `FILE_OPEN_REPARSE_POINT`, so
+//!   a symlink, junction or volume mount point is opened itself, never
+//!   followed; a directory open then refuses a reparse point (`ELOOP`)
+//!   and, below a root, another volume (`EXDEV`: its serial number
+//!   differs);
+//! - removal, rename and hard links are set on a handle of the name itself
+//!   (`FileDispositionInformation(Ex)`, `FileRenameInformation(Ex)` and
+//!   `FileLinkInformation` with the target directory's handle as
+//!   `RootDirectory`); metadata is set on the open handle
+//!   (`FileBasicInformation`);
+//! - new files are created `FILE_CREATE` (fails if anything is there);
+//! - reparse points stat as [`Kind::Special`]: never recorded, read,
+//!   written or replaced, like FIFOs on Unix.
+//!
+//! The metadata model here: `mode` holds the attributes in
+//! [`RECORDED_ATTRIBUTES`] (read-only, hidden, system), `mtime` the last
+//! write time; owners, ACLs, alternate data streams, extended attributes,
+//! the archive bit and sparseness are neither recorded nor restored (files
+//! come back dense, with the ACL their directory gives them).
+
+use std::ffi::{CStr, CString, OsStr, OsString, c_void};
+use std::fs::File;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::windows::ffi::{OsStrExt, OsStringExt};
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::path::Path;
+
+use windows_sys::Wdk::Foundation::OBJECT_ATTRIBUTES;
+use windows_sys::Wdk::Storage::FileSystem as nt;
+use windows_sys::Win32::Foundation as w;
+use windows_sys::Win32::Storage::FileSystem as fs;
+use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
+
+use super::{Kind, Stat, time_of};
+use crate::manifest::Time;
+
+/// The errors the engine tells apart, as the Win32 codes this module
+/// answers with (NT statuses are translated, then normalised so that
+/// each condition has one code).
+pub(crate) mod errno {
+    use windows_sys::Win32::Foundation as w;
+
+    pub(crate) const ENOENT: i32 = w::ERROR_FILE_NOT_FOUND as i32;
+    pub(crate) const ENOTDIR: i32 = w::ERROR_DIRECTORY as i32;
+    /// A reparse point (symlink, junction) where a directory was wanted.
+    pub(crate) const ELOOP: i32 = w::ERROR_STOPPED_ON_SYMLINK as i32;
+    /// Another volume where the same one was wanted.
+    pub(crate) const EXDEV: i32 = w::ERROR_NOT_SAME_DEVICE as i32;
+    pub(crate) const ENOTEMPTY: i32 = w::ERROR_DIR_NOT_EMPTY as i32;
+    pub(crate) const EINVAL: i32 = w::ERROR_INVALID_PARAMETER as i32;
+    pub(crate) const EACCES: i32 = w::ERROR_ACCESS_DENIED as i32;
+    /// Never answered: Windows has no extended attributes here.
+    pub(crate) const ENODATA: i32 = w::ERROR_NOT_FOUND as i32;
+    /// A directory where a file was wanted.
+    pub(crate) const EISDIR: i32 = w::ERROR_DIRECTORY_NOT_SUPPORTED as i32;
+}
+
+/// What metadata is read and set through: an open file or directory.
+pub(crate) use std::os::windows::io::AsRawHandle as Descriptor;
+
+/// What a [`Kind::Special`] is here, for messages: as a node, and as a
+/// file in the way.
+pub(crate) const SPECIAL_NODE: &str = "a symlink, junction or other reparse point";
+pub(crate) const SPECIAL_FILE: &str = "a reparse point (symlink, junction or other)";
+
+/// The attributes a point records (in `Entry::mode`) and a rollback
+/// restores. Not the archive bit: every write sets it, so it would make
+/// each restored file differ from its point.
+pub(crate) const RECORDED_ATTRIBUTES: u32 =
+    fs::FILE_ATTRIBUTE_READONLY | fs::FILE_ATTRIBUTE_HIDDEN | fs::FILE_ATTRIBUTE_SYSTEM;
+
+const SHARE_ALL: u32 = fs::FILE_SHARE_READ | fs::FILE_SHARE_WRITE | fs::FILE_SHARE_DELETE;
+const DIR_ACCESS: u32 =
+    fs::FILE_LIST_DIRECTORY | fs::FILE_TRAVERSE | fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE;
+const READ_ACCESS: u32 = fs::FILE_READ_DATA | fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE;
+const STAT_ACCESS: u32 = fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE;
+
+/// Seconds from 1601-01-01 (FILETIME's epoch) to 1970-01-01.
+const EPOCH_DIFF: i64 = 11_644_473_600;
+const TICKS: i64 = 10_000_000;
+
+fn time_from(ticks: i64) -> Time {
+    time_of(ticks.div_euclid(TICKS) - EPOCH_DIFF, ticks.rem_euclid(TICKS) * 100)
+}
+
+/// `t` as FILETIME ticks; never 0 or -1, which mean "leave as it is" and
+/// "stop updating" to `FileBasicInformation`.
+fn ticks_of(t: Time) -> i64 {
+    (t.secs.saturating_add(EPOCH_DIFF))
+        .saturating_mul(TICKS)
+        .saturating_add(i64::from(t.nanos) / 100)
+        .max(1)
+}
+
+/// The Win32 error for an NT status, one code per condition the engine
+/// tells apart.
+fn nt_error(status: w::NTSTATUS) -> io::Error {
+    if status == w::STATUS_FILE_IS_A_DIRECTORY {
+        return io::Error::from_raw_os_error(errno::EISDIR);
+    }
+    // SAFETY: a pure translation of its argument.
+    let code = unsafe { w::RtlNtStatusToDosError(status) };
+    let code = match code {
+        w::ERROR_PATH_NOT_FOUND => w::ERROR_FILE_NOT_FOUND,
+        // A reparse point the filesystem cannot follow (or will not).
+        w::ERROR_CANT_ACCESS_FILE => w::ERROR_STOPPED_ON_SYMLINK,
+        other => other,
+    };
+    io::Error::from_raw_os_error(code as i32)
+}
+
+/// True for the statuses an older Windows, another filesystem or Wine
+/// answers to an information class it does not know.
+fn not_known(status: w::NTSTATUS) -> bool {
+    matches!(
+        status,
+        w::STATUS_INVALID_PARAMETER
+            | w::STATUS_INVALID_INFO_CLASS
+            | w::STATUS_NOT_IMPLEMENTED
+            | w::STATUS_NOT_SUPPORTED
+    )
+}
+
+fn invalid(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what)
+}
+
+/// A name valid inside one directory, as UTF-16: not empty, not `.` or
+/// `..`, no separator, no `:` (a stream), no NUL.
+fn single(name: &OsStr) -> io::Result<Vec<u16>> {
+    let wide: Vec<u16> = name.encode_wide().collect();
+    let bad = |c: &u16| matches!(*c, 0 | 0x2f | 0x5c | 0x3a);
+    if wide.is_empty() || name == "." || name == ".." || wide.iter().any(bad) {
+        return Err(invalid(format!("{name:?} is not a single path component")));
+    }
+    if wide.len() > 32_767 {
+        return Err(io::Error::from_raw_os_error(w::ERROR_FILENAME_EXCED_RANGE as i32));
+    }
+    Ok(wide)
+}
+
+/// Sets information of class `class` on `handle` from `info`.
+fn set_info<T>(handle: RawHandle, info: &T, len: usize, class: i32) -> w::NTSTATUS {
+    let mut iosb: IO_STATUS_BLOCK = IO_STATUS_BLOCK::default();
+    // SAFETY: `handle` is open; `info` is readable for `len` bytes (callers
+    // pass the size of the buffer `info` starts).
+    unsafe {
+        nt::NtSetInformationFile(handle, &mut iosb, (info as *const T).cast(), len as u32, class)
+    }
+}
+
+/// A `FILE_RENAME_INFORMATION` / `FILE_LINK_INFORMATION` (same layout on
+/// x64): flags (or `ReplaceIfExists`) at 0, `RootDirectory` at 8,
+/// `FileNameLength` at 16, the name from 20; 8-aligned.
+fn name_info(flags: u32, root: RawHandle, name: &[u16]) -> (Vec<u64>, usize) {
+    let mut bytes = Vec::with_capacity(24 + name.len() * 2);
+    bytes.extend_from_slice(&flags.to_ne_bytes());
+    bytes.extend_from_slice(&[0; 4]);
+    bytes.extend_from_slice(&(root as usize as u64).to_ne_bytes());
+    bytes.extend_from_slice(&((name.len() * 2) as u32).to_ne_bytes());
+    for c in name {
+        bytes.extend_from_slice(&c.to_ne_bytes());
+    }
+    while bytes.len() < 24 {
+        bytes.push(0);
+    }
+    let words = bytes
+        .chunks(8)
+        .map(|c| {
+            let mut word = [0u8; 8];
+            word[..c.len()].copy_from_slice(c);
+            u64::from_ne_bytes(word)
+        })
+        .collect();
+    (words, bytes.len())
+}
+
+fn basic_info(handle: RawHandle) -> io::Result<fs::FILE_BASIC_INFO> {
+    // SAFETY: plain data, all zeroes valid.
+    let mut basic: fs::FILE_BASIC_INFO = unsafe { zeroed() };
+    // SAFETY: `handle` is open and `basic` writable for the size passed.
+    let ok = unsafe {
+        fs::GetFileInformationByHandleEx(
+            handle,
+            fs::FileBasicInfo,
+            (&mut basic as *mut fs::FILE_BASIC_INFO).cast(),
+            size_of::<fs::FILE_BASIC_INFO>() as u32,
+        )
+    };
+    if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(basic) }
+}
+
+fn stat_handle(handle: RawHandle) -> io::Result<Stat> {
+    // SAFETY: plain data, all zeroes valid.
+    let mut info: fs::BY_HANDLE_FILE_INFORMATION = unsafe { zeroed() };
+    // SAFETY: `handle` is open and `info` a valid out-pointer.
+    if unsafe { fs::GetFileInformationByHandle(handle, &mut info) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let basic = basic_info(handle)?;
+    let attrs = info.dwFileAttributes;
+    let kind = if attrs & fs::FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+        Kind::Special
+    } else if attrs & fs::FILE_ATTRIBUTE_DIRECTORY != 0 {
+        Kind::Dir
+    } else {
+        Kind::File
+    };
+    let size = (u64::from(info.nFileSizeHigh) << 32) | u64::from(info.nFileSizeLow);
+    let size = if kind == Kind::File { size } else { 0 };
+    Ok(Stat {
+        kind,
+        mode: attrs & RECORDED_ATTRIBUTES,
+        uid: 0,
+        gid: 0,
+        size,
+        mtime: time_from(basic.LastWriteTime),
+        ctime: time_from(basic.ChangeTime),
+        dev: u64::from(info.dwVolumeSerialNumber),
+        ino: (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
+        nlink: u64::from(info.nNumberOfLinks),
+        blocks: size.div_ceil(512),
+    })
+}
+
+/// An open directory.
+#[derive(Debug)]
+pub(crate) struct Dir {
+    handle: OwnedHandle,
+}
+
+impl Dir {
+    fn raw(&self) -> RawHandle {
+        self.handle.as_raw_handle()
+    }
+
+    /// `NtCreateFile` of the single component `name` in this directory,
+    /// never following a reparse point there.
+    fn create(
+        &self,
+        name: &OsStr,
+        access: u32,
+        disposition: u32,
+        options: u32,
+    ) -> io::Result<OwnedHandle> {
+        let wide = single(name)?;
+        let bytes = (wide.len() * 2) as u16;
+        let object = w::UNICODE_STRING {
+            Length: bytes,
+            MaximumLength: bytes,
+            Buffer: wide.as_ptr() as *mut u16,
+        };
+        // SAFETY: plain data, all zeroes valid (null pointers).
+        let mut attributes: OBJECT_ATTRIBUTES = unsafe { zeroed() };
+        attributes.Length = size_of::<OBJECT_ATTRIBUTES>() as u32;
+        attributes.RootDirectory = self.raw();
+        attributes.ObjectName = &object;
+        attributes.Attributes = w::OBJ_CASE_INSENSITIVE;
+        let mut handle: w::HANDLE = std::ptr::null_mut();
+        let mut iosb = IO_STATUS_BLOCK::default();
+        // SAFETY: every pointer is valid for the call: `attributes` names
+        // `object`, whose buffer `wide` outlives the call; `handle` and
+        // `iosb` are out-pointers; no extended-attribute buffer.
+        let status = unsafe {
+            nt::NtCreateFile(
+                &mut handle,
+                access,
+                &attributes,
+                &mut iosb,
+                std::ptr::null(),
+                fs::FILE_ATTRIBUTE_NORMAL,
+                SHARE_ALL,
+                disposition,
+                options
+                    | nt::FILE_OPEN_REPARSE_POINT
+                    | nt::FILE_SYNCHRONOUS_IO_NONALERT
+                    | nt::FILE_OPEN_FOR_BACKUP_INTENT,
+                std::ptr::null(),
+                0,
+            )
+        };
+        if status < 0 {
+            return Err(nt_error(status));
+        }
+        // SAFETY: NtCreateFile succeeded, so `handle` is a new handle owned
+        // by nobody else.
+        Ok(unsafe { OwnedHandle::from_raw_handle(handle) })
+    }
+
+    /// Opens `name` asking for `access` and, if that is allowed, for
+    /// writing attributes too (to set metadata on it later).
+    fn create_settable(&self, name: &OsStr, access: u32, options: u32) -> io::Result<OwnedHandle> {
+        let with = access | fs::FILE_WRITE_ATTRIBUTES;
+        match self.create(name, with, nt::FILE_OPEN, options) {
+            Err(e) if e.raw_os_error() == Some(errno::EACCES) => {
+                self.create(name, access, nt::FILE_OPEN, options)
+            }
+            other => other,
+        }
+    }
+
+    pub fn try_clone(&self) -> io::Result<Dir> {
+        Ok(Dir { handle: self.handle.try_clone()? })
+    }
+
+    pub fn stat(&self) -> io::Result<Stat> {
+        stat_handle(self.raw())
+    }
+
+    /// What is at `name`, the name itself (a reparse point is not
+    /// followed).
+    pub fn stat_at(&self, name: &OsStr) -> io::Result<Stat> {
+        let handle = self.create(name, STAT_ACCESS, nt::FILE_OPEN, 0)?;
+        stat_handle(handle.as_raw_handle())
+    }
+
+    /// Every name in the directory but `.` and `..`, unsorted.
+    pub fn list(&self) -> io::Result<Vec<OsString>> {
+        let mut names = Vec::new();
+        let mut buf = vec![0u64; 8192];
+        let mut restart = true;
+        loop {
+            let mut iosb = IO_STATUS_BLOCK::default();
+            // SAFETY: the handle is an open directory (synchronous I/O);
+            // `buf` is writable for the length passed.
+            let status = unsafe {
+                nt::NtQueryDirectoryFile(
+                    self.raw(),
+                    std::ptr::null_mut(),
+                    None,
+                    std::ptr::null(),
+                    &mut iosb,
+                    buf.as_mut_ptr().cast(),
+                    (buf.len() * 8) as u32,
+                    nt::FileDirectoryInformation,
+                    false,
+                    std::ptr::null(),
+                    restart,
+                )
+            };
+            restart = false;
+            if status == w::STATUS_NO_MORE_FILES {
+                return Ok(names);
+            }
+            if status < 0 {
+                return Err(nt_error(status));
+            }
+            let filled = (iosb.Information).min(buf.len() * 8);
+            let base = buf.as_ptr().cast::<u8>();
+            let header = std::mem::offset_of!(nt::FILE_DIRECTORY_INFORMATION, FileName);
+            let mut at = 0usize;
+            loop {
+                if at + header > filled {
+                    break;
+                }
+                // SAFETY: `at + header` is within the `filled` bytes the
+                // call wrote, entries are 8-aligned, and the name's length
+                // is checked against `filled` before it is read.
+                let entry = unsafe { &*base.add(at).cast::<nt::FILE_DIRECTORY_INFORMATION>() };
+                let len = entry.FileNameLength as usize / 2;
+                if at + header + len * 2 > filled {
+                    break;
+                }
+                // SAFETY: checked just above: the name lies within `buf`;
+                // its offset (after a u32) is 2-aligned.
+                let name =
+                    unsafe { std::slice::from_raw_parts(base.add(at + header).cast::<u16>(), len) };
+                let dot = name == [0x2e] || name == [0x2e, 0x2e];
+                if !dot {
+                    names.push(OsString::from_wide(name));
+                }
+                if entry.NextEntryOffset == 0 {
+                    break;
+                }
+                at += entry.NextEntryOffset as usize;
+            }
+        }
+    }
+
+    /// Reparse points are never recorded on Windows, so never read.
+    pub fn read_link(&self, _name: &OsStr) -> io::Result<OsString> {
+        Err(io::Error::from_raw_os_error(errno::EINVAL))
+    }
+
+    /// Removes the file `name` (never a directory; a read-only one too).
+    pub fn unlink(&self, name: &OsStr) -> io::Result<()> {
+        let access = fs::DELETE | fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE;
+        let handle = self.create_settable(name, access, nt::FILE_NON_DIRECTORY_FILE)?;
+        dispose(handle.as_raw_handle())
+    }
+
+    /// Removes the empty directory `name`.
+    pub fn rmdir(&self, name: &OsStr) -> io::Result<()> {
+        let access = fs::DELETE | fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE;
+        let handle = self.create_settable(name, access, nt::FILE_DIRECTORY_FILE)?;
+        dispose(handle.as_raw_handle())
+    }
+
+    /// Creates the directory `name`; it gets the ACL its parent gives it
+    /// (`mode` has no meaning here).
+    pub fn mkdir(&self, name: &OsStr, _mode: u32) -> io::Result<()> {
+        self.create(name, DIR_ACCESS, nt::FILE_CREATE, nt::FILE_DIRECTORY_FILE).map(drop)
+    }
+
+    /// Symlinks are never recorded on Windows, so never made.
+    pub fn symlink(&self, _target: &OsStr, _name: &OsStr) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "symlinks are not recorded on Windows, so none is made",
+        ))
+    }
+
+    /// Renames `from` to `to`, both in this directory; a file at `to` (a
+    /// read-only one too) is replaced, a reparse point at `from` renamed
+    /// itself.
+    pub fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        let target = single(to)?;
+        let access = fs::DELETE | fs::FILE_READ_ATTRIBUTES | fs::SYNCHRONIZE;
+        let handle = self.create(from, access, nt::FILE_OPEN, 0)?;
+        let flags = nt::FILE_RENAME_REPLACE_IF_EXISTS
+            | nt::FILE_RENAME_POSIX_SEMANTICS
+            | nt::FILE_RENAME_IGNORE_READONLY_ATTRIBUTE;
+        let (info, len) = name_info(flags, self.raw(), &target);
+        let status = set_info(handle.as_raw_handle(), &info[0], len, nt::FileRenameInformationEx);
+        if status >= 0 {
+            return Ok(());
+        }
+        if !not_known(status) {
+            return Err(nt_error(status));
+        }
+        // The classic rename cannot replace a read-only file: clear the
+        // attribute of what is at `to` first (the name itself, a file).
+        if let Ok(old) = self.create(
+            to,
+            STAT_ACCESS | fs::FILE_WRITE_ATTRIBUTES,
+            nt::FILE_OPEN,
+            nt::FILE_NON_DIRECTORY_FILE,
+        ) {
+            let basic = basic_info(old.as_raw_handle())?;
+            if basic.FileAttributes & fs::FILE_ATTRIBUTE_READONLY != 0 {
+                clear_read_only(old.as_raw_handle(), basic.FileAttributes)?;
+            }
+        }
+        let (info, len) = name_info(1, self.raw(), &target);
+        let status = set_info(handle.as_raw_handle(), &info[0], len, nt::FileRenameInformation);
+        if status < 0 { Err(nt_error(status)) } else { Ok(()) }
+    }
+
+    /// Makes `to` in `to_dir` a new hard link to the file `name` in this
+    /// directory (a reparse point there is linked itself, not followed).
+    pub fn hard_link(&self, name: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
+        let target = single(to)?;
+        let handle = self.create(name, STAT_ACCESS, nt::FILE_OPEN, nt::FILE_NON_DIRECTORY_FILE)?;
+        let (info, len) = name_info(0, to_dir.raw(), &target);
+        let status = set_info(handle.as_raw_handle(), &info[0], len, nt::FileLinkInformation);
+        if status < 0 { Err(nt_error(status)) } else { Ok(()) }
+    }
+
+    /// Owners are not recorded on Windows: nothing to change.
+    pub fn lchown(&self, _name: &OsStr, _uid: u32, _gid: u32) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Bytes this process could still write on the directory's volume
+    /// (`FileFsFullSizeInformation`: the caller's available units).
+    pub fn available_bytes(&self) -> io::Result<u64> {
+        #[repr(C)]
+        #[derive(Default)]
+        struct FullSize {
+            total_units: i64,
+            caller_available_units: i64,
+            actual_available_units: i64,
+            sectors_per_unit: u32,
+            bytes_per_sector: u32,
+        }
+        let mut info = FullSize::default();
+        let mut iosb = IO_STATUS_BLOCK::default();
+        // SAFETY: the handle is open and `info` is a repr(C)
+        // FILE_FS_FULL_SIZE_INFORMATION, writable for the size passed.
+        let status = unsafe {
+            nt::NtQueryVolumeInformationFile(
+                self.raw(),
+                &mut iosb,
+                (&mut info as *mut FullSize).cast(),
+                size_of::<FullSize>() as u32,
+                nt::FileFsFullSizeInformation,
+            )
+        };
+        if status < 0 {
+            return Err(nt_error(status));
+        }
+        let unit = u64::from(info.sectors_per_unit) * u64::from(info.bytes_per_sector);
+        Ok((info.caller_available_units.max(0) as u64).saturating_mul(unit))
+    }
+
+    /// Flushes the whole volume the directory is on (`FlushFileBuffers` on
+    /// the volume, which needs administrator rights).
+    pub fn syncfs(&self) -> io::Result<()> {
+        let mut buf = vec![0u16; 1024];
+        // SAFETY: the handle is open and `buf` writable for its length.
+        let n = unsafe {
+            fs::GetFinalPathNameByHandleW(
+                self.raw(),
+                buf.as_mut_ptr(),
+                buf.len() as u32,
+                fs::VOLUME_NAME_DOS,
+            )
+        } as usize;
+        if n == 0 || n >= buf.len() {
+            return Err(io::Error::last_os_error());
+        }
+        let path = String::from_utf16_lossy(&buf[..n]);
+        // `\\?\C:\…` names drive C:, opened as `\\.\C:`.
+        let drive = path.strip_prefix(r"\\?\").unwrap_or(&path);
+        let Some(letter) = drive.get(..2).filter(|d| d.ends_with(':')) else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{path} is not on a drive letter: its volume cannot be flushed"),
+            ));
+        };
+        let volume: Vec<u16> =
+            OsStr::new(&format!(r"\\.\{letter}")).encode_wide().chain([0]).collect();
+        // SAFETY: `volume` is NUL-terminated; no security attributes, no
+        // template.
+        let handle = unsafe {
+            fs::CreateFileW(
+                volume.as_ptr(),
+                w::GENERIC_READ | w::GENERIC_WRITE,
+                fs::FILE_SHARE_READ | fs::FILE_SHARE_WRITE,
+                std::ptr::null(),
+                fs::OPEN_EXISTING,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        if handle == w::INVALID_HANDLE_VALUE {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: CreateFileW succeeded: a new handle owned by nobody else.
+        let handle = unsafe { OwnedHandle::from_raw_handle(handle) };
+        // SAFETY: `handle` is open.
+        if unsafe { fs::FlushFileBuffers(handle.as_raw_handle()) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Opens a directory by path, following links: only for a volume's
+    /// root, the state directory, and in tests.
+    pub fn open_trusted(path: &Path) -> io::Result<Dir> {
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+        // SAFETY: `wide` is NUL-terminated; no security attributes, no
+        // template.
+        let handle = unsafe {
+            fs::CreateFileW(
+                wide.as_ptr(),
+                DIR_ACCESS,
+                SHARE_ALL,
+                std::ptr::null(),
+                fs::OPEN_EXISTING,
+                fs::FILE_FLAG_BACKUP_SEMANTICS,
+                std::ptr::null_mut(),
+            )
+        };
+        if handle == w::INVALID_HANDLE_VALUE {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: CreateFileW succeeded: a new handle owned by nobody else.
+        let dir = Dir { handle: unsafe { OwnedHandle::from_raw_handle(handle) } };
+        if dir.stat()?.kind != Kind::Dir {
+            return Err(io::Error::from_raw_os_error(errno::ENOTDIR));
+        }
+        Ok(dir)
+    }
+
+    /// Opens the directory at `rel` (names separated by `/`) beneath this
+    /// one, one component at a time through no reparse point (ELOOP) and
+    /// onto no other volume (EXDEV); `rel` empty is this one.
+    pub fn open_beneath(&self, rel: &str) -> io::Result<Dir> {
+        if rel.is_empty() {
+            return self.try_clone();
+        }
+        for part in rel.split('/') {
+            single(OsStr::new(part))?;
+        }
+        let mut dir = self.try_clone()?;
+        for part in rel.split('/') {
+            dir = dir.open_dir(OsStr::new(part))?;
+        }
+        Ok(dir)
+    }
+
+    /// Opens the directory `name` itself; a reparse point there (a
+    /// directory symlink, junction or mount point) is ELOOP, a file
+    /// ENOTDIR.
+    fn open_child(&self, name: &OsStr) -> io::Result<Dir> {
+        let handle =
+            self.create_settable(name, DIR_ACCESS, nt::FILE_DIRECTORY_FILE).map_err(|e| match e
+                .raw_os_error()
+            {
+                // A file symlink is no directory either; tell it as one.
+                Some(errno::ENOTDIR)
+                    if self.stat_at(name).is_ok_and(|st| st.kind == Kind::Special) =>
+                {
+                    io::Error::from_raw_os_error(errno::ELOOP)
+                }
+                _ => e,
+            })?;
+        let dir = Dir { handle };
+        if dir.stat()?.kind != Kind::Dir {
+            return Err(io::Error::from_raw_os_error(errno::ELOOP));
+        }
+        Ok(dir)
+    }
+
+    /// Opens the child directory `name` on this directory's volume; a
+    /// reparse point (ELOOP), another volume (EXDEV) or a file (ENOTDIR)
+    /// there is an error.
+    pub fn open_dir(&self, name: &OsStr) -> io::Result<Dir> {
+        let dir = self.open_child(name)?;
+        if dir.stat()?.dev != self.stat()?.dev {
+            return Err(io::Error::from_raw_os_error(errno::EXDEV));
+        }
+        Ok(dir)
+    }
+
+    /// Opens the child directory `name`, which may be on another volume (a
+    /// configured root): never a reparse point.
+    pub fn open_dir_or_mount(&self, name: &OsStr) -> io::Result<Dir> {
+        self.open_child(name)
+    }
+
+    /// Opens `name` for reading if it is a regular file: `Ok(None)` for a
+    /// directory or a reparse point (never followed); EXDEV for a file on
+    /// another volume.
+    pub fn open_file(&self, name: &OsStr) -> io::Result<Option<(File, Stat)>> {
+        let handle = match self.create_settable(name, READ_ACCESS, nt::FILE_NON_DIRECTORY_FILE) {
+            Err(e) if e.raw_os_error() == Some(errno::EISDIR) => return Ok(None),
+            other => other?,
+        };
+        let stat = stat_handle(handle.as_raw_handle())?;
+        if stat.kind != Kind::File {
+            return Ok(None);
+        }
+        if stat.dev != self.stat()?.dev {
+            return Err(io::Error::from_raw_os_error(errno::EXDEV));
+        }
+        Ok(Some((File::from(handle), stat)))
+    }
+
+    /// Creates a new file for writing (and reading back); fails if
+    /// anything at all is at `name`. It gets the ACL its directory gives
+    /// it (`mode` has no meaning here).
+    pub fn create_new(&self, name: &OsStr, _mode: u32) -> io::Result<File> {
+        let access = fs::FILE_GENERIC_READ | fs::FILE_GENERIC_WRITE;
+        let handle = self.create(name, access, nt::FILE_CREATE, nt::FILE_NON_DIRECTORY_FILE)?;
+        Ok(File::from(handle))
+    }
+}
+
+impl AsRawHandle for Dir {
+    fn as_raw_handle(&self) -> RawHandle {
+        self.raw()
+    }
+}
+
+/// Deletes what `handle` is open on (with `DELETE` access): at once where
+/// the filesystem has POSIX semantics (NTFS on Windows 10 1709 and
+/// later), else when the last handle closes. A read-only file is deleted
+/// too, as `unlink` would.
+fn dispose(handle: RawHandle) -> io::Result<()> {
+    let flags = nt::FILE_DISPOSITION_DELETE
+        | nt::FILE_DISPOSITION_POSIX_SEMANTICS
+        | nt::FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE;
+    let status = set_info(handle, &flags, size_of::<u32>(), nt::FileDispositionInformationEx);
+    if status >= 0 {
+        return Ok(());
+    }
+    if !not_known(status) {
+        return Err(nt_error(status));
+    }
+    let basic = basic_info(handle)?;
+    if basic.FileAttributes & fs::FILE_ATTRIBUTE_READONLY != 0 {
+        clear_read_only(handle, basic.FileAttributes)?;
+    }
+    let delete: u8 = 1;
+    let status = set_info(handle, &delete, 1, nt::FileDispositionInformation);
+    if status < 0 { Err(nt_error(status)) } else { Ok(()) }
+}
+
+/// Sets the recorded attributes of `handle` to `mode`'s (the others as in
+/// `current`) and its last write time to `ticks` (0: left as it is).
+fn set_attributes(handle: RawHandle, current: u32, mode: u32, ticks: i64) -> io::Result<()> {
+    let attrs = (current & !RECORDED_ATTRIBUTES) | (mode & RECORDED_ATTRIBUTES);
+    let info = fs::FILE_BASIC_INFO {
+        CreationTime: 0,
+        LastAccessTime: 0,
+        LastWriteTime: ticks,
+        ChangeTime: 0,
+        FileAttributes: if attrs == 0 { fs::FILE_ATTRIBUTE_NORMAL } else { attrs },
+    };
+    // SAFETY: `handle` is open and `info` readable for the size passed.
+    let ok = unsafe {
+        fs::SetFileInformationByHandle(
+            handle,
+            fs::FileBasicInfo,
+            (&info as *const fs::FILE_BASIC_INFO).cast::<c_void>(),
+            size_of::<fs::FILE_BASIC_INFO>() as u32,
+        )
+    };
+    if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Clears the read-only attribute (before a removal or a replacement,
+/// which it would refuse).
+fn clear_read_only(handle: RawHandle, current: u32) -> io::Result<()> {
+    set_attributes(handle, current, current & !fs::FILE_ATTRIBUTE_READONLY, 0)
+}
+
+/// Stat of an open file or directory.
+pub(crate) fn fstat(fd: &impl AsRawHandle) -> io::Result<Stat> {
+    stat_handle(fd.as_raw_handle())
+}
+
+/// The recorded attributes (`mode`), then the last write time, on the
+/// open handle: nothing is looked up by name. Owners are not recorded on
+/// Windows (`uid`, `gid` are ignored). Without `mtime`, the time is left.
+pub(crate) fn set_metadata(
+    fd: &impl AsRawHandle,
+    _uid: u32,
+    _gid: u32,
+    mode: u32,
+    mtime: Option<Time>,
+) -> io::Result<()> {
+    let handle = fd.as_raw_handle();
+    let current = basic_info(handle)?.FileAttributes;
+    set_attributes(handle, current, mode, mtime.map_or(0, ticks_of))
+}
+
+/// Extended attributes: none on Windows (NTFS's extended attributes and
+/// alternate data streams are neither recorded nor restored). Listing
+/// answers none, so a point records none and a rollback changes none.
+pub(crate) mod xattr {
+    use super::*;
+
+    pub(crate) fn list(_fd: &impl AsRawHandle) -> io::Result<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+
+    fn none() -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, "extended attributes are not kept on Windows")
+    }
+
+    pub(crate) fn get(_fd: &impl AsRawHandle, _name: &CStr) -> io::Result<Vec<u8>> {
+        Err(none())
+    }
+
+    pub(crate) fn set(_fd: &impl AsRawHandle, _name: &CStr, _value: &[u8]) -> io::Result<()> {
+        Err(none())
+    }
+
+    pub(crate) fn remove(_fd: &impl AsRawHandle, _name: &CStr) -> io::Result<()> {
+        Err(none())
+    }
+
+    pub(crate) fn name(bytes: &[u8]) -> io::Result<CString> {
+        CString::new(bytes).map_err(|_| invalid("attribute name contains a NUL byte".into()))
+    }
+}
