@@ -6,8 +6,9 @@
 //! # Layout
 //! - `config`: which paths ([`StoreConfig`]), exclusions, protected paths,
 //!   depth limit, retention.
-//! - `dirfd`: directory descriptors, the only `unsafe` (syscalls that
-//!   never follow a symlink nor, below a root, cross a mount point); `tree`: a path under a root resolved to its
+//! - `dirfd`: directory descriptors (Unix) and handles (Windows), the
+//!   only `unsafe` (calls that never follow a symlink nor, below a root,
+//!   cross a mount point); `tree`: a path under a root resolved to its
 //!   directory and one name, safely.
 //! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
 //! - `xattrs`: extended attributes and ACLs ([`Xattrs`]), bounded.
@@ -81,9 +82,22 @@
 //! Filesystem-wide calls (`syncfs`) and random names come from `tether-os`.
 //!
 //! # Windows
-//! Only the System Restore backend, `config`, `plan` and the report types
-//! build there; the file-set engine and snapper are `cfg(unix)` at this
-//! crate's boundary and [`open`] says so.
+//! The file-set engine and the System Restore backend build there;
+//! snapper is `cfg(unix)`. The engine keeps the guarantees above through
+//! `dirfd`'s Windows handles (names opened relative to their directory's
+//! handle with `FILE_OPEN_REPARSE_POINT`, a different volume serial number
+//! being "another filesystem"), with this metadata model and these limits:
+//! - `mode` is the read-only, hidden and system attributes; `mtime` the
+//!   last write time. Owners, NTFS ACLs (a restored file gets the ACL its
+//!   directory gives it), alternate data streams, NTFS extended
+//!   attributes and the archive bit are neither recorded nor restored.
+//! - Every reparse point (symlinks, junctions, volume mount points) is a
+//!   special file: never recorded, followed, read or replaced, and listed
+//!   in `skipped`; a root's path must not pass through one.
+//! - Sparse files come back dense; hard-link groups come back as links.
+//! - Flushing is `FlushFileBuffers` on the volume (administrator rights);
+//!   a volume that refuses it is logged once and not flushed.
+//! - Paths are named with `/` between components (`C:/ProgramData/app`).
 
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]

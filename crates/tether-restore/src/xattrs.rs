@@ -127,7 +127,8 @@ pub(crate) fn restore(fd: &impl Descriptor, want: Option<&Xattrs>) -> io::Result
     Ok(())
 }
 
-#[cfg(test)]
+// Unix only: Windows keeps no extended attributes.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -23,15 +23,12 @@
 //! the archive bit and sparseness are neither recorded nor restored (files
 //! come back dense, with the ACL their directory gives them).
 
-use std::ffi::{CStr, CString, OsStr, OsString, c_void};
-use std::fs::File;
+use std::ffi::{OsStr, OsString, c_void};
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::windows::ffi::{OsStrExt, OsStringExt};
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
-use std::path::Path;
 
-use windows_sys::Wdk::Foundation::OBJECT_ATTRIBUTES;
 use windows_sys::Wdk::Storage::FileSystem as nt;
 use windows_sys::Win32::Foundation as w;
 use windows_sys::Win32::Storage::FileSystem as fs;
@@ -39,6 +36,9 @@ use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 
 use super::{Kind, Stat, time_of};
 use crate::manifest::Time;
+
+mod open;
+pub(crate) mod xattr;
 
 /// The errors the engine tells apart, as the Win32 codes this module
 /// answers with (NT statuses are translated, then normalised so that
@@ -240,71 +240,6 @@ impl Dir {
         self.handle.as_raw_handle()
     }
 
-    /// `NtCreateFile` of the single component `name` in this directory,
-    /// never following a reparse point there.
-    fn create(
-        &self,
-        name: &OsStr,
-        access: u32,
-        disposition: u32,
-        options: u32,
-    ) -> io::Result<OwnedHandle> {
-        let wide = single(name)?;
-        let bytes = (wide.len() * 2) as u16;
-        let object = w::UNICODE_STRING {
-            Length: bytes,
-            MaximumLength: bytes,
-            Buffer: wide.as_ptr() as *mut u16,
-        };
-        // SAFETY: plain data, all zeroes valid (null pointers).
-        let mut attributes: OBJECT_ATTRIBUTES = unsafe { zeroed() };
-        attributes.Length = size_of::<OBJECT_ATTRIBUTES>() as u32;
-        attributes.RootDirectory = self.raw();
-        attributes.ObjectName = &object;
-        attributes.Attributes = w::OBJ_CASE_INSENSITIVE;
-        let mut handle: w::HANDLE = std::ptr::null_mut();
-        let mut iosb = IO_STATUS_BLOCK::default();
-        // SAFETY: every pointer is valid for the call: `attributes` names
-        // `object`, whose buffer `wide` outlives the call; `handle` and
-        // `iosb` are out-pointers; no extended-attribute buffer.
-        let status = unsafe {
-            nt::NtCreateFile(
-                &mut handle,
-                access,
-                &attributes,
-                &mut iosb,
-                std::ptr::null(),
-                fs::FILE_ATTRIBUTE_NORMAL,
-                SHARE_ALL,
-                disposition,
-                options
-                    | nt::FILE_OPEN_REPARSE_POINT
-                    | nt::FILE_SYNCHRONOUS_IO_NONALERT
-                    | nt::FILE_OPEN_FOR_BACKUP_INTENT,
-                std::ptr::null(),
-                0,
-            )
-        };
-        if status < 0 {
-            return Err(nt_error(status));
-        }
-        // SAFETY: NtCreateFile succeeded, so `handle` is a new handle owned
-        // by nobody else.
-        Ok(unsafe { OwnedHandle::from_raw_handle(handle) })
-    }
-
-    /// Opens `name` asking for `access` and, if that is allowed, for
-    /// writing attributes too (to set metadata on it later).
-    fn create_settable(&self, name: &OsStr, access: u32, options: u32) -> io::Result<OwnedHandle> {
-        let with = access | fs::FILE_WRITE_ATTRIBUTES;
-        match self.create(name, with, nt::FILE_OPEN, options) {
-            Err(e) if e.raw_os_error() == Some(errno::EACCES) => {
-                self.create(name, access, nt::FILE_OPEN, options)
-            }
-            other => other,
-        }
-    }
-
     pub fn try_clone(&self) -> io::Result<Dir> {
         Ok(Dir { handle: self.handle.try_clone()? })
     }
@@ -500,8 +435,27 @@ impl Dir {
     }
 
     /// Flushes the whole volume the directory is on (`FlushFileBuffers` on
-    /// the volume, which needs administrator rights).
+    /// the volume, which needs administrator rights, as the agent has). A
+    /// volume that cannot be flushed at all (`ERROR_INVALID_FUNCTION`:
+    /// Wine's drives, some network and FAT volumes) is logged once and
+    /// passed: there is nothing else that flushes it.
     pub fn syncfs(&self) -> io::Result<()> {
+        match self.flush_volume() {
+            Err(e) if e.raw_os_error() == Some(w::ERROR_INVALID_FUNCTION as i32) => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    tracing::warn!(
+                        "this volume cannot be flushed ({e}): restore points and rollbacks \
+                         there are not guaranteed to survive a power loss"
+                    )
+                });
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn flush_volume(&self) -> io::Result<()> {
         let mut buf = vec![0u16; 1024];
         // SAFETY: the handle is open and `buf` writable for its length.
         let n = unsafe {
@@ -549,118 +503,6 @@ impl Dir {
             return Err(io::Error::last_os_error());
         }
         Ok(())
-    }
-
-    /// Opens a directory by path, following links: only for a volume's
-    /// root, the state directory, and in tests.
-    pub fn open_trusted(path: &Path) -> io::Result<Dir> {
-        let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
-        // SAFETY: `wide` is NUL-terminated; no security attributes, no
-        // template.
-        let handle = unsafe {
-            fs::CreateFileW(
-                wide.as_ptr(),
-                DIR_ACCESS,
-                SHARE_ALL,
-                std::ptr::null(),
-                fs::OPEN_EXISTING,
-                fs::FILE_FLAG_BACKUP_SEMANTICS,
-                std::ptr::null_mut(),
-            )
-        };
-        if handle == w::INVALID_HANDLE_VALUE {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: CreateFileW succeeded: a new handle owned by nobody else.
-        let dir = Dir { handle: unsafe { OwnedHandle::from_raw_handle(handle) } };
-        if dir.stat()?.kind != Kind::Dir {
-            return Err(io::Error::from_raw_os_error(errno::ENOTDIR));
-        }
-        Ok(dir)
-    }
-
-    /// Opens the directory at `rel` (names separated by `/`) beneath this
-    /// one, one component at a time through no reparse point (ELOOP) and
-    /// onto no other volume (EXDEV); `rel` empty is this one.
-    pub fn open_beneath(&self, rel: &str) -> io::Result<Dir> {
-        if rel.is_empty() {
-            return self.try_clone();
-        }
-        for part in rel.split('/') {
-            single(OsStr::new(part))?;
-        }
-        let mut dir = self.try_clone()?;
-        for part in rel.split('/') {
-            dir = dir.open_dir(OsStr::new(part))?;
-        }
-        Ok(dir)
-    }
-
-    /// Opens the directory `name` itself; a reparse point there (a
-    /// directory symlink, junction or mount point) is ELOOP, a file
-    /// ENOTDIR.
-    fn open_child(&self, name: &OsStr) -> io::Result<Dir> {
-        let handle =
-            self.create_settable(name, DIR_ACCESS, nt::FILE_DIRECTORY_FILE).map_err(|e| match e
-                .raw_os_error()
-            {
-                // A file symlink is no directory either; tell it as one.
-                Some(errno::ENOTDIR)
-                    if self.stat_at(name).is_ok_and(|st| st.kind == Kind::Special) =>
-                {
-                    io::Error::from_raw_os_error(errno::ELOOP)
-                }
-                _ => e,
-            })?;
-        let dir = Dir { handle };
-        if dir.stat()?.kind != Kind::Dir {
-            return Err(io::Error::from_raw_os_error(errno::ELOOP));
-        }
-        Ok(dir)
-    }
-
-    /// Opens the child directory `name` on this directory's volume; a
-    /// reparse point (ELOOP), another volume (EXDEV) or a file (ENOTDIR)
-    /// there is an error.
-    pub fn open_dir(&self, name: &OsStr) -> io::Result<Dir> {
-        let dir = self.open_child(name)?;
-        if dir.stat()?.dev != self.stat()?.dev {
-            return Err(io::Error::from_raw_os_error(errno::EXDEV));
-        }
-        Ok(dir)
-    }
-
-    /// Opens the child directory `name`, which may be on another volume (a
-    /// configured root): never a reparse point.
-    pub fn open_dir_or_mount(&self, name: &OsStr) -> io::Result<Dir> {
-        self.open_child(name)
-    }
-
-    /// Opens `name` for reading if it is a regular file: `Ok(None)` for a
-    /// directory or a reparse point (never followed); EXDEV for a file on
-    /// another volume.
-    pub fn open_file(&self, name: &OsStr) -> io::Result<Option<(File, Stat)>> {
-        let handle = match self.create_settable(name, READ_ACCESS, nt::FILE_NON_DIRECTORY_FILE) {
-            Err(e) if e.raw_os_error() == Some(errno::EISDIR) => return Ok(None),
-            other => other?,
-        };
-        let stat = stat_handle(handle.as_raw_handle())?;
-        if stat.kind != Kind::File {
-            return Ok(None);
-        }
-        if stat.dev != self.stat()?.dev {
-            return Err(io::Error::from_raw_os_error(errno::EXDEV));
-        }
-        Ok(Some((File::from(handle), stat)))
-    }
-
-    /// Creates a new file for writing (and reading back); fails if
-    /// anything at all is at `name`. It gets the ACL its directory gives
-    /// it (`mode` has no meaning here).
-    pub fn create_new(&self, name: &OsStr, _mode: u32) -> io::Result<File> {
-        let access = fs::FILE_GENERIC_READ | fs::FILE_GENERIC_WRITE;
-        let handle = self.create(name, access, nt::FILE_CREATE, nt::FILE_NON_DIRECTORY_FILE)?;
-        Ok(File::from(handle))
     }
 }
 
@@ -741,35 +583,4 @@ pub(crate) fn set_metadata(
     let handle = fd.as_raw_handle();
     let current = basic_info(handle)?.FileAttributes;
     set_attributes(handle, current, mode, mtime.map_or(0, ticks_of))
-}
-
-/// Extended attributes: none on Windows (NTFS's extended attributes and
-/// alternate data streams are neither recorded nor restored). Listing
-/// answers none, so a point records none and a rollback changes none.
-pub(crate) mod xattr {
-    use super::*;
-
-    pub(crate) fn list(_fd: &impl AsRawHandle) -> io::Result<Vec<Vec<u8>>> {
-        Ok(Vec::new())
-    }
-
-    fn none() -> io::Error {
-        io::Error::new(io::ErrorKind::Unsupported, "extended attributes are not kept on Windows")
-    }
-
-    pub(crate) fn get(_fd: &impl AsRawHandle, _name: &CStr) -> io::Result<Vec<u8>> {
-        Err(none())
-    }
-
-    pub(crate) fn set(_fd: &impl AsRawHandle, _name: &CStr, _value: &[u8]) -> io::Result<()> {
-        Err(none())
-    }
-
-    pub(crate) fn remove(_fd: &impl AsRawHandle, _name: &CStr) -> io::Result<()> {
-        Err(none())
-    }
-
-    pub(crate) fn name(bytes: &[u8]) -> io::Result<CString> {
-        CString::new(bytes).map_err(|_| invalid("attribute name contains a NUL byte".into()))
-    }
 }
