@@ -188,6 +188,47 @@ fn rollback_restores_files_dirs_and_attributes_and_undo_returns() {
     assert!(engine.verify().unwrap().problems.is_empty());
 }
 
+// Windows only: the hidden and system attributes (Unix has none).
+#[cfg(windows)]
+#[test]
+fn hidden_and_system_attributes_round_trip() {
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::fs::MetadataExt;
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_ATTRIBUTE_HIDDEN, FILE_ATTRIBUTE_NORMAL, FILE_ATTRIBUTE_SYSTEM, SetFileAttributesW,
+    };
+    let set = |path: &std::path::Path, attrs: u32| {
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+        // SAFETY: `wide` is a NUL-terminated path.
+        assert_ne!(unsafe { SetFileAttributesW(wide.as_ptr(), attrs) }, 0);
+    };
+    let f = Fixture::new();
+    let attrs = |rel: &str| fs::metadata(f.path(rel)).unwrap().file_attributes() & 0x7;
+    f.write("secret/h.ini", b"hidden\n");
+    f.write("plain.ini", b"plain\n");
+    set(&f.path("secret/h.ini"), FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM);
+    set(&f.path("secret"), FILE_ATTRIBUTE_HIDDEN);
+    let engine = f.open();
+    let point = engine.create(None, false, PointKind::Manual).unwrap();
+    let before = f.snapshot();
+    assert_eq!(attrs("secret/h.ini"), FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM);
+
+    set(&f.path("secret/h.ini"), FILE_ATTRIBUTE_NORMAL);
+    set(&f.path("secret"), FILE_ATTRIBUTE_NORMAL);
+    set(&f.path("plain.ini"), FILE_ATTRIBUTE_HIDDEN);
+    let diff = engine.diff(&point.id).unwrap();
+    let root = common::engine_path(&f.root);
+    assert_eq!(
+        diff.modified,
+        [format!("{root}/plain.ini"), format!("{root}/secret"), format!("{root}/secret/h.ini")]
+    );
+    engine.rollback(&point.id).unwrap();
+    assert_same(&f.snapshot(), &before, "after rollback");
+    assert_eq!(attrs("secret/h.ini"), FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM);
+    assert_eq!(attrs("secret"), FILE_ATTRIBUTE_HIDDEN);
+    assert_eq!(attrs("plain.ini"), 0);
+}
+
 #[test]
 fn random_trees_round_trip() {
     for seed in 0..25 {

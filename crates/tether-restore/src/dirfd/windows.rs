@@ -38,6 +38,8 @@ use super::{Kind, Stat, time_of};
 use crate::manifest::Time;
 
 mod open;
+#[cfg(test)]
+mod tests;
 pub(crate) mod xattr;
 
 /// The errors the engine tells apart, as the Win32 codes this module

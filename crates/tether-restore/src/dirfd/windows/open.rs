@@ -180,10 +180,19 @@ impl Dir {
 
     /// Opens `name` for reading if it is a regular file: `Ok(None)` for a
     /// directory or a reparse point (never followed); EXDEV for a file on
-    /// another volume.
+    /// another volume; PermissionDenied for one another process locked.
     pub fn open_file(&self, name: &OsStr) -> io::Result<Option<(File, Stat)>> {
         let handle = match self.create_settable(name, READ_ACCESS, nt::FILE_NON_DIRECTORY_FILE) {
             Err(e) if e.raw_os_error() == Some(errno::EISDIR) => return Ok(None),
+            // Open elsewhere without sharing reads (a database, a hive):
+            // like a file root may not read, it is left out and listed by
+            // a point, and a rollback that needs it stops there.
+            Err(e) if e.raw_os_error() == Some(w::ERROR_SHARING_VIOLATION as i32) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("in use by another process that shares no reads ({e})"),
+                ));
+            }
             other => other?,
         };
         let stat = stat_handle(handle.as_raw_handle())?;
