@@ -496,7 +496,14 @@ impl Dir {
             )
         };
         if handle == w::INVALID_HANDLE_VALUE {
-            return Err(io::Error::last_os_error());
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(errno::EACCES) {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("flushing volume {letter} needs administrator rights: {e}"),
+                ));
+            }
+            return Err(e);
         }
         // SAFETY: CreateFileW succeeded: a new handle owned by nobody else.
         let handle = unsafe { OwnedHandle::from_raw_handle(handle) };
