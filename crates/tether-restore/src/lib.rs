@@ -79,7 +79,8 @@
 //! Only `dirfd` may use it (every block with its `SAFETY:` reason); the
 //! crate denies it everywhere else, and the modules that only plan
 //! (`config`, `manifest`, `plan`, `rollback`) forbid it outright.
-//! Filesystem-wide calls (`syncfs`) and random names come from `tether-os`.
+//! Unix's filesystem-wide flush (`syncfs`) and random names come from
+//! `tether-os`; Windows' volume flush is in `dirfd`.
 //!
 //! # Windows
 //! The file-set engine and the System Restore backend build there;

@@ -231,6 +231,31 @@ fn stat_handle(handle: RawHandle) -> io::Result<Stat> {
     })
 }
 
+/// Appends the names of the `FILE_DIRECTORY_INFORMATION` records in
+/// `bytes` (as `NtQueryDirectoryFile` wrote them) but `.` and `..` to
+/// `names`. A record that does not fit in `bytes` ends the list.
+fn parse_directory_entries(bytes: &[u8], names: &mut Vec<OsString>) {
+    const NEXT: usize = std::mem::offset_of!(nt::FILE_DIRECTORY_INFORMATION, NextEntryOffset);
+    const NAME_LEN: usize = std::mem::offset_of!(nt::FILE_DIRECTORY_INFORMATION, FileNameLength);
+    const NAME: usize = std::mem::offset_of!(nt::FILE_DIRECTORY_INFORMATION, FileName);
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut at = 0usize;
+    while let (Some(next), Some(len)) = (u32_at(at + NEXT), u32_at(at + NAME_LEN)) {
+        let Some(raw) = bytes.get(at + NAME..at + NAME + len as usize) else { break };
+        let name: Vec<u16> =
+            raw.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+        if name != [0x2e] && name != [0x2e, 0x2e] {
+            names.push(OsString::from_wide(&name));
+        }
+        if next == 0 {
+            break;
+        }
+        at += next as usize;
+    }
+}
+
 /// An open directory.
 #[derive(Debug)]
 pub(crate) struct Dir {
@@ -289,34 +314,11 @@ impl Dir {
                 return Err(nt_error(status));
             }
             let filled = (iosb.Information).min(buf.len() * 8);
-            let base = buf.as_ptr().cast::<u8>();
-            let header = std::mem::offset_of!(nt::FILE_DIRECTORY_INFORMATION, FileName);
-            let mut at = 0usize;
-            loop {
-                if at + header > filled {
-                    break;
-                }
-                // SAFETY: `at + header` is within the `filled` bytes the
-                // call wrote, entries are 8-aligned, and the name's length
-                // is checked against `filled` before it is read.
-                let entry = unsafe { &*base.add(at).cast::<nt::FILE_DIRECTORY_INFORMATION>() };
-                let len = entry.FileNameLength as usize / 2;
-                if at + header + len * 2 > filled {
-                    break;
-                }
-                // SAFETY: checked just above: the name lies within `buf`;
-                // its offset (after a u32) is 2-aligned.
-                let name =
-                    unsafe { std::slice::from_raw_parts(base.add(at + header).cast::<u16>(), len) };
-                let dot = name == [0x2e] || name == [0x2e, 0x2e];
-                if !dot {
-                    names.push(OsString::from_wide(name));
-                }
-                if entry.NextEntryOffset == 0 {
-                    break;
-                }
-                at += entry.NextEntryOffset as usize;
-            }
+            // SAFETY: `buf` is a live Vec of u64, so its memory is readable
+            // as `buf.len() * 8` bytes (u8 has no alignment or validity
+            // requirement), of which the call wrote the first `filled`.
+            let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), filled) };
+            parse_directory_entries(bytes, &mut names);
         }
     }
 

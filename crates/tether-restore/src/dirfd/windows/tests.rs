@@ -92,3 +92,27 @@ fn a_file_another_process_locked_is_refused_as_unreadable() {
     drop(lock);
     assert!(top.open_file(n("db")).unwrap().is_some());
 }
+
+#[test]
+fn directory_records_are_parsed_within_what_was_written() {
+    let record = |next: u32, name: &str| {
+        let mut r = vec![0u8; 64];
+        r[..4].copy_from_slice(&next.to_ne_bytes());
+        let wide: Vec<u16> = name.encode_utf16().collect();
+        r[60..64].copy_from_slice(&((wide.len() * 2) as u32).to_ne_bytes());
+        r.extend(wide.iter().flat_map(|c| c.to_ne_bytes()));
+        r.resize(r.len().next_multiple_of(8), 0);
+        r
+    };
+    let mut bytes = record(72, ".");
+    bytes.extend(record(72, ".."));
+    bytes.extend(record(72, "abc"));
+    bytes.extend(record(0, "last"));
+    let mut names = Vec::new();
+    parse_directory_entries(&bytes, &mut names);
+    assert_eq!(names, ["abc", "last"]);
+    // A name running past what the call wrote ends the list there.
+    let mut names = Vec::new();
+    parse_directory_entries(&bytes[..bytes.len() - 10], &mut names);
+    assert_eq!(names, ["abc"]);
+}
