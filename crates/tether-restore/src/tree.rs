@@ -136,7 +136,12 @@ impl Anchors {
 /// `/`-separated names.
 pub(crate) fn root_text(root: &Path) -> String {
     let text = root.to_str().expect("roots are UTF-8");
-    if cfg!(windows) { text.replace('\\', "/") } else { text.to_owned() }
+    if !cfg!(windows) {
+        return text.to_owned();
+    }
+    // `\\?\C:\x` is `C:\x`: verbatim paths take no `/`.
+    let verbatim = text.strip_prefix(r"\\?\").filter(|t| t.as_bytes().get(1) == Some(&b':'));
+    verbatim.unwrap_or(text).replace('\\', "/")
 }
 
 #[cfg(unix)]
@@ -411,5 +416,29 @@ mod tests {
         .unwrap();
         symlink(dir.path().join("real"), dir.path().join("open/l")).unwrap();
         assert!(open_anchor(&dir.path().join("open/l/sub")).is_err());
+    }
+}
+
+// Windows only: roots named with `/`, reached through handles.
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_named_with_slashes_and_located_through_handles() {
+        assert_eq!(root_text(Path::new(r"C:\ProgramData\app")), "C:/ProgramData/app");
+        assert_eq!(root_text(Path::new(r"\\?\D:\data")), "D:/data");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("root/sub")).unwrap();
+        std::fs::write(dir.path().join("root/sub/f"), b"x").unwrap();
+        let root = root_text(&dir.path().join("root"));
+        let anchors = Anchors::open(std::slice::from_ref(&root));
+        let (sub, name) = anchors.locate(&format!("{root}/sub/f")).unwrap();
+        assert_eq!(name, "f");
+        assert_eq!(sub.stat_at(&name).unwrap().kind, Kind::File);
+        assert!(anchors.open_regular(&format!("{root}/sub/f")).unwrap().is_some());
+        assert!(anchors.locate(&format!("{root}/../root/sub/f")).is_err(), "no `..`");
+        assert!(anchors.locate("C:/elsewhere/f").is_err(), "outside the roots");
+        assert!(!anchors.exists(&format!("{root}/sub/gone")));
     }
 }
