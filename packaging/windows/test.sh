@@ -84,8 +84,9 @@ say "ok   --version and --help of both binaries"
 
 # 4. Unit tests of the crates that build for Windows.
 say "cross-building unit tests"
-# tether-restore's windows_links (Wine 8 makes no symlinks) and nested (its
-# exhaustive faults take over 20 minutes under Wine) run on Windows only.
+# tether-restore's windows_links (Wine 8 makes no symlinks or junctions)
+# and nested (its exhaustive faults take over 20 minutes under Wine) run on
+# Windows only.
 tests=$(wcargo test --no-run --lib --tests -p tether-proto -p tether-screen-codec -p tether-pki \
   -p tether-audit -p tether-os -p tether-restore --message-format=json |
   jq -r 'select(.reason == "compiler-artifact" and .executable != null)

@@ -2,6 +2,10 @@
 //! points) planted in a restored tree are never followed. A point lists
 //! them as left out and records nothing through them; a rollback neither
 //! replaces one nor writes anything through it.
+//!
+//! Not run under Wine 8, which makes neither (`CreateSymbolicLinkW`
+//! succeeds and creates nothing; `FSCTL_SET_REPARSE_POINT` is "not
+//! supported"): these run on Windows only.
 
 // Windows only: Unix symlinks are recorded and restored (see `hostile.rs`).
 #![cfg(windows)]
@@ -83,4 +87,70 @@ fn a_rollback_never_writes_through_a_symlink_planted_in_place_of_a_directory() {
         ),
         Err(e) => assert!(e.to_string().contains("reparse point"), "{e}"),
     }
+}
+
+/// A junction (mount-point reparse point) at `at` to the directory
+/// `target`: what any user can make, no privilege needed (`mklink /J`).
+fn junction(target: &Path, at: &Path) -> std::io::Result<()> {
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::fs::OpenOptionsExt;
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
+    };
+    fs::create_dir(at)?;
+    let dir = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(at)?;
+    let substitute: Vec<u16> =
+        std::ffi::OsString::from(format!(r"\??\{}", target.display())).encode_wide().collect();
+    let print: Vec<u16> = target.as_os_str().encode_wide().collect();
+    let names: Vec<u16> =
+        substitute.iter().chain(&[0]).chain(&print).chain(&[0]).copied().collect();
+    // REPARSE_DATA_BUFFER for IO_REPARSE_TAG_MOUNT_POINT.
+    let mut buf: Vec<u8> = Vec::new();
+    buf.extend(0xA000_0003u32.to_le_bytes());
+    buf.extend(((8 + names.len() * 2) as u16).to_le_bytes());
+    buf.extend(0u16.to_le_bytes());
+    buf.extend(0u16.to_le_bytes());
+    buf.extend(((substitute.len() * 2) as u16).to_le_bytes());
+    buf.extend((((substitute.len() + 1) * 2) as u16).to_le_bytes());
+    buf.extend(((print.len() * 2) as u16).to_le_bytes());
+    buf.extend(names.iter().flat_map(|c| c.to_le_bytes()));
+    let mut returned = 0u32;
+    // SAFETY: `dir` is an open handle; `buf` is readable for its length;
+    // no output buffer, no overlapped I/O.
+    let ok = unsafe {
+        windows_sys::Win32::System::IO::DeviceIoControl(
+            dir.as_raw_handle(),
+            0x0009_00A4, // FSCTL_SET_REPARSE_POINT
+            buf.as_ptr().cast(),
+            buf.len() as u32,
+            std::ptr::null_mut(),
+            0,
+            &mut returned,
+            std::ptr::null_mut(),
+        )
+    };
+    if ok == 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+}
+
+#[test]
+fn a_junction_a_user_planted_is_never_followed_by_a_point_or_a_rollback() {
+    let f = Fixture::new();
+    let o = outside(&f);
+    f.write("conf/a", b"inside conf/a");
+    junction(&o, &f.path("j")).expect("make a junction");
+    assert_eq!(fs::read(f.path("j/a")).unwrap(), b"outside a", "the junction works");
+    let engine = f.open();
+    let point = engine.create(None, false, PointKind::Manual).unwrap();
+    assert_eq!(point.files, 1, "only conf/a: nothing read through the junction");
+    assert!(point.skipped.iter().any(|s| s.contains("reparse point")), "{:?}", point.skipped);
+    // The recorded directory swapped for a junction to root's files.
+    fs::remove_dir_all(f.path("conf")).unwrap();
+    junction(&o.join("conf"), &f.path("conf")).unwrap();
+    let _ = engine.rollback(&point.id);
+    outside_is_untouched(&o);
+    assert!(fs::symlink_metadata(f.path("conf")).unwrap().is_symlink(), "left in place");
 }
