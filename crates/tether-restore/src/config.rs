@@ -164,7 +164,8 @@ impl Selection {
     }
 }
 
-#[cfg(test)]
+// Unix only: the cases are written with Unix absolute paths.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -94,11 +94,7 @@ impl Engine {
         for path in config.protected_inside() {
             warn!("{} is inside the restore paths; points always leave it out", path.display());
         }
-        let roots = selection
-            .roots
-            .iter()
-            .map(|r| r.to_str().expect("roots are UTF-8").to_owned())
-            .collect();
+        let roots = selection.roots.iter().map(|r| crate::tree::root_text(r)).collect();
         let engine = Engine {
             selection,
             roots,

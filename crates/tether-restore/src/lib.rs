@@ -6,8 +6,9 @@
 //! # Layout
 //! - `config`: which paths ([`StoreConfig`]), exclusions, protected paths,
 //!   depth limit, retention.
-//! - `dirfd`: directory descriptors, the only `unsafe` (syscalls that
-//!   never follow a symlink nor, below a root, cross a mount point); `tree`: a path under a root resolved to its
+//! - `dirfd`: directory descriptors (Unix) and handles (Windows), the
+//!   only `unsafe` (calls that never follow a symlink nor, below a root,
+//!   cross a mount point); `tree`: a path under a root resolved to its
 //!   directory and one name, safely.
 //! - `scan`: walking the roots into [`Entry`]s (iterative, depth-limited).
 //! - `xattrs`: extended attributes and ACLs ([`Xattrs`]), bounded.
@@ -78,24 +79,34 @@
 //! Only `dirfd` may use it (every block with its `SAFETY:` reason); the
 //! crate denies it everywhere else, and the modules that only plan
 //! (`config`, `manifest`, `plan`, `rollback`) forbid it outright.
-//! Filesystem-wide calls (`syncfs`) and random names come from `tether-os`.
+//! Unix's filesystem-wide flush (`syncfs`) and random names come from
+//! `tether-os`; Windows' volume flush is in `dirfd`.
 //!
 //! # Windows
-//! Only the System Restore backend, `config`, `plan` and the report types
-//! build there; the file-set engine and snapper are `cfg(unix)` at this
-//! crate's boundary and [`open`] says so.
+//! The file-set engine and the System Restore backend build there;
+//! snapper is `cfg(unix)`. The engine keeps the guarantees above through
+//! `dirfd`'s Windows handles (names opened relative to their directory's
+//! handle with `FILE_OPEN_REPARSE_POINT`, a different volume serial number
+//! being "another filesystem"), with this metadata model and these limits:
+//! - `mode` is the read-only, hidden and system attributes; `mtime` the
+//!   last write time. Owners, NTFS ACLs (a restored file gets the ACL its
+//!   directory gives it), alternate data streams, NTFS extended
+//!   attributes and the archive bit are neither recorded nor restored.
+//! - Every reparse point (symlinks, junctions, volume mount points) is a
+//!   special file: never recorded, followed, read or replaced, and listed
+//!   in `skipped`; a root's path must not pass through one.
+//! - Sparse files come back dense; hard-link groups come back as links.
+//! - Flushing is `FlushFileBuffers` on the volume (administrator rights);
+//!   a volume that refuses it is logged once and not flushed.
+//! - Paths are named with `/` between components (`C:/ProgramData/app`).
 
 #![deny(unsafe_code)]
-// Without the file-set engine (Windows) its shared types go unused.
-#![cfg_attr(not(unix), allow(dead_code))]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod backend;
 mod config;
-#[cfg(unix)]
 #[allow(unsafe_code)]
 mod dirfd;
-#[cfg(unix)]
 mod engine;
 mod error;
 #[doc(hidden)]
@@ -103,30 +114,22 @@ pub mod failpoint;
 mod fsutil;
 mod manifest;
 mod plan;
-#[cfg(unix)]
 mod points;
 mod report;
-#[cfg(unix)]
 mod rollback;
-#[cfg(unix)]
 mod scan;
 #[cfg(unix)]
 mod snapper;
-#[cfg(unix)]
 mod space;
-#[cfg(unix)]
 mod store;
-#[cfg(unix)]
 mod tree;
 pub mod watch;
 #[cfg(windows)]
 mod windows;
-#[cfg(unix)]
 mod xattrs;
 
 pub use backend::{Backend, BackendConfig};
 pub use config::{DEFAULT_KEEP_COUNT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STORE_BYTES, StoreConfig};
-#[cfg(unix)]
 pub use engine::Engine;
 pub use error::RestoreError;
 pub use manifest::{Entry, EntryKind, PointDetail, PointKind, PointSummary, Time, Xattr, Xattrs};
@@ -136,18 +139,16 @@ pub use report::{Counts, PendingRollback, Recovery, RollbackReport, VerifyReport
 pub use snapper::Snapper;
 
 /// Opens the configured backend. Only the file-set engine has a journal to
-/// recover from. The file-set engine and snapper are Unix-only (the engine
-/// works on directory descriptors and POSIX metadata); on Windows only
-/// System Restore opens.
+/// recover from. Snapper (btrfs) is Unix-only; System Restore is
+/// Windows-only.
 pub fn open(config: BackendConfig) -> Result<(Box<dyn Backend>, Option<Recovery>), RestoreError> {
     match config {
         #[cfg(not(unix))]
-        BackendConfig::Files(_) | BackendConfig::Snapper { .. } => Err(RestoreError::Config(
-            "file-set restore and snapper are not supported on Windows yet; \
-             use backend = \"windows\" (System Restore)"
+        BackendConfig::Snapper { .. } => Err(RestoreError::Config(
+            "snapper is not supported on Windows; use backend = \"files\" or \"windows\" \
+             (System Restore)"
                 .into(),
         )),
-        #[cfg(unix)]
         BackendConfig::Files(store) => {
             let (engine, recovery) = Engine::open(store)?;
             Ok((Box::new(engine), recovery))

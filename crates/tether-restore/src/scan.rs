@@ -8,7 +8,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use crate::config::Selection;
-use crate::dirfd::{Dir, Kind, Stat};
+use crate::dirfd::{Dir, Kind, SPECIAL_NODE, Stat, errno};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind, Probe};
 use crate::tree::{Anchors, is_gone};
@@ -82,7 +82,7 @@ pub(crate) fn scan(selection: &Selection, anchors: &Anchors) -> Result<Scan, Res
         let top = match parent {
             Ok(top) => top,
             // A root whose directory is gone holds nothing.
-            Err(libc::ENOENT | libc::ENOTDIR) => continue,
+            Err(errno::ENOENT | errno::ENOTDIR) => continue,
             // Anything else (a symlink on the way that is not root's):
             // recording nothing would make a rollback recreate it all.
             Err(code) => {
@@ -177,8 +177,7 @@ fn visit(
 ) -> Result<Option<Frame>, RestoreError> {
     match stat.kind {
         Kind::Special => {
-            out.skipped
-                .push(format!("{path}: a FIFO, socket or device node, never recorded or touched"));
+            out.skipped.push(format!("{path}: {SPECIAL_NODE}, never recorded or touched"));
             out.special.insert(path);
             Ok(None)
         }
@@ -193,7 +192,7 @@ fn visit(
             let target = match parent.read_link(name) {
                 Err(e) if is_gone(&e) => return Ok(None),
                 // Replaced by something else since it was inspected.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(errno::EINVAL) => return Ok(None),
                 other => other.ctx("read link", Path::new(&path))?,
             };
             match target.into_string() {
@@ -207,9 +206,11 @@ fn visit(
             let opened =
                 if depth == 0 { parent.open_dir_or_mount(name) } else { parent.open_dir(name) };
             let dir = match opened {
-                Err(e) if is_gone(&e) && e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+                Err(e) if is_gone(&e) && e.raw_os_error() == Some(errno::ENOENT) => {
+                    return Ok(None);
+                }
                 // A bind mount within the same filesystem (openat2 tells).
-                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                Err(e) if e.raw_os_error() == Some(errno::EXDEV) => {
                     mount_point(path, out);
                     return Ok(None);
                 }

@@ -310,8 +310,8 @@ impl ObjectStore {
 /// Flushes the whole filesystem holding `path`: one call instead of an
 /// fsync per file written.
 pub(crate) fn syncfs(path: &Path) -> Result<(), RestoreError> {
-    let dir = File::open(path).ctx("open", path)?;
-    tether_os::fs::syncfs(&dir).ctx("flush filesystem of", path)
+    let dir = crate::dirfd::Dir::open_trusted(path).ctx("open", path)?;
+    dir.syncfs().ctx("flush filesystem of", path)
 }
 
 /// A fresh name for a temporary or a point: unique, not secret.

@@ -5,10 +5,9 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use crate::dirfd::{self, Dir, Kind};
+use crate::dirfd::{self, Descriptor, Dir, Kind, SPECIAL_FILE, errno};
 use crate::error::{IoContext, RestoreError};
 use crate::manifest::{Entry, EntryKind};
 use crate::xattrs;
@@ -42,9 +41,9 @@ impl Anchors {
                 let path = Path::new(root);
                 let parent = match (path.parent(), path.file_name()) {
                     (Some(top), Some(_)) => {
-                        open_anchor(top).map_err(|e| e.raw_os_error().unwrap_or(libc::EACCES))
+                        open_anchor(top).map_err(|e| e.raw_os_error().unwrap_or(errno::EACCES))
                     }
-                    _ => Err(libc::EINVAL),
+                    _ => Err(errno::EINVAL),
                 };
                 let name = path.file_name().unwrap_or_default().to_owned();
                 Anchor { root: root.clone(), name, parent }
@@ -81,10 +80,10 @@ impl Anchors {
         };
         let root = parent.open_dir_or_mount(&anchor.name).map_err(|e| {
             // The root itself is a symlink now: not followed either.
-            if e.raw_os_error() == Some(libc::ENOTDIR)
+            if e.raw_os_error() == Some(errno::ENOTDIR)
                 && parent.stat_at(&anchor.name).is_ok_and(|st| st.kind == Kind::Symlink)
             {
-                io::Error::from_raw_os_error(libc::ELOOP)
+                io::Error::from_raw_os_error(errno::ELOOP)
             } else {
                 e
             }
@@ -103,7 +102,7 @@ impl Anchors {
     /// longer a regular file (a symlink or FIFO swapped in).
     pub fn open_regular(&self, path: &str) -> io::Result<Option<(std::fs::File, dirfd::Stat)>> {
         let (dir, name) = match self.locate(path) {
-            Err(e) if is_gone(&e) || e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+            Err(e) if is_gone(&e) || e.raw_os_error() == Some(errno::ELOOP) => return Ok(None),
             other => other?,
         };
         match dir.open_file(&name) {
@@ -131,6 +130,21 @@ impl Anchors {
     }
 }
 
+/// A configured root as the engine names it: UTF-8 (checked by
+/// `Selection`), with `/` between components on every platform
+/// (`C:/ProgramData/app` on Windows), so paths below it are the root and
+/// `/`-separated names.
+pub(crate) fn root_text(root: &Path) -> String {
+    let text = root.to_str().expect("roots are UTF-8");
+    if !cfg!(windows) {
+        return text.to_owned();
+    }
+    // `\\?\C:\x` is `C:\x`: verbatim paths take no `/`.
+    let verbatim = text.strip_prefix(r"\\?\").filter(|t| t.as_bytes().get(1) == Some(&b':'));
+    verbatim.unwrap_or(text).replace('\\', "/")
+}
+
+#[cfg(unix)]
 /// Opens a root's parent directory, `dir` (absolute), one component at a
 /// time from `/`. A symlink on the way is followed only if root owns it
 /// and the directory holding it is root's and writable by no one else
@@ -157,7 +171,7 @@ pub(crate) fn open_anchor(dir: &Path) -> io::Result<Dir> {
         // ELOOP): look at what is there before following anything.
         let opened = here.open_dir_or_mount(&name);
         let symlink = match &opened {
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+            Err(e) if matches!(e.raw_os_error(), Some(errno::ELOOP | errno::ENOTDIR)) => {
                 here.stat_at(&name).is_ok_and(|st| st.kind == Kind::Symlink)
             }
             _ => false,
@@ -178,7 +192,7 @@ pub(crate) fn open_anchor(dir: &Path) -> io::Result<Dir> {
                 }
                 followed += 1;
                 if followed > 40 {
-                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                    return Err(io::Error::from_raw_os_error(errno::ELOOP));
                 }
                 let target = std::path::PathBuf::from(here.read_link(&name)?);
                 if target.is_absolute() {
@@ -194,11 +208,44 @@ pub(crate) fn open_anchor(dir: &Path) -> io::Result<Dir> {
     Ok(stack.pop().expect("the stack keeps /"))
 }
 
+/// Opens a root's parent directory, `dir` (absolute), one component at a
+/// time from its volume's root (`C:\`, `\\server\share\`), opened as
+/// configured. No reparse point on the way is followed (ELOOP): Windows
+/// has no owner rule like Unix's `/var/run` one that would tell a
+/// symlink the system made from one a user planted, so a root must be
+/// reached through real directories.
+#[cfg(windows)]
+pub(crate) fn open_anchor(dir: &Path) -> io::Result<Dir> {
+    use std::path::Component;
+    let mut volume = std::path::PathBuf::new();
+    let mut rest = dir.components();
+    for part in rest.by_ref() {
+        volume.push(part);
+        if part == Component::RootDir {
+            break;
+        }
+    }
+    let mut here = Dir::open_trusted(&volume)?;
+    for part in rest {
+        match part {
+            Component::Normal(name) => here = here.open_dir_or_mount(name)?,
+            Component::CurDir => {}
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} is not a plain absolute path", dir.display()),
+                ));
+            }
+        }
+    }
+    Ok(here)
+}
+
 /// True for errors meaning "nothing there": the name or a directory on
 /// the way is gone, or an ancestor is a file now (a rollback interrupted
 /// after replacing a directory by a file).
 pub(crate) fn is_gone(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))
+    matches!(e.raw_os_error(), Some(errno::ENOENT | errno::ENOTDIR))
 }
 
 /// What is at `name` now, `None` if nothing.
@@ -221,9 +268,7 @@ pub(crate) fn kind_of(kind: EntryKind) -> Kind {
 /// The error for a special file (FIFO, socket, device) found where a
 /// rollback would act: such files are never written, replaced or followed.
 pub(crate) fn special(path: &str) -> RestoreError {
-    RestoreError::Conflict(format!(
-        "{path} is a special file (FIFO, socket or device) now; it is never replaced"
-    ))
+    RestoreError::Conflict(format!("{path} is {SPECIAL_FILE} now; it is never replaced"))
 }
 
 /// The error for a mount point found where a rollback would act, or on
@@ -258,15 +303,15 @@ pub(crate) fn apply_metadata(
         EntryKind::Dir => {
             let sub = if root { dir.open_dir_or_mount(name) } else { dir.open_dir(name) };
             let sub = sub.map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOTDIR | libc::ELOOP) => changed(&entry.path, "a directory"),
-                Some(libc::EXDEV) => mount_point(&entry.path),
+                Some(errno::ENOTDIR | errno::ELOOP) => changed(&entry.path, "a directory"),
+                Some(errno::EXDEV) => mount_point(&entry.path),
                 _ => RestoreError::Io { action: "open", path: path.to_owned(), source: e },
             })?;
             set_all_metadata(&sub, entry)
         }
         EntryKind::File => {
             let opened = match dir.open_file(name) {
-                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                Err(e) if e.raw_os_error() == Some(errno::EXDEV) => {
                     return Err(mount_point(&entry.path));
                 }
                 other => other.ctx("open", path)?,
@@ -288,7 +333,7 @@ pub(crate) fn apply_metadata(
 /// Owner, mode and mtime, then extended attributes and ACLs (after the
 /// chown, which clears `security.capability`, and the chmod, which
 /// rewrites the ACL mask), all on the open descriptor `fd` of `entry`.
-pub(crate) fn set_all_metadata(fd: &impl AsRawFd, entry: &Entry) -> Result<(), RestoreError> {
+pub(crate) fn set_all_metadata(fd: &impl Descriptor, entry: &Entry) -> Result<(), RestoreError> {
     let path = Path::new(&entry.path);
     dirfd::set_metadata(fd, entry.uid, entry.gid, entry.mode, Some(entry.mtime))
         .ctx("set owner, mode and time of", path)?;
@@ -342,7 +387,8 @@ fn changed(path: &str, was: &str) -> RestoreError {
     RestoreError::Conflict(format!("{path} is no longer {was}: it changed during the rollback"))
 }
 
-#[cfg(test)]
+// Unix symlink ownership rules (lchown, modes).
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::{lchown, symlink};
@@ -370,5 +416,29 @@ mod tests {
         .unwrap();
         symlink(dir.path().join("real"), dir.path().join("open/l")).unwrap();
         assert!(open_anchor(&dir.path().join("open/l/sub")).is_err());
+    }
+}
+
+// Windows only: roots named with `/`, reached through handles.
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    #[test]
+    fn roots_are_named_with_slashes_and_located_through_handles() {
+        assert_eq!(root_text(Path::new(r"C:\ProgramData\app")), "C:/ProgramData/app");
+        assert_eq!(root_text(Path::new(r"\\?\D:\data")), "D:/data");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("root/sub")).unwrap();
+        std::fs::write(dir.path().join("root/sub/f"), b"x").unwrap();
+        let root = root_text(&dir.path().join("root"));
+        let anchors = Anchors::open(std::slice::from_ref(&root));
+        let (sub, name) = anchors.locate(&format!("{root}/sub/f")).unwrap();
+        assert_eq!(name, "f");
+        assert_eq!(sub.stat_at(&name).unwrap().kind, Kind::File);
+        assert!(anchors.open_regular(&format!("{root}/sub/f")).unwrap().is_some());
+        assert!(anchors.locate(&format!("{root}/../root/sub/f")).is_err(), "no `..`");
+        assert!(anchors.locate("C:/elsewhere/f").is_err(), "outside the roots");
+        assert!(!anchors.exists(&format!("{root}/sub/gone")));
     }
 }

@@ -16,9 +16,8 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::os::fd::AsRawFd;
 
-use crate::dirfd::xattr;
+use crate::dirfd::{Descriptor, errno, xattr};
 use crate::manifest::{Xattr, Xattrs};
 
 /// The largest value recorded. POSIX ACLs of ~2,000 entries, capabilities
@@ -48,7 +47,7 @@ impl Budget {
 /// for messages). What is left out is told in `skipped`; `None` if the
 /// attributes cannot be listed at all (a rollback then leaves them).
 pub(crate) fn read(
-    fd: &impl AsRawFd,
+    fd: &impl Descriptor,
     path: &str,
     budget: &mut Budget,
     skipped: &mut Vec<String>,
@@ -79,7 +78,7 @@ pub(crate) fn read(
         }
         let value = match xattr::name(name.as_bytes()).and_then(|c| xattr::get(fd, &c)) {
             // Removed since it was listed.
-            Err(e) if e.raw_os_error() == Some(libc::ENODATA) => continue,
+            Err(e) if e.raw_os_error() == Some(errno::ENODATA) => continue,
             Err(e) => {
                 leave(format!("not recorded: {e}"));
                 continue;
@@ -108,7 +107,7 @@ pub(crate) fn read(
 /// (which clears `security.capability`) and `fchmod` (which rewrites the
 /// ACL mask). `None` (a point taken before attributes were recorded)
 /// changes nothing.
-pub(crate) fn restore(fd: &impl AsRawFd, want: Option<&Xattrs>) -> io::Result<()> {
+pub(crate) fn restore(fd: &impl Descriptor, want: Option<&Xattrs>) -> io::Result<()> {
     let Some(want) = want else { return Ok(()) };
     let live = xattr::list(fd)?;
     for raw in &live {
@@ -128,7 +127,8 @@ pub(crate) fn restore(fd: &impl AsRawFd, want: Option<&Xattrs>) -> io::Result<()
     Ok(())
 }
 
-#[cfg(test)]
+// Unix only: Windows keeps no extended attributes.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

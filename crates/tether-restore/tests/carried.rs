@@ -5,6 +5,10 @@
 //! and allocated blocks compared with `stat`. Runs as root, as the agent
 //! does.
 
+// Unix only: extended attributes, POSIX ACLs and capabilities (not kept on
+// Windows), checked with Linux tools; link counts and blocks from `stat`.
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::BTreeMap;

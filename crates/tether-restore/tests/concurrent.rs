@@ -35,14 +35,14 @@ fn stalled<T: Send + 'static>(
     engine: &Arc<Engine>,
     op: impl FnOnce(&Engine) -> Result<T, RestoreError> + Send + 'static,
 ) -> (Arc<Watch>, JoinHandle<Result<T, RestoreError>>, Sender<()>) {
-    let stall = f.path("stall.conf");
+    let stall = common::engine_path(&f.path("stall.conf"));
     let release = watch::stall_reads_of(&stall);
     let (w, e) = (Watch::new(), Arc::clone(engine));
     let thread = {
         let w = Arc::clone(&w);
         std::thread::spawn(move || watch::run(&w, || op(&e)))
     };
-    let reading = format!("reading {}", stall.display());
+    let reading = format!("reading {stall}");
     wait_until(|| w.doing() == reading, &format!("the operation never read {reading}"));
     (w, thread, release)
 }

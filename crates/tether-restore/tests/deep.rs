@@ -3,6 +3,9 @@
 //! nor fail; what lies past the depth limit is reported, not recorded,
 //! and never touched.
 
+// Unix only: names its deep paths through /proc/self/fd.
+#![cfg(unix)]
+
 mod common;
 
 use std::fs::{self, File};

@@ -4,6 +4,9 @@
 //! every N; whatever fails, once space is freed the next open leaves the
 //! tree wholly as before or wholly as the point had it.
 
+// Unix only: mounts a small tmpfs to fill.
+#![cfg(unix)]
+
 mod common;
 
 use std::fs::{self, File};

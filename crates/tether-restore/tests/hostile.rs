@@ -3,6 +3,10 @@
 //! swaps are made by a test hook at step N of the operation, for every N,
 //! not by inotify luck.
 
+// Unix only: Unix symlinks, FIFOs and ownership; Windows' reparse points
+// are tested in `windows_links.rs`.
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

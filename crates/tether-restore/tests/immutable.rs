@@ -3,6 +3,9 @@
 //! and a crash at any step of the rollback or of that return still ends,
 //! after the next open, with the tree exactly as before.
 
+// Unix only: `chattr +i`.
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;

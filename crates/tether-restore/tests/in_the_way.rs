@@ -8,6 +8,9 @@
 //! The tests mount tmpfs filesystems and make device nodes (root, as the
 //! agent runs), one test at a time (see `common::serial`).
 
+// Unix only: FIFOs, sockets, device nodes and tmpfs mounts.
+#![cfg(unix)]
+
 mod common;
 
 use std::cell::RefCell;

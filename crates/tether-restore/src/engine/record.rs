@@ -154,7 +154,7 @@ impl Engine {
                     }
                     vanished.insert(entry.path.clone());
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                Err(e) if e.raw_os_error() == Some(crate::dirfd::errno::EXDEV) => {
                     live.skipped.push(format!(
                         "{}: a mount point was made on the way while the point was taken, not recorded",
                         entry.path

@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 
 use super::{Journal, Op, temp_name};
-use crate::dirfd::{self, Dir, Kind};
+use crate::dirfd::{self, Dir, Kind, errno};
 use crate::error::{IoContext, RestoreError};
 use crate::failpoint::hit;
 use crate::manifest::{Entry, EntryKind};
@@ -132,10 +132,10 @@ fn parent_dir(anchors: &Anchors, path: &str) -> Result<(Dir, OsString), RestoreE
 /// neither is ever followed.
 fn locate_error(path: &str, e: io::Error) -> RestoreError {
     match e.raw_os_error() {
-        Some(libc::ELOOP) => RestoreError::Conflict(format!(
+        Some(errno::ELOOP) => RestoreError::Conflict(format!(
             "a directory on the way to {path} was replaced by a symlink; it is never followed"
         )),
-        Some(libc::EXDEV) => tree::mount_point(path),
+        Some(errno::EXDEV) => tree::mount_point(path),
         _ => RestoreError::Io { action: "open the directory of", path: path.into(), source: e },
     }
 }
@@ -174,9 +174,9 @@ fn apply(
             let removed =
                 if *kind == EntryKind::Dir { dir.rmdir(&name) } else { dir.unlink(&name) };
             match removed {
-                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => Err(RestoreError::Conflict(
-                    format!("{path} gained entries during the rollback"),
-                )),
+                Err(e) if e.raw_os_error() == Some(errno::ENOTEMPTY) => Err(
+                    RestoreError::Conflict(format!("{path} gained entries during the rollback")),
+                ),
                 Err(e) if is_gone(&e) => Ok(()),
                 other => other.ctx("remove", Path::new(path)),
             }
@@ -216,7 +216,7 @@ fn apply(
             // crash): only the metadata, on the open file.
             if in_the_way == Some(Kind::File) {
                 let opened = match dir.open_file(&name) {
-                    Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+                    Err(e) if e.raw_os_error() == Some(errno::EXDEV) => {
                         return Err(tree::mount_point(&entry.path));
                     }
                     other => other.ctx("open", path)?,

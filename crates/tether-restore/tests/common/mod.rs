@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use tether_restore::{Engine, StoreConfig};
@@ -37,7 +36,7 @@ impl Fixture {
     /// which on a disk shared with builds costs more than the test.
     pub fn in_memory() -> Fixture {
         let shm = Path::new("/dev/shm");
-        if shm.is_dir() {
+        if cfg!(unix) && shm.is_dir() {
             Fixture::in_dir(tempfile::tempdir_in(shm).unwrap())
         } else {
             Fixture::new()
@@ -121,7 +120,8 @@ pub fn snapshot(root: &Path) -> Snapshot {
 fn walk(root: &Path, path: &Path, links: bool, out: &mut Snapshot) {
     let meta = fs::symlink_metadata(path).unwrap();
     let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-    let (uid, gid) = (meta.uid(), meta.gid());
+    let m = Meta::of(&meta);
+    let (uid, gid) = (m.uid, m.gid);
     let node = if meta.is_symlink() {
         Node::Symlink { target: fs::read_link(path).unwrap(), uid, gid }
     } else if meta.is_dir() {
@@ -130,20 +130,27 @@ fn walk(root: &Path, path: &Path, links: bool, out: &mut Snapshot) {
         for child in children {
             walk(root, &child, links, out);
         }
-        Node::Dir { mode: meta.mode() & 0o7777, uid, gid }
+        Node::Dir { mode: m.mode, uid, gid }
     } else if !meta.is_file() {
-        Node::Special { mode: meta.mode(), ino: meta.ino() }
+        Node::Special { mode: m.mode, ino: m.ino }
     } else {
         Node::File {
             content: fs::read(path).unwrap(),
-            mode: meta.mode() & 0o7777,
+            mode: m.mode,
             uid,
             gid,
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            nlink: links.then(|| meta.nlink()),
+            mtime: m.mtime,
+            nlink: m.nlink.filter(|_| links),
         }
     };
     out.insert(rel, node);
+}
+
+/// `path` as the engine names it: `/` between components on every
+/// platform (`C:/Users/…` on Windows).
+pub fn engine_path(path: &Path) -> String {
+    let text = path.to_str().unwrap();
+    if cfg!(windows) { text.replace('\\', "/") } else { text.to_owned() }
 }
 
 /// Explains the first difference between two snapshots.
@@ -174,12 +181,71 @@ fn brief(node: &Node) -> String {
     }
 }
 
-pub fn chmod(path: &Path, mode: u32) {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+/// The metadata a point records, as each platform has it (Windows: the
+/// read-only, hidden and system attributes as `mode`; no owner; no link
+/// count, which std does not expose there yet).
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: (i64, i64),
+    nlink: Option<u64>,
+    ino: u64,
 }
 
+impl Meta {
+    #[cfg(unix)]
+    fn of(meta: &fs::Metadata) -> Meta {
+        use std::os::unix::fs::MetadataExt;
+        let mode = if meta.is_file() || meta.is_dir() { meta.mode() & 0o7777 } else { meta.mode() };
+        Meta {
+            mode,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            nlink: Some(meta.nlink()),
+            ino: meta.ino(),
+        }
+    }
+
+    #[cfg(windows)]
+    fn of(meta: &fs::Metadata) -> Meta {
+        use std::os::windows::fs::MetadataExt;
+        let ticks = meta.last_write_time() as i64;
+        Meta {
+            mode: meta.file_attributes() & 0x7,
+            uid: 0,
+            gid: 0,
+            mtime: (
+                ticks.div_euclid(10_000_000) - 11_644_473_600,
+                ticks.rem_euclid(10_000_000) * 100,
+            ),
+            nlink: None,
+            ino: 0,
+        }
+    }
+}
+
+/// Unix: chmod. Windows: read-only if `mode` lets no one write.
+pub fn chmod(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    let permissions = std::os::unix::fs::PermissionsExt::from_mode(mode);
+    #[cfg(windows)]
+    let permissions = {
+        let mut p = fs::symlink_metadata(path).unwrap().permissions();
+        p.set_readonly(mode & 0o222 == 0);
+        p
+    };
+    fs::set_permissions(path, permissions).unwrap();
+}
+
+/// A symlink at `at` (Windows: a file symlink, which needs the privilege
+/// to make them).
 pub fn link(target: &str, at: &Path) {
-    symlink(target, at).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(target, at).unwrap();
+    #[cfg(windows)]
+    std::os::windows::fs::symlink_file(target, at).unwrap();
 }
 
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
