@@ -18,7 +18,7 @@
 pub mod chain;
 mod read;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -249,7 +249,7 @@ impl AuditLog {
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
-    tether_os::files::create_mode(OpenOptions::new().append(true).create(true), LOG_MODE).open(path)
+    tether_os::files::Create::new(LOG_MODE).append().open(path)
 }
 
 fn sync_parent(path: &Path) -> std::io::Result<()> {
