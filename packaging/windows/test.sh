@@ -9,9 +9,10 @@
 #  4. cross-builds the unit tests of the crates that build for Windows
 #     (proto, screen codec, PKI, audit, os, tickets) and runs them under
 #     Wine (os's include the ACL read-back of private files);
-#  5. `tether.exe pki init` and `pki issue-tech` under Wine: the keys made
-#     private (what Wine makes of their ACL: no access for others), the
-#     certificates not;
+#  5. `tether.exe pki init`, `pki issue-tech`, `ticket open` and `ticket
+#     export` under Wine: keys, ticket store and export made private (what
+#     Wine makes of their ACL: no access for others), certificates not; a
+#     store others may read is refused;
 #  6. smoke test: the Windows agent under Wine answers the Linux controller
 #     over QUIC with mutual TLS on loopback: `net`, `doctor`, `audit`, and
 #     a request the technician's tier may not make, refused and audited;
@@ -129,8 +130,24 @@ for file in pki pki/ca.key pki/techs pki/techs/wine-tech.key pki/ca.crt pki/tech
     *) [[ $mode == *0 ]] || { say "$file is mode $mode under Wine: others may use it"; exit 1; } ;;
   esac
 done
-rm -rf "$pki_test"
 say "ok   tether.exe pki init, issue-tech: keys and their directories private, certificates not"
+desk() {
+  run_wine "$bin/tether.exe" --cert "$(w "$pki_test/pki/techs/wine-tech.crt")" \
+    --db "$(w "$pki_test/desk/tickets.db")" "$@"
+}
+desk ticket open 'VPN drops' --requester Ada --host ws-042 --category network --priority P2 \
+  >/dev/null 2>&1 || { say "tether.exe ticket open failed"; exit 1; }
+desk ticket export T-1 "$(w "$pki_test/out")" >/dev/null ||
+  { say "tether.exe ticket export failed"; exit 1; }
+for file in desk desk/tickets.db out out/T-1.md; do
+  mode=$(stat -c %a "$pki_test/$file")
+  [[ $mode == *0 ]] || { say "$file is mode $mode under Wine: others may use it"; exit 1; }
+done
+chmod o+r "$pki_test/desk/tickets.db"
+if refused=$(desk ticket list 2>&1); then say "a store others may read was opened"; exit 1; fi
+grep -q "others may use it (S-1-1-0" <<<"$refused" || { say "the refusal says: $refused"; exit 1; }
+rm -rf "$pki_test"
+say "ok   tether.exe ticket open, export: store and export private; a store others may read refused"
 
 # 6. Smoke test: Linux controller, Windows agent under Wine (built with
 # the patched quinn-udp; the lock file is restored even on failure).
