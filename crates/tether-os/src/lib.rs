@@ -11,7 +11,8 @@
 //!   SIGKILL) and reaping it.
 //! - [`fs`]: filesystem-wide facts and operations (`statvfs`, `syncfs`; Unix).
 //! - [`files`]: per-file durability and permissions on every system
-//!   (directory flush, private modes, file identity).
+//!   (directory flush, files and directories private from their creation
+//!   and the check that one is: modes, or ACLs on Windows; file identity).
 //! - [`random`]: bytes from the system's random source and unique ids.
 //! - [`memory`]: giving freed memory back to the system.
 //! - [`net`]: what the kernel counted for a TCP connection (benches).
