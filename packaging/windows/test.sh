@@ -12,7 +12,8 @@
 #  5. `tether.exe pki init`, `pki issue-tech`, `ticket open` and `ticket
 #     export` under Wine: keys, ticket store and export made private (what
 #     Wine makes of their ACL: no access for others), certificates not; a
-#     store others may read is refused;
+#     store others may read is refused; the default store is in
+#     %LOCALAPPDATA%;
 #  6. smoke test: the Windows agent under Wine answers the Linux controller
 #     over QUIC with mutual TLS on loopback: `net`, `doctor`, `audit`, and
 #     a request the technician's tier may not make, refused and audited;
@@ -148,6 +149,10 @@ if refused=$(desk ticket list 2>&1); then say "a store others may read was opene
 grep -q "others may use it (S-1-1-0" <<<"$refused" || { say "the refusal says: $refused"; exit 1; }
 rm -rf "$pki_test"
 say "ok   tether.exe ticket open, export: store and export private; a store others may read refused"
+run_wine "$bin/tether.exe" ticket list >/dev/null 2>&1 || { say "tether.exe ticket list failed"; exit 1; }
+compgen -G "$WINEPREFIX/drive_c/users/*/AppData/Local/tether/tickets.db" >/dev/null ||
+  { say "the default ticket store is not in %LOCALAPPDATA%\\tether"; exit 1; }
+say "ok   tether.exe's default ticket store is in %LOCALAPPDATA%\\tether"
 
 # 6. Smoke test: Linux controller, Windows agent under Wine (built with
 # the patched quinn-udp; the lock file is restored even on failure).

@@ -114,11 +114,19 @@ impl DirLock {
 }
 
 /// Test helper: `path` has permission bits `mode`, where the system has
-/// them (Windows has ACLs instead, checked nowhere yet).
+/// them; on Windows a private `mode` means an ACL no one else may use the
+/// file by (a public one inherits its directory's, so nothing is checked).
 #[cfg(test)]
 pub(crate) fn assert_mode(path: &Path, mode: u32) {
-    if let Some(got) = tether_os::files::mode(&fs::metadata(path).unwrap()) {
-        assert_eq!(got & 0o777, mode, "mode of {}", path.display());
+    let meta = fs::metadata(path).unwrap();
+    match tether_os::files::mode(&meta) {
+        Some(got) => assert_eq!(got & 0o777, mode, "mode of {}", path.display()),
+        None if mode & 0o077 == 0 => {
+            let others = tether_os::files::Others::MayNotUse;
+            let why = tether_os::files::not_private(path, &meta, others).unwrap();
+            assert_eq!(why, None, "{}", path.display());
+        }
+        None => {}
     }
 }
 

@@ -64,13 +64,10 @@ pub struct EditorThread {
     pub thread: std::thread::JoinHandle<()>,
 }
 
-/// `$XDG_DATA_HOME/tether/history`, else `~/.local/share/tether/history`.
+/// `$XDG_DATA_HOME/tether/history`, else `~/.local/share/tether/history`
+/// (on Windows `%LOCALAPPDATA%\tether\history`).
 pub fn history_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(base.join("tether/history"))
+    Some(tether_os::dirs::data_home()?.join("tether").join("history"))
 }
 
 /// Creates the history file private (0600, its directory 0700; on Windows
