@@ -95,10 +95,9 @@ say "ok   --version and --help of both binaries"
 # 4. Unit tests of the crates that build for Windows.
 say "cross-building unit tests"
 executables() { jq -r 'select(.reason == "compiler-artifact" and .executable != null) | .executable'; }
+# (tether-tickets' integration tests are Unix-only: they need PostgreSQL.)
 tests=$(wcargo test --no-run --lib --tests -p tether-proto -p tether-screen-codec -p tether-pki \
-  -p tether-audit -p tether-os --message-format=json | executables)
-# The ticket store's integration tests need a PostgreSQL server (Unix).
-tests+=" $(wcargo test --no-run --lib -p tether-tickets --message-format=json | executables)"
+  -p tether-audit -p tether-os -p tether-tickets --message-format=json | executables)
 failed=0
 for exe in $tests; do
   cp "$bin/bcryptprimitives.dll" "$(dirname "$exe")/"
