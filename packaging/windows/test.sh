@@ -12,7 +12,8 @@
 #  5. `tether.exe pki init`, `pki issue-tech`, `ticket open` and `ticket
 #     export` under Wine: keys, ticket store and export made private (what
 #     Wine makes of their ACL: no access for others), certificates not; a
-#     store others may read is refused; the default store is in
+#     store others may read and an export directory others may write are
+#     refused; the default store is in
 #     %LOCALAPPDATA%;
 #  6. smoke test: the Windows agent under Wine answers the Linux controller
 #     over QUIC with mutual TLS on loopback: `net`, `doctor`, `audit`, and
@@ -143,11 +144,17 @@ for file in desk desk/tickets.db out out/T-1.md; do
   mode=$(stat -c %a "$pki_test/$file")
   [[ $mode == *0 ]] || { say "$file is mode $mode under Wine: others may use it"; exit 1; }
 done
+chmod o+w "$pki_test/out"
+if refused=$(desk ticket export T-1 "$(w "$pki_test/out")" --force 2>&1); then
+  say "exported into a directory others may write"
+  exit 1
+fi
+grep -q "others may use it (S-1-1-0" <<<"$refused" || { say "the refusal says: $refused"; exit 1; }
 chmod o+r "$pki_test/desk/tickets.db"
 if refused=$(desk ticket list 2>&1); then say "a store others may read was opened"; exit 1; fi
 grep -q "others may use it (S-1-1-0" <<<"$refused" || { say "the refusal says: $refused"; exit 1; }
 rm -rf "$pki_test"
-say "ok   tether.exe ticket open, export: store and export private; a store others may read refused"
+say "ok   tether.exe ticket open, export: private; a store others may read, an export directory others may write: refused"
 run_wine "$bin/tether.exe" ticket list >/dev/null 2>&1 || { say "tether.exe ticket list failed"; exit 1; }
 compgen -G "$WINEPREFIX/drive_c/users/*/AppData/Local/tether/tickets.db" >/dev/null ||
   { say "the default ticket store is not in %LOCALAPPDATA%\\tether"; exit 1; }
