@@ -18,7 +18,7 @@
 pub mod chain;
 mod read;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -249,7 +249,7 @@ impl AuditLog {
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
-    tether_os::files::create_mode(OpenOptions::new().append(true).create(true), LOG_MODE).open(path)
+    tether_os::files::Create::new(LOG_MODE).append().open(path)
 }
 
 fn sync_parent(path: &Path) -> std::io::Result<()> {
@@ -284,8 +284,15 @@ mod tests {
             want.prev.clone_from(&got.prev);
             assert_eq!(got, want);
         }
-        if let Some(mode) = tether_os::files::mode(&fs::metadata(log.path()).unwrap()) {
-            assert_eq!(mode & 0o777, LOG_MODE);
+        let meta = fs::metadata(log.path()).unwrap();
+        match tether_os::files::mode(&meta) {
+            Some(mode) => assert_eq!(mode & 0o777, LOG_MODE),
+            // Windows: an ACL no one else may use the log by.
+            None => {
+                let others = tether_os::files::Others::MayNotUse;
+                let why = tether_os::files::not_private(log.path(), &meta, others).unwrap();
+                assert_eq!(why, None);
+            }
         }
     }
 

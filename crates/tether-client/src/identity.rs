@@ -17,14 +17,11 @@ use rustls::pki_types::CertificateRevocationListDer;
 use crate::error::ClientError;
 
 /// The default config directory: `$TETHER_CONFIG_DIR` is the caller's
-/// business; this is `$XDG_CONFIG_HOME/tether`, else `~/.config/tether`,
-/// else `.tether`.
+/// business; this is `$XDG_CONFIG_HOME/tether`, else `~/.config/tether`
+/// (on Windows `%APPDATA%\tether`), else `.tether`.
 pub fn default_config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("tether");
-    }
-    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        Some(home) => PathBuf::from(home).join(".config/tether"),
+    match tether_os::dirs::config_home() {
+        Some(base) => base.join("tether"),
         None => PathBuf::from(".tether"),
     }
 }

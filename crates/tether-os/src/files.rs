@@ -1,10 +1,11 @@
 //! Per-file durability and permissions, the same calls on every system:
 //! flushing a directory after a rename, creating files and directories
-//! readable by their owner only, and telling whether a path still names
-//! the same file. Unix does this with modes and `fsync`; Windows with what
-//! it has (see each function).
+//! usable by their owner only, telling whether an existing one is, and
+//! telling whether a path still names the same file. Unix does this with
+//! modes and `fsync`; Windows with ACLs and what else it has (see each
+//! function).
 
-use std::fs::{DirBuilder, File, Metadata, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::path::Path;
 
@@ -17,9 +18,66 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-/// What [`create_mode`] does for a private file (`0o600`), in words for a
-/// command's output: Unix restricts it; Windows leaves the inherited ACL.
+/// What [`Create`] does for a private file (`0o600`), in words for a
+/// command's output.
 pub const PRIVATE_FILE: &str = imp::PRIVATE_FILE;
+
+/// Opens a file for writing, creating it private when `mode` says nobody
+/// else may use it, with the protection applied at creation so the file
+/// never exists readable by others, not even for an instant:
+/// - Unix: `mode` is the file's mode (less the umask), as `open(2)` takes it;
+/// - Windows: a `mode` with no bits for others (`0o600`, `0o640`) gives the
+///   new file a protected DACL granting only the current user, SYSTEM and
+///   Administrators full control (nothing inherited from the directory);
+///   any other mode leaves the directory's inherited ACL.
+///
+/// An existing file keeps its permissions on both.
+#[derive(Clone, Debug)]
+pub struct Create {
+    mode: u32,
+    append: bool,
+    new: bool,
+    truncate: bool,
+    no_follow: bool,
+}
+
+impl Create {
+    /// Write access; the file is created if missing.
+    pub fn new(mode: u32) -> Create {
+        Create { mode, append: false, new: false, truncate: false, no_follow: false }
+    }
+
+    /// Writes go to the end of the file.
+    pub fn append(mut self) -> Create {
+        self.append = true;
+        self
+    }
+
+    /// Fails with `AlreadyExists` when the path exists (whatever it is),
+    /// so the check and the creation are one step.
+    pub fn must_be_new(mut self) -> Create {
+        self.new = true;
+        self
+    }
+
+    /// An existing file is truncated.
+    pub fn truncate(mut self) -> Create {
+        self.truncate = true;
+        self
+    }
+
+    /// A symlink at the path is not followed (Unix: the open fails, see
+    /// [`is_symlink_refusal`]; Windows: the link itself is opened, so its
+    /// metadata is not a regular file's), and a FIFO does not block the open.
+    pub fn no_follow(mut self) -> Create {
+        self.no_follow = true;
+        self
+    }
+
+    pub fn open(&self, path: &Path) -> io::Result<File> {
+        imp::create(self, path)
+    }
+}
 
 /// Flushes a directory so the names created or renamed in it survive a
 /// power loss.
@@ -40,19 +98,56 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Makes `options` create the file with `mode` (e.g. `0o600`), applied at
-/// creation so it is never readable by others, not even for an instant.
-///
-/// Windows: the file gets its directory's inherited ACL (no change yet).
-pub fn create_mode(options: &mut OpenOptions, mode: u32) -> &mut OpenOptions {
-    imp::create_mode(options, mode)
+/// Makes `options` open a path without following a symlink at its end
+/// and without blocking on a FIFO (Unix: `O_NOFOLLOW | O_NONBLOCK`;
+/// Windows: `FILE_FLAG_OPEN_REPARSE_POINT`, which opens the link itself).
+pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    imp::no_follow(options)
 }
 
-/// Makes `builder` create directories with `mode` (e.g. `0o700`).
-///
-/// Windows: the directory gets its parent's inherited ACL (no change yet).
-pub fn dir_create_mode(builder: &mut DirBuilder, mode: u32) -> &mut DirBuilder {
-    imp::dir_create_mode(builder, mode)
+/// Whether `error` is a no-follow open refusing a symlink (`ELOOP` on
+/// Unix; never on Windows, where the link is opened instead).
+pub fn is_symlink_refusal(error: &io::Error) -> bool {
+    imp::is_symlink_refusal(error)
+}
+
+/// Creates the directory `dir` (its parent must exist) usable by its owner
+/// only: mode `0o700` on Unix; on Windows the protected DACL of [`Create`],
+/// inherited by what is created inside. Fails with `AlreadyExists` if
+/// anything is at `dir`.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    imp::create_private_dir(dir)
+}
+
+/// [`create_private_dir`] for `dir` and each missing parent; an existing
+/// directory is accepted as it is.
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    imp::create_private_dir_all(dir)
+}
+
+/// What others must not be able to do for a file or directory to count as
+/// private.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Others {
+    /// Use it at all (a file only we read: Unix mode bits `0o077`).
+    MayNotUse,
+    /// Change it or what is in it (a directory only we write: `0o022`).
+    MayNotWrite,
+}
+
+/// Why the file or directory at `path` is not ours alone, in words for an
+/// error message, or `None` when it is: owned by another user, or usable
+/// by others as `others` forbids. `meta` is its metadata as the caller read
+/// it (`lstat` to judge a symlink itself); Unix judges that, Windows reads
+/// the owner and DACL at `path` (where SYSTEM and Administrators count as
+/// ours: they can take any file anyway).
+pub fn not_private(path: &Path, meta: &Metadata, others: Others) -> io::Result<Option<String>> {
+    imp::not_private(path, meta, others)
+}
+
+/// [`not_private`] of a file already open (for reading on Windows).
+pub fn not_private_file(file: &File, others: Others) -> io::Result<Option<String>> {
+    imp::not_private_file(file, others)
 }
 
 /// Sets the permission bits of an existing file or directory.
@@ -61,6 +156,11 @@ pub fn dir_create_mode(builder: &mut DirBuilder, mode: u32) -> &mut DirBuilder {
 /// this only clears or sets read-only from the owner's write bit.
 pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     imp::set_mode(path, mode)
+}
+
+/// [`set_mode`] of a file already open (`fchmod`: no path to swap).
+pub fn set_file_mode(file: &File, mode: u32) -> io::Result<()> {
+    imp::set_file_mode(file, mode)
 }
 
 /// The permission bits of a file, where the system has them (Unix).
@@ -94,16 +194,16 @@ mod tests {
     fn a_replaced_file_gets_a_new_id_and_a_private_mode_sticks() {
         let dir = std::env::temp_dir().join(format!("tether-os-files-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir_create_mode(DirBuilder::new().recursive(true), 0o700).create(&dir).unwrap();
+        create_private_dir_all(&dir).unwrap();
         let path = dir.join("log");
-        create_mode(OpenOptions::new().write(true).create_new(true), 0o600).open(&path).unwrap();
+        Create::new(0o600).must_be_new().open(&path).unwrap();
         let first = path_id(&path).unwrap();
         let open = file_id(&File::open(&path).unwrap()).unwrap();
         let mode_seen = mode(&std::fs::metadata(&path).unwrap());
         let same = path_id(&path).unwrap();
         let moved = dir.join("log.1");
         std::fs::rename(&path, &moved).unwrap();
-        create_mode(OpenOptions::new().write(true).create_new(true), 0o600).open(&path).unwrap();
+        Create::new(0o600).must_be_new().open(&path).unwrap();
         sync_parent(&path).unwrap();
         let replaced = path_id(&path).unwrap();
         let moved_id = path_id(&moved).unwrap();

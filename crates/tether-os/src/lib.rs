@@ -10,8 +10,11 @@
 //! - [`process`]: ending a child politely (SIGTERM, a grace period, then
 //!   SIGKILL) and reaping it.
 //! - [`fs`]: filesystem-wide facts and operations (`statvfs`, `syncfs`; Unix).
+//! - [`dirs`]: the user's configuration and data directories (XDG on
+//!   Unix, `%APPDATA%` and `%LOCALAPPDATA%` on Windows).
 //! - [`files`]: per-file durability and permissions on every system
-//!   (directory flush, private modes, file identity).
+//!   (directory flush, files and directories private from their creation
+//!   and the check that one is: modes, or ACLs on Windows; file identity).
 //! - [`random`]: bytes from the system's random source and unique ids.
 //! - [`memory`]: giving freed memory back to the system.
 //! - [`net`]: what the kernel counted for a TCP connection (benches).
@@ -22,6 +25,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod dirs;
 pub mod files;
 pub mod fs;
 pub mod memory;

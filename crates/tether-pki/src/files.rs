@@ -3,9 +3,11 @@
 //! swapped in whole by `rename`, so a reader sees the old or the new file and
 //! never half of one.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use tether_os::files::Create;
 
 use crate::error::PkiError;
 
@@ -13,13 +15,10 @@ use crate::error::PkiError;
 pub(crate) const KEY_MODE: u32 = 0o600;
 /// Mode of certificates, the CRL and the index: public material.
 pub(crate) const PUBLIC_MODE: u32 = 0o644;
-/// Mode of directories we create: they hold private keys.
-const DIR_MODE: u32 = 0o700;
-
-/// Creates `dir` and its parents, owner-only, if missing.
+/// Creates `dir` and its parents, owner-only (0700; on Windows an ACL for
+/// the owner, SYSTEM and Administrators), if missing: they hold private keys.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
-    tether_os::files::dir_create_mode(DirBuilder::new().recursive(true), DIR_MODE)
-        .create(dir)
+    tether_os::files::create_private_dir_all(dir)
         .map_err(|e| PkiError::io("create directory", dir, e))
 }
 
@@ -35,13 +34,10 @@ pub(crate) fn read_text(path: &Path) -> Result<String, PkiError> {
 /// not even for an instant. A partly written file is removed again so that it
 /// does not block the next attempt.
 pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
-    let mut file =
-        tether_os::files::create_mode(OpenOptions::new().write(true).create_new(true), mode)
-            .open(path)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => PkiError::AlreadyExists(path.to_path_buf()),
-                _ => PkiError::io("create", path, e),
-            })?;
+    let mut file = Create::new(mode).must_be_new().open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::AlreadyExists => PkiError::AlreadyExists(path.to_path_buf()),
+        _ => PkiError::io("create", path, e),
+    })?;
     if let Err(e) = write_and_sync(&mut file, contents) {
         drop(file);
         // The write error is the one worth reporting; a failed cleanup adds nothing.
@@ -109,23 +105,28 @@ pub(crate) struct DirLock {
 impl DirLock {
     pub(crate) fn acquire(root: &Path) -> Result<DirLock, PkiError> {
         let path = root.join(".lock");
-        let file = tether_os::files::create_mode(
-            OpenOptions::new().write(true).create(true).truncate(false),
-            KEY_MODE,
-        )
-        .open(&path)
-        .map_err(|e| PkiError::io("open lock file", &path, e))?;
+        let file = Create::new(KEY_MODE)
+            .open(&path)
+            .map_err(|e| PkiError::io("open lock file", &path, e))?;
         file.lock().map_err(|e| PkiError::io("lock", &path, e))?;
         Ok(DirLock { _file: file })
     }
 }
 
 /// Test helper: `path` has permission bits `mode`, where the system has
-/// them (Windows has ACLs instead, checked nowhere yet).
+/// them; on Windows a private `mode` means an ACL no one else may use the
+/// file by (a public one inherits its directory's, so nothing is checked).
 #[cfg(test)]
 pub(crate) fn assert_mode(path: &Path, mode: u32) {
-    if let Some(got) = tether_os::files::mode(&fs::metadata(path).unwrap()) {
-        assert_eq!(got & 0o777, mode, "mode of {}", path.display());
+    let meta = fs::metadata(path).unwrap();
+    match tether_os::files::mode(&meta) {
+        Some(got) => assert_eq!(got & 0o777, mode, "mode of {}", path.display()),
+        None if mode & 0o077 == 0 => {
+            let others = tether_os::files::Others::MayNotUse;
+            let why = tether_os::files::not_private(path, &meta, others).unwrap();
+            assert_eq!(why, None, "{}", path.display());
+        }
+        None => {}
     }
 }
 

@@ -2,7 +2,7 @@
 //! plain paths are fine there): atomic replacement and directory fsync.
 //! The restored trees go through [`crate::tree`] instead.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -16,17 +16,13 @@ pub fn fsync_dir(dir: &Path) -> Result<(), RestoreError> {
 
 /// Creates `dir` (and its parents) readable by its owner only.
 pub fn create_private_dir(dir: &Path) -> Result<(), RestoreError> {
-    tether_os::files::dir_create_mode(fs::DirBuilder::new().recursive(true), 0o700)
-        .create(dir)
-        .ctx("create directory", dir)?;
+    tether_os::files::create_private_dir_all(dir).ctx("create directory", dir)?;
     tether_os::files::set_mode(dir, 0o700).ctx("restrict directory", dir)
 }
 
 /// Opens a new private (0600) file for writing, replacing any leftover.
 pub fn create_private_file(path: &Path) -> Result<File, RestoreError> {
-    tether_os::files::create_mode(OpenOptions::new().write(true).create(true).truncate(true), 0o600)
-        .open(path)
-        .ctx("create", path)
+    tether_os::files::Create::new(0o600).truncate().open(path).ctx("create", path)
 }
 
 /// Replaces `path` with `bytes` atomically and durably: a flushed

@@ -13,7 +13,6 @@
 
 pub mod chart;
 pub mod model;
-pub mod private;
 pub mod report;
 pub mod store;
 

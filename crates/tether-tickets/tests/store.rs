@@ -2,6 +2,10 @@
 //! async function over a [`Backend`] and `suite!` makes a SQLite test and a
 //! PostgreSQL test of it. The PostgreSQL tests start their own server
 //! (Debian's, through tether-testkit) and fail when it cannot start.
+//!
+//! Unix only: the PostgreSQL server (initdb, a Unix socket) and the file
+//! modes and symlinks these tests use; Windows runs the unit tests.
+#![cfg(unix)]
 
 use std::collections::BTreeSet;
 

@@ -1,6 +1,10 @@
 //! The store refuses what would leak or hang: files others can read, a
 //! symlink at the path, URLs that are not URLs, plaintext to another host,
 //! a row held by a stalled peer, and entries it cannot read.
+//!
+//! Unix only: the PostgreSQL server (initdb, a Unix socket) and the file
+//! modes and symlinks these tests use; Windows runs the unit tests.
+#![cfg(unix)]
 
 use tether_testkit::PostgresServer;
 use tether_tickets::store::{Location, Store, StoreError};

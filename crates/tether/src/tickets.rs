@@ -130,8 +130,10 @@ fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
     {
         let meta =
             std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let me = tether_tickets::private::effective_uid().context("cannot tell who you are")?;
-        if let Some(why) = tether_tickets::private::not_ours(&meta, me, 0o077) {
+        let verdict =
+            tether_os::files::not_private(path, &meta, tether_os::files::Others::MayNotUse)
+                .with_context(|| format!("cannot read who may use {}", path.display()))?;
+        if let Some(why) = verdict {
             anyhow::bail!("{} holds a database password but is refused: {why}", path.display());
         }
     }

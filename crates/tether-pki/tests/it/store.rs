@@ -14,11 +14,17 @@ use x509_parser::revocation_list::CertificateRevocationList;
 
 use crate::util::{ORG, new_pki};
 
-/// A key file is readable by its owner only (mode 0600), where the system
-/// has modes (Windows keeps inherited ACLs, not checked here).
+/// A key file is readable by its owner only: mode 0600, or on Windows an
+/// ACL no one else may use it by.
 fn assert_private(path: &Path) {
-    if let Some(mode) = tether_os::files::mode(&fs::metadata(path).unwrap()) {
-        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    let meta = fs::metadata(path).unwrap();
+    match tether_os::files::mode(&meta) {
+        Some(mode) => assert_eq!(mode & 0o777, 0o600, "{}", path.display()),
+        None => {
+            let others = tether_os::files::Others::MayNotUse;
+            let why = tether_os::files::not_private(path, &meta, others).unwrap();
+            assert_eq!(why, None, "{}", path.display());
+        }
     }
 }
 

@@ -451,16 +451,9 @@ fn count(n: i64, what: &str) -> Result<u32, StoreError> {
 }
 
 /// The default store file: `$XDG_DATA_HOME/tether/tickets.db`, else
-/// `~/.local/share/tether/tickets.db`; `None` without either variable.
+/// `~/.local/share/tether/tickets.db` (on Windows
+/// `%LOCALAPPDATA%\tether\tickets.db`); `None` without an absolute one.
 pub fn default_sqlite_path() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|home| home.join(".local/share"))
-        })?;
+    let data = tether_os::dirs::data_home().filter(|p| p.is_absolute())?;
     Some(data.join("tether").join("tickets.db"))
 }

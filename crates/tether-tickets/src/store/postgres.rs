@@ -96,9 +96,10 @@ const LOCK_TIMEOUT: &str = "10s";
 const STATEMENT_TIMEOUT: &str = "60s";
 
 /// Whether `host` is this machine: reaching it without TLS sends nothing
-/// over a network.
+/// over a network. (tokio-postgres has Unix-socket hosts on Unix only.)
 fn is_loopback(host: &Host) -> bool {
     match host {
+        #[cfg(unix)]
         Host::Unix(_) => true,
         Host::Tcp(name) => {
             name == "localhost"
@@ -128,6 +129,7 @@ impl PostgresStore {
             .filter(|h| !is_loopback(h))
             .map(|h| match h {
                 Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
                 Host::Unix(path) => path.display().to_string(),
             })
             .collect();

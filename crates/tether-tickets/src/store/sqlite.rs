@@ -4,8 +4,7 @@
 //! start, so two writers never deadlock upgrading a read). rusqlite is
 //! blocking: calls run on tokio's blocking threads.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +18,7 @@ use super::{
     UPDATE_TICKET, apply, detail_of, entry_from, opened_event, summary_from, ticket_from,
 };
 use crate::model::{Attachment, Entry, Event, Ticket, TicketId, TicketSummary, UnixTime};
-use crate::private::{effective_uid, not_ours};
+use tether_os::files::{Create, Others};
 
 /// How long a writer waits for another process's transaction to end.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -245,18 +244,13 @@ impl SqliteStore {
 fn open_blocking(path: &Path, busy: Duration) -> Result<(Connection, bool), StoreError> {
     let create = |source| StoreError::Create { path: path.to_owned(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(create)?;
+        tether_os::files::create_private_dir_all(dir).map_err(create)?;
     }
-    // Created here, 0600, before SQLite sees it: the store holds what
-    // technicians wrote about people and their machines. O_NOFOLLOW: a
-    // symlink planted at the path is refused, never followed.
-    let created = match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-    {
+    // Created here, private (0600; on Windows an ACL for the owner, SYSTEM
+    // and Administrators), before SQLite sees it: the store holds what
+    // technicians wrote about people and their machines. A symlink planted
+    // at the path is refused, never followed.
+    let created = match Create::new(0o600).must_be_new().no_follow().open(path) {
         Ok(_) => true,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(e) => return Err(create(e)),
@@ -278,19 +272,13 @@ fn open_blocking(path: &Path, busy: Duration) -> Result<(Connection, bool), Stor
 /// path would take or leak what technicians write.
 fn check_private(path: &Path) -> Result<(), StoreError> {
     let unsafe_store = |why: String| StoreError::UnsafeFile { path: path.to_owned(), why };
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
-    let meta =
-        file.metadata().map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
+    let io = |e| StoreError::Create { path: path.to_owned(), source: e };
+    let file = tether_os::files::no_follow(OpenOptions::new().read(true)).open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
     if !meta.file_type().is_file() {
         return Err(unsafe_store("it is not a regular file".into()));
     }
-    let me =
-        effective_uid().map_err(|e| StoreError::Create { path: path.to_owned(), source: e })?;
-    match not_ours(&meta, me, 0o077) {
+    match tether_os::files::not_private_file(&file, Others::MayNotUse).map_err(io)? {
         Some(why) => Err(unsafe_store(why)),
         None => Ok(()),
     }

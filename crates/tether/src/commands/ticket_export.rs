@@ -4,14 +4,13 @@
 //! predictable file name), so it is checked and files are created, never
 //! followed.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
-use tether_tickets::private::{effective_uid, not_ours};
+use tether_os::files::{Create, Others};
 use tether_tickets::{Attachment, Entry, Ticket, TicketId, UnixTime, is_png};
 
 use super::ticket::{describe, facts, when};
@@ -24,7 +23,8 @@ pub(super) struct Exported {
 }
 
 /// Writes `DIR/T-42.md` and each screenshot as `DIR/T-42-<entry>-<name>.png`,
-/// each 0600 in a directory that is ours and not writable by others.
+/// each private (0600; on Windows an ACL for the owner, SYSTEM and
+/// Administrators) in a directory that is ours and not writable by others.
 /// Existing files are refused unless `force`; symlinks never followed.
 pub(super) fn export(
     dir: &Path,
@@ -71,19 +71,17 @@ pub(super) fn export(
     Ok(Exported { markdown: name, screenshots: written })
 }
 
-/// Creates `dir` 0700, or accepts an existing one only if it is a real
-/// directory (not a symlink) of ours that group and others cannot write.
+/// Creates `dir` private (0700, or the owner-only ACL), or accepts an
+/// existing one only if it is a real directory (not a symlink) of ours
+/// that others cannot write.
 fn private_dir(dir: &Path) -> anyhow::Result<()> {
     let shown = || dir.display().to_string();
-    match DirBuilder::new().mode(0o700).create(dir) {
+    match tether_os::files::create_private_dir(dir) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // Missing parents: made like the directory itself.
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
+            tether_os::files::create_private_dir_all(dir)
                 .with_context(|| format!("cannot create {}", shown()))?;
             return Ok(());
         }
@@ -94,38 +92,46 @@ fn private_dir(dir: &Path) -> anyhow::Result<()> {
     if !meta.file_type().is_dir() {
         anyhow::bail!("{} is not a directory (a symlink is not followed)", shown());
     }
-    let me = effective_uid().context("cannot tell who you are")?;
-    if let Some(why) = not_ours(&meta, me, 0o022) {
+    let verdict = tether_os::files::not_private(dir, &meta, Others::MayNotWrite)
+        .with_context(|| format!("cannot read who may use {}", shown()))?;
+    if let Some(why) = verdict {
         anyhow::bail!("{} is refused for the export: {why}", shown());
     }
     Ok(())
 }
 
-/// Writes `bytes` to a new file 0600 at `path`. An existing regular file
-/// is replaced only with `force`; a symlink at `path` is never followed
-/// (O_NOFOLLOW), nor is anything but a regular file written into.
+/// Writes `bytes` to a new private file at `path`. An existing regular
+/// file is replaced only with `force`; a symlink at `path` is never
+/// followed, nor is anything but a regular file written into.
 fn write_new(path: &Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
     let shown = || path.display().to_string();
-    let mut options = OpenOptions::new();
-    options.write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    let mut file: File = if force { options.create(true) } else { options.create_new(true) }
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                anyhow::anyhow!("{} exists; --force replaces it", shown())
+    let create = Create::new(0o600).no_follow();
+    let mut file: File =
+        if force { create } else { create.must_be_new() }.open(path).map_err(|e| {
+            match e.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    anyhow::anyhow!("{} exists; --force replaces it", shown())
+                }
+                _ if tether_os::files::is_symlink_refusal(&e) => {
+                    anyhow::anyhow!("{} is a symlink; it is not followed", shown())
+                }
+                _ => anyhow::Error::new(e).context(format!("cannot create {}", shown())),
             }
-            _ if e.raw_os_error() == Some(libc::ELOOP) => {
-                anyhow::anyhow!("{} is a symlink; it is not followed", shown())
-            }
-            _ => anyhow::Error::new(e).context(format!("cannot create {}", shown())),
         })?;
     let meta = file.metadata().with_context(|| format!("cannot read {}", shown()))?;
     if !meta.file_type().is_file() {
         anyhow::bail!("{} is not a regular file", shown());
     }
-    // A replaced file keeps its inode: make it as private as a new one.
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+    // A replaced file keeps its inode: make it as private as a new one
+    // (Unix; on Windows a replaced file keeps its ACL, and is refused
+    // below when others may use it).
+    tether_os::files::set_file_mode(&file, 0o600)
         .with_context(|| format!("cannot chmod {}", shown()))?;
+    if let Some(why) = tether_os::files::not_private_file(&file, Others::MayNotUse)
+        .with_context(|| format!("cannot read who may use {}", shown()))?
+    {
+        anyhow::bail!("{} is refused for the export: {why}", shown());
+    }
     file.set_len(0).with_context(|| format!("cannot write {}", shown()))?;
     file.write_all(bytes).with_context(|| format!("cannot write {}", shown()))?;
     Ok(())

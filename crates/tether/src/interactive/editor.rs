@@ -64,22 +64,19 @@ pub struct EditorThread {
     pub thread: std::thread::JoinHandle<()>,
 }
 
-/// `$XDG_DATA_HOME/tether/history`, else `~/.local/share/tether/history`.
+/// `$XDG_DATA_HOME/tether/history`, else `~/.local/share/tether/history`
+/// (on Windows `%LOCALAPPDATA%\tether\history`).
 pub fn history_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(base.join("tether/history"))
+    Some(tether_os::dirs::data_home()?.join("tether").join("history"))
 }
 
-/// Creates the history file 0600 (its directory 0700) when missing.
+/// Creates the history file private (0600, its directory 0700; on Windows
+/// an ACL for the owner, SYSTEM and Administrators) when missing.
 fn prepare_history(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        tether_os::files::create_private_dir_all(dir)?;
     }
-    std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path)?;
+    tether_os::files::Create::new(0o600).append().open(path)?;
     Ok(())
 }
 

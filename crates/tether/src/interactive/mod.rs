@@ -9,6 +9,7 @@
 //! each command and the session's start and end are recorded (`record`).
 
 mod editor;
+mod interrupts;
 mod line;
 mod link;
 
@@ -20,7 +21,6 @@ use std::time::{Duration, Instant};
 use tether_client::Connector;
 use tether_proto::RequestKind;
 use tether_proto::system::ProcessSort;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::GlobalArgs;
 use crate::commands::{Done, host};
@@ -51,7 +51,7 @@ pub async fn run(global: &GlobalArgs, host: &str) -> anyhow::Result<ExitCode> {
         (None, Some(reference)) => format!("ticket {reference} (not recorded)"),
         (None, None) => "no ticket".to_owned(),
     };
-    let mut interrupts = signal(SignalKind::interrupt())?;
+    let mut interrupts = interrupts::Interrupts::watch()?;
     let on_terminal = std::io::stdin().is_terminal();
     let grammar = line::grammar(host);
     {
@@ -172,7 +172,7 @@ async fn run_host_command(
     grammar: &clap::Command,
     command: crate::cli::Command,
     text: &str,
-    interrupts: &mut tokio::signal::unix::Signal,
+    interrupts: &mut interrupts::Interrupts,
 ) -> Option<anyhow::Result<Done>> {
     if let Err(e) = host::preflight(&command) {
         eprintln!("error: {}", tether_proto::text::error_line(e.as_ref()));
