@@ -32,3 +32,12 @@ pub fn path_id(path: &Path) -> io::Result<u64> {
 pub fn file_id(file: &File) -> io::Result<u64> {
     Ok(file.metadata()?.ino())
 }
+
+pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.custom_flags(libc::O_NOFOLLOW)
+}
+
+/// `O_NOFOLLOW` on a symlink fails with `ELOOP`.
+pub fn is_link_refusal(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}

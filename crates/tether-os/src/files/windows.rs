@@ -1,10 +1,11 @@
 use std::fs::{DirBuilder, File, Metadata, OpenOptions};
 use std::io;
+use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::AsRawHandle;
 use std::path::Path;
 
 use windows_sys::Win32::Storage::FileSystem::{
-    BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle,
+    BY_HANDLE_FILE_INFORMATION, FILE_FLAG_OPEN_REPARSE_POINT, GetFileInformationByHandle,
 };
 
 pub const PRIVATE_FILE: &str = "inherited ACL, not restricted: limit it to its owner";
@@ -46,4 +47,13 @@ pub fn file_id(file: &File) -> io::Result<u64> {
     // was zeroed before).
     let info = unsafe { info.assume_init() };
     Ok((u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow))
+}
+
+pub fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+}
+
+/// The link itself is opened, never refused: the caller checks it.
+pub fn is_link_refusal(_e: &io::Error) -> bool {
+    false
 }
