@@ -193,4 +193,5 @@ sessions=$(run_wine "$wine_bin/tether-agent.exe" sessions list --json \
   --config "$(w "$smoke/agent.toml")") || fail "sessions list failed: $sessions"
 jq -e 'type == "array"' <<<"$sessions" >/dev/null || fail "sessions list answered: $sessions"
 say "ok   tether-agent sessions list over the named pipe"
+WINE_AGENT_DIR=$wine_bin LINUX_TETHER=$tether bash packaging/windows/service-test.sh # 6. as a service
 say "PASSED in $((SECONDS - started)) s"

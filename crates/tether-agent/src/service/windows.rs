@@ -141,15 +141,17 @@ fn service_main(_arguments: Vec<OsString>) {
     let Some(launch) = LAUNCH.get() else { return };
     let logging = init_logging(launch);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let handler = move |control| match control {
-        ServiceControl::Stop | ServiceControl::Shutdown => {
-            let what = if control == ServiceControl::Stop { "stop" } else { "system shutdown" };
-            info!("service control: {what}");
-            let _ = stop_tx.send(true);
-            ServiceControlHandlerResult::NoError
-        }
-        ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
-        _ => ServiceControlHandlerResult::NotImplemented,
+    let handler = move |control| {
+        let what = match control {
+            ServiceControl::Stop => "stop",
+            ServiceControl::Preshutdown => "system shutdown (preshutdown)",
+            ServiceControl::Shutdown => "system shutdown",
+            ServiceControl::Interrogate => return ServiceControlHandlerResult::NoError,
+            _ => return ServiceControlHandlerResult::NotImplemented,
+        };
+        info!("service control: {what}");
+        let _ = stop_tx.send(true);
+        ServiceControlHandlerResult::NoError
     };
     let status = match service_control_handler::register(&launch.name, handler) {
         Ok(status) => status,
@@ -228,8 +230,16 @@ fn serve(
 /// Tells the service control manager the service's state; a failure is
 /// only logged (the agent serves on either way).
 fn report(status: ServiceStatusHandle, state: ServiceState, exit_code: ServiceExitCode) {
+    // Shutdown alone leaves a service about 5 s on current Windows
+    // (WaitToKillServiceTimeout), no more than the agent's own grace for
+    // sessions (server::SHUTDOWN_GRACE); Preshutdown comes first and waits
+    // up to the service's PreshutdownTimeout, so the stop gets recorded.
     let controls_accepted = match state {
-        ServiceState::Running => ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN,
+        ServiceState::Running => {
+            ServiceControlAccept::STOP
+                | ServiceControlAccept::PRESHUTDOWN
+                | ServiceControlAccept::SHUTDOWN
+        }
         _ => ServiceControlAccept::empty(),
     };
     let wait_hint = match state {
