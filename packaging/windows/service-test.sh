@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The agent as a Windows service, under Wine 8's service control manager
 # (issue 19; README "Windows service"):
+#  0. cross-builds the agent's unit tests and runs the service's (name
+#     rules, the command line and its parsing, the log's rotation) under Wine;
 #  1. `service install` refuses a broken configuration, registers the
 #     service (executable and configuration under paths with spaces, so the
 #     command line's quoting is exercised) and refuses a second install;
@@ -69,6 +71,24 @@ fail() {
   if [[ -f $log ]]; then echo "--- service log:"; cat "$log"; fi
   exit 1
 }
+# 0. The service's unit tests, cross-built as test.sh builds (its cargo
+# target directory, so only the agent's test harness is new).
+say "cross-building the agent's unit tests"
+tests=$(RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$win_dir \
+  CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
+  CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc CXX_x86_64_pc_windows_gnu=x86_64-w64-mingw32-g++ \
+  AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar \
+  /usr/bin/cargo test --locked -Zbuild-std=std,panic_abort --target x86_64-pc-windows-gnu \
+  --no-run --lib --bins -p tether-agent --message-format=json |
+  jq -r 'select(.reason == "compiler-artifact" and .executable != null) | .executable')
+for exe in $tests; do
+  cp "$agent_dir/bcryptprimitives.dll" "$(dirname "$exe")/"
+  result=$("$wine" "$exe" service 2>&1) || { echo "$result" | tail -n 40; fail "unit tests failed: $exe"; }
+  passed=$(grep -o '[0-9]* passed' <<<"$result" | tail -n 1)
+  [[ ${passed%% *} -gt 0 ]] || fail "no service unit test ran in $exe: $result"
+  say "ok   $(basename "$exe") service tests: $passed"
+done
+
 # Each output whole before it is searched (grep -q in a pipe could cut it).
 has() { grep -q -- "$1" <<<"$2"; }
 

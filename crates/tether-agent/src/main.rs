@@ -592,7 +592,7 @@ mod tests {
     /// The command line `service install` registers parses back into the
     /// same service, paths with spaces included.
     #[test]
-    fn the_installed_command_line_parses_back() {
+    fn the_installed_service_command_line_parses_back() {
         let launch = service::Launch {
             name: "Lab-2".into(),
             config: PathBuf::from("/srv/Tether conf/agent.toml"),

@@ -154,12 +154,19 @@ mod tests {
         #[cfg(windows)]
         let linked = std::os::windows::fs::symlink_file(&target, dir.join("link"));
         let through_link = open_no_follow(&mut append, &dir.join("link")).map(drop);
+        // Wine 8 makes the link a host symlink that its own file calls
+        // follow and report as a plain file, so there is no link to refuse.
+        let seen_as_link = std::fs::symlink_metadata(dir.join("link"))
+            .is_ok_and(|meta| meta.file_type().is_symlink());
         let kept = std::fs::read(&target).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(plain.is_ok(), "{plain:?}");
         linked.unwrap();
-        let e = through_link.unwrap_err();
-        assert!(e.to_string().ends_with("is a link"), "{e}");
+        assert!(seen_as_link || cfg!(windows), "a Unix symlink is always seen as one");
+        if seen_as_link {
+            let e = through_link.unwrap_err();
+            assert!(e.to_string().ends_with("is a link"), "{e}");
+        }
         assert_eq!(kept, b"kept");
     }
 }
