@@ -3,7 +3,8 @@
 //! manager runs, the size-bounded log file) and, on Windows only,
 //! `windows` (install, uninstall, and the run under the service control
 //! manager). Linux runs the agent under systemd instead
-//! (`packaging/tether-agent.service`); `main.rs` says so.
+//! (`packaging/tether-agent.service`); the binary's `service_cli.rs` says
+//! so.
 //!
 //! Stopping the service ends the agent through [`crate::Agent::run`]'s
 //! shutdown future, the path SIGTERM and Ctrl+C take: sessions end, held

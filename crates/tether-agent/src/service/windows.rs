@@ -20,7 +20,9 @@ use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use super::{
     LOG_LIMIT, Launch, RotatingLog, ServiceError, check_name, display_name, launch_arguments,
 };
-use crate::{Agent, AgentConfig, AgentError};
+use crate::agent::Agent;
+use crate::config::AgentConfig;
+use crate::error::AgentError;
 
 const ERROR_ACCESS_DENIED: i32 = 5;
 const ERROR_SERVICE_DOES_NOT_EXIST: i32 = 1060;
