@@ -369,7 +369,7 @@ fn enroll(bundle: &Path, config_path: &Path) -> anyhow::Result<ExitCode> {
     for warning in &done.report.warnings {
         println!("  warning: {warning}");
     }
-    println!("start or restart the service to use it: systemctl restart tether-agent");
+    println!("start or restart the service to use it: {}", service_cli::RESTART_HINT);
     Ok(ExitCode::SUCCESS)
 }
 

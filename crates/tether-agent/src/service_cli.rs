@@ -9,6 +9,14 @@ use clap::Subcommand;
 use tether_agent::config::AgentConfig;
 use tether_agent::service;
 
+/// How to restart the agent's service, for `enroll`'s last line.
+#[cfg(windows)]
+pub const RESTART_HINT: &str =
+    "net stop TetherAgent & net start TetherAgent (or `service install` first)";
+/// How to restart the agent's service, for `enroll`'s last line.
+#[cfg(not(windows))]
+pub const RESTART_HINT: &str = "systemctl restart tether-agent";
+
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
     /// Register an auto-start service (LocalSystem) that runs the agent
