@@ -21,6 +21,9 @@
 #     then `tether-agent sessions list` reaches it over its named pipe;
 #  7. the other way round: the Windows controller under Wine asks the
 #     Linux agent for `net`, and the agent's audit log records it.
+#  8. the Windows agent as a service under Wine's service control manager
+#     (packaging/windows/service-test.sh: install, start, answer, stop,
+#     uninstall).
 # Two Wine gaps are bridged for these tests only, never in what ships:
 #  - Wine 8 lacks bcryptprimitives.dll's ProcessPrng, which Rust's std
 #    imports: a stand-in built here from bcryptprimitives.c sits beside
@@ -302,4 +305,6 @@ done
 ((recorded == 1)) ||
   { say "the Linux agent's audit log lacks the request:"; cat "$smoke/linux-audit.jsonl"; exit 1; }
 say "ok   tether.exe net (Windows controller under Wine, Linux agent): $(jq -r '.verdict.summary' <<<"$net")"
+
+WINE_AGENT_DIR=$wine_bin LINUX_TETHER=$tether bash packaging/windows/service-test.sh # 8. as a service
 say "PASSED in $((SECONDS - started)) s"

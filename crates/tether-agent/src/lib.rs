@@ -34,7 +34,9 @@
 //!   benchmarks.
 //! - [`check`] and [`enroll`]: `check-config`'s report and enrolment,
 //!   beside the serving stack; [`stop_signal`]: what stops the agent
-//!   (signals on Unix, console and shutdown events on Windows).
+//!   (signals on Unix, console and shutdown events on Windows);
+//!   [`service`]: the agent as a Windows service (install, uninstall, the
+//!   run under the service control manager, its log file).
 
 // Every OS call that needs `unsafe` goes through tether-os.
 #![forbid(unsafe_code)]
@@ -56,6 +58,7 @@ mod rejections;
 pub mod restore;
 pub mod screen;
 pub mod server;
+pub mod service;
 pub mod sessions;
 pub mod setting;
 pub mod simulate;

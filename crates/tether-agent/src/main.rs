@@ -16,6 +16,8 @@ use tether_agent::config::{AgentConfig, DEFAULT_CONFIG_PATH};
 use tether_audit::{Follower, Record};
 use tether_proto::text::Escaped;
 
+mod service_cli;
+
 const AFTER_HELP: &str = "\
 Examples:
   tether-agent run --config /etc/tether/agent.toml
@@ -105,6 +107,10 @@ Exit codes: 0 enrolled and checked, 1 the bundle or the result is unusable.")]
         #[arg(long, value_name = "FILE")]
         inventory: Option<PathBuf>,
     },
+    /// Install, remove or run the agent as a Windows service.
+    #[cfg_attr(not(windows), command(hide = true))]
+    #[command(subcommand)]
+    Service(service_cli::ServiceCommand),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -182,7 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Commands that print end quietly when their reader goes (`| head`).
     // The service keeps ignoring SIGPIPE; `sessions` talks to it over a
     // Unix socket and resets it itself once that exchange is over.
-    if !matches!(cli.command, Command::Run | Command::Sessions(_)) {
+    if !matches!(cli.command, Command::Run | Command::Sessions(_) | Command::Service(_)) {
         tether_os::die_quietly_on_closed_pipe();
     }
     match cli.command {
@@ -222,6 +228,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             simulate(&options, &inventory)
         }
+        Command::Service(command) => service_cli::run(&cli.config, command),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -362,7 +369,7 @@ fn enroll(bundle: &Path, config_path: &Path) -> anyhow::Result<ExitCode> {
     for warning in &done.report.warnings {
         println!("  warning: {warning}");
     }
-    println!("start or restart the service to use it: systemctl restart tether-agent");
+    println!("start or restart the service to use it: {}", service_cli::RESTART_HINT);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -186,6 +186,26 @@ pub fn file_id(file: &File) -> io::Result<u64> {
     imp::file_id(file)
 }
 
+/// Opens `path` as `how` says unless its last component is a link
+/// (a symlink, or on Windows any name-surrogate reparse point such as a
+/// junction), so a privileged writer is not steered to another file by
+/// whoever could plant a link there. Unix opens with `O_NOFOLLOW`;
+/// Windows opens the link itself (`FILE_FLAG_OPEN_REPARSE_POINT`) and
+/// refuses it. Links in the directories above are followed.
+pub fn open_no_follow(how: &Create, path: &Path) -> io::Result<File> {
+    let refused =
+        || io::Error::new(io::ErrorKind::InvalidInput, format!("{} is a link", path.display()));
+    let file = match how.clone().no_follow().open(path) {
+        Ok(file) => file,
+        Err(e) if imp::is_symlink_refusal(&e) => return Err(refused()),
+        Err(e) => return Err(e),
+    };
+    if file.metadata()?.file_type().is_symlink() {
+        return Err(refused());
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +236,36 @@ mod tests {
         } else {
             assert_eq!(mode_seen, None);
         }
+    }
+
+    #[test]
+    fn open_no_follow_opens_files_and_refuses_a_link() {
+        let dir = std::env::temp_dir().join(format!("tether-os-nofollow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("target");
+        std::fs::write(&target, b"kept").unwrap();
+        let append = Create::new(0o640).append();
+        let plain = open_no_follow(&append, &dir.join("log")).map(drop);
+        #[cfg(unix)]
+        let linked = std::os::unix::fs::symlink(&target, dir.join("link"));
+        // Creating a symlink may need a privilege on Windows; Wine allows it.
+        #[cfg(windows)]
+        let linked = std::os::windows::fs::symlink_file(&target, dir.join("link"));
+        let through_link = open_no_follow(&append, &dir.join("link")).map(drop);
+        // Wine 8 makes the link a host symlink that its own file calls
+        // follow and report as a plain file, so there is no link to refuse.
+        let seen_as_link = std::fs::symlink_metadata(dir.join("link"))
+            .is_ok_and(|meta| meta.file_type().is_symlink());
+        let kept = std::fs::read(&target).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(plain.is_ok(), "{plain:?}");
+        linked.unwrap();
+        assert!(seen_as_link || cfg!(windows), "a Unix symlink is always seen as one");
+        if seen_as_link {
+            let e = through_link.unwrap_err();
+            assert!(e.to_string().ends_with("is a link"), "{e}");
+        }
+        assert_eq!(kept, b"kept");
     }
 }

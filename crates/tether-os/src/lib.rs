@@ -18,6 +18,8 @@
 //! - [`random`]: bytes from the system's random source and unique ids.
 //! - [`memory`]: giving freed memory back to the system.
 //! - [`net`]: what the kernel counted for a TCP connection (benches).
+//! - `service` (Windows): the service dispatcher's entry point, whose
+//!   system callback needs `unsafe`.
 //!
 //! Crates whose `unsafe` is specific to them keep it (the restore engine's
 //! directory descriptors, the capture's shared memory); this crate holds
@@ -34,6 +36,8 @@ pub mod net;
 #[cfg(unix)]
 pub mod process;
 pub mod random;
+#[cfg(windows)]
+pub mod service;
 pub mod signal;
 
 pub use signal::die_quietly_on_closed_pipe;
