@@ -21,12 +21,15 @@
 #   which tests/run.sh runs; the list is repeated there so it runs alone):
 #   Debian's Rust with std's source (rustc-web, cargo-web, rust-web-src),
 #   mingw-w64's C compilers, wine64, and jq, which reads cargo's and the
-#   agent's JSON there.
+#   agent's JSON there;
+# - clang and llvm: the C compiler and archiver of the macOS type-check
+#   (packaging/macos/check.sh, which tests/run.sh runs last).
 set -euo pipefail
 packages=(gcc pkg-config libzstd-dev libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev
   xvfb xterm xdotool x11-xserver-utils libx11-6 libx11-xcb1 libxcursor1 libxi6 libxkbcommon0
   libxkbcommon-x11-0 time dpkg-dev prometheus attr acl libcap2-bin postgresql fonts-dejavu-core
-  rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine64 jq)
+  rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine64 jq
+  clang llvm)
 need=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -80,8 +80,7 @@ pub(crate) fn run_vnc(label: &str, encodings: &[i32], kind: SceneKind) -> Result
     drop(probe);
     let initial = vnc.initial;
     vnc.close();
-    let _ = server.kill();
-    let _ = server.wait();
+    stop(&mut server);
     let names: Vec<String> = encodings
         .iter()
         .map(|&e| match e {
@@ -359,4 +358,21 @@ pub(crate) fn skip(r: &mut impl Read, n: u64) -> std::io::Result<()> {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
     Ok(())
+}
+
+/// Stops x11vnc with SIGTERM, so it removes its SysV shared-memory
+/// segments (SIGKILL leaks them, and after a few thousand the system's
+/// limit makes every later MIT-SHM user fail, x11vnc included); SIGKILL
+/// only if it has not exited within five seconds.
+fn stop(server: &mut std::process::Child) {
+    let _ = tether_os::signal::send(server.id(), tether_os::signal::Signal::Term);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = server.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
 }
