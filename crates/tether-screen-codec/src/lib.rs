@@ -53,10 +53,11 @@ mod ops;
 mod pack;
 mod predict;
 mod scroll;
+mod tiles;
 
 pub use decode::{DecodeError, Decoder};
-pub use encode::Encoder;
-pub use frame::{Frame, FrameError, MAX_DIMENSION, Rect};
+pub use encode::{Encoder, Incoming};
+pub use frame::{Frame, FrameError, MAX_DIMENSION, PutRows, Rect};
 pub use moves::SearchCost;
 pub use ops::Op;
 pub use predict::{Channels, Predictor};
