@@ -1,8 +1,9 @@
 //! The default backend: x11rb (pure Rust, `Send + Sync`, no C libraries).
 //!
-//! - **Pixels** come from MIT-SHM 1.2 `ShmGetImage` into two private memfd
-//!   segments (`shm.rs`) of 1 MiB each, in strips of rows with two
-//!   requests in flight (eight for 1920×1080), no pixel data on the socket;
+//! - **Pixels** come from MIT-SHM 1.2 `ShmGetImage` into three private
+//!   memfd segments (`shm.rs`) of 256 KiB each, in strips of rows with
+//!   three requests in flight (32 for 1920×1080), no pixel data on the
+//!   socket;
 //!   [`Capturer::grab_rows`] hands each strip on as it arrives, so the
 //!   agent's encoder never needs a second whole frame. Without MIT-SHM, or when descriptors cannot be
 //!   passed (a TCP display), we fall back to plain `GetImage`, which streams
@@ -402,15 +403,18 @@ impl XRect {
     }
 }
 
-/// Bytes of each of the two shared segments: grabs larger than this go in
-/// strips, so the agent does not keep a whole screen's worth of shared
-/// memory resident next to the frames it encodes (8 MiB at 1080p, 32 MiB
-/// at 4K). With two strips in flight, a 1080p grab takes about as long as
-/// one whole-screen request did.
-const SEGMENT_BYTES: usize = 1 << 20;
+/// Bytes of each shared segment: grabs go in strips of as many rows as
+/// fit (34 at 1920 wide), so the agent does not keep a whole screen's
+/// worth of shared memory resident next to the frame it encodes (8 MiB at
+/// 1080p, 32 MiB at 4K); all segments are resident, so they count in the
+/// agent's memory (768 KiB; two of 1 MiB were 2 MiB).
+const SEGMENT_BYTES: usize = 256 << 10;
 
-/// Shared segments, each with a request in flight.
-const SEGMENTS: usize = 2;
+/// Shared segments, each with a request in flight. Three of 256 KiB grab
+/// 1080p about as fast as two of 1 MiB did (median 1.8 ms on the
+/// reference machine, `examples/grab_bench.rs`); two of 256 KiB took
+/// 2.7-3.5 ms.
+const SEGMENTS: usize = 3;
 
 /// Rows per strip for a grab `width` pixels wide: at least one.
 fn strip_rows(width: u16) -> u16 {
