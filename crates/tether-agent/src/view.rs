@@ -171,6 +171,8 @@ pub async fn run(
     mut recv: RecvStream,
     mut stop: watch::Receiver<bool>,
 ) -> ViewSummary {
+    // Per-update buffers must not stay resident at their peak.
+    tether_os::memory::bound_retention();
     let flow = Arc::new(Flow::default());
     let (tx, mut rx) = mpsc::channel::<ScreenMessage>(1);
     let View { capturer, monitor, max_fps, injector } = view;
