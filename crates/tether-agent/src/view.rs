@@ -10,6 +10,8 @@
 //!   viewer is sent the newest screen, never a backlog: latest frame wins
 //!   and the agent's memory is one frame, whatever the viewer does. The
 //!   rate adapts by itself: no change, no frame; a slow link, fewer acks.
+//!   Each grab goes strip by strip into the encoder, which keeps only the
+//!   tiles that changed, so the agent holds one whole frame.
 //! - the **writer** puts messages on the stream.
 //! - the **reader** takes acknowledgements, heartbeats and input. Input is
 //!   applied in order on a blocking thread; when a viewer the session
@@ -169,6 +171,8 @@ pub async fn run(
     mut recv: RecvStream,
     mut stop: watch::Receiver<bool>,
 ) -> ViewSummary {
+    // Per-update buffers must not stay resident at their peak.
+    tether_os::memory::bound_retention();
     let flow = Arc::new(Flow::default());
     let (tx, mut rx) = mpsc::channel::<ScreenMessage>(1);
     let View { capturer, monitor, max_fps, injector } = view;
@@ -420,22 +424,20 @@ fn capture_loop(
             let captured_at = Instant::now();
             let encoded = if dirty {
                 dirty = false;
-                // The encoder's spare frame buffer is reused: streaming
-                // allocates no frames, so the agent's memory stays flat.
-                let grabbed = match encoder.take_spare() {
-                    Some(spare) => capturer.grab_into(&monitor, spare),
-                    None => capturer.grab(&monitor),
-                };
-                let frame = match grabbed {
-                    Ok(frame) => frame,
+                // Strips go into the encoder as the capture gets them and
+                // are compared with what the viewer has on arrival: the
+                // agent holds one frame plus the tiles that changed.
+                let mut incoming = encoder.begin(monitor.width, monitor.height)?;
+                match capturer.grab_rows(&monitor, &mut incoming) {
+                    Ok(()) => {}
                     Err(CaptureError::MonitorGone { .. }) => {
                         last_layout = Instant::now() - LAYOUT_CHECK;
                         dirty = true;
                         continue;
                     }
                     Err(e) => return Err(e),
-                };
-                let update = encoder.encode(frame);
+                }
+                let update = incoming.encode()?;
                 if update.is_empty() { Vec::new() } else { update.to_bytes() }
             } else {
                 Vec::new()

@@ -44,7 +44,7 @@ use std::time::Duration;
 
 pub use error::CaptureError;
 pub use synthetic::{Synthetic, SyntheticHandle};
-pub use tether_screen_codec::Frame;
+pub use tether_screen_codec::{Frame, PutRows};
 #[cfg(target_os = "linux")]
 pub use x11::X11Capturer;
 
@@ -113,12 +113,18 @@ pub trait Capturer: Send {
     /// it no longer fits the screen: list the monitors again.
     fn grab(&mut self, monitor: &MonitorInfo) -> Result<Frame, CaptureError>;
 
-    /// Like [`Capturer::grab`], reusing `buffer`'s memory when it has the
-    /// monitor's size (its pixels are all overwritten). Backends that
-    /// cannot reuse it grab as usual.
-    fn grab_into(&mut self, monitor: &MonitorInfo, buffer: Frame) -> Result<Frame, CaptureError> {
-        drop(buffer);
-        self.grab(monitor)
+    /// The pixels of `monitor`'s rectangle as strips of BGRX rows, top to
+    /// bottom, into `out` (an encoder's [`Incoming`](tether_screen_codec::Incoming)
+    /// frame, which keeps only what changed). The X11 backend hands on
+    /// each strip its shared memory gets, so no whole frame is made;
+    /// the default grabs a frame and hands it on in strips.
+    fn grab_rows(
+        &mut self,
+        monitor: &MonitorInfo,
+        out: &mut dyn PutRows,
+    ) -> Result<(), CaptureError> {
+        let frame = self.grab(monitor)?;
+        put_frame(&frame, out)
     }
 
     /// Blocks up to `timeout` for the screen to change since the previous
@@ -132,6 +138,25 @@ pub trait Capturer: Send {
     /// The current cursor shape, or `None` if unavailable (no XFixes, no
     /// cursor, or larger than [`MAX_CURSOR_SIZE`]).
     fn cursor_image(&mut self) -> Result<Option<CursorImage>, CaptureError>;
+}
+
+/// Rows per strip when a whole frame is handed on as strips.
+const STRIP_ROWS: u32 = 16;
+
+/// Hands `frame` to `out` as strips of BGRX rows.
+fn put_frame(frame: &Frame, out: &mut dyn PutRows) -> Result<(), CaptureError> {
+    let width = frame.width() as usize;
+    let mut bytes = Vec::with_capacity(width * 4 * STRIP_ROWS as usize);
+    for top in (0..frame.height()).step_by(STRIP_ROWS as usize) {
+        let rows = STRIP_ROWS.min(frame.height() - top);
+        let start = top as usize * width;
+        bytes.clear();
+        for p in &frame.pixels()[start..start + rows as usize * width] {
+            bytes.extend_from_slice(&p.to_le_bytes());
+        }
+        out.put_bgrx_rows(top, rows, width * 4, &bytes)?;
+    }
+    Ok(())
 }
 
 /// Which real capture backend [`open`] uses. The default is the system's

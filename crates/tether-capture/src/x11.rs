@@ -1,8 +1,11 @@
 //! The default backend: x11rb (pure Rust, `Send + Sync`, no C libraries).
 //!
-//! - **Pixels** come from MIT-SHM 1.2 `ShmGetImage` into a private memfd
-//!   segments (`shm.rs`) of 1 MiB each, in strips of rows with two
-//!   requests in flight (eight for 1920×1080), no pixel data on the socket. Without MIT-SHM, or when descriptors cannot be
+//! - **Pixels** come from MIT-SHM 1.2 `ShmGetImage` into three private
+//!   memfd segments (`shm.rs`) of 256 KiB each, in strips of rows with
+//!   three requests in flight (32 for 1920×1080), no pixel data on the
+//!   socket;
+//!   [`Capturer::grab_rows`] hands each strip on as it arrives, so the
+//!   agent's encoder never needs a second whole frame. Without MIT-SHM, or when descriptors cannot be
 //!   passed (a TCP display), we fall back to plain `GetImage`, which streams
 //!   the image over the socket (≈20 ms for 1920×1080) and say so in a warning
 //!   and in [`Capturer::backend`] (`"x11-getimage"`).
@@ -19,7 +22,7 @@
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use tether_screen_codec::Frame;
+use tether_screen_codec::{Frame, PutRows};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
@@ -38,9 +41,9 @@ pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(33);
 /// Screen capture over an X11 connection (see the module docs).
 pub struct X11Capturer {
     x: XConn,
-    /// Two segments when MIT-SHM with descriptor passing works: the server
-    /// fills one while we read the other.
-    shm: Option<[Shm; 2]>,
+    /// [`SEGMENTS`] segments when MIT-SHM with descriptor passing works:
+    /// the server fills the next ones while we read one.
+    shm: Option<Vec<Shm>>,
     damage: Option<damage::Damage>,
     first_wait: bool,
     /// Cached root size; `None` after a RandR event made it stale.
@@ -81,10 +84,13 @@ impl X11Capturer {
         let mut cap = X11Capturer { x, shm: None, damage: None, first_wait: true, root_size: None };
         cap.root_size = Some(root_size);
         if want_shm {
-            match cap
-                .attach_shm(SEGMENT_BYTES)
-                .and_then(|a| Ok([a, cap.attach_shm(SEGMENT_BYTES)?]))
-            {
+            match cap.attach_shm(SEGMENT_BYTES).and_then(|a| {
+                let mut all = vec![a];
+                for _ in 1..SEGMENTS {
+                    all.push(cap.attach_shm(SEGMENT_BYTES)?);
+                }
+                Ok(all)
+            }) {
                 Ok(shm) => cap.shm = Some(shm),
                 Err(e) => tracing::warn!(
                     "MIT-SHM unavailable ({e}); capturing with plain GetImage, which is much slower"
@@ -157,9 +163,9 @@ impl X11Capturer {
     }
 
     /// Grabs `r` through the segments in strips of as many rows as fit,
-    /// two requests in flight: the server copies the next strip into one
-    /// segment while we convert the last one from the other.
-    fn grab_shm(&mut self, r: XRect, buffer: Option<Frame>) -> Result<Frame, CaptureError> {
+    /// one request in flight per segment: the server copies the next
+    /// strips while `out` takes the last one.
+    fn grab_shm(&mut self, r: XRect, out: &mut dyn PutRows) -> Result<(), CaptureError> {
         let row = usize::from(r.w) * 4;
         let strip_rows = strip_rows(r.w).min(r.h);
         // A row is at most 256 KiB (u16 width), so a strip always fits.
@@ -178,17 +184,11 @@ impl X11Capturer {
         let conn = &self.x.conn;
         let request = |i: usize| {
             let (top, rows) = strips[i];
-            let seg = shm[i % 2].seg;
+            let seg = shm[i % SEGMENTS].seg;
             conn.shm_get_image(self.x.root, r.x, r.y + top as i16, r.w, rows, !0, format, seg, 0)
         };
-        // Every row is overwritten below, so a buffer of the right size is
-        // as good as a new frame.
-        let mut frame = match buffer {
-            Some(b) if (b.width(), b.height()) == (r.w.into(), r.h.into()) => b,
-            _ => Frame::solid(r.w.into(), r.h.into(), 0)?,
-        };
         let mut in_flight = std::collections::VecDeque::new();
-        in_flight.extend((0..strips.len().min(2)).map(request));
+        in_flight.extend((0..strips.len().min(SEGMENTS)).map(request));
         for (i, &(top, rows)) in strips.iter().enumerate() {
             let cookie = in_flight.pop_front().expect("one request per strip");
             let got = reply("MIT-SHM GetImage", cookie)?;
@@ -199,26 +199,26 @@ impl X11Capturer {
                     r.w, got.size
                 )));
             }
-            frame.put_bgrx_rows(
+            out.put_bgrx_rows(
                 top.into(),
                 rows.into(),
                 row,
-                shm[i % 2].segment.bytes(expected),
+                shm[i % SEGMENTS].segment.bytes(expected),
             )?;
             // Only now may the server overwrite this segment.
-            if i + 2 < strips.len() {
-                in_flight.push_back(request(i + 2));
+            if i + SEGMENTS < strips.len() {
+                in_flight.push_back(request(i + SEGMENTS));
             }
         }
-        Ok(frame)
+        Ok(())
     }
 
-    /// A grab, into `buffer` when it has the monitor's size.
-    fn grab_reusing(
+    /// A grab of `monitor`'s rows into `out`.
+    fn grab_to(
         &mut self,
         monitor: &MonitorInfo,
-        buffer: Option<Frame>,
-    ) -> Result<Frame, CaptureError> {
+        out: &mut dyn PutRows,
+    ) -> Result<(), CaptureError> {
         let gone = CaptureError::MonitorGone { index: monitor.index };
         let Some(rect) = XRect::of(monitor) else { return Err(gone) };
         let (w, h) = self.current_root_size()?;
@@ -231,18 +231,18 @@ impl X11Capturer {
             }
         }
         let result =
-            if self.shm.is_some() { self.grab_shm(rect, buffer) } else { self.grab_plain(rect) };
+            if self.shm.is_some() { self.grab_shm(rect, out) } else { self.grab_plain(rect, out) };
         result.map_err(|e| match e {
             CaptureError::Protocol(_) => self.explain_failure(monitor, e),
             other => other,
         })
     }
 
-    fn grab_plain(&mut self, r: XRect) -> Result<Frame, CaptureError> {
+    fn grab_plain(&mut self, r: XRect, out: &mut dyn PutRows) -> Result<(), CaptureError> {
         let format = ImageFormat::Z_PIXMAP;
         let got =
             reply("GetImage", self.x.conn.get_image(format, self.x.root, r.x, r.y, r.w, r.h, !0))?;
-        Ok(Frame::from_bgrx(r.w.into(), r.h.into(), usize::from(r.w) * 4, &got.data)?)
+        Ok(out.put_bgrx_rows(0, r.h.into(), usize::from(r.w) * 4, &got.data)?)
     }
 
     /// Handles queued events; true if any says the screen changed.
@@ -287,12 +287,20 @@ impl Capturer for X11Capturer {
     }
 
     fn grab(&mut self, monitor: &MonitorInfo) -> Result<Frame, CaptureError> {
-        self.grab_reusing(monitor, None)
+        let mut frame = Frame::solid(monitor.width, monitor.height, 0)
+            .map_err(|_| CaptureError::MonitorGone { index: monitor.index })?;
+        self.grab_to(monitor, &mut frame)?;
+        Ok(frame)
     }
 
-    fn grab_into(&mut self, monitor: &MonitorInfo, buffer: Frame) -> Result<Frame, CaptureError> {
-        self.grab_reusing(monitor, Some(buffer))
+    fn grab_rows(
+        &mut self,
+        monitor: &MonitorInfo,
+        out: &mut dyn PutRows,
+    ) -> Result<(), CaptureError> {
+        self.grab_to(monitor, out)
     }
+
     fn wait_for_damage(&mut self, timeout: Duration) -> Result<bool, CaptureError> {
         let Some(damage) = self.damage else {
             if self.first_wait {
@@ -395,12 +403,18 @@ impl XRect {
     }
 }
 
-/// Bytes of each of the two shared segments: grabs larger than this go in
-/// strips, so the agent does not keep a whole screen's worth of shared
-/// memory resident next to the frames it encodes (8 MiB at 1080p, 32 MiB
-/// at 4K). With two strips in flight, a 1080p grab takes about as long as
-/// one whole-screen request did.
-const SEGMENT_BYTES: usize = 1 << 20;
+/// Bytes of each shared segment: grabs go in strips of as many rows as
+/// fit (34 at 1920 wide), so the agent does not keep a whole screen's
+/// worth of shared memory resident next to the frame it encodes (8 MiB at
+/// 1080p, 32 MiB at 4K); all segments are resident, so they count in the
+/// agent's memory (768 KiB; two of 1 MiB were 2 MiB).
+const SEGMENT_BYTES: usize = 256 << 10;
+
+/// Shared segments, each with a request in flight. Three of 256 KiB grab
+/// 1080p about as fast as two of 1 MiB did (median 1.8 ms on the
+/// reference machine, `examples/grab_bench.rs`); two of 256 KiB took
+/// 2.7-3.5 ms.
+const SEGMENTS: usize = 3;
 
 /// Rows per strip for a grab `width` pixels wide: at least one.
 fn strip_rows(width: u16) -> u16 {

@@ -89,3 +89,19 @@ fn synthetic_is_a_boxed_capturer() {
     let boxed: Box<dyn Capturer> = Box::new(Synthetic::new(solid(2, 2, 0)));
     std::thread::spawn(move || assert_eq!(boxed.backend(), "synthetic")).join().unwrap();
 }
+
+#[test]
+fn the_default_grab_rows_hands_on_the_whole_frame_in_strips() {
+    // 37 rows: strips of 16 and a short last one.
+    let mut shown = solid(50, 37, 0x010203);
+    for y in 0..37 {
+        shown.set(y, y, 0xF0E0D0 ^ y);
+    }
+    let mut cap = Synthetic::new(shown.clone());
+    let m = cap.monitors().unwrap().remove(0);
+    let mut into = solid(50, 37, 0);
+    cap.grab_rows(&m, &mut into).unwrap();
+    assert_eq!(into, shown);
+    let mut wrong_size = solid(50, 36, 0);
+    assert!(matches!(cap.grab_rows(&m, &mut wrong_size), Err(CaptureError::Frame(_))));
+}

@@ -254,3 +254,39 @@ fn pointer_and_cursor() {
         "same shape, same serial"
     );
 }
+
+/// Encodes two grabs of `m` (the screen, then with `change` drawn) both
+/// ways: strips from `grab_rows` straight into the encoder, and whole
+/// frames from `grab`; the updates must be the same bytes.
+fn strips_encode_as_frames(server: &Xvfb, cap: &mut dyn Capturer, m: &MonitorInfo) {
+    let (conn, root) = server.connect();
+    fill(&conn, root, &pattern());
+    let mut by_strips = tether_screen_codec::Encoder::new();
+    let mut by_frames = tether_screen_codec::Encoder::new();
+    for change in [None, Some((0xABCDEF, rect(600, 100, 90, 70)))] {
+        if let Some(change) = change {
+            fill(&conn, root, &[change]);
+        }
+        let mut incoming = by_strips.begin(m.width, m.height).unwrap();
+        cap.grab_rows(m, &mut incoming).unwrap();
+        let strips = incoming.encode().unwrap();
+        let whole = by_frames.encode(cap.grab(m).unwrap());
+        assert!(!strips.is_empty(), "{change:?}: something to send");
+        assert!(strips == whole, "{change:?}: strips and frames encode differently");
+    }
+    // One frame plus the one changed tile column pair, not two frames.
+    let frame = m.width as usize * m.height as usize * 4;
+    assert!(by_strips.held_bytes() <= frame + 6 * 64 * 64 * 4, "{}", by_strips.held_bytes());
+}
+
+#[test]
+fn strips_from_the_capture_encode_as_whole_frames_do() {
+    // 1080 rows make strips that end off the tile grid and a short last one.
+    let server = Xvfb::start(1920, 1080);
+    let mut cap = open(Backend::X11, Some(&server.display)).unwrap();
+    assert_eq!(cap.backend(), "x11-shm");
+    let m = cap.monitors().unwrap().remove(0);
+    strips_encode_as_frames(&server, cap.as_mut(), &m);
+    let mut plain = X11Capturer::connect_without_shm(Some(&server.display)).unwrap();
+    strips_encode_as_frames(&server, &mut plain, &m);
+}

@@ -1,10 +1,13 @@
 //! Frames to updates.
 
-use crate::frame::{Frame, Rect};
+use crate::frame::{
+    Blank, Frame, FrameError, Image, PutRows, Rect, bgrx_to_pixels, check_rows, check_size,
+};
 use crate::moves::SearchCost;
-use crate::ops::{Op, apply_copies, pack_palette};
+use crate::ops::{Op, pack_palette};
 use crate::pack::{Packer, Settings};
 use crate::predict;
+use crate::tiles::{ChangedTiles, CopiedTile, Overlay};
 use crate::{MAX_PALETTE, TILE, Update, moves, scroll};
 
 /// The shapes stream (operations and palette indices: text) carries
@@ -28,13 +31,17 @@ const SEARCH_MISSES: u32 = 2;
 const PROBE_EVERY: u32 = 8;
 
 /// Encodes frames relative to the last one encoded (what the viewer has).
+///
+/// It holds one whole frame: the last one encoded, into whose buffer a
+/// fresh frame is received directly. Every other frame is received as the
+/// tiles where it differs from that one ([`Encoder::begin`], `tiles.rs`),
+/// which are written into it once the update is made.
 #[derive(Debug)]
 pub struct Encoder {
+    /// What the viewer has, unless `fresh` (then only a buffer).
     previous: Option<Frame>,
-    /// The frame before `previous`, kept so the caller can capture into
-    /// its buffer instead of allocating one per frame.
-    spare: Option<Frame>,
-    /// The streams were reset and no update has said so yet.
+    /// The streams were reset and no update has said so yet: the viewer
+    /// starts from black.
     fresh: bool,
     /// Motion searches in a row that found nothing, and updates since the
     /// last search.
@@ -44,24 +51,39 @@ pub struct Encoder {
     search_cost: SearchCost,
     shapes: Packer,
     pixels: Packer,
-    /// Pixels gathered by copies, reused.
-    scratch: Vec<u32>,
+    /// One tile of the viewer's frame after an update's copies, reused.
+    copied: CopiedTile,
+    /// The frame being received, as its changed tiles (unless fresh).
+    tiles: ChangedTiles,
+    /// One row of it converted from BGRX, reused.
+    row: Vec<u32>,
 }
 
 impl Default for Encoder {
     fn default() -> Encoder {
         Encoder {
             previous: None,
-            spare: None,
             fresh: true,
             misses: 0,
             since_search: 0,
             search_cost: SearchCost::default(),
             shapes: Packer::new(SHAPES),
             pixels: Packer::new(PIXELS),
-            scratch: Vec::new(),
+            copied: CopiedTile::default(),
+            tiles: ChangedTiles::default(),
+            row: Vec::new(),
         }
     }
+}
+
+/// A frame being received in strips of rows, top to bottom
+/// ([`PutRows`]); [`Incoming::encode`] makes its update once all rows
+/// came. Dropped before that, the encoder is as it was.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    encoder: &'a mut Encoder,
+    /// Rows received (for a fresh frame; else the tiles count them).
+    rows: u32,
 }
 
 impl Encoder {
@@ -72,17 +94,9 @@ impl Encoder {
     /// Forgets what the viewer has: the next update repaints everything
     /// and is marked fresh.
     pub fn reset(&mut self) {
-        self.previous = None;
         self.fresh = true;
         self.shapes.reset();
         self.pixels.reset();
-    }
-
-    /// A frame-sized buffer to capture the next frame into (its pixels are
-    /// stale), if the encoder has one: with it, streaming allocates no
-    /// frames at all.
-    pub fn take_spare(&mut self) -> Option<Frame> {
-        self.spare.take()
     }
 
     /// What the motion search of the last update cost (all zero when it
@@ -91,41 +105,160 @@ impl Encoder {
         self.search_cost
     }
 
-    /// The update that turns the viewer's frame into `frame`. Takes the
-    /// frame, which becomes the new reference: the encoder holds two frames
-    /// (the reference and a spare, see [`Encoder::take_spare`]).
+    /// Bytes of frame memory held: the last frame plus the changed tiles
+    /// of the frame being received, or those of the last update (kept for
+    /// the next unless far larger than it needed). For figures and tests.
+    pub fn held_bytes(&self) -> usize {
+        4 * (self.previous.as_ref().map_or(0, |f| f.pixels().len()) + self.tiles.held())
+    }
+
+    /// Starts receiving the next frame, `width`×`height`, in strips of
+    /// BGRX rows: each strip is compared with the last frame as it
+    /// arrives and only the tiles that differ are kept.
+    pub fn begin(&mut self, width: u32, height: u32) -> Result<Incoming<'_>, FrameError> {
+        check_size(width, height)?;
+        let same_size =
+            self.previous.as_ref().is_some_and(|p| (p.width(), p.height()) == (width, height));
+        if !same_size {
+            // A new size: the decoder starts from black. The old buffer
+            // goes before the new one is made.
+            self.reset();
+            self.previous = None;
+            self.previous = Some(Frame::solid(width, height, 0)?);
+        }
+        if !self.fresh {
+            self.tiles.start(width, height);
+        }
+        self.row.resize(width as usize, 0);
+        Ok(Incoming { encoder: self, rows: 0 })
+    }
+
+    /// The update that turns the viewer's frame into `frame`, a whole
+    /// frame at hand (a screenshot, tests): as [`Encoder::begin`] with all
+    /// its rows. A fresh frame is kept as it is.
     pub fn encode(&mut self, frame: Frame) -> Update {
+        let same_size = self
+            .previous
+            .as_ref()
+            .is_some_and(|p| (p.width(), p.height()) == (frame.width(), frame.height()));
+        if !same_size {
+            self.reset();
+        }
+        if self.fresh {
+            self.previous = Some(frame);
+            return self.encode_fresh();
+        }
+        let Some(previous) = &self.previous else { unreachable!("not fresh: a frame is held") };
+        self.tiles.start(frame.width(), frame.height());
+        for y in 0..frame.height() {
+            self.tiles.put_row(previous, frame.full_row(y));
+        }
+        drop(frame);
+        self.encode_changes()
+    }
+
+    /// The update of a fresh frame, received into `previous`: against
+    /// black, which the decoder starts from.
+    fn encode_fresh(&mut self) -> Update {
+        let Some(frame) = self.previous.take() else { unreachable!("a fresh frame is held") };
         let (width, height) = (frame.width(), frame.height());
-        let mut reference = match self.previous.take() {
-            Some(previous) if previous.width() == width && previous.height() == height => previous,
-            _ => {
-                // First frame or a new size: the decoder starts from black.
-                self.reset();
-                Frame::solid(width, height, 0).expect("same size as a valid frame")
+        self.search_cost = SearchCost::default();
+        let black = Blank::new(width, height);
+        let update = match crate::frame::changed_box(&black, &frame) {
+            None => Update { width, height, fresh: true, ..Update::default() },
+            Some(area) => {
+                // Only whole rows scroll against black: copies of black
+                // onto black, which change nothing there, so black stays
+                // the reference.
+                let copies = scroll::detect(&black, &frame, area);
+                let update = self.make_update(&frame, None, area, &copies);
+                self.fresh = false;
+                update
             }
         };
-        self.search_cost = SearchCost::default();
-        let Some(area) = crate::frame::changed_box(&reference, &frame) else {
-            self.spare = Some(reference);
-            self.previous = Some(frame);
-            return Update { width, height, fresh: self.fresh, ..Update::default() };
+        self.previous = Some(frame);
+        update
+    }
+
+    /// The update of a frame received as its changed tiles against
+    /// `previous`, which then becomes that frame.
+    fn encode_changes(&mut self) -> Update {
+        let Some(mut previous) = self.previous.take() else {
+            unreachable!("not fresh: a frame is held")
         };
-        let copies = self.copies(&reference, &frame, area);
-        apply_copies(&mut reference, &copies, &mut self.scratch);
+        let (width, height) = (previous.width(), previous.height());
+        self.search_cost = SearchCost::default();
+        let Some(area) = self.tiles.changed_box() else {
+            self.previous = Some(previous);
+            return Update { width, height, fresh: false, ..Update::default() };
+        };
+        let copies = self.copies(&previous, area);
+        let tiles = std::mem::take(&mut self.tiles);
+        let frame = Overlay { base: &previous, tiles: &tiles };
+        let update = self.make_update(&frame, Some((&previous, &tiles)), area, &copies);
+        tiles.apply_to(&mut previous);
+        self.tiles = tiles;
+        self.tiles.trim();
+        self.previous = Some(previous);
+        update
+    }
+
+    /// Copies for this update: scrolled rows if the whole area scrolled,
+    /// else whatever the motion search finds (unless recent searches found
+    /// nothing: see [`SEARCH_MISSES`]).
+    fn copies(&mut self, previous: &Frame, area: Rect) -> Vec<moves::Copy> {
+        let frame = Overlay { base: previous, tiles: &self.tiles };
+        let scrolled = scroll::detect(previous, &frame, area);
+        if !scrolled.is_empty() {
+            return scrolled;
+        }
+        self.since_search += 1;
+        if self.misses >= SEARCH_MISSES && self.since_search < PROBE_EVERY {
+            return Vec::new();
+        }
+        self.since_search = 0;
+        let found = moves::detect(previous, &frame, area, &mut self.search_cost);
+        self.misses = if found.is_empty() { self.misses.saturating_add(1) } else { 0 };
+        found
+    }
+
+    /// The update from `copies` and the tiles of `area` where `frame`
+    /// still differs from what the viewer has after the copies: `last`
+    /// (the last frame and the tiles where `frame` differs from it), or
+    /// black when the viewer starts from black.
+    fn make_update(
+        &mut self,
+        frame: &dyn Image,
+        last: Option<(&Frame, &ChangedTiles)>,
+        area: Rect,
+        copies: &[moves::Copy],
+    ) -> Update {
+        let (width, height) = (frame.width(), frame.height());
+        let black = Blank::new(width, height);
+        let mut copied = std::mem::take(&mut self.copied);
         let mut ops: Vec<Op> =
             copies.iter().map(|&(rect, dx, dy)| Op::Copy { rect, dx, dy }).collect();
         let mut indices = Vec::new();
         let mut pixels = Vec::new();
         let mut residuals = Vec::new();
         let mut any_residuals = false;
-        let previous = (!self.fresh).then_some(&reference);
         let tiles = |from: u32, len: u32| (from / TILE * TILE..from + len).step_by(TILE as usize);
         for ty in tiles(area.y, area.h) {
             for tx in tiles(area.x, area.w) {
                 let tile = Rect { x: tx, y: ty, w: TILE.min(width - tx), h: TILE.min(height - ty) };
-                let Some(rect) = changed_part(&reference, &frame, tile) else { continue };
+                // Copies change nothing where the frame did not change.
+                let reference: &dyn Image = match last {
+                    Some((_, tiles)) if !tiles.is_changed(&tile) => continue,
+                    Some((previous, _)) => {
+                        copied.load(previous, tile, copies);
+                        &copied
+                    }
+                    None => &black,
+                };
+                let Some(rect) = changed_part(reference, frame, tile) else { continue };
                 residuals.clear();
-                let op = encode_tile(&frame, previous, rect, &mut indices, &mut residuals);
+                let previous = last.is_some().then_some(reference);
+                let op = encode_tile(frame, previous, rect, &mut indices, &mut residuals);
                 if !residuals.is_empty() {
                     // zstd may hold the bytes until the flush below.
                     self.pixels.write(&residuals, &mut pixels);
@@ -147,42 +280,63 @@ impl Encoder {
                 ops.push(op);
             }
         }
-        self.spare = Some(reference);
-        self.previous = Some(frame);
+        self.copied = copied;
         let mut shapes = bincode::serde::encode_to_vec(&ops, bincode::config::standard())
             .expect("operations always encode");
         shapes.extend_from_slice(&indices);
         if any_residuals {
             self.pixels.flush(&mut pixels);
         }
-        let update =
-            Update { width, height, fresh: self.fresh, shapes: self.shapes.pack(&shapes), pixels };
-        self.fresh = false;
-        update
+        Update { width, height, fresh: self.fresh, shapes: self.shapes.pack(&shapes), pixels }
     }
+}
 
-    /// Copies for this update: scrolled rows if the whole area scrolled,
-    /// else whatever the motion search finds (unless recent searches found
-    /// nothing: see [`SEARCH_MISSES`]).
-    fn copies(&mut self, reference: &Frame, frame: &Frame, area: Rect) -> Vec<moves::Copy> {
-        let scrolled = scroll::detect(reference, frame, area);
-        if !scrolled.is_empty() || self.fresh {
-            return scrolled;
+impl PutRows for Incoming<'_> {
+    fn put_bgrx_rows(
+        &mut self,
+        y: u32,
+        rows: u32,
+        stride: usize,
+        bytes: &[u8],
+    ) -> Result<(), FrameError> {
+        let encoder = &mut *self.encoder;
+        let Some(previous) = encoder.previous.as_mut() else { unreachable!("begin made a frame") };
+        let size = (previous.width(), previous.height());
+        check_rows(size, y, rows, stride, bytes.len())?;
+        let expected = if encoder.fresh { self.rows } else { encoder.tiles.rows() };
+        if y != expected {
+            return Err(FrameError::OutOfOrder { expected, got: y });
         }
-        self.since_search += 1;
-        if self.misses >= SEARCH_MISSES && self.since_search < PROBE_EVERY {
-            return Vec::new();
+        if encoder.fresh {
+            previous.put_bgrx_rows(y, rows, stride, bytes)?;
+            self.rows += rows;
+            return Ok(());
         }
-        self.since_search = 0;
-        let found = moves::detect(reference, frame, area, &mut self.search_cost);
-        self.misses = if found.is_empty() { self.misses.saturating_add(1) } else { 0 };
-        found
+        let row = size.0 as usize * 4;
+        for line in 0..rows as usize {
+            bgrx_to_pixels(&bytes[line * stride..line * stride + row], &mut encoder.row);
+            encoder.tiles.put_row(previous, &encoder.row);
+        }
+        Ok(())
+    }
+}
+
+impl Incoming<'_> {
+    /// The update, once every row has come.
+    pub fn encode(self) -> Result<Update, FrameError> {
+        let encoder = self.encoder;
+        let height = encoder.previous.as_ref().map_or(0, Frame::height);
+        let got = if encoder.fresh { self.rows } else { encoder.tiles.rows() };
+        if got != height {
+            return Err(FrameError::Incomplete { got, height });
+        }
+        Ok(if encoder.fresh { encoder.encode_fresh() } else { encoder.encode_changes() })
     }
 }
 
 /// The smallest rectangle of `tile` holding every pixel where `frame`
 /// differs from `reference`, or `None` if none does.
-fn changed_part(reference: &Frame, frame: &Frame, tile: Rect) -> Option<Rect> {
+fn changed_part(reference: &dyn Image, frame: &dyn Image, tile: Rect) -> Option<Rect> {
     let differs = |r: &u32| reference.row(&tile, *r) != frame.row(&tile, *r);
     let first = (0..tile.h).find(differs)?;
     let last = (0..tile.h).rev().find(differs).expect("a row differs");
@@ -203,8 +357,8 @@ fn changed_part(reference: &Frame, frame: &Frame, tile: Rect) -> Option<Rect> {
 /// is what the viewer has (after the update's copies), unless it starts
 /// from black.
 fn encode_tile(
-    frame: &Frame,
-    previous: Option<&Frame>,
+    frame: &dyn Image,
+    previous: Option<&dyn Image>,
     rect: Rect,
     indices: &mut Vec<u8>,
     residuals: &mut Vec<u8>,

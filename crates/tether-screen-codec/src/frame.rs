@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_DIMENSION: u32 = 8192;
 
 /// A rectangle in a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rect {
     pub x: u32,
     pub y: u32,
@@ -34,6 +34,110 @@ pub enum FrameError {
     Size(u32, u32),
     #[error("a {width}x{height} frame with stride {stride} needs {needed} bytes, got {got}")]
     Short { width: u32, height: u32, stride: usize, needed: usize, got: usize },
+    /// Rows of a frame arriving in strips came out of order.
+    #[error("rows from {got} arrived where row {expected} was due")]
+    OutOfOrder { expected: u32, got: u32 },
+    /// A frame arriving in strips was encoded before all its rows came.
+    #[error("only {got} of the frame's {height} rows arrived")]
+    Incomplete { got: u32, height: u32 },
+}
+
+/// Takes a frame's pixels as BGRX bytes (X11 and most capture APIs),
+/// strips of rows from the top down: a [`Frame`], or the
+/// [`Incoming`](crate::Incoming) frame of an encoder, which compares each
+/// strip with what the viewer has as it arrives.
+pub trait PutRows {
+    /// Takes `rows` rows from row `y` down, `stride` bytes apart.
+    fn put_bgrx_rows(
+        &mut self,
+        y: u32,
+        rows: u32,
+        stride: usize,
+        bytes: &[u8],
+    ) -> Result<(), FrameError>;
+}
+
+/// Read access to the rows of a picture: a whole [`Frame`], a [`Blank`]
+/// one, or a frame known by its changed tiles (`tiles.rs`), whose rows
+/// are contiguous only within a tile: callers ask such an image only for
+/// rows of rectangles inside one column of tiles.
+pub(crate) trait Image {
+    fn width(&self) -> u32;
+    fn height(&self) -> u32;
+    /// Row `dy` of `rect`.
+    fn row(&self, rect: &Rect, dy: u32) -> &[u32];
+}
+
+impl Image for Frame {
+    fn width(&self) -> u32 {
+        self.width
+    }
+    fn height(&self) -> u32 {
+        self.height
+    }
+    fn row(&self, rect: &Rect, dy: u32) -> &[u32] {
+        Frame::row(self, rect, dy)
+    }
+}
+
+/// An all-black picture (what the decoder starts from) that costs one
+/// row of memory, not a frame.
+pub(crate) struct Blank {
+    width: u32,
+    height: u32,
+    zeros: Vec<u32>,
+}
+
+impl Blank {
+    pub(crate) fn new(width: u32, height: u32) -> Blank {
+        Blank { width, height, zeros: vec![0; width as usize] }
+    }
+}
+
+impl Image for Blank {
+    fn width(&self) -> u32 {
+        self.width
+    }
+    fn height(&self) -> u32 {
+        self.height
+    }
+    fn row(&self, rect: &Rect, _dy: u32) -> &[u32] {
+        &self.zeros[..rect.w as usize]
+    }
+}
+
+/// Checks that `rows` rows of BGRX from row `y` down, `stride` bytes apart
+/// in `len` bytes, fit a `width`×`height` frame.
+pub(crate) fn check_rows(
+    (width, height): (u32, u32),
+    y: u32,
+    rows: u32,
+    stride: usize,
+    len: usize,
+) -> Result<(), FrameError> {
+    let row = width as usize * 4;
+    let needed = match (rows as usize).checked_sub(1) {
+        Some(r) => stride.checked_mul(r).and_then(|n| n.checked_add(row)),
+        None => Some(0),
+    };
+    let fits = y.checked_add(rows).is_some_and(|end| end <= height);
+    match needed {
+        Some(needed) if fits && stride >= row && len >= needed => Ok(()),
+        _ => Err(FrameError::Short {
+            width,
+            height: rows,
+            stride,
+            needed: needed.unwrap_or(usize::MAX),
+            got: len,
+        }),
+    }
+}
+
+/// One BGRX row as pixels `0x00RRGGBB` (the fourth byte is padding).
+pub(crate) fn bgrx_to_pixels(from: &[u8], out: &mut [u32]) {
+    for (p, b) in out.iter_mut().zip(from.chunks_exact(4)) {
+        *p = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+    }
 }
 
 /// One screen image.
@@ -84,32 +188,12 @@ impl Frame {
         stride: usize,
         bytes: &[u8],
     ) -> Result<(), FrameError> {
-        let (width, height) = (self.width, self.height);
-        let row = width as usize * 4;
-        let needed = match (rows as usize).checked_sub(1) {
-            Some(r) => stride.checked_mul(r).and_then(|n| n.checked_add(row)),
-            None => Some(0),
-        };
-        let fits = y.checked_add(rows).is_some_and(|end| end <= height);
-        match needed {
-            Some(needed) if fits && stride >= row && bytes.len() >= needed => {}
-            _ => {
-                return Err(FrameError::Short {
-                    width,
-                    height: rows,
-                    stride,
-                    needed: needed.unwrap_or(usize::MAX),
-                    got: bytes.len(),
-                });
-            }
-        }
-        let start = y as usize * width as usize;
-        let target = &mut self.pixels[start..start + rows as usize * width as usize];
-        for (line, out) in target.chunks_exact_mut(width as usize).enumerate() {
-            let from = &bytes[line * stride..line * stride + row];
-            for (p, b) in out.iter_mut().zip(from.chunks_exact(4)) {
-                *p = u32::from_le_bytes([b[0], b[1], b[2], 0]);
-            }
+        check_rows((self.width, self.height), y, rows, stride, bytes.len())?;
+        let (width, row) = (self.width as usize, self.width as usize * 4);
+        let start = y as usize * width;
+        let target = &mut self.pixels[start..start + rows as usize * width];
+        for (line, out) in target.chunks_exact_mut(width).enumerate() {
+            bgrx_to_pixels(&bytes[line * stride..line * stride + row], out);
         }
         Ok(())
     }
@@ -140,6 +224,17 @@ impl Frame {
         self.pixels[y as usize * self.width as usize + x as usize]
     }
 
+    /// Row `y`, all of it.
+    pub(crate) fn full_row(&self, y: u32) -> &[u32] {
+        let start = y as usize * self.width as usize;
+        &self.pixels[start..start + self.width as usize]
+    }
+
+    pub(crate) fn full_row_mut(&mut self, y: u32) -> &mut [u32] {
+        let start = y as usize * self.width as usize;
+        &mut self.pixels[start..start + self.width as usize]
+    }
+
     /// One row of a rectangle.
     pub(crate) fn row(&self, rect: &Rect, dy: u32) -> &[u32] {
         let start = (rect.y + dy) as usize * self.width as usize + rect.x as usize;
@@ -167,8 +262,20 @@ impl Frame {
     }
 }
 
+impl PutRows for Frame {
+    fn put_bgrx_rows(
+        &mut self,
+        y: u32,
+        rows: u32,
+        stride: usize,
+        bytes: &[u8],
+    ) -> Result<(), FrameError> {
+        Frame::put_bgrx_rows(self, y, rows, stride, bytes)
+    }
+}
+
 /// The columns and rows where `old` and `new` differ, or `None` if equal.
-pub(crate) fn changed_box(old: &Frame, new: &Frame) -> Option<Rect> {
+pub(crate) fn changed_box(old: &dyn Image, new: &dyn Image) -> Option<Rect> {
     let full = Rect { x: 0, y: 0, w: new.width(), h: new.height() };
     let (mut x0, mut x1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
     for y in 0..new.height() {

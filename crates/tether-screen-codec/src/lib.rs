@@ -2,7 +2,11 @@
 //!
 //! An [`Encoder`] turns each captured [`Frame`] into an [`Update`] relative
 //! to the last frame it encoded (which is what the viewer has); a
-//! [`Decoder`] applies updates to its copy. Per update the encoder
+//! [`Decoder`] applies updates to its copy. A capture can instead hand
+//! the encoder strips of BGRX rows as it gets them ([`Encoder::begin`],
+//! [`PutRows`]): each strip is compared with the last frame on arrival and
+//! only the tiles that changed are kept, so the encoder holds one whole
+//! frame plus the changed tiles. Per update the encoder
 //!
 //! 1. finds content that moved and sends it as [`Op::Copy`] operations:
 //!    whole rows scrolled vertically (a terminal: a few bytes instead of a
@@ -53,10 +57,11 @@ mod ops;
 mod pack;
 mod predict;
 mod scroll;
+mod tiles;
 
 pub use decode::{DecodeError, Decoder};
-pub use encode::Encoder;
-pub use frame::{Frame, FrameError, MAX_DIMENSION, Rect};
+pub use encode::{Encoder, Incoming};
+pub use frame::{Frame, FrameError, MAX_DIMENSION, PutRows, Rect};
 pub use moves::SearchCost;
 pub use ops::Op;
 pub use predict::{Channels, Predictor};

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::TILE;
-use crate::frame::{Frame, Rect};
+use crate::frame::{Frame, Image, Rect};
 
 /// Pixels per hashed segment.
 const SEGMENT: u32 = 32;
@@ -94,7 +94,7 @@ type Keys = HashMap<u64, Option<(u32, u32, u32)>, BuildHasherDefault<Unhashed>>;
 pub(crate) type Copy = (Rect, i32, i32);
 
 /// The tiles of `area` (aligned to the tile grid, clipped to the frame).
-fn tiles(frame: &Frame, area: Rect) -> impl Iterator<Item = Rect> + '_ {
+fn tiles(frame: &dyn Image, area: Rect) -> impl Iterator<Item = Rect> + use<> {
     let (width, height) = (frame.width(), frame.height());
     (area.y / TILE * TILE..area.y + area.h).step_by(TILE as usize).flat_map(move |ty| {
         (area.x / TILE * TILE..area.x + area.w).step_by(TILE as usize).map(move |tx| Rect {
@@ -107,8 +107,9 @@ fn tiles(frame: &Frame, area: Rect) -> impl Iterator<Item = Rect> + '_ {
 }
 
 /// Copies that bring content of `old` to where `new` has it, inside `area`
-/// (where the frames differ); empty if nothing moved.
-pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect, cost: &mut SearchCost) -> Vec<Copy> {
+/// (where the frames differ); empty if nothing moved. `new` is read only
+/// within tiles (see [`Image`]).
+pub(crate) fn detect(old: &Frame, new: &dyn Image, area: Rect, cost: &mut SearchCost) -> Vec<Copy> {
     *cost = SearchCost::default();
     if area.w < SEGMENT || area.h < KEY_ROWS[0] {
         return Vec::new();
@@ -131,7 +132,7 @@ pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect, cost: &mut SearchCost
 }
 
 /// Key segments of the changed tiles.
-fn keys(new: &Frame, changed: &[Rect], step: u32) -> Keys {
+fn keys(new: &dyn Image, changed: &[Rect], step: u32) -> Keys {
     let mut keys = Keys::default();
     for (i, tile) in changed.iter().enumerate() {
         for base in KEY_ROWS {
@@ -269,7 +270,7 @@ struct Fit {
 /// with the same offset merged.
 fn verify(
     old: &Frame,
-    new: &Frame,
+    new: &dyn Image,
     changed: &[Rect],
     votes: &Votes,
     cost: &mut SearchCost,
@@ -337,7 +338,7 @@ fn gain(fit: &Fit) -> u64 {
 }
 
 /// Pixels of `new` at `dest` that differ from `old` at `source`.
-fn wrong_pixels(old: &Frame, new: &Frame, source: Rect, dest: Rect) -> u64 {
+fn wrong_pixels(old: &Frame, new: &dyn Image, source: Rect, dest: Rect) -> u64 {
     (0..dest.h)
         .map(|r| old.row(&source, r).iter().zip(new.row(&dest, r)).filter(|(a, b)| a != b).count())
         .sum::<usize>() as u64
@@ -349,7 +350,7 @@ fn wrong_pixels(old: &Frame, new: &Frame, source: Rect, dest: Rect) -> u64 {
 /// from outside). `None` if too little is left or too much is wrong.
 fn fit(
     old: &Frame,
-    new: &Frame,
+    new: &dyn Image,
     tile: Rect,
     offset: (i32, i32),
     cost: &mut SearchCost,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{Frame, Rect};
+use crate::frame::{Frame, Image, Rect};
 use crate::predict::{Channels, Predictor};
 
 /// One drawing operation. An update's copies come first; all of them read
@@ -41,7 +41,7 @@ pub(crate) fn packed_len(w: u32, h: u32, bits: u8) -> usize {
 
 /// Packs the indices of `rect`'s pixels into `out`; every pixel's colour
 /// must be in `colors`.
-pub(crate) fn pack_palette(frame: &Frame, rect: &Rect, colors: &[u32], out: &mut Vec<u8>) {
+pub(crate) fn pack_palette(frame: &dyn Image, rect: &Rect, colors: &[u32], out: &mut Vec<u8>) {
     let bits = bits_for(colors.len());
     for r in 0..rect.h {
         let mut byte = 0u8;

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{Frame, Rect};
+use crate::frame::{Frame, Image, Rect};
 
 /// How a [`crate::Op::Pixels`] rectangle's pixels are predicted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -171,8 +171,8 @@ pub(crate) struct Coding {
 /// `reference` being what the viewer has there (needed by
 /// [`Predictor::Previous`]), row by row.
 pub(crate) fn residuals(
-    frame: &Frame,
-    reference: &Frame,
+    frame: &dyn Image,
+    reference: &dyn Image,
     rect: &Rect,
     coding: Coding,
     mut out: impl FnMut(&[u8]),
@@ -195,7 +195,7 @@ pub(crate) fn residuals(
 /// rows: the spatial predictors always, [`Predictor::Previous`] when the
 /// viewer has a `reference` worth predicting from; then whether red and
 /// blue go relative to green under the winner.
-pub(crate) fn choose(frame: &Frame, reference: Option<&Frame>, rect: &Rect) -> Coding {
+pub(crate) fn choose(frame: &dyn Image, reference: Option<&dyn Image>, rect: &Rect) -> Coding {
     let cost = |coding: Coding| -> u64 {
         let mut sum = 0;
         for r in (1..rect.h).step_by(SAMPLE_STEP as usize) {

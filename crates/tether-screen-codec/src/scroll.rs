@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::frame::{Frame, Rect};
+use crate::TILE;
+use crate::frame::{Image, Rect};
 use crate::moves::Copy;
 
 /// Fewest rows a copy must cover to be worth sending.
@@ -13,26 +14,66 @@ const MIN_VOTES: u32 = 16;
 /// Rows sharing one hash (blank lines) vote for at most this many shifts.
 const MAX_BUCKET: usize = 4;
 
-fn row_hash(row: &[u32]) -> u64 {
-    // FNV-style mixing over pairs of pixels: fast, and collisions only cost
-    // a failed exact comparison below.
+/// FNV-style mixing over pairs of pixels of row `y` of `pieces` (one row
+/// cut where tiles meet): fast, and collisions only cost a failed exact
+/// comparison below.
+fn row_hash(image: &dyn Image, pieces: &[Rect], y: u32) -> u64 {
     let mix = |h: u64, v: u64| (h ^ v).wrapping_mul(0x0100_0000_01b3);
-    let mut pairs = row.chunks_exact(2);
-    let h = pairs
-        .by_ref()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, p| mix(h, u64::from(p[0]) | u64::from(p[1]) << 32));
-    pairs.remainder().iter().fold(h, |h, &p| mix(h, u64::from(p)))
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    // A piece of odd length leaves a pixel to pair with the next piece's.
+    let mut odd: Option<u32> = None;
+    for piece in pieces {
+        let mut row = image.row(piece, y);
+        if let Some(a) = odd.take() {
+            match row.split_first() {
+                Some((&b, rest)) => {
+                    h = mix(h, u64::from(a) | u64::from(b) << 32);
+                    row = rest;
+                }
+                None => {
+                    odd = Some(a);
+                    continue;
+                }
+            }
+        }
+        let mut pairs = row.chunks_exact(2);
+        h = pairs.by_ref().fold(h, |h, p| mix(h, u64::from(p[0]) | u64::from(p[1]) << 32));
+        odd = pairs.remainder().first().copied();
+    }
+    odd.map_or(h, |a| mix(h, u64::from(a)))
+}
+
+/// Whether row `oy` of `old` equals row `y` of `new` over `pieces`.
+fn same_row(old: &dyn Image, oy: u32, new: &dyn Image, y: u32, pieces: &[Rect]) -> bool {
+    pieces.iter().all(|piece| old.row(piece, oy) == new.row(piece, y))
+}
+
+/// Columns `x..x + w`, cut where tiles meet, as rectangles from row 0.
+fn pieces(x: u32, w: u32) -> Vec<Rect> {
+    let mut out = Vec::new();
+    let mut at = x;
+    while at < x + w {
+        let end = ((at / TILE + 1) * TILE).min(x + w);
+        out.push(Rect { x: at, y: 0, w: end - at, h: 1 });
+        at = end;
+    }
+    out
 }
 
 /// Copies that turn `old` into something closer to `new` by vertical
 /// shifts within `area`, where they differ ([`changed_box`](crate::frame::changed_box)).
-pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Copy> {
+/// Rows are read in pieces within one column of tiles (see [`Image`]).
+///
+/// A copy lands only on rows where the new frame is what it brings over
+/// the area's whole width: where the new frame did not change, a copy
+/// writes what was there.
+pub(crate) fn detect(old: &dyn Image, new: &dyn Image, area: Rect) -> Vec<Copy> {
     if area.h < MIN_RUN * 2 {
         return Vec::new();
     }
     let span = Rect { x: area.x, y: 0, w: area.w, h: new.height() };
-    let old_rows: Vec<u64> =
-        (area.y..area.y + area.h).map(|y| row_hash(old.row(&span, y))).collect();
+    let pieces = pieces(area.x, area.w);
+    let old_rows: Vec<u64> = (area.y..area.y + area.h).map(|y| row_hash(old, &pieces, y)).collect();
     let mut where_old: HashMap<u64, Vec<u32>> = HashMap::new();
     for (i, h) in old_rows.iter().enumerate() {
         let rows = where_old.entry(*h).or_default();
@@ -41,8 +82,7 @@ pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Copy> {
         }
     }
     let mut votes: HashMap<i64, u32> = HashMap::new();
-    let new_rows: Vec<u64> =
-        (area.y..area.y + area.h).map(|y| row_hash(new.row(&span, y))).collect();
+    let new_rows: Vec<u64> = (area.y..area.y + area.h).map(|y| row_hash(new, &pieces, y)).collect();
     for (i, h) in new_rows.iter().enumerate() {
         let y = area.y + i as u32;
         for &oy in where_old.get(h).map(Vec::as_slice).unwrap_or_default() {
@@ -65,7 +105,7 @@ pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Copy> {
         let oy = i64::from(y) + shift;
         let inside =
             y < area.y + area.h && oy >= i64::from(area.y) && oy < i64::from(area.y + area.h);
-        let same = inside && old.row(&span, oy as u32) == new.row(&span, y);
+        let same = inside && same_row(old, oy as u32, new, y, &pieces);
         match (same, run_start) {
             (true, None) => run_start = Some(y),
             (false, Some(start)) => {
@@ -89,7 +129,7 @@ pub(crate) fn detect(old: &Frame, new: &Frame, area: Rect) -> Vec<Copy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::changed_box;
+    use crate::frame::{Frame, changed_box};
 
     /// Whether a text pixel is lit: a hash, so no two rows repeat.
     fn ink(x: u32, line: u32, row: u32) -> bool {

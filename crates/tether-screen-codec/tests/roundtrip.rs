@@ -279,19 +279,6 @@ fn hostile_updates_are_refused_and_change_nothing() {
 }
 
 #[test]
-fn the_encoder_hands_back_a_frame_buffer_to_capture_into() {
-    let mut encoder = Encoder::new();
-    assert!(encoder.take_spare().is_none());
-    encoder.encode(Frame::solid(64, 48, 1).unwrap());
-    let spare = encoder.take_spare().expect("the black start frame");
-    assert_eq!((spare.width(), spare.height()), (64, 48));
-    encoder.encode(Frame::solid(64, 48, 2).unwrap());
-    assert!(encoder.take_spare().is_some(), "the previous frame, after a change");
-    encoder.encode(Frame::solid(64, 48, 2).unwrap());
-    assert!(encoder.take_spare().is_some(), "and after no change");
-}
-
-#[test]
 fn bgrx_capture_round_trips() {
     // A captured frame with row padding, as X11 delivers it.
     let (w, h, stride) = (70u32, 3u32, 70 * 4 + 8);
