@@ -119,8 +119,16 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     imp::create_private_dir(dir)
 }
 
-/// [`create_private_dir`] for `dir` and each missing parent; an existing
-/// directory is accepted as it is.
+/// [`create_private_dir`] for `dir` and each missing parent.
+///
+/// An existing `dir` (or a parent another process makes meanwhile):
+/// - Windows: kept only when it is a directory, not a reparse point (a
+///   junction or symlink), owned by the current user, SYSTEM or
+///   Administrators, and no one else may write in it; otherwise refused
+///   with an error naming the path (any user may create directories in
+///   `C:\ProgramData` and `C:\` before the agent does);
+/// - Unix: accepted as it is, as `mkdir -p` (the directories Tether uses
+///   are under root-only parents such as `/etc` and `/var/lib`).
 pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     imp::create_private_dir_all(dir)
 }
@@ -138,9 +146,10 @@ pub enum Others {
 /// Why the file or directory at `path` is not ours alone, in words for an
 /// error message, or `None` when it is: owned by another user, or usable
 /// by others as `others` forbids. `meta` is its metadata as the caller read
-/// it (`lstat` to judge a symlink itself); Unix judges that, Windows reads
-/// the owner and DACL at `path` (where SYSTEM and Administrators count as
-/// ours: they can take any file anyway).
+/// it (`lstat` to judge a symlink itself); Unix judges that, Windows opens
+/// `path` itself without following a link, refuses a reparse point (an
+/// error), and reads the owner and DACL of what it opened (where SYSTEM
+/// and Administrators count as ours: they can take any file anyway).
 pub fn not_private(path: &Path, meta: &Metadata, others: Others) -> io::Result<Option<String>> {
     imp::not_private(path, meta, others)
 }
