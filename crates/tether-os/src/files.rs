@@ -195,6 +195,12 @@ pub fn file_id(file: &File) -> io::Result<u64> {
     imp::file_id(file)
 }
 
+/// How many names (hard links) the open file has: more than one means
+/// someone may have linked a file of theirs, or ours, under another name.
+pub fn link_count(file: &File) -> io::Result<u64> {
+    imp::link_count(file)
+}
+
 /// Opens `path` as `how` says unless its last component is a link
 /// (a symlink, or on Windows any name-surrogate reparse point such as a
 /// junction), so a privileged writer is not steered to another file by
@@ -228,6 +234,10 @@ mod tests {
         Create::new(0o600).must_be_new().open(&path).unwrap();
         let first = path_id(&path).unwrap();
         let open = file_id(&File::open(&path).unwrap()).unwrap();
+        let links = link_count(&File::open(&path).unwrap()).unwrap();
+        std::fs::hard_link(&path, dir.join("second")).unwrap();
+        let linked = link_count(&File::open(&path).unwrap()).unwrap();
+        std::fs::remove_file(dir.join("second")).unwrap();
         let mode_seen = mode(&std::fs::metadata(&path).unwrap());
         let same = path_id(&path).unwrap();
         let moved = dir.join("log.1");
@@ -238,6 +248,7 @@ mod tests {
         let moved_id = path_id(&moved).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((first, first), (same, open));
+        assert_eq!((links, linked), (1, 2), "a second name counts");
         assert_eq!(first, moved_id, "a rename keeps the file's id");
         assert_ne!(first, replaced, "a new file under the same name has a new id");
         if cfg!(unix) {

@@ -210,6 +210,15 @@ pub fn path_id(path: &Path) -> io::Result<u64> {
 }
 
 pub fn file_id(file: &File) -> io::Result<u64> {
+    let info = by_handle(file)?;
+    Ok((u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow))
+}
+
+pub fn link_count(file: &File) -> io::Result<u64> {
+    Ok(u64::from(by_handle(file)?.nNumberOfLinks))
+}
+
+fn by_handle(file: &File) -> io::Result<BY_HANDLE_FILE_INFORMATION> {
     let mut info = std::mem::MaybeUninit::<BY_HANDLE_FILE_INFORMATION>::zeroed();
     // SAFETY: the handle is open for as long as `file` lives, and `info`
     // is a writable BY_HANDLE_FILE_INFORMATION the call fills.
@@ -218,8 +227,7 @@ pub fn file_id(file: &File) -> io::Result<u64> {
     }
     // SAFETY: the call succeeded, so it wrote the whole structure (and it
     // was zeroed before).
-    let info = unsafe { info.assume_init() };
-    Ok((u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow))
+    Ok(unsafe { info.assume_init() })
 }
 
 #[cfg(test)]
