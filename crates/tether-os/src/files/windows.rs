@@ -108,16 +108,22 @@ pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
                 create_private_dir_all(parent)?;
             }
             match create_private_dir(dir) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => accept_existing(dir),
+                Err(_) if exists(dir) => accept_existing(dir),
                 other => other,
             }
         }
-        // There already (or made by another process meanwhile): kept only
+        // There already (or made by another process meanwhile; a path we
+        // may not create in may answer "access denied" first): kept only
         // if it is a private directory, not a link and not one that
         // someone else made first to read or swap what goes in it.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => accept_existing(dir),
+        Err(_) if exists(dir) => accept_existing(dir),
         Err(e) => Err(e),
     }
+}
+
+/// Whether anything (a link included) is at `path`.
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
 }
 
 /// An existing directory where a private one is wanted: refused when it is
