@@ -185,6 +185,14 @@ pub const DEFAULT_CONTROL_SOCKET: &str = r"\\.\pipe\tether-agent";
 /// process-table read, a few milliseconds).
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Where the packaged configuration keeps the audit log.
+#[cfg(not(windows))]
+pub const DEFAULT_AUDIT_PATH: &str = "/var/log/tether/audit.jsonl";
+/// On Windows under `%ProgramData%\Tether` (private), never `C:\var\…`,
+/// which any user may create first.
+#[cfg(windows)]
+pub const DEFAULT_AUDIT_PATH: &str = r"C:\ProgramData\Tether\audit\audit.jsonl";
+
 /// Where restore points live unless configured otherwise.
 #[cfg(not(windows))]
 pub const DEFAULT_RESTORE_DIR: &str = "/var/lib/tether/restore";

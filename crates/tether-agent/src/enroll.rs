@@ -16,10 +16,20 @@ use std::path::{Path, PathBuf};
 use tether_pki::{AgentBundle, InstallPaths, PkiError};
 
 use crate::check::{self, Report};
-use crate::config::{AgentConfig, ConfigError};
+use crate::config::{AgentConfig, ConfigError, DEFAULT_AUDIT_PATH};
 
-/// The configuration written when neither the machine nor the bundle has one.
+/// The configuration written when neither the machine nor the bundle has
+/// one, as packaged (its audit path is the Unix one: see [`default_config`]).
 pub const DEFAULT_CONFIG: &str = include_str!("../../../packaging/agent.toml");
+
+/// The line of [`DEFAULT_CONFIG`] naming the audit log.
+const PACKAGED_AUDIT_LINE: &str = "path = \"/var/log/tether/audit.jsonl\"";
+
+/// [`DEFAULT_CONFIG`] with this platform's audit path (on Windows
+/// `C:\ProgramData\Tether\audit\audit.jsonl`, not `C:\var\log\…`).
+pub fn default_config() -> String {
+    DEFAULT_CONFIG.replacen(PACKAGED_AUDIT_LINE, &format!("path = '{DEFAULT_AUDIT_PATH}'"), 1)
+}
 
 /// Why enrolment failed.
 #[derive(Debug, thiserror::Error)]
@@ -92,10 +102,10 @@ fn write_config(bundle: &AgentBundle, path: &Path) -> Result<&'static str, Enrol
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let (base, note) = match &bundle.config {
-                Some(text) => (text.as_str(), "written from the bundle"),
-                None => (DEFAULT_CONFIG, "written from the packaged default"),
+                Some(text) => (text.clone(), "written from the bundle"),
+                None => (default_config(), "written from the packaged default"),
             };
-            (with_name(base, &bundle.name), note)
+            (with_name(&base, &bundle.name), note)
         }
         Err(source) => {
             return Err(EnrollError::Io { action: "read", path: path.to_owned(), source });
@@ -105,25 +115,48 @@ fn write_config(bundle: &AgentBundle, path: &Path) -> Result<&'static str, Enrol
         create_dir(dir)?;
     }
     // Replace whole: the agent may read it at any moment (SIGHUP, restart).
-    let tmp = path.with_extension("toml.enroll-tmp");
+    // The temporary file has a random name and must be new, made private
+    // at creation: a file someone planted under a guessable name (theirs,
+    // with their ACL) never becomes the configuration.
+    let tmp = path.with_extension(format!("toml.enroll-{}", tether_os::random::unique_hex_id()));
     let io = |action, source| EnrollError::Io { action, path: path.to_owned(), source };
-    std::fs::write(&tmp, text).map_err(|e| io("write", e))?;
-    // An admin who made the file private keeps it private.
-    if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(&tmp, meta.permissions()).map_err(|e| io("set the mode of", e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let written = write_new(&tmp, text.as_bytes()).map_err(|e| io("write", e)).and_then(|()| {
+        // An admin who made the file private keeps it private.
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())
+                .map_err(|e| io("set the mode of", e))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| io("replace", e))
+    });
+    if written.is_err() {
+        // Best effort: it may not even exist.
         let _ = std::fs::remove_file(&tmp);
-        io("replace", e)
-    })?;
+    }
+    written?;
     Ok(note)
 }
 
+/// `contents` in a new file at `path`, private from its creation.
+fn write_new(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = tether_os::files::Create::new(0o600).must_be_new().open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Creates the directories for the configuration and the TLS files. On
+/// Windows (`C:\ProgramData\Tether`, which any user may create first)
+/// they are made private, and an existing one others own or may write is
+/// refused; on Unix as `mkdir -p` (under root-only `/etc`).
 fn create_dir(dir: &Path) -> Result<(), EnrollError> {
     if dir.as_os_str().is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|source| EnrollError::Io {
+    #[cfg(windows)]
+    let made = tether_os::files::create_private_dir_all(dir);
+    #[cfg(not(windows))]
+    let made = std::fs::create_dir_all(dir);
+    made.map_err(|source| EnrollError::Io {
         action: "create directory",
         path: dir.to_owned(),
         source,
@@ -238,9 +271,39 @@ mod tests {
 
     #[test]
     fn the_packaged_default_parses_once_named() {
-        let text = with_name(DEFAULT_CONFIG, "ws-1");
+        let text = with_name(&default_config(), "ws-1");
         let config = AgentConfig::parse(&text, Path::new("/etc/tether/agent.toml")).unwrap();
         assert_eq!(config.name, "ws-1");
         assert_eq!(config.key, Path::new("/etc/tether/agent.key"));
+        // The platform's audit path, not the packaged Unix one (on
+        // Windows that would be C:\var\log\..., open to every user).
+        assert!(DEFAULT_CONFIG.contains(PACKAGED_AUDIT_LINE));
+        assert_eq!(config.audit_path, Path::new(DEFAULT_AUDIT_PATH));
+    }
+
+    /// A file planted where the temporary configuration used to go (a
+    /// fixed name) is neither used nor needed: the temporary name is
+    /// random and created new, and nothing is left behind.
+    #[test]
+    fn a_planted_temporary_file_does_not_become_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        let planted = etc.join("agent.toml.enroll-tmp");
+        std::fs::write(&planted, b"planted").unwrap();
+        let config = etc.join("agent.toml");
+        enroll(&bundle(dir.path(), "ws-8"), &config).unwrap();
+        assert_eq!(std::fs::read(&planted).unwrap(), b"planted");
+        assert_eq!(AgentConfig::load(&config).unwrap().name, "ws-8");
+        let mut left: Vec<_> = std::fs::read_dir(&etc)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("enroll"))
+            .collect();
+        left.sort();
+        assert_eq!(left, ["agent.toml.enroll-tmp"], "only the planted file");
+        if let Some(mode) = tether_os::files::mode(&std::fs::metadata(&config).unwrap()) {
+            assert_eq!(mode & 0o077, 0, "a new configuration is private");
+        }
     }
 }

@@ -62,6 +62,13 @@ pub enum ServiceError {
         "`service run` is started by the service control manager (net start NAME); in a console use `tether-agent run`"
     )]
     NotUnderScm,
+    /// The service would run as LocalSystem a program or configuration
+    /// someone else could replace.
+    #[error(
+        "{} may be changed by others ({why}): a service running as LocalSystem must not start from it; move tether-agent.exe and its configuration under a directory only Administrators may write (C:\\Program Files, C:\\ProgramData\\Tether) or fix the ACL",
+        path.display()
+    )]
+    Writable { path: PathBuf, why: String },
     #[error("{what}: {source}")]
     Os {
         what: &'static str,
@@ -122,6 +129,25 @@ pub fn absolute(path: &Path) -> Result<PathBuf, ServiceError> {
         .map_err(|source| ServiceError::Os { what: "cannot make the path absolute", source })
 }
 
+/// Refuses to register a service whose program or configuration (or the
+/// directories holding them) anyone but the current user, SYSTEM and
+/// Administrators may write: whoever could replace them would run code
+/// as LocalSystem at the next start.
+pub fn check_install_paths(executable: &Path, config: &Path) -> Result<(), ServiceError> {
+    let os = |source| ServiceError::Os { what: "cannot check the service's files", source };
+    let mut paths = vec![executable, config];
+    paths.extend(executable.parent().filter(|d| !d.as_os_str().is_empty()));
+    paths.extend(config.parent().filter(|d| !d.as_os_str().is_empty()));
+    for path in paths {
+        let meta = std::fs::symlink_metadata(path).map_err(os)?;
+        let others = tether_os::files::Others::MayNotWrite;
+        if let Some(why) = tether_os::files::not_private(path, &meta, others).map_err(os)? {
+            return Err(ServiceError::Writable { path: path.to_owned(), why });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +205,36 @@ mod tests {
         assert_eq!(made, std::env::current_dir().unwrap().join("agent.toml"));
         let already = std::env::temp_dir().join("x.toml");
         assert_eq!(absolute(&already).unwrap(), already);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn install_refuses_a_program_or_config_others_may_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path, m| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let etc = dir.path().join("etc");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::create_dir(&etc).unwrap();
+        let exe = bin.join("tether-agent.exe");
+        let config = etc.join("agent.toml");
+        std::fs::write(&exe, b"").unwrap();
+        std::fs::write(&config, b"").unwrap();
+        for p in [&bin, &etc] {
+            mode(p, 0o755).unwrap();
+        }
+        for p in [&exe, &config] {
+            mode(p, 0o644).unwrap();
+        }
+        check_install_paths(&exe, &config).unwrap();
+        for p in [&exe, &bin, &config, &etc] {
+            let before = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            mode(p, before | 0o002).unwrap();
+            let e = check_install_paths(&exe, &config).unwrap_err();
+            assert!(matches!(&e, ServiceError::Writable { path, .. } if path == p), "{e}");
+            assert!(e.to_string().contains("Program Files"), "{e}");
+            mode(p, before).unwrap();
+        }
     }
 }

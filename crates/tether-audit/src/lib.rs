@@ -8,7 +8,11 @@
 //!
 //! The file is opened afresh for every record (`O_APPEND`), which makes the
 //! log rotation-friendly: logrotate may move it away at any time and the next
-//! record starts a new file; no signal or `copytruncate` is needed.
+//! record starts a new file; no signal or `copytruncate` is needed. Each
+//! open refuses a link at the log's path (`O_NOFOLLOW`; on Windows any
+//! reparse point), so the agent is never steered into another file.
+//! On Windows the log's directory is created private, and an existing one
+//! that others own or may write is refused (on Unix it is `mkdir -p`).
 //!
 //! This crate knows nothing of the network or the protocol: the agent fills
 //! in [`Record`]s from its own types.
@@ -201,7 +205,7 @@ impl AuditLog {
         let path = path.into();
         let io = |source| AuditError::Io { path: path.clone(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(io)?;
+            create_dir(dir).map_err(io)?;
         }
         let file = open_append(&path).map_err(io)?;
         file.sync_all().map_err(io)?;
@@ -248,8 +252,21 @@ impl AuditLog {
     }
 }
 
+/// The log opened for appending, created if missing, never through a link.
 fn open_append(path: &Path) -> std::io::Result<File> {
-    tether_os::files::Create::new(LOG_MODE).append().open(path)
+    tether_os::files::open_no_follow(&tether_os::files::Create::new(LOG_MODE).append(), path)
+}
+
+/// The log's directory: private on Windows (where a default under `C:\`
+/// or `C:\ProgramData` could have been made first by any user, and is
+/// then refused); as `mkdir -p` on Unix, where admins read the log
+/// through its group.
+fn create_dir(dir: &Path) -> std::io::Result<()> {
+    if cfg!(windows) {
+        tether_os::files::create_private_dir_all(dir)
+    } else {
+        fs::create_dir_all(dir)
+    }
 }
 
 fn sync_parent(path: &Path) -> std::io::Result<()> {
@@ -287,11 +304,16 @@ mod tests {
         let meta = fs::metadata(log.path()).unwrap();
         match tether_os::files::mode(&meta) {
             Some(mode) => assert_eq!(mode & 0o777, LOG_MODE),
-            // Windows: an ACL no one else may use the log by.
+            // Windows: an ACL no one else may use the log (or write in
+            // its directory) by.
             None => {
                 let others = tether_os::files::Others::MayNotUse;
                 let why = tether_os::files::not_private(log.path(), &meta, others).unwrap();
                 assert_eq!(why, None);
+                let sub = dir.path().join("sub");
+                let meta = fs::metadata(&sub).unwrap();
+                let why = tether_os::files::not_private(&sub, &meta, others).unwrap();
+                assert_eq!(why, None, "the directory the log made");
             }
         }
     }
@@ -329,6 +351,27 @@ mod tests {
         let text = fs::read_to_string(log.path()).unwrap();
         assert_eq!(text.lines().count(), 100);
         assert!(text.lines().all(|l| serde_json::from_str::<Record>(l).is_ok()));
+    }
+
+    /// A symlink planted at the log's path (to make the agent append to,
+    /// or create, a file of the planter's choosing) is refused, at open
+    /// and when a record would follow it after a rotation.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_log_path_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        let path = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = AuditLog::open(&path).unwrap_err();
+        assert!(err.to_string().contains("is a link"), "{err}");
+        fs::remove_file(&path).unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        fs::rename(&path, dir.path().join("audit.jsonl.1")).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = log.append(&record(1)).unwrap_err();
+        assert!(err.to_string().contains("is a link"), "{err}");
+        assert!(!target.exists(), "nothing written through the link");
     }
 
     #[test]

@@ -119,8 +119,16 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     imp::create_private_dir(dir)
 }
 
-/// [`create_private_dir`] for `dir` and each missing parent; an existing
-/// directory is accepted as it is.
+/// [`create_private_dir`] for `dir` and each missing parent.
+///
+/// An existing `dir` (or a parent another process makes meanwhile):
+/// - Windows: kept only when it is a directory, not a reparse point (a
+///   junction or symlink), owned by the current user, SYSTEM or
+///   Administrators, and no one else may write in it; otherwise refused
+///   with an error naming the path (any user may create directories in
+///   `C:\ProgramData` and `C:\` before the agent does);
+/// - Unix: accepted as it is, as `mkdir -p` (the directories Tether uses
+///   are under root-only parents such as `/etc` and `/var/lib`).
 pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     imp::create_private_dir_all(dir)
 }
@@ -138,9 +146,10 @@ pub enum Others {
 /// Why the file or directory at `path` is not ours alone, in words for an
 /// error message, or `None` when it is: owned by another user, or usable
 /// by others as `others` forbids. `meta` is its metadata as the caller read
-/// it (`lstat` to judge a symlink itself); Unix judges that, Windows reads
-/// the owner and DACL at `path` (where SYSTEM and Administrators count as
-/// ours: they can take any file anyway).
+/// it (`lstat` to judge a symlink itself); Unix judges that, Windows opens
+/// `path` itself without following a link, refuses a reparse point (an
+/// error), and reads the owner and DACL of what it opened (where SYSTEM
+/// and Administrators count as ours: they can take any file anyway).
 pub fn not_private(path: &Path, meta: &Metadata, others: Others) -> io::Result<Option<String>> {
     imp::not_private(path, meta, others)
 }
@@ -186,6 +195,12 @@ pub fn file_id(file: &File) -> io::Result<u64> {
     imp::file_id(file)
 }
 
+/// How many names (hard links) the open file has: more than one means
+/// someone may have linked a file of theirs, or ours, under another name.
+pub fn link_count(file: &File) -> io::Result<u64> {
+    imp::link_count(file)
+}
+
 /// Opens `path` as `how` says unless its last component is a link
 /// (a symlink, or on Windows any name-surrogate reparse point such as a
 /// junction), so a privileged writer is not steered to another file by
@@ -219,6 +234,10 @@ mod tests {
         Create::new(0o600).must_be_new().open(&path).unwrap();
         let first = path_id(&path).unwrap();
         let open = file_id(&File::open(&path).unwrap()).unwrap();
+        let links = link_count(&File::open(&path).unwrap()).unwrap();
+        std::fs::hard_link(&path, dir.join("second")).unwrap();
+        let linked = link_count(&File::open(&path).unwrap()).unwrap();
+        std::fs::remove_file(dir.join("second")).unwrap();
         let mode_seen = mode(&std::fs::metadata(&path).unwrap());
         let same = path_id(&path).unwrap();
         let moved = dir.join("log.1");
@@ -229,6 +248,7 @@ mod tests {
         let moved_id = path_id(&moved).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!((first, first), (same, open));
+        assert_eq!((links, linked), (1, 2), "a second name counts");
         assert_eq!(first, moved_id, "a rename keeps the file's id");
         assert_ne!(first, replaced, "a new file under the same name has a new id");
         if cfg!(unix) {

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use tether_os::files::Create;
+use tether_os::files::{Create, Others};
 
 /// An append-only log file that moves itself to `NAME.1` (replacing the
 /// older one) once a write would take it past its size limit.
@@ -27,14 +27,9 @@ impl RotatingLog {
     /// Creates the file's directory if needed (refusing a directory that
     /// is a link) and opens the file for appending.
     pub fn open(path: &Path, limit: u64) -> io::Result<RotatingLog> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = parent(path) {
             tether_os::files::create_private_dir_all(dir)?;
-            if std::fs::symlink_metadata(dir)?.file_type().is_symlink() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{} is a link", dir.display()),
-                ));
-            }
+            check_dir(dir)?;
         }
         let file = open_append(path)?;
         let size = file.metadata()?.len();
@@ -52,6 +47,9 @@ impl RotatingLog {
     /// failure (a reader holding the old file open on Windows) the current
     /// file goes on growing and the next try waits for another `limit`.
     fn rotate(&mut self) -> io::Result<()> {
+        if let Some(dir) = parent(&self.path) {
+            check_dir(dir)?;
+        }
         std::fs::rename(&self.path, self.rotated_path())?;
         self.file = open_append(&self.path)?;
         self.size = 0;
@@ -59,14 +57,51 @@ impl RotatingLog {
     }
 }
 
+fn parent(path: &Path) -> Option<&Path> {
+    path.parent().filter(|d| !d.as_os_str().is_empty())
+}
+
+/// The log's directory: not a link, and no one else may write in it.
+fn check_dir(dir: &Path) -> io::Result<()> {
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.file_type().is_symlink() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a link", dir.display()),
+        ));
+    }
+    match tether_os::files::not_private(dir, &meta, Others::MayNotWrite)? {
+        None => Ok(()),
+        Some(why) => Err(refused(dir, &why)),
+    }
+}
+
+/// The log opened for appending, never through a link, and only when it
+/// has one name and no one else may use it.
 fn open_append(path: &Path) -> io::Result<File> {
-    tether_os::files::open_no_follow(&Create::new(0o640).append(), path)
+    let file = tether_os::files::open_no_follow(&Create::new(0o600).append(), path)?;
+    if tether_os::files::link_count(&file)? > 1 {
+        return Err(refused(path, "it has more than one name (a hard link)"));
+    }
+    match tether_os::files::not_private_file(&file, Others::MayNotUse)? {
+        None => Ok(file),
+        Some(why) => Err(refused(path, &why)),
+    }
+}
+
+fn refused(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("refusing the service log {}: {why}", path.display()),
+    )
 }
 
 impl Write for RotatingLog {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let full = self.size > 0 && self.size.saturating_add(buf.len() as u64) > self.limit;
-        if full && self.rotate().is_err() {
+        if full && let Err(e) = self.rotate() {
+            // Into the current file: the log is where the admin looks.
+            let _ = writeln!(self.file, "WARN log rotation failed, writing on here: {e}");
             self.size = 0;
         }
         let written = self.file.write(buf)?;
@@ -108,6 +143,42 @@ mod tests {
         log.write_all(b"line 25 of the log\n").unwrap();
         let current = std::fs::read_to_string(&path).unwrap();
         assert_eq!(current.lines().next(), Some("line 25 of the log"), "{current}");
+    }
+
+    /// A log file planted before the service starts (another user's, or
+    /// readable by others) or hard-linked to another file is refused; one
+    /// planted between rotations makes the rotation keep the current file
+    /// and say why in it.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_or_linked_log_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let path = logs.join("agent.log");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = RotatingLog::open(&path, 100).unwrap_err();
+        assert!(e.to_string().contains("others may use it"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::hard_link(&path, dir.path().join("other")).unwrap();
+        let e = RotatingLog::open(&path, 100).unwrap_err();
+        assert!(e.to_string().contains("more than one name"), "{e}");
+        std::fs::remove_file(dir.path().join("other")).unwrap();
+
+        let mut log = RotatingLog::open(&path, 40).unwrap();
+        log.write_all(b"first line of the log, 30 b\n").unwrap();
+        // The directory opened to others before the rotation.
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
+        log.write_all(b"second line, after the rotation\n").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("WARN log rotation failed") && text.contains("second line"),
+            "{text}"
+        );
+        assert!(!log.rotated_path().exists(), "no rotation happened");
     }
 
     #[cfg(unix)]

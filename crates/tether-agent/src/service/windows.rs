@@ -51,6 +51,7 @@ pub fn install(launch: &Launch) -> Result<(), ServiceError> {
     check_name(&launch.name)?;
     let executable = std::env::current_exe()
         .map_err(|source| ServiceError::Os { what: "cannot find this program's path", source })?;
+    super::check_install_paths(&executable, &launch.config)?;
     let manager = ServiceManager::local_computer(
         None::<&str>,
         ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,

@@ -82,3 +82,7 @@ pub fn path_id(path: &Path) -> io::Result<u64> {
 pub fn file_id(file: &File) -> io::Result<u64> {
     Ok(file.metadata()?.ino())
 }
+
+pub fn link_count(file: &File) -> io::Result<u64> {
+    Ok(file.metadata()?.nlink())
+}

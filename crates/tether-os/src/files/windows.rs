@@ -1,7 +1,7 @@
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::windows::ffi::OsStrExt;
-use std::os::windows::fs::OpenOptionsExt;
+use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::path::Path;
 
@@ -10,6 +10,9 @@ use windows_sys::Win32::Storage::FileSystem::{
     BY_HANDLE_FILE_INFORMATION, CREATE_ALWAYS, CREATE_NEW, CreateDirectoryW, CreateFileW,
     FILE_ATTRIBUTE_NORMAL, FILE_FLAG_OPEN_REPARSE_POINT, FILE_GENERIC_WRITE, FILE_SHARE_DELETE,
     FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_DATA, GetFileInformationByHandle, OPEN_ALWAYS,
+};
+use windows_sys::Win32::Storage::FileSystem::{
+    FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_READ_ATTRIBUTES, READ_CONTROL,
 };
 
 use super::{Create, Others};
@@ -95,7 +98,7 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
+    if dir.as_os_str().is_empty() {
         return Ok(());
     }
     match create_private_dir(dir) {
@@ -105,18 +108,71 @@ pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
                 create_private_dir_all(parent)?;
             }
             match create_private_dir(dir) {
-                Err(_) if dir.is_dir() => Ok(()),
+                Err(_) if exists(dir) => accept_existing(dir),
                 other => other,
             }
         }
-        // Made by another process meanwhile, as `create_dir_all` accepts.
-        Err(_) if dir.is_dir() => Ok(()),
+        // There already (or made by another process meanwhile; a path we
+        // may not create in may answer "access denied" first): kept only
+        // if it is a private directory, not a link and not one that
+        // someone else made first to read or swap what goes in it.
+        Err(_) if exists(dir) => accept_existing(dir),
         Err(e) => Err(e),
     }
 }
 
+/// Whether anything (a link included) is at `path`.
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// An existing directory where a private one is wanted: refused when it is
+/// a link (a junction could point anywhere) or others own it or may write
+/// in it (C:\ProgramData and C:\ let any user create directories first).
+fn accept_existing(dir: &Path) -> io::Result<()> {
+    let handle = open_unfollowed(dir)?;
+    let refuse = |why: String| {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} exists and is not a private directory: {why}", dir.display()),
+        )
+    };
+    if !handle.metadata()?.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a directory", dir.display()),
+        ));
+    }
+    match judge(&acl::of_handle(handle.as_raw_handle())?, Others::MayNotWrite)? {
+        None => Ok(()),
+        Some(why) => Err(refuse(format!(
+            "{why} (or remove it and let Tether create it; someone may have made it first)"
+        ))),
+    }
+}
+
+/// `path` opened itself (`FILE_FLAG_OPEN_REPARSE_POINT`; a directory too,
+/// `FILE_FLAG_BACKUP_SEMANTICS`) for reading its attributes and ACL only;
+/// refused when it is a reparse point (a symlink, a junction), so what is
+/// judged is the object at `path`, not whatever a link points to.
+fn open_unfollowed(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .access_mode(READ_CONTROL | FILE_READ_ATTRIBUTES)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS)
+        .open(path)?;
+    if file.metadata()?.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a link (a reparse point); Tether does not follow it", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
 pub fn not_private(path: &Path, _meta: &Metadata, others: Others) -> io::Result<Option<String>> {
-    judge(&acl::of_path(path)?, others)
+    let file = open_unfollowed(path)?;
+    judge(&acl::of_handle(file.as_raw_handle())?, others)
 }
 
 pub fn not_private_file(file: &File, others: Others) -> io::Result<Option<String>> {
@@ -160,6 +216,15 @@ pub fn path_id(path: &Path) -> io::Result<u64> {
 }
 
 pub fn file_id(file: &File) -> io::Result<u64> {
+    let info = by_handle(file)?;
+    Ok((u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow))
+}
+
+pub fn link_count(file: &File) -> io::Result<u64> {
+    Ok(u64::from(by_handle(file)?.nNumberOfLinks))
+}
+
+fn by_handle(file: &File) -> io::Result<BY_HANDLE_FILE_INFORMATION> {
     let mut info = std::mem::MaybeUninit::<BY_HANDLE_FILE_INFORMATION>::zeroed();
     // SAFETY: the handle is open for as long as `file` lives, and `info`
     // is a writable BY_HANDLE_FILE_INFORMATION the call fills.
@@ -168,8 +233,7 @@ pub fn file_id(file: &File) -> io::Result<u64> {
     }
     // SAFETY: the call succeeded, so it wrote the whole structure (and it
     // was zeroed before).
-    let info = unsafe { info.assume_init() };
-    Ok((u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow))
+    Ok(unsafe { info.assume_init() })
 }
 
 #[cfg(test)]
@@ -189,7 +253,8 @@ mod tests {
 
     /// The DACL read back from the file system, sorted for comparing.
     fn dacl(path: &Path) -> (bool, Vec<Ace>) {
-        let security = acl::of_path(path).unwrap();
+        let file = open_unfollowed(path).unwrap();
+        let security = acl::of_handle(file.as_raw_handle()).unwrap();
         let mut aces = security.aces.expect("a DACL, not a NULL one");
         aces.sort_by(|a, b| a.sid.cmp(&b.sid));
         (security.protected, aces)
@@ -266,6 +331,38 @@ mod tests {
             assert!(!seen[4].0, "a 0644 file inherits its directory's ACL");
             assert_eq!(seen[5].1, expected(&me, INHERITED), "a file made inside inherits");
         }
+    }
+
+    /// An existing directory is kept only when it is private: one others
+    /// may write in (made first by another user, as anyone may in
+    /// C:\ProgramData) or a file in its place is refused, naming the path.
+    /// (Wine 8 makes no junctions, so refusing a link is for Windows.)
+    #[test]
+    fn an_existing_directory_is_kept_only_when_private() {
+        let root = std::env::temp_dir().join(format!("tether-os-existing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        super::create_private_dir_all(&root).unwrap();
+        let again = super::create_private_dir_all(&root);
+        let open = root.join("open");
+        acl::create_dir_with(&open, "D:P(A;OICI;FA;;;WD)").unwrap();
+        let refused = super::create_private_dir_all(&open);
+        let below = super::create_private_dir_all(&open.join("sub"));
+        let file = root.join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let not_dir = super::create_private_dir_all(&file);
+        let judged = not_private(&open, &std::fs::metadata(&open).unwrap(), Others::MayNotWrite);
+        std::fs::remove_dir_all(&root).unwrap();
+
+        again.unwrap();
+        let e = refused.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+        let text = e.to_string();
+        assert!(text.contains(&*open.to_string_lossy()) && text.contains("S-1-1-0"), "{text}");
+        // Only what the call creates or the final directory is judged:
+        // `open` already exists here, so `sub` is made inside it.
+        below.unwrap();
+        assert!(not_dir.unwrap_err().to_string().contains("not a directory"));
+        assert!(judged.unwrap().is_some_and(|why| why.contains("S-1-1-0")));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::windows::ffi::OsStrExt;
+#[cfg(test)]
 use std::path::Path;
 use std::ptr::null_mut;
 use std::sync::OnceLock;
@@ -18,8 +19,8 @@ use windows_sys::Win32::Foundation::{
     CloseHandle, ERROR_INSUFFICIENT_BUFFER, GetLastError, HANDLE, LocalFree,
 };
 use windows_sys::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
-    GetNamedSecurityInfoW, GetSecurityInfo, SDDL_REVISION_1, SE_FILE_OBJECT,
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo,
+    SDDL_REVISION_1, SE_FILE_OBJECT,
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, DACL_SECURITY_INFORMATION, GetAce,
@@ -207,32 +208,12 @@ impl Ace {
     }
 }
 
-/// The owner and DACL of the file or directory at `path`.
-pub fn of_path(path: &Path) -> io::Result<Security> {
-    let name = wide(path.as_os_str());
-    read(|owner, dacl, descriptor| {
-        // SAFETY: `name` is NUL-terminated; the out-pointers are valid and
-        // the descriptor they point into is freed by `read`.
-        unsafe {
-            GetNamedSecurityInfoW(
-                name.as_ptr(),
-                SE_FILE_OBJECT,
-                OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                owner,
-                null_mut(),
-                dacl,
-                null_mut(),
-                descriptor,
-            )
-        }
-    })
-}
-
 /// The owner and DACL of an open file (its handle needs READ_CONTROL,
 /// which any read access includes).
 pub fn of_handle(handle: HANDLE) -> io::Result<Security> {
     read(|owner, dacl, descriptor| {
-        // SAFETY: the caller's handle is open; as in `of_path`.
+        // SAFETY: the caller's handle is open; the out-pointers are valid
+        // and the descriptor they point into is freed by `read`.
         unsafe {
             GetSecurityInfo(
                 handle,
@@ -288,6 +269,66 @@ pub fn of_descriptor(descriptor: PSECURITY_DESCRIPTOR) -> io::Result<Security> {
 pub fn descriptor_of(attributes: *const SECURITY_ATTRIBUTES) -> PSECURITY_DESCRIPTOR {
     // SAFETY: the process-lifetime attributes built by `build`.
     unsafe { (*attributes).lpSecurityDescriptor }
+}
+
+/// Creates the directory `path` with the DACL of `sddl` (a test builds
+/// one others may write).
+#[cfg(test)]
+pub fn create_dir_with(path: &Path, sddl: &str) -> io::Result<()> {
+    use windows_sys::Win32::Storage::FileSystem::CreateDirectoryW;
+    let text = wide(OsStr::new(sddl));
+    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: `text` is NUL-terminated; the descriptor is freed below.
+    let ok = unsafe {
+        ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            text.as_ptr(),
+            SDDL_REVISION_1,
+            &mut descriptor,
+            null_mut(),
+        )
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let attributes = SECURITY_ATTRIBUTES {
+        nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: descriptor,
+        bInheritHandle: 0,
+    };
+    let name = wide(path.as_os_str());
+    // SAFETY: `name` is NUL-terminated and `attributes` outlives the call.
+    let mut made = unsafe { CreateDirectoryW(name.as_ptr(), &attributes) } != 0;
+    let mut error = io::Error::last_os_error();
+    if made {
+        // Set again: Wine masks the mode it makes of the DACL at creation
+        // with the umask (no write for others), not the one set later.
+        use windows_sys::Win32::Security::Authorization::SetNamedSecurityInfoW;
+        use windows_sys::Win32::Security::{
+            GetSecurityDescriptorDacl, PROTECTED_DACL_SECURITY_INFORMATION,
+        };
+        let (mut present, mut defaulted, mut dacl) = (0, 0, null_mut());
+        // SAFETY: a valid descriptor; `dacl` points into it, used before
+        // it is freed; `name` is NUL-terminated.
+        let code = unsafe {
+            GetSecurityDescriptorDacl(descriptor, &mut present, &mut dacl, &mut defaulted);
+            SetNamedSecurityInfoW(
+                name.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                null_mut(),
+                null_mut(),
+                dacl,
+                null_mut(),
+            )
+        };
+        if code != 0 {
+            made = false;
+            error = io::Error::from_raw_os_error(code as i32);
+        }
+    }
+    // SAFETY: allocated by the conversion above with LocalAlloc, freed once.
+    unsafe { LocalFree(descriptor) };
+    if made { Ok(()) } else { Err(error) }
 }
 
 /// Whether this process runs under Wine (ntdll exports `wine_get_version`).
