@@ -90,10 +90,24 @@ fn sddl(me: &str, inherit: &str) -> String {
 }
 
 fn build(inherit: &str) -> io::Result<Private> {
-    let text = wide(OsStr::new(&sddl(&current_user()?, inherit)));
+    // Kept for the whole process.
+    let descriptor = from_sddl(&sddl(&current_user()?, inherit))?;
+    Ok(Private {
+        attributes: SECURITY_ATTRIBUTES {
+            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: descriptor,
+            bInheritHandle: 0,
+        },
+    })
+}
+
+/// The security descriptor an SDDL string describes, LocalAlloc'd: the
+/// caller keeps it or frees it with LocalFree.
+fn from_sddl(sddl: &str) -> io::Result<PSECURITY_DESCRIPTOR> {
+    let text = wide(OsStr::new(sddl));
     let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
     // SAFETY: `text` is NUL-terminated; on success the call stores a
-    // LocalAlloc'd descriptor in `descriptor`, kept for the whole process.
+    // LocalAlloc'd descriptor in `descriptor`.
     let ok = unsafe {
         ConvertStringSecurityDescriptorToSecurityDescriptorW(
             text.as_ptr(),
@@ -105,13 +119,7 @@ fn build(inherit: &str) -> io::Result<Private> {
     if ok == 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(Private {
-        attributes: SECURITY_ATTRIBUTES {
-            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
-            lpSecurityDescriptor: descriptor,
-            bInheritHandle: 0,
-        },
-    })
+    Ok(descriptor)
 }
 
 /// The SID of the user this process runs as (its token's user), e.g.
@@ -276,20 +284,8 @@ pub fn descriptor_of(attributes: *const SECURITY_ATTRIBUTES) -> PSECURITY_DESCRI
 #[cfg(test)]
 pub fn create_dir_with(path: &Path, sddl: &str) -> io::Result<()> {
     use windows_sys::Win32::Storage::FileSystem::CreateDirectoryW;
-    let text = wide(OsStr::new(sddl));
-    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: `text` is NUL-terminated; the descriptor is freed below.
-    let ok = unsafe {
-        ConvertStringSecurityDescriptorToSecurityDescriptorW(
-            text.as_ptr(),
-            SDDL_REVISION_1,
-            &mut descriptor,
-            null_mut(),
-        )
-    };
-    if ok == 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // Freed below.
+    let descriptor = from_sddl(sddl)?;
     let attributes = SECURITY_ATTRIBUTES {
         nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
         lpSecurityDescriptor: descriptor,
