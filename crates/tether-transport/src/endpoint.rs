@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use quinn::{Endpoint, EndpointConfig, IdleTimeout, TokioRuntime, TransportConfig, VarInt};
+use quinn::{
+    AckFrequencyConfig, Endpoint, EndpointConfig, IdleTimeout, TokioRuntime, TransportConfig,
+    VarInt,
+};
 use quinn_proto::RandomConnectionIdGenerator;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -20,17 +23,32 @@ use crate::error::TransportError;
 /// keep it alive too, and a controller that stops sending is gone.
 pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Bytes of the connection ids the controller chooses, which every packet
-/// from an agent carries: 4 bytes tell a controller's connections apart
-/// (quinn draws again on a collision) and save 4 bytes a packet against
-/// quinn's default 8, on every screen update.
-pub const CONTROLLER_CID_LEN: usize = 4;
+/// Bytes of the connection ids both ends choose, which every packet to
+/// them carries: 4 bytes tell an endpoint's connections apart (quinn
+/// draws again on a collision; an agent serves a handful of controllers)
+/// and save 4 bytes a packet against quinn's default 8: on every screen
+/// update down, and on every acknowledgement and input event up. They
+/// are routing labels, not secrets: every packet is authenticated.
+pub const CID_LEN: usize = 4;
 
 /// A connection with no traffic at all (not even keep-alives) for this long
 /// is considered dead. The controller sends keep-alives every 5 s, so this
 /// means about three lost in a row: a dropped link, a sleeping laptop, or a
 /// killed peer, whose session then ends within seconds, not half a minute.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long the agent asks a controller to wait before acknowledging
+/// packets that come one at a time (QUIC's ACK frequency extension). At
+/// quinn's 25 ms every screen update of a typed character cost its own
+/// acknowledgement, one packet up per key; at 200 ms one acknowledgement
+/// covers two updates (a second unacknowledged packet is acknowledged at
+/// once, as without the extension, so bulk transfers are acknowledged as
+/// often as before). The price: the agent notices a lost lone packet
+/// (the last of a burst) up to 175 ms later. Only the agent asks: the
+/// controller's own timers, and so how long a one-shot command lingers
+/// after closing, stay as they were. Needs the patched quinn-proto in
+/// `vendor/` (upstream caps the request at max(RTT, 25 ms)).
+pub const CONTROLLER_ACK_DELAY: Duration = Duration::from_millis(200);
 
 /// Requests a controller may have in flight on one connection. Each request
 /// is a stream; the limit bounds the agent's work per connection.
@@ -66,6 +84,11 @@ fn transport_config(side: Side) -> TransportConfig {
     t.max_concurrent_bidi_streams(VarInt::from_u32(MAX_CONCURRENT_REQUESTS));
     // Nothing in the protocol uses unidirectional streams yet.
     t.max_concurrent_uni_streams(VarInt::from_u32(0));
+    if side == Side::Agent {
+        let mut ack = AckFrequencyConfig::default();
+        ack.max_ack_delay(Some(CONTROLLER_ACK_DELAY));
+        t.ack_frequency_config(Some(ack));
+    }
     t
 }
 
@@ -95,13 +118,8 @@ pub fn server_endpoint(
     tls: rustls::ServerConfig,
 ) -> Result<Endpoint, TransportError> {
     let socket = udp_socket(addr)?;
-    Endpoint::new(
-        EndpointConfig::default(),
-        Some(server_config(tls)?),
-        socket,
-        Arc::new(TokioRuntime),
-    )
-    .map_err(|source| TransportError::Bind { addr, source })
+    Endpoint::new(endpoint_config(), Some(server_config(tls)?), socket, Arc::new(TokioRuntime))
+        .map_err(|source| TransportError::Bind { addr, source })
 }
 
 /// Binds a controller endpoint suited to reaching `remote` (IPv4 or IPv6).
@@ -114,10 +132,7 @@ pub fn client_endpoint(
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let socket = udp_socket(local)?;
-    let mut endpoint_config = EndpointConfig::default();
-    endpoint_config
-        .cid_generator(|| Box::new(RandomConnectionIdGenerator::new(CONTROLLER_CID_LEN)));
-    let mut endpoint = Endpoint::new(endpoint_config, None, socket, Arc::new(TokioRuntime))
+    let mut endpoint = Endpoint::new(endpoint_config(), None, socket, Arc::new(TokioRuntime))
         .map_err(|source| TransportError::Bind { addr: local, source })?;
     let crypto = QuicClientConfig::try_from(Arc::new(tls))
         .map_err(|e| TransportError::Tls(e.to_string()))?;
@@ -125,6 +140,12 @@ pub fn client_endpoint(
     config.transport_config(Arc::new(transport_config(Side::Controller)));
     endpoint.set_default_client_config(config);
     Ok(endpoint)
+}
+
+fn endpoint_config() -> EndpointConfig {
+    let mut config = EndpointConfig::default();
+    config.cid_generator(|| Box::new(RandomConnectionIdGenerator::new(CID_LEN)));
+    config
 }
 
 fn udp_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, TransportError> {

@@ -25,6 +25,7 @@ use crate::screen::{PATTERN, expected, fill, keys_down, screen_agent};
 
 mod keyboard;
 mod window;
+mod wire;
 
 /// Records the clicks on a display through an input-only window over its
 /// whole screen, which covers nothing that is drawn.
@@ -58,6 +59,37 @@ impl Clicks {
     }
 }
 
+/// A view-only stream from an in-process controller to `agent`'s
+/// display as `tech`, decoded into `state`.
+pub(crate) struct OpenView {
+    pub(crate) client: Client,
+    pub(crate) start: tether_proto::screen::ViewStart,
+    pub(crate) state: std::sync::Arc<ViewState>,
+    _endpoint: quinn::Endpoint,
+    /// Kept open: the stream ends when the input channel closes.
+    _input: tokio::sync::mpsc::UnboundedSender<tether_proto::screen::InputEvent>,
+}
+
+impl OpenView {
+    pub(crate) async fn start(
+        agent: &tether_tests::Agent,
+        tech: &tether_tests::Identity,
+    ) -> OpenView {
+        let addr: SocketAddr = agent.addr.parse().unwrap();
+        let endpoint = raw::endpoint_with(tech, addr);
+        let hello = Hello::new("view test", None);
+        let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let request = Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
+        let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
+        let state = ViewState::new(&start);
+        let (input, input_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(stream::run(state.clone(), send, recv, input_rx));
+        OpenView { client, start, state, _endpoint: endpoint, _input: input }
+    }
+}
+
 #[test]
 fn changes_reach_the_controller_and_an_idle_screen_sends_nothing() {
     let x = Xvfb::start(320, 240);
@@ -65,22 +97,12 @@ fn changes_reach_the_controller_and_an_idle_screen_sends_nothing() {
     let pki = TestPki::new("Example");
     let agent = screen_agent(&pki, &x.display, "");
     let tina = pki.issue_tech("tina", "tier1");
-    let addr: SocketAddr = agent.addr.parse().unwrap();
     let rt = raw::runtime();
     rt.block_on(async {
-        let endpoint = raw::endpoint_with(&tina, addr);
-        let hello = Hello::new("view test", None);
-        let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
-            .await
-            .unwrap();
-        let request = Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
-        let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
-        assert_eq!((start.monitor.width, start.monitor.height), (320, 240));
-        assert!(!start.control);
-        let state = ViewState::new(&start);
-        let (_input, input_rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut frames = state.subscribe();
-        tokio::spawn(stream::run(state.clone(), send, recv, input_rx));
+        let view = OpenView::start(&agent, &tina).await;
+        let (state, mut frames) = (view.state.clone(), view.state.subscribe());
+        assert_eq!((view.start.monitor.width, view.start.monitor.height), (320, 240));
+        assert!(!view.start.control);
 
         // The first frame is the screen, exactly.
         frames.changed().await.unwrap();
