@@ -10,8 +10,14 @@ use crate::process::Reaped;
 
 /// Path of a workspace binary (`tether`, `tether-agent`) in the target
 /// directory of the running test or bench, failing loudly when it was not
-/// built.
+/// built. `TETHER_TEST_BIN_DIR` names another directory to take them from
+/// (benches set it to `target/dist` to measure what the packages ship).
 pub fn workspace_binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("TETHER_TEST_BIN_DIR") {
+        let path = PathBuf::from(dir).join(name);
+        assert!(path.is_file(), "{} is missing (TETHER_TEST_BIN_DIR)", path.display());
+        return path;
+    }
     let exe = std::env::current_exe().expect("the test knows its own path");
     // target/<profile>/deps/<test> or target/<profile>/<bench>: look in both.
     let mut dir = exe.parent().expect("test executable has a parent directory").to_owned();

@@ -23,11 +23,19 @@ pub(crate) struct Wire {
     pub(crate) down: u64,
     /// Viewer to server: acknowledgements, requests, heartbeats.
     pub(crate) up: u64,
+    /// Packets (UDP datagrams or TCP segments) each way.
+    pub(crate) down_packets: u64,
+    pub(crate) up_packets: u64,
 }
 
 impl Wire {
     pub(crate) fn since(self, before: Wire) -> Wire {
-        Wire { down: self.down - before.down, up: self.up - before.up }
+        Wire {
+            down: self.down - before.down,
+            up: self.up - before.up,
+            down_packets: self.down_packets - before.down_packets,
+            up_packets: self.up_packets - before.up_packets,
+        }
     }
 
     pub(crate) fn total(self) -> u64 {
@@ -69,37 +77,43 @@ impl Results {
         println!();
         println!("{}", self.server);
         println!(
-            "  {:<10} {:>6} {:>12} {:>12} {:>10} {:>12} {:>7} {:>6} {:>7} {:>11}",
+            "  {:<10} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>7} {:>7} {:>6} {:>7} {:>11}",
             "phase",
             "secs",
             "stream B",
             "wire down B",
             "wire up B",
             "wire total B",
+            "pkts dn",
+            "pkts up",
             "frames",
             "fps",
             "CPU %",
             "RSS max KiB"
         );
         println!(
-            "  {:<10} {:>6} {:>12} {:>12} {:>10} {:>12} {:>7}",
+            "  {:<10} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>7} {:>7}",
             "initial",
             "",
             self.initial.0,
             self.initial.1.down,
             self.initial.1.up,
             self.initial.1.total(),
+            self.initial.1.down_packets,
+            self.initial.1.up_packets,
             1
         );
         for p in &self.phases {
             println!(
-                "  {:<10} {:>6.2} {:>12} {:>12} {:>10} {:>12} {:>7} {:>6.1} {:>7.1} {:>11}",
+                "  {:<10} {:>6.2} {:>12} {:>12} {:>10} {:>12} {:>8} {:>7} {:>7} {:>6.1} {:>7.1} {:>11}",
                 p.name,
                 p.secs,
                 p.stream,
                 p.wire.down,
                 p.wire.up,
                 p.wire.total(),
+                p.wire.down_packets,
+                p.wire.up_packets,
                 p.frames,
                 p.frames as f64 / p.secs,
                 p.cpu_percent,

@@ -49,6 +49,8 @@ pub(crate) fn run_tether(pki: &TestPki, alice: &Identity, kind: SceneKind) -> Re
         Wire {
             down: stats.udp_rx.bytes + stats.udp_rx.datagrams * headers,
             up: stats.udp_tx.bytes + stats.udp_tx.datagrams * headers,
+            down_packets: stats.udp_rx.datagrams,
+            up_packets: stats.udp_tx.datagrams,
         }
     };
 

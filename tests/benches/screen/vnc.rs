@@ -231,7 +231,12 @@ impl VncClient {
 /// included.
 fn wire(socket: &TcpStream) -> Wire {
     let c = tether_os::net::tcp_counters(socket).expect("TCP_INFO");
-    Wire { down: c.wire_in(), up: c.wire_out() }
+    Wire {
+        down: c.wire_in(),
+        up: c.wire_out(),
+        down_packets: c.segments_in,
+        up_packets: c.segments_out,
+    }
 }
 
 /// FramebufferUpdateRequest for the whole screen.
