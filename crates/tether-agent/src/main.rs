@@ -256,6 +256,7 @@ fn init_logging() {
 }
 
 fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
+    tether_os::memory::few_arenas();
     init_logging();
     let config = AgentConfig::load(config_path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
