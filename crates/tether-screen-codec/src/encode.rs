@@ -3,6 +3,7 @@
 use crate::frame::{
     Blank, Frame, FrameError, Image, PutRows, Rect, bgrx_to_pixels, check_rows, check_size,
 };
+use crate::model::ModelEncoder;
 use crate::moves::SearchCost;
 use crate::ops::{Op, pack_palette};
 use crate::pack::{Packer, Settings};
@@ -15,12 +16,6 @@ use crate::{MAX_PALETTE, TILE, Update, moves, scroll};
 /// holds the last few dozen lines of text (a larger one gained 3% on the
 /// scrolling benchmark for twice the memory).
 const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 17 };
-
-/// The pixels stream (prediction residuals of photos and video, up to
-/// megabytes per update): level 1 is fast enough for 1080p at 30 fps and
-/// compresses residuals as well as higher levels; they gain nothing from
-/// a long history.
-const PIXELS: Settings = Settings { level: 1, window_log: 17, table_log: 0 };
 
 /// Motion searches in a row that found nothing to copy, after which the
 /// search only probes every [`PROBE_EVERY`]-th update: content that
@@ -50,7 +45,9 @@ pub struct Encoder {
     /// What the last motion search cost (zero if it did not run).
     search_cost: SearchCost,
     shapes: Packer,
-    pixels: Packer,
+    /// The prediction residuals' coder (`model.rs`), whose probabilities
+    /// carry over from update to update.
+    pixels: ModelEncoder,
     /// One tile of the viewer's frame after an update's copies, reused.
     copied: CopiedTile,
     /// The frame being received, as its changed tiles (unless fresh).
@@ -68,7 +65,7 @@ impl Default for Encoder {
             since_search: 0,
             search_cost: SearchCost::default(),
             shapes: Packer::new(SHAPES),
-            pixels: Packer::new(PIXELS),
+            pixels: ModelEncoder::default(),
             copied: CopiedTile::default(),
             tiles: ChangedTiles::default(),
             row: Vec::new(),
@@ -239,9 +236,7 @@ impl Encoder {
         let mut ops: Vec<Op> =
             copies.iter().map(|&(rect, dx, dy)| Op::Copy { rect, dx, dy }).collect();
         let mut indices = Vec::new();
-        let mut pixels = Vec::new();
         let mut residuals = Vec::new();
-        let mut any_residuals = false;
         let tiles = |from: u32, len: u32| (from / TILE * TILE..from + len).step_by(TILE as usize);
         for ty in tiles(area.y, area.h) {
             for tx in tiles(area.x, area.w) {
@@ -260,9 +255,7 @@ impl Encoder {
                 let previous = last.is_some().then_some(reference);
                 let op = encode_tile(frame, previous, rect, &mut indices, &mut residuals);
                 if !residuals.is_empty() {
-                    // zstd may hold the bytes until the flush below.
-                    self.pixels.write(&residuals, &mut pixels);
-                    any_residuals = true;
+                    self.pixels.put(rect.w as usize, &residuals);
                 }
                 // Runs of same-colour tiles along a row become one fill.
                 if let (
@@ -284,9 +277,7 @@ impl Encoder {
         let mut shapes = bincode::serde::encode_to_vec(&ops, bincode::config::standard())
             .expect("operations always encode");
         shapes.extend_from_slice(&indices);
-        if any_residuals {
-            self.pixels.flush(&mut pixels);
-        }
+        let pixels = self.pixels.finish();
         Update { width, height, fresh: self.fresh, shapes: self.shapes.pack(&shapes), pixels }
     }
 }

@@ -208,6 +208,47 @@ fn noisy_photos_are_predicted_smoothly_and_compress() {
     }
 }
 
+#[test]
+fn a_cut_or_lengthened_pixel_coding_is_refused_and_changes_nothing() {
+    // A photo-like picture on a wallpaper the viewer already has: the
+    // second update carries pixel residuals (after a first that taught
+    // the coder), as the first frame of a view does.
+    let mut base = Frame::solid(192, 128, 0x336699).unwrap();
+    noise(&mut base, Rect { x: 0, y: 0, w: 64, h: 128 }, 5);
+    let mut next = base.clone();
+    let mut s = 17u32;
+    for y in 0..128 {
+        for x in 64..192 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let light = 60 + x / 2 + y / 3 + s % 5;
+            next.set(x, y, (light + 30) << 16 | light << 8 | (light - 20));
+        }
+    }
+    let mut encoder = Encoder::new();
+    let first = encoder.encode(base);
+    let second = encoder.encode(next.clone());
+    assert!(!second.pixels.is_empty() && !second.fresh);
+    let mut decoder = Decoder::new();
+    decoder.apply(&first).unwrap();
+    let before = decoder.frame().unwrap().clone();
+    let len = second.pixels.len();
+    let mut lengthened = second.pixels.clone();
+    lengthened.push(0);
+    let cuts = [1, 3, 5, 6, len / 2, len - 1].map(|cut| second.pixels[..cut].to_vec());
+    for (i, pixels) in cuts.into_iter().chain([lengthened]).enumerate() {
+        let mut probe = Decoder::new();
+        probe.apply(&first).unwrap();
+        let bad = Update { pixels, ..second.clone() };
+        assert!(matches!(probe.apply(&bad), Err(DecodeError::Data(_))), "case {i}");
+        assert!(probe.frame() == Some(&before), "case {i} changed the frame");
+        // The streams are out of step now: only a fresh update helps.
+        assert!(matches!(probe.apply(&second), Err(DecodeError::OutOfStep(_))), "case {i}");
+    }
+    assert!(decoder.apply(&second).unwrap() == &next);
+}
+
 /// A hand-made fresh update: `ops` and `indices` as the shapes stream's
 /// first piece, `pixels` as given.
 fn forged(ops: &[Op], indices: &[u8], pixels: Vec<u8>) -> Update {

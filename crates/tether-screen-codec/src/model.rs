@@ -1,0 +1,613 @@
+//! Context-modelled coding of prediction residuals: adaptive binary range
+//! coding whose probabilities depend on how large the neighbouring
+//! residuals were.
+//!
+//! zstd's literal coder gives each byte value one Huffman code for a whole
+//! block: never less than a bit per byte, and blind to where a byte sits.
+//! A photo's residuals are small where the picture is smooth and larger
+//! where it is busy, and red's and blue's (relative to green) are mostly
+//! zero or one; learning their distribution separately for every "how
+//! busy is it here" context spends close to the residuals' information
+//! (on the screen bench's photo scene, 27% fewer bytes than zstd).
+//!
+//! A residual (a zigzag byte, `predict.rs`) is a symbol of a small
+//! alphabet, sent as the path to it in a binary tree whose every node has
+//! its own adaptive probability: 16 symbols (4 questions) for green, 4
+//! (2 questions) for red and blue, the last symbol of each meaning "this
+//! or more", followed by the excess in an 8-question tree. The context of
+//! a residual is the sum of the magnitudes of the same channel's residuals
+//! left, above, above-left and above-right (coded before it, inside the
+//! rectangle), quantised; red and blue, coded after green, also use the
+//! magnitude of the same pixel's green residual. Probabilities are 12-bit
+//! and carry over from update to update, as the zstd streams' history
+//! does.
+//!
+//! Green and the chroma (red, blue) go through two range coders, each
+//! flushed per update: every symbol costs a chain of dependent multiplies,
+//! and two chains run side by side on one core. An update's pixels are the
+//! green coder's length (LEB128), its bytes, then the chroma coder's.
+//!
+//! The decoder reads exactly the bytes the encoder wrote: a coding that
+//! ends early or has bytes past its end is refused. Any other bytes
+//! decode to some residuals, as many as the operations announce (a
+//! corrupted coding cannot be told from another picture, as zstd without
+//! checksums cannot).
+
+/// Probability bits: a probability is `p / 4096` that the next bit is 0.
+const PROB_BITS: u32 = 12;
+const PROB_ONE: u16 = 1 << PROB_BITS;
+/// Adaptation speed: each coded bit moves its probability 1/32 of the
+/// way towards what it saw.
+const ADAPT: u32 = 5;
+/// The range is renormalised (a byte shifted out) below this.
+const TOP: u32 = 1 << 24;
+
+/// Largest neighbourhood sum: weights 2, 2, 1, 1 of magnitudes of at
+/// most 128.
+const MAX_SUM: usize = 6 * 128;
+
+/// Contexts of the neighbourhood sum.
+const BUCKETS: usize = 14;
+
+/// The neighbourhood sum's context: buckets end (inclusive) at 0, 1, 2,
+/// 4, 6, 9, 13, 18, 25, 35, 50, 75, 110 and the rest; finer where
+/// residuals are small, as photos' mostly are.
+const BUCKET_OF: [u8; MAX_SUM + 1] = {
+    let ends = [0, 1, 2, 4, 6, 9, 13, 18, 25, 35, 50, 75, 110];
+    let mut table = [0u8; MAX_SUM + 1];
+    let mut sum = 0;
+    while sum <= MAX_SUM {
+        let mut b = 0;
+        while b < ends.len() && sum > ends[b] {
+            b += 1;
+        }
+        table[sum] = b as u8;
+        sum += 1;
+    }
+    table
+};
+
+/// Contexts of green's magnitude for red and blue: 0, 1, 2, 3 or more.
+const GREEN_LEVELS: usize = 4;
+
+/// Questions per green and per chroma symbol.
+const GREEN_BITS: u32 = 4;
+const CHROMA_BITS: u32 = 2;
+
+/// A probability that adapts.
+#[derive(Debug, Clone, Copy)]
+struct Bit(u16);
+
+impl Default for Bit {
+    fn default() -> Bit {
+        Bit(PROB_ONE / 2)
+    }
+}
+
+/// `p` moved 1/32 of the way towards what `bit` says. It stays within
+/// 31..=4065, so neither outcome's share of the range is ever empty.
+#[inline(always)]
+fn adapt(p: u16, bit: bool) -> u16 {
+    let down = p - (p >> ADAPT);
+    let up = p + ((PROB_ONE - p) >> ADAPT);
+    if bit { down } else { up }
+}
+
+/// The probabilities of a binary tree over `N` symbols: node `n`'s
+/// children are `2n` and `2n + 1`, node 1 the root (node 0 unused).
+#[derive(Debug, Clone, Copy)]
+struct Tree<const N: usize>([Bit; N]);
+
+impl<const N: usize> Default for Tree<N> {
+    fn default() -> Tree<N> {
+        Tree([Bit::default(); N])
+    }
+}
+
+/// Every context's tree: green's by neighbourhood, red's and blue's by
+/// neighbourhood and green's magnitude; and per channel (red, green,
+/// blue) a tree of the excess of residuals past the small symbols.
+#[derive(Debug)]
+struct Contexts {
+    green: [Tree<{ 1 << GREEN_BITS }>; BUCKETS],
+    red: [[Tree<{ 1 << CHROMA_BITS }>; GREEN_LEVELS]; BUCKETS],
+    blue: [[Tree<{ 1 << CHROMA_BITS }>; GREEN_LEVELS]; BUCKETS],
+    excess: [Tree<256>; 3],
+}
+
+impl Default for Contexts {
+    fn default() -> Contexts {
+        Contexts {
+            green: [Tree::default(); BUCKETS],
+            red: [[Tree::default(); GREEN_LEVELS]; BUCKETS],
+            blue: [[Tree::default(); GREEN_LEVELS]; BUCKETS],
+            excess: [Tree::default(); 3],
+        }
+    }
+}
+
+#[inline(always)]
+fn bucket(sum: u32) -> usize {
+    usize::from(BUCKET_OF[(sum as usize).min(MAX_SUM)])
+}
+
+/// Green's magnitude as a context of red and blue.
+#[inline(always)]
+fn green_level(magnitude: u32) -> usize {
+    (magnitude as usize).min(GREEN_LEVELS - 1)
+}
+
+/// The magnitude (0..=128) of the signed residual behind a zigzag byte.
+#[inline(always)]
+fn magnitude(byte: u8) -> u32 {
+    u32::from(byte).div_ceil(2)
+}
+
+/// What the coder learned, kept from update to update (the encoder's and
+/// the decoder's stay alike as long as updates are applied in order; both
+/// start over on a fresh update): the contexts' probabilities; and the
+/// residual magnitudes of the row above and of this row, each with one
+/// entry of padding at both ends.
+#[derive(Debug, Default)]
+pub(crate) struct Model {
+    contexts: Box<Contexts>,
+    above: Vec<[u8; 3]>,
+    row: Vec<[u8; 3]>,
+}
+
+impl Model {
+    /// Forgets what was learned: even odds everywhere.
+    pub(crate) fn reset(&mut self) {
+        *self.contexts = Contexts::default();
+    }
+
+    /// Starts a `width`-wide rectangle: no row above.
+    fn start(&mut self, width: usize) {
+        self.above.clear();
+        self.above.resize(width + 2, [0; 3]);
+        self.row.clear();
+        self.row.resize(width + 2, [0; 3]);
+    }
+
+    /// The neighbourhood sums (red, green, blue) of pixel `x` of the
+    /// current row, whose pixels before `x` are known: twice left and
+    /// above, once above-left and above-right; on the first row four
+    /// times left. At the sides the padding repeats the edge pixel, and
+    /// above stands in for a missing left.
+    #[inline(always)]
+    fn sums(&self, x: usize, first_row: bool) -> [u32; 3] {
+        let at = |row: &[[u8; 3]], i: usize| row[i].map(u32::from);
+        let left = at(&self.row, x);
+        if first_row {
+            return left.map(|l| 4 * l);
+        }
+        let (up_left, up, up_right) =
+            (at(&self.above, x), at(&self.above, x + 1), at(&self.above, x + 2));
+        let left = if x == 0 { up } else { left };
+        [0, 1, 2].map(|c| 2 * (left[c] + up[c]) + up_left[c] + up_right[c])
+    }
+
+    /// Records pixel `x`'s residual bytes (red, green, blue).
+    #[inline(always)]
+    fn set(&mut self, x: usize, bytes: [u8; 3]) {
+        self.row[x + 1] = bytes.map(|b| magnitude(b) as u8);
+    }
+
+    /// Moves to the next row.
+    fn next_row(&mut self) {
+        let last = self.row.len() - 1;
+        self.row[0] = self.row[1];
+        self.row[last] = self.row[last - 1];
+        std::mem::swap(&mut self.above, &mut self.row);
+    }
+}
+
+/// The compressing end of a range coder (the carry-propagating
+/// arrangement LZMA uses: a byte held back, and a count of 0xFF bytes
+/// behind it that a carry would turn to zeros).
+#[derive(Debug)]
+struct RangeEncoder {
+    low: u64,
+    range: u32,
+    held: u8,
+    pending: u64,
+    out: Vec<u8>,
+}
+
+impl RangeEncoder {
+    fn new() -> RangeEncoder {
+        RangeEncoder { low: 0, range: u32::MAX, held: 0, pending: 1, out: Vec::new() }
+    }
+
+    #[inline(always)]
+    fn shift_low(&mut self) {
+        if self.low < 0xFF00_0000 || self.low >= 1 << 32 {
+            let carry = (self.low >> 32) as u8;
+            let mut byte = self.held;
+            while self.pending > 0 {
+                self.out.push(byte.wrapping_add(carry));
+                byte = 0xFF;
+                self.pending -= 1;
+            }
+            self.held = (self.low >> 24) as u8;
+        }
+        self.pending += 1;
+        self.low = (self.low & 0x00FF_FFFF) << 8;
+    }
+
+    /// Codes `bit` with probability `p`, without branching on the bit
+    /// (photos' bits are unpredictable; a mispredicted branch costs more
+    /// than the arithmetic).
+    #[inline(always)]
+    fn bit(&mut self, bit: bool, p: &mut Bit) {
+        let bound = (self.range >> PROB_BITS) * u32::from(p.0);
+        let ones = u32::from(bit).wrapping_neg();
+        self.low += u64::from(bound & ones);
+        self.range = (self.range - bound) & ones | bound & !ones;
+        p.0 = adapt(p.0, bit);
+        while self.range < TOP {
+            self.range <<= 8;
+            self.shift_low();
+        }
+    }
+
+    /// Codes the low `bits` bits of `value`, high first, with `tree`.
+    #[inline(always)]
+    fn tree(&mut self, tree: &mut [Bit], bits: u32, value: u32) {
+        let mut node = 1;
+        for i in (0..bits).rev() {
+            let bit = value >> i & 1;
+            self.bit(bit == 1, &mut tree[node]);
+            node = node << 1 | bit as usize;
+        }
+    }
+
+    /// Codes a residual byte: its symbol in `small` (`bits` questions),
+    /// the last symbol followed by the excess in `excess`.
+    #[inline(always)]
+    fn residual(&mut self, small: &mut [Bit], bits: u32, excess: &mut Tree<256>, byte: u8) {
+        let last = (1u8 << bits) - 1;
+        self.tree(small, bits, u32::from(byte.min(last)));
+        if byte >= last {
+            self.tree(&mut excess.0, 8, u32::from(byte - last));
+        }
+    }
+
+    /// The coded bytes: the encoder's first byte is always 0 (nothing
+    /// carries into it), and the decoder reads exactly these.
+    fn finish(mut self) -> Vec<u8> {
+        for _ in 0..5 {
+            self.shift_low();
+        }
+        self.out
+    }
+}
+
+/// Codes the residuals of the rectangles of each update, in order.
+#[derive(Debug, Default)]
+pub(crate) struct ModelEncoder {
+    model: Model,
+    /// The coders (green, chroma) of the update being made, once it has
+    /// residuals.
+    coders: Option<(RangeEncoder, RangeEncoder)>,
+}
+
+impl ModelEncoder {
+    /// Starts over: the next update is fresh.
+    pub(crate) fn reset(&mut self) {
+        self.model.reset();
+        self.coders = None;
+    }
+
+    /// Codes one `width`-wide rectangle's residuals (three bytes per
+    /// pixel, red, green, blue; a whole number of rows).
+    pub(crate) fn put(&mut self, width: usize, residuals: &[u8]) {
+        // The coders' state in locals, where it can stay in registers.
+        let (mut green, mut chroma) =
+            self.coders.take().unwrap_or_else(|| (RangeEncoder::new(), RangeEncoder::new()));
+        let model = &mut self.model;
+        model.start(width);
+        for (y, line) in residuals.chunks_exact(width * 3).enumerate() {
+            for (x, px) in line.chunks_exact(3).enumerate() {
+                let [r_sum, g_sum, b_sum] = model.sums(x, y == 0);
+                let (r, g, b) = (px[0], px[1], px[2]);
+                let c = &mut *model.contexts;
+                green.residual(&mut c.green[bucket(g_sum)].0, GREEN_BITS, &mut c.excess[1], g);
+                let level = green_level(magnitude(g));
+                let red = &mut c.red[bucket(r_sum)][level].0;
+                chroma.residual(red, CHROMA_BITS, &mut c.excess[0], r);
+                let blue = &mut c.blue[bucket(b_sum)][level].0;
+                chroma.residual(blue, CHROMA_BITS, &mut c.excess[2], b);
+                model.set(x, [r, g, b]);
+            }
+            model.next_row();
+        }
+        self.coders = Some((green, chroma));
+    }
+
+    /// The coding of this update's residuals: empty if it had none.
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
+        let Some((green, chroma)) = self.coders.take() else { return Vec::new() };
+        let (green, chroma) = (green.finish(), chroma.finish());
+        let mut out = Vec::with_capacity(5 + green.len() + chroma.len());
+        crate::put_varint(&mut out, green.len() as u64);
+        out.extend_from_slice(&green);
+        out.extend_from_slice(&chroma);
+        out
+    }
+}
+
+/// The decompressing end of a range coder. Reading past the end gives
+/// zeros and marks the coding as overrun.
+#[derive(Clone, Copy)]
+struct RangeDecoder<'a> {
+    data: &'a [u8],
+    at: usize,
+    range: u32,
+    code: u32,
+    overrun: bool,
+}
+
+impl<'a> RangeDecoder<'a> {
+    /// A decoder of `data`, which must start as [`RangeEncoder::finish`]
+    /// output does.
+    fn new(data: &'a [u8]) -> Result<RangeDecoder<'a>, String> {
+        match data {
+            [0, a, b, c, d, ..] => Ok(RangeDecoder {
+                data,
+                at: 5,
+                range: u32::MAX,
+                code: u32::from_be_bytes([*a, *b, *c, *d]),
+                overrun: false,
+            }),
+            _ => Err("a residual coding does not start as it must".into()),
+        }
+    }
+
+    #[inline(always)]
+    fn next_byte(&mut self) -> u32 {
+        match self.data.get(self.at) {
+            Some(&b) => {
+                self.at += 1;
+                u32::from(b)
+            }
+            None => {
+                self.overrun = true;
+                0
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn bit(&mut self, p: &mut Bit) -> bool {
+        let bound = (self.range >> PROB_BITS) * u32::from(p.0);
+        let bit = self.code >= bound;
+        let ones = u32::from(bit).wrapping_neg();
+        self.code -= bound & ones;
+        self.range = (self.range - bound) & ones | bound & !ones;
+        p.0 = adapt(p.0, bit);
+        while self.range < TOP {
+            self.range <<= 8;
+            self.code = self.code << 8 | self.next_byte();
+        }
+        bit
+    }
+
+    /// Reads `bits` bits, high first, coded with `tree`.
+    #[inline(always)]
+    fn tree(&mut self, tree: &mut [Bit], bits: u32) -> u32 {
+        let mut node = 1;
+        for _ in 0..bits {
+            node = node << 1 | usize::from(self.bit(&mut tree[node]));
+        }
+        (node - (1 << bits)) as u32
+    }
+
+    /// Reads a residual byte (see [`RangeEncoder::residual`]). Any bits
+    /// give some byte: an excess past 255 wraps.
+    #[inline(always)]
+    fn residual(&mut self, small: &mut [Bit], bits: u32, excess: &mut Tree<256>) -> u8 {
+        let last = (1u8 << bits) - 1;
+        let byte = self.tree(small, bits) as u8;
+        if byte == last { byte.wrapping_add(self.tree(&mut excess.0, 8) as u8) } else { byte }
+    }
+
+    /// Whether the coding ended exactly at its last byte.
+    fn check_end(&self) -> Result<(), String> {
+        if self.overrun {
+            return Err("a residual coding ends early".into());
+        }
+        match self.data.len() - self.at {
+            0 => Ok(()),
+            extra => Err(format!("{extra} bytes past a residual coding's end")),
+        }
+    }
+}
+
+/// Decodes the residuals of an update's rectangles, in order.
+pub(crate) struct ModelDecoder<'a> {
+    model: &'a mut Model,
+    green: RangeDecoder<'a>,
+    chroma: RangeDecoder<'a>,
+}
+
+impl<'a> ModelDecoder<'a> {
+    /// Starts reading an update's pixels with what `model` learned from
+    /// the earlier updates.
+    pub(crate) fn new(model: &'a mut Model, data: &'a [u8]) -> Result<ModelDecoder<'a>, String> {
+        let mut rest = data;
+        let green_len = crate::take_varint(&mut rest)
+            .and_then(|len| usize::try_from(len).ok())
+            .filter(|&len| len <= rest.len())
+            .ok_or("the green coding's length is past the end")?;
+        let (green, chroma) = rest.split_at(green_len);
+        Ok(ModelDecoder {
+            model,
+            green: RangeDecoder::new(green)?,
+            chroma: RangeDecoder::new(chroma)?,
+        })
+    }
+
+    /// Appends a `width`×`height` rectangle's residual bytes to `out`,
+    /// or fails if the coding ends before them.
+    pub(crate) fn get(
+        &mut self,
+        width: usize,
+        height: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let model = &mut *self.model;
+        model.start(width);
+        // The coders' state in locals, where it can stay in registers.
+        let (mut green, mut chroma) = (self.green, self.chroma);
+        for y in 0..height {
+            // Room for one row at a time: a coding that ends early stops
+            // before claiming the rest of a large rectangle.
+            out.reserve(width * 3);
+            for x in 0..width {
+                let [r_sum, g_sum, b_sum] = model.sums(x, y == 0);
+                let c = &mut *model.contexts;
+                let g = green.residual(&mut c.green[bucket(g_sum)].0, GREEN_BITS, &mut c.excess[1]);
+                let level = green_level(magnitude(g));
+                let red = &mut c.red[bucket(r_sum)][level].0;
+                let r = chroma.residual(red, CHROMA_BITS, &mut c.excess[0]);
+                let blue = &mut c.blue[bucket(b_sum)][level].0;
+                let b = chroma.residual(blue, CHROMA_BITS, &mut c.excess[2]);
+                out.extend_from_slice(&[r, g, b]);
+                model.set(x, [r, g, b]);
+            }
+            model.next_row();
+            if green.overrun || chroma.overrun {
+                return Err("a residual coding ends early".into());
+            }
+        }
+        (self.green, self.chroma) = (green, chroma);
+        Ok(())
+    }
+
+    /// Checks that both codings ended exactly where their bytes do.
+    pub(crate) fn finish(self) -> Result<(), String> {
+        self.green.check_end()?;
+        self.chroma.check_end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift32: reproducible test data.
+    fn next(s: &mut u32) -> u32 {
+        *s ^= *s << 13;
+        *s ^= *s >> 17;
+        *s ^= *s << 5;
+        *s
+    }
+
+    /// Residual bytes of kinds the coder meets: uniform noise (every
+    /// byte value, escapes everywhere), photo-like (small, zigzag),
+    /// text-like (mostly zero, a few large).
+    fn residuals(kind: u32, pixels: usize, seed: u32) -> Vec<u8> {
+        let mut s = seed | 1;
+        (0..pixels * 3)
+            .map(|_| {
+                let v = next(&mut s);
+                match kind {
+                    0 => v as u8,
+                    1 => (v % 9) as u8,
+                    _ if v.is_multiple_of(13) => (v >> 8) as u8,
+                    _ => 0,
+                }
+            })
+            .collect()
+    }
+
+    /// Rectangles (width, height, bytes) of every kind and some odd
+    /// shapes: one pixel, one column, one row.
+    fn rects(seed: u32) -> Vec<(usize, usize, Vec<u8>)> {
+        let shapes = [(64, 64), (1, 1), (1, 17), (33, 1), (7, 9), (64, 20)];
+        let mut out = Vec::new();
+        for (i, (w, h)) in shapes.into_iter().enumerate() {
+            let kind = (i as u32 + seed) % 3;
+            out.push((w, h, residuals(kind, w * h, seed * 31 + i as u32)));
+        }
+        out
+    }
+
+    fn encode(encoder: &mut ModelEncoder, rects: &[(usize, usize, Vec<u8>)]) -> Vec<u8> {
+        for (w, _, bytes) in rects {
+            encoder.put(*w, bytes);
+        }
+        encoder.finish()
+    }
+
+    fn decode(
+        model: &mut Model,
+        data: &[u8],
+        rects: &[(usize, usize, Vec<u8>)],
+    ) -> Result<Vec<u8>, String> {
+        let mut decoder = ModelDecoder::new(model, data)?;
+        let mut out = Vec::new();
+        for (w, h, _) in rects {
+            decoder.get(*w, *h, &mut out)?;
+        }
+        decoder.finish()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn updates_round_trip_with_what_earlier_ones_taught() {
+        let mut encoder = ModelEncoder::default();
+        let mut model = Model::default();
+        for update in 0..4 {
+            let rects = rects(update);
+            let data = encode(&mut encoder, &rects);
+            let want: Vec<u8> = rects.iter().flat_map(|r| r.2.iter().copied()).collect();
+            assert_eq!(decode(&mut model, &data, &rects).unwrap(), want, "update {update}");
+        }
+        assert!(encoder.finish().is_empty(), "no residuals, no bytes");
+        // Small residuals in busy-looking contexts still cost little:
+        // photo-like residuals take well under a byte per channel.
+        let photo = vec![(64, 64, residuals(1, 64 * 64, 9))];
+        let data = encode(&mut encoder, &photo);
+        assert!(data.len() < 64 * 64 * 3 * 6 / 10, "{} bytes", data.len());
+        assert_eq!(decode(&mut model, &data, &photo).unwrap(), photo[0].2);
+        // After a reset on both sides they agree again; a decoder that
+        // kept what it learned does not.
+        encoder.reset();
+        let data = encode(&mut encoder, &photo);
+        assert_ne!(decode(&mut model, &data, &photo).ok().as_ref(), Some(&photo[0].2));
+        let mut fresh = Model::default();
+        assert_eq!(decode(&mut fresh, &data, &photo).unwrap(), photo[0].2);
+    }
+
+    #[test]
+    fn truncated_extended_and_corrupted_codings_never_panic() {
+        let rects = rects(5);
+        let data = encode(&mut ModelEncoder::default(), &rects);
+        for cut in (0..data.len()).step_by(5).chain(data.len() - 20..data.len()) {
+            let refused = decode(&mut Model::default(), &data[..cut], &rects);
+            assert!(refused.is_err(), "cut at {cut} of {}", data.len());
+        }
+        let mut longer = data.clone();
+        longer.push(0);
+        assert!(decode(&mut Model::default(), &longer, &rects).is_err());
+        let want: Vec<u8> = rects.iter().flat_map(|r| r.2.iter().copied()).collect();
+        let mut s = 3;
+        for _ in 0..300 {
+            let mut bad = data.clone();
+            let at = next(&mut s) as usize % bad.len();
+            bad[at] ^= 1 << (next(&mut s) % 8);
+            // Either refused, or some residuals of the right count.
+            if let Ok(out) = decode(&mut Model::default(), &bad, &rects) {
+                assert_eq!(out.len(), want.len());
+            }
+        }
+        // A short coding claiming a large rectangle stops early.
+        let huge = [(4096, 4096, Vec::new())];
+        assert!(decode(&mut Model::default(), &[5, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0], &huge).is_err());
+        for garbage in [&[][..], &[0], &[0xFF; 9], &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]] {
+            assert!(decode(&mut Model::default(), garbage, &rects).is_err(), "{garbage:?}");
+        }
+    }
+}
