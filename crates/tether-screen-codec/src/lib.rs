@@ -32,7 +32,7 @@
 //!    line, costs a reference, as VNC's ZRLE does with its zlib stream),
 //!    and codes the pixel residuals with an adaptive range coder whose
 //!    probabilities depend on the neighbouring residuals' size and carry
-//!    over from update to update (`model.rs`): about 27% fewer bytes than
+//!    over from update to update (`model.rs`): about 30% fewer bytes than
 //!    zstd on photos.
 //!
 //! Because the streams carry state from update to update, updates must be
