@@ -153,12 +153,14 @@ fn magnitude(byte: u8) -> u32 {
 /// the decoder's stay alike as long as updates are applied in order; both
 /// start over on a fresh update): the contexts' probabilities; and the
 /// residual magnitudes of the row above and of this row, each with one
-/// entry of padding at both ends.
+/// entry of padding at both ends, and what the row above adds to each
+/// pixel's neighbourhood sum.
 #[derive(Debug, Default)]
 pub(crate) struct Model {
     contexts: Box<Contexts>,
     above: Vec<[u8; 3]>,
     row: Vec<[u8; 3]>,
+    from_above: Vec<[u32; 3]>,
 }
 
 impl Model {
@@ -173,30 +175,44 @@ impl Model {
         self.above.resize(width + 2, [0; 3]);
         self.row.clear();
         self.row.resize(width + 2, [0; 3]);
+        self.from_above.clear();
+        self.from_above.resize(width, [0; 3]);
     }
 
-    /// The neighbourhood sums (red, green, blue) of pixel `x` of the
-    /// current row, whose pixels before `x` are known: twice left and
-    /// above, once above-left and above-right; on the first row four
-    /// times left. At the sides the padding repeats the edge pixel, and
-    /// above stands in for a missing left.
-    #[inline(always)]
-    fn sums(&self, x: usize, first_row: bool) -> [u32; 3] {
-        let at = |row: &[[u8; 3]], i: usize| row[i].map(u32::from);
-        let left = at(&self.row, x);
+    /// Starts a row. A pixel's neighbourhood sum (per channel) is twice
+    /// left and above plus above-left and above-right, four times left on
+    /// the first row; at the sides the padding repeats the edge pixel, and
+    /// above stands in for a missing left. Fills in what the row above
+    /// adds, and returns the left neighbour of the first pixel and the
+    /// left one's weight as a shift: the sum of pixel `x` is then
+    /// `left << shift` + `from_above[x]`, which the coders keep `left` for
+    /// in registers (the next pixel's context waits on it).
+    fn start_row(&mut self, first_row: bool) -> ([u32; 3], u32) {
         if first_row {
-            return left.map(|l| 4 * l);
+            return ([0; 3], 2);
         }
-        let (up_left, up, up_right) =
-            (at(&self.above, x), at(&self.above, x + 1), at(&self.above, x + 2));
-        let left = if x == 0 { up } else { left };
-        [0, 1, 2].map(|c| 2 * (left[c] + up[c]) + up_left[c] + up_right[c])
+        let at = |i: usize| self.above[i].map(u32::from);
+        for (x, sum) in self.from_above.iter_mut().enumerate() {
+            let (up_left, up, up_right) = (at(x), at(x + 1), at(x + 2));
+            *sum = [0, 1, 2].map(|c| 2 * up[c] + up_left[c] + up_right[c]);
+        }
+        (at(1), 1)
     }
 
-    /// Records pixel `x`'s residual bytes (red, green, blue).
+    /// The neighbourhood sums (red, green, blue) of pixel `x`.
     #[inline(always)]
-    fn set(&mut self, x: usize, bytes: [u8; 3]) {
-        self.row[x + 1] = bytes.map(|b| magnitude(b) as u8);
+    fn sums(&self, x: usize, left: [u32; 3], shift: u32) -> [u32; 3] {
+        let above = self.from_above[x];
+        [0, 1, 2].map(|c| (left[c] << shift) + above[c])
+    }
+
+    /// Records pixel `x`'s residual bytes (red, green, blue); returns
+    /// their magnitudes, the next pixel's left.
+    #[inline(always)]
+    fn set(&mut self, x: usize, bytes: [u8; 3]) -> [u32; 3] {
+        let magnitudes = bytes.map(magnitude);
+        self.row[x + 1] = magnitudes.map(|m| m as u8);
+        magnitudes
     }
 
     /// Moves to the next row.
@@ -314,8 +330,9 @@ impl ModelEncoder {
         let model = &mut self.model;
         model.start(width);
         for (y, line) in residuals.chunks_exact(width * 3).enumerate() {
+            let (mut left, shift) = model.start_row(y == 0);
             for (x, px) in line.chunks_exact(3).enumerate() {
-                let [r_sum, g_sum, b_sum] = model.sums(x, y == 0);
+                let [r_sum, g_sum, b_sum] = model.sums(x, left, shift);
                 let (r, g, b) = (px[0], px[1], px[2]);
                 let c = &mut *model.contexts;
                 green.residual(&mut c.green[bucket(g_sum)].0, GREEN_BITS, &mut c.excess[1], g);
@@ -324,7 +341,7 @@ impl ModelEncoder {
                 chroma.residual(red, CHROMA_BITS, &mut c.excess[0], r);
                 let blue = &mut c.blue[bucket(b_sum)][by_green][by_red].0;
                 chroma.residual(blue, CHROMA_BITS, &mut c.excess[2], b);
-                model.set(x, [r, g, b]);
+                left = model.set(x, [r, g, b]);
             }
             model.next_row();
         }
@@ -470,8 +487,9 @@ impl<'a> ModelDecoder<'a> {
             // Room for one row at a time: a coding that ends early stops
             // before claiming the rest of a large rectangle.
             out.reserve(width * 3);
+            let (mut left, shift) = model.start_row(y == 0);
             for x in 0..width {
-                let [r_sum, g_sum, b_sum] = model.sums(x, y == 0);
+                let [r_sum, g_sum, b_sum] = model.sums(x, left, shift);
                 let c = &mut *model.contexts;
                 let g = green.residual(&mut c.green[bucket(g_sum)].0, GREEN_BITS, &mut c.excess[1]);
                 let red = &mut c.red[bucket(r_sum)][levels(g, 0).0].0;
@@ -480,7 +498,7 @@ impl<'a> ModelDecoder<'a> {
                 let blue = &mut c.blue[bucket(b_sum)][by_green][by_red].0;
                 let b = chroma.residual(blue, CHROMA_BITS, &mut c.excess[2]);
                 out.extend_from_slice(&[r, g, b]);
-                model.set(x, [r, g, b]);
+                left = model.set(x, [r, g, b]);
             }
             model.next_row();
             if green.overrun || chroma.overrun {
