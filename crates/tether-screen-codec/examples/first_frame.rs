@@ -219,8 +219,18 @@ fn main() {
     let update = Encoder::new().encode(frame.clone());
     let bytes = update.to_bytes();
     println!("first frame: {} bytes on the wire", bytes.len());
-    println!("  shapes stream: {} bytes", update.shapes.len());
-    println!("  pixels stream: {} bytes", update.pixels.len());
+    println!("  shapes (zstd): {} bytes", update.shapes.len());
+    println!("  pixels: {} bytes", update.pixels.len());
+    // The pixels start with the green coding's length (LEB128).
+    let (mut green, mut shift, mut at) = (0usize, 0, 0);
+    while let Some(&b) = update.pixels.get(at) {
+        green |= usize::from(b & 0x7F) << shift;
+        (shift, at) = (shift + 7, at + 1);
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    println!("    green: {green} bytes, red and blue: {} bytes", update.pixels.len() - at - green);
     let mut decoder = Decoder::new();
     let decoded = decoder.apply(&update).expect("our own update decodes");
     assert_eq!(decoded, &frame, "the decoded frame is the frame");
