@@ -26,7 +26,7 @@ use crate::role::Role;
 /// moved, no frame numbers on the wire) and the screen codec's update
 /// format (v3: motion copies per tile, sub-tile rectangles, a shorter
 /// header); version 5 the screen codec's pixel residuals (range-coded
-/// with context modelling instead of zstd). See ARCHITECTURE.md,
+/// with context modelling, or a zstd frame of their own when smaller). See ARCHITECTURE.md,
 /// "Protocol versions", for what may change within a version and what
 /// needs a new one.
 pub const PROTOCOL_VERSION: u16 = 5;

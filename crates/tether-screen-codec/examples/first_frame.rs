@@ -221,8 +221,9 @@ fn main() {
     println!("first frame: {} bytes on the wire", bytes.len());
     println!("  shapes (zstd): {} bytes", update.shapes.len());
     println!("  pixels: {} bytes", update.pixels.len());
-    // The pixels start with the green coding's length (LEB128).
-    let (mut green, mut shift, mut at) = (0usize, 0, 0);
+    // A mode byte (0: the range coder), then the green coding's length
+    // (LEB128).
+    let (mut green, mut shift, mut at) = (0usize, 0, 1);
     while let Some(&b) = update.pixels.get(at) {
         green |= usize::from(b & 0x7F) << shift;
         (shift, at) = (shift + 7, at + 1);
@@ -230,7 +231,14 @@ fn main() {
             break;
         }
     }
-    println!("    green: {green} bytes, red and blue: {} bytes", update.pixels.len() - at - green);
+    if update.pixels.first() == Some(&0) {
+        println!(
+            "    green: {green} bytes, red and blue: {} bytes",
+            update.pixels.len() - at - green
+        );
+    } else {
+        println!("    as zstd (smaller than the range coder's)");
+    }
     let mut decoder = Decoder::new();
     let decoded = decoder.apply(&update).expect("our own update decodes");
     assert_eq!(decoded, &frame, "the decoded frame is the frame");

@@ -42,6 +42,8 @@ pub struct Decoder {
     shapes: Unpacker,
     /// What the residuals' coder learned from earlier updates.
     pixels: Model,
+    /// For residuals that came as a zstd frame.
+    pixels_zstd: Unpacker,
     /// An earlier update failed after its streams were read: later
     /// updates cannot be decompressed until a fresh one.
     broken: bool,
@@ -141,12 +143,26 @@ impl Decoder {
             (0, true) => Vec::new(),
             (0, false) => return Err(DecodeError::Data("pixels without pixel operations".into())),
             (_, true) => return Err(DecodeError::Data("pixel operations without pixels".into())),
-            (_, false) => {
+            (n, false) if update.pixels[0] == crate::PIXELS_ZSTD => {
+                let n = n as usize;
+                // A zstd frame of its own: no history to keep.
+                self.pixels_zstd.reset();
+                let data =
+                    self.pixels_zstd.unpack(&update.pixels[1..], n).map_err(DecodeError::Data)?;
+                if data.len() != n {
+                    return Err(DecodeError::Data(format!(
+                        "{} bytes of pixels, {n} expected",
+                        data.len()
+                    )));
+                }
+                data
+            }
+            (_, false) if update.pixels[0] == crate::PIXELS_MODEL => {
                 // `check` bounded the rectangles' total by the frame; each
                 // one's room is reserved only as it is decoded, so a short
                 // stream stops before claiming the rest.
                 let mut data = Vec::new();
-                let mut decoder = ModelDecoder::new(&mut self.pixels, &update.pixels)
+                let mut decoder = ModelDecoder::new(&mut self.pixels, &update.pixels[1..])
                     .map_err(DecodeError::Data)?;
                 for op in &ops {
                     if let Op::Pixels { rect, .. } = op {
@@ -158,6 +174,7 @@ impl Decoder {
                 decoder.finish().map_err(DecodeError::Data)?;
                 data
             }
+            (_, false) => return Err(DecodeError::Data("unknown pixel coding".into())),
         };
         Ok(Contents { indices: indices.to_vec(), ops, residuals })
     }

@@ -33,7 +33,8 @@
 //!    and codes the pixel residuals with an adaptive range coder whose
 //!    probabilities depend on the neighbouring residuals' size and carry
 //!    over from update to update (`model.rs`): about 30% fewer bytes than
-//!    zstd on photos.
+//!    zstd on photos; zstd's coding of them goes instead when smaller
+//!    (anti-aliased text, whose glyphs repeat).
 //!
 //! Because the streams carry state from update to update, updates must be
 //! applied in the order they were made and none may be skipped; the
@@ -90,16 +91,22 @@ pub struct Update {
     /// [`Op::Palette`]s in order: one flush of the "shapes" zstd stream.
     /// Empty when nothing changed.
     pub shapes: Vec<u8>,
-    /// The residuals of the [`Op::Pixels`] in order, three per pixel, as
-    /// the residual coder (`model.rs`) codes them: the green coding's
-    /// length, the green coding, the chroma coding. Empty if there are
-    /// none.
+    /// The residuals of the [`Op::Pixels`] in order, three per pixel:
+    /// empty if there are none, else a mode byte and, for 0, the range
+    /// coder's coding (`model.rs`: the green coding's length, the green
+    /// coding, the chroma coding), for 1, one zstd frame.
     pub pixels: Vec<u8>,
 }
 
 /// Largest encoded update accepted from the wire: the protocol's screen
 /// frame limit.
 pub const MAX_ENCODED_BYTES: usize = 64 << 20;
+
+/// The first byte of an update's pixels: how the residuals are coded.
+/// The range coder (`model.rs`) learns from every update it codes, so an
+/// update coded with zstd leaves it as it was, on both sides.
+const PIXELS_MODEL: u8 = 0;
+const PIXELS_ZSTD: u8 = 1;
 
 /// Bits of an update's first wire byte.
 const FLAG_FRESH: u8 = 1;

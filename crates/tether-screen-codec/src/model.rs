@@ -25,8 +25,11 @@
 //!
 //! Green and the chroma (red, blue) go through two range coders, each
 //! flushed per update: every symbol costs a chain of dependent multiplies,
-//! and two chains run side by side on one core. An update's pixels are the
-//! green coder's length (LEB128), its bytes, then the chroma coder's.
+//! and two chains run side by side on one core. An update's coding is the
+//! green coder's length (LEB128), its bytes, then the chroma coder's. The
+//! encoder sends it unless zstd codes the same residuals smaller
+//! (`encode.rs`, `PIXELS_ZSTD`: anti-aliased text, whose repeated glyphs
+//! only a match finder sees); the range coder then forgets that update.
 //!
 //! The decoder reads exactly the bytes the encoder wrote: a coding that
 //! ends early or has bytes past its end is refused. Any other bytes
@@ -112,7 +115,7 @@ impl<const N: usize> Default for Tree<N> {
 /// and green's residual, blue's by those and red's residual; and per
 /// channel (red, green, blue) a tree of the excess of residuals past the
 /// small symbols.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Contexts {
     green: [Tree<{ 1 << GREEN_BITS }>; BUCKETS],
     red: [[Tree<{ 1 << CHROMA_BITS }>; GREEN_LEVELS]; BUCKETS],
@@ -312,6 +315,9 @@ pub(crate) struct ModelEncoder {
     /// The coders (green, chroma) of the update being made, once it has
     /// residuals.
     coders: Option<(RangeEncoder, RangeEncoder)>,
+    /// The contexts as the update being made found them, for
+    /// [`ModelEncoder::undo`].
+    saved: Box<Contexts>,
 }
 
 impl ModelEncoder {
@@ -321,9 +327,18 @@ impl ModelEncoder {
         self.coders = None;
     }
 
+    /// Forgets the last update's coding, which is not sent (the decoder
+    /// will not learn from it either).
+    pub(crate) fn undo(&mut self) {
+        self.model.contexts.clone_from(&self.saved);
+    }
+
     /// Codes one `width`-wide rectangle's residuals (three bytes per
     /// pixel, red, green, blue; a whole number of rows).
     pub(crate) fn put(&mut self, width: usize, residuals: &[u8]) {
+        if self.coders.is_none() {
+            self.saved.clone_from(&self.model.contexts);
+        }
         // The coders' state in locals, where it can stay in registers.
         let (mut green, mut chroma) =
             self.coders.take().unwrap_or_else(|| (RangeEncoder::new(), RangeEncoder::new()));
