@@ -143,7 +143,7 @@ impl Decoder {
             (0, true) => Vec::new(),
             (0, false) => return Err(DecodeError::Data("pixels without pixel operations".into())),
             (_, true) => return Err(DecodeError::Data("pixel operations without pixels".into())),
-            (n, false) if update.pixels[0] == crate::PIXELS_ZSTD => {
+            (n, false) if update.pixels[0] == crate::PIXELS_AS_ZSTD => {
                 let n = n as usize;
                 // A zstd frame of its own: no history to keep.
                 self.pixels_zstd.reset();
@@ -157,7 +157,7 @@ impl Decoder {
                 }
                 data
             }
-            (_, false) if update.pixels[0] == crate::PIXELS_MODEL => {
+            (_, false) if update.pixels[0] == crate::PIXELS_RANGE_CODED => {
                 // `check` bounded the rectangles' total by the frame; each
                 // one's room is reserved only as it is decoded, so a short
                 // stream stops before claiming the rest.

@@ -309,16 +309,16 @@ impl Encoder {
 }
 
 impl Encoder {
-    /// The update's pixels: a mode byte ([`crate::PIXELS_MODEL`] or
-    /// [`crate::PIXELS_ZSTD`]), then the smaller of the residuals' two
+    /// The update's pixels: a mode byte ([`crate::PIXELS_RANGE_CODED`] or
+    /// [`crate::PIXELS_AS_ZSTD`]), then the smaller of the residuals' two
     /// codings; the range coder forgets the update if zstd's is taken.
     fn smaller_pixels(&mut self, zstd: Vec<u8>) -> Vec<u8> {
         let model = self.pixels.finish();
         let (mode, coding) = if zstd.len() < model.len() {
             self.pixels.undo();
-            (crate::PIXELS_ZSTD, zstd)
+            (crate::PIXELS_AS_ZSTD, zstd)
         } else {
-            (crate::PIXELS_MODEL, model)
+            (crate::PIXELS_RANGE_CODED, model)
         };
         let mut out = Vec::with_capacity(1 + coding.len());
         out.push(mode);

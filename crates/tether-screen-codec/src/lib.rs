@@ -105,8 +105,8 @@ pub const MAX_ENCODED_BYTES: usize = 64 << 20;
 /// The first byte of an update's pixels: how the residuals are coded.
 /// The range coder (`model.rs`) learns from every update it codes, so an
 /// update coded with zstd leaves it as it was, on both sides.
-const PIXELS_MODEL: u8 = 0;
-const PIXELS_ZSTD: u8 = 1;
+const PIXELS_RANGE_CODED: u8 = 0;
+const PIXELS_AS_ZSTD: u8 = 1;
 
 /// Bits of an update's first wire byte.
 const FLAG_FRESH: u8 = 1;
