@@ -62,6 +62,7 @@ mod moves;
 mod ops;
 mod pack;
 mod predict;
+mod range;
 mod scroll;
 mod tiles;
 

@@ -1,0 +1,223 @@
+//! Adaptive binary range coding: the arithmetic under `model.rs`.
+//!
+//! A range coder narrows an interval by each coded bit's probability, so
+//! a bit costs about `-log2(p)` bits of output, fractions included. The
+//! probabilities are 12-bit and adapt as they are used; symbols of a few
+//! bits are coded as paths in binary trees of probabilities. The
+//! encoder's first byte is always 0 and the decoder reads exactly the
+//! bytes the encoder wrote, so a coding cut short or carrying extra bytes
+//! can be refused.
+
+/// Probability bits: a probability is `p / 4096` that the next bit is 0.
+const PROB_BITS: u32 = 12;
+const PROB_ONE: u16 = 1 << PROB_BITS;
+/// Adaptation speed: each coded bit moves its probability 1/32 of the
+/// way towards what it saw.
+const ADAPT: u32 = 5;
+/// The range is renormalised (a byte shifted out) below this.
+const TOP: u32 = 1 << 24;
+
+/// A probability that adapts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bit(u16);
+
+impl Default for Bit {
+    fn default() -> Bit {
+        Bit(PROB_ONE / 2)
+    }
+}
+
+/// `p` moved 1/32 of the way towards what `bit` says. It stays within
+/// 31..=4065, so neither outcome's share of the range is ever empty.
+#[inline(always)]
+fn adapt(p: u16, bit: bool) -> u16 {
+    let down = p - (p >> ADAPT);
+    let up = p + ((PROB_ONE - p) >> ADAPT);
+    if bit { down } else { up }
+}
+
+/// The probabilities of a binary tree over `N` symbols: node `n`'s
+/// children are `2n` and `2n + 1`, node 1 the root (node 0 unused).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tree<const N: usize>(pub(crate) [Bit; N]);
+
+impl<const N: usize> Default for Tree<N> {
+    fn default() -> Tree<N> {
+        Tree([Bit::default(); N])
+    }
+}
+
+/// The compressing end of a range coder (the carry-propagating
+/// arrangement LZMA uses: a byte held back, and a count of 0xFF bytes
+/// behind it that a carry would turn to zeros).
+#[derive(Debug)]
+pub(crate) struct RangeEncoder {
+    low: u64,
+    range: u32,
+    held: u8,
+    pending: u64,
+    out: Vec<u8>,
+}
+
+impl RangeEncoder {
+    pub(crate) fn new() -> RangeEncoder {
+        RangeEncoder { low: 0, range: u32::MAX, held: 0, pending: 1, out: Vec::new() }
+    }
+
+    #[inline(always)]
+    fn shift_low(&mut self) {
+        if self.low < 0xFF00_0000 || self.low >= 1 << 32 {
+            let carry = (self.low >> 32) as u8;
+            let mut byte = self.held;
+            while self.pending > 0 {
+                self.out.push(byte.wrapping_add(carry));
+                byte = 0xFF;
+                self.pending -= 1;
+            }
+            self.held = (self.low >> 24) as u8;
+        }
+        self.pending += 1;
+        self.low = (self.low & 0x00FF_FFFF) << 8;
+    }
+
+    /// Codes `bit` with probability `p`, without branching on the bit
+    /// (photos' bits are unpredictable; a mispredicted branch costs more
+    /// than the arithmetic).
+    #[inline(always)]
+    fn bit(&mut self, bit: bool, p: &mut Bit) {
+        let bound = (self.range >> PROB_BITS) * u32::from(p.0);
+        let ones = u32::from(bit).wrapping_neg();
+        self.low += u64::from(bound & ones);
+        self.range = (self.range - bound) & ones | bound & !ones;
+        p.0 = adapt(p.0, bit);
+        while self.range < TOP {
+            self.range <<= 8;
+            self.shift_low();
+        }
+    }
+
+    /// Codes the low `bits` bits of `value`, high first, with `tree`.
+    #[inline(always)]
+    fn tree(&mut self, tree: &mut [Bit], bits: u32, value: u32) {
+        let mut node = 1;
+        for i in (0..bits).rev() {
+            let bit = value >> i & 1;
+            self.bit(bit == 1, &mut tree[node]);
+            node = node << 1 | bit as usize;
+        }
+    }
+
+    /// Codes a residual byte: its symbol in `small` (`bits` questions),
+    /// the last symbol followed by the excess in `excess`.
+    #[inline(always)]
+    pub(crate) fn residual(
+        &mut self,
+        small: &mut [Bit],
+        bits: u32,
+        excess: &mut Tree<256>,
+        byte: u8,
+    ) {
+        let last = (1u8 << bits) - 1;
+        self.tree(small, bits, u32::from(byte.min(last)));
+        if byte >= last {
+            self.tree(&mut excess.0, 8, u32::from(byte - last));
+        }
+    }
+
+    /// The coded bytes: the encoder's first byte is always 0 (nothing
+    /// carries into it), and the decoder reads exactly these.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        for _ in 0..5 {
+            self.shift_low();
+        }
+        self.out
+    }
+}
+
+/// The decompressing end of a range coder. Reading past the end gives
+/// zeros and marks the coding as overrun.
+#[derive(Clone, Copy)]
+pub(crate) struct RangeDecoder<'a> {
+    data: &'a [u8],
+    at: usize,
+    range: u32,
+    code: u32,
+    /// The coding ended before the bits read so far.
+    pub(crate) overrun: bool,
+}
+
+impl<'a> RangeDecoder<'a> {
+    /// A decoder of `data`, which must start as [`RangeEncoder::finish`]
+    /// output does.
+    pub(crate) fn new(data: &'a [u8]) -> Result<RangeDecoder<'a>, String> {
+        match data {
+            [0, a, b, c, d, ..] => Ok(RangeDecoder {
+                data,
+                at: 5,
+                range: u32::MAX,
+                code: u32::from_be_bytes([*a, *b, *c, *d]),
+                overrun: false,
+            }),
+            _ => Err("a residual coding does not start as it must".into()),
+        }
+    }
+
+    #[inline(always)]
+    fn next_byte(&mut self) -> u32 {
+        match self.data.get(self.at) {
+            Some(&b) => {
+                self.at += 1;
+                u32::from(b)
+            }
+            None => {
+                self.overrun = true;
+                0
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn bit(&mut self, p: &mut Bit) -> bool {
+        let bound = (self.range >> PROB_BITS) * u32::from(p.0);
+        let bit = self.code >= bound;
+        let ones = u32::from(bit).wrapping_neg();
+        self.code -= bound & ones;
+        self.range = (self.range - bound) & ones | bound & !ones;
+        p.0 = adapt(p.0, bit);
+        while self.range < TOP {
+            self.range <<= 8;
+            self.code = self.code << 8 | self.next_byte();
+        }
+        bit
+    }
+
+    /// Reads `bits` bits, high first, coded with `tree`.
+    #[inline(always)]
+    fn tree(&mut self, tree: &mut [Bit], bits: u32) -> u32 {
+        let mut node = 1;
+        for _ in 0..bits {
+            node = node << 1 | usize::from(self.bit(&mut tree[node]));
+        }
+        (node - (1 << bits)) as u32
+    }
+
+    /// Reads a residual byte (see [`RangeEncoder::residual`]). Any bits
+    /// give some byte: an excess past 255 wraps.
+    #[inline(always)]
+    pub(crate) fn residual(&mut self, small: &mut [Bit], bits: u32, excess: &mut Tree<256>) -> u8 {
+        let last = (1u8 << bits) - 1;
+        let byte = self.tree(small, bits) as u8;
+        if byte == last { byte.wrapping_add(self.tree(&mut excess.0, 8) as u8) } else { byte }
+    }
+
+    /// Whether the coding ended exactly at its last byte.
+    pub(crate) fn check_end(&self) -> Result<(), String> {
+        if self.overrun {
+            return Err("a residual coding ends early".into());
+        }
+        match self.data.len() - self.at {
+            0 => Ok(()),
+            extra => Err(format!("{extra} bytes past a residual coding's end")),
+        }
+    }
+}
