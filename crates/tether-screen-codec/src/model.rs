@@ -14,7 +14,8 @@
 //! alphabet, sent as the path to it in a binary tree whose every node has
 //! its own adaptive probability: 16 symbols (4 questions) for green, 4
 //! (2 questions) for red and blue, the last symbol of each meaning "this
-//! or more", followed by the excess in an 8-question tree. The context of
+//! or more", followed by the excess in a 4-question tree per context
+//! (whose last symbol is followed by the rest in an 8-question tree). The context of
 //! a residual is the sum of the magnitudes of the same channel's residuals
 //! left, above, above-left and above-right (coded before it, inside the
 //! rectangle), quantised; red and blue, coded after green, also use the
@@ -37,7 +38,7 @@
 //! corrupted coding cannot be told from another picture, as zstd without
 //! checksums cannot).
 
-use crate::range::{RangeDecoder, RangeEncoder, Tree};
+use crate::range::{Escape, RangeDecoder, RangeEncoder, Tree};
 
 /// Largest neighbourhood sum: weights 2, 2, 1, 1 of magnitudes of at
 /// most 128.
@@ -76,14 +77,15 @@ const CHROMA_BITS: u32 = 2;
 
 /// Every context's tree: green's by neighbourhood, red's by neighbourhood
 /// and green's residual, blue's by those and red's residual; and per
-/// channel (red, green, blue) a tree of the excess of residuals past the
-/// small symbols.
+/// channel (red, green, blue) the trees of the excess of residuals past
+/// the small symbols: by neighbourhood up to 15, then one for the rest.
 #[derive(Debug, Clone)]
 struct Contexts {
     green: [Tree<{ 1 << GREEN_BITS }>; BUCKETS],
     red: [[Tree<{ 1 << CHROMA_BITS }>; GREEN_LEVELS]; BUCKETS],
     blue: [[[Tree<{ 1 << CHROMA_BITS }>; RED_LEVELS]; GREEN_LEVELS]; BUCKETS],
-    excess: [Tree<256>; 3],
+    medium: [[Tree<16>; BUCKETS]; 3],
+    large: [Tree<256>; 3],
 }
 
 impl Default for Contexts {
@@ -92,7 +94,8 @@ impl Default for Contexts {
             green: [Tree::default(); BUCKETS],
             red: [[Tree::default(); GREEN_LEVELS]; BUCKETS],
             blue: [[[Tree::default(); RED_LEVELS]; GREEN_LEVELS]; BUCKETS],
-            excess: [Tree::default(); 3],
+            medium: [[Tree::default(); BUCKETS]; 3],
+            large: [Tree::default(); 3],
         }
     }
 }
@@ -232,12 +235,16 @@ impl ModelEncoder {
                 let [r_sum, g_sum, b_sum] = model.sums(x, left, shift);
                 let (r, g, b) = (px[0], px[1], px[2]);
                 let c = &mut *model.contexts;
-                green.residual(&mut c.green[bucket(g_sum)].0, GREEN_BITS, &mut c.excess[1], g);
+                let (g_bucket, r_bucket, b_bucket) = (bucket(g_sum), bucket(r_sum), bucket(b_sum));
+                let escape = Escape { medium: &mut c.medium[1][g_bucket], large: &mut c.large[1] };
+                green.residual(&mut c.green[g_bucket].0, GREEN_BITS, escape, g);
                 let (by_green, by_red) = levels(g, r);
-                let red = &mut c.red[bucket(r_sum)][by_green].0;
-                chroma.residual(red, CHROMA_BITS, &mut c.excess[0], r);
-                let blue = &mut c.blue[bucket(b_sum)][by_green][by_red].0;
-                chroma.residual(blue, CHROMA_BITS, &mut c.excess[2], b);
+                let red = &mut c.red[r_bucket][by_green].0;
+                let escape = Escape { medium: &mut c.medium[0][r_bucket], large: &mut c.large[0] };
+                chroma.residual(red, CHROMA_BITS, escape, r);
+                let blue = &mut c.blue[b_bucket][by_green][by_red].0;
+                let escape = Escape { medium: &mut c.medium[2][b_bucket], large: &mut c.large[2] };
+                chroma.residual(blue, CHROMA_BITS, escape, b);
                 left = model.set(x, [r, g, b]);
             }
             model.next_row();
@@ -301,12 +308,16 @@ impl<'a> ModelDecoder<'a> {
             for x in 0..width {
                 let [r_sum, g_sum, b_sum] = model.sums(x, left, shift);
                 let c = &mut *model.contexts;
-                let g = green.residual(&mut c.green[bucket(g_sum)].0, GREEN_BITS, &mut c.excess[1]);
-                let red = &mut c.red[bucket(r_sum)][levels(g, 0).0].0;
-                let r = chroma.residual(red, CHROMA_BITS, &mut c.excess[0]);
+                let (g_bucket, r_bucket, b_bucket) = (bucket(g_sum), bucket(r_sum), bucket(b_sum));
+                let escape = Escape { medium: &mut c.medium[1][g_bucket], large: &mut c.large[1] };
+                let g = green.residual(&mut c.green[g_bucket].0, GREEN_BITS, escape);
+                let red = &mut c.red[r_bucket][levels(g, 0).0].0;
+                let escape = Escape { medium: &mut c.medium[0][r_bucket], large: &mut c.large[0] };
+                let r = chroma.residual(red, CHROMA_BITS, escape);
                 let (by_green, by_red) = levels(g, r);
-                let blue = &mut c.blue[bucket(b_sum)][by_green][by_red].0;
-                let b = chroma.residual(blue, CHROMA_BITS, &mut c.excess[2]);
+                let blue = &mut c.blue[b_bucket][by_green][by_red].0;
+                let escape = Escape { medium: &mut c.medium[2][b_bucket], large: &mut c.large[2] };
+                let b = chroma.residual(blue, CHROMA_BITS, escape);
                 out.extend_from_slice(&[r, g, b]);
                 left = model.set(x, [r, g, b]);
             }

@@ -47,6 +47,13 @@ impl<const N: usize> Default for Tree<N> {
     }
 }
 
+/// The trees of residuals past the small symbols: up to 15 more, then
+/// the rest.
+pub(crate) struct Escape<'a> {
+    pub(crate) medium: &'a mut Tree<16>,
+    pub(crate) large: &'a mut Tree<256>,
+}
+
 /// The compressing end of a range coder (the carry-propagating
 /// arrangement LZMA uses: a byte held back, and a count of 0xFF bytes
 /// behind it that a carry would turn to zeros).
@@ -107,20 +114,19 @@ impl RangeEncoder {
         }
     }
 
-    /// Codes a residual byte: its symbol in `small` (`bits` questions),
-    /// the last symbol followed by the excess in `excess`.
+    /// Codes a residual byte: its symbol in `small` (`bits` questions);
+    /// after the last symbol, the excess in `escape`'s 4-question tree,
+    /// whose last symbol is followed by the rest in its 8-question one.
     #[inline(always)]
-    pub(crate) fn residual(
-        &mut self,
-        small: &mut [Bit],
-        bits: u32,
-        excess: &mut Tree<256>,
-        byte: u8,
-    ) {
+    pub(crate) fn residual(&mut self, small: &mut [Bit], bits: u32, escape: Escape<'_>, byte: u8) {
         let last = (1u8 << bits) - 1;
         self.tree(small, bits, u32::from(byte.min(last)));
         if byte >= last {
-            self.tree(&mut excess.0, 8, u32::from(byte - last));
+            let excess = byte - last;
+            self.tree(&mut escape.medium.0, 4, u32::from(excess.min(15)));
+            if excess >= 15 {
+                self.tree(&mut escape.large.0, 8, u32::from(excess - 15));
+            }
         }
     }
 
@@ -204,10 +210,17 @@ impl<'a> RangeDecoder<'a> {
     /// Reads a residual byte (see [`RangeEncoder::residual`]). Any bits
     /// give some byte: an excess past 255 wraps.
     #[inline(always)]
-    pub(crate) fn residual(&mut self, small: &mut [Bit], bits: u32, excess: &mut Tree<256>) -> u8 {
+    pub(crate) fn residual(&mut self, small: &mut [Bit], bits: u32, escape: Escape<'_>) -> u8 {
         let last = (1u8 << bits) - 1;
         let byte = self.tree(small, bits) as u8;
-        if byte == last { byte.wrapping_add(self.tree(&mut excess.0, 8) as u8) } else { byte }
+        if byte != last {
+            return byte;
+        }
+        let mut excess = self.tree(&mut escape.medium.0, 4) as u8;
+        if excess == 15 {
+            excess = excess.wrapping_add(self.tree(&mut escape.large.0, 8) as u8);
+        }
+        last.wrapping_add(excess)
     }
 
     /// Whether the coding ended exactly at its last byte.
