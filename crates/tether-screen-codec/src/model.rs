@@ -15,14 +15,14 @@
 //! its own adaptive probability: 16 symbols (4 questions) for green, 4
 //! (2 questions) for red and blue, the last symbol of each meaning "this
 //! or more", followed by the excess in a 4-question tree per context
-//! (whose last symbol is followed by the rest in an 8-question tree). The context of
-//! a residual is the sum of the magnitudes of the same channel's residuals
-//! left, above, above-left and above-right (coded before it, inside the
-//! rectangle), quantised; red and blue, coded after green, also use the
-//! same pixel's green residual, and blue red's (their rounding errors go
-//! together: on the photo scene, 3% fewer bytes). Probabilities are 12-bit
-//! and carry over from update to update, as the zstd streams' history
-//! does.
+//! (whose last symbol is followed by the rest in an 8-question tree). The
+//! context of a residual is the sum of the magnitudes of the same
+//! channel's residuals left, above, above-left and above-right (coded
+//! before it, inside the rectangle), quantised; red and blue, coded after
+//! green, also use the same pixel's green residual, and blue red's (their
+//! rounding errors go together: on the photo scene, 3% fewer bytes).
+//! Probabilities are 12-bit and carry over from update to update, as the
+//! shapes stream's zstd history does.
 //!
 //! Green and the chroma (red, blue) go through two range coders, each
 //! flushed per update: every symbol costs a chain of dependent multiplies,
