@@ -224,9 +224,12 @@ impl ModelEncoder {
         if self.coders.is_none() {
             self.saved.clone_from(&self.model.contexts);
         }
-        // The coders' state in locals, where it can stay in registers.
-        let (mut green, mut chroma) =
+        let (mut green_coder, mut chroma_coder) =
             self.coders.take().unwrap_or_else(|| (RangeEncoder::new(), RangeEncoder::new()));
+        // The coders' intervals in locals, where they can stay in
+        // registers.
+        let (mut green, green_out) = green_coder.split();
+        let (mut chroma, chroma_out) = chroma_coder.split();
         let model = &mut self.model;
         model.start(width);
         for (y, line) in residuals.chunks_exact(width * 3).enumerate() {
@@ -237,19 +240,21 @@ impl ModelEncoder {
                 let c = &mut *model.contexts;
                 let (g_bucket, r_bucket, b_bucket) = (bucket(g_sum), bucket(r_sum), bucket(b_sum));
                 let escape = Escape { medium: &mut c.medium[1][g_bucket], large: &mut c.large[1] };
-                green.residual(&mut c.green[g_bucket].0, GREEN_BITS, escape, g);
+                green.residual(green_out, &mut c.green[g_bucket].0, GREEN_BITS, escape, g);
                 let (by_green, by_red) = levels(g, r);
                 let red = &mut c.red[r_bucket][by_green].0;
                 let escape = Escape { medium: &mut c.medium[0][r_bucket], large: &mut c.large[0] };
-                chroma.residual(red, CHROMA_BITS, escape, r);
+                chroma.residual(chroma_out, red, CHROMA_BITS, escape, r);
                 let blue = &mut c.blue[b_bucket][by_green][by_red].0;
                 let escape = Escape { medium: &mut c.medium[2][b_bucket], large: &mut c.large[2] };
-                chroma.residual(blue, CHROMA_BITS, escape, b);
+                chroma.residual(chroma_out, blue, CHROMA_BITS, escape, b);
                 left = model.set(x, [r, g, b]);
             }
             model.next_row();
         }
-        self.coders = Some((green, chroma));
+        green_coder.join(green);
+        chroma_coder.join(chroma);
+        self.coders = Some((green_coder, chroma_coder));
     }
 
     /// The coding of this update's residuals: empty if it had none.

@@ -56,42 +56,64 @@ pub(crate) struct Escape<'a> {
 
 /// The compressing end of a range coder (the carry-propagating
 /// arrangement LZMA uses: a byte held back, and a count of 0xFF bytes
-/// behind it that a carry would turn to zeros).
+/// behind it that a carry would turn to zeros). The interval (`low`,
+/// `range`), which every bit changes, is apart from the output, which
+/// only every eighth bit or so touches, so a coder's interval can stay in
+/// registers while it codes ([`RangeEncoder::split`]).
 #[derive(Debug)]
 pub(crate) struct RangeEncoder {
+    interval: Interval,
+    output: Output,
+}
+
+/// A range coder's interval.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Interval {
     low: u64,
     range: u32,
+}
+
+/// What a range coder has written, and the bytes it holds back.
+#[derive(Debug)]
+pub(crate) struct Output {
     held: u8,
     pending: u64,
     out: Vec<u8>,
 }
 
-impl RangeEncoder {
-    pub(crate) fn new() -> RangeEncoder {
-        RangeEncoder { low: 0, range: u32::MAX, held: 0, pending: 1, out: Vec::new() }
-    }
-
+impl Output {
+    /// Shifts the top byte out of `low`, writing what a carry can no
+    /// longer change.
     #[inline(always)]
-    fn shift_low(&mut self) {
-        if self.low < 0xFF00_0000 || self.low >= 1 << 32 {
-            let carry = (self.low >> 32) as u8;
-            let mut byte = self.held;
-            while self.pending > 0 {
-                self.out.push(byte.wrapping_add(carry));
-                byte = 0xFF;
-                self.pending -= 1;
-            }
-            self.held = (self.low >> 24) as u8;
+    fn shift_low(&mut self, low: &mut u64) {
+        if *low < 0xFF00_0000 || *low >= 1 << 32 {
+            self.flush_held(*low);
         }
         self.pending += 1;
-        self.low = (self.low & 0x00FF_FFFF) << 8;
+        *low = (*low & 0x00FF_FFFF) << 8;
     }
 
+    /// Writes the held byte and the 0xFF bytes behind it, carry included.
+    #[cold]
+    #[inline(never)]
+    fn flush_held(&mut self, low: u64) {
+        let carry = (low >> 32) as u8;
+        let mut byte = self.held;
+        while self.pending > 0 {
+            self.out.push(byte.wrapping_add(carry));
+            byte = 0xFF;
+            self.pending -= 1;
+        }
+        self.held = (low >> 24) as u8;
+    }
+}
+
+impl Interval {
     /// Codes `bit` with probability `p`, without branching on the bit
     /// (photos' bits are unpredictable; a mispredicted branch costs more
     /// than the arithmetic).
     #[inline(always)]
-    fn bit(&mut self, bit: bool, p: &mut Bit) {
+    fn bit(&mut self, output: &mut Output, bit: bool, p: &mut Bit) {
         let bound = (self.range >> PROB_BITS) * u32::from(p.0);
         let ones = u32::from(bit).wrapping_neg();
         self.low += u64::from(bound & ones);
@@ -99,17 +121,17 @@ impl RangeEncoder {
         p.0 = adapt(p.0, bit);
         while self.range < TOP {
             self.range <<= 8;
-            self.shift_low();
+            output.shift_low(&mut self.low);
         }
     }
 
     /// Codes the low `bits` bits of `value`, high first, with `tree`.
     #[inline(always)]
-    fn tree(&mut self, tree: &mut [Bit], bits: u32, value: u32) {
+    fn tree(&mut self, output: &mut Output, tree: &mut [Bit], bits: u32, value: u32) {
         let mut node = 1;
         for i in (0..bits).rev() {
             let bit = value >> i & 1;
-            self.bit(bit == 1, &mut tree[node]);
+            self.bit(output, bit == 1, &mut tree[node]);
             node = node << 1 | bit as usize;
         }
     }
@@ -118,25 +140,51 @@ impl RangeEncoder {
     /// after the last symbol, the excess in `escape`'s 4-question tree,
     /// whose last symbol is followed by the rest in its 8-question one.
     #[inline(always)]
-    pub(crate) fn residual(&mut self, small: &mut [Bit], bits: u32, escape: Escape<'_>, byte: u8) {
+    pub(crate) fn residual(
+        &mut self,
+        output: &mut Output,
+        small: &mut [Bit],
+        bits: u32,
+        escape: Escape<'_>,
+        byte: u8,
+    ) {
         let last = (1u8 << bits) - 1;
-        self.tree(small, bits, u32::from(byte.min(last)));
+        self.tree(output, small, bits, u32::from(byte.min(last)));
         if byte >= last {
             let excess = byte - last;
-            self.tree(&mut escape.medium.0, 4, u32::from(excess.min(15)));
+            self.tree(output, &mut escape.medium.0, 4, u32::from(excess.min(15)));
             if excess >= 15 {
-                self.tree(&mut escape.large.0, 8, u32::from(excess - 15));
+                self.tree(output, &mut escape.large.0, 8, u32::from(excess - 15));
             }
         }
+    }
+}
+
+impl RangeEncoder {
+    pub(crate) fn new() -> RangeEncoder {
+        RangeEncoder {
+            interval: Interval { low: 0, range: u32::MAX },
+            output: Output { held: 0, pending: 1, out: Vec::new() },
+        }
+    }
+
+    /// The interval, to code with in a local, and the output.
+    pub(crate) fn split(&mut self) -> (Interval, &mut Output) {
+        (self.interval, &mut self.output)
+    }
+
+    /// Takes back the interval [`RangeEncoder::split`] gave.
+    pub(crate) fn join(&mut self, interval: Interval) {
+        self.interval = interval;
     }
 
     /// The coded bytes: the encoder's first byte is always 0 (nothing
     /// carries into it), and the decoder reads exactly these.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         for _ in 0..5 {
-            self.shift_low();
+            self.output.shift_low(&mut self.interval.low);
         }
-        self.out
+        self.output.out
     }
 }
 
