@@ -25,10 +25,11 @@ use crate::role::Role;
 /// the view stream (acknowledgements only when asked, pointer only when
 /// moved, no frame numbers on the wire) and the screen codec's update
 /// format (v3: motion copies per tile, sub-tile rectangles, a shorter
-/// header). See ARCHITECTURE.md, "Protocol
-/// versions", for what may change within a version and what needs a new
-/// one.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// header); version 5 the screen codec's pixel residuals (range-coded
+/// with context modelling, or a zstd frame of their own when smaller). See ARCHITECTURE.md,
+/// "Protocol versions", for what may change within a version and what
+/// needs a new one.
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// The TLS application protocol both sides require.
 pub const ALPN: &[u8] = b"tether/1";

@@ -81,6 +81,14 @@ fn main() -> std::io::Result<()> {
         }
     }
     updates.push(("photo", encoder.encode(photo)));
+    for (name, update) in &updates {
+        let coding = match update.pixels.first() {
+            None => "no pixels",
+            Some(0) => "pixels range-coded",
+            Some(_) => "pixels as zstd",
+        };
+        println!("{name}: {} bytes, {coding}", update.to_bytes().len());
+    }
     for n in 1..=updates.len() {
         let (name, _) = updates[n - 1];
         let prefix: Vec<_> = updates[..n].iter().map(|(_, u)| u.clone()).collect();

@@ -1,6 +1,7 @@
 //! Updates to frames, trusting nothing in them.
 
 use crate::frame::{Frame, FrameError, check_size};
+use crate::model::{Model, ModelDecoder};
 use crate::ops::{Op, apply_copies, bits_for, draw_palette, packed_len, shifted};
 use crate::pack::Unpacker;
 use crate::predict::{self, Coding};
@@ -33,13 +34,16 @@ pub enum DecodeError {
 /// colours), to bound the shapes stream before parsing it.
 const MAX_OP_BYTES: usize = 4 + 4 * 5 + 1 + MAX_PALETTE * 5;
 
-/// Holds the viewer's copy of the screen and the decompressing ends of the
-/// update streams.
+/// Holds the viewer's copy of the screen, the decompressing end of the
+/// shapes stream and what the residual coder learned.
 #[derive(Debug, Default)]
 pub struct Decoder {
     frame: Option<Frame>,
     shapes: Unpacker,
-    pixels: Unpacker,
+    /// What the residuals' coder learned from earlier updates.
+    pixels: Model,
+    /// For residuals that came as a zstd frame.
+    pixels_zstd: Unpacker,
     /// An earlier update failed after its streams were read: later
     /// updates cannot be decompressed until a fresh one.
     broken: bool,
@@ -139,9 +143,12 @@ impl Decoder {
             (0, true) => Vec::new(),
             (0, false) => return Err(DecodeError::Data("pixels without pixel operations".into())),
             (_, true) => return Err(DecodeError::Data("pixel operations without pixels".into())),
-            (n, false) => {
+            (n, false) if update.pixels[0] == crate::PIXELS_AS_ZSTD => {
                 let n = n as usize;
-                let data = self.pixels.unpack(&update.pixels, n).map_err(DecodeError::Data)?;
+                // A zstd frame of its own: no history to keep.
+                self.pixels_zstd.reset();
+                let data =
+                    self.pixels_zstd.unpack(&update.pixels[1..], n).map_err(DecodeError::Data)?;
                 if data.len() != n {
                     return Err(DecodeError::Data(format!(
                         "{} bytes of pixels, {n} expected",
@@ -150,6 +157,24 @@ impl Decoder {
                 }
                 data
             }
+            (_, false) if update.pixels[0] == crate::PIXELS_RANGE_CODED => {
+                // `check` bounded the rectangles' total by the frame; each
+                // one's room is reserved only as it is decoded, so a short
+                // stream stops before claiming the rest.
+                let mut data = Vec::new();
+                let mut decoder = ModelDecoder::new(&mut self.pixels, &update.pixels[1..])
+                    .map_err(DecodeError::Data)?;
+                for op in &ops {
+                    if let Op::Pixels { rect, .. } = op {
+                        decoder
+                            .get(rect.w as usize, rect.h as usize, &mut data)
+                            .map_err(DecodeError::Data)?;
+                    }
+                }
+                decoder.finish().map_err(DecodeError::Data)?;
+                data
+            }
+            (_, false) => return Err(DecodeError::Data("unknown pixel coding".into())),
         };
         Ok(Contents { indices: indices.to_vec(), ops, residuals })
     }

@@ -21,7 +21,7 @@ pub enum Op {
     /// indices follow the operations in the shapes stream.
     Palette { rect: Rect, colors: Vec<u32> },
     /// `rect` as residuals against `predictor`, their channels as
-    /// `channels` says, `w * h * 3` bytes of the pixels stream.
+    /// `channels` says, `w * h * 3` bytes of the update's residuals.
     Pixels { rect: Rect, predictor: Predictor, channels: Channels },
 }
 

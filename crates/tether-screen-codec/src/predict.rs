@@ -6,8 +6,8 @@
 //! viewer already has at that place ([`Predictor::Previous`]: what a copy
 //! brought there, or the last frame), and only the difference, modulo 256
 //! and zigzag-mapped so small errors of either sign become small bytes,
-//! goes to the pixels stream, where zstd's entropy coder turns the skewed
-//! byte distribution into few bits. Real photos' channels err together
+//! goes to the residual coder (`model.rs`), which turns the skewed byte
+//! distribution into few bits. Real photos' channels err together
 //! (light and sensor noise hit red, green and blue alike), so red's and
 //! blue's differences can be sent relative to green's ([`Channels`]). The
 //! encoder picks, per rectangle, what leaves the smaller residuals on a

@@ -208,6 +208,116 @@ fn noisy_photos_are_predicted_smoothly_and_compress() {
     }
 }
 
+/// A photo-like picture: light from a gradient, ±2 of grain shared by the
+/// channels, a colour tint.
+fn photo(frame: &mut Frame, rect: Rect, seed: u32) {
+    let mut s = seed | 1;
+    for y in rect.y..rect.y + rect.h {
+        for x in rect.x..rect.x + rect.w {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let light = 60 + x / 3 + y / 2 + s % 5;
+            frame.set(x, y, (light + 30) << 16 | light << 8 | (light - 20));
+        }
+    }
+}
+
+/// Anti-aliased text in many colours (more than a palette holds): the
+/// same few glyphs again and again.
+fn coloured_text(frame: &mut Frame, rect: Rect) {
+    for y in rect.y..rect.y + rect.h {
+        for x in rect.x..rect.x + rect.w {
+            let (cell, gx, gy) = ((x - rect.x) / 7, (x - rect.x) % 7, (y - rect.y) % 14);
+            let glyph = cell % 5;
+            let bits = (glyph.wrapping_mul(0x9E37_79B1) ^ gy.wrapping_mul(0x85EB_CA6B))
+                .wrapping_mul(0x27D4_EB2F);
+            let coverage = bits >> (gx * 2 + 8) & 3;
+            if gy < 11 && gx < 6 && coverage > 0 {
+                let colour = [0x0000C0, 0xA02000, 0x008000, 0x800080, 0x806000, 0x008080, 0x202020]
+                    [(cell % 7) as usize];
+                let a = coverage * 85;
+                let blend = |shift: u32| ((colour >> shift & 0xFF) * a + 255 * (255 - a)) / 255;
+                frame.set(x, y, blend(16) << 16 | blend(8) << 8 | blend(0));
+            }
+        }
+    }
+}
+
+#[test]
+fn residuals_go_range_coded_or_through_zstd_whichever_is_smaller() {
+    // Photo, then coloured anti-aliased text, then photo again: the range
+    // coder wins on photos, zstd on repeated glyphs, and an update sent
+    // through zstd leaves both ends' range coders in step.
+    let (w, h) = (256, 128);
+    let mut frames = vec![Frame::solid(w, h, 0xFFFFFF).unwrap()];
+    let mut f = frames[0].clone();
+    photo(&mut f, Rect { x: 0, y: 0, w, h }, 3);
+    frames.push(f);
+    let mut f = Frame::solid(w, h, 0xFFFFFF).unwrap();
+    coloured_text(&mut f, Rect { x: 0, y: 0, w, h });
+    frames.push(f);
+    let mut f = frames[2].clone();
+    photo(&mut f, Rect { x: 0, y: 0, w: 128, h }, 4);
+    frames.push(f);
+    let updates = roundtrip(&frames);
+    let modes: Vec<Option<u8>> = updates.iter().map(|(u, _)| u.pixels.first().copied()).collect();
+    assert_eq!(modes, [None, Some(0), Some(1), Some(0)]);
+    // The range coder's photo costs well under half the raw residuals.
+    assert!(updates[1].0.pixels.len() * 2 < (w * h * 3) as usize);
+    // An unknown coding is refused and changes nothing.
+    let mut decoder = Decoder::new();
+    decoder.apply(&updates[0].0).unwrap();
+    let before = decoder.frame().unwrap().clone();
+    let mut unknown = updates[1].0.clone();
+    unknown.pixels[0] = 2;
+    assert!(matches!(decoder.apply(&unknown), Err(DecodeError::Data(_))));
+    assert!(decoder.frame() == Some(&before));
+    // A zstd coding of the wrong size is refused too.
+    let mut decoder = Decoder::new();
+    for (update, _) in &updates[..2] {
+        decoder.apply(update).unwrap();
+    }
+    let before = decoder.frame().unwrap().clone();
+    let mut short = updates[2].0.clone();
+    short.pixels = [&[1][..], &zstd::bulk::compress(&[0; 100], 1).unwrap()].concat();
+    assert!(matches!(decoder.apply(&short), Err(DecodeError::Data(_))));
+    assert!(decoder.frame() == Some(&before));
+}
+
+#[test]
+fn a_cut_or_lengthened_pixel_coding_is_refused_and_changes_nothing() {
+    // A photo-like picture on a wallpaper the viewer already has: the
+    // second update carries pixel residuals (after a first that taught
+    // the coder), as the first frame of a view does.
+    let mut base = Frame::solid(192, 128, 0x336699).unwrap();
+    noise(&mut base, Rect { x: 0, y: 0, w: 64, h: 128 }, 5);
+    let mut next = base.clone();
+    photo(&mut next, Rect { x: 64, y: 0, w: 128, h: 128 }, 17);
+    let mut encoder = Encoder::new();
+    let first = encoder.encode(base);
+    let second = encoder.encode(next.clone());
+    assert!(!second.pixels.is_empty() && !second.fresh);
+    let mut decoder = Decoder::new();
+    decoder.apply(&first).unwrap();
+    let before = decoder.frame().unwrap().clone();
+    assert_eq!(second.pixels[0], 0, "range-coded");
+    let len = second.pixels.len();
+    let mut lengthened = second.pixels.clone();
+    lengthened.push(0);
+    let cuts = [1, 3, 5, 6, len / 2, len - 1].map(|cut| second.pixels[..cut].to_vec());
+    for (i, pixels) in cuts.into_iter().chain([lengthened]).enumerate() {
+        let mut probe = Decoder::new();
+        probe.apply(&first).unwrap();
+        let bad = Update { pixels, ..second.clone() };
+        assert!(matches!(probe.apply(&bad), Err(DecodeError::Data(_))), "case {i}");
+        assert!(probe.frame() == Some(&before), "case {i} changed the frame");
+        // The streams are out of step now: only a fresh update helps.
+        assert!(matches!(probe.apply(&second), Err(DecodeError::OutOfStep(_))), "case {i}");
+    }
+    assert!(decoder.apply(&second).unwrap() == &next);
+}
+
 /// A hand-made fresh update: `ops` and `indices` as the shapes stream's
 /// first piece, `pixels` as given.
 fn forged(ops: &[Op], indices: &[u8], pixels: Vec<u8>) -> Update {
