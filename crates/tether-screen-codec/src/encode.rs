@@ -17,10 +17,11 @@ use crate::{MAX_PALETTE, TILE, Update, moves, scroll};
 /// scrolling benchmark for twice the memory).
 const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 17 };
 
-/// The residuals also go through zstd (level 1: fast enough for 1080p at
-/// 30 fps, and as good on residuals as higher levels), and the update
-/// carries whichever coding is smaller: the range coder wins on photos
-/// and video by a quarter or more, zstd on anti-aliased text and
+/// The residuals go through zstd (level 1: fast enough for 1080p at 30
+/// fps, and as good on residuals as higher levels); a fresh frame's also
+/// through the range coder, and the update carries whichever coding is
+/// smaller: the range coder wins on photos and video by a quarter or
+/// more, zstd on anti-aliased text and
 /// drawings with more than a palette's colours (a glyph's residuals
 /// repeat byte for byte wherever the glyph does, which only a match
 /// finder sees; 16% smaller on a page of coloured anti-aliased text). A
@@ -252,6 +253,8 @@ impl Encoder {
         let mut residuals = Vec::new();
         let mut zstd_pixels = Vec::new();
         let mut any_residuals = false;
+        // The range coder for a fresh frame only (see `PIXELS_ZSTD`).
+        let model_too = self.fresh;
         let tiles = |from: u32, len: u32| (from / TILE * TILE..from + len).step_by(TILE as usize);
         for ty in tiles(area.y, area.h) {
             for tx in tiles(area.x, area.w) {
@@ -273,7 +276,9 @@ impl Encoder {
                     if !any_residuals {
                         self.pixels_zstd.reset();
                     }
-                    self.pixels.put(rect.w as usize, &residuals);
+                    if model_too {
+                        self.pixels.put(rect.w as usize, &residuals);
+                    }
                     // zstd may hold the bytes until the flush below.
                     self.pixels_zstd.write(&residuals, &mut zstd_pixels);
                     any_residuals = true;
@@ -300,7 +305,14 @@ impl Encoder {
         shapes.extend_from_slice(&indices);
         let pixels = if any_residuals {
             self.pixels_zstd.flush(&mut zstd_pixels);
-            self.smaller_pixels(zstd_pixels)
+            if model_too {
+                self.smaller_pixels(zstd_pixels)
+            } else {
+                let mut out = Vec::with_capacity(1 + zstd_pixels.len());
+                out.push(crate::PIXELS_AS_ZSTD);
+                out.extend_from_slice(&zstd_pixels);
+                out
+            }
         } else {
             Vec::new()
         };

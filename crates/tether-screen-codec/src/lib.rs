@@ -30,11 +30,15 @@
 //!    stream that lives as long as the view (an update is one flush of
 //!    it, so text seen a few frames ago, the same words on the next log
 //!    line, costs a reference, as VNC's ZRLE does with its zlib stream),
-//!    and codes the pixel residuals with an adaptive range coder whose
-//!    probabilities depend on the neighbouring residuals' size and carry
-//!    over from update to update (`model.rs`): about 30% fewer bytes than
-//!    zstd on photos; zstd's coding of them goes instead when smaller
-//!    (anti-aliased text, whose glyphs repeat).
+//!    and the pixel residuals through zstd, a new frame per update. A
+//!    fresh frame (the first, after a reset or resize) also has them coded
+//!    with an adaptive range coder whose probabilities depend on the
+//!    neighbouring residuals' size (`model.rs`): about 30% fewer bytes on
+//!    photos, sent when smaller (zstd wins on anti-aliased text, whose
+//!    glyphs repeat). Only fresh frames, because the range coder costs
+//!    about as much time again as the rest of an update: worth it once
+//!    per view, not 25 times a second in motion. The decoder takes
+//!    either coding in any update.
 //!
 //! Because the streams carry state from update to update, updates must be
 //! applied in the order they were made and none may be skipped; the

@@ -245,41 +245,44 @@ fn coloured_text(frame: &mut Frame, rect: Rect) {
 }
 
 #[test]
-fn residuals_go_range_coded_or_through_zstd_whichever_is_smaller() {
-    // Photo, then coloured anti-aliased text, then photo again: the range
-    // coder wins on photos, zstd on repeated glyphs, and an update sent
-    // through zstd leaves both ends' range coders in step.
+fn a_fresh_frame_goes_range_coded_or_through_zstd_whichever_is_smaller() {
+    // A fresh photo: range-coded; a fresh page of coloured anti-aliased
+    // text: zstd (repeated glyphs); then a photo over half the page, not
+    // fresh: zstd (the range coder is for fresh frames only).
     let (w, h) = (256, 128);
-    let mut frames = vec![Frame::solid(w, h, 0xFFFFFF).unwrap()];
-    let mut f = frames[0].clone();
-    photo(&mut f, Rect { x: 0, y: 0, w, h }, 3);
-    frames.push(f);
-    let mut f = Frame::solid(w, h, 0xFFFFFF).unwrap();
-    coloured_text(&mut f, Rect { x: 0, y: 0, w, h });
-    frames.push(f);
-    let mut f = frames[2].clone();
-    photo(&mut f, Rect { x: 0, y: 0, w: 128, h }, 4);
-    frames.push(f);
-    let updates = roundtrip(&frames);
-    let modes: Vec<Option<u8>> = updates.iter().map(|(u, _)| u.pixels.first().copied()).collect();
-    assert_eq!(modes, [None, Some(0), Some(1), Some(0)]);
+    let mut photo_frame = Frame::solid(w, h, 0xFFFFFF).unwrap();
+    photo(&mut photo_frame, Rect { x: 0, y: 0, w, h }, 3);
+    let mut text = Frame::solid(w, h, 0xFFFFFF).unwrap();
+    coloured_text(&mut text, Rect { x: 0, y: 0, w, h });
+    let mut mixed = text.clone();
+    photo(&mut mixed, Rect { x: 0, y: 0, w: 128, h }, 4);
+    let mut encoder = Encoder::new();
+    let fresh_photo = encoder.encode(photo_frame.clone());
+    encoder.reset();
+    let fresh_text = encoder.encode(text.clone());
+    let later_photo = encoder.encode(mixed.clone());
+    let updates = [&fresh_photo, &fresh_text, &later_photo];
+    let modes = updates.map(|u| (u.fresh, u.pixels.first().copied()));
+    assert_eq!(modes, [(true, Some(0)), (true, Some(1)), (false, Some(1))]);
     // The range coder's photo costs well under half the raw residuals.
-    assert!(updates[1].0.pixels.len() * 2 < (w * h * 3) as usize);
+    assert!(fresh_photo.pixels.len() * 2 < (w * h * 3) as usize);
+    let mut decoder = Decoder::new();
+    for (update, frame) in updates.into_iter().zip([&photo_frame, &text, &mixed]) {
+        let update = Update::from_bytes(&update.to_bytes()).unwrap();
+        assert!(decoder.apply(&update).unwrap() == frame);
+    }
     // An unknown coding is refused and changes nothing.
     let mut decoder = Decoder::new();
-    decoder.apply(&updates[0].0).unwrap();
+    decoder.apply(&fresh_text).unwrap();
     let before = decoder.frame().unwrap().clone();
-    let mut unknown = updates[1].0.clone();
+    let mut unknown = fresh_photo.clone();
     unknown.pixels[0] = 2;
     assert!(matches!(decoder.apply(&unknown), Err(DecodeError::Data(_))));
     assert!(decoder.frame() == Some(&before));
     // A zstd coding of the wrong size is refused too.
     let mut decoder = Decoder::new();
-    for (update, _) in &updates[..2] {
-        decoder.apply(update).unwrap();
-    }
-    let before = decoder.frame().unwrap().clone();
-    let mut short = updates[2].0.clone();
+    decoder.apply(&fresh_text).unwrap();
+    let mut short = later_photo.clone();
     short.pixels = [&[1][..], &zstd::bulk::compress(&[0; 100], 1).unwrap()].concat();
     assert!(matches!(decoder.apply(&short), Err(DecodeError::Data(_))));
     assert!(decoder.frame() == Some(&before));
@@ -287,21 +290,19 @@ fn residuals_go_range_coded_or_through_zstd_whichever_is_smaller() {
 
 #[test]
 fn a_cut_or_lengthened_pixel_coding_is_refused_and_changes_nothing() {
-    // A photo-like picture on a wallpaper the viewer already has: the
-    // second update carries pixel residuals (after a first that taught
-    // the coder), as the first frame of a view does.
+    // A photo-like picture on a wallpaper: a fresh frame, so its pixel
+    // residuals are range-coded, as the first frame of a view's are.
     let mut base = Frame::solid(192, 128, 0x336699).unwrap();
     noise(&mut base, Rect { x: 0, y: 0, w: 64, h: 128 }, 5);
     let mut next = base.clone();
     photo(&mut next, Rect { x: 64, y: 0, w: 128, h: 128 }, 17);
-    let mut encoder = Encoder::new();
-    let first = encoder.encode(base);
-    let second = encoder.encode(next.clone());
-    assert!(!second.pixels.is_empty() && !second.fresh);
+    let first = Encoder::new().encode(base);
+    let second = Encoder::new().encode(next.clone());
+    assert!(!second.pixels.is_empty() && second.fresh);
+    assert_eq!(second.pixels[0], 0, "range-coded");
     let mut decoder = Decoder::new();
     decoder.apply(&first).unwrap();
     let before = decoder.frame().unwrap().clone();
-    assert_eq!(second.pixels[0], 0, "range-coded");
     let len = second.pixels.len();
     let mut lengthened = second.pixels.clone();
     lengthened.push(0);
@@ -312,8 +313,16 @@ fn a_cut_or_lengthened_pixel_coding_is_refused_and_changes_nothing() {
         let bad = Update { pixels, ..second.clone() };
         assert!(matches!(probe.apply(&bad), Err(DecodeError::Data(_))), "case {i}");
         assert!(probe.frame() == Some(&before), "case {i} changed the frame");
-        // The streams are out of step now: only a fresh update helps.
-        assert!(matches!(probe.apply(&second), Err(DecodeError::OutOfStep(_))), "case {i}");
+        // A later update of the old stream is out of step now.
+        let mut later = Encoder::new();
+        later.encode(before.clone());
+        let mut moved = before.clone();
+        moved.fill(Rect { x: 0, y: 0, w: 8, h: 8 }, 0xFF0000);
+        let later = later.encode(moved);
+        assert!(!later.fresh);
+        assert!(matches!(probe.apply(&later), Err(DecodeError::OutOfStep(_))), "case {i}");
+        // The intact fresh update starts over.
+        assert!(probe.apply(&second).unwrap() == &next, "case {i}");
     }
     assert!(decoder.apply(&second).unwrap() == &next);
 }
