@@ -7,7 +7,10 @@
 //! `TETHER_BENCH_COPYRECT=1` to add a third run where the VNC client also
 //! offers CopyRect, which lets x11vnc send scrolls as copies, and
 //! `TETHER_BENCH_SNAPSHOT=FILE.png` to save the screen as the Tether
-//! controller decoded it at the end.
+//! controller decoded it at the end. To measure the agent the packages
+//! ship (the `dist` profile: fat LTO, about 1 MiB less code resident),
+//! build it with `cargo build --profile dist -p tether-agent` and set
+//! `TETHER_TEST_BIN_DIR=target/dist` (absolute path).
 //!
 //! Each server gets a fresh 1920×1080×24 Xvfb with the same scene: the
 //! default root (black: current X servers draw the old weave only with
@@ -63,7 +66,8 @@
 //! headers included (Tether: quinn's UDP datagram counters plus 28 bytes
 //! of IPv4 and UDP header per datagram; VNC: the kernel's `TCP_INFO`
 //! payload and segment counts plus 52 bytes of IPv4 and TCP header with
-//! timestamps per segment; acknowledgements both ways included); frames
+//! timestamps per segment; acknowledgements both ways included) and the
+//! packets (datagrams, segments) each way; frames
 //! (Tether: frames decoded,
 //! pointer-only frames included; VNC: FramebufferUpdate messages), the
 //! server process's CPU (utime + stime over the window, % of one core) and
