@@ -2,7 +2,9 @@
 //! (a picture panned in a window, a photo window dragged over a textured
 //! wallpaper, a page scrolled): time per update, bytes, and the motion
 //! search's work. Run:
-//! `cargo run --release -p tether-screen-codec --example encode_cost`.
+//! `cargo run --release -p tether-screen-codec --example encode_cost`
+//! (`ENCODE_COST_ROUNDS=N` times each update N times, default 5, and
+//! keeps the fastest).
 
 use std::time::Instant;
 
@@ -49,29 +51,37 @@ fn main() {
         put(&mut f, &page, (0, 6 * t), Rect { x: 1300, y: 620, w: 560, h: 400 });
         f
     };
-    let mut encoder = Encoder::new();
     let frames: Vec<Frame> = (0..30).map(frame_at).collect();
-    let mut times = Vec::new();
-    for (i, frame) in frames.into_iter().enumerate() {
-        let start = Instant::now();
-        let update = encoder.encode(frame);
-        let took = start.elapsed();
-        let cost = encoder.search_cost();
-        if i > 0 {
-            times.push(took);
+    // The machine may be shared: each update is timed in several rounds
+    // (a fresh encoder each) and its fastest time kept, which noise from
+    // other processes only ever lengthens.
+    let rounds: usize =
+        std::env::var("ENCODE_COST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5).max(1);
+    let mut fastest = vec![f64::MAX; frames.len()];
+    let mut total_bytes = 0;
+    for round in 0..rounds {
+        let mut encoder = Encoder::new();
+        total_bytes = 0;
+        for (i, frame) in frames.iter().enumerate() {
+            let frame = frame.clone();
+            let start = Instant::now();
+            let update = encoder.encode(frame);
+            let took = start.elapsed().as_secs_f64() * 1000.0;
+            fastest[i] = fastest[i].min(took);
+            let bytes = update.to_bytes().len();
+            total_bytes += bytes;
+            if round + 1 == rounds {
+                let cost = encoder.search_cost();
+                println!(
+                    "update {i:>2}: {bytes:>8} bytes in {:>6.1} ms (fastest of {rounds}); \
+                     search: {} keys, {} pixels hashed, {} compared",
+                    fastest[i], cost.keys, cost.scanned, cost.compared
+                );
+            }
         }
-        println!(
-            "update {i:>2}: {:>8} bytes in {:>6.1} ms; search: {} keys, {} pixels hashed, {} compared",
-            update.to_bytes().len(),
-            took.as_secs_f64() * 1000.0,
-            cost.keys,
-            cost.scanned,
-            cost.compared
-        );
     }
-    times.sort();
-    println!(
-        "median update after the first: {:.1} ms",
-        times[times.len() / 2].as_secs_f64() * 1000.0
-    );
+    let mut times = fastest[1..].to_vec();
+    times.sort_by(f64::total_cmp);
+    println!("bytes of all updates: {total_bytes}");
+    println!("median update after the first: {:.2} ms", times[times.len() / 2]);
 }

@@ -217,7 +217,8 @@ impl Encoder {
             return Vec::new();
         }
         self.since_search = 0;
-        let found = moves::detect(previous, &frame, area, &mut self.search_cost);
+        let changed = |tile: &Rect| self.tiles.is_changed(tile);
+        let found = moves::detect_where(previous, &frame, area, &changed, &mut self.search_cost);
         self.misses = if found.is_empty() { self.misses.saturating_add(1) } else { 0 };
         found
     }

@@ -106,16 +106,30 @@ fn tiles(frame: &dyn Image, area: Rect) -> impl Iterator<Item = Rect> + use<> {
     })
 }
 
+/// [`detect_where`], finding the changed tiles by comparing them.
+#[cfg(test)]
+pub(crate) fn detect(old: &Frame, new: &dyn Image, area: Rect, cost: &mut SearchCost) -> Vec<Copy> {
+    let differs = |t: &Rect| (0..t.h).any(|r| old.row(t, r) != new.row(t, r));
+    detect_where(old, new, area, &differs, cost)
+}
+
 /// Copies that bring content of `old` to where `new` has it, inside `area`
 /// (where the frames differ); empty if nothing moved. `new` is read only
-/// within tiles (see [`Image`]).
-pub(crate) fn detect(old: &Frame, new: &dyn Image, area: Rect, cost: &mut SearchCost) -> Vec<Copy> {
+/// within tiles (see [`Image`]). `changed` tells which tiles of the grid
+/// differ: the encoder knows from receiving the frame, and comparing them
+/// again cost a pass over the whole changed area.
+pub(crate) fn detect_where(
+    old: &Frame,
+    new: &dyn Image,
+    area: Rect,
+    changed: &dyn Fn(&Rect) -> bool,
+    cost: &mut SearchCost,
+) -> Vec<Copy> {
     *cost = SearchCost::default();
     if area.w < SEGMENT || area.h < KEY_ROWS[0] {
         return Vec::new();
     }
-    let changed: Vec<Rect> =
-        tiles(new, area).filter(|t| (0..t.h).any(|r| old.row(t, r) != new.row(t, r))).collect();
+    let changed: Vec<Rect> = tiles(new, area).filter(|t| changed(t)).collect();
     // Over budget, hash every `step`-th old row and take keys on `step`
     // consecutive rows: some key row then lands on a hashed row whatever
     // the vertical offset.
@@ -175,7 +189,7 @@ fn scan(
         let bit = (*h >> 48) as usize % FILTER_BITS;
         seen[bit / 64] |= 1 << (bit % 64);
     }
-    let power = power(SEGMENT - 1);
+    let power_next = power(SEGMENT);
     let mut hits = Vec::new();
     // Runs of changed tiles side by side (`changed` is in row order).
     let mut runs: Vec<Rect> = Vec::new();
@@ -196,10 +210,11 @@ fn scan(
                 if start > 0 {
                     let out = u64::from(row[start - 1]) + 1;
                     let incoming = u64::from(row[start + SEGMENT as usize - 1]) + 1;
+                    // (h - out * power) * BASE + incoming, with the
+                    // part that does not need `h` computed beside it.
                     h = h
-                        .wrapping_sub(out.wrapping_mul(power))
                         .wrapping_mul(BASE)
-                        .wrapping_add(incoming);
+                        .wrapping_add(incoming.wrapping_sub(out.wrapping_mul(power_next)));
                 }
                 let bit = (h >> 48) as usize % FILTER_BITS;
                 if seen[bit / 64] & (1 << (bit % 64)) == 0 {
