@@ -74,8 +74,12 @@ fn main() {
                 let cost = encoder.search_cost();
                 println!(
                     "update {i:>2}: {bytes:>8} bytes in {:>6.1} ms (fastest of {rounds}); \
-                     search: {} keys, {} pixels hashed, {} compared",
-                    fastest[i], cost.keys, cost.scanned, cost.compared
+                     search: {} keys, {} pixels hashed, {} compared{}",
+                    fastest[i],
+                    cost.keys,
+                    cost.scanned,
+                    cost.compared,
+                    if cost.followed { " (recent offsets)" } else { "" }
                 );
             }
         }
