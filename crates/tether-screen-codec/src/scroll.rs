@@ -46,6 +46,42 @@ fn gather<'a>(image: &dyn Image, pieces: &[Rect], y: u32, out: &'a mut Vec<u32>)
     out
 }
 
+/// Rows of the old frame sharing one narrow hash beyond which
+/// [`could_scroll`] cannot tell (blank columns match everywhere).
+const NARROW_BUCKET: usize = 16;
+
+/// False only if no shift can gather [`MIN_VOTES`] in [`detect`]: every
+/// vote there is a new row equal over the area's whole width to an old
+/// row, so it is also equal over `piece`, one column piece of the area;
+/// counting matches of that piece alone (all of them) bounds every
+/// shift's votes from above. A photo, a panned picture or a dragged
+/// window has no such matches, and the whole rows need not be hashed.
+fn could_scroll(old: &dyn Image, new: &dyn Image, area: Rect, piece: Rect) -> bool {
+    let rows = area.y..area.y + area.h;
+    let mut where_old: HashMap<u64, Vec<u32>> = HashMap::new();
+    for y in rows.clone() {
+        let same = where_old.entry(row_hash(old.row(&piece, y))).or_default();
+        if same.len() == NARROW_BUCKET {
+            return true;
+        }
+        same.push(y);
+    }
+    let mut votes: HashMap<i64, u32> = HashMap::new();
+    for y in rows {
+        let same = where_old.get(&row_hash(new.row(&piece, y))).map(Vec::as_slice);
+        for &oy in same.unwrap_or_default() {
+            if oy != y {
+                let count = votes.entry(i64::from(oy) - i64::from(y)).or_default();
+                *count += 1;
+                if *count >= MIN_VOTES {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
 /// Whether row `oy` of `old` equals row `y` of `new` over `pieces`.
 fn same_row(old: &dyn Image, oy: u32, new: &dyn Image, y: u32, pieces: &[Rect]) -> bool {
     pieces.iter().all(|piece| old.row(piece, oy) == new.row(piece, y))
@@ -76,6 +112,10 @@ pub(crate) fn detect(old: &dyn Image, new: &dyn Image, area: Rect) -> Vec<Copy> 
     }
     let span = Rect { x: area.x, y: 0, w: area.w, h: new.height() };
     let pieces = pieces(area.x, area.w);
+    match pieces.get(pieces.len() / 2) {
+        Some(&piece) if could_scroll(old, new, area, piece) => {}
+        _ => return Vec::new(),
+    }
     let mut row = Vec::with_capacity(area.w as usize);
     let mut hashes = |image: &dyn Image| -> Vec<u64> {
         (area.y..area.y + area.h).map(|y| row_hash(gather(image, &pieces, y, &mut row))).collect()
@@ -170,6 +210,24 @@ mod tests {
         assert_eq!((dx, dy), (0, -48));
         assert_eq!(rect.y, 48);
         assert_eq!(rect.h, 240 - 48);
+    }
+
+    #[test]
+    fn only_areas_whose_columns_repeat_shifted_are_hashed_whole() {
+        let (old, new) = (text(320, 240, 0), text(320, 240, 3));
+        let area = changed_box(&old, &new).unwrap();
+        let middle = Rect { x: 128, y: 0, w: 64, h: 1 };
+        assert!(could_scroll(&old, &new, area, middle));
+        // A picture moved sideways and down: no column piece repeats.
+        let mut moved = Frame::solid(320, 240, 0).unwrap();
+        for y in 0..240 {
+            for x in 0..320 {
+                moved.set(x, y, old.pixel((x + 5) % 320, (y + 3) % 240) ^ (x * 7 + y));
+            }
+        }
+        let area = changed_box(&old, &moved).unwrap();
+        assert!(!could_scroll(&old, &moved, area, middle));
+        assert!(detect(&old, &moved, area).is_empty());
     }
 
     #[test]
