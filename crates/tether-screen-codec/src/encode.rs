@@ -36,6 +36,12 @@ const PIXELS_ZSTD: Settings = Settings { level: 1, window_log: 17, table_log: 0 
 const SEARCH_MISSES: u32 = 2;
 const PROBE_EVERY: u32 = 8;
 
+/// Offsets of recent copies kept to try first (`moves.rs`), and how
+/// many updates may take copies from them alone before a full search
+/// looks for motion elsewhere.
+const RECENT_OFFSETS: usize = 6;
+const FOLLOW_AT_MOST: u32 = 8;
+
 /// Encodes frames relative to the last one encoded (what the viewer has).
 ///
 /// It holds one whole frame: the last one encoded, into whose buffer a
@@ -53,6 +59,12 @@ pub struct Encoder {
     /// last search.
     misses: u32,
     since_search: u32,
+    /// Offsets of the latest copies found, newest first, and updates in a
+    /// row that took copies from them without a full search.
+    recent: Vec<(i32, i32)>,
+    followed: u32,
+    /// Changed tiles and tiles covered by copies in the last full search.
+    searched: (usize, usize),
     /// What the last motion search cost (zero if it did not run).
     search_cost: SearchCost,
     shapes: Packer,
@@ -76,6 +88,9 @@ impl Default for Encoder {
             fresh: true,
             misses: 0,
             since_search: 0,
+            recent: Vec::new(),
+            followed: 0,
+            searched: (0, 0),
             search_cost: SearchCost::default(),
             shapes: Packer::new(SHAPES),
             pixels: ModelEncoder::default(),
@@ -106,6 +121,7 @@ impl Encoder {
     /// and is marked fresh.
     pub fn reset(&mut self) {
         self.fresh = true;
+        self.recent.clear();
         self.shapes.reset();
         self.pixels.reset();
     }
@@ -228,9 +244,44 @@ impl Encoder {
             return Vec::new();
         }
         self.since_search = 0;
-        let found = moves::detect(previous, &frame, area, &mut self.search_cost);
+        let changed = |tile: &Rect| self.tiles.is_changed(tile);
+        let follow = (self.followed < FOLLOW_AT_MOST).then_some(moves::Follow {
+            offsets: &self.recent,
+            tiles: self.searched.0,
+            covered: self.searched.1,
+        });
+        let cost = &mut self.search_cost;
+        let found = moves::detect_where(previous, &frame, area, &changed, follow, cost);
+        if cost.followed {
+            self.followed += 1;
+        } else {
+            self.followed = 0;
+            self.searched = (cost.tiles, cost.covered);
+        }
         self.misses = if found.is_empty() { self.misses.saturating_add(1) } else { 0 };
+        self.remember(&found);
         found
+    }
+
+    /// Puts the offsets of `copies` first among the recent ones, the
+    /// largest first.
+    fn remember(&mut self, copies: &[moves::Copy]) {
+        let mut offsets: Vec<((i32, i32), u64)> = Vec::new();
+        for (rect, dx, dy) in copies {
+            match offsets.iter_mut().find(|(o, _)| *o == (*dx, *dy)) {
+                Some((_, area)) => *area += rect.area(),
+                None => offsets.push(((*dx, *dy), rect.area())),
+            }
+        }
+        offsets.sort_by_key(|&(_, area)| std::cmp::Reverse(area));
+        let older = std::mem::take(&mut self.recent);
+        self.recent = offsets.into_iter().map(|(o, _)| o).collect();
+        for o in older {
+            if !self.recent.contains(&o) {
+                self.recent.push(o);
+            }
+        }
+        self.recent.truncate(RECENT_OFFSETS);
     }
 
     /// The update from `copies` and the tiles of `area` where `frame`

@@ -44,6 +44,20 @@ const OWN_OFFSETS: usize = 3;
 /// votes such an offset needs.
 const COMMON_OFFSETS: usize = 4;
 const MIN_COMMON_VOTES: u32 = 4;
+/// Part (numerator, denominator) of what the last search covered that
+/// recent offsets must cover for their copies to be taken without a
+/// search. Tiles they leave are coded as pixels, as new motion in a small
+/// area would be until the encoder's next full search (`encode.rs`).
+const FOLLOWED_PART: (usize, usize) = (7, 8);
+
+/// What the encoder recalls of recent searches: offsets of the latest
+/// copies, and the changed tiles and tiles covered of the last full search.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Follow<'a> {
+    pub(crate) offsets: &'a [(i32, i32)],
+    pub(crate) tiles: usize,
+    pub(crate) covered: usize,
+}
 /// Bits of the key filter (8 KiB).
 const FILTER_BITS: usize = 1 << 16;
 
@@ -58,6 +72,11 @@ pub struct SearchCost {
     pub compared: u64,
     /// Keys taken from the new frame.
     pub keys: usize,
+    /// Changed tiles, and how many of them copies cover.
+    pub tiles: usize,
+    pub covered: usize,
+    /// Copies were taken from recent offsets alone, without a search.
+    pub followed: bool,
 }
 
 fn power(n: u32) -> u64 {
@@ -106,16 +125,52 @@ fn tiles(frame: &dyn Image, area: Rect) -> impl Iterator<Item = Rect> + use<> {
     })
 }
 
+/// [`detect_where`], finding the changed tiles by comparing them.
+#[cfg(test)]
+pub(crate) fn detect(old: &Frame, new: &dyn Image, area: Rect, cost: &mut SearchCost) -> Vec<Copy> {
+    let differs = |t: &Rect| (0..t.h).any(|r| old.row(t, r) != new.row(t, r));
+    detect_where(old, new, area, &differs, None, cost)
+}
+
 /// Copies that bring content of `old` to where `new` has it, inside `area`
 /// (where the frames differ); empty if nothing moved. `new` is read only
-/// within tiles (see [`Image`]).
-pub(crate) fn detect(old: &Frame, new: &dyn Image, area: Rect, cost: &mut SearchCost) -> Vec<Copy> {
+/// within tiles (see [`Image`]). `changed` tells which tiles of the grid
+/// differ: the encoder knows from receiving the frame, and comparing them
+/// again cost a pass over the whole changed area. With `follow`, the
+/// offsets of recent copies are tried first, and when their copies cover
+/// about as large a part of the changed tiles as the last search's did
+/// ([`FOLLOWED_PART`]), the search is not run.
+pub(crate) fn detect_where(
+    old: &Frame,
+    new: &dyn Image,
+    area: Rect,
+    changed: &dyn Fn(&Rect) -> bool,
+    follow: Option<Follow<'_>>,
+    cost: &mut SearchCost,
+) -> Vec<Copy> {
     *cost = SearchCost::default();
     if area.w < SEGMENT || area.h < KEY_ROWS[0] {
         return Vec::new();
     }
-    let changed: Vec<Rect> =
-        tiles(new, area).filter(|t| (0..t.h).any(|r| old.row(t, r) != new.row(t, r))).collect();
+    let changed: Vec<Rect> = tiles(new, area).filter(|t| changed(t)).collect();
+    cost.tiles = changed.len();
+    if let Some(Follow { offsets, tiles, covered: searched }) = follow
+        && !offsets.is_empty()
+    {
+        // Content that moved last update mostly moves the same way now (a
+        // pan, a drag, a scroll): trying those offsets first costs about
+        // one tile comparison per tile, the search hashes the old frame
+        // through every changed tile.
+        let votes = Votes { per_tile: HashMap::new(), common: offsets.to_vec() };
+        let (copies, covered) = verify(old, new, &changed, &votes, cost);
+        // As large a part of the tiles as the last search covered, give
+        // or take FOLLOWED_PART.
+        let part = covered * tiles * FOLLOWED_PART.1;
+        if covered > 0 && part >= searched * changed.len() * FOLLOWED_PART.0 {
+            (cost.covered, cost.followed) = (covered, true);
+            return copies;
+        }
+    }
     // Over budget, hash every `step`-th old row and take keys on `step`
     // consecutive rows: some key row then lands on a hashed row whatever
     // the vertical offset.
@@ -128,7 +183,9 @@ pub(crate) fn detect(old: &Frame, new: &dyn Image, area: Rect, cost: &mut Search
     }
     let hits = scan(old, &changed, area.y, step, &keys, cost);
     let votes = Votes::count(hits);
-    verify(old, new, &changed, &votes, cost)
+    let (copies, covered) = verify(old, new, &changed, &votes, cost);
+    cost.covered = covered;
+    copies
 }
 
 /// Key segments of the changed tiles.
@@ -175,7 +232,7 @@ fn scan(
         let bit = (*h >> 48) as usize % FILTER_BITS;
         seen[bit / 64] |= 1 << (bit % 64);
     }
-    let power = power(SEGMENT - 1);
+    let power_next = power(SEGMENT);
     let mut hits = Vec::new();
     // Runs of changed tiles side by side (`changed` is in row order).
     let mut runs: Vec<Rect> = Vec::new();
@@ -196,10 +253,11 @@ fn scan(
                 if start > 0 {
                     let out = u64::from(row[start - 1]) + 1;
                     let incoming = u64::from(row[start + SEGMENT as usize - 1]) + 1;
+                    // (h - out * power) * BASE + incoming, with the
+                    // part that does not need `h` computed beside it.
                     h = h
-                        .wrapping_sub(out.wrapping_mul(power))
                         .wrapping_mul(BASE)
-                        .wrapping_add(incoming);
+                        .wrapping_add(incoming.wrapping_sub(out.wrapping_mul(power_next)));
                 }
                 let bit = (h >> 48) as usize % FILTER_BITS;
                 if seen[bit / 64] & (1 << (bit % 64)) == 0 {
@@ -267,14 +325,14 @@ struct Fit {
 }
 
 /// Tries offsets on each changed tile; returns the copies, adjacent ones
-/// with the same offset merged.
+/// with the same offset merged, and how many tiles they cover.
 fn verify(
     old: &Frame,
     new: &dyn Image,
     changed: &[Rect],
     votes: &Votes,
     cost: &mut SearchCost,
-) -> Vec<Copy> {
+) -> (Vec<Copy>, usize) {
     let mut chosen: HashMap<(u32, u32), (i32, i32)> = HashMap::new();
     let mut copies: Vec<Copy> = Vec::new();
     for (i, tile) in changed.iter().enumerate() {
@@ -329,7 +387,7 @@ fn verify(
             _ => copies.push((source, dx, dy)),
         }
     }
-    copies
+    (copies, chosen.len())
 }
 
 /// Pixels a fit gets right, the measure offsets are ranked by.
@@ -497,6 +555,47 @@ mod tests {
         let before = still_wrong(&old, &new, &[]);
         let after = still_wrong(&old, &new, &copies);
         assert!(after * 10 < before, "{after} of {before} pixels still wrong");
+    }
+
+    #[test]
+    fn recent_offsets_are_followed_without_a_search_and_only_when_they_cover_enough() {
+        let mut world = Frame::solid(900, 700, 0).unwrap();
+        texture(&mut world, Rect { x: 0, y: 0, w: 900, h: 700 }, 5);
+        let view = |t: u32| {
+            let mut f = Frame::solid(640, 480, 0x3A6EA5).unwrap();
+            for y in 0..400 {
+                for x in 0..500 {
+                    f.set(20 + x, 30 + y, world.pixel(5 * t + x, 3 * t + y));
+                }
+            }
+            f
+        };
+        let (a, b, c) = (view(10), view(11), view(12));
+        let differs = |old: &Frame, new: &Frame| {
+            let (old, new) = (old.clone(), new.clone());
+            move |t: &Rect| (0..t.h).any(|r| old.row(t, r) != new.row(t, r))
+        };
+        let area = |old: &Frame, new: &Frame| crate::frame::changed_box(old, new).unwrap();
+        let mut first = SearchCost::default();
+        let found = detect_where(&a, &b, area(&a, &b), &differs(&a, &b), None, &mut first);
+        assert!(!first.followed && first.scanned > 0 && first.covered > 0, "{first:?}");
+        assert!(found.iter().all(|c| (c.1, c.2) == (-5, -3)), "{found:?}");
+        // The same motion again: the recent offset is enough.
+        let follow = Follow { offsets: &[(-5, -3)], tiles: first.tiles, covered: first.covered };
+        let mut cost = SearchCost::default();
+        let followed =
+            detect_where(&b, &c, area(&b, &c), &differs(&b, &c), Some(follow), &mut cost);
+        assert!(cost.followed && cost.scanned == 0, "{cost:?}");
+        let mut full = SearchCost::default();
+        let searched = detect_where(&b, &c, area(&b, &c), &differs(&b, &c), None, &mut full);
+        assert_eq!(followed, searched);
+        assert_eq!(cost.covered, full.covered);
+        // An offset that no longer fits: the search runs and finds the new one.
+        let follow = Follow { offsets: &[(7, 0)], tiles: first.tiles, covered: first.covered };
+        let mut cost = SearchCost::default();
+        let found = detect_where(&b, &c, area(&b, &c), &differs(&b, &c), Some(follow), &mut cost);
+        assert!(!cost.followed && cost.scanned > 0, "{cost:?}");
+        assert_eq!(found, searched);
     }
 
     #[test]
