@@ -65,6 +65,8 @@ pub(crate) struct OpenView {
     pub(crate) client: Client,
     pub(crate) start: tether_proto::screen::ViewStart,
     pub(crate) state: std::sync::Arc<ViewState>,
+    /// The stream, until it ends (with why).
+    pub(crate) streaming: tokio::task::JoinHandle<Result<String, tether_view::ViewError>>,
     _endpoint: quinn::Endpoint,
     /// Kept open: the stream ends when the input channel closes.
     _input: tokio::sync::mpsc::UnboundedSender<tether_proto::screen::InputEvent>,
@@ -74,10 +76,11 @@ impl OpenView {
     pub(crate) async fn start(
         agent: &tether_tests::Agent,
         tech: &tether_tests::Identity,
+        ticket: Option<&str>,
     ) -> OpenView {
         let addr: SocketAddr = agent.addr.parse().unwrap();
         let endpoint = raw::endpoint_with(tech, addr);
-        let hello = Hello::new("view test", None);
+        let hello = Hello::new("view test", ticket.map(str::to_owned));
         let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
             .await
             .unwrap();
@@ -85,8 +88,8 @@ impl OpenView {
         let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
         let state = ViewState::new(&start);
         let (input, input_rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(stream::run(state.clone(), send, recv, input_rx));
-        OpenView { client, start, state, _endpoint: endpoint, _input: input }
+        let streaming = tokio::spawn(stream::run(state.clone(), send, recv, input_rx));
+        OpenView { client, start, state, streaming, _endpoint: endpoint, _input: input }
     }
 }
 
@@ -99,7 +102,7 @@ fn changes_reach_the_controller_and_an_idle_screen_sends_nothing() {
     let tina = pki.issue_tech("tina", "tier1");
     let rt = raw::runtime();
     rt.block_on(async {
-        let view = OpenView::start(&agent, &tina).await;
+        let view = OpenView::start(&agent, &tina, None).await;
         let (state, mut frames) = (view.state.clone(), view.state.subscribe());
         assert_eq!((view.start.monitor.width, view.start.monitor.height), (320, 240));
         assert!(!view.start.control);
@@ -296,7 +299,6 @@ fn the_local_admin_lists_and_ends_a_viewing_session() {
     let extra = format!("[consent]\nnotify_command = [\"/bin/sh\", \"-c\", {script:?}]\n");
     let agent = screen_agent(&pki, &x.display, &extra);
     let tina = pki.issue_tech("tina", "tier1");
-    let addr: SocketAddr = agent.addr.parse().unwrap();
     let config = agent.config.clone();
     let admin = move |args: &[&str]| {
         let home = tempfile::tempdir().unwrap();
@@ -306,16 +308,8 @@ fn the_local_admin_lists_and_ends_a_viewing_session() {
     };
     let rt = raw::runtime();
     rt.block_on(async {
-        let endpoint = raw::endpoint_with(&tina, addr);
-        let hello = Hello::new("view test", Some("INC-42".into()));
-        let client = Client::connect(&endpoint, addr, "agent-01", &hello, Duration::from_secs(5))
-            .await
-            .unwrap();
-        let request = Request::View(ViewRequest { monitor: None, control: false, max_fps: 30 });
-        let (start, send, recv) = client.open_view(&request, Duration::from_secs(5)).await.unwrap();
-        let state = ViewState::new(&start);
-        let (_input, input_rx) = tokio::sync::mpsc::unbounded_channel();
-        let streaming = tokio::spawn(stream::run(state, send, recv, input_rx));
+        // Held whole: its input channel and endpoint keep the view open.
+        let view = OpenView::start(&agent, &tina, Some("INC-42")).await;
 
         let lister = admin.clone();
         let listed =
@@ -333,9 +327,9 @@ fn the_local_admin_lists_and_ends_a_viewing_session() {
         });
         assert!(ended.await.unwrap().contains("ended session"));
         // The controller learns why.
-        let end = tokio::time::timeout(Duration::from_secs(5), streaming).await;
+        let end = tokio::time::timeout(Duration::from_secs(5), view.streaming).await;
         assert!(end.is_ok(), "the view did not end");
-        let reason = client.connection().close_reason().expect("closed");
+        let reason = view.client.connection().close_reason().expect("closed");
         assert!(format!("{reason}").contains("user asked"), "{reason}");
     });
     let record = agent.wait_for_audit(|r| r.request == "admin-end");

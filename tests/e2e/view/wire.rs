@@ -25,7 +25,7 @@ fn sparse_updates_are_acknowledged_in_pairs() {
     let tina = pki.issue_tech("tina", "tier1");
     let rt = raw::runtime();
     rt.block_on(async {
-        let view = OpenView::start(&agent, &tina).await;
+        let view = OpenView::start(&agent, &tina, None).await;
         let (client, state, mut frames) = (&view.client, &view.state, view.state.subscribe());
         frames.changed().await.unwrap();
         // Let the first frame's acknowledgements and the ACK_FREQUENCY
