@@ -1,8 +1,8 @@
 //! The default backend: x11rb (pure Rust, `Send + Sync`, no C libraries).
 //!
 //! - **Pixels** come from MIT-SHM 1.2 `ShmGetImage` into three private
-//!   memfd segments (`shm.rs`) of 256 KiB each, in strips of rows with
-//!   three requests in flight (32 for 1920×1080), no pixel data on the
+//!   memfd segments (`shm.rs`) of 128 KiB each, in strips of rows with
+//!   three requests in flight (64 for 1920×1080), no pixel data on the
 //!   socket;
 //!   [`Capturer::grab_rows`] hands each strip on as it arrives, so the
 //!   agent's encoder never needs a second whole frame. Without MIT-SHM, or when descriptors cannot be
@@ -168,7 +168,8 @@ impl X11Capturer {
     fn grab_shm(&mut self, r: XRect, out: &mut dyn PutRows) -> Result<(), CaptureError> {
         let row = usize::from(r.w) * 4;
         let strip_rows = strip_rows(r.w).min(r.h);
-        // A row is at most 256 KiB (u16 width), so a strip always fits.
+        // A row fits a segment: X limits screens to 32767 pixels wide, 128 KiB
+        // of BGRX; wider is refused below as a missing segment.
         let Some(shm) = self
             .shm
             .as_ref()
@@ -404,16 +405,17 @@ impl XRect {
 }
 
 /// Bytes of each shared segment: grabs go in strips of as many rows as
-/// fit (34 at 1920 wide), so the agent does not keep a whole screen's
+/// fit (17 at 1920 wide), so the agent does not keep a whole screen's
 /// worth of shared memory resident next to the frame it encodes (8 MiB at
 /// 1080p, 32 MiB at 4K); all segments are resident, so they count in the
-/// agent's memory (768 KiB; two of 1 MiB were 2 MiB).
-const SEGMENT_BYTES: usize = 256 << 10;
+/// agent's memory (384 KiB; three of 256 KiB were 768 KiB, two of 1 MiB
+/// 2 MiB).
+const SEGMENT_BYTES: usize = 128 << 10;
 
-/// Shared segments, each with a request in flight. Three of 256 KiB grab
-/// 1080p about as fast as two of 1 MiB did (median 1.8 ms on the
-/// reference machine, `examples/grab_bench.rs`); two of 256 KiB took
-/// 2.7-3.5 ms.
+/// Shared segments, each with a request in flight. Three of 128 KiB grab
+/// 1080p in a median 2.04 ms on the reference machine
+/// (`examples/grab_bench.rs`), four of them as fast, three of 256 KiB in
+/// 1.82 ms; two of 256 KiB took 2.7-3.5 ms. The 0.2 ms buy back 384 KiB.
 const SEGMENTS: usize = 3;
 
 /// Rows per strip for a grab `width` pixels wide: at least one.

@@ -14,8 +14,10 @@ use crate::{MAX_PALETTE, TILE, Update, moves, scroll};
 /// The shapes stream (operations and palette indices: text) carries
 /// kilobytes per update, so a middle level is cheap; its 512 KiB window
 /// holds the last few dozen lines of text (a larger one gained 3% on the
-/// scrolling benchmark for twice the memory).
-const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 17 };
+/// scrolling benchmark for twice the memory). Its 2^16-entry match tables
+/// take 0.4 MiB less resident than 2^17 did, for the same bytes on the
+/// screen bench's photo scene.
+const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 16 };
 
 /// The residuals go through zstd (level 1: fast enough for 1080p at 30
 /// fps, and as good on residuals as higher levels); a fresh frame's also
@@ -25,8 +27,10 @@ const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 17 };
 /// drawings with more than a palette's colours (a glyph's residuals
 /// repeat byte for byte wherever the glyph does, which only a match
 /// finder sees; 16% smaller on a page of coloured anti-aliased text). A
-/// new zstd frame per update, so the choice never breaks a history.
-const PIXELS_ZSTD: Settings = Settings { level: 1, window_log: 17, table_log: 0 };
+/// new zstd frame per update, so the choice never breaks a history. A
+/// 64 KiB window: 0.17 MiB less resident than 128 KiB for 0.1 % more
+/// bytes (`examples/encode_cost.rs`).
+const PIXELS_ZSTD: Settings = Settings { level: 1, window_log: 16, table_log: 0 };
 
 /// Motion searches in a row that found nothing to copy, after which the
 /// search only probes every [`PROBE_EVERY`]-th update: content that
