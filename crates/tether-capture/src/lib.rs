@@ -24,6 +24,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+#[cfg(target_os = "linux")]
+mod drawn;
 mod error;
 #[cfg(target_os = "linux")]
 mod shm;
@@ -116,8 +118,11 @@ pub trait Capturer: Send {
     /// The pixels of `monitor`'s rectangle as strips of BGRX rows, top to
     /// bottom, into `out` (an encoder's [`Incoming`](tether_screen_codec::Incoming)
     /// frame, which keeps only what changed). The X11 backend hands on
-    /// each strip its shared memory gets, so no whole frame is made;
-    /// the default grabs a frame and hands it on in strips.
+    /// each strip its shared memory gets, so no whole frame is made, and
+    /// grabs only the rows [`Capturer::wait_for_damage`] found drawn on
+    /// since the last grab, giving the others as unchanged
+    /// ([`PutRows::same_rows`]) where `out` allows it; the default grabs a
+    /// frame and hands it on in strips.
     fn grab_rows(
         &mut self,
         monitor: &MonitorInfo,

@@ -15,10 +15,17 @@
 //!   costs nothing: we block in `poll(2)` on the connection's socket. RandR
 //!   screen changes also count as changes. Without DAMAGE we sleep at most
 //!   33 ms and claim a change, which costs a grab per tick.
+//! - **Only drawn rows are grabbed**: the subtracted region goes into an
+//!   XFixes region whose extents say which rows were drawn on (`drawn.rs`);
+//!   [`Capturer::grab_rows`] grabs those rows of the monitor and tells the
+//!   encoder the others are unchanged ([`PutRows::same_rows`]). A fresh
+//!   encoder, a screen change or a failed grab get a whole grab, and so does
+//!   the first grab a second after the last whole one.
 //! - **Resolution changes**: a grab outside the current root fails on the
 //!   server (BadMatch); we then re-read the root size and answer
 //!   [`CaptureError::MonitorGone`] so the caller lists monitors again.
 
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -28,8 +35,10 @@ use x11rb::protocol::Event;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::{ConnectionExt as _, NotifyMask};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xfixes::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, VisualClass};
 
+use crate::drawn::DrawnRows;
 use crate::error::{check, reply};
 use crate::shm::Segment;
 use crate::xconn::XConn;
@@ -45,6 +54,12 @@ pub struct X11Capturer {
     /// the server fills the next ones while we read one.
     shm: Option<Vec<Shm>>,
     damage: Option<damage::Damage>,
+    /// Where each subtracted damage region goes to be read (XFixes ≥ 2).
+    parts: Option<xfixes::Region>,
+    /// What was drawn on since the last grab, as far as the waits since
+    /// then found; `waited` says there was one.
+    drawn: DrawnRows,
+    waited: bool,
     first_wait: bool,
     /// Cached root size; `None` after a RandR event made it stale.
     root_size: Option<(u32, u32)>,
@@ -81,7 +96,16 @@ impl X11Capturer {
         let x = XConn::connect(display)?;
         check_format(&x)?;
         let root_size = x.root_size()?;
-        let mut cap = X11Capturer { x, shm: None, damage: None, first_wait: true, root_size: None };
+        let mut cap = X11Capturer {
+            x,
+            shm: None,
+            damage: None,
+            parts: None,
+            drawn: DrawnRows::default(),
+            waited: false,
+            first_wait: true,
+            root_size: None,
+        };
         cap.root_size = Some(root_size);
         if want_shm {
             match cap.attach_shm(SEGMENT_BYTES).and_then(|a| {
@@ -100,6 +124,14 @@ impl X11Capturer {
         cap.damage = cap.create_damage()?;
         if cap.damage.is_none() {
             tracing::warn!("X server lacks DAMAGE; polling the screen every {POLL_INTERVAL:?}");
+        } else if cap.x.xfixes_regions {
+            let region = cap
+                .x
+                .conn
+                .generate_id()
+                .map_err(|e| CaptureError::request("generate an XID", e))?;
+            check("XFixes CreateRegion", cap.x.conn.xfixes_create_region(region, &[]))?;
+            cap.parts = Some(region);
         }
         if cap.x.randr {
             let mask =
@@ -165,7 +197,12 @@ impl X11Capturer {
     /// Grabs `r` through the segments in strips of as many rows as fit,
     /// one request in flight per segment: the server copies the next
     /// strips while `out` takes the last one.
-    fn grab_shm(&mut self, r: XRect, out: &mut dyn PutRows) -> Result<(), CaptureError> {
+    fn grab_shm(
+        &mut self,
+        r: XRect,
+        first: u32,
+        out: &mut dyn PutRows,
+    ) -> Result<(), CaptureError> {
         let row = usize::from(r.w) * 4;
         let strip_rows = strip_rows(r.w).min(r.h);
         // A row fits a segment: X limits screens to 32767 pixels wide, 128 KiB
@@ -201,7 +238,7 @@ impl X11Capturer {
                 )));
             }
             out.put_bgrx_rows(
-                top.into(),
+                first + u32::from(top),
                 rows.into(),
                 row,
                 shm[i % SEGMENTS].segment.bytes(expected),
@@ -214,14 +251,17 @@ impl X11Capturer {
         Ok(())
     }
 
-    /// A grab of `monitor`'s rows into `out`.
+    /// A grab of `monitor`'s rows `rows` (not empty) into `out`.
     fn grab_to(
         &mut self,
         monitor: &MonitorInfo,
+        rows: Range<u32>,
         out: &mut dyn PutRows,
     ) -> Result<(), CaptureError> {
         let gone = CaptureError::MonitorGone { index: monitor.index };
-        let Some(rect) = XRect::of(monitor) else { return Err(gone) };
+        let Some(whole) = XRect::of(monitor) else { return Err(gone) };
+        // Within the monitor, so within i16 and u16.
+        let rect = XRect { y: whole.y + rows.start as i16, h: rows.len() as u16, ..whole };
         let (w, h) = self.current_root_size()?;
         if !monitor.fits(w, h) {
             // The cached size may be stale: ask once before giving up.
@@ -231,19 +271,50 @@ impl X11Capturer {
                 return Err(gone);
             }
         }
-        let result =
-            if self.shm.is_some() { self.grab_shm(rect, out) } else { self.grab_plain(rect, out) };
+        let result = if self.shm.is_some() {
+            self.grab_shm(rect, rows.start, out)
+        } else {
+            self.grab_plain(rect, rows.start, out)
+        };
         result.map_err(|e| match e {
             CaptureError::Protocol(_) => self.explain_failure(monitor, e),
             other => other,
         })
     }
 
-    fn grab_plain(&mut self, r: XRect, out: &mut dyn PutRows) -> Result<(), CaptureError> {
+    fn grab_plain(
+        &mut self,
+        r: XRect,
+        first: u32,
+        out: &mut dyn PutRows,
+    ) -> Result<(), CaptureError> {
         let format = ImageFormat::Z_PIXMAP;
         let got =
             reply("GetImage", self.x.conn.get_image(format, self.x.root, r.x, r.y, r.w, r.h, !0))?;
-        Ok(out.put_bgrx_rows(0, r.h.into(), usize::from(r.w) * 4, &got.data)?)
+        Ok(out.put_bgrx_rows(first, r.h.into(), usize::from(r.w) * 4, &got.data)?)
+    }
+
+    /// The rows of `monitor` drawn on since the last grab into `out`, as
+    /// the waits since then found them, the others given as unchanged; all
+    /// of them if `out` needs every row, if there was no wait, or where it
+    /// is unknown what was drawn (`drawn.rs`).
+    fn grab_drawn(
+        &mut self,
+        monitor: &MonitorInfo,
+        out: &mut dyn PutRows,
+    ) -> Result<(), CaptureError> {
+        let height = monitor.height;
+        if !std::mem::take(&mut self.waited) {
+            // No wait since the last grab: nobody looked at what changed.
+            self.drawn.add_unknown();
+        }
+        let rows = self.drawn.take(monitor.y, height, out.needs_every_row(), Instant::now());
+        out.same_rows(0, rows.start)?;
+        if !rows.is_empty() {
+            self.grab_to(monitor, rows.clone(), out)?;
+        }
+        out.same_rows(rows.end, height - rows.end)?;
+        Ok(())
     }
 
     /// Handles queued events; true if any says the screen changed.
@@ -256,6 +327,7 @@ impl X11Capturer {
                 Event::DamageNotify(_) => changed = true,
                 Event::RandrScreenChangeNotify(_) | Event::RandrNotify(_) => {
                     self.root_size = None;
+                    self.drawn.add_unknown();
                     changed = true;
                 }
                 // Errors of unchecked requests (detach, subtract) and
@@ -266,14 +338,25 @@ impl X11Capturer {
         Ok(changed)
     }
 
-    /// Empties the damage region so the next drawing sends a new event.
-    fn rearm(&self, damage: damage::Damage) -> Result<(), CaptureError> {
+    /// Empties the damage region so the next drawing sends a new event,
+    /// noting which rows it held (one round trip) where regions exist.
+    fn rearm(&mut self, damage: damage::Damage) -> Result<(), CaptureError> {
         let none = x11rb::NONE;
+        let Some(parts) = self.parts else {
+            self.x
+                .conn
+                .damage_subtract(damage, none, none)
+                .map_err(|e| CaptureError::request("DAMAGE Subtract", e))?;
+            self.drawn.add_unknown();
+            return self.x.conn.flush().map_err(|e| CaptureError::request("flush", e));
+        };
         self.x
             .conn
-            .damage_subtract(damage, none, none)
+            .damage_subtract(damage, none, parts)
             .map_err(|e| CaptureError::request("DAMAGE Subtract", e))?;
-        self.x.conn.flush().map_err(|e| CaptureError::request("flush", e))
+        let region = reply("XFixes FetchRegion", self.x.conn.xfixes_fetch_region(parts))?;
+        self.drawn.add(region.extents.y, region.extents.height);
+        Ok(())
     }
 }
 
@@ -290,7 +373,7 @@ impl Capturer for X11Capturer {
     fn grab(&mut self, monitor: &MonitorInfo) -> Result<Frame, CaptureError> {
         let mut frame = Frame::solid(monitor.width, monitor.height, 0)
             .map_err(|_| CaptureError::MonitorGone { index: monitor.index })?;
-        self.grab_to(monitor, &mut frame)?;
+        self.grab_to(monitor, 0..monitor.height, &mut frame)?;
         Ok(frame)
     }
 
@@ -299,11 +382,18 @@ impl Capturer for X11Capturer {
         monitor: &MonitorInfo,
         out: &mut dyn PutRows,
     ) -> Result<(), CaptureError> {
-        self.grab_to(monitor, out)
+        let result = self.grab_drawn(monitor, out);
+        if result.is_err() {
+            // What the receiver got is unknown: start over whole.
+            self.drawn.add_unknown();
+        }
+        result
     }
 
     fn wait_for_damage(&mut self, timeout: Duration) -> Result<bool, CaptureError> {
+        self.waited = true;
         let Some(damage) = self.damage else {
+            self.drawn.add_unknown();
             if self.first_wait {
                 self.first_wait = false;
             } else {
@@ -314,7 +404,9 @@ impl Capturer for X11Capturer {
         if self.first_wait {
             // Start from an empty region and drop every event sent before
             // it was emptied: the round trip guarantees they have arrived.
+            // The first grab is whole.
             self.first_wait = false;
+            self.drawn.add_unknown();
             self.rearm(damage)?;
             reply("GetInputFocus", self.x.conn.get_input_focus())?;
             self.drain_events()?;
@@ -355,6 +447,9 @@ impl Drop for X11Capturer {
         }
         if let Some(damage) = self.damage.take() {
             let _ = self.x.conn.damage_destroy(damage);
+        }
+        if let Some(parts) = self.parts.take() {
+            let _ = self.x.conn.xfixes_destroy_region(parts);
         }
         let _ = self.x.conn.flush();
     }

@@ -24,6 +24,8 @@ pub(crate) struct XConn {
     pub randr_monitors: bool,
     /// XFixes ≥ 1 (`GetCursorImage`).
     pub xfixes: bool,
+    /// XFixes ≥ 2 (regions, to learn where DAMAGE saw drawing).
+    pub xfixes_regions: bool,
 }
 
 /// The display name used in messages.
@@ -43,7 +45,14 @@ impl XConn {
             conn.setup().roots.get(screen).map(|s| s.root).ok_or_else(|| {
                 CaptureError::Protocol(format!("the server has no screen {screen}"))
             })?;
-        let mut x = XConn { conn, root, randr: false, randr_monitors: false, xfixes: false };
+        let mut x = XConn {
+            conn,
+            root,
+            randr: false,
+            randr_monitors: false,
+            xfixes: false,
+            xfixes_regions: false,
+        };
         if x.has_extension(randr::X11_EXTENSION_NAME)? {
             let v = reply("RandR QueryVersion", x.conn.randr_query_version(1, 5))?;
             let version = (v.major_version, v.minor_version);
@@ -53,6 +62,7 @@ impl XConn {
         if x.has_extension(xfixes::X11_EXTENSION_NAME)? {
             let v = reply("XFixes QueryVersion", x.conn.xfixes_query_version(5, 0))?;
             x.xfixes = v.major_version >= 1;
+            x.xfixes_regions = v.major_version >= 2;
         }
         Ok(x)
     }

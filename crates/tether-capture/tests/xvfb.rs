@@ -290,3 +290,106 @@ fn strips_from_the_capture_encode_as_whole_frames_do() {
     let mut plain = X11Capturer::connect_without_shm(Some(&server.display)).unwrap();
     strips_encode_as_frames(&server, &mut plain, &m);
 }
+
+/// An encoder's incoming frame that counts the rows a grab gives and the
+/// rows it skips as unchanged.
+struct Counted<'a> {
+    incoming: tether_screen_codec::Incoming<'a>,
+    given: u32,
+    skipped: u32,
+}
+
+impl tether_capture::PutRows for Counted<'_> {
+    fn put_bgrx_rows(
+        &mut self,
+        y: u32,
+        rows: u32,
+        stride: usize,
+        bytes: &[u8],
+    ) -> Result<(), tether_screen_codec::FrameError> {
+        self.given += rows;
+        self.incoming.put_bgrx_rows(y, rows, stride, bytes)
+    }
+
+    fn needs_every_row(&self) -> bool {
+        self.incoming.needs_every_row()
+    }
+
+    fn same_rows(&mut self, y: u32, rows: u32) -> Result<(), tether_screen_codec::FrameError> {
+        self.skipped += rows;
+        self.incoming.same_rows(y, rows)
+    }
+}
+
+/// Grabs `m` through `grab_rows` into `by_rows` and as a whole frame into
+/// `by_frames`: the updates must be the same bytes. Returns the rows the
+/// grab gave (the others it skipped as unchanged).
+fn grab_counted(
+    cap: &mut X11Capturer,
+    m: &MonitorInfo,
+    by_rows: &mut tether_screen_codec::Encoder,
+    by_frames: &mut tether_screen_codec::Encoder,
+) -> u32 {
+    let incoming = by_rows.begin(m.width, m.height).unwrap();
+    let mut counted = Counted { incoming, given: 0, skipped: 0 };
+    cap.grab_rows(m, &mut counted).unwrap();
+    let (given, skipped) = (counted.given, counted.skipped);
+    assert_eq!(given + skipped, m.height, "every row given or skipped");
+    let update = counted.incoming.encode().unwrap();
+    assert!(update == by_frames.encode(cap.grab(m).unwrap()), "the updates differ");
+    given
+}
+
+#[test]
+fn only_rows_drawn_on_are_grabbed_and_encode_as_whole_frames_do() {
+    let server = Xvfb::start(1920, 1080);
+    let (conn, root) = server.connect();
+    fill(&conn, root, &pattern());
+    for mut cap in [
+        X11Capturer::connect(Some(&server.display)).unwrap(),
+        X11Capturer::connect_without_shm(Some(&server.display)).unwrap(),
+    ] {
+        let m = cap.monitors().unwrap().remove(0);
+        let mut by_rows = tether_screen_codec::Encoder::new();
+        let mut by_frames = tether_screen_codec::Encoder::new();
+        let mut grab = |cap: &mut X11Capturer, reset: bool| {
+            if reset {
+                by_rows.reset();
+                by_frames.reset();
+            }
+            grab_counted(cap, &m, &mut by_rows, &mut by_frames)
+        };
+        assert!(cap.wait_for_damage(Duration::from_secs(5)).unwrap());
+        assert_eq!(grab(&mut cap, false), 1080, "a fresh frame needs every row");
+
+        fill(&conn, root, &[(0xABCDEF, rect(100, 500, 90, 30))]);
+        assert_damage_soon(&mut cap, "a rectangle");
+        assert_eq!(grab(&mut cap, false), 30, "only the rectangle's rows");
+
+        fill(&conn, root, &[(0x111111, rect(0, 100, 5, 10)), (0x222222, rect(1900, 900, 5, 10))]);
+        assert_damage_soon(&mut cap, "two rectangles");
+        assert_eq!(grab(&mut cap, false), 810, "from the first's top to the second's bottom");
+
+        // Nothing drawn since: nothing to grab, and the same frame again.
+        assert!(!cap.wait_for_damage(Duration::from_millis(50)).unwrap());
+        assert_eq!(grab(&mut cap, false), 0);
+
+        // Without a wait since the last grab, nothing says what changed.
+        fill(&conn, root, &[(0x333333, rect(100, 200, 10, 10))]);
+        assert_eq!(grab(&mut cap, false), 1080, "no wait: whole");
+        // Drained: the drawing above was grabbed already.
+        assert_damage_soon(&mut cap, "the last drawing, already grabbed");
+        assert_eq!(grab(&mut cap, false), 10);
+
+        // A whole grab at least every second while drawing goes on.
+        std::thread::sleep(Duration::from_millis(1_050));
+        fill(&conn, root, &[(0x444444, rect(100, 300, 10, 10))]);
+        assert_damage_soon(&mut cap, "drawing a second later");
+        assert_eq!(grab(&mut cap, false), 1080, "the safety net");
+
+        // A new viewer: the encoder starts fresh and needs every row.
+        fill(&conn, root, &[(0x555555, rect(100, 400, 10, 10))]);
+        assert_damage_soon(&mut cap, "drawing for a new viewer");
+        assert_eq!(grab(&mut cap, true), 1080);
+    }
+}

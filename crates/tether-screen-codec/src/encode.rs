@@ -14,10 +14,10 @@ use crate::{MAX_PALETTE, TILE, Update, moves, scroll};
 /// The shapes stream (operations and palette indices: text) carries
 /// kilobytes per update, so a middle level is cheap; its 512 KiB window
 /// holds the last few dozen lines of text (a larger one gained 3% on the
-/// scrolling benchmark for twice the memory). Its 2^16-entry match tables
-/// take 0.4 MiB less resident than 2^17 did, for the same bytes on the
-/// screen bench's photo scene.
-const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 16 };
+/// scrolling benchmark for twice the memory). A 2^16-entry chain table
+/// takes 0.25 MiB less than 2^17 for the same bytes on the screen bench;
+/// a 2^16 hash table too cost 8% more on its scrolling phase.
+const SHAPES: Settings = Settings { level: 6, window_log: 19, hash_log: 17, chain_log: 16 };
 
 /// The residuals go through zstd (level 1: fast enough for 1080p at 30
 /// fps, and as good on residuals as higher levels); a fresh frame's also
@@ -30,7 +30,7 @@ const SHAPES: Settings = Settings { level: 6, window_log: 19, table_log: 16 };
 /// new zstd frame per update, so the choice never breaks a history. A
 /// 64 KiB window: 0.17 MiB less resident than 128 KiB for 0.1 % more
 /// bytes (`examples/encode_cost.rs`).
-const PIXELS_ZSTD: Settings = Settings { level: 1, window_log: 16, table_log: 0 };
+const PIXELS_ZSTD: Settings = Settings { level: 1, window_log: 16, hash_log: 0, chain_log: 0 };
 
 /// Motion searches in a row that found nothing to copy, after which the
 /// search only probes every [`PROBE_EVERY`]-th update: content that
@@ -420,6 +420,31 @@ impl PutRows for Incoming<'_> {
             bgrx_to_pixels(&bytes[line * stride..line * stride + row], &mut encoder.row);
             encoder.tiles.put_row(previous, &encoder.row);
         }
+        Ok(())
+    }
+
+    /// False unless fresh: a fresh frame is coded against black, so it
+    /// needs every pixel.
+    fn needs_every_row(&self) -> bool {
+        self.encoder.fresh
+    }
+
+    fn same_rows(&mut self, y: u32, rows: u32) -> Result<(), FrameError> {
+        if rows == 0 {
+            return Ok(());
+        }
+        let encoder = &mut *self.encoder;
+        let height = encoder.previous.as_ref().map_or(0, Frame::height);
+        let end = u64::from(y) + u64::from(rows);
+        if encoder.fresh || end > u64::from(height) {
+            return Err(FrameError::RowsNeeded { y, end });
+        }
+        let expected = encoder.tiles.rows();
+        if y != expected {
+            return Err(FrameError::OutOfOrder { expected, got: y });
+        }
+        let Some(previous) = encoder.previous.as_ref() else { unreachable!("begin made a frame") };
+        encoder.tiles.same_rows(previous, rows);
         Ok(())
     }
 }

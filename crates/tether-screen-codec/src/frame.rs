@@ -40,6 +40,10 @@ pub enum FrameError {
     /// A frame arriving in strips was encoded before all its rows came.
     #[error("only {got} of the frame's {height} rows arrived")]
     Incomplete { got: u32, height: u32 },
+    /// Rows were skipped as unchanged where every row is needed (a fresh
+    /// frame, or no last frame to take them from).
+    #[error("rows {y}..{end} were skipped, but this frame needs every row")]
+    RowsNeeded { y: u32, end: u64 },
 }
 
 /// Takes a frame's pixels as BGRX bytes (X11 and most capture APIs),
@@ -55,6 +59,25 @@ pub trait PutRows {
         stride: usize,
         bytes: &[u8],
     ) -> Result<(), FrameError>;
+
+    /// False if rows the caller knows to be unchanged since the last
+    /// frame may be skipped with [`PutRows::same_rows`] instead of given
+    /// (an encoder's next frame); true if every row must come (a
+    /// [`Frame`], an encoder's fresh frame).
+    fn needs_every_row(&self) -> bool {
+        true
+    }
+
+    /// Takes rows `y..y + rows` as they were in the last frame, in their
+    /// place in the top-down order. Only where
+    /// [`PutRows::needs_every_row`] is false; elsewhere
+    /// [`FrameError::RowsNeeded`]. No rows is always fine.
+    fn same_rows(&mut self, y: u32, rows: u32) -> Result<(), FrameError> {
+        if rows == 0 {
+            return Ok(());
+        }
+        Err(FrameError::RowsNeeded { y, end: u64::from(y) + u64::from(rows) })
+    }
 }
 
 /// Read access to the rows of a picture: a whole [`Frame`], a [`Blank`]

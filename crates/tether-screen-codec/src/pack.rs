@@ -19,16 +19,16 @@ pub(crate) struct Packer {
     settings: Settings,
 }
 
-/// How a stream compresses: a zstd level, and the window and match-table
-/// sizes as powers of two (`table_log` 0: the level's own). The window and
-/// tables are most of a compressor's memory (level 6 with its defaults
-/// takes 5.9 MiB; with a 512 KiB window and 2^17 tables, 2 MiB; with
-/// 2^16 tables, 1.6 MiB, of which about 1 MiB is touched).
+/// How a stream compresses: a zstd level, and the window, hash-table and
+/// chain-table sizes as powers of two (a table's 0: the level's own). The
+/// window and tables are most of a compressor's memory (level 6 with its
+/// defaults takes 5.9 MiB; with a 512 KiB window and 2^17 tables, 2 MiB).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub level: i32,
     pub window_log: u32,
-    pub table_log: u32,
+    pub hash_log: u32,
+    pub chain_log: u32,
 }
 
 impl std::fmt::Debug for Packer {
@@ -46,7 +46,7 @@ impl Packer {
 
     /// Starts a new stream: later output does not refer to earlier input.
     pub(crate) fn reset(&mut self) {
-        let Settings { level, window_log, table_log } = self.settings;
+        let Settings { level, window_log, hash_log, chain_log } = self.settings;
         let cctx = &mut self.cctx;
         let mut configured = cctx
             .reset(ResetDirective::SessionAndParameters)
@@ -54,10 +54,12 @@ impl Packer {
             .and_then(|_| {
                 cctx.set_parameter(CParameter::WindowLog(window_log.min(MAX_WINDOW_LOG)))
             });
-        if table_log > 0 {
-            configured = configured
-                .and_then(|_| cctx.set_parameter(CParameter::HashLog(table_log)))
-                .and_then(|_| cctx.set_parameter(CParameter::ChainLog(table_log)));
+        if hash_log > 0 {
+            configured = configured.and_then(|_| cctx.set_parameter(CParameter::HashLog(hash_log)));
+        }
+        if chain_log > 0 {
+            configured =
+                configured.and_then(|_| cctx.set_parameter(CParameter::ChainLog(chain_log)));
         }
         configured.expect("valid zstd parameters");
     }
@@ -176,7 +178,8 @@ mod tests {
 
     #[test]
     fn pieces_refer_back_and_decode_in_order() {
-        let mut packer = Packer::new(Settings { level: 3, window_log: 20, table_log: 0 });
+        let mut packer =
+            Packer::new(Settings { level: 3, window_log: 20, hash_log: 0, chain_log: 0 });
         let mut unpacker = Unpacker::default();
         let line: Vec<u8> = (0..4000u32).map(|i| (i * 7919 % 251) as u8).collect();
         let first = packer.pack(&line);
@@ -196,7 +199,8 @@ mod tests {
 
     #[test]
     fn limits_and_garbage_are_refused() {
-        let mut packer = Packer::new(Settings { level: 1, window_log: 19, table_log: 16 });
+        let mut packer =
+            Packer::new(Settings { level: 1, window_log: 19, hash_log: 16, chain_log: 16 });
         let piece = packer.pack(&[7; 10_000]);
         assert!(Unpacker::default().unpack(&piece, 9_999).is_err());
         assert_eq!(Unpacker::default().unpack(&piece, 10_000).unwrap().len(), 10_000);

@@ -91,6 +91,31 @@ impl ChangedTiles {
         self.rows += 1;
     }
 
+    /// Takes the next `rows` rows as the base's, without comparing them.
+    /// Tiles of the current row of tiles that changed above hold their
+    /// own copy of these rows, so those get the base's; a tile further
+    /// down that changes later copies its rows above from the base then.
+    /// The caller keeps the rows within the frame.
+    pub(crate) fn same_rows(&mut self, base: &Frame, rows: u32) {
+        let end = self.rows + rows;
+        debug_assert!(end <= self.height);
+        let tiles_end = (self.rows / TILE + 1) * TILE;
+        for y in self.rows..end.min(tiles_end) {
+            let row = base.full_row(y);
+            for col in 0..self.cols {
+                let slot = self.slots[(y / TILE * self.cols + col) as usize];
+                if slot == 0 {
+                    continue;
+                }
+                let x = (col * TILE) as usize;
+                let w = (x + TILE as usize).min(self.width as usize) - x;
+                let at = (slot as usize - 1) * BLOCK + ((y % TILE) * TILE) as usize;
+                self.blocks[at..at + w].copy_from_slice(&row[x..x + w]);
+            }
+        }
+        self.rows = end;
+    }
+
     /// The columns and rows where the frame differs from the base, or
     /// `None` if it does not (as [`crate::frame::changed_box`] finds).
     pub(crate) fn changed_box(&self) -> Option<Rect> {
