@@ -2,7 +2,8 @@
 //!
 //! Three parts per stream:
 //! - the **capture thread** (blocking) waits for damage, grabs the
-//!   monitor, encodes against what the viewer has and hands one message at
+//!   monitor's rows drawn on (all of them for a fresh encoder), encodes
+//!   against what the viewer has and hands one message at
 //!   a time to the writer. It captures only when the viewer has credit
 //!   (fewer than `MAX_ACKS_OUTSTANDING` frames that asked for an
 //!   acknowledgement unacknowledged; a frame asks once `ACK_EVERY_BYTES`

@@ -16,11 +16,12 @@
 //!   screen changes also count as changes. Without DAMAGE we sleep at most
 //!   33 ms and claim a change, which costs a grab per tick.
 //! - **Only drawn rows are grabbed**: the subtracted region goes into an
-//!   XFixes region whose extents say which rows were drawn on (`drawn.rs`);
-//!   [`Capturer::grab_rows`] grabs those rows of the monitor and tells the
-//!   encoder the others are unchanged ([`PutRows::same_rows`]). A fresh
-//!   encoder, a screen change or a failed grab get a whole grab, and so does
-//!   the first grab a second after the last whole one.
+//!   XFixes region whose rectangles say which rows were drawn on (`drawn.rs`);
+//!   [`Capturer::grab_rows`] grabs those rows of the monitor, in up to four
+//!   bands, and tells the encoder the others are unchanged
+//!   ([`PutRows::same_rows`]). A fresh encoder, a screen change, a failed
+//!   grab or a grab without a wait before it get a whole grab, and a whole
+//!   grab follows a second after any grab of some rows, drawing or not.
 //! - **Resolution changes**: a grab outside the current root fails on the
 //!   server (BadMatch); we then re-read the root size and answer
 //!   [`CaptureError::MonitorGone`] so the caller lists monitors again.
@@ -92,6 +93,13 @@ impl X11Capturer {
         self.damage.is_some()
     }
 
+    /// Sets how long after a grab of some rows a whole grab comes at the
+    /// latest (one second unless set; `drawn.rs`): for tests.
+    #[doc(hidden)]
+    pub fn set_whole_grab_every(&mut self, every: Duration) {
+        self.drawn.set_whole_every(every);
+    }
+
     fn open(display: Option<&str>, want_shm: bool) -> Result<X11Capturer, CaptureError> {
         let x = XConn::connect(display)?;
         check_format(&x)?;
@@ -130,8 +138,11 @@ impl X11Capturer {
                 .conn
                 .generate_id()
                 .map_err(|e| CaptureError::request("generate an XID", e))?;
-            check("XFixes CreateRegion", cap.x.conn.xfixes_create_region(region, &[]))?;
-            cap.parts = Some(region);
+            // Without a region every grab is whole, as before regions.
+            match check("XFixes CreateRegion", cap.x.conn.xfixes_create_region(region, &[])) {
+                Ok(()) => cap.parts = Some(region),
+                Err(e) => tracing::warn!("grabbing whole screens: {e}"),
+            }
         }
         if cap.x.randr {
             let mask =
@@ -260,7 +271,7 @@ impl X11Capturer {
     ) -> Result<(), CaptureError> {
         let gone = CaptureError::MonitorGone { index: monitor.index };
         let Some(whole) = XRect::of(monitor) else { return Err(gone) };
-        // Within the monitor, so within i16 and u16.
+        // Within the monitor, which `XRect::of` keeps within i16 and u16.
         let rect = XRect { y: whole.y + rows.start as i16, h: rows.len() as u16, ..whole };
         let (w, h) = self.current_root_size()?;
         if !monitor.fits(w, h) {
@@ -308,12 +319,14 @@ impl X11Capturer {
             // No wait since the last grab: nobody looked at what changed.
             self.drawn.add_unknown();
         }
-        let rows = self.drawn.take(monitor.y, height, out.needs_every_row(), Instant::now());
-        out.same_rows(0, rows.start)?;
-        if !rows.is_empty() {
-            self.grab_to(monitor, rows.clone(), out)?;
+        let bands = self.drawn.take(monitor.y, height, out.needs_every_row(), Instant::now());
+        let mut next = 0;
+        for rows in bands {
+            out.same_rows(next, rows.start - next)?;
+            next = rows.end;
+            self.grab_to(monitor, rows, out)?;
         }
-        out.same_rows(rows.end, height - rows.end)?;
+        out.same_rows(next, height - next)?;
         Ok(())
     }
 
@@ -339,7 +352,8 @@ impl X11Capturer {
     }
 
     /// Empties the damage region so the next drawing sends a new event,
-    /// noting which rows it held (one round trip) where regions exist.
+    /// noting which rows its rectangles held (one round trip) where
+    /// regions exist.
     fn rearm(&mut self, damage: damage::Damage) -> Result<(), CaptureError> {
         let none = x11rb::NONE;
         let Some(parts) = self.parts else {
@@ -355,7 +369,9 @@ impl X11Capturer {
             .damage_subtract(damage, none, parts)
             .map_err(|e| CaptureError::request("DAMAGE Subtract", e))?;
         let region = reply("XFixes FetchRegion", self.x.conn.xfixes_fetch_region(parts))?;
-        self.drawn.add(region.extents.y, region.extents.height);
+        for r in &region.rectangles {
+            self.drawn.add(r.y, r.height);
+        }
         Ok(())
     }
 }
@@ -402,14 +418,16 @@ impl Capturer for X11Capturer {
             return Ok(true);
         };
         if self.first_wait {
-            // Start from an empty region and drop every event sent before
-            // it was emptied: the round trip guarantees they have arrived.
-            // The first grab is whole.
+            // Drop the events sent so far (the round trip guarantees they
+            // have arrived), then empty the region: drawing after that
+            // sends a new event. Emptied first, an event sent in between
+            // would be dropped with the region non-empty, and no event
+            // would ever come again. The first grab is whole.
             self.first_wait = false;
-            self.drawn.add_unknown();
-            self.rearm(damage)?;
             reply("GetInputFocus", self.x.conn.get_input_focus())?;
             self.drain_events()?;
+            self.rearm(damage)?;
+            self.drawn.add_unknown();
             return Ok(true);
         }
         let deadline = Instant::now() + timeout;
@@ -419,12 +437,20 @@ impl Capturer for X11Capturer {
                 return Ok(true);
             }
             let now = Instant::now();
+            // The safety net (`drawn.rs`) fires even if nothing more is
+            // drawn after a grab of some rows.
+            let due = self.drawn.whole_due_at();
+            if due.is_some_and(|due| now >= due) {
+                self.drawn.add_unknown();
+                return Ok(true);
+            }
             if now >= deadline {
                 return Ok(false);
             }
             self.x.conn.flush().map_err(|e| CaptureError::request("flush", e))?;
             let fd = self.x.conn.stream().as_raw_fd();
-            if !wait_readable(fd, deadline - now)? {
+            let until = due.map_or(deadline, |due| due.min(deadline));
+            if !wait_readable(fd, until.saturating_duration_since(now))? && until == deadline {
                 return Ok(false);
             }
         }
@@ -488,7 +514,14 @@ struct XRect {
 }
 
 impl XRect {
+    /// `m` if it is not empty and lies where X coordinates reach (below
+    /// 32768 on both axes), so any rectangle inside it fits the request
+    /// types too.
     fn of(m: &MonitorInfo) -> Option<XRect> {
+        let reach = |at: i32, len: u32| i64::from(at) + i64::from(len) <= 1 << 15;
+        if !reach(m.x, m.width) || !reach(m.y, m.height) {
+            return None;
+        }
         let r = XRect {
             x: i16::try_from(m.x).ok()?,
             y: i16::try_from(m.y).ok()?,

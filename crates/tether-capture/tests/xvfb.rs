@@ -349,6 +349,8 @@ fn only_rows_drawn_on_are_grabbed_and_encode_as_whole_frames_do() {
         X11Capturer::connect(Some(&server.display)).unwrap(),
         X11Capturer::connect_without_shm(Some(&server.display)).unwrap(),
     ] {
+        // The safety net out of the way until it is tested below.
+        cap.set_whole_grab_every(Duration::from_secs(3600));
         let m = cap.monitors().unwrap().remove(0);
         let mut by_rows = tether_screen_codec::Encoder::new();
         let mut by_frames = tether_screen_codec::Encoder::new();
@@ -366,9 +368,10 @@ fn only_rows_drawn_on_are_grabbed_and_encode_as_whole_frames_do() {
         assert_damage_soon(&mut cap, "a rectangle");
         assert_eq!(grab(&mut cap, false), 30, "only the rectangle's rows");
 
+        // A panel clock at the top and a line at the bottom: two bands.
         fill(&conn, root, &[(0x111111, rect(0, 100, 5, 10)), (0x222222, rect(1900, 900, 5, 10))]);
         assert_damage_soon(&mut cap, "two rectangles");
-        assert_eq!(grab(&mut cap, false), 810, "from the first's top to the second's bottom");
+        assert_eq!(grab(&mut cap, false), 20, "the two rectangles' rows");
 
         // Nothing drawn since: nothing to grab, and the same frame again.
         assert!(!cap.wait_for_damage(Duration::from_millis(50)).unwrap());
@@ -381,11 +384,19 @@ fn only_rows_drawn_on_are_grabbed_and_encode_as_whole_frames_do() {
         assert_damage_soon(&mut cap, "the last drawing, already grabbed");
         assert_eq!(grab(&mut cap, false), 10);
 
-        // A whole grab at least every second while drawing goes on.
-        std::thread::sleep(Duration::from_millis(1_050));
+        // The safety net: a whole grab comes a period after a grab of
+        // some rows, with nothing more drawn.
+        cap.set_whole_grab_every(Duration::from_millis(300));
         fill(&conn, root, &[(0x444444, rect(100, 300, 10, 10))]);
-        assert_damage_soon(&mut cap, "drawing a second later");
+        assert_damage_soon(&mut cap, "drawing");
+        let partial = grab(&mut cap, false);
+        assert!(partial == 10 || partial == 1080, "{partial}");
+        let waited = Instant::now();
+        assert!(cap.wait_for_damage(Duration::from_secs(10)).unwrap(), "the whole grab is due");
+        assert!(waited.elapsed() < Duration::from_secs(5), "{:?}", waited.elapsed());
         assert_eq!(grab(&mut cap, false), 1080, "the safety net");
+        assert!(!cap.wait_for_damage(Duration::from_millis(400)).unwrap(), "once, then idle");
+        cap.set_whole_grab_every(Duration::from_secs(3600));
 
         // A new viewer: the encoder starts fresh and needs every row.
         fill(&conn, root, &[(0x555555, rect(100, 400, 10, 10))]);

@@ -436,8 +436,11 @@ impl PutRows for Incoming<'_> {
         let encoder = &mut *self.encoder;
         let height = encoder.previous.as_ref().map_or(0, Frame::height);
         let end = u64::from(y) + u64::from(rows);
-        if encoder.fresh || end > u64::from(height) {
+        if encoder.fresh {
             return Err(FrameError::RowsNeeded { y, end });
+        }
+        if end > u64::from(height) {
+            return Err(FrameError::PastEnd { end, height });
         }
         let expected = encoder.tiles.rows();
         if y != expected {

@@ -44,6 +44,9 @@ pub enum FrameError {
     /// frame, or no last frame to take them from).
     #[error("rows {y}..{end} were skipped, but this frame needs every row")]
     RowsNeeded { y: u32, end: u64 },
+    /// Rows were skipped past the bottom of the frame.
+    #[error("rows up to {end} were skipped in a frame {height} rows tall")]
+    PastEnd { end: u64, height: u32 },
 }
 
 /// Takes a frame's pixels as BGRX bytes (X11 and most capture APIs),
