@@ -266,6 +266,7 @@ pub(crate) fn reconstruct(frame: &mut Frame, rect: &Rect, coding: Coding, data: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tether_testkit::random::XorShift32;
 
     #[test]
     fn zigzag_round_trips_every_difference() {
@@ -282,12 +283,10 @@ mod tests {
         let mut sharp = Frame::solid(50, 30, 0xFFFFFF).unwrap();
         sharp.fill(Rect { x: 10, y: 5, w: 15, h: 9 }, 0x204080);
         let mut noisy = Frame::solid(50, 30, 0).unwrap();
-        let mut s = 7u32;
+        let mut rng = XorShift32::new(7u32);
         for y in 0..30 {
             for x in 0..50 {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+                let s = rng.next_u32();
                 let v = |base: u32, k: u32| (base + x * k + y + (s >> (k * 3)) % 5).min(255);
                 noisy.set(x, y, v(60, 2) << 16 | v(90, 1) << 8 | v(30, 3));
             }
@@ -319,12 +318,10 @@ mod tests {
     /// little independent noise.
     fn photo(seed: u32) -> Frame {
         let mut f = Frame::solid(64, 64, 0).unwrap();
-        let mut s = seed | 1;
+        let mut rng = XorShift32::new(seed | 1);
         for y in 0..64 {
             for x in 0..64 {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+                let s = rng.next_u32();
                 let light = (x * 3 + y * 2 + (s >> 8) % 23) as i32;
                 let v = |k: i32, n: u32| (light + k + ((s >> n) % 3) as i32).clamp(0, 255) as u32;
                 f.set(x, y, v(40, 0) << 16 | v(20, 2) << 8 | v(0, 4));

@@ -256,15 +256,14 @@ impl Image for CopiedTile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tether_testkit::random::XorShift32;
 
     fn texture(w: u32, h: u32, seed: u32) -> Frame {
         let mut f = Frame::solid(w, h, 0).unwrap();
-        let mut s = seed | 1;
+        let mut rng = XorShift32::new(seed | 1);
         for y in 0..h {
             for x in 0..w {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+                let s = rng.next_u32();
                 f.set(x, y, s & 0xFF_FFFF);
             }
         }

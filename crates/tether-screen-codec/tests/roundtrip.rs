@@ -4,15 +4,14 @@
 use tether_screen_codec::{
     Channels, DecodeError, Decoder, Encoder, Frame, Op, Predictor, Rect, Update,
 };
+use tether_testkit::random::XorShift32;
 
 /// Seeded noise standing in for photos and video.
 fn noise(frame: &mut Frame, rect: Rect, seed: u32) {
-    let mut s = seed.wrapping_mul(2_654_435_761) | 1;
+    let mut rng = XorShift32::new(seed.wrapping_mul(2_654_435_761) | 1);
     for y in rect.y..rect.y + rect.h {
         for x in rect.x..rect.x + rect.w {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
+            let s = rng.next_u32();
             frame.set(x, y, s & 0xFF_FFFF);
         }
     }
@@ -179,14 +178,12 @@ fn noisy_photos_are_predicted_smoothly_and_compress() {
     // Gentle gradients with ±2 of noise per channel, as a camera gives.
     let (w, h) = (320, 192);
     let mut frames = Vec::new();
-    let mut s = 99u32;
+    let mut rng = XorShift32::new(99u32);
     for t in 0..3 {
         let mut f = Frame::solid(w, h, 0).unwrap();
         for y in 0..h {
             for x in 0..w {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
+                let s = rng.next_u32();
                 let v = |k: u32, shift: u32| {
                     let base = 40 + x * k / 8 + y / 4 + t * 5;
                     base + (s >> shift) % 5 - 2
@@ -211,12 +208,10 @@ fn noisy_photos_are_predicted_smoothly_and_compress() {
 /// A photo-like picture: light from a gradient, ±2 of grain shared by the
 /// channels, a colour tint.
 fn photo(frame: &mut Frame, rect: Rect, seed: u32) {
-    let mut s = seed | 1;
+    let mut rng = XorShift32::new(seed | 1);
     for y in rect.y..rect.y + rect.h {
         for x in rect.x..rect.x + rect.w {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
+            let s = rng.next_u32();
             let light = 60 + x / 3 + y / 2 + s % 5;
             frame.set(x, y, (light + 30) << 16 | light << 8 | (light - 20));
         }

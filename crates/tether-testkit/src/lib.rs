@@ -129,6 +129,8 @@
 //! ```
 
 mod agent;
+#[cfg(feature = "pictures")]
+pub mod pictures;
 mod process;
 pub mod random;
 

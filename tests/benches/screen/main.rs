@@ -90,13 +90,14 @@
 //!
 //! `main.rs` (this text, the workload's constants, the order of runs),
 //! `scene` (the Xvfb, the xterm and the workload on it), `motion` (the
-//! motion window's frames), `photo` (the photo scene's pictures), `measure` (one phase measured: counters, CPU,
+//! motion window's frames), `measure` (one phase measured: counters, CPU,
 //! RSS), `tether` and `vnc` (one run each), `results` (the tables and the
-//! targets).
+//! targets). The photo scene's pictures and the xterm's listing come from
+//! `tether_testkit::pictures`, which the codec's `first_frame` example
+//! shares.
 
 mod measure;
 mod motion;
-mod photo;
 mod results;
 mod scene;
 mod tether;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+use tether_testkit::pictures::{crop, listing, page, photo};
 use tether_testkit::random::XorShift32;
 use tether_tests::xvfb::Xvfb;
 use tether_tests::{Reaped, eventually};
@@ -20,7 +21,6 @@ use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
 
 use crate::motion::MotionImage;
-use crate::photo::{crop, page, photo};
 use crate::{
     ACTIVE, DRAG_WINDOW, HEIGHT, KEY_INTERVAL, MOTION, MOTION_FPS, MOTION_FRAMES, PAGE_HEIGHT,
     PAGE_STEP, PAGE_WINDOW, PAN_PICTURE, PAN_STEP, PAN_WINDOW, POINTER, SCROLL_BATCH, SCROLL_TICK,
@@ -384,48 +384,6 @@ impl Scene {
             .put_image(ImageFormat::Z_PIXMAP, window, gc, w, h, 0, 0, 0, 24, &image.bgrx)
             .expect("put image");
     }
-}
-
-/// 36 lines that look like `ls -l` output, for the initial screen.
-pub(crate) fn listing() -> String {
-    let mut rng = XorShift32::new(0xdead_beef);
-    let words = [
-        "agent",
-        "audit",
-        "capture",
-        "codec",
-        "config",
-        "doctor",
-        "input",
-        "network",
-        "restore",
-        "screen",
-        "session",
-        "transport",
-        "viewer",
-        "window",
-    ];
-    let exts = ["rs", "toml", "md", "log", "json", "txt", "sh"];
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov"];
-    let mut out = String::from("$ ls -l /srv/tether/workspace\ntotal 1184\n");
-    for _ in 0..34 {
-        let dir = rng.below(5) == 0;
-        out.push_str(&format!(
-            "{} {:>2} tech  staff {:>8} {} {:>2} {:02}:{:02} {}_{}{}\n",
-            if dir { "drwxr-xr-x" } else { "-rw-r--r--" },
-            1 + rng.below(12),
-            rng.below(400_000),
-            rng.pick(&months),
-            1 + rng.below(28),
-            rng.below(24),
-            rng.below(60),
-            rng.pick(&words),
-            rng.pick(&words),
-            if dir { String::new() } else { format!(".{}", rng.pick(&exts)) },
-        ));
-    }
-    out.push_str("$ ");
-    out
 }
 
 /// One line of a busy service's log (~70 to 105 characters).

@@ -1,9 +1,10 @@
-//! Photo-like textures for the photo scene: a wallpaper, a large picture
-//! panned in a viewer window, a photo in a dragged window and a page with
-//! pictures scrolled in a third window. Deterministic: the same bytes in
-//! every run and for every server.
+//! Deterministic picture content for the screen bench and the codec's
+//! offline examples, so both measure the same pixels: photo-like
+//! textures (a wallpaper, a panned picture, a dragged photo), a page with
+//! pictures and lines of "words", and an `ls -l` listing for a terminal.
+//! The same bytes in every run and on every machine.
 
-use tether_testkit::random::XorShift32;
+use crate::random::XorShift32;
 
 /// A value in -1..=1 at lattice point (`i`, `j`) of layer `salt`.
 fn lattice(i: i32, j: i32, salt: u32) -> f32 {
@@ -34,7 +35,7 @@ fn value_noise(x: f32, y: f32, cell: f32, salt: u32) -> f32 {
 /// same in the three channels: photos on screens come through a camera's
 /// JPEG, whose 4:2:0 chroma subsampling and quantisation leave little
 /// per-pixel colour noise.
-pub(crate) fn photo(w: usize, h: usize, seed: u32) -> Vec<u8> {
+pub fn photo(w: usize, h: usize, seed: u32) -> Vec<u8> {
     let mut rng = XorShift32::new(seed.wrapping_mul(0x9E37_79B9) | 1);
     let mut out = vec![0u8; w * h * 4];
     for y in 0..h {
@@ -64,7 +65,7 @@ pub(crate) fn photo(w: usize, h: usize, seed: u32) -> Vec<u8> {
 
 /// A `w`×`h` page (BGRX): white, with lines of dark "words" and every
 /// `period` rows a picture band, as a web page or a document with images.
-pub(crate) fn page(w: usize, h: usize, seed: u32) -> Vec<u8> {
+pub fn page(w: usize, h: usize, seed: u32) -> Vec<u8> {
     let mut out = vec![0xF8u8; w * h * 4];
     let picture_rows = 220;
     let period = 400;
@@ -97,7 +98,7 @@ pub(crate) fn page(w: usize, h: usize, seed: u32) -> Vec<u8> {
 
 /// Copies the `w`×`h` part of `src` (BGRX, `src_w` pixels wide) at
 /// (`x`, `y`) into `out`.
-pub(crate) fn crop(
+pub fn crop(
     src: &[u8],
     src_w: usize,
     (x, y): (usize, usize),
@@ -107,5 +108,77 @@ pub(crate) fn crop(
     out.clear();
     for row in y..y + h {
         out.extend_from_slice(&src[(row * src_w + x) * 4..(row * src_w + x + w) * 4]);
+    }
+}
+
+/// 36 lines that look like `ls -l` output, for the initial screen.
+pub fn listing() -> String {
+    let mut rng = XorShift32::new(0xdead_beef);
+    let words = [
+        "agent",
+        "audit",
+        "capture",
+        "codec",
+        "config",
+        "doctor",
+        "input",
+        "network",
+        "restore",
+        "screen",
+        "session",
+        "transport",
+        "viewer",
+        "window",
+    ];
+    let exts = ["rs", "toml", "md", "log", "json", "txt", "sh"];
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov"];
+    let mut out = String::from("$ ls -l /srv/tether/workspace\ntotal 1184\n");
+    for _ in 0..34 {
+        let dir = rng.below(5) == 0;
+        out.push_str(&format!(
+            "{} {:>2} tech  staff {:>8} {} {:>2} {:02}:{:02} {}_{}{}\n",
+            if dir { "drwxr-xr-x" } else { "-rw-r--r--" },
+            1 + rng.below(12),
+            rng.below(400_000),
+            rng.pick(&months),
+            1 + rng.below(28),
+            rng.below(24),
+            rng.below(60),
+            rng.pick(&words),
+            rng.pick(&words),
+            if dir { String::new() } else { format!(".{}", rng.pick(&exts)) },
+        ));
+    }
+    out.push_str("$ ");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_repeat_for_a_seed_and_differ_between_seeds() {
+        assert_eq!(photo(64, 48, 7), photo(64, 48, 7));
+        assert_ne!(photo(64, 48, 7), photo(64, 48, 8));
+        assert_eq!(page(200, 500, 3), page(200, 500, 3));
+        assert_eq!(listing(), listing());
+        assert_eq!(listing().lines().count(), 37, "a prompt, a total, 34 entries and a prompt");
+    }
+
+    #[test]
+    fn a_page_has_picture_bands_text_lines_and_white_margins() {
+        let (w, h) = (200, 500);
+        let page = page(w, h, 3);
+        let px = |x: usize, y: usize| &page[(y * w + x) * 4..(y * w + x) * 4 + 3];
+        assert_eq!(px(5, 100), [0xF8; 3], "margin");
+        assert_ne!(px(100, 100), [0xF8; 3], "picture band");
+        let text_row = 220 + 5;
+        let dark = (20..w - 20).filter(|&x| px(x, text_row) == [0x30; 3]).count();
+        assert!(dark > 20, "a line of words: {dark} dark pixels");
+        let mut out = Vec::new();
+        crop(&page, w, (20, 10), (3, 2), &mut out);
+        assert_eq!(out.len(), 3 * 2 * 4);
+        assert_eq!(&out[..4], &page[(10 * w + 20) * 4..(10 * w + 20) * 4 + 4]);
     }
 }
