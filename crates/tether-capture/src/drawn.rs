@@ -66,21 +66,21 @@ impl DrawnRows {
         self.bands.insert(at, (top, bottom));
         // Merge neighbours that overlap or lie close, then the nearest
         // while there are too many.
-        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(self.bands.len());
-        for &(t, b) in &self.bands {
-            match merged.last_mut() {
-                Some(last) if t - last.1 < JOIN_GAP => last.1 = last.1.max(b),
-                _ => merged.push((t, b)),
+        self.bands.dedup_by(|next, last| {
+            let close = next.0 - last.1 < JOIN_GAP;
+            if close {
+                last.1 = last.1.max(next.1);
             }
-        }
-        while merged.len() > MAX_BANDS {
-            let i = (1..merged.len())
-                .min_by_key(|&i| merged[i].0 - merged[i - 1].1)
+            close
+        });
+        while self.bands.len() > MAX_BANDS {
+            let bands = &mut self.bands;
+            let i = (1..bands.len())
+                .min_by_key(|&i| bands[i].0 - bands[i - 1].1)
                 .expect("more than one band");
-            merged[i - 1].1 = merged[i - 1].1.max(merged[i].1);
-            merged.remove(i);
+            bands[i - 1].1 = bands[i - 1].1.max(bands[i].1);
+            bands.remove(i);
         }
-        self.bands = merged;
     }
 
     /// Something changed somewhere: the next grab is whole.

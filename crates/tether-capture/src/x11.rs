@@ -356,18 +356,15 @@ impl X11Capturer {
     /// regions exist.
     fn rearm(&mut self, damage: damage::Damage) -> Result<(), CaptureError> {
         let none = x11rb::NONE;
+        self.x
+            .conn
+            .damage_subtract(damage, none, self.parts.unwrap_or(none))
+            .map_err(|e| CaptureError::request("DAMAGE Subtract", e))?;
         let Some(parts) = self.parts else {
-            self.x
-                .conn
-                .damage_subtract(damage, none, none)
-                .map_err(|e| CaptureError::request("DAMAGE Subtract", e))?;
             self.drawn.add_unknown();
             return self.x.conn.flush().map_err(|e| CaptureError::request("flush", e));
         };
-        self.x
-            .conn
-            .damage_subtract(damage, none, parts)
-            .map_err(|e| CaptureError::request("DAMAGE Subtract", e))?;
+        // The reply's round trip sends the subtract too.
         let region = reply("XFixes FetchRegion", self.x.conn.xfixes_fetch_region(parts))?;
         for r in &region.rectangles {
             self.drawn.add(r.y, r.height);

@@ -434,7 +434,8 @@ impl PutRows for Incoming<'_> {
             return Ok(());
         }
         let encoder = &mut *self.encoder;
-        let height = encoder.previous.as_ref().map_or(0, Frame::height);
+        let Some(previous) = encoder.previous.as_ref() else { unreachable!("begin made a frame") };
+        let height = previous.height();
         let end = u64::from(y) + u64::from(rows);
         if encoder.fresh {
             return Err(FrameError::RowsNeeded { y, end });
@@ -446,7 +447,6 @@ impl PutRows for Incoming<'_> {
         if y != expected {
             return Err(FrameError::OutOfOrder { expected, got: y });
         }
-        let Some(previous) = encoder.previous.as_ref() else { unreachable!("begin made a frame") };
         encoder.tiles.same_rows(previous, rows);
         Ok(())
     }

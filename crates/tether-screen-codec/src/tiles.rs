@@ -99,19 +99,11 @@ impl ChangedTiles {
     pub(crate) fn same_rows(&mut self, base: &Frame, rows: u32) {
         let end = self.rows + rows;
         debug_assert!(end <= self.height);
+        // The rest of the current row of tiles goes in as the base's own
+        // rows: no tile changes, the changed ones get their copy.
         let tiles_end = (self.rows / TILE + 1) * TILE;
-        for y in self.rows..end.min(tiles_end) {
-            let row = base.full_row(y);
-            for col in 0..self.cols {
-                let slot = self.slots[(y / TILE * self.cols + col) as usize];
-                if slot == 0 {
-                    continue;
-                }
-                let x = (col * TILE) as usize;
-                let w = (x + TILE as usize).min(self.width as usize) - x;
-                let at = (slot as usize - 1) * BLOCK + ((y % TILE) * TILE) as usize;
-                self.blocks[at..at + w].copy_from_slice(&row[x..x + w]);
-            }
+        while self.rows < end.min(tiles_end) {
+            self.put_row(base, base.full_row(self.rows));
         }
         self.rows = end;
     }

@@ -181,16 +181,26 @@ fn in_strips(strip: u32) -> Vec<Update> {
     updates
 }
 
+/// Asserts `got` is `want`, update by update.
+fn assert_same_updates(got: &[Update], want: &[Update], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(a == b, "{what}: update {i} differs");
+    }
+}
+
+/// Row `y` of `frame`.
+fn pixel_row(frame: &Frame, y: u32) -> &[u32] {
+    let w = frame.width() as usize;
+    &frame.pixels()[y as usize * w..][..w]
+}
+
 #[test]
 fn strips_of_any_height_give_the_same_bytes_as_whole_frames() {
     let whole = whole_frames();
     // One row; rows across tile edges; a tile; more than a tile; all.
     for strip in [1, 37, 64, 136, 700] {
-        let updates = in_strips(strip);
-        assert_eq!(updates.len(), whole.len());
-        for (i, (a, b)) in updates.iter().zip(&whole).enumerate() {
-            assert!(a == b, "strips of {strip}: update {i} differs");
-        }
+        assert_same_updates(&in_strips(strip), &whole, &format!("strips of {strip}"));
     }
 }
 
@@ -262,9 +272,7 @@ fn changed_rows_only(margin: u32) -> Vec<Update> {
             (0, h)
         } else {
             let last = last.as_ref().expect("not fresh: a frame came before");
-            let w = frame.width() as usize;
-            let row = |f: &Frame, y: u32| f.pixels()[y as usize * w..][..w].to_vec();
-            let differs = |y: &u32| row(last, *y) != row(&frame, *y);
+            let differs = |y: &u32| pixel_row(last, *y) != pixel_row(&frame, *y);
             match (0..h).find(differs) {
                 None => (0, 0),
                 Some(first) => {
@@ -289,11 +297,7 @@ fn changed_rows_only(margin: u32) -> Vec<Update> {
 fn rows_known_unchanged_may_be_skipped_for_the_same_bytes() {
     let whole = whole_frames();
     for margin in [0, 5, 100] {
-        let updates = changed_rows_only(margin);
-        assert_eq!(updates.len(), whole.len());
-        for (i, (a, b)) in updates.iter().zip(&whole).enumerate() {
-            assert!(a == b, "margin {margin}: update {i} differs");
-        }
+        assert_same_updates(&changed_rows_only(margin), &whole, &format!("margin {margin}"));
     }
 }
 
